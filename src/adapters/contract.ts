@@ -1,0 +1,135 @@
+// The worker-adapter contract every engine implements (ARCHITECTURE §5). Core and pool see
+// only this file: capability flags, canonical requests and events, typed engine errors.
+// Engine names appear in src/adapters/registry.ts and inside each engine's own folder.
+
+import type { ErrorCode } from '../core/errors.ts';
+
+export const ENGINE_KINDS = ['mock', 'llamacpp', 'vllm', 'tgi', 'triton'] as const;
+export type EngineKind = (typeof ENGINE_KINDS)[number];
+
+/** Canonical generation request: what the gateway asks of any engine. */
+export interface CanonicalRequest {
+  /** Gateway task id; adapters may forward it as an engine request id, never as a header the engine interprets specially. */
+  taskId: string;
+  /** Engine-side model name (the pool's `engine_model`, not the client-facing alias). */
+  model: string;
+  prompt: string;
+  maxTokens: number;
+  seed?: number;
+  temperature?: number;
+  topP?: number;
+  stop?: string[];
+  /** Session affinity: a stable engine slot to reuse (llama.cpp `id_slot`); adapters without slots ignore it. */
+  slotId?: number;
+  /** Ask the engine to keep/reuse the prompt's KV cache (llama.cpp `cache_prompt`). */
+  cachePrompt?: boolean;
+  /** W3C trace context to propagate to the engine, if tracing is on. */
+  traceparent?: string;
+}
+
+/**
+ * Canonical stream events. An adapter's stream yields zero or more `token`s and then exactly
+ * one `end`; any failure is thrown as an EngineError instead (never yielded).
+ */
+export type CanonicalEvent =
+  | { type: 'token'; text: string }
+  | {
+      type: 'end';
+      finishReason: 'stop' | 'length';
+      /** Engine-reported counts when the wire carries them. */
+      promptTokens?: number;
+      completionTokens?: number;
+      /** Engine-reported KV cache reuse for the prompt, in tokens (llama.cpp `tokens_cached`/`timings.cache_n`). */
+      cachedTokens?: number;
+    };
+
+export interface EngineHealth {
+  /** The process answers at all. */
+  live: boolean;
+  /** It can take generation work now (model loaded). */
+  ready: boolean;
+  detail?: string;
+}
+
+export interface EngineProps {
+  engineVersion: string;
+  model: string;
+  ctxMax: number;
+  slotsTotal: number;
+  slotsFree?: number;
+  deterministic: boolean;
+}
+
+/** What an engine can do, as flags: core never branches on engine names. */
+export interface AdapterCapabilities {
+  /** Honours CanonicalRequest.slotId for KV-cache affinity. */
+  slotAffinity: boolean;
+  /** Same (prompt, seed) gives the same tokens on every replica of the same version. */
+  deterministic: boolean;
+  /** The engine reports its own slot count through props(). */
+  reportsSlots: boolean;
+}
+
+/** Codes an adapter may raise; all are members of the error taxonomy. */
+export type EngineErrorCode = Extract<
+  ErrorCode,
+  'POOL_UNREADY' | 'REPLICA_EXHAUSTED' | 'WORKER_RESET' | 'DECODE_TIMEOUT' | 'ENGINE_ERROR' | 'INVALID_PARAMS'
+>;
+
+/**
+ * A typed engine failure. `message` is written by the adapter for the client; the raw
+ * upstream text goes in `upstreamDetail` for logs only and never reaches a client.
+ */
+export class EngineError extends Error {
+  readonly code: EngineErrorCode;
+  readonly retryAfterMs: number | undefined;
+  readonly upstreamStatus: number | undefined;
+  readonly upstreamDetail: string | undefined;
+  constructor(
+    code: EngineErrorCode,
+    message: string,
+    opts: { retryAfterMs?: number; upstreamStatus?: number; upstreamDetail?: string; cause?: unknown } = {},
+  ) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'EngineError';
+    this.code = code;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.upstreamStatus = opts.upstreamStatus;
+    this.upstreamDetail = opts.upstreamDetail;
+  }
+}
+
+export interface WorkerAdapter {
+  readonly kind: EngineKind;
+  readonly capabilities: AdapterCapabilities;
+  /** Never throws for an unhealthy engine: connection refused → { live: false, ready: false }. */
+  health(signal: AbortSignal): Promise<EngineHealth>;
+  /** Throws EngineError when the engine cannot be asked. */
+  props(signal: AbortSignal): Promise<EngineProps>;
+  /**
+   * Streams one generation. Aborting `signal` must close the upstream connection within
+   * milliseconds and end the iteration (throwing the signal's reason or returning).
+   */
+  stream(req: CanonicalRequest, signal: AbortSignal): AsyncIterable<CanonicalEvent>;
+  /** Releases pooled connections. */
+  close(): Promise<void>;
+}
+
+/** Per-replica construction input handed to an engine's factory by the registry. */
+export interface AdapterInit {
+  /** Base URL of the replica, e.g. http://127.0.0.1:8080 (unused by the in-process mock). */
+  baseUrl: string;
+  /** Engine-side model name. */
+  model: string;
+  timeouts: AdapterTimeouts;
+  /** Engine-specific options from the pool config (validated by the engine's own schema). */
+  options: Record<string, unknown>;
+}
+
+export interface AdapterTimeouts {
+  connectMs: number;
+  /** Time allowed until response headers / first byte. */
+  firstByteMs: number;
+  /** Longest silence between two stream chunks (keep-alive comments count) → DECODE_TIMEOUT. */
+  idleMs: number;
+}

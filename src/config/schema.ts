@@ -1,0 +1,151 @@
+// The configuration schema: one TypeBox definition gives both the TypeScript type and the JSON
+// Schema that `npm run gen` writes to contracts/schemas/config.schema.json. Keys are
+// snake_case because operators write them in YAML/JSON files.
+
+import { Type, type Static } from '@sinclair/typebox';
+import { ENGINE_KINDS } from '../adapters/contract.ts';
+
+const Ms = (description: string, def: number, min = 1) => Type.Integer({ minimum: min, default: def, description });
+
+export const LabelsSchema = Type.Object(
+  {
+    accelerator: Type.Optional(Type.Union([Type.Literal('nvidia'), Type.Literal('cpu')])),
+    device_mask: Type.Optional(Type.String({ description: 'e.g. "0,1" (CUDA_VISIBLE_DEVICES form)' })),
+    memory_bytes: Type.Optional(Type.Integer({ minimum: 0 })),
+  },
+  { additionalProperties: false },
+);
+
+export const MockEngineSchema = Type.Object(
+  {
+    tokens_per_s: Type.Number({ exclusiveMinimum: 0, default: 200, description: 'decode speed of the built-in mock engine' }),
+    first_token_delay_ms: Type.Integer({ minimum: 0, default: 20 }),
+    fail_at_token: Type.Optional(Type.Integer({ minimum: 0, description: 'fault: throw WORKER_RESET after N tokens' })),
+    hang_at_token: Type.Optional(Type.Integer({ minimum: 0, description: 'fault: stop producing after N tokens' })),
+    reset_before_first_token: Type.Optional(Type.Boolean({ description: 'fault: fail before the first token' })),
+    ctx_max: Type.Integer({ minimum: 1, default: 8192 }),
+    engine_version: Type.String({ default: 'mock-1' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ReplicaSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
+    url: Type.Optional(Type.String({ description: 'engine base URL; not used by the mock engine' })),
+    slots: Type.Optional(Type.Integer({ minimum: 1, description: 'override the slot count the engine reports' })),
+    labels: Type.Optional(LabelsSchema),
+    mock: Type.Optional(Type.Partial(MockEngineSchema)),
+    options: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'engine-specific adapter options' })),
+  },
+  { additionalProperties: false },
+);
+
+export const QueuePolicySchema = Type.Union([Type.Literal('reject'), Type.Literal('drop-lru')]);
+
+export const PoolSchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
+    engine: Type.Union(ENGINE_KINDS.map((k) => Type.Literal(k))),
+    model: Type.String({ minLength: 1, description: 'client-facing model name' }),
+    aliases: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    engine_model: Type.Optional(Type.String({ description: 'model name sent to the engine (default: model)' })),
+    replicas: Type.Array(ReplicaSchema, { minItems: 1 }),
+    require_same_engine_version: Type.Boolean({ default: false }),
+    engine_version: Type.Optional(Type.String({ description: 'pin: replicas reporting another version are kept out' })),
+    queue: Type.Object(
+      {
+        max_queued: Type.Integer({ minimum: 0, default: 256 }),
+        policy: Type.Union([Type.Literal('reject'), Type.Literal('drop-lru')], { default: 'reject' }),
+        interactive_weight: Type.Integer({ minimum: 1, default: 3 }),
+        batch_weight: Type.Integer({ minimum: 1, default: 1 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    timeouts: Type.Object(
+      {
+        connect_ms: Ms('TCP connect timeout', 2_000),
+        first_byte_ms: Ms('time to response headers', 30_000),
+        idle_ms: Ms('longest silence inside a stream → DECODE_TIMEOUT', 60_000),
+        wall_ms: Ms('longest total decode time → DECODE_TIMEOUT', 600_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    health: Type.Object(
+      {
+        interval_ms: Ms('probe interval while healthy', 2_000, 10),
+        max_backoff_ms: Ms('cap of the probe backoff while failing', 30_000, 10),
+        breaker_failures: Type.Integer({ minimum: 1, default: 3 }),
+        breaker_open_ms: Ms('time the breaker stays open before a half-open probe', 5_000, 10),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const AuditSchema = Type.Object(
+  {
+    backend: Type.Union([Type.Literal('pglite'), Type.Literal('postgres'), Type.Literal('off')], { default: 'pglite' }),
+    data_dir: Type.String({ default: '.data/audit', description: 'PGlite data directory; "memory://" for in-memory' }),
+    database_url: Type.Optional(Type.String({ description: 'server Postgres; DATABASE_URL overrides' })),
+    fail_closed: Type.Boolean({ default: true }),
+    batch_max_rows: Type.Integer({ minimum: 1, default: 256 }),
+    batch_max_ms: Type.Integer({ minimum: 0, default: 5 }),
+    buffer_max_rows: Type.Integer({ minimum: 1, default: 10_000 }),
+    hash_prompts: Type.Boolean({ default: false }),
+    retention_days: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ default: '127.0.0.1' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        body_limit_bytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
+        heartbeat_ms: Type.Integer({ minimum: 100, default: 15_000 }),
+        retention_ms: Type.Integer({ minimum: 0, default: 300_000, description: 'how long a finished task and its events stay readable' }),
+        unclaimed_stream_timeout_ms: Type.Integer({ minimum: 0, default: 0, description: '0 = never cancel a task whose stream nobody opened' }),
+        max_prompt_chars: Type.Integer({ minimum: 1, default: 200_000 }),
+        max_tokens_limit: Type.Integer({ minimum: 1, default: 32_768 }),
+        test_mode: Type.Boolean({ default: false, description: 'enables provider-state endpoints for contract tests' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    auth: Type.Object(
+      {
+        data_tokens: Type.Array(Type.String({ minLength: 8 }), { default: [], description: 'empty = data plane open' }),
+        control_tokens: Type.Array(Type.String({ minLength: 8 }), { default: [], description: 'empty = control plane open' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    sessions: Type.Object(
+      {
+        ttl_ms: Type.Integer({ minimum: 1, default: 600_000 }),
+        max_turns: Type.Integer({ minimum: 1, default: 8 }),
+        max_sessions: Type.Integer({ minimum: 1, default: 100_000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    pools: Type.Array(PoolSchema, { minItems: 1 }),
+    audit: AuditSchema,
+    telemetry: Type.Object(
+      {
+        log_level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+        metrics: Type.Boolean({ default: true }),
+        scrape_engine_metrics: Type.Boolean({ default: false }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false, $id: 'https://orchqueue.dev/schemas/config.schema.json', title: 'OrchQueue configuration' },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type PoolConfig = Static<typeof PoolSchema>;
+export type ReplicaConfig = Static<typeof ReplicaSchema>;
+export type AuditConfig = Static<typeof AuditSchema>;
+export type MockEngineConfig = Static<typeof MockEngineSchema>;

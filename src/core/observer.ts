@@ -1,0 +1,105 @@
+// Lifecycle facts the task engine publishes to its observers (audit, metrics, logs, traces).
+// Observers are called synchronously and must not throw or block: they record and return.
+// Nothing here is per token; per-token work stays in the event log and the SSE writers.
+
+import type { ErrorCode } from './errors.ts';
+import type { FinishReason, Priority, TerminalState } from './task/events.ts';
+
+export interface TaskFacts {
+  task_id: string;
+  pool_id: string;
+  priority: Priority;
+  session_id?: string;
+  correlation_id: string;
+  max_tokens: number;
+  /** sha256 of the prompt, only when `audit.hash_prompts` is on. */
+  prompt_sha256?: string;
+}
+
+export interface AdmittedFact extends TaskFacts {
+  queue_position: number;
+  predicted_start_ms: number;
+  /** Set when admitting this task evicted another under `drop-lru`. */
+  evicted_task_id?: string;
+  policy_label: string;
+}
+
+export interface RejectedFact {
+  correlation_id: string;
+  code: ErrorCode;
+  pool_id?: string;
+  task_id?: string;
+  session_id?: string;
+  priority?: Priority;
+  policy_label?: string;
+  message: string;
+}
+
+export interface PlacedFact extends TaskFacts {
+  replica_id: string;
+  engine: string;
+  queue_wait_ms: number;
+  /** One-line summary of the placement decision log. */
+  decision: string;
+  attempt: number;
+}
+
+export interface FirstTokenFact extends TaskFacts {
+  replica_id: string;
+  engine: string;
+  ttft_ms: number;
+}
+
+export interface TerminalFact extends TaskFacts {
+  state: TerminalState;
+  finish_reason?: FinishReason;
+  error_code?: ErrorCode;
+  /** Why a task was canceled: client, deadline, drain, unclaimed, shutdown. */
+  cancel_reason?: string;
+  replica_id?: string;
+  engine?: string;
+  tokens_out: number;
+  prompt_tokens?: number;
+  queue_wait_ms: number;
+  decode_time_ms: number;
+  e2e_ms: number;
+}
+
+export type ControlAction =
+  | 'drain'
+  | 'reload'
+  | 'config_reload'
+  | 'session_delete'
+  | 'hold_create'
+  | 'hold_delete'
+  | 'retention_purge';
+
+export interface ControlFact {
+  action: ControlAction;
+  actor: string;
+  target: string;
+  outcome: 'accepted' | 'refused' | 'done';
+  correlation_id?: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface LifecycleObserver {
+  admitted?(fact: AdmittedFact): void;
+  rejected?(fact: RejectedFact): void;
+  placed?(fact: PlacedFact): void;
+  firstToken?(fact: FirstTokenFact): void;
+  finished?(fact: TerminalFact): void;
+  control?(fact: ControlFact): void;
+  streamOpened?(fact: { task_id: string; resumed: boolean }): void;
+  streamClosed?(fact: { task_id: string }): void;
+}
+
+/**
+ * The admission commit point (ARCHITECTURE §7): a task becomes visible and dispatchable only
+ * after `commitAdmission` resolves, and the client's 202 is sent after that. With
+ * `fail_closed`, a store that is not `accepting()` makes admission answer 503 AUDIT_UNAVAILABLE.
+ */
+export interface AdmissionRecorder {
+  accepting(): boolean;
+  commitAdmission(fact: AdmittedFact): Promise<void>;
+}
