@@ -1,0 +1,92 @@
+// The built-in mock engine as a WorkerAdapter: in-process, deterministic, with a configurable
+// speed, first-token delay, slot count and fault injection. It is reported honestly as engine
+// `mock` everywhere. Stop sequences end the stream with finish reason `stop`.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MockEngineConfig } from '../../config/schema.ts';
+import {
+  EngineError,
+  type AdapterInit,
+  type CanonicalEvent,
+  type CanonicalRequest,
+  type EngineHealth,
+  type EngineProps,
+  type WorkerAdapter,
+} from '../contract.ts';
+import { nextToken, seedFor } from './tokens.ts';
+
+export const MOCK_DEFAULTS: MockEngineConfig = {
+  tokens_per_s: 200,
+  first_token_delay_ms: 20,
+  ctx_max: 8192,
+  engine_version: 'mock-1',
+};
+
+export interface MockAdapterInit extends AdapterInit {
+  slots: number;
+  mock: Partial<MockEngineConfig>;
+}
+
+export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
+  const cfg: MockEngineConfig = { ...MOCK_DEFAULTS, ...init.mock };
+  const tokenDelayMs = 1000 / cfg.tokens_per_s;
+  let busy = 0;
+
+  async function* generate(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent> {
+    busy++;
+    try {
+      if (cfg.reset_before_first_token) throw new EngineError('WORKER_RESET', 'mock engine reset before the first token');
+      if (cfg.first_token_delay_ms > 0) await sleep(cfg.first_token_delay_ms, undefined, { signal });
+      let state = seedFor(req.prompt, req.seed);
+      let text = '';
+      const stops = req.stop ?? [];
+      for (let i = 0; i < req.maxTokens; i++) {
+        if (cfg.fail_at_token !== undefined && i === cfg.fail_at_token) {
+          throw new EngineError('WORKER_RESET', 'mock engine connection reset mid-stream');
+        }
+        if (cfg.hang_at_token !== undefined && i === cfg.hang_at_token) {
+          await new Promise<never>((_resolve, reject) => {
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+          });
+        }
+        // Sleep on a budget, not per token, so high speeds do not become one timer per token.
+        if (tokenDelayMs >= 1 && i > 0) await sleep(tokenDelayMs, undefined, { signal });
+        else if (i > 0 && i % 64 === 0) await sleep(0, undefined, { signal });
+        signal.throwIfAborted();
+        const step = nextToken(state);
+        state = step.state;
+        yield { type: 'token', text: step.text };
+        if (stops.length > 0) {
+          text += step.text;
+          if (stops.some((s) => text.includes(s))) {
+            yield { type: 'end', finishReason: 'stop', completionTokens: i + 1 };
+            return;
+          }
+        }
+      }
+      yield { type: 'end', finishReason: 'length', completionTokens: req.maxTokens };
+    } finally {
+      busy--;
+    }
+  }
+
+  return {
+    kind: 'mock',
+    capabilities: { slotAffinity: false, deterministic: true, reportsSlots: false },
+    async health(): Promise<EngineHealth> {
+      return { live: true, ready: true };
+    },
+    async props(): Promise<EngineProps> {
+      return {
+        engineVersion: cfg.engine_version,
+        model: init.model,
+        ctxMax: cfg.ctx_max,
+        slotsTotal: init.slots,
+        slotsFree: Math.max(0, init.slots - busy),
+        deterministic: true,
+      };
+    },
+    stream: generate,
+    async close(): Promise<void> {},
+  };
+}

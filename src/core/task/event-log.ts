@@ -1,0 +1,70 @@
+// The per-task event log: the single ordered source of truth that SSE readers, the status
+// endpoint, audit and metrics read (ARCHITECTURE §2). Each event is serialized to its SSE frame
+// once, at append time, however many readers follow the task. After the terminal event the
+// log refuses further appends: that is what makes "no token after the cancel ack" hold.
+
+import type { TaskEvent } from './events.ts';
+
+export type LogListener = (frame: string, event: TaskEvent) => void;
+
+export class TaskEventLog {
+  private readonly frames: string[] = [];
+  private readonly events: TaskEvent[] = [];
+  private readonly listeners = new Set<LogListener>();
+  private terminalEvent: TaskEvent | undefined;
+
+  /** Sequence number of the last event (0 before the first). */
+  get lastSeq(): number {
+    return this.events.length;
+  }
+
+  get terminal(): TaskEvent | undefined {
+    return this.terminalEvent;
+  }
+
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /**
+   * Appends an event built from `event` and `data`; returns its seq, or 0 when the log is
+   * already closed by a terminal event (the append is dropped, by design).
+   */
+  append<E extends TaskEvent['event']>(event: E, data: Extract<TaskEvent, { event: E }>['data']): number {
+    if (this.terminalEvent) return 0;
+    const seq = this.events.length + 1;
+    const entry = { seq, event, data } as TaskEvent; // the generic pair is exactly one union member
+    const frame = `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    this.events.push(entry);
+    this.frames.push(frame);
+    if (event === 'end' || event === 'error') this.terminalEvent = entry;
+    for (const listener of this.listeners) listener(frame, entry);
+    return seq;
+  }
+
+  /**
+   * Replays every event after `afterSeq` synchronously, then delivers live ones. Returns the
+   * unsubscribe function. A listener attached to a finished log gets the replay only.
+   */
+  follow(afterSeq: number, listener: LogListener): () => void {
+    const start = Math.max(0, Math.min(afterSeq, this.events.length));
+    for (let i = start; i < this.events.length; i++) {
+      listener(this.frames[i] as string, this.events[i] as TaskEvent);
+    }
+    if (this.terminalEvent) return () => {};
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Events after `afterSeq` (for tests and the status endpoint). */
+  since(afterSeq: number): readonly TaskEvent[] {
+    return this.events.slice(Math.max(0, afterSeq));
+  }
+
+  /** Drops listeners once the task is gone (retention sweep). */
+  close(): void {
+    this.listeners.clear();
+  }
+}
