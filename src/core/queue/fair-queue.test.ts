@@ -1,0 +1,194 @@
+import { describe, expect, it } from 'vitest';
+import type { Priority } from '../task/events.ts';
+import { FairQueue, type FairQueueOptions, type OfferResult } from './fair-queue.ts';
+
+interface Job { readonly id: string; readonly priority: Priority }
+
+const OPTS: FairQueueOptions = { maxQueued: 1000, policy: 'reject', interactiveWeight: 3, batchWeight: 1 };
+const job = (id: string, priority: Priority = 'interactive'): Job => ({ id, priority });
+const queueOf = (opts: Partial<FairQueueOptions> = {}) => new FairQueue<Job>({ ...OPTS, ...opts });
+
+function fill(q: FairQueue<Job>, prefix: string, priority: Priority, n: number): void {
+  for (let i = 0; i < n; i++) expect(q.offer(job(`${prefix}${i}`, priority)).admitted).toBe(true);
+}
+function drain(q: FairQueue<Job>): Job[] {
+  const out: Job[] = [];
+  for (let j = q.take(); j !== undefined; j = q.take()) out.push(j);
+  return out;
+}
+const classes = (jobs: Job[]) => jobs.map((j) => (j.priority === 'interactive' ? 'I' : 'B')).join('');
+
+describe('FairQueue fairness', () => {
+  it('takes 3 interactive for every batch entry while both classes are busy (I I B I)', () => {
+    const q = queueOf();
+    fill(q, 'i', 'interactive', 300);
+    fill(q, 'b', 'batch', 100);
+    const order = classes(drain(q));
+    expect(order).toBe('IIBI'.repeat(100));
+  });
+
+  it.each([
+    [1, 1],
+    [3, 1],
+    [5, 2],
+    [1, 4],
+  ])('splits takes in the ratio of the weights %i:%i in every full cycle', (wi, wb) => {
+    const q = queueOf({ interactiveWeight: wi, batchWeight: wb });
+    const cycles = 50;
+    fill(q, 'i', 'interactive', wi * cycles + 10);
+    fill(q, 'b', 'batch', wb * cycles + 10);
+    for (let c = 0; c < cycles; c++) {
+      const cycle = Array.from({ length: wi + wb }, () => q.take() as Job);
+      expect(cycle.filter((j) => j.priority === 'interactive')).toHaveLength(wi);
+    }
+  });
+
+  it('never starves batch under an endless stream of interactive work', () => {
+    const q = queueOf();
+    fill(q, 'b', 'batch', 20);
+    let next = 0;
+    const order: Job[] = [];
+    for (let step = 0; step < 400; step++) {
+      q.offer(job(`i${next++}`));
+      q.offer(job(`i${next++}`));
+      order.push(q.take() as Job);
+    }
+    const batchAt = order.flatMap((j, i) => (j.priority === 'batch' ? [i] : []));
+    expect(batchAt).toHaveLength(20);
+    batchAt.forEach((at, k) => expect(at).toBe(2 + 4 * k));
+  });
+
+  it('gives an empty class’s turn to the other class', () => {
+    const q = queueOf();
+    fill(q, 'b', 'batch', 5);
+    expect(drain(q).map((j) => j.id)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
+    fill(q, 'i', 'interactive', 5);
+    expect(drain(q).map((j) => j.id)).toEqual(['i0', 'i1', 'i2', 'i3', 'i4']);
+  });
+
+  it('keeps FIFO order within each class', () => {
+    const q = queueOf({ interactiveWeight: 2, batchWeight: 3 });
+    fill(q, 'i', 'interactive', 30);
+    fill(q, 'b', 'batch', 30);
+    const out = drain(q);
+    const ids = (p: Priority) => out.filter((j) => j.priority === p).map((j) => j.id);
+    expect(ids('interactive')).toEqual(Array.from({ length: 30 }, (_, i) => `i${i}`));
+    expect(ids('batch')).toEqual(Array.from({ length: 30 }, (_, i) => `b${i}`));
+  });
+
+  it('starts each busy period with a fresh round robin', () => {
+    const q = queueOf();
+    q.offer(job('i0'));
+    q.offer(job('b0', 'batch'));
+    expect(q.take()?.id).toBe('i0');
+    expect(q.take()?.id).toBe('b0');
+    fill(q, 'i', 'interactive', 3);
+    fill(q, 'b', 'batch', 1);
+    expect(classes(drain(q))).toBe('IIBI');
+  });
+
+  it('applies new weights from setOptions to the next take', () => {
+    const q = queueOf();
+    fill(q, 'i', 'interactive', 10);
+    fill(q, 'b', 'batch', 10);
+    q.setOptions({ ...OPTS, interactiveWeight: 1, batchWeight: 1 });
+    expect(classes(drain(q))).toBe('IB'.repeat(10));
+  });
+});
+
+describe('FairQueue capacity policy', () => {
+  it('refuses a newcomer under reject when full and keeps every queued entry', () => {
+    const q = queueOf({ maxQueued: 2 });
+    fill(q, 'b', 'batch', 2);
+    expect(q.offer(job('i0'))).toEqual({ admitted: false });
+    expect(q.size).toBe(2);
+    expect(q.has('i0')).toBe(false);
+  });
+
+  it.each<[string, Job[], Job, OfferResult<Job>]>([
+    ['an interactive newcomer evicts the oldest batch entry', [job('i0'), job('b0', 'batch'), job('b1', 'batch')], job('i1'), { admitted: true, evicted: job('b0', 'batch') }],
+    ['a batch newcomer evicts the oldest batch entry', [job('b0', 'batch'), job('i0'), job('b1', 'batch')], job('b2', 'batch'), { admitted: true, evicted: job('b0', 'batch') }],
+    ['an interactive newcomer evicts the oldest interactive entry when no batch is queued', [job('i0'), job('i1'), job('i2')], job('i3'), { admitted: true, evicted: job('i0') }],
+    ['a batch newcomer never evicts interactive work', [job('i0'), job('i1'), job('i2')], job('b0', 'batch'), { admitted: false }],
+  ])('under drop-lru %s', (_title, queued, newcomer, expected) => {
+    const q = queueOf({ maxQueued: 3, policy: 'drop-lru' });
+    for (const j of queued) q.offer(j);
+    expect(q.offer(newcomer)).toEqual(expected);
+    expect(q.size).toBe(3);
+    expect(q.has(newcomer.id)).toBe(expected.admitted);
+    if (expected.admitted && expected.evicted) expect(q.has(expected.evicted.id)).toBe(false);
+  });
+
+  it.each(['reject', 'drop-lru'] as const)('with maxQueued 0 refuses everything and evicts nothing (%s)', (policy) => {
+    const q = queueOf({ maxQueued: 0, policy });
+    expect(q.offer(job('i0'))).toEqual({ admitted: false });
+    expect(q.offer(job('b0', 'batch'))).toEqual({ admitted: false });
+    expect(q.size).toBe(0);
+    expect(q.take()).toBeUndefined();
+  });
+
+  it('keeps entries beyond a smaller max after reload and never grows past them', () => {
+    const q = queueOf({ maxQueued: 4, policy: 'drop-lru' });
+    fill(q, 'b', 'batch', 4);
+    q.setOptions({ ...OPTS, maxQueued: 2, policy: 'drop-lru' });
+    expect(q.size).toBe(4);
+    expect(q.offer(job('i0'))).toEqual({ admitted: true, evicted: job('b0', 'batch') });
+    expect(q.size).toBe(4);
+    q.setOptions({ ...OPTS, maxQueued: 2, policy: 'reject' });
+    expect(q.offer(job('i1'))).toEqual({ admitted: false });
+    q.take();
+    q.take();
+    q.take();
+    expect(q.offer(job('i2')).admitted).toBe(true);
+    expect(q.size).toBe(2);
+  });
+
+  it('throws on a duplicate id because task ids are unique by construction', () => {
+    const q = queueOf();
+    q.offer(job('x'));
+    expect(() => q.offer(job('x', 'batch'))).toThrow(/duplicate/);
+  });
+
+  it('rejects invalid options as a wiring bug', () => {
+    expect(() => queueOf({ maxQueued: -1 })).toThrow(RangeError);
+    expect(() => queueOf({ interactiveWeight: 0 })).toThrow(RangeError);
+  });
+});
+
+describe('FairQueue lookup and removal', () => {
+  it('removes entries from the middle, head and tail without disturbing the rest', () => {
+    const q = queueOf();
+    fill(q, 'i', 'interactive', 5);
+    expect(q.remove('i2')).toEqual(job('i2'));
+    expect(q.remove('i0')).toEqual(job('i0'));
+    expect(q.remove('i4')).toEqual(job('i4'));
+    expect(q.remove('i4')).toBeUndefined();
+    expect(q.remove('nope')).toBeUndefined();
+    expect(q.has('i2')).toBe(false);
+    expect(q.sizeOf('interactive')).toBe(2);
+    expect(drain(q).map((j) => j.id)).toEqual(['i1', 'i3']);
+  });
+
+  it('peeks exactly what take returns without changing the queue', () => {
+    const q = queueOf();
+    expect(q.peek()).toBeUndefined();
+    fill(q, 'i', 'interactive', 6);
+    fill(q, 'b', 'batch', 3);
+    while (q.size > 0) {
+      const seen = q.peek();
+      expect(q.peek()).toBe(seen);
+      expect(q.take()).toBe(seen);
+    }
+  });
+
+  it('reports sizes per class and positions that match the real take order', () => {
+    const q = queueOf();
+    fill(q, 'b', 'batch', 3);
+    fill(q, 'i', 'interactive', 7);
+    expect([q.size, q.sizeOf('interactive'), q.sizeOf('batch')]).toEqual([10, 7, 3]);
+    const predicted = [...q].map((j) => j.id);
+    expect(predicted.map((id) => q.position(id))).toEqual(predicted.map((_, i) => i));
+    expect(q.position('nope')).toBeUndefined();
+    expect(drain(q).map((j) => j.id)).toEqual(predicted);
+  });
+});
