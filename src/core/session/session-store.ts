@@ -1,0 +1,206 @@
+// In-memory session metadata (never KV contents): wall-clock TTL refreshed on use, turn cap,
+// token/time/cost budgets, replica affinity and KV warmth. Pure: time comes from the Clock and
+// expiry is noticed lazily or by sweep(), which the shell runs on its own timer.
+
+import { fail, ok, orchError, type Result } from '../errors.ts';
+import type { Clock } from '../ports.ts';
+import { exhaustedBudget, newRecord, toView, validateCreate, type Affinity, type SessionCreate, type SessionRecord, type SessionView } from './session-record.ts';
+
+export type { Affinity, BudgetName, KvWarmth, SessionBudgets, SessionCreate, SessionView } from './session-record.ts';
+
+export interface SessionStoreOptions {
+  /** Default TTL for sessions that do not ask for their own. */
+  ttlMs: number;
+  /** Default turn cap for sessions that do not ask for their own. */
+  maxTurns: number;
+  /** Live sessions held at most; also bounds the tombstones. */
+  maxSessions: number;
+}
+
+export interface TurnUsage {
+  tokens: number;
+  time_ms: number;
+  cost: number;
+  pool_id: string;
+  replica_id: string;
+  slot_id?: number;
+  cached_tokens?: number;
+}
+
+type Lookup = { kind: 'live'; rec: SessionRecord } | { kind: 'expired' } | { kind: 'unknown' };
+
+export class SessionStore {
+  readonly #opts: SessionStoreOptions;
+  readonly #clock: Clock;
+  /** Ordered by last use: every refresh moves a session to the end. */
+  readonly #live = new Map<string, SessionRecord>();
+  /** Expired ids → epoch ms when the tombstone lapses; insertion ordered, bounded. */
+  readonly #tombstones = new Map<string, number>();
+
+  constructor(opts: SessionStoreOptions, clock: Clock) {
+    this.#opts = { ...opts };
+    this.#clock = clock;
+  }
+
+  /** Sessions held; an expired one counts until a lookup or sweep() notices it. */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** CONFLICT while a live session has the id; an expired or deleted id may be created again. */
+  create(req: SessionCreate): Result<SessionView> {
+    const valid = validateCreate(req);
+    if (!valid.ok) return fail(valid.error);
+    const now = this.#clock.now();
+    if (this.#lookup(req.session_id, now).kind === 'live') {
+      return fail(orchError('CONFLICT', `session ${req.session_id} already exists`, { field: 'session_id' }));
+    }
+    const created = this.#insert(req, now);
+    return created.ok ? ok(toView(created.value, now)) : fail(created.error);
+  }
+
+  view(id: string): Result<SessionView> {
+    const now = this.#clock.now();
+    const found = this.#lookup(id, now);
+    if (found.kind === 'live') return ok(toView(found.rec, now));
+    return fail(found.kind === 'expired' ? expiredError(id) : notFoundError(id));
+  }
+
+  /**
+   * Starts a turn: creates the session with defaults when the id is unknown, refuses an
+   * expired id or a used-up limit, else counts the turn and refreshes the TTL. The returned
+   * affinity is where the previous turn ran, for placement to prefer.
+   */
+  beginTurn(id: string): Result<{ affinity?: Affinity }> {
+    const now = this.#clock.now();
+    const found = this.#lookup(id, now);
+    if (found.kind === 'expired') return fail(expiredError(id));
+    let rec: SessionRecord;
+    if (found.kind === 'live') {
+      rec = found.rec;
+    } else {
+      const created = this.#insert({ session_id: id }, now);
+      if (!created.ok) return fail(created.error);
+      rec = created.value;
+    }
+    const over = exhaustedBudget(rec);
+    if (over) {
+      const message = `session ${id} has used ${over.used} of its ${over.limit} ${over.budget}`;
+      return fail(orchError('BUDGET_EXCEEDED', message, { budget: over.budget }));
+    }
+    rec.turns++;
+    this.#refresh(rec, now);
+    return ok(rec.affinity ? { affinity: { ...rec.affinity } } : {});
+  }
+
+  /**
+   * Records what a finished turn used and where it ran. Budgets are checked before a turn,
+   * so the turn that crosses a limit completes and the next is refused. A session that
+   * expired while the turn ran stays expired: its usage is dropped.
+   */
+  endTurn(id: string, usage: TurnUsage): void {
+    const now = this.#clock.now();
+    const found = this.#lookup(id, now);
+    if (found.kind !== 'live') return;
+    const { rec } = found;
+    rec.used.tokens += usage.tokens;
+    rec.used.time_ms += usage.time_ms;
+    rec.used.cost += usage.cost;
+    rec.affinity = { pool_id: usage.pool_id, replica_id: usage.replica_id };
+    if (usage.slot_id !== undefined) rec.affinity.slot_id = usage.slot_id;
+    rec.warmth = (usage.cached_tokens ?? 0) > 0 ? 'hot' : 'warm';
+    this.#refresh(rec, now);
+  }
+
+  /** Gives back the turn of a task refused or dropped before it ran. */
+  cancelTurn(id: string): void {
+    const rec = this.#live.get(id);
+    if (rec && rec.turns > 0) rec.turns--;
+  }
+
+  /** True when a live session was deleted. Any tombstone goes too: the id starts afresh. */
+  delete(id: string): boolean {
+    this.#tombstones.delete(id);
+    const rec = this.#live.get(id);
+    if (rec === undefined) return false;
+    this.#live.delete(id);
+    return this.#clock.now() < rec.expiresAt;
+  }
+
+  /** Moves expired sessions to tombstones and drops lapsed tombstones; returns sessions expired. */
+  sweep(): number {
+    const now = this.#clock.now();
+    let expired = 0;
+    for (const rec of this.#live.values()) {
+      if (now >= rec.expiresAt) {
+        this.#expire(rec);
+        expired++;
+      }
+    }
+    for (const [id, lapsesAt] of this.#tombstones) {
+      if (now >= lapsesAt) this.#tombstones.delete(id);
+    }
+    return expired;
+  }
+
+  #lookup(id: string, now: number): Lookup {
+    const rec = this.#live.get(id);
+    if (rec !== undefined) {
+      if (now < rec.expiresAt) return { kind: 'live', rec };
+      this.#expire(rec);
+      return { kind: 'expired' };
+    }
+    const lapsesAt = this.#tombstones.get(id);
+    if (lapsesAt === undefined) return { kind: 'unknown' };
+    if (now < lapsesAt) return { kind: 'expired' };
+    this.#tombstones.delete(id);
+    return { kind: 'unknown' };
+  }
+
+  #insert(req: SessionCreate, now: number): Result<SessionRecord> {
+    if (!this.#hasRoom(now)) {
+      const message = `session limit reached (${this.#opts.maxSessions} live sessions); retry later or delete unused sessions`;
+      // The least recently used session frees its place at its expiry unless it is used again.
+      const lru = this.#live.values().next().value;
+      return fail(orchError('RATE_LIMITED', message, lru ? { retry_after_ms: Math.max(1, lru.expiresAt - now) } : {}));
+    }
+    this.#tombstones.delete(req.session_id);
+    const rec = newRecord(req, this.#opts, now);
+    this.#live.set(rec.id, rec);
+    return ok(rec);
+  }
+
+  /**
+   * Expires least-recently-used sessions from the front while they are past their TTL.
+   * O(expired), never a full scan on the request path; with per-session TTLs a shorter-lived
+   * session further back may wait for sweep().
+   */
+  #hasRoom(now: number): boolean {
+    for (const rec of this.#live.values()) {
+      if (this.#live.size < this.#opts.maxSessions) return true;
+      if (now < rec.expiresAt) return false;
+      this.#expire(rec);
+    }
+    return this.#live.size < this.#opts.maxSessions;
+  }
+
+  #refresh(rec: SessionRecord, now: number): void {
+    rec.expiresAt = now + rec.ttlMs;
+    this.#live.delete(rec.id);
+    this.#live.set(rec.id, rec);
+  }
+
+  /** An expired id answers SESSION_EXPIRED for one more TTL, then it is forgotten. */
+  #expire(rec: SessionRecord): void {
+    this.#live.delete(rec.id);
+    this.#tombstones.delete(rec.id);
+    this.#tombstones.set(rec.id, rec.expiresAt + rec.ttlMs);
+    for (const oldest of this.#tombstones.keys()) {
+      if (this.#tombstones.size <= this.#opts.maxSessions) break;
+      this.#tombstones.delete(oldest);
+    }
+  }
+}
+
+const expiredError = (id: string) => orchError('SESSION_EXPIRED', `session ${id} has expired`);
+const notFoundError = (id: string) => orchError('NOT_FOUND', `session ${id} not found`);
