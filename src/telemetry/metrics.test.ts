@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import type { AdmittedFact, PlacedFact, TaskFacts, TerminalFact } from '../core/observer.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { asMetricsContract, lintExposition } from './metrics-lint.ts';
+import { parsePromText, sampleValue, type ParsedExposition } from './prom-text.ts';
+import type { TelemetrySnapshot } from './snapshot.ts';
+
+const contract = asMetricsContract(JSON.parse(readFileSync(new URL('../../ci/metrics.lint.json', import.meta.url), 'utf8')));
+
+const task = (id: string, over: Partial<TaskFacts> = {}): TaskFacts => ({
+  task_id: id, pool_id: 'p1', priority: 'interactive', correlation_id: `c-${id}`, max_tokens: 64, ...over,
+});
+const admitted = (id: string, over: Partial<TaskFacts> = {}): AdmittedFact => ({ ...task(id, over), queue_position: 0, predicted_start_ms: 0, policy_label: 'reject' });
+const placed = (id: string, attempt = 1, over: Partial<TaskFacts> = {}): PlacedFact => ({
+  ...task(id, over), replica_id: 'r1', engine: 'mock', queue_wait_ms: 30, decision: 'least-loaded', attempt,
+});
+const finished = (id: string, over: Partial<TerminalFact> = {}): TerminalFact => ({
+  ...task(id), state: 'completed', finish_reason: 'stop', replica_id: 'r1', engine: 'mock', tokens_out: 10, prompt_tokens: 5,
+  queue_wait_ms: 30, decode_time_ms: 400, e2e_ms: 500, ...over,
+});
+
+const snapshot = (): TelemetrySnapshot => ({
+  pools: [{
+    pool_id: 'p1', engine: 'llamacpp', queue: { interactive: 3, batch: 7 },
+    replicas: [
+      { replica_id: 'r1', state: 'ready', engine_version: 'b5000', slots_total: 4, slots_busy: 2, breaker: 'closed', engine_metrics: { kv_cache_usage_ratio: 0.25, requests_waiting: 1, requests_running: 2 } },
+      { replica_id: 'r2', state: 'draining', slots_total: 4, slots_busy: 0, breaker: 'open' },
+    ],
+  }],
+  open_streams: 5,
+});
+
+async function scrape(m: Metrics): Promise<{ text: string; parsed: ParsedExposition }> {
+  const text = await m.registry.metrics();
+  return { text, parsed: parsePromText(text) };
+}
+
+function driveOneDay(m: Metrics): void {
+  for (const id of ['a', 'b', 'c']) m.admitted(admitted(id));
+  m.admitted(admitted('d', { priority: 'batch' }));
+  m.rejected({ correlation_id: 'c-x', code: 'ADMISSION_REJECT', pool_id: 'p1', message: 'queue full' });
+  m.rejected({ correlation_id: 'c-y', code: 'UNAUTHORIZED', message: 'no token' });
+  m.backpressure('p1', 'reject');
+  m.placed(placed('a'));
+  m.placed(placed('b'));
+  m.placed(placed('b', 2)); // retry after a reset before the first token
+  m.firstToken({ ...task('a'), replica_id: 'r1', engine: 'mock', ttft_ms: 120 });
+  m.finished(finished('a'));
+  m.finished(finished('b', { state: 'failed', finish_reason: undefined, error_code: 'WORKER_RESET', tokens_out: 0, prompt_tokens: undefined }));
+  m.finished(finished('c', { state: 'canceled', cancel_reason: 'client', replica_id: undefined, tokens_out: 0, prompt_tokens: undefined }));
+  m.finished(finished('d', { state: 'canceled', cancel_reason: 'something-new', priority: 'batch', replica_id: undefined, tokens_out: 0 }));
+  m.streamOpened({ task_id: 'a', resumed: false });
+  m.streamOpened({ task_id: 'a', resumed: true });
+  m.httpObserve('/v1/tasks', 'POST', 202, 0.004);
+  m.httpObserve('/v1/tasks/:id/events', 'get', 200, 1.5);
+  m.httpObserve('', 'BREW', 404, 0.001);
+  m.control({ action: 'drain', actor: 'ops', target: 'p1/r2', outcome: 'accepted' });
+}
+
+describe('createMetrics', () => {
+  it('produces a scrape that passes the metrics contract after synthetic traffic', async () => {
+    const m = createMetrics({ snapshot });
+    m.auditStatus(() => ({ lag_seconds: 0.5, gaps_total: 2, pending: 7 }));
+    driveOneDay(m);
+    const { text } = await scrape(m);
+    expect(lintExposition(text, contract)).toEqual([]);
+  });
+
+  it('moves each counter by exactly the facts it was given', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false });
+    driveOneDay(m);
+    const { parsed } = await scrape(m);
+    const v = (name: string, labels: Record<string, string> = {}) => sampleValue(parsed, name, labels);
+    expect(v('orchqueue_tasks_enqueued_total', { pool: 'p1', priority: 'interactive' })).toBe(3);
+    expect(v('orchqueue_tasks_enqueued_total', { pool: 'p1', priority: 'batch' })).toBe(1);
+    expect(v('orchqueue_tasks_started_total', { pool: 'p1', priority: 'interactive' })).toBe(2);
+    expect(v('orchqueue_dispatch_retries_total', { pool: 'p1' })).toBe(1);
+    expect(v('orchqueue_tasks_completed_total', { outcome: 'completed' })).toBe(1);
+    expect(v('orchqueue_tasks_completed_total', { outcome: 'failed' })).toBe(1);
+    expect(v('orchqueue_tasks_completed_total', { outcome: 'canceled', priority: 'interactive' })).toBe(1);
+    expect(v('orchqueue_tasks_canceled_total', { reason: 'client' })).toBe(1);
+    expect(v('orchqueue_tasks_canceled_total', { reason: 'other' })).toBe(1);
+    expect(v('orchqueue_tasks_rejected_total', { pool: 'p1', reason: 'ADMISSION_REJECT' })).toBe(1);
+    expect(v('orchqueue_tasks_rejected_total', { pool: 'none', reason: 'UNAUTHORIZED' })).toBe(1);
+    expect(v('orchqueue_task_errors_total', { code: 'WORKER_RESET' })).toBe(1);
+    expect(v('orchqueue_tokens_out_total', { pool: 'p1' })).toBe(10);
+    expect(v('orchqueue_tokens_in_total', { pool: 'p1' })).toBe(5 + 5);
+    expect(v('orchqueue_backpressure_events_total', { policy: 'reject' })).toBe(1);
+    expect(v('orchqueue_sse_stream_resumes_total')).toBe(1);
+    expect(v('orchqueue_control_actions_total', { action: 'drain', outcome: 'accepted' })).toBe(1);
+  });
+
+  it('observes histograms in seconds and only for tasks that reached the step', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false });
+    driveOneDay(m);
+    const { parsed } = await scrape(m);
+    const v = (name: string, labels: Record<string, string> = {}) => sampleValue(parsed, name, labels);
+    expect(v('orchqueue_queue_wait_seconds_count', { priority: 'interactive' })).toBe(2);
+    expect(v('orchqueue_queue_wait_seconds_sum', { priority: 'interactive' })).toBeCloseTo(0.06);
+    expect(v('orchqueue_queue_wait_seconds_bucket', { priority: 'interactive', le: '0.025' })).toBe(0);
+    expect(v('orchqueue_queue_wait_seconds_bucket', { priority: 'interactive', le: '0.05' })).toBe(2);
+    expect(v('orchqueue_time_to_first_token_seconds_sum')).toBeCloseTo(0.12);
+    expect(v('orchqueue_decode_duration_seconds_count')).toBe(2); // a and b ran; c and d never left the queue
+    expect(v('orchqueue_task_duration_seconds_count', { outcome: 'canceled', priority: 'batch' })).toBe(1);
+    expect(v('orchqueue_http_request_duration_seconds_count', { route: '/v1/tasks/:id/events', method: 'GET', status_class: '2xx' })).toBe(1);
+    expect(v('orchqueue_http_request_duration_seconds_count', { route: 'unmatched', method: 'OTHER', status_class: '4xx' })).toBe(1);
+  });
+
+  it('reads gauges from the snapshot at scrape time and forgets replicas that left', async () => {
+    let snap = snapshot();
+    const m = createMetrics({ snapshot: () => snap, collectDefaults: false });
+    let { parsed } = await scrape(m);
+    const v = (name: string, labels: Record<string, string> = {}) => sampleValue(parsed, name, labels);
+    expect(v('orchqueue_queue_depth', { pool: 'p1', priority: 'batch' })).toBe(7);
+    expect(v('orchqueue_replica_up', { replica: 'r1' })).toBe(1);
+    expect(v('orchqueue_replica_up', { replica: 'r2' })).toBe(0);
+    expect(v('orchqueue_replica_state', { replica: 'r2', state: 'draining' })).toBe(1);
+    expect(v('orchqueue_replica_state', { replica: 'r2', state: 'ready' })).toBe(0);
+    expect(v('orchqueue_replica_slots_busy', { replica: 'r1' })).toBe(2);
+    expect(v('orchqueue_replica_breaker_state', { replica: 'r2' })).toBe(2);
+    expect(v('orchqueue_engine_info', { replica: 'r1', engine: 'llamacpp', engine_version: 'b5000' })).toBe(1);
+    expect(v('orchqueue_engine_info', { replica: 'r2', engine_version: 'unknown' })).toBe(1);
+    expect(v('orchqueue_engine_kv_cache_usage_ratio', { replica: 'r1' })).toBe(0.25);
+    expect(v('orchqueue_engine_kv_cache_usage_ratio', { replica: 'r2' })).toBeUndefined();
+    expect(v('orchqueue_sse_streams_open')).toBe(5);
+
+    snap = { ...snapshot(), pools: [{ ...snapshot().pools[0]!, replicas: snapshot().pools[0]!.replicas.slice(0, 1) }] };
+    ({ parsed } = await scrape(m));
+    expect(v('orchqueue_replica_up', { replica: 'r2' })).toBeUndefined();
+    expect(v('orchqueue_replica_up', { replica: 'r1' })).toBe(1);
+  });
+
+  it('takes one snapshot per scrape, not one per gauge', async () => {
+    let calls = 0;
+    const m = createMetrics({ snapshot: () => (calls++, snapshot()), collectDefaults: false });
+    await m.registry.metrics();
+    expect(calls).toBe(1);
+    await m.registry.metrics();
+    expect(calls).toBe(2);
+  });
+
+  it('exposes audit series only once the audit status reader is installed', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false });
+    expect((await scrape(m)).parsed.families.has('orchqueue_audit_lag_seconds')).toBe(false);
+    let gaps = 2;
+    m.auditStatus(() => ({ lag_seconds: 1.25, gaps_total: gaps, pending: 9 }));
+    let { parsed } = await scrape(m);
+    expect(sampleValue(parsed, 'orchqueue_audit_lag_seconds')).toBe(1.25);
+    expect(sampleValue(parsed, 'orchqueue_audit_pending_records')).toBe(9);
+    expect(sampleValue(parsed, 'orchqueue_audit_gaps_total')).toBe(2);
+    gaps = 3;
+    ({ parsed } = await scrape(m));
+    expect(sampleValue(parsed, 'orchqueue_audit_gaps_total')).toBe(3);
+  });
+});

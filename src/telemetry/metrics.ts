@@ -1,0 +1,164 @@
+// The Prometheus metrics of the gateway: one registry, per-task lifecycle counters and
+// histograms fed by LifecycleObserver facts, scrape-time gauges read from a snapshot.
+// Never called per token; label values are bounded (no task ids, route templates only).
+
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { LifecycleObserver, AdmittedFact, RejectedFact, PlacedFact, FirstTokenFact, TerminalFact, ControlFact } from '../core/observer.ts';
+import { registerSnapshotGauges } from './metrics-gauges.ts';
+import type { TelemetrySnapshot } from './snapshot.ts';
+
+export const METRIC_PREFIX = 'orchqueue_';
+
+export interface AuditStatus {
+  lag_seconds: number;
+  gaps_total: number;
+  pending: number;
+}
+
+export interface Metrics extends LifecycleObserver {
+  readonly registry: Registry;
+  admitted(fact: AdmittedFact): void;
+  rejected(fact: RejectedFact): void;
+  placed(fact: PlacedFact): void;
+  firstToken(fact: FirstTokenFact): void;
+  finished(fact: TerminalFact): void;
+  control(fact: ControlFact): void;
+  streamOpened(fact: { task_id: string; resumed: boolean }): void;
+  streamClosed(fact: { task_id: string }): void;
+  /** One call per finished HTTP request; `route` is the route template (e.g. `/v1/tasks/:id`). */
+  httpObserve(route: string, method: string, statusCode: number, seconds: number): void;
+  /** One call each time a queue capacity policy acts: a refusal or an eviction. */
+  backpressure(pool_id: string, policy: string): void;
+  /** Installs the audit writer's status reader; the audit series exist only after this call. */
+  auditStatus(fn: () => AuditStatus): void;
+}
+
+export interface MetricsOptions {
+  registry?: Registry;
+  collectDefaults?: boolean;
+  snapshot: () => TelemetrySnapshot;
+}
+
+const QUEUE_WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const LONG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+const CANCEL_REASONS = new Set(['client', 'deadline', 'drain', 'unclaimed', 'shutdown']);
+const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/** Keeps label values inside their documented budgets whatever the caller passes. */
+export const statusClass = (code: number): string => STATUS_CLASSES[Math.floor(code / 100) - 1] ?? '5xx';
+export const httpMethod = (method: string): string => (HTTP_METHODS.has(method) ? method : HTTP_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : 'OTHER');
+export const cancelReason = (reason: string | undefined): string => (reason !== undefined && CANCEL_REASONS.has(reason) ? reason : 'other');
+
+export function createMetrics(opts: MetricsOptions): Metrics {
+  const registry = opts.registry ?? new Registry();
+  const registers = [registry];
+  const counter = (name: string, help: string, labelNames: string[] = []) => new Counter({ name, help, labelNames, registers });
+  const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) => new Histogram({ name, help, labelNames, buckets, registers });
+
+  const enqueued = counter('orchqueue_tasks_enqueued_total', 'Tasks admitted into a queue.', ['pool', 'priority']);
+  const started = counter('orchqueue_tasks_started_total', 'Tasks placed on a replica for the first time.', ['pool', 'priority']);
+  const retries = counter('orchqueue_dispatch_retries_total', 'Placements after the first attempt (retry before the first token).', ['pool']);
+  const completed = counter('orchqueue_tasks_completed_total', 'Tasks that reached a terminal state, by outcome.', ['pool', 'priority', 'outcome']);
+  const canceled = counter('orchqueue_tasks_canceled_total', 'Canceled tasks, by reason.', ['pool', 'reason']);
+  const rejected = counter('orchqueue_tasks_rejected_total', 'Requests refused at admission, by error code.', ['pool', 'reason']);
+  const errors = counter('orchqueue_task_errors_total', 'Tasks that ended with an error event, by error code.', ['pool', 'code']);
+  const tokensIn = counter('orchqueue_tokens_in_total', 'Prompt tokens of finished tasks, as the engine counted them.', ['pool']);
+  const tokensOut = counter('orchqueue_tokens_out_total', 'Generated tokens of finished tasks.', ['pool']);
+  const backpressure = counter('orchqueue_backpressure_events_total', 'Queue capacity policy actions (refusal or eviction).', ['pool', 'policy']);
+  const resumes = counter('orchqueue_sse_stream_resumes_total', 'SSE streams reopened with Last-Event-ID.');
+  const controls = counter('orchqueue_control_actions_total', 'Control-plane actions, by action and outcome.', ['action', 'outcome']);
+  const queueWait = histogram('orchqueue_queue_wait_seconds', 'Time from admission to first placement.', ['pool', 'priority'], QUEUE_WAIT_BUCKETS);
+  const ttft = histogram('orchqueue_time_to_first_token_seconds', 'Time from admission to the first generated token.', ['pool', 'priority'], TTFT_BUCKETS);
+  const decode = histogram('orchqueue_decode_duration_seconds', 'Time from placement to the terminal event, for tasks that ran.', ['pool'], LONG_BUCKETS);
+  const e2e = histogram('orchqueue_task_duration_seconds', 'End-to-end time from admission to the terminal event.', ['pool', 'priority', 'outcome'], LONG_BUCKETS);
+  const http = histogram('orchqueue_http_request_duration_seconds', 'HTTP request duration by route template (SSE streams last as long as the stream).', ['route', 'method', 'status_class'], HTTP_BUCKETS);
+
+  registerSnapshotGauges(registry, opts.snapshot);
+  if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+
+  let auditInstalled = false;
+  return {
+    registry,
+    admitted(f) {
+      enqueued.inc({ pool: f.pool_id, priority: f.priority });
+    },
+    rejected(f) {
+      rejected.inc({ pool: f.pool_id ?? 'none', reason: f.code });
+    },
+    placed(f) {
+      // `attempt` is 1-based: only the first placement starts the task and ends its queue wait.
+      if (f.attempt > 1) {
+        retries.inc({ pool: f.pool_id });
+        return;
+      }
+      started.inc({ pool: f.pool_id, priority: f.priority });
+      queueWait.observe({ pool: f.pool_id, priority: f.priority }, f.queue_wait_ms / 1000);
+    },
+    firstToken(f) {
+      ttft.observe({ pool: f.pool_id, priority: f.priority }, f.ttft_ms / 1000);
+    },
+    finished(f) {
+      completed.inc({ pool: f.pool_id, priority: f.priority, outcome: f.state });
+      if (f.state === 'canceled') canceled.inc({ pool: f.pool_id, reason: cancelReason(f.cancel_reason) });
+      if (f.error_code !== undefined) errors.inc({ pool: f.pool_id, code: f.error_code });
+      e2e.observe({ pool: f.pool_id, priority: f.priority, outcome: f.state }, f.e2e_ms / 1000);
+      if (f.replica_id !== undefined) decode.observe({ pool: f.pool_id }, f.decode_time_ms / 1000);
+      if (f.tokens_out > 0) tokensOut.inc({ pool: f.pool_id }, f.tokens_out);
+      if (f.prompt_tokens !== undefined && f.prompt_tokens > 0) tokensIn.inc({ pool: f.pool_id }, f.prompt_tokens);
+    },
+    control(f) {
+      controls.inc({ action: f.action, outcome: f.outcome });
+    },
+    streamOpened(f) {
+      if (f.resumed) resumes.inc();
+    },
+    streamClosed() {
+      // The open-stream gauge comes from the snapshot; nothing to count here.
+    },
+    httpObserve(route, method, statusCode, seconds) {
+      http.observe({ route: route === '' ? 'unmatched' : route, method: httpMethod(method), status_class: statusClass(statusCode) }, seconds);
+    },
+    backpressure(pool_id, policy) {
+      backpressure.inc({ pool: pool_id, policy });
+    },
+    auditStatus(fn) {
+      if (auditInstalled) throw new Error('auditStatus installed twice');
+      auditInstalled = true;
+      registerAuditMetrics(registry, fn);
+    },
+  };
+}
+
+function registerAuditMetrics(registry: Registry, read: () => AuditStatus): void {
+  const registers = [registry];
+  new Gauge({
+    name: 'orchqueue_audit_lag_seconds',
+    help: 'Age of the oldest audit record not yet durably written.',
+    registers,
+    collect() {
+      this.set(read().lag_seconds);
+    },
+  });
+  new Counter({
+    name: 'orchqueue_audit_gaps_total',
+    help: 'Audit records lost or chain gaps detected since start.',
+    registers,
+    collect() {
+      // The audit writer owns the running total; mirror it rather than double-count.
+      this.reset();
+      this.inc(read().gaps_total);
+    },
+  });
+  new Gauge({
+    name: 'orchqueue_audit_pending_records',
+    help: 'Audit records buffered and waiting for the next batch write.',
+    registers,
+    collect() {
+      this.set(read().pending);
+    },
+  });
+}
