@@ -53,9 +53,10 @@ export const PoolSchema = Type.Object(
     replicas: Type.Array(ReplicaSchema, { minItems: 1 }),
     require_same_engine_version: Type.Boolean({ default: false }),
     engine_version: Type.Optional(Type.String({ description: 'pin: replicas reporting another version are kept out' })),
+    cost_per_1k_tokens: Type.Number({ minimum: 0, default: 1, description: 'cost units charged to session cost budgets per 1000 tokens (prompt estimate + output)' }),
     queue: Type.Object(
       {
-        max_queued: Type.Integer({ minimum: 0, default: 256 }),
+        max_queued: Type.Integer({ minimum: 1, default: 256, description: 'tasks that may wait for a slot (running tasks do not count)' }),
         policy: Type.Union([Type.Literal('reject'), Type.Literal('drop-lru')], { default: 'reject' }),
         interactive_weight: Type.Integer({ minimum: 1, default: 3 }),
         batch_weight: Type.Integer({ minimum: 1, default: 1 }),

@@ -1,0 +1,83 @@
+// The two renderers of an OrchError (STYLE: exactly two): the HTTP error body and the SSE
+// `error` event data. Both are exhaustive over the envelope fields; neither ever carries a
+// stack trace or an upstream body. Fastify's own errors are translated here too.
+
+import type { FastifyError, FastifyReply } from 'fastify';
+import { httpStatusOf, orchError, type OrchError } from '../core/errors.ts';
+import type { ErrorData } from '../core/task/events.ts';
+
+export interface ErrorBody {
+  error: OrchError & { correlation_id: string };
+}
+
+export function renderHttpError(error: OrchError, correlationId: string): ErrorBody {
+  return { error: { ...error, correlation_id: correlationId } };
+}
+
+export function renderSseError(error: OrchError): ErrorData {
+  return {
+    code: error.code,
+    message: error.message,
+    retriable: error.retriable,
+    ...(error.retry_after_ms !== undefined ? { retry_after_ms: error.retry_after_ms } : {}),
+    ...(error.engine !== undefined ? { engine: error.engine } : {}),
+  };
+}
+
+/** Sends an error with its status, and the backoff headers when it carries a retry hint. */
+export function sendError(reply: FastifyReply, error: OrchError): FastifyReply {
+  const status = httpStatusOf(error.code);
+  if (error.retry_after_ms !== undefined && (status === 429 || status === 503)) {
+    reply.header('retry-after', String(Math.max(1, Math.ceil(error.retry_after_ms / 1000))));
+    reply.header('x-backoff-ms', String(Math.max(1, Math.round(error.retry_after_ms))));
+  }
+  return reply.code(status).type('application/json').send(renderHttpError(error, String(reply.request.id)));
+}
+
+interface AjvIssue {
+  instancePath?: string;
+  keyword?: string;
+  params?: Record<string, unknown>;
+  message?: string;
+}
+
+/** Names the offending field of a schema-validation failure ("placement.pin", "max_tokens"). */
+export function fieldOf(issue: AjvIssue | undefined, part: string | undefined): string | undefined {
+  if (!issue) return undefined;
+  const path = (issue.instancePath ?? '').split('/').filter(Boolean).join('.');
+  const extra = issue.params?.additionalProperty ?? issue.params?.missingProperty;
+  const leaf = typeof extra === 'string' ? extra : undefined;
+  const joined = [path, leaf].filter(Boolean).join('.');
+  return joined || (part === 'body' ? undefined : part);
+}
+
+function describe(issue: AjvIssue | undefined, field: string | undefined): string {
+  if (!issue) return 'invalid request';
+  if (issue.keyword === 'additionalProperties') return `unknown field ${field}`;
+  if (issue.keyword === 'required') return `missing required field ${field}`;
+  return `${field ?? 'body'} ${issue.message ?? 'is invalid'}`;
+}
+
+/** Translates Fastify/ajv/parser errors into the taxonomy; anything unexpected is INTERNAL. */
+export function fromFastifyError(err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): OrchError {
+  if (err.validation) {
+    const issue = err.validation[0];
+    const field = fieldOf(issue, err.validationContext);
+    return orchError('INVALID_PARAMS', describe(issue, field), field ? { field } : {});
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return orchError('PAYLOAD_TOO_LARGE', 'request body exceeds the configured limit');
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return orchError('INVALID_PARAMS', 'malformed JSON body');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return orchError('INVALID_PARAMS', 'empty JSON body');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return orchError('INVALID_PARAMS', 'Content-Type must be application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return orchError('INVALID_PARAMS', 'Content-Length does not match the body');
+    default:
+      if (err instanceof SyntaxError || err.statusCode === 400) return orchError('INVALID_PARAMS', 'malformed request');
+      return orchError('INTERNAL', 'internal error');
+  }
+}

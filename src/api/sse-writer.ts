@@ -1,0 +1,82 @@
+// Writes one task's event log to one HTTP response as Server-Sent Events: replay after
+// Last-Event-ID, then live frames, heartbeat comments while idle, and the end of the response
+// right after the terminal event. Under socket backpressure it stops listening and resumes
+// from the log once drained, so a slow reader costs the socket buffer, not unbounded memory.
+// Closing the connection never cancels the task (the client may resume).
+
+import type { ServerResponse } from 'node:http';
+import type { LifecycleObserver } from '../core/observer.ts';
+import type { TaskEvent } from '../core/task/events.ts';
+import type { Task } from '../gateway/task.ts';
+
+export interface SseOptions {
+  heartbeatMs: number;
+  correlationId: string;
+  observer: LifecycleObserver;
+  /** Extra status code; 200 unless told otherwise. */
+  headers?: Record<string, string>;
+}
+
+export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: number, opts: SseOptions): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-correlation-id': opts.correlationId,
+    'x-task-id': task.id,
+    ...opts.headers,
+  });
+  res.flushHeaders();
+  task.streamOpened = true;
+  opts.observer.streamOpened?.({ task_id: task.id, resumed: afterSeq > 0 });
+
+  let lastSeq = afterSeq;
+  let waiting = false;
+  let done = false;
+  let off: (() => void) | undefined;
+  const heartbeat = setTimeout(function beat() {
+    if (done) return;
+    res.write(': hb\n\n');
+    heartbeat.refresh();
+  }, opts.heartbeatMs);
+
+  const finish = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(heartbeat);
+    off?.();
+    res.off('close', finish);
+    opts.observer.streamClosed?.({ task_id: task.id });
+    if (!res.writableEnded) res.end();
+  };
+
+  const listener = (frame: string, event: TaskEvent) => {
+    if (waiting || done) return;
+    const flushed = res.write(frame);
+    lastSeq = event.seq;
+    heartbeat.refresh();
+    if (event.event === 'end' || event.event === 'error') {
+      finish();
+    } else if (!flushed) {
+      waiting = true;
+      res.once('drain', resume);
+    }
+  };
+
+  function resume(): void {
+    if (done) return;
+    waiting = false;
+    off?.();
+    off = task.log.follow(lastSeq, listener);
+    endIfComplete();
+  }
+
+  function endIfComplete(): void {
+    if (!done && task.log.terminal && lastSeq >= task.log.lastSeq) finish();
+  }
+
+  res.on('close', finish);
+  off = task.log.follow(afterSeq, listener);
+  endIfComplete();
+}

@@ -1,0 +1,97 @@
+// Loads the configuration: embedded defaults (one `demo` pool on the built-in mock engine),
+// or a YAML/JSON file from --config / ORCHQUEUE_CONFIG, then environment overrides
+// (HOST, PORT, DATABASE_URL, LOG_LEVEL), validated against the schema with defaults filled
+// in. A bad config is a typed list of problems, never a half-applied one.
+
+import { readFile } from 'node:fs/promises';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
+import { ConfigSchema, type Config } from './schema.ts';
+
+export const DEFAULT_CONFIG_INPUT = {
+  pools: [
+    {
+      id: 'demo',
+      engine: 'mock',
+      model: 'demo',
+      replicas: [{ id: 'mock-0', slots: 4 }],
+    },
+  ],
+};
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false, coerceTypes: false });
+addFormats.default(ajv);
+const validate = ajv.compile<Config>(ConfigSchema);
+
+/** Validates a parsed config object, filling defaults, and checks cross-field rules. */
+export function validateConfig(input: unknown): ConfigResult {
+  const candidate = structuredClone(input);
+  if (!validate(candidate)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
+    return { ok: false, problems };
+  }
+  const problems: string[] = [];
+  const poolIds = new Set<string>();
+  const models = new Map<string, string>();
+  for (const pool of candidate.pools) {
+    if (poolIds.has(pool.id)) problems.push(`/pools: duplicate pool id ${pool.id}`);
+    poolIds.add(pool.id);
+    const replicaIds = new Set<string>();
+    for (const replica of pool.replicas) {
+      if (replicaIds.has(replica.id)) problems.push(`/pools/${pool.id}: duplicate replica id ${replica.id}`);
+      replicaIds.add(replica.id);
+      if (pool.engine !== 'mock' && !replica.url) problems.push(`/pools/${pool.id}/replicas/${replica.id}: url is required for engine ${pool.engine}`);
+    }
+    for (const name of [pool.model, ...pool.aliases]) {
+      const key = `${pool.engine}:${name}`;
+      if (models.has(key)) problems.push(`/pools/${pool.id}: model ${name} on engine ${pool.engine} is already served by pool ${models.get(key)}`);
+      models.set(key, pool.id);
+    }
+  }
+  return problems.length ? { ok: false, problems } : { ok: true, config: candidate };
+}
+
+export function applyEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out = structuredClone(input);
+  const section = (key: string) => ((out[key] ??= {}) as Record<string, unknown>);
+  if (env.HOST) section('server').host = env.HOST;
+  if (env.PORT) section('server').port = /^\d+$/.test(env.PORT) ? Number(env.PORT) : env.PORT;
+  if (env.DATABASE_URL) {
+    const audit = section('audit');
+    audit.database_url = env.DATABASE_URL;
+    audit.backend ??= 'postgres';
+  }
+  if (env.LOG_LEVEL) section('telemetry').log_level = env.LOG_LEVEL;
+  return out;
+}
+
+export async function readConfigFile(path: string): Promise<Record<string, unknown>> {
+  const text = await readFile(path, 'utf8');
+  const parsed: unknown = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error(`${path}: the configuration must be an object`);
+  return parsed as Record<string, unknown>;
+}
+
+/** The config path from `--config <file>` / `--config=<file>` or ORCHQUEUE_CONFIG. */
+export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '--config') return argv[i + 1];
+    if (arg.startsWith('--config=')) return arg.slice('--config='.length);
+  }
+  return env.ORCHQUEUE_CONFIG || undefined;
+}
+
+export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ConfigResult> {
+  const path = configPath(argv, env);
+  let input: Record<string, unknown>;
+  try {
+    input = path ? await readConfigFile(path) : structuredClone(DEFAULT_CONFIG_INPUT);
+  } catch (err) {
+    return { ok: false, problems: [err instanceof Error ? err.message : String(err)] };
+  }
+  return validateConfig(applyEnv(input, env));
+}

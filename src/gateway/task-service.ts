@@ -1,0 +1,316 @@
+// The task service: admits tasks (ARCHITECTURE §3), owns the task table, cancels, and ends
+// every task with exactly one terminal event. Dispatch and engine streaming live in
+// dispatcher.ts; this file decides, that one executes.
+
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.ts';
+import { backoffMs } from '../core/admission/predict.ts';
+import { IdempotencyIndex, fingerprint } from '../core/admission/idempotency.ts';
+import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
+import type { AdmissionRecorder, LifecycleObserver, TaskFacts } from '../core/observer.ts';
+import type { Clock, IdSource } from '../core/ports.ts';
+import type { SessionStore } from '../core/session/session-store.ts';
+import type { FinishReason, TerminalState } from '../core/task/events.ts';
+import type { Pool } from '../pool/pool.ts';
+import type { PoolManager } from '../pool/pool-manager.ts';
+import { planAdmission, type AdmissionPlan } from './admission.ts';
+import { Dispatcher } from './dispatcher.ts';
+import { Task, type TaskAccepted, type TaskRequest } from './task.ts';
+
+export interface TaskServiceDeps {
+  config: Config;
+  pools: PoolManager<Task>;
+  sessions: SessionStore;
+  clock: Clock;
+  ids: IdSource;
+  observer: LifecycleObserver;
+  recorder: AdmissionRecorder;
+  logger: Logger;
+}
+
+export type Ending =
+  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number }
+  | { state: 'canceled'; reason: string }
+  | { state: Exclude<TerminalState, 'completed'>; error: OrchError; reason?: string };
+
+export type Submitted = { task: Task; answer: TaskAccepted; replay: boolean };
+
+export class TaskService {
+  readonly tasks = new Map<string, Task>();
+  readonly dispatcher: Dispatcher;
+  private readonly idempotency: IdempotencyIndex;
+  private readonly deps: TaskServiceDeps;
+
+  constructor(deps: TaskServiceDeps) {
+    this.deps = deps;
+    this.idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: deps.config.server.retention_ms }, deps.clock);
+    this.dispatcher = new Dispatcher({ ...deps, finish: (task, ending) => this.finish(task, ending) });
+  }
+
+  /** A visible task (its admission is committed), or undefined. */
+  get(id: string): Task | undefined {
+    const task = this.tasks.get(id);
+    return task?.committed ? task : undefined;
+  }
+
+  async submit(req: TaskRequest, correlationId: string): Promise<Result<Submitted>> {
+    const outcome = await this.admit(req, correlationId);
+    if (!outcome.ok) {
+      this.deps.observer.rejected?.({
+        correlation_id: correlationId,
+        code: outcome.error.code,
+        message: outcome.error.message,
+        ...(outcome.error.pool_id !== undefined ? { pool_id: outcome.error.pool_id } : {}),
+        ...(req.task_id !== undefined ? { task_id: req.task_id } : {}),
+        ...(req.session_id !== undefined ? { session_id: req.session_id } : {}),
+        priority: req.priority ?? 'interactive',
+        ...(outcome.error.policy_label !== undefined ? { policy_label: outcome.error.policy_label } : {}),
+      });
+    }
+    return outcome;
+  }
+
+  private async admit(req: TaskRequest, correlationId: string): Promise<Result<Submitted>> {
+    const print = req.task_id !== undefined ? fingerprint(req) : '';
+    if (req.task_id !== undefined) {
+      const seen = this.idempotency.check(req.task_id, print);
+      if (seen.kind === 'conflict' || (seen.kind === 'new' && this.tasks.has(req.task_id))) {
+        return fail(orchError('CONFLICT', `task_id ${req.task_id} was already used with a different body`, { field: 'task_id' }));
+      }
+      if (seen.kind === 'replay') {
+        const task = this.tasks.get(req.task_id);
+        if (task) return ok({ task, answer: seen.answer as TaskAccepted, replay: true });
+      }
+    }
+    if (this.deps.config.audit.fail_closed && !this.deps.recorder.accepting()) {
+      return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store cannot record admissions right now', { retry_after_ms: 1_000 }));
+    }
+    const planned = planAdmission(req, this.deps);
+    if (!planned.ok) return planned;
+    const plan = planned.value;
+    const task = this.createTask(req, plan, correlationId);
+    const offered = plan.pool.queue.offer(task);
+    if (!offered.admitted) {
+      if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
+      const retry = backoffMs({ queued: plan.pool.queue.size, slotsTotal: plan.pool.slotsTotal, avgServiceMs: plan.pool.stats.avgServiceMs });
+      return fail(orchError('ADMISSION_REJECT', `pool ${plan.pool.id} queue is full (${plan.pool.config.queue.max_queued} waiting)`, {
+        pool_id: plan.pool.id,
+        retry_after_ms: retry,
+        policy_label: plan.pool.config.queue.policy,
+      }));
+    }
+    if (offered.evicted) this.evict(offered.evicted, plan.pool);
+    this.tasks.set(task.id, task);
+    const answer = this.answerFor(task, plan);
+    task.answer = answer;
+    return this.commit(task, plan, answer, print);
+  }
+
+  private createTask(req: TaskRequest, plan: AdmissionPlan, correlationId: string): Task {
+    const task = new Task({
+      id: req.task_id ?? this.deps.ids.uuid(),
+      request: req,
+      pool: plan.pool,
+      correlationId,
+      now: this.deps.clock.now(),
+      mono: this.deps.clock.monotonic(),
+    });
+    task.affinity = plan.affinity;
+    return task;
+  }
+
+  /** The commit point: the task becomes visible and dispatchable once its admission is recorded. */
+  private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, print: string): Promise<Result<Submitted>> {
+    const fact = {
+      ...this.facts(task),
+      queue_position: answer.queue_position,
+      predicted_start_ms: answer.predicted_start_ms,
+      policy_label: plan.pool.config.queue.policy,
+    };
+    try {
+      await this.deps.recorder.commitAdmission(fact);
+    } catch (err) {
+      if (this.deps.config.audit.fail_closed) {
+        plan.pool.queue.remove(task.id);
+        this.tasks.delete(task.id);
+        if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
+        this.deps.logger.error({ err, task_id: task.id }, 'admission not recorded; refused (audit.fail_closed)');
+        return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 }));
+      }
+      this.deps.logger.error({ err, task_id: task.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
+    }
+    task.committed = true;
+    if (task.request.task_id !== undefined) this.idempotency.remember(task.id, print, answer);
+    this.deps.observer.admitted?.(fact);
+    this.armTimers(task);
+    if (!task.finished) this.dispatcher.pump(plan.pool);
+    return ok({ task, answer, replay: false });
+  }
+
+  private answerFor(task: Task, plan: AdmissionPlan): TaskAccepted {
+    const position = plan.pool.queue.position(task.id) ?? 0;
+    return {
+      task_id: task.id,
+      queue_position: position,
+      predicted_start_ms: plan.predictedStartMs,
+      backoff_ms: plan.predictedStartMs,
+      streams: { sse: `/v1/tasks/${task.id}/stream`, status: `/v1/tasks/${task.id}` },
+    };
+  }
+
+  private armTimers(task: Task): void {
+    const { deadline_ms } = task.request;
+    if (deadline_ms !== undefined) {
+      const left = deadline_ms - (this.deps.clock.monotonic() - task.createdMono);
+      task.timers.push(
+        setTimeout(() => {
+          this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline_ms} ms passed`), reason: 'deadline' });
+        }, Math.max(0, left)),
+      );
+    }
+    const unclaimed = this.deps.config.server.unclaimed_stream_timeout_ms;
+    if (unclaimed > 0) {
+      task.timers.push(
+        setTimeout(() => {
+          if (!task.streamOpened) this.finish(task, { state: 'canceled', reason: 'unclaimed' });
+        }, unclaimed),
+      );
+    }
+  }
+
+  private evict(victim: Task, pool: Pool<Task>): void {
+    const retry = backoffMs({ queued: pool.queue.size, slotsTotal: pool.slotsTotal, avgServiceMs: pool.stats.avgServiceMs });
+    this.finish(victim, {
+      state: 'evicted',
+      reason: 'drop-lru',
+      error: orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, {
+        pool_id: pool.id,
+        retry_after_ms: retry,
+        policy_label: 'drop-lru',
+      }),
+    });
+  }
+
+  /** Cancels a queued or running task; idempotent. Undefined for unknown ids. */
+  cancel(id: string, reason = 'client'): { task: Task; canceled: boolean } | undefined {
+    const task = this.get(id);
+    if (!task) return undefined;
+    if (!task.finished) this.finish(task, { state: 'canceled', reason });
+    return { task, canceled: task.state === 'canceled' };
+  }
+
+  /**
+   * Ends a task exactly once: leaves the queue, aborts the engine call, appends the terminal
+   * event, settles the session turn, tells observers, schedules removal after retention.
+   */
+  finish(task: Task, ending: Ending): boolean {
+    if (task.finished) return false;
+    const { clock } = this.deps;
+    for (const timer of task.timers) clearTimeout(timer);
+    task.timers.length = 0;
+    const wasQueued = task.state === 'queued';
+    if (wasQueued) {
+      task.pool.queue.remove(task.id);
+      const at = task.pool.retry.indexOf(task);
+      if (at >= 0) task.pool.retry.splice(at, 1);
+    }
+    task.finishedAt = clock.now();
+    task.finishedMono = clock.monotonic();
+    const decodeMs = task.firstTokenMono === undefined ? 0 : Math.round(task.finishedMono - task.firstTokenMono);
+    task.state = ending.state;
+    if (ending.state === 'completed' || (ending.state === 'canceled' && !('error' in ending))) {
+      const finishReason: FinishReason = ending.state === 'completed' ? ending.finishReason : 'canceled';
+      task.finishReason = finishReason;
+      if (ending.state === 'canceled') task.cancelReason = ending.reason;
+      if (task.tokensOut > 0) this.appendMetrics(task);
+      task.log.append('end', { tokens_out: task.tokensOut, decode_time_ms: decodeMs, finish_reason: finishReason });
+    } else {
+      const { error } = ending;
+      task.cancelReason = ending.reason;
+      task.error = {
+        code: error.code,
+        message: error.message,
+        retriable: error.retriable,
+        ...(error.retry_after_ms !== undefined ? { retry_after_ms: error.retry_after_ms } : {}),
+        ...(error.engine !== undefined ? { engine: error.engine } : {}),
+      };
+      task.log.append('error', task.error);
+    }
+    task.abort?.abort(new Error(`task ${ending.state}`));
+    this.settleSession(task, ending, wasQueued);
+    this.deps.observer.finished?.({
+      ...this.facts(task),
+      state: task.state as TerminalState,
+      ...(task.finishReason ? { finish_reason: task.finishReason } : {}),
+      ...(task.error ? { error_code: task.error.code } : {}),
+      ...(task.cancelReason ? { cancel_reason: task.cancelReason } : {}),
+      ...(task.replica ? { replica_id: task.replica.id, engine: task.pool.config.engine } : {}),
+      tokens_out: task.tokensOut,
+      prompt_tokens: ending.state === 'completed' && ending.promptTokens !== undefined ? ending.promptTokens : task.promptTokens,
+      queue_wait_ms: Math.round((task.startedMono ?? task.finishedMono) - task.createdMono),
+      decode_time_ms: decodeMs,
+      e2e_ms: Math.round(task.finishedMono - task.createdMono),
+    });
+    this.scheduleRemoval(task);
+    return true;
+  }
+
+  private appendMetrics(task: Task): void {
+    const ttft = task.firstTokenMono !== undefined && task.startedMono !== undefined ? task.firstTokenMono - task.startedMono : 0;
+    const decodeS = task.firstTokenMono !== undefined ? ((task.finishedMono ?? 0) - task.firstTokenMono) / 1000 : 0;
+    task.log.append('metrics', {
+      tokens_out: task.tokensOut,
+      ttft_ms: Math.round(ttft),
+      tokens_per_s: decodeS > 0 ? Math.round((task.tokensOut / decodeS) * 10) / 10 : 0,
+    });
+  }
+
+  private settleSession(task: Task, ending: Ending, wasQueued: boolean): void {
+    const sessionId = task.request.session_id;
+    if (sessionId === undefined) return;
+    if (wasQueued || !task.replica) {
+      this.deps.sessions.cancelTurn(sessionId);
+      return;
+    }
+    const timeMs = Math.round((task.finishedMono ?? 0) - (task.startedMono ?? task.createdMono));
+    const tokens = task.promptTokens + task.tokensOut;
+    this.deps.sessions.endTurn(sessionId, {
+      tokens: task.tokensOut,
+      time_ms: timeMs,
+      cost: (tokens * task.pool.config.cost_per_1k_tokens) / 1000,
+      pool_id: task.pool.id,
+      replica_id: task.replica.id,
+      ...(ending.state === 'completed' && ending.slotId !== undefined ? { slot_id: ending.slotId } : {}),
+      ...(ending.state === 'completed' && ending.cachedTokens !== undefined ? { cached_tokens: ending.cachedTokens } : {}),
+    });
+  }
+
+  private scheduleRemoval(task: Task): void {
+    const timer = setTimeout(() => {
+      this.tasks.delete(task.id);
+      this.idempotency.forget(task.id);
+      task.log.close();
+    }, this.deps.config.server.retention_ms);
+    timer.unref();
+  }
+
+  facts(task: Task): TaskFacts {
+    return {
+      task_id: task.id,
+      pool_id: task.pool.id,
+      priority: task.priority,
+      ...(task.request.session_id !== undefined ? { session_id: task.request.session_id } : {}),
+      correlation_id: task.correlationId,
+      max_tokens: task.request.max_tokens,
+    };
+  }
+
+  /** Ends every unfinished task (shutdown): queued and running work gets a terminal event. */
+  shutdown(): void {
+    for (const task of this.tasks.values()) {
+      if (!task.finished) {
+        this.finish(task, { state: 'canceled', reason: 'shutdown', error: orchError('POOL_UNREADY', 'the gateway is shutting down', { retry_after_ms: 1_000 }) });
+      }
+    }
+  }
+}

@@ -1,0 +1,95 @@
+// The composition root: config → logger → pools → sessions → task service → audit/telemetry →
+// buildServer → listen. `compose` is exported so tests start the exact same gateway on an
+// ephemeral port; running this file directly starts it for real.
+
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import pino, { type Logger } from 'pino';
+import type { Config } from './config/schema.ts';
+import { loadConfig } from './config/load.ts';
+import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
+import { systemClock, type Clock, type IdSource } from './core/ports.ts';
+import { SessionStore } from './core/session/session-store.ts';
+import { fanOut, logObserver } from './gateway/observers.ts';
+import type { Task } from './gateway/task.ts';
+import { TaskService } from './gateway/task-service.ts';
+import { PoolManager } from './pool/pool-manager.ts';
+import { buildServer } from './server.ts';
+
+export interface Gateway {
+  app: FastifyInstance;
+  config: Config;
+  tasks: TaskService;
+  pools: PoolManager<Task>;
+  sessions: SessionStore;
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Replaces the audit recorder (tests). */
+  recorder?: AdmissionRecorder;
+  observers?: LifecycleObserver[];
+}
+
+const alwaysAccepting: AdmissionRecorder = { accepting: () => true, commitAdmission: async () => {} };
+
+export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? pino({ level: config.telemetry.log_level });
+  const clock = opts.clock ?? systemClock;
+  const ids: IdSource = { uuid: randomUUID };
+  const observer = fanOut([logObserver(logger), ...(opts.observers ?? [])], logger);
+  const sessions = new SessionStore(
+    { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
+    clock,
+  );
+  let tasks: TaskService | undefined;
+  const pools = new PoolManager<Task>(config.pools, {
+    clock,
+    logger,
+    onCapacity: (pool) => tasks?.dispatcher.pump(pool as Parameters<TaskService['dispatcher']['pump']>[0]),
+  });
+  tasks = new TaskService({ config, pools, sessions, clock, ids, observer, recorder: opts.recorder ?? alwaysAccepting, logger });
+  await pools.probeAll();
+  const sweeper = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
+  sweeper.unref();
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer });
+  const service = tasks;
+  return {
+    app,
+    config,
+    tasks: service,
+    pools,
+    sessions,
+    async close() {
+      clearInterval(sweeper);
+      service.shutdown();
+      await app.close();
+      await pools.close();
+    },
+  };
+}
+
+async function run(): Promise<void> {
+  const loaded = await loadConfig(process.argv.slice(2), process.env);
+  if (!loaded.ok) {
+    process.stderr.write(`orchqueue: invalid configuration\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`);
+    process.exit(2);
+  }
+  const gateway = await compose(loaded.config);
+  const { host, port } = loaded.config.server;
+  const address = await gateway.app.listen({ host, port });
+  gateway.app.log.info({ address, pools: gateway.pools.list().map((p) => p.id) }, 'orchqueue listening');
+  let closing = false;
+  const stop = (signal: string) => {
+    if (closing) return;
+    closing = true;
+    gateway.app.log.info({ signal }, 'shutting down');
+    void gateway.close().then(() => process.exit(0));
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (import.meta.main) await run();

@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { CircuitBreaker } from './breaker.ts';
+
+describe('CircuitBreaker', () => {
+  it('opens after consecutive failures, half-opens after the wait, closes on success', () => {
+    const b = new CircuitBreaker({ failures: 2, openMs: 100 });
+    b.failure(0);
+    expect(b.state(0)).toBe('closed');
+    b.failure(1);
+    expect(b.state(50)).toBe('open');
+    expect(b.state(101)).toBe('half_open');
+    b.success();
+    expect(b.state(102)).toBe('closed');
+  });
+
+  it('re-opens at once when the half-open trial fails', () => {
+    const b = new CircuitBreaker({ failures: 3, openMs: 10 });
+    for (let i = 0; i < 3; i++) b.failure(0);
+    expect(b.state(10)).toBe('half_open');
+    b.failure(10);
+    expect(b.state(11)).toBe('open');
+  });
+
+  it('a success resets the failure count', () => {
+    const b = new CircuitBreaker({ failures: 2, openMs: 10 });
+    b.failure(0);
+    b.success();
+    b.failure(0);
+    expect(b.state(0)).toBe('closed');
+  });
+});

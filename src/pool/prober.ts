@@ -1,0 +1,94 @@
+// Health prober for one replica: health → props → state, on a timer with capped exponential
+// backoff and full jitter while the engine is failing. It is the only writer of a replica's
+// state and discovered facts (version, ctx, slots); it calls `onChange` when capacity may
+// have appeared so the dispatcher can pump (event-driven, never polled by requests).
+
+import type { Logger } from 'pino';
+import type { ReplicaState } from '../core/placement/decide.ts';
+import type { Replica } from './replica.ts';
+
+export interface ProberOptions {
+  intervalMs: number;
+  maxBackoffMs: number;
+  timeoutMs: number;
+  logger: Logger;
+  onChange: (replica: Replica) => void;
+  random?: () => number;
+}
+
+export interface Prober {
+  probeNow(): Promise<ReplicaState>;
+  stop(): void;
+}
+
+export function startProber(replica: Replica, opts: ProberOptions): Prober {
+  const random = opts.random ?? Math.random;
+  let failures = 0;
+  let everReady = false;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let inFlight: Promise<ReplicaState> | undefined;
+
+  async function probeOnce(): Promise<ReplicaState> {
+    const before = replica.state;
+    const signal = AbortSignal.timeout(opts.timeoutMs);
+    try {
+      const health = await replica.adapter.health(signal);
+      if (!health.live) {
+        setState(everReady ? 'failed' : 'starting', health.detail ?? 'engine not reachable');
+      } else if (!health.ready) {
+        setState('unready', health.detail ?? 'engine loading');
+      } else {
+        const props = await replica.adapter.props(signal);
+        replica.engineVersion = props.engineVersion;
+        replica.ctxMax = props.ctxMax;
+        if (replica.config.slots === undefined && replica.adapter.capabilities.reportsSlots && props.slotsTotal > 0) {
+          replica.slotsTotal = props.slotsTotal;
+        }
+        if (!replica.versionOk) {
+          setState('unready', `engine version ${props.engineVersion} differs from the pool's pinned version`);
+        } else {
+          everReady = true;
+          setState('ready', undefined);
+        }
+      }
+    } catch (err) {
+      setState(everReady ? 'failed' : 'starting', err instanceof Error ? err.message : 'probe failed');
+    }
+    failures = replica.state === 'ready' ? 0 : failures + 1;
+    if (replica.state !== before) {
+      opts.logger.info({ replica_id: replica.id, from: before, to: replica.state, last_error: replica.lastError }, 'replica state');
+      opts.onChange(replica);
+    }
+    return replica.state;
+  }
+
+  function setState(state: ReplicaState, error: string | undefined): void {
+    replica.state = state;
+    replica.lastError = error;
+  }
+
+  function schedule(): void {
+    if (stopped) return;
+    const backoff = Math.min(opts.maxBackoffMs, opts.intervalMs * 2 ** Math.min(failures, 16));
+    const delay = failures === 0 ? opts.intervalMs : Math.max(10, Math.floor(random() * backoff));
+    timer = setTimeout(() => void probeNow().finally(schedule), delay);
+    timer.unref();
+  }
+
+  function probeNow(): Promise<ReplicaState> {
+    inFlight ??= probeOnce().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  }
+
+  void probeNow().finally(schedule);
+  return {
+    probeNow,
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

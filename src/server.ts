@@ -1,0 +1,89 @@
+// buildServer(deps): the Fastify instance with validation from the contract, the error
+// taxonomy, correlation ids, auth and every route group. It never listens by itself
+// (main.ts and tests do), so tests get the real server on an ephemeral port.
+
+import { randomUUID } from 'node:crypto';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { installAuth } from './api/auth.ts';
+import { fromFastifyError, sendError } from './api/errors.ts';
+import { poolRoutes } from './api/pools/routes.ts';
+import { sessionRoutes } from './api/sessions/routes.ts';
+import { systemRoutes } from './api/system/routes.ts';
+import { taskRoutes } from './api/tasks/routes.ts';
+import type { Config } from './config/schema.ts';
+import { orchError } from './core/errors.ts';
+import type { LifecycleObserver } from './core/observer.ts';
+import type { IdSource } from './core/ports.ts';
+import type { SessionStore } from './core/session/session-store.ts';
+import type { Task } from './gateway/task.ts';
+import type { TaskService } from './gateway/task-service.ts';
+import type { PoolManager } from './pool/pool-manager.ts';
+
+export interface ServerDeps {
+  config: Config;
+  logger: Logger;
+  tasks: TaskService;
+  pools: PoolManager<Task>;
+  sessions: SessionStore;
+  ids: IdSource;
+  observer: LifecycleObserver;
+  /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function validators() {
+  const strict = new Ajv2020({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
+  const coercing = new Ajv2020({ allErrors: false, coerceTypes: true, useDefaults: true, removeAdditional: false, strict: false });
+  addFormats.default(strict);
+  addFormats.default(coercing);
+  return { strict, coercing };
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    // A pino Logger is a FastifyBaseLogger; widening keeps FastifyInstance's default generics.
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: config.server.body_limit_bytes,
+    // Request lines come from the lifecycle log observer and metrics, not per request.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-correlation-id'];
+      return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+  });
+
+  const ajv = validators();
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? ajv.strict : ajv.coercing).compile(schema as object),
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-correlation-id', String(req.id));
+  });
+  installAuth(app, { data: config.auth.data_tokens, control: config.auth.control_tokens });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const error = fromFastifyError(err);
+    if (error.code === 'INTERNAL') req.log.error({ err }, 'unhandled error');
+    if (req.routeOptions.config?.operationId === 'createTask') {
+      deps.observer.rejected?.({ correlation_id: String(req.id), code: error.code, message: error.message });
+    }
+    return sendError(reply, error);
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, orchError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
+
+  await app.register(systemRoutes, { pools: deps.pools });
+  await app.register(taskRoutes, { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms });
+  await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer });
+  await app.register(poolRoutes, { pools: deps.pools });
+  for (const plugin of deps.plugins ?? []) await app.register(plugin);
+  return app;
+}
