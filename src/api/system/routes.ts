@@ -7,10 +7,10 @@ import type { PoolManager } from '../../pool/pool-manager.ts';
 import { operation } from '../operation.ts';
 
 export async function systemRoutes(app: FastifyInstance, deps: { pools: PoolManager<Task> }): Promise<void> {
-  app.route({ ...operation('getHealth', 'public'), handler: async () => ({ status: 'ok' }) });
+  app.route({ ...operation('getHealthz', 'public'), handler: async () => ({ status: 'ok' }) });
 
   app.route({
-    ...operation('getReadiness', 'public'),
+    ...operation('getReadyz', 'public'),
     handler: async (_req, reply) => {
       const pools: Record<string, boolean> = {};
       for (const pool of deps.pools.list()) pools[pool.id] = pool.ready;
@@ -19,5 +19,5 @@ export async function systemRoutes(app: FastifyInstance, deps: { pools: PoolMana
     },
   });
 
-  app.route({ ...operation('getOpenApi', 'public'), handler: async () => openapi });
+  app.route({ ...operation('getOpenapi', 'public'), handler: async () => openapi });
 }
