@@ -4,7 +4,7 @@
 
 import type { Priority } from '../task/events.ts';
 import { FifoList, type ListNode } from './fifo-list.ts';
-import { nextTurn, type Turns } from './weighted-turns.ts';
+import { nextTurn, peekTurn, type Turns } from './weighted-turns.ts';
 
 export interface QueueEntry {
   readonly id: string;
@@ -76,7 +76,7 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
   }
 
   peek(): T | undefined {
-    const cls = nextTurn({ ...this.#turns }, this.#opts, this.#lanes.interactive.size > 0, this.#lanes.batch.size > 0);
+    const cls = peekTurn(this.#turns, this.#opts, this.#lanes.interactive.size > 0, this.#lanes.batch.size > 0);
     return cls === undefined ? undefined : this.#lanes[cls].head?.value;
   }
 

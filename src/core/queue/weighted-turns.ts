@@ -21,16 +21,18 @@ export interface ClassWeights {
  * and batch waits at most ceil(3/1) interactive picks. Ties go to interactive.
  */
 export function nextTurn(current: Turns, weights: ClassWeights, hasInteractive: boolean, hasBatch: boolean): Priority | undefined {
+  const cls = peekTurn(current, weights, hasInteractive, hasBatch);
+  if (cls === undefined || !hasInteractive || !hasBatch) return cls;
+  current.interactive += weights.interactiveWeight;
+  current.batch += weights.batchWeight;
+  current[cls] -= weights.interactiveWeight + weights.batchWeight;
+  return cls;
+}
+
+/** The class nextTurn would pick, without changing any state (allocation-free). */
+export function peekTurn(current: Readonly<Turns>, weights: ClassWeights, hasInteractive: boolean, hasBatch: boolean): Priority | undefined {
   if (!hasInteractive && !hasBatch) return undefined;
   if (!hasBatch) return 'interactive';
   if (!hasInteractive) return 'batch';
-  current.interactive += weights.interactiveWeight;
-  current.batch += weights.batchWeight;
-  const total = weights.interactiveWeight + weights.batchWeight;
-  if (current.interactive >= current.batch) {
-    current.interactive -= total;
-    return 'interactive';
-  }
-  current.batch -= total;
-  return 'batch';
+  return current.interactive + weights.interactiveWeight >= current.batch + weights.batchWeight ? 'interactive' : 'batch';
 }
