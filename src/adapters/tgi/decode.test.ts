@@ -1,0 +1,91 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseSse } from '../../transport/sse-parser.ts';
+import { EngineError, type CanonicalEvent } from '../contract.ts';
+import { decodeTgiInfo, decodeTgiMessage, decodeTgiStream } from './decode.ts';
+
+interface Outcome {
+  events: CanonicalEvent[];
+  error?: { code: string; retryAfterMs?: number; upstreamDetail?: string };
+}
+
+const FIXTURES = new URL('./fixtures/', import.meta.url);
+const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.sse')).map((f) => f.slice(0, -'.sse'.length));
+
+async function* fromChunks(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
+  yield* chunks;
+}
+
+async function replay(chunks: Uint8Array[]): Promise<Outcome> {
+  const events: CanonicalEvent[] = [];
+  try {
+    for await (const event of decodeTgiStream(parseSse(fromChunks(chunks)))) events.push(event);
+    return { events };
+  } catch (err) {
+    if (!(err instanceof EngineError)) throw err;
+    const error: Outcome['error'] = { code: err.code, upstreamDetail: err.upstreamDetail };
+    if (err.retryAfterMs !== undefined) error.retryAfterMs = err.retryAfterMs;
+    return { events, error };
+  }
+}
+
+const msg = (data: string) => ({ event: undefined, data, id: undefined, retry: undefined });
+
+describe('TGI golden fixtures', () => {
+  it('has fixtures to replay', () => {
+    expect(names.length).toBeGreaterThanOrEqual(6);
+  });
+
+  for (const name of names) {
+    const bytes = new Uint8Array(readFileSync(new URL(`${name}.sse`, FIXTURES)));
+    const expected = JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8')) as Outcome;
+
+    it(`${name}: decodes to the expected canonical events`, async () => {
+      expect(await replay([bytes])).toEqual(expected);
+    });
+
+    it(`${name}: gives identical events when split at every byte boundary`, async () => {
+      for (let cut = 1; cut < bytes.length; cut++) {
+        expect(await replay([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(expected);
+      }
+      expect(await replay(Array.from(bytes, (_, i) => bytes.subarray(i, i + 1)))).toEqual(expected);
+    });
+  }
+});
+
+describe('decodeTgiMessage', () => {
+  it('ignores keep-alive-only and empty data, and named events it does not know', () => {
+    expect(decodeTgiMessage(msg(''))).toEqual({ kind: 'ignore' });
+    expect(decodeTgiMessage({ ...msg('{"x":1}'), event: 'ping' })).toEqual({ kind: 'ignore' });
+  });
+
+  it('gives special tokens no text', () => {
+    expect(decodeTgiMessage(msg('{"index":1,"token":{"id":0,"text":"<pad>","logprob":0,"special":true},"generated_text":null,"details":null}')))
+      .toEqual({ kind: 'ignore' });
+  });
+
+  it('treats a final event without details as a natural stop', () => {
+    expect(decodeTgiMessage(msg('{"index":2,"token":{"id":5,"text":"!","logprob":0,"special":false},"generated_text":"hi!","details":null}')))
+      .toEqual({ kind: 'final', text: '!', end: { type: 'end', finishReason: 'stop' } });
+  });
+
+  it('reports an unreadable event as an error rather than skipping it', () => {
+    expect(decodeTgiMessage(msg('{"index":'))).toMatchObject({ kind: 'error', error: { type: 'unreadable_event' } });
+  });
+});
+
+describe('decodeTgiInfo', () => {
+  const info = { model_id: 'org/m', version: '3.3.6', max_total_tokens: 4096, max_concurrent_requests: 32, max_input_tokens: 4095, sha: 'x' };
+
+  it('maps /info to engine facts', () => {
+    expect(decodeTgiInfo(JSON.stringify(info), false)).toEqual({
+      ok: true,
+      props: { engineVersion: '3.3.6', model: 'org/m', ctxMax: 4096, slotsTotal: 32, deterministic: false },
+    });
+  });
+
+  it('names the missing field', () => {
+    expect(decodeTgiInfo(JSON.stringify({ ...info, max_total_tokens: undefined }), false)).toEqual({ ok: false, field: 'max_total_tokens' });
+    expect(decodeTgiInfo('<html>', false)).toMatchObject({ ok: false });
+  });
+});
