@@ -63,7 +63,12 @@ export function planAdmission(req: TaskRequest, deps: { pools: PoolManager<Task>
   const ctxMax = Math.max(0, ...pool.replicas.filter((r) => r.state === 'ready').map((r) => r.ctxMax));
   const capability = checkCapability(
     { max_tokens: req.max_tokens, prompt_chars: req.prompt.length, seed: req.seed },
-    { ctxMax, maxTokensLimit: server.max_tokens_limit, maxPromptChars: server.max_prompt_chars, deterministic: true },
+    {
+      ctxMax,
+      maxTokensLimit: server.max_tokens_limit,
+      maxPromptChars: server.max_prompt_chars,
+      deterministic: pool.replicas.every((r) => r.adapter.capabilities.deterministic),
+    },
   );
   if (!capability.ok) return fail({ ...capability.error, pool_id: pool.id });
   const placementCheck = placementFeasible(req, pool);

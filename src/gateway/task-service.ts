@@ -43,7 +43,8 @@ export class TaskService {
 
   constructor(deps: TaskServiceDeps) {
     this.deps = deps;
-    this.idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: deps.config.server.retention_ms }, deps.clock);
+    // Entries are forgotten when their task leaves retention; the TTL is only a backstop.
+    this.idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: 24 * 3_600_000 }, deps.clock);
     this.dispatcher = new Dispatcher({ ...deps, finish: (task, ending) => this.finish(task, ending) });
   }
 
@@ -92,7 +93,13 @@ export class TaskService {
     const offered = plan.pool.queue.offer(task);
     if (!offered.admitted) {
       if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
-      const retry = backoffMs({ queued: plan.pool.queue.size, slotsTotal: plan.pool.slotsTotal, avgServiceMs: plan.pool.stats.avgServiceMs });
+      const retry = backoffMs({
+        queued: plan.pool.queue.size,
+        maxQueued: plan.pool.config.queue.max_queued,
+        slotsTotal: plan.pool.slotsTotal,
+        slotsBusy: plan.pool.slotsBusy,
+        avgServiceMs: plan.pool.stats.avgServiceMs,
+      });
       return fail(orchError('ADMISSION_REJECT', `pool ${plan.pool.id} queue is full (${plan.pool.config.queue.max_queued} waiting)`, {
         pool_id: plan.pool.id,
         retry_after_ms: retry,
@@ -152,8 +159,8 @@ export class TaskService {
     return {
       task_id: task.id,
       queue_position: position,
-      predicted_start_ms: plan.predictedStartMs,
-      backoff_ms: plan.predictedStartMs,
+      predicted_start_ms: finiteMs(plan.predictedStartMs),
+      backoff_ms: finiteMs(plan.predictedStartMs),
       streams: { sse: `/v1/tasks/${task.id}/stream`, status: `/v1/tasks/${task.id}` },
     };
   }
@@ -314,3 +321,6 @@ export class TaskService {
     }
   }
 }
+
+/** Predictions can be unbounded when a pool has nothing to measure; the wire wants an integer. */
+const finiteMs = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0);

@@ -310,7 +310,7 @@ export interface paths {
          * Liveness
          * @description `200` whenever the process can answer HTTP. Never needs a token.
          */
-        get: operations["getHealth"];
+        get: operations["getHealthz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -333,7 +333,7 @@ export interface paths {
          *     otherwise. `pools` maps every pool id to whether it has a ready replica. Never needs a
          *     token.
          */
-        get: operations["getReadiness"];
+        get: operations["getReadyz"];
         put?: never;
         post?: never;
         delete?: never;
@@ -373,7 +373,7 @@ export interface paths {
          * This API document
          * @description The merged OpenAPI 3.1 document (`src/generated/openapi.json`), byte for byte. Never needs a token.
          */
-        get: operations["getOpenApi"];
+        get: operations["getOpenapi"];
         put?: never;
         post?: never;
         delete?: never;
@@ -578,7 +578,7 @@ export interface components {
             tokens?: number;
             /** @description decode wall time over all turns */
             time_ms?: number;
-            /** @description cost units over all turns (tokens × pool price when configured) */
+            /** @description cost units over all turns (tokens × the pool's `cost_per_1k_tokens` / 1000) */
             cost?: number;
         };
         SessionCreate: {
@@ -850,7 +850,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description `FORBIDDEN`: the token is valid but for the other plane. */
+        /** @description `FORBIDDEN`: the token is valid but lacks the scope (a data-plane token on a control-plane operation). */
         Forbidden: {
             headers: {
                 "X-Correlation-Id": components["headers"]["XCorrelationId"];
@@ -1676,7 +1676,7 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    getHealth: {
+    getHealthz: {
         parameters: {
             query?: never;
             header?: never;
@@ -1700,7 +1700,7 @@ export interface operations {
             };
         };
     };
-    getReadiness: {
+    getReadyz: {
         parameters: {
             query?: never;
             header?: never;
@@ -1776,7 +1776,7 @@ export interface operations {
             500: components["responses"]["InternalError"];
         };
     };
-    getOpenApi: {
+    getOpenapi: {
         parameters: {
             query?: never;
             header?: never;

@@ -290,7 +290,7 @@ const SessionBudgetLimitsSchema = {
     cost: {
       type: "number",
       exclusiveMinimum: 0,
-      description: "cost units over all turns (tokens × pool price when configured)",
+      description: "cost units over all turns (tokens × the pool's `cost_per_1k_tokens` / 1000)",
     },
   },
 } as const;
@@ -569,22 +569,31 @@ export const operations = {
     tags: ["data"],
     reqIds: [
       "ORCH-0004",
+      "ORCH-0005",
+      "ORCH-0006",
+      "ORCH-0008",
+      "ORCH-0010",
       "ORCH-0100",
       "ORCH-0101",
       "ORCH-0102",
       "ORCH-0103",
       "ORCH-0104",
       "ORCH-0105",
+      "ORCH-0106",
       "ORCH-0107",
+      "ORCH-0108",
       "ORCH-0109",
+      "ORCH-0110",
       "ORCH-0111",
       "ORCH-0112",
       "ORCH-0113",
+      "ORCH-0115",
       "ORCH-0301",
       "ORCH-0302",
       "ORCH-0303",
       "ORCH-0304",
       "ORCH-0505",
+      "ORCH-0507",
       "ORCH-0513",
       "ORCH-0900",
       "ORCH-0901",
@@ -712,7 +721,7 @@ export const operations = {
     method: "POST",
     path: "/v1/sessions",
     tags: ["data"],
-    reqIds: ["ORCH-0300", "ORCH-0301", "ORCH-0304"],
+    reqIds: ["ORCH-0300", "ORCH-0301", "ORCH-0304", "ORCH-0904"],
     schema: {
       body: SessionCreateSchema,
       headers: {
@@ -907,10 +916,16 @@ export const operations = {
       },
     },
   },
-  getHealth: { method: "GET", path: "/healthz", tags: ["control"], reqIds: ["ORCH-0011", "ORCH-0512"], schema: {} },
-  getReadiness: { method: "GET", path: "/readyz", tags: ["control"], reqIds: ["ORCH-0011", "ORCH-0512"], schema: {} },
+  getHealthz: { method: "GET", path: "/healthz", tags: ["control"], reqIds: ["ORCH-0011", "ORCH-0512"], schema: {} },
+  getReadyz: { method: "GET", path: "/readyz", tags: ["control"], reqIds: ["ORCH-0011", "ORCH-0512"], schema: {} },
   getMetrics: { method: "GET", path: "/metrics", tags: ["control"], reqIds: ["ORCH-0800", "ORCH-0801"], schema: {} },
-  getOpenApi: { method: "GET", path: "/openapi.json", tags: ["control"], reqIds: ["ORCH-0002", "ORCH-0011"], schema: {} },
+  getOpenapi: {
+    method: "GET",
+    path: "/openapi.json",
+    tags: ["control"],
+    reqIds: ["ORCH-0001", "ORCH-0002", "ORCH-0003", "ORCH-0011", "ORCH-0012"],
+    schema: {},
+  },
 } as const;
 
 /** Response headers (lower-case names) and body schema per media type, per status, per operation. */
@@ -1647,7 +1662,7 @@ export const responses = {
       content: { "application/json": ErrorEnvelopeSchema },
     },
   },
-  getHealth: {
+  getHealthz: {
     "200": {
       headers: {
         type: "object",
@@ -1664,7 +1679,7 @@ export const responses = {
       },
     },
   },
-  getReadiness: {
+  getReadyz: {
     "200": {
       headers: {
         type: "object",
@@ -1719,7 +1734,7 @@ export const responses = {
       content: { "application/json": ErrorEnvelopeSchema },
     },
   },
-  getOpenApi: {
+  getOpenapi: {
     "200": {
       headers: {
         type: "object",

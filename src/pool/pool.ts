@@ -36,7 +36,7 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     this.config = config;
     this.replicas = replicas;
     this.queue = new FairQueue<T>(queueOptions(config));
-    this.stats = new ServiceStats();
+    this.stats = new ServiceStats({ priors: priorsFrom(config) });
   }
 
   get draining(): boolean {
@@ -99,6 +99,15 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   replicaStatuses(): ReplicaStatus[] {
     return this.replicas.map((r) => r.status());
   }
+}
+
+/** Speed expectations before anything was measured: the mock's configured speed, else defaults. */
+function priorsFrom(config: PoolConfig) {
+  const mock = config.replicas[0]?.mock;
+  if (config.engine !== 'mock') return {};
+  const tokensPerS = mock?.tokens_per_s ?? 200;
+  const ttftMs = mock?.first_token_delay_ms ?? 20;
+  return { tokensPerS, ttftMs, serviceMs: ttftMs + (256 * 1000) / tokensPerS };
 }
 
 export function queueOptions(config: PoolConfig) {

@@ -1,0 +1,84 @@
+// WorkerAdapter for one llama.cpp `llama-server` replica: streams `/completion`, probes
+// `/health`, reads `/props` + `/slots`. Client headers never reach the engine (some, like
+// X-Conversation-Id, change its cancel behaviour); cancel is the abort signal.
+
+import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createUpstream } from '../../transport/http-agent.ts';
+import { streamSse } from '../../transport/sse-stream.ts';
+import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { createProber, statusFailure } from '../openai-compat/probe.ts';
+import { LlamacppStreamDecoder } from './decode.ts';
+import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
+import { llamacppError, llamacppErrorPolicy } from './errors.ts';
+import { decodeLlamacppProps, decodeSlotsFree } from './props.ts';
+
+export const LlamacppOptionsSchema = HttpOptionsSchema;
+
+export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
+  const options = parseOptions(LlamacppOptionsSchema, init.options, 'llamacpp');
+  const upstream = createUpstream({
+    baseUrl: init.baseUrl,
+    connectTimeoutMs: init.timeouts.connectMs,
+    headersTimeoutMs: init.timeouts.firstByteMs,
+    bodyTimeoutMs: init.timeouts.idleMs,
+    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
+  });
+  const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options));
+
+  async function props(signal: AbortSignal): Promise<EngineProps> {
+    let res;
+    try {
+      res = await prober.get('/props', signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw llamacppError(err, 0, policy);
+    }
+    if (res.status !== 200) throw llamacppError(statusFailure(res), 0, policy);
+    const facts = decodeLlamacppProps(res.json, init.model);
+    if (facts === undefined) {
+      throw new EngineError('ENGINE_ERROR', 'the llama.cpp replica returned /props without a context size', {
+        upstreamStatus: res.status,
+        upstreamDetail: res.text.slice(0, 512),
+      });
+    }
+    const slotsFree = await readSlotsFree(signal);
+    return slotsFree === undefined ? facts : { ...facts, slotsFree };
+  }
+
+  /** `/slots` is optional (`--no-slots` → 501); its absence never fails props(). */
+  async function readSlotsFree(signal: AbortSignal): Promise<number | undefined> {
+    try {
+      const res = await prober.get('/slots', signal);
+      return res.status === 200 ? decodeSlotsFree(res.json) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+    const decoder = new LlamacppStreamDecoder();
+    const call = { path: COMPLETION_PATH, body: JSON.stringify(encodeLlamacpp(req)), headers: engineHeaders(options, req.traceparent) };
+    try {
+      yield* streamSse(upstream, call, decoder, signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw llamacppError(err, decoder.tokens, policy);
+    }
+  }
+
+  return {
+    kind: 'llamacpp',
+    capabilities: { slotAffinity: true, deterministic: true, reportsSlots: true },
+    health: (signal) =>
+      prober.health('/health', signal, (res) => {
+        if (res.status === 200) return { live: true, ready: true };
+        // 503 while the model loads (the listener is up first); 500 when loading failed.
+        if (res.status === 503) return { live: true, ready: false, detail: 'engine is loading its model' };
+        return { live: true, ready: false, detail: `engine health answered HTTP ${res.status}` };
+      }),
+    props,
+    stream,
+    close: () => upstream.close(),
+  };
+}

@@ -1,0 +1,72 @@
+// llama.cpp `/completion` stream → canonical events (ENGINES.md §1). Pure. Partial events carry
+// `content` with `stop:false`; the final one has `stop:true`, `stop_type`, counts and `timings`
+// and may still carry held-back text; there is no `[DONE]`. Errors arrive as
+// `data: {"error":{...}}` or, on older builds, as an `error: {...}` line.
+
+import type { CanonicalEvent } from '../contract.ts';
+import type { SseMessage } from '../../transport/sse-parser.ts';
+import type { SseDecoder } from '../../transport/sse-stream.ts';
+import type { InBandError } from '../../transport/upstream-failure.ts';
+import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
+import { readErrorPayload, unwrapErrorBody } from '../openai-compat/error-body.ts';
+
+type EndEvent = Extract<CanonicalEvent, { type: 'end' }>;
+
+/**
+ * `eos`/`word` are natural stops. `limit` is n_predict or the context running out; `none` on a
+ * final event means generation was cut without a natural stop, so it is reported as length.
+ */
+function finishReasonOf(final: JsonRecord): EndEvent['finishReason'] {
+  const type = stringField(final, 'stop_type');
+  if (type === 'eos' || type === 'word') return 'stop';
+  if (type !== undefined) return 'length';
+  // Builds before `stop_type` had one boolean per reason.
+  return final['stopped_eos'] === true || final['stopped_word'] === true ? 'stop' : 'length';
+}
+
+/**
+ * `timings.cache_n` is the prompt prefix reused from the slot's KV cache. `tokens_cached` is
+ * NOT used: llama.cpp sets it to the slot's whole cache after the request (prompt + output).
+ */
+export function endEventOf(final: JsonRecord): EndEvent {
+  const end: EndEvent = { type: 'end', finishReason: finishReasonOf(final) };
+  const promptTokens = numberField(final, 'tokens_evaluated');
+  const completionTokens = numberField(final, 'tokens_predicted');
+  const timings = recordField(final, 'timings');
+  const cachedTokens = timings === undefined ? undefined : numberField(timings, 'cache_n');
+  if (promptTokens !== undefined) end.promptTokens = promptTokens;
+  if (completionTokens !== undefined) end.completionTokens = completionTokens;
+  if (cachedTokens !== undefined) end.cachedTokens = cachedTokens;
+  return end;
+}
+
+export class LlamacppStreamDecoder implements SseDecoder<CanonicalEvent> {
+  complete = false;
+  /** Token events produced so far. */
+  tokens = 0;
+
+  push(msg: SseMessage, out: CanonicalEvent[]): InBandError | undefined {
+    // Not sent by /completion, but harmless if a build ever adds it.
+    if (msg.data === '[DONE]') return undefined;
+    const value = parseJson(msg.data);
+    if (msg.event === 'error') return readErrorPayload(value);
+    const error = unwrapErrorBody(value);
+    if (error !== undefined) return error;
+    if (!isRecord(value)) return { message: 'engine sent a stream message that is not a JSON object' };
+    const content = stringField(value, 'content');
+    if (content !== undefined && content.length > 0) {
+      out.push({ type: 'token', text: content });
+      this.tokens++;
+    }
+    if (value['stop'] === true) {
+      out.push(endEventOf(value));
+      this.complete = true;
+    }
+    return undefined;
+  }
+
+  /** The server closes the stream right after the final event; closing before it is a break. */
+  finish(): boolean {
+    return this.complete;
+  }
+}

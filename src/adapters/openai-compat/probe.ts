@@ -1,0 +1,57 @@
+// Idempotent control calls (health, props, models) for HTTP engines: GET a small JSON document,
+// retried with capped backoff + full jitter on transient transport failures only. health()
+// never throws; an unreachable engine is reported as not live.
+
+import type { EngineHealth } from '../contract.ts';
+import { getJson, type JsonResponse, type Upstream } from '../../transport/http-agent.ts';
+import { UpstreamFailure, isTransientFailure, parseRetryAfterMs, toUpstreamFailure } from '../../transport/upstream-failure.ts';
+import { withRetry, type BackoffPolicy } from '../retry.ts';
+
+export interface Prober {
+  /** Resolves with any status; rejects with UpstreamFailure (transport) or the signal's reason. */
+  get(path: string, signal: AbortSignal): Promise<JsonResponse>;
+  /** Maps the answer with `interpret`; transport failures become { live: false, ready: false }. */
+  health(path: string, signal: AbortSignal, interpret: (res: JsonResponse) => EngineHealth): Promise<EngineHealth>;
+}
+
+export function createProber(upstream: Upstream, headers: Record<string, string>, policy: BackoffPolicy): Prober {
+  const get = (path: string, signal: AbortSignal): Promise<JsonResponse> =>
+    withRetry(() => getJson(upstream, path, headers, signal), { policy, signal, shouldRetry: isTransientFailure });
+  return {
+    get,
+    async health(path, signal, interpret) {
+      try {
+        return interpret(await get(path, signal));
+      } catch (err) {
+        return { live: false, ready: false, detail: unreachableDetail(err, signal) };
+      }
+    },
+  };
+}
+
+function unreachableDetail(err: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return 'health probe aborted';
+  switch (toUpstreamFailure(err).kind) {
+    case 'refused':
+      return 'connection refused';
+    case 'connect-timeout':
+      return 'connect timed out';
+    case 'first-byte-timeout':
+    case 'idle-timeout':
+      return 'engine did not answer in time';
+    case 'reset':
+      return 'connection reset';
+    default:
+      return 'engine answered malformed HTTP';
+  }
+}
+
+/** A non-2xx answer to a control call, as the failure the error map understands. */
+export function statusFailure(res: JsonResponse): UpstreamFailure {
+  const retryAfterMs = parseRetryAfterMs(res.headers['retry-after'], Date.now());
+  return new UpstreamFailure('status', `engine answered HTTP ${res.status}`, {
+    status: res.status,
+    bodyText: res.text.slice(0, 8 * 1024),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}

@@ -1,0 +1,55 @@
+// Capped exponential backoff with full jitter for idempotent engine calls (health, props).
+// Never used for generation streams: once a stream has started it cannot be replayed.
+// Randomness and sleeping are injected so tests are exact and instant.
+
+export interface BackoffPolicy {
+  /** Total tries including the first; 1 disables retrying. */
+  attempts: number;
+  baseMs: number;
+  capMs: number;
+}
+
+export interface RetryOptions {
+  policy: BackoffPolicy;
+  signal: AbortSignal;
+  /** Decides whether a failure is worth another try (e.g. a reset, not a 4xx). */
+  shouldRetry: (err: unknown) => boolean;
+  /** Uniform [0, 1); defaults to Math.random. */
+  random?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+}
+
+/** Full jitter (AWS architecture blog, "Exponential Backoff and Jitter"): U(0, min(cap, base·2^n)). */
+export function backoffDelayMs(retryIndex: number, policy: BackoffPolicy, random: () => number): number {
+  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** retryIndex);
+  return Math.floor(random() * ceiling);
+}
+
+export async function withRetry<T>(call: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
+  const random = opts.random ?? Math.random;
+  const sleep = opts.sleep ?? abortableSleep;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await call(attempt);
+    } catch (err) {
+      const last = attempt + 1 >= opts.policy.attempts;
+      if (last || opts.signal.aborted || !opts.shouldRetry(err)) throw err;
+    }
+    await sleep(backoffDelayMs(attempt, opts.policy, random), opts.signal);
+  }
+}
+
+export function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,41 @@
+// Messages between the main thread (pglite-store.ts) and the audit worker (pglite-worker.ts).
+// Every AuditStore call becomes one request; values cross by structured clone (Dates survive).
+
+import type { AuditStore } from './store.ts';
+
+export type StoreMethod = Exclude<keyof AuditStore, 'backend'>;
+
+export const STORE_METHODS: readonly StoreMethod[] = [
+  'head', 'append', 'query', 'verify', 'purgePrefix', 'addHold', 'removeHold', 'listHolds', 'close',
+];
+
+export interface WorkerRequest {
+  id: number;
+  method: StoreMethod;
+  args: unknown[];
+}
+
+export interface WireError {
+  message: string;
+  /** SQLSTATE when the database raised it. */
+  code?: string;
+}
+
+export type WorkerReply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: WireError };
+
+export type WorkerStatus = { type: 'ready' } | { type: 'failed'; error: WireError };
+
+export interface WorkerOptions {
+  /** A filesystem path, or "memory://" for an in-memory database. */
+  dataDir: string;
+}
+
+export function toWireError(error: unknown): WireError {
+  if (!(error instanceof Error)) return { message: String(error) };
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? { message: error.message, code } : { message: error.message };
+}
+
+export function fromWireError(wire: WireError): Error {
+  return Object.assign(new Error(wire.message), wire.code === undefined ? {} : { code: wire.code });
+}

@@ -1,0 +1,128 @@
+// The embedded backend as seen from the main thread: an AuditStore whose every call is a
+// message to the audit worker. If the worker dies, pending calls fail (the writer treats that
+// as a store outage) and the next call starts a fresh worker on the same data directory.
+
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { ChainHead } from './hash-chain.ts';
+import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
+import type { AuditRow } from './records.ts';
+import type { AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest } from './store.ts';
+import type { VerifyResult } from './verify-chain.ts';
+
+export const MEMORY_DATA_DIR = 'memory://';
+const WORKER_URL = new URL('./pglite-worker.ts', import.meta.url);
+
+export type SpawnWorker = (url: URL, options: WorkerOptions) => Worker;
+const spawnWorker: SpawnWorker = (url, options) => new Worker(url, { workerData: options });
+
+export interface PgliteStoreOptions {
+  dataDir: string;
+  /** Seam for tests that need to hold (and kill) the worker. */
+  spawn?: SpawnWorker;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+function started(worker: Worker): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number): void => reject(new Error(`audit worker exited with code ${code} before it was ready`));
+    worker.once('exit', onExit);
+    worker.once('error', reject);
+    worker.once('message', (status: WorkerStatus) => {
+      worker.off('exit', onExit);
+      worker.off('error', reject);
+      if (status.type === 'ready') resolve();
+      else reject(fromWireError(status.error));
+    });
+  });
+}
+
+export class PgliteWorkerStore implements AuditStore {
+  readonly backend = 'pglite' as const;
+  readonly #options: WorkerOptions;
+  readonly #spawn: SpawnWorker;
+  readonly #pending = new Map<number, Pending>();
+  #worker: Promise<Worker> | null = null;
+  #nextId = 1;
+  #closed = false;
+
+  private constructor(options: WorkerOptions, spawn: SpawnWorker) {
+    this.#options = options;
+    this.#spawn = spawn;
+  }
+
+  static async open(options: PgliteStoreOptions): Promise<PgliteWorkerStore> {
+    const dataDir = options.dataDir === MEMORY_DATA_DIR ? MEMORY_DATA_DIR : resolve(options.dataDir);
+    if (dataDir !== MEMORY_DATA_DIR) await mkdir(dataDir, { recursive: true });
+    const store = new PgliteWorkerStore({ dataDir }, options.spawn ?? spawnWorker);
+    await store.#ensureWorker();
+    return store;
+  }
+
+  #ensureWorker(): Promise<Worker> {
+    if (this.#worker !== null) return this.#worker;
+    const worker = this.#spawn(WORKER_URL, this.#options);
+    const ready = started(worker).then(() => worker);
+    this.#worker = ready;
+    worker.on('message', (reply: WorkerReply) => this.#settle(reply));
+    worker.once('exit', (code) => this.#lost(ready, new Error(`audit worker exited with code ${code}`)));
+    worker.on('error', (error) => this.#lost(ready, error));
+    ready.catch(() => this.#lost(ready, new Error('audit worker failed to start')));
+    return ready;
+  }
+
+  #settle(reply: WorkerReply): void {
+    if (typeof reply !== 'object' || reply === null || !('id' in reply)) return;
+    const pending = this.#pending.get(reply.id);
+    if (pending === undefined) return;
+    this.#pending.delete(reply.id);
+    if (reply.ok) pending.resolve(reply.value);
+    else pending.reject(fromWireError(reply.error));
+  }
+
+  #lost(worker: Promise<Worker>, error: Error): void {
+    if (this.#worker !== worker) return;
+    this.#worker = null;
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+  }
+
+  async #call(method: StoreMethod, ...args: unknown[]): Promise<unknown> {
+    if (this.#closed && method !== 'close') throw new Error('audit store is closed');
+    const worker = await this.#ensureWorker();
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args });
+    });
+  }
+
+  // Each method's result type is what SqlAuditStore returns on the other side of the channel.
+  head(): Promise<ChainHead> { return this.#call('head') as Promise<ChainHead>; }
+  async append(rows: readonly AuditRow[]): Promise<void> { await this.#call('append', rows); }
+  query(query: AuditQuery): Promise<AuditRow[]> { return this.#call('query', query) as Promise<AuditRow[]>; }
+  verify(): Promise<VerifyResult> { return this.#call('verify') as Promise<VerifyResult>; }
+  purgePrefix(request: PurgeRequest): Promise<PurgeOutcome> { return this.#call('purgePrefix', request) as Promise<PurgeOutcome>; }
+  addHold(hold: NewHold): Promise<AuditHold> { return this.#call('addHold', hold) as Promise<AuditHold>; }
+  async removeHold(id: string): Promise<boolean> { return (await this.#call('removeHold', id)) === true; }
+  listHolds(): Promise<AuditHold[]> { return this.#call('listHolds') as Promise<AuditHold[]>; }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#worker === null) return;
+    const worker = await this.#worker.catch(() => null);
+    if (worker === null) return;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    await this.#call('close').catch(() => undefined);
+    // The worker's port closes after the reply, which lets its thread end; terminate is the backstop.
+    const timer = setTimeout(() => void worker.terminate(), 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,48 @@
+// The audit worker: owns the PGlite instance and the SqlAuditStore on its own thread, so a
+// 200-row commit (~30 ms of WASM work) never stalls the gateway's event loop. It only answers
+// requests from pglite-store.ts; it has no other inputs and decides nothing.
+
+import { PGlite } from '@electric-sql/pglite';
+import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { pgliteDriver } from './pglite-driver.ts';
+import { STORE_METHODS, toWireError, type WorkerOptions, type WorkerReply, type WorkerRequest, type WorkerStatus } from './pglite-protocol.ts';
+import { openSqlStore, type SqlAuditStore } from './sql-store.ts';
+
+function isRequest(value: unknown): value is WorkerRequest {
+  if (typeof value !== 'object' || value === null) return false;
+  const { id, method, args } = value as Record<string, unknown>;
+  return typeof id === 'number' && STORE_METHODS.some((m) => m === method) && Array.isArray(args);
+}
+
+async function answer(store: SqlAuditStore, request: WorkerRequest): Promise<WorkerReply> {
+  try {
+    // The method name was checked against STORE_METHODS; arguments are the caller's, cloned.
+    const method = store[request.method] as (...args: unknown[]) => Promise<unknown>;
+    const value = await method.apply(store, request.args);
+    return { id: request.id, ok: true, value };
+  } catch (error) {
+    return { id: request.id, ok: false, error: toWireError(error) };
+  }
+}
+
+async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
+  let store: SqlAuditStore;
+  try {
+    store = await openSqlStore('pglite', pgliteDriver(await PGlite.create(options.dataDir)));
+  } catch (error) {
+    port.postMessage({ type: 'failed', error: toWireError(error) } satisfies WorkerStatus);
+    return;
+  }
+  port.on('message', (message: unknown) => {
+    if (!isRequest(message)) return;
+    void answer(store, message).then((reply) => {
+      port.postMessage(reply);
+      if (message.method === 'close' && reply.ok) port.close();
+    });
+  });
+  port.postMessage({ type: 'ready' } satisfies WorkerStatus);
+}
+
+if (!isMainThread && parentPort !== null) {
+  void serve(parentPort, workerData as WorkerOptions);
+}

@@ -1,0 +1,95 @@
+// The audit row and how lifecycle facts become rows. Owns what is recorded (ARCHITECTURE §7):
+// decisions, outcomes and control actions, never prompts or outputs (at most prompt_sha256).
+
+import type { AdmittedFact, ControlFact, PlacedFact, RejectedFact, TerminalFact } from '../core/observer.ts';
+import { storableString, toJsonValue, type JsonValue } from './canonical-json.ts';
+
+export const AUDIT_KINDS = ['admission', 'rejection', 'placement', 'terminal', 'control', 'session_delete'] as const;
+export type AuditKind = (typeof AUDIT_KINDS)[number];
+
+/** A row before the writer gives it a place in the chain. */
+export interface AuditRecord {
+  at: Date;
+  kind: AuditKind;
+  task_id: string | null;
+  session_id: string | null;
+  pool_id: string | null;
+  actor: string | null;
+  correlation_id: string | null;
+  data: { [key: string]: JsonValue };
+}
+
+/** A committed (or about to be committed) row: its place in the chain is fixed. */
+export interface AuditRow extends AuditRecord {
+  seq: number;
+  prev_hash: string;
+  hash: string;
+}
+
+export function isAuditKind(value: unknown): value is AuditKind {
+  return typeof value === 'string' && (AUDIT_KINDS as readonly string[]).includes(value);
+}
+
+/** Drops undefined members so optional fact fields never appear as keys. */
+function compact(data: Record<string, unknown>): { [key: string]: JsonValue } {
+  const out: { [key: string]: JsonValue } = {};
+  for (const [key, value] of Object.entries(data)) {
+    const json = toJsonValue(value);
+    if (json !== undefined) out[key] = json;
+  }
+  return out;
+}
+
+// Ids can come from clients; a NUL in one must not make the whole batch fail to insert.
+const orNull = (value: string | undefined): string | null => (value === undefined ? null : storableString(value));
+const text = (value: string): string => storableString(value);
+
+export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
+  return {
+    at, kind: 'admission', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: null,
+    correlation_id: text(fact.correlation_id),
+    data: compact({
+      accepted: true, priority: fact.priority, max_tokens: fact.max_tokens, queue_position: fact.queue_position,
+      predicted_start_ms: fact.predicted_start_ms, policy_label: fact.policy_label, evicted_task_id: fact.evicted_task_id,
+      prompt_sha256: fact.prompt_sha256,
+    }),
+  };
+}
+
+export function rejectionRecord(fact: RejectedFact, at: Date): AuditRecord {
+  return {
+    at, kind: 'rejection', task_id: orNull(fact.task_id), session_id: orNull(fact.session_id), pool_id: orNull(fact.pool_id),
+    actor: null, correlation_id: text(fact.correlation_id),
+    data: compact({ accepted: false, code: fact.code, policy_label: fact.policy_label, priority: fact.priority }),
+  };
+}
+
+export function placementRecord(fact: PlacedFact, at: Date): AuditRecord {
+  return {
+    at, kind: 'placement', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: null,
+    correlation_id: text(fact.correlation_id),
+    data: compact({ replica_id: fact.replica_id, engine: fact.engine, decision: fact.decision, attempt: fact.attempt, queue_wait_ms: fact.queue_wait_ms }),
+  };
+}
+
+export function terminalRecord(fact: TerminalFact, at: Date): AuditRecord {
+  return {
+    at, kind: 'terminal', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: null,
+    correlation_id: text(fact.correlation_id),
+    data: compact({
+      state: fact.state, finish_reason: fact.finish_reason, error_code: fact.error_code, cancel_reason: fact.cancel_reason,
+      replica_id: fact.replica_id, engine: fact.engine, tokens_out: fact.tokens_out, prompt_tokens: fact.prompt_tokens,
+      queue_wait_ms: fact.queue_wait_ms, decode_time_ms: fact.decode_time_ms, e2e_ms: fact.e2e_ms,
+    }),
+  };
+}
+
+/** Control actions; a session deletion gets its own kind so it can be filtered on. */
+export function controlRecord(fact: ControlFact, at: Date): AuditRecord {
+  const isSessionDelete = fact.action === 'session_delete';
+  return {
+    at, kind: isSessionDelete ? 'session_delete' : 'control', task_id: null,
+    session_id: isSessionDelete ? text(fact.target) : null, pool_id: null, actor: text(fact.actor), correlation_id: orNull(fact.correlation_id),
+    data: compact({ action: fact.action, target: fact.target, outcome: fact.outcome, detail: fact.detail }),
+  };
+}

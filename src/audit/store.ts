@@ -1,0 +1,72 @@
+// The audit store port: what the writer, the routes and the CLI may ask of a backend. The
+// backends (server Postgres, PGlite in a worker) share the SQL in sql-store.ts.
+
+import type { ChainHead } from './hash-chain.ts';
+import type { AuditKind, AuditRow } from './records.ts';
+import type { VerifyResult } from './verify-chain.ts';
+
+export type AuditBackend = 'postgres' | 'pglite';
+
+export interface AuditQuery {
+  task_id?: string;
+  session_id?: string;
+  kind?: AuditKind;
+  /** Inclusive lower bound on `at`. */
+  since?: Date;
+  /** Exclusive upper bound on `at`. */
+  until?: Date;
+  /** Paging cursor: only rows with a larger seq. */
+  after_seq?: number;
+  limit: number;
+}
+
+/** Exactly one scope: a task, a session, or the half-open range [from_at, to_at). */
+export type HoldScope = { task_id: string } | { session_id: string } | { from_at: Date; to_at: Date };
+
+export type NewHold = HoldScope & { reason: string; created_by: string };
+
+export interface AuditHold {
+  id: string;
+  task_id: string | null;
+  session_id: string | null;
+  from_at: Date | null;
+  to_at: Date | null;
+  reason: string;
+  created_by: string;
+  created_at: Date;
+}
+
+export interface PurgeRequest {
+  /** Rows with `at` before this instant may go, if no hold covers them. */
+  older_than: Date;
+  actor: string;
+  correlation_id?: string;
+  /** When the purge row is stamped; also its place in the chain comes after `head`. */
+  at: Date;
+  head: ChainHead;
+}
+
+export interface PurgeOutcome {
+  /** The retention_purge control row, committed in the same transaction as the deletion. */
+  row: AuditRow;
+  deleted_rows: number;
+  /** Last deleted seq (the new anchor), null when nothing could be deleted. */
+  anchor_seq: number | null;
+}
+
+export interface AuditStore {
+  readonly backend: AuditBackend;
+  /** The last committed row's seq and hash (seq 0 and the genesis hash when empty). */
+  head(): Promise<ChainHead>;
+  /** Inserts already-chained rows in one transaction: all of them or none. */
+  append(rows: readonly AuditRow[]): Promise<void>;
+  query(query: AuditQuery): Promise<AuditRow[]>;
+  verify(): Promise<VerifyResult>;
+  /** Deletes the unheld prefix older than `older_than` and appends the purge row, atomically. */
+  purgePrefix(request: PurgeRequest): Promise<PurgeOutcome>;
+  addHold(hold: NewHold): Promise<AuditHold>;
+  /** False when no hold has that id. */
+  removeHold(id: string): Promise<boolean>;
+  listHolds(): Promise<AuditHold[]>;
+  close(): Promise<void>;
+}

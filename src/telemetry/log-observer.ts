@@ -1,0 +1,34 @@
+// One JSON log line per lifecycle fact: admission, refusal, placement, terminal outcome and
+// control action, each with the task's fields and its correlation id. Never one per token.
+
+import type { Logger } from 'pino';
+import { httpStatusOf } from '../core/errors.ts';
+import type { LifecycleObserver } from '../core/observer.ts';
+
+export function createLogObserver(logger: Logger): Required<Pick<LifecycleObserver, 'admitted' | 'rejected' | 'placed' | 'firstToken' | 'finished' | 'control'>> {
+  return {
+    admitted(f) {
+      logger.info({ event: 'task.admitted', ...f }, 'task admitted');
+    },
+    rejected(f) {
+      // Refusals the client caused are routine; the gateway's own failures (5xx) are not.
+      const line = { event: 'task.rejected', ...f };
+      if (httpStatusOf(f.code) >= 500) logger.warn(line, 'request refused');
+      else logger.info(line, 'request refused');
+    },
+    placed(f) {
+      logger.info({ event: 'task.placed', ...f }, 'task placed');
+    },
+    firstToken(f) {
+      logger.debug({ event: 'task.first_token', task_id: f.task_id, correlation_id: f.correlation_id, replica_id: f.replica_id, ttft_ms: f.ttft_ms }, 'first token');
+    },
+    finished(f) {
+      const line = { event: 'task.finished', ...f };
+      if (f.state === 'failed') logger.warn(line, 'task finished');
+      else logger.info(line, 'task finished');
+    },
+    control(f) {
+      logger.info({ event: 'control', ...f }, `control ${f.action}`);
+    },
+  };
+}

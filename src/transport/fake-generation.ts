@@ -1,0 +1,141 @@
+// The generation loop shared by engine fakes: pacing, keep-alive comments, stop strings, EOS,
+// and the fault modes (in-band failure, socket reset, hang) at a chosen token. Each engine
+// supplies only its wire format through GenerationFormat.
+
+import type { FakeExchange } from './fake-server.ts';
+import { fakeTokenStream } from './fake-tokens.ts';
+
+/** Fault modes a fake can be put in; faults "at token N" fire after N tokens were sent. */
+export type FakeMode =
+  | 'ready'
+  | 'loading'
+  | 'overloaded'
+  | 'fail-before-first-token'
+  | { kind: 'fail-at-token'; at: number }
+  | { kind: 'reset-at-token'; at: number }
+  | { kind: 'hang-at-token'; at: number };
+
+export type StopKind = 'eos' | 'word' | 'limit';
+
+export interface GenerationOutcome {
+  stop: StopKind;
+  /** Text sent as tokens (stop string excluded). */
+  text: string;
+  tokens: number;
+  stoppingWord: string;
+}
+
+export interface GenerationFormat {
+  headers: Record<string, string>;
+  /** SSE bytes of one partial/token event. */
+  token(piece: string, tokenId: number, sent: number): string;
+  final(outcome: GenerationOutcome): string;
+  /** In-band error after headers, including whatever terminator the engine sends after it. */
+  inBandError(message: string): string;
+  keepAlive: string;
+}
+
+export interface GenerationPlan {
+  prompt: string;
+  seed: number;
+  maxTokens: number;
+  stop: readonly string[];
+  eosAfterTokens: number | undefined;
+  /** 0 or Infinity = as fast as possible. */
+  tokensPerS: number;
+  firstTokenDelayMs: number;
+  /** Emit a keep-alive comment before the first token and after every N tokens; 0 = never. */
+  keepAliveEvery: number;
+  mode: FakeMode;
+}
+
+export interface GenerationResult {
+  /** Everything sent as tokens, even when the stream was cut short. */
+  text: string;
+  tokens: number;
+  completed: boolean;
+}
+
+export function faultAt(mode: FakeMode, kind: 'fail-at-token' | 'reset-at-token' | 'hang-at-token'): number {
+  return typeof mode === 'object' && mode.kind === kind ? mode.at : -1;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runGeneration(ex: FakeExchange, plan: GenerationPlan, format: GenerationFormat): Promise<GenerationResult> {
+  const failAt = faultAt(plan.mode, 'fail-at-token');
+  const resetAt = faultAt(plan.mode, 'reset-at-token');
+  const hangAt = faultAt(plan.mode, 'hang-at-token');
+  const result: GenerationResult = { text: '', tokens: 0, completed: false };
+  // A fault at token 0 strikes before any response byte: nothing has been promised yet.
+  if (resetAt === 0) {
+    ex.reset();
+    return result;
+  }
+  if (hangAt === 0) {
+    await ex.closed;
+    return result;
+  }
+  ex.res.writeHead(200, format.headers);
+  ex.res.flushHeaders();
+  if (plan.firstTokenDelayMs > 0) await sleep(plan.firstTokenDelayMs);
+  if (plan.keepAliveEvery > 0 && !(await ex.write(format.keepAlive))) return result;
+  const perTokenMs = plan.tokensPerS > 0 && Number.isFinite(plan.tokensPerS) ? 1000 / plan.tokensPerS : 0;
+  const tokens = fakeTokenStream(plan.prompt, plan.seed);
+  let stop: StopKind = 'limit';
+  let stoppingWord = '';
+  for (;;) {
+    if (!ex.isOpen()) return result;
+    const sent = result.tokens;
+    if (sent === failAt) {
+      if (await ex.write(format.inBandError('fake engine failure mid-stream'))) ex.res.end();
+      return result;
+    }
+    if (sent === resetAt) {
+      ex.reset();
+      return result;
+    }
+    if (sent === hangAt) {
+      await ex.closed;
+      return result;
+    }
+    if (plan.eosAfterTokens !== undefined && sent >= plan.eosAfterTokens) {
+      stop = 'eos';
+      break;
+    }
+    if (sent >= plan.maxTokens) break;
+    const token = tokens.next().value;
+    result.tokens++;
+    ex.record.tokensSent = result.tokens;
+    const hit = findStop(result.text, token.piece, plan.stop);
+    const piece = hit === undefined ? token.piece : hit.before;
+    result.text += piece;
+    if (piece.length > 0 && !(await ex.write(format.token(piece, token.id, result.tokens)))) return result;
+    if (hit !== undefined) {
+      stop = 'word';
+      stoppingWord = hit.word;
+      break;
+    }
+    if (plan.keepAliveEvery > 0 && result.tokens % plan.keepAliveEvery === 0 && !(await ex.write(format.keepAlive))) return result;
+    await (perTokenMs > 0 ? sleep(perTokenMs) : new Promise((r) => setImmediate(r)));
+  }
+  if (!(await ex.write(format.final({ stop, text: result.text, tokens: result.tokens, stoppingWord })))) return result;
+  ex.res.end();
+  result.completed = true;
+  return result;
+}
+
+/** A stop string completed by `piece`: the part of the piece before it, and which word matched. */
+function findStop(sofar: string, piece: string, stops: readonly string[]): { before: string; word: string } | undefined {
+  if (stops.length === 0) return undefined;
+  const combined = sofar + piece;
+  let best: { at: number; word: string } | undefined;
+  for (const word of stops) {
+    if (word.length === 0) continue;
+    const from = Math.max(0, sofar.length - word.length + 1);
+    const at = combined.indexOf(word, from);
+    if (at !== -1 && (best === undefined || at < best.at)) best = { at, word };
+  }
+  if (best === undefined) return undefined;
+  return { before: combined.slice(sofar.length, Math.max(sofar.length, best.at)), word: best.word };
+}

@@ -1,0 +1,229 @@
+// The HTTP shell shared by protocol-faithful engine fakes: a real node:http server on
+// 127.0.0.1 that records every request (with whether the client hung up mid-response), can
+// write bytes split at awkward offsets, and can truly refuse TCP. Engine wire formats live
+// in each engine's own fake.ts, never here.
+
+import { once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+
+export interface SeenRequest {
+  method: string;
+  path: string;
+  headers: IncomingHttpHeaders;
+  /** Parsed JSON body, the raw text when it was not JSON, or undefined when empty. */
+  body: unknown;
+  /** The client closed the connection before the response was complete (cancel = abort). */
+  aborted: boolean;
+  /** The fake itself dropped the connection (reset mode, refusing connections, shutdown). */
+  reset: boolean;
+  /** The response was written completely. */
+  finished: boolean;
+  tokensSent: number;
+  /** Engine-specific facts the fake decided (slot used, cache reuse, ...). */
+  notes: Record<string, unknown>;
+}
+
+export interface FakeExchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  record: SeenRequest;
+  /** Writes text, split at odd byte offsets when the fake splits chunks; false once the peer is gone. */
+  write(text: string): Promise<boolean>;
+  json(status: number, value: unknown, headers?: Record<string, string>): void;
+  /** Destroys the socket without finishing the response. */
+  reset(): void;
+  isOpen(): boolean;
+  /** Resolves when the response closes for any reason. */
+  closed: Promise<void>;
+}
+
+export interface FakeServerOptions {
+  port?: number;
+  /** Split every write at byte 1 and inside every multibyte UTF-8 sequence. */
+  splitChunks?: () => boolean;
+}
+
+export interface FakeServer {
+  readonly url: string;
+  readonly seen: SeenRequest[];
+  /** Resolves with seen[index] once that request finished, aborted or was reset. */
+  settled(index: number): Promise<SeenRequest>;
+  /** Stops listening and drops every open connection: connects now fail with ECONNREFUSED. */
+  refuseConnections(): Promise<void>;
+  /** Listens again on the same port. */
+  acceptConnections(): Promise<void>;
+  readonly accepting: boolean;
+  close(): Promise<void>;
+}
+
+export type FakeHandler = (ex: FakeExchange) => Promise<void>;
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export async function startFakeServer(handler: FakeHandler, opts: FakeServerOptions = {}): Promise<FakeServer> {
+  const seen: SeenRequest[] = [];
+  const settledFlags: boolean[] = [];
+  const waiters: Array<{ index: number; resolve: (r: SeenRequest) => void }> = [];
+  const open = new Map<ServerResponse, SeenRequest>();
+  let server: Server | undefined;
+  let port = opts.port ?? 0;
+
+  const settle = (index: number): void => {
+    settledFlags[index] = true;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i];
+      if (w !== undefined && w.index === index) {
+        waiters.splice(i, 1);
+        w.resolve(seen[index] as SeenRequest);
+      }
+    }
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const index = seen.length;
+    const record: SeenRequest = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers: req.headers,
+      body: undefined,
+      aborted: false,
+      reset: false,
+      finished: false,
+      tokensSent: 0,
+      notes: {},
+    };
+    seen.push(record);
+    settledFlags.push(false);
+    open.set(res, record);
+    const closed = once(res, 'close').then(() => undefined);
+    res.on('finish', () => void (record.finished = true));
+    res.on('close', () => {
+      open.delete(res);
+      if (!res.writableFinished && !record.reset) record.aborted = true;
+      settle(index);
+    });
+    const ex = exchange(req, res, record, closed, opts.splitChunks ?? (() => false));
+    readBody(req)
+      .then((body) => {
+        record.body = body;
+        return handler(ex);
+      })
+      .catch(() => ex.reset());
+  };
+
+  const listen = async (): Promise<void> => {
+    const next = createServer({ keepAliveTimeout: 5_000 }, onRequest);
+    next.listen(port, '127.0.0.1');
+    await once(next, 'listening');
+    port = (next.address() as AddressInfo).port;
+    server = next;
+  };
+
+  const stop = async (): Promise<void> => {
+    const current = server;
+    if (current === undefined) return;
+    server = undefined;
+    for (const record of open.values()) record.reset = true;
+    const done = once(current, 'close');
+    current.close();
+    current.closeAllConnections();
+    await done;
+  };
+
+  await listen();
+  return {
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
+    seen,
+    settled(index) {
+      if (settledFlags[index] === true) return Promise.resolve(seen[index] as SeenRequest);
+      return new Promise((resolve) => waiters.push({ index, resolve }));
+    },
+    refuseConnections: stop,
+    acceptConnections: async () => {
+      if (server === undefined) await listen();
+    },
+    get accepting() {
+      return server !== undefined;
+    },
+    close: stop,
+  };
+}
+
+function exchange(
+  req: IncomingMessage,
+  res: ServerResponse,
+  record: SeenRequest,
+  closed: Promise<void>,
+  split: () => boolean,
+): FakeExchange {
+  const isOpen = (): boolean => !res.destroyed && !res.writableEnded;
+  const writeRaw = async (piece: Uint8Array | string): Promise<boolean> => {
+    if (!isOpen()) return false;
+    if (!res.write(piece)) await Promise.race([once(res, 'drain'), closed]);
+    return isOpen();
+  };
+  return {
+    req,
+    res,
+    record,
+    closed,
+    isOpen,
+    async write(text) {
+      if (!split()) return writeRaw(text);
+      for (const piece of splitAwkwardly(Buffer.from(text, 'utf8'))) {
+        if (!(await writeRaw(piece))) return false;
+        // Let each piece leave as its own chunk so the client really sees the cut.
+        await new Promise((r) => setImmediate(r));
+      }
+      return isOpen();
+    },
+    json(status, value, headers = {}) {
+      const text = JSON.stringify(value);
+      res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
+      res.end(text);
+    },
+    reset() {
+      record.reset = true;
+      res.socket?.destroy();
+      (req.socket as Socket | null)?.destroy();
+    },
+  };
+}
+
+/** Cuts after the first byte and in the middle of every multibyte UTF-8 sequence. */
+export function splitAwkwardly(bytes: Uint8Array): Uint8Array[] {
+  const cuts: number[] = [1];
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (b >= 0xc0 && i + 1 < bytes.length) cuts.push(i + 1);
+  }
+  const pieces: Uint8Array[] = [];
+  let start = 0;
+  for (const cut of cuts) {
+    if (cut <= start || cut >= bytes.length) continue;
+    pieces.push(bytes.subarray(start, cut));
+    start = cut;
+  }
+  pieces.push(bytes.subarray(start));
+  return pieces;
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.byteLength;
+    if (size > MAX_BODY_BYTES) throw new Error('request body too large for the fake');
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}

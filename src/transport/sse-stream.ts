@@ -1,0 +1,73 @@
+// Drives one streaming POST: send, check status, parse SSE, hand each message to an engine's
+// pure decoder and yield what it produced. It never retries (a stream that has started cannot
+// be replayed) and never maps errors to the taxonomy: failures leave as UpstreamFailure.
+
+import { readBodyText, type Upstream, type UpstreamResponse } from './http-agent.ts';
+import { parseSse, type SseMessage } from './sse-parser.ts';
+import { UpstreamFailure, parseRetryAfterMs, toUpstreamFailure, type InBandError } from './upstream-failure.ts';
+
+/** An engine's wire decoder: pure, stateful only across the messages of one stream. */
+export interface SseDecoder<E> {
+  /** Decodes one message, appending what it yields to `out`; returns an in-band error to stop. */
+  push(msg: SseMessage, out: E[]): InBandError | undefined;
+  /** True once the stream's terminal content arrived; later bytes are drained, not decoded. */
+  readonly complete: boolean;
+  /** The body ended: appends any closing output; false when the stream was cut short. */
+  finish(out: E[]): boolean;
+}
+
+export interface SseCall {
+  path: string;
+  body: string;
+  headers: Record<string, string>;
+}
+
+/** Error bodies are for logs only; a few KiB is plenty and bounds memory. */
+const ERROR_BODY_LIMIT = 8 * 1024;
+
+export async function* streamSse<E>(
+  upstream: Upstream,
+  call: SseCall,
+  decoder: SseDecoder<E>,
+  signal: AbortSignal,
+): AsyncGenerator<E, void, undefined> {
+  const res = await upstream.request({ method: 'POST', path: call.path, body: call.body, headers: call.headers, signal });
+  if (res.status < 200 || res.status > 299) throw await failureOfStatus(res);
+  const out: E[] = [];
+  let settled = false;
+  try {
+    for await (const msg of parseSse(res.body as AsyncIterable<Uint8Array>)) {
+      if (decoder.complete) continue;
+      const inBand = decoder.push(msg, out);
+      for (const item of out) yield item;
+      out.length = 0;
+      if (inBand !== undefined) {
+        throw new UpstreamFailure('in-band', 'engine reported an error inside the stream', { inBand, status: res.status });
+      }
+    }
+    if (!decoder.finish(out)) throw new UpstreamFailure('truncated', 'stream ended before its terminal event');
+    for (const item of out) yield item;
+    settled = true;
+  } catch (err) {
+    if (signal.aborted) throw signal.reason;
+    throw toUpstreamFailure(err);
+  } finally {
+    if (!settled) release(res, decoder.complete);
+  }
+}
+
+/** Consumer stopped early: keep the socket if the engine already said everything, else cut it. */
+function release(res: UpstreamResponse, complete: boolean): void {
+  if (complete) res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
+  else if (!res.body.destroyed) res.body.destroy();
+}
+
+async function failureOfStatus(res: UpstreamResponse): Promise<UpstreamFailure> {
+  const bodyText = await readBodyText(res.body, ERROR_BODY_LIMIT).catch(() => '');
+  const retryAfterMs = parseRetryAfterMs(res.headers['retry-after'], Date.now());
+  return new UpstreamFailure('status', `engine answered HTTP ${res.status}`, {
+    status: res.status,
+    bodyText,
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
