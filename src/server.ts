@@ -63,8 +63,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Bodiless POSTs (cancel, reload) often still say Content-Type: application/json.
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (body === '') return done(null, undefined);
-    parseJson(req, body, done);
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') return done(null, undefined);
+    parseJson(req, text, done);
   });
 
   const ajv = validators();

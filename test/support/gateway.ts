@@ -22,8 +22,6 @@ export interface HttpResult {
   text: string;
 }
 
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? DeepPartial<T[K]> : T[K] };
-
 /** A fast mock pool for tests: `mock` settings apply to every replica. */
 export function mockPool(over: Record<string, unknown> = {}, mock: Record<string, unknown> = {}) {
   const replicas = (over.replicas as Array<Record<string, unknown>> | undefined) ?? [{ id: 'mock-0', slots: 2 }];
@@ -36,7 +34,8 @@ export function mockPool(over: Record<string, unknown> = {}, mock: Record<string
   };
 }
 
-export function testConfig(over: DeepPartial<Config> & Record<string, unknown> = {}): Config {
+/** Embedded defaults + a fast mock pool + overrides; validated like a real config file. */
+export function testConfig(over: Record<string, unknown> = {}): Config {
   const input = {
     ...DEFAULT_CONFIG_INPUT,
     pools: [mockPool()],
