@@ -64,7 +64,7 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
       const task = tasks.get(req.params.task_id);
       if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
       const after = lastEventId(req);
-      if (after === null) return sendError(reply, orchError('INVALID_PARAMS', 'Last-Event-ID must be a non-negative integer', { field: 'Last-Event-ID' }));
+      if (after === null) return sendError(reply, orchError('INVALID_PARAMS', 'Last-Event-ID must be a non-negative integer', { field: 'last-event-id' }));
       reply.hijack();
       writeTaskStream(reply.raw, task, after ?? 0, { heartbeatMs: deps.heartbeatMs, correlationId: String(req.id), observer: deps.observer });
       return reply;
