@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { EngineError, type AdapterTimeouts, type CanonicalEvent, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
 import { createTgiAdapter } from './adapter.ts';
 import { encodeTgiRequest } from './encode.ts';
+import { tgiInputLength } from './fake-validation.ts';
 import { startTgiFake, tgiFakeTokens, TGI_FAKE_INFO, type TgiFake, type TgiFakeOptions } from './fake.ts';
 
 const TIMEOUTS: AdapterTimeouts = { connectMs: 1_000, firstByteMs: 5_000, idleMs: 5_000 };
@@ -36,15 +37,15 @@ async function run(stream: AsyncIterable<CanonicalEvent>): Promise<{ events: Can
 }
 
 const texts = (events: CanonicalEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.text] : []));
-const expectedTexts = (req: CanonicalRequest, n = req.maxTokens) => tgiFakeTokens(req.prompt, req.seed, n).map((t) => t.text);
+const expectedTexts = (req: CanonicalRequest, n = req.maxTokens) => tgiFakeTokens(req.prompt, req.seed, n);
 
 describe('TGI adapter against the fake router', () => {
   it('streams the engine tokens through split chunks and keep-alives, ending with length and counts', async () => {
-    const { adapter } = await setup({ splitChunks: true, keepAliveComments: true, extraFields: true });
+    const { adapter } = await setup({ splitChunks: true, keepAliveEvery: 1, extraFields: true });
     const { events, error } = await run(adapter.stream(REQ, never()));
     expect(error).toBeUndefined();
     expect(texts(events)).toEqual(expectedTexts(REQ));
-    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', promptTokens: 5, completionTokens: 12 });
+    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', promptTokens: tgiInputLength(REQ.prompt), completionTokens: 12 });
   });
 
   it('sends exactly the encoded body and only its own headers, propagating traceparent', async () => {
@@ -69,25 +70,25 @@ describe('TGI adapter against the fake router', () => {
   });
 
   it('ends with stop on EOS and never emits the special token text', async () => {
-    const { adapter } = await setup({ eosAt: 3 });
+    const { adapter } = await setup({ eosAfterTokens: 3 });
     const { events } = await run(adapter.stream(REQ, never()));
     expect(texts(events)).toEqual(expectedTexts(REQ, 3));
     expect(events.at(-1)).toMatchObject({ type: 'end', finishReason: 'stop', completionTokens: 4 });
   });
 
   it('reports connection refused while loading, then serves once the router listens', async () => {
-    const { fake, adapter } = await setup({ mode: { kind: 'loading' } });
+    const { fake, adapter } = await setup({ mode: 'loading' });
     expect(await adapter.health(never())).toMatchObject({ live: false, ready: false });
     expect((await run(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
     await expect(adapter.props(never())).rejects.toMatchObject({ code: 'POOL_UNREADY' });
 
-    await fake.setMode({ kind: 'ready' });
+    await fake.setMode('ready');
     expect(await adapter.health(never())).toEqual({ live: true, ready: true });
     expect(texts((await run(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts(REQ));
   });
 
   it('reports live but not ready when /health answers 503', async () => {
-    const { adapter } = await setup({ mode: { kind: 'unhealthy' } });
+    const { adapter } = await setup({ mode: 'unhealthy' });
     expect(await adapter.health(never())).toMatchObject({ live: true, ready: false });
   });
 
@@ -100,17 +101,17 @@ describe('TGI adapter against the fake router', () => {
   });
 
   it('maps the in-band overloaded event to REPLICA_EXHAUSTED with a retry hint', async () => {
-    const { adapter } = await setup({ mode: { kind: 'overloaded' } });
+    const { adapter } = await setup({ mode: 'overloaded' });
     const { events, error } = await run(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toBeInstanceOf(EngineError);
-    expect(error).toMatchObject({ code: 'REPLICA_EXHAUSTED', retryAfterMs: 1_000, message: 'engine is at its concurrency limit' });
+    expect(error).toMatchObject({ code: 'REPLICA_EXHAUSTED', retryAfterMs: 1_000, message: 'the TGI replica is at its concurrency limit' });
   });
 
   it('maps an in-band validation event to INVALID_PARAMS without leaking the upstream text', async () => {
     const { adapter } = await setup();
     const { error } = await run(adapter.stream({ ...REQ, stop: ['a', 'b', 'c', 'd', 'e'] }, never()));
-    expect(error).toMatchObject({ code: 'INVALID_PARAMS', message: 'engine rejected the generation parameters' });
+    expect(error).toMatchObject({ code: 'INVALID_PARAMS', message: 'the TGI replica rejected the generation parameters' });
     expect((error as EngineError).upstreamDetail).toContain('supports up to 4 stop sequences');
   });
 
@@ -123,7 +124,7 @@ describe('TGI adapter against the fake router', () => {
   });
 
   it('turns a generation failure before the first token into a retriable WORKER_RESET', async () => {
-    const { adapter } = await setup({ mode: { kind: 'fail-before-first-token' } });
+    const { adapter } = await setup({ mode: 'fail-before-first-token' });
     const { events, error } = await run(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
@@ -148,12 +149,11 @@ describe('TGI adapter against the fake router', () => {
     const { events, error } = await run(adapter.stream(REQ, never()));
     expect(texts(events)).toEqual(expectedTexts(REQ, 1));
     expect(error).toMatchObject({ code: 'DECODE_TIMEOUT' });
-    await fake.seen[0]?.closed;
-    expect(fake.seen[0]?.aborted).toBe(true);
+    expect((await fake.settled(0)).aborted).toBe(true);
   });
 
   it('closes the upstream socket on abort and the engine sees the disconnect', async () => {
-    const { fake, adapter } = await setup({ tokenDelayMs: 40 });
+    const { fake, adapter } = await setup({ tokensPerS: 25 });
     const ac = new AbortController();
     const reason = new Error('client cancelled');
     const events: CanonicalEvent[] = [];
@@ -164,19 +164,17 @@ describe('TGI adapter against the fake router', () => {
       }
     })();
     await expect(consumed).rejects.toBe(reason);
-    const seen = fake.seen[0];
-    await seen?.closed;
-    expect(seen?.aborted).toBe(true);
-    expect(seen?.tokensSent).toBeLessThan(500);
+    const seen = await fake.settled(0);
+    expect(seen.aborted).toBe(true);
+    expect(seen.tokensSent).toBeLessThan(500);
   });
 
   it('closes the upstream socket when the consumer stops reading early', async () => {
-    const { fake, adapter } = await setup({ tokenDelayMs: 40 });
+    const { fake, adapter } = await setup({ tokensPerS: 25 });
     for await (const e of adapter.stream({ ...REQ, maxTokens: 500 }, never())) {
       if (e.type === 'token') break;
     }
-    await fake.seen[0]?.closed;
-    expect(fake.seen[0]?.aborted).toBe(true);
+    expect((await fake.settled(0)).aborted).toBe(true);
   });
 
   it('reuses keep-alive connections across complete streams', async () => {
@@ -184,6 +182,6 @@ describe('TGI adapter against the fake router', () => {
     for (let i = 0; i < 4; i++) await run(adapter.stream(REQ, never()));
     expect(fake.seen.map((s) => s.aborted)).toEqual([false, false, false, false]);
     // undici may open a second socket while the first is being released; never one per stream.
-    expect(fake.connections()).toBeLessThan(4);
+    expect(new Set(fake.seen.map((s) => s.notes['remotePort'])).size).toBeLessThan(4);
   });
 });

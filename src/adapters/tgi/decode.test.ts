@@ -1,8 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { parseSse } from '../../transport/sse-parser.ts';
+import type { Upstream, UpstreamBody } from '../../transport/http-agent.ts';
+import { streamSse } from '../../transport/sse-stream.ts';
 import { EngineError, type CanonicalEvent } from '../contract.ts';
-import { decodeTgiInfo, decodeTgiMessage, decodeTgiStream } from './decode.ts';
+import { decodeTgiInfo, decodeTgiMessage, TgiStreamDecoder } from './decode.ts';
+import { tgiError, tgiErrorPolicy } from './errors.ts';
 
 interface Outcome {
   events: CanonicalEvent[];
@@ -11,20 +14,27 @@ interface Outcome {
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.sse')).map((f) => f.slice(0, -'.sse'.length));
+const policy = tgiErrorPolicy(1_000);
 
-async function* fromChunks(chunks: Uint8Array[]): AsyncGenerator<Uint8Array> {
-  yield* chunks;
+/** An upstream that answers 200 with the given body chunks: the adapter's real stream loop runs on it. */
+function replayUpstream(chunks: Uint8Array[]): Upstream {
+  return {
+    request: async () => ({ status: 200, headers: {}, body: Readable.from(chunks) as unknown as UpstreamBody /* only iterated and destroyed */ }),
+    close: async () => {},
+  };
 }
 
 async function replay(chunks: Uint8Array[]): Promise<Outcome> {
+  const decoder = new TgiStreamDecoder();
   const events: CanonicalEvent[] = [];
+  const call = { path: '/generate_stream', body: '{}', headers: {} };
   try {
-    for await (const event of decodeTgiStream(parseSse(fromChunks(chunks)))) events.push(event);
+    for await (const event of streamSse(replayUpstream(chunks), call, decoder, new AbortController().signal)) events.push(event);
     return { events };
   } catch (err) {
-    if (!(err instanceof EngineError)) throw err;
-    const error: Outcome['error'] = { code: err.code, upstreamDetail: err.upstreamDetail };
-    if (err.retryAfterMs !== undefined) error.retryAfterMs = err.retryAfterMs;
+    const mapped = tgiError(err, decoder.tokens, policy);
+    const error: Outcome['error'] = { code: mapped.code, upstreamDetail: mapped.upstreamDetail };
+    if (mapped.retryAfterMs !== undefined) error.retryAfterMs = mapped.retryAfterMs;
     return { events, error };
   }
 }
@@ -54,7 +64,7 @@ describe('TGI golden fixtures', () => {
 });
 
 describe('decodeTgiMessage', () => {
-  it('ignores keep-alive-only and empty data, and named events it does not know', () => {
+  it('ignores empty data and named events it does not know', () => {
     expect(decodeTgiMessage(msg(''))).toEqual({ kind: 'ignore' });
     expect(decodeTgiMessage({ ...msg('{"x":1}'), event: 'ping' })).toEqual({ kind: 'ignore' });
   });
@@ -78,14 +88,26 @@ describe('decodeTgiInfo', () => {
   const info = { model_id: 'org/m', version: '3.3.6', max_total_tokens: 4096, max_concurrent_requests: 32, max_input_tokens: 4095, sha: 'x' };
 
   it('maps /info to engine facts', () => {
-    expect(decodeTgiInfo(JSON.stringify(info), false)).toEqual({
+    expect(decodeTgiInfo(info, false)).toEqual({
       ok: true,
       props: { engineVersion: '3.3.6', model: 'org/m', ctxMax: 4096, slotsTotal: 32, deterministic: false },
     });
   });
 
   it('names the missing field', () => {
-    expect(decodeTgiInfo(JSON.stringify({ ...info, max_total_tokens: undefined }), false)).toEqual({ ok: false, field: 'max_total_tokens' });
-    expect(decodeTgiInfo('<html>', false)).toMatchObject({ ok: false });
+    expect(decodeTgiInfo({ ...info, max_total_tokens: undefined }, false)).toEqual({ ok: false, field: 'max_total_tokens' });
+    expect(decodeTgiInfo(undefined, false)).toMatchObject({ ok: false });
+  });
+});
+
+describe('TgiStreamDecoder', () => {
+  it('is an EngineError source only through tgiError: mid-stream failures count the tokens before them', () => {
+    const decoder = new TgiStreamDecoder();
+    const out: CanonicalEvent[] = [];
+    decoder.push(msg('{"index":1,"token":{"id":9,"text":" a","logprob":0,"special":false},"generated_text":null,"details":null}'), out);
+    const wire = decoder.push(msg('{"error":"boom","error_type":"generation"}'), out);
+    expect(wire).toEqual({ type: 'generation', message: 'boom' });
+    expect(decoder.tokens).toBe(1);
+    expect(tgiError(new EngineError('WORKER_RESET', 'x'), 1, policy).code).toBe('WORKER_RESET');
   });
 });

@@ -1,105 +1,95 @@
-// TGI `/generate_stream` SSE messages → canonical events. Pure: no I/O, no timers. Tolerates
-// unknown keys (`top_tokens`, future fields); special tokens (EOS) produce no text. All errors
-// on this route arrive in-band under HTTP 200 and are handed to errors.ts, never rendered here.
+// TGI `/generate_stream` SSE messages → canonical events (ENGINES.md §3). Pure: no I/O, no
+// timers. Unknown keys (`top_tokens`, future fields) are ignored; special tokens (EOS) add no
+// text. Every error on this route arrives in-band under HTTP 200 and is returned, not mapped.
 
 import type { SseMessage } from '../../transport/sse-parser.ts';
+import type { SseDecoder } from '../../transport/sse-stream.ts';
+import type { InBandError } from '../../transport/upstream-failure.ts';
+import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
 import type { CanonicalEvent, EngineProps } from '../contract.ts';
-import { tgiStreamError, type TgiWireError } from './errors.ts';
 
 type EndEvent = Extract<CanonicalEvent, { type: 'end' }>;
 
 export type TgiDecoded =
   | { kind: 'token'; text: string }
-  /** The last event: it still carries the last token (empty text when special) and the details. */
+  /** The last event: it still carries the last token (no text when special) and the details. */
   | { kind: 'final'; text: string; end: EndEvent }
-  | { kind: 'error'; error: TgiWireError }
+  | { kind: 'error'; error: InBandError }
   | { kind: 'ignore' };
 
 const IGNORE: TgiDecoded = { kind: 'ignore' };
 
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 export function decodeTgiMessage(msg: SseMessage): TgiDecoded {
-  if (msg.event !== undefined && msg.event !== 'message') return IGNORE;
-  if (msg.data.length === 0) return IGNORE;
-  let value: unknown;
-  try {
-    value = JSON.parse(msg.data);
-  } catch {
-    return { kind: 'error', error: { message: msg.data, type: 'unreadable_event' } };
+  if ((msg.event !== undefined && msg.event !== 'message') || msg.data.length === 0) return IGNORE;
+  const value = parseJson(msg.data);
+  if (!isRecord(value)) return { kind: 'error', error: { type: 'unreadable_event', message: msg.data } };
+  if (value['error'] !== undefined && value['error'] !== null) {
+    return { kind: 'error', error: { type: stringField(value, 'error_type') ?? 'unknown', message: String(value['error']) } };
   }
-  if (!isObject(value)) return { kind: 'error', error: { message: msg.data, type: 'unreadable_event' } };
-  if (value.error !== undefined && value.error !== null) {
-    return {
-      kind: 'error',
-      error: { message: String(value.error), type: typeof value.error_type === 'string' ? value.error_type : 'unknown' },
-    };
-  }
-  const text = tokenText(value.token);
-  if (typeof value.generated_text !== 'string') return text === undefined ? IGNORE : { kind: 'token', text };
-  return { kind: 'final', text: text ?? '', end: endEvent(value.details) };
+  const token = recordField(value, 'token');
+  const text = token === undefined || token['special'] === true ? undefined : stringField(token, 'text');
+  if (stringField(value, 'generated_text') === undefined) return text ? { kind: 'token', text } : IGNORE;
+  return { kind: 'final', text: text ?? '', end: endEventOf(recordField(value, 'details')) };
 }
 
-function tokenText(token: unknown): string | undefined {
-  if (!isObject(token) || token.special === true) return undefined;
-  return typeof token.text === 'string' && token.text.length > 0 ? token.text : undefined;
-}
-
-function endEvent(details: unknown): EndEvent {
-  if (!isObject(details)) return { type: 'end', finishReason: 'stop' };
-  // eos_token and stop_sequence are both a natural stop; only `length` means truncation.
-  const end: EndEvent = { type: 'end', finishReason: details.finish_reason === 'length' ? 'length' : 'stop' };
-  if (typeof details.input_length === 'number') end.promptTokens = details.input_length;
-  if (typeof details.generated_tokens === 'number') end.completionTokens = details.generated_tokens;
+/** `details` is present because we always ask for it; without it the stop is assumed natural. */
+function endEventOf(details: JsonRecord | undefined): EndEvent {
+  if (details === undefined) return { type: 'end', finishReason: 'stop' };
+  // eos_token and stop_sequence are both natural stops; only `length` means truncation.
+  const end: EndEvent = { type: 'end', finishReason: details['finish_reason'] === 'length' ? 'length' : 'stop' };
+  const promptTokens = numberField(details, 'input_length');
+  const completionTokens = numberField(details, 'generated_tokens');
+  if (promptTokens !== undefined) end.promptTokens = promptTokens;
+  if (completionTokens !== undefined) end.completionTokens = completionTokens;
   return end;
 }
 
-/**
- * The whole stream: yields tokens then exactly one `end`; throws the mapped EngineError on an
- * in-band error or when the engine closes the stream without its final event.
- */
-export async function* decodeTgiStream(messages: AsyncIterable<SseMessage>): AsyncGenerator<CanonicalEvent> {
-  let sawToken = false;
-  for await (const msg of messages) {
+/** One stream's decoder: tokens, then exactly one `end`; no `[DONE]` follows on this route. */
+export class TgiStreamDecoder implements SseDecoder<CanonicalEvent> {
+  complete = false;
+  /** Token events produced so far (decides WORKER_RESET vs. a pre-token error code). */
+  tokens = 0;
+
+  push(msg: SseMessage, out: CanonicalEvent[]): InBandError | undefined {
     const decoded = decodeTgiMessage(msg);
     switch (decoded.kind) {
       case 'ignore':
-        break;
+        return undefined;
       case 'token':
-        sawToken = true;
-        yield { type: 'token', text: decoded.text };
-        break;
+        this.tokens++;
+        out.push({ type: 'token', text: decoded.text });
+        return undefined;
       case 'final':
-        if (decoded.text.length > 0) yield { type: 'token', text: decoded.text };
-        yield decoded.end;
-        return;
+        if (decoded.text.length > 0) {
+          this.tokens++;
+          out.push({ type: 'token', text: decoded.text });
+        }
+        out.push(decoded.end);
+        this.complete = true;
+        return undefined;
       case 'error':
-        throw tgiStreamError(decoded.error, sawToken);
-      default: {
-        const unreachable: never = decoded;
-        throw new Error(`unhandled TGI event ${String(unreachable)}`);
-      }
+        return decoded.error;
     }
   }
-  throw tgiStreamError({ message: 'stream closed before the final event', type: 'incomplete_generation_stream' }, sawToken);
+
+  /** The router closes the stream right after the final event; closing before it is a break. */
+  finish(): boolean {
+    return this.complete;
+  }
 }
 
 export type TgiInfo = { ok: true; props: EngineProps } | { ok: false; field: string };
 
 /** `GET /info` (TGI router `Info`) → engine facts; names the first missing field otherwise. */
-export function decodeTgiInfo(text: string, deterministic: boolean): TgiInfo {
-  let info: unknown;
-  try {
-    info = JSON.parse(text);
-  } catch {
-    return { ok: false, field: '(body is not JSON)' };
-  }
-  if (!isObject(info)) return { ok: false, field: '(body is not an object)' };
-  const { version, model_id: model, max_total_tokens: ctxMax, max_concurrent_requests: slots } = info;
-  if (typeof version !== 'string') return { ok: false, field: 'version' };
-  if (typeof model !== 'string') return { ok: false, field: 'model_id' };
-  if (typeof ctxMax !== 'number' || ctxMax <= 0) return { ok: false, field: 'max_total_tokens' };
-  if (typeof slots !== 'number' || slots <= 0) return { ok: false, field: 'max_concurrent_requests' };
-  return { ok: true, props: { engineVersion: version, model, ctxMax, slotsTotal: slots, deterministic } };
+export function decodeTgiInfo(info: unknown, deterministic: boolean): TgiInfo {
+  if (!isRecord(info)) return { ok: false, field: '(body is not a JSON object)' };
+  const engineVersion = stringField(info, 'version');
+  const model = stringField(info, 'model_id');
+  const ctxMax = numberField(info, 'max_total_tokens');
+  const slotsTotal = numberField(info, 'max_concurrent_requests');
+  if (engineVersion === undefined) return { ok: false, field: 'version' };
+  if (model === undefined) return { ok: false, field: 'model_id' };
+  if (ctxMax === undefined || ctxMax <= 0) return { ok: false, field: 'max_total_tokens' };
+  if (slotsTotal === undefined || slotsTotal <= 0) return { ok: false, field: 'max_concurrent_requests' };
+  return { ok: true, props: { engineVersion, model, ctxMax, slotsTotal, deterministic } };
 }

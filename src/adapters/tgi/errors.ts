@@ -1,81 +1,91 @@
-// TGI wire errors → EngineError. TGI reports `{"error","error_type"}` in-band under HTTP 200 on
-// `/generate_stream` and with a real status elsewhere (TGI router `impl From<InferError>`).
-// Client messages are ours; the upstream text only ever lands in `upstreamDetail`.
+// TGI failures → EngineError. TGI reports `{"error","error_type"}` in-band under HTTP 200 on
+// `/generate_stream` and with a real status elsewhere (router `impl From<InferError>`); the
+// error_type decides, not the wording. Client messages are ours; upstream text only reaches
+// `upstreamDetail`. Transport failures (refused, timeouts, resets) map like every HTTP engine.
 
-import { EngineError } from '../contract.ts';
-import { upstreamDetail } from './upstream.ts';
+import { EngineError, type EngineErrorCode } from '../contract.ts';
+import { parseJson, isRecord, stringField } from '../../transport/json-fields.ts';
+import { toUpstreamFailure, type InBandError } from '../../transport/upstream-failure.ts';
+import { toEngineError, type ErrorPolicy } from '../openai-compat/error-map.ts';
 
-export interface TgiWireError {
-  message: string;
-  /** `overloaded | validation | generation | incomplete_generation[_stream] | …`. */
-  type: string;
+const DETAIL_LIMIT = 512;
+
+export function tgiErrorPolicy(overloadRetryAfterMs: number): ErrorPolicy {
+  // TGI never answers while loading (the router starts after the shards): refused says it all.
+  return { engine: 'TGI', isLoading: () => false, overloadRetryAfterMs };
 }
 
-/** TGI sends no Retry-After for overload; a short pause lets the permit holders finish. */
-export const TGI_OVERLOAD_RETRY_AFTER_MS = 1_000;
+/** `tokens`: how many tokens the stream had produced when it failed. */
+export function tgiError(err: unknown, tokens: number, policy: ErrorPolicy): EngineError {
+  if (err instanceof EngineError) return err;
+  const failure = toUpstreamFailure(err);
+  if (failure.kind === 'in-band' && failure.inBand !== undefined) return tgiStreamError(failure.inBand, tokens, policy);
+  if (failure.kind === 'status') return tgiStatusError(failure.status ?? 0, failure.bodyText ?? '', failure.retryAfterMs, policy);
+  return toEngineError(failure, tokens, policy);
+}
 
 /**
  * An error event inside a stream. After the first token every failure is a broken stream
- * (WORKER_RESET, never silently retried); before it the type decides.
+ * (WORKER_RESET, never silently retried); before it the error_type decides.
  */
-export function tgiStreamError(wire: TgiWireError, afterFirstToken: boolean): EngineError {
-  const detail = upstreamDetail(`${wire.type}: ${wire.message}`);
-  if (afterFirstToken) {
-    return new EngineError('WORKER_RESET', 'engine stream failed after the first token', { upstreamDetail: detail });
-  }
-  return byType(wire.type, detail, undefined, undefined);
+export function tgiStreamError(wire: InBandError, tokens: number, policy: ErrorPolicy): EngineError {
+  const upstreamDetail = detail(wire);
+  if (tokens > 0) return new EngineError('WORKER_RESET', `the TGI stream failed after ${tokens} tokens`, { upstreamDetail });
+  return byType(wire.type ?? 'unknown', { upstreamDetail }, policy.overloadRetryAfterMs) ??
+    new EngineError('ENGINE_ERROR', 'the TGI replica returned an error', { upstreamDetail });
 }
 
-/** A non-200 answer (`/generate_stream` request rejected before streaming, `/info`, …). */
-export function tgiHttpError(status: number, body: string, retryAfterMs: number | undefined): EngineError {
-  const wire = parseWireError(body);
-  const detail = upstreamDetail(wire === undefined ? body : `${wire.type}: ${wire.message}`);
-  if (wire !== undefined && KNOWN_TYPES.has(wire.type)) return byType(wire.type, detail, status, retryAfterMs);
-  if (status === 429) return overloaded(detail, status, retryAfterMs);
-  if (status === 400 || status === 413 || status === 422) {
-    return new EngineError('INVALID_PARAMS', 'engine rejected the generation parameters', { upstreamStatus: status, upstreamDetail: detail });
-  }
-  if (status === 503) {
-    return new EngineError('POOL_UNREADY', 'engine is not ready', { upstreamStatus: status, upstreamDetail: detail });
-  }
-  return new EngineError('ENGINE_ERROR', `engine answered with HTTP ${status}`, { upstreamStatus: status, upstreamDetail: detail });
+/** A non-200 answer: a request the router rejected before streaming, or a control call. */
+export function tgiStatusError(status: number, body: string, retryAfterMs: number | undefined, policy: ErrorPolicy): EngineError {
+  const parsed = parseJson(body);
+  const wire: InBandError | undefined = isRecord(parsed) && typeof parsed['error'] === 'string'
+    ? { type: stringField(parsed, 'error_type') ?? 'unknown', message: parsed['error'] }
+    : undefined;
+  const opts = { upstreamStatus: status, upstreamDetail: `HTTP ${status} ${wire === undefined ? body.slice(0, DETAIL_LIMIT) : detail(wire)}`.trim() };
+  const typed = wire === undefined ? undefined : byType(wire.type ?? 'unknown', opts, retryAfterMs ?? policy.overloadRetryAfterMs);
+  if (typed !== undefined) return typed;
+  const code: EngineErrorCode | undefined = STATUS_CODES[status];
+  if (code === 'REPLICA_EXHAUSTED') return overloaded(opts, retryAfterMs ?? policy.overloadRetryAfterMs);
+  if (code !== undefined) return new EngineError(code, MESSAGES[code], opts);
+  return new EngineError('ENGINE_ERROR', `the TGI replica failed the request (HTTP ${status})`, opts);
 }
 
-const KNOWN_TYPES = new Set(['overloaded', 'validation', 'generation', 'incomplete_generation', 'incomplete_generation_stream']);
+const STATUS_CODES: Partial<Record<number, EngineErrorCode>> = {
+  400: 'INVALID_PARAMS', 413: 'INVALID_PARAMS', 422: 'INVALID_PARAMS', 429: 'REPLICA_EXHAUSTED', 503: 'POOL_UNREADY',
+};
 
-function byType(type: string, detail: string, status: number | undefined, retryAfterMs: number | undefined): EngineError {
-  const opts = { upstreamStatus: status, upstreamDetail: detail };
+const MESSAGES: Record<EngineErrorCode, string> = {
+  INVALID_PARAMS: 'the TGI replica rejected the generation parameters',
+  REPLICA_EXHAUSTED: 'the TGI replica is at its concurrency limit',
+  WORKER_RESET: 'the TGI replica failed during generation',
+  POOL_UNREADY: 'the TGI replica is not ready',
+  DECODE_TIMEOUT: 'the TGI replica timed out',
+  ENGINE_ERROR: 'the TGI replica returned an error',
+};
+
+type Opts = { upstreamStatus?: number; upstreamDetail: string };
+
+function byType(type: string, opts: Opts, retryAfterMs: number): EngineError | undefined {
   switch (type) {
     case 'overloaded':
-      return overloaded(detail, status, retryAfterMs);
+      return overloaded(opts, retryAfterMs);
     case 'validation':
-      return new EngineError('INVALID_PARAMS', 'engine rejected the generation parameters', opts);
+      return new EngineError('INVALID_PARAMS', MESSAGES.INVALID_PARAMS, opts);
     case 'generation':
     case 'incomplete_generation':
     case 'incomplete_generation_stream':
       // A shard failed (OOM, NCCL, crash): the replica's fault, so retriable elsewhere.
-      return new EngineError('WORKER_RESET', 'engine failed during generation', opts);
+      return new EngineError('WORKER_RESET', MESSAGES.WORKER_RESET, opts);
     default:
-      return new EngineError('ENGINE_ERROR', 'engine returned an error', opts);
+      return undefined;
   }
 }
 
-function overloaded(detail: string, status: number | undefined, retryAfterMs: number | undefined): EngineError {
-  return new EngineError('REPLICA_EXHAUSTED', 'engine is at its concurrency limit', {
-    retryAfterMs: retryAfterMs ?? TGI_OVERLOAD_RETRY_AFTER_MS,
-    upstreamStatus: status,
-    upstreamDetail: detail,
-  });
+function overloaded(opts: Opts, retryAfterMs: number): EngineError {
+  // `--max-concurrent-requests` permits exhausted; TGI sends no Retry-After of its own.
+  return new EngineError('REPLICA_EXHAUSTED', MESSAGES.REPLICA_EXHAUSTED, { ...opts, retryAfterMs });
 }
 
-function parseWireError(body: string): TgiWireError | undefined {
-  try {
-    const value: unknown = JSON.parse(body);
-    if (typeof value !== 'object' || value === null) return undefined;
-    const { error, error_type: type } = value as { error?: unknown; error_type?: unknown };
-    if (typeof error !== 'string') return undefined;
-    return { message: error, type: typeof type === 'string' ? type : 'unknown' };
-  } catch {
-    return undefined;
-  }
+function detail(wire: InBandError): string {
+  return `${wire.type ?? 'error'}: ${wire.message}`.slice(0, DETAIL_LIMIT);
 }

@@ -1,48 +1,37 @@
-// A protocol-faithful fake TGI router (ENGINES.md §3): `/generate_stream` with token events and
-// a final `generated_text` + `details` event, every error in-band under HTTP 200, `/info`,
-// `/health`, refused TCP while "loading", axum keep-alive comments and byte-split writes.
-// Deterministic: tokens come from (prompt, seed). Shared by unit, integration tests and bench/.
+// A protocol-faithful fake TGI router (ENGINES.md §3): `/generate_stream` token events and a
+// final event carrying the last token plus `generated_text` and `details`; every error in-band
+// under HTTP 200 (overload included); `/info`; `/health`; TCP refused while "loading"; axum
+// keep-alive comments. Tokens come from (prompt, seed). Shared by tests and bench/.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServerResponse } from 'node:http';
-import { resetConnection, sendJson, startFakeHttpServer, untilDisconnect, writeBody, type Exchange, type SeenRequest } from './fake-http.ts';
-import { tgiFakeTokens, tgiInputLength, TGI_EOS, type TgiFakeToken } from './fake-tokens.ts';
-import { validateTgiRequest, type TgiFakeRequest } from './fake-validation.ts';
+import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
+import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
+import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
+import { tgiInputLength, validateTgiRequest, type TgiFakeRequest } from './fake-validation.ts';
 
-export { tgiFakeTokens } from './fake-tokens.ts';
-
-export type TgiFakeMode =
-  | { kind: 'ready' }
-  /** The router is not up yet: TCP connections are refused. */
-  | { kind: 'loading' }
-  /** `/health` answers 503; generation still works (a shard health RPC failing). */
-  | { kind: 'unhealthy' }
-  | { kind: 'overloaded' }
-  | { kind: 'fail-before-first-token' }
-  | { kind: 'fail-at-token'; at: number }
-  | { kind: 'reset-at-token'; at: number }
-  | { kind: 'hang-at-token'; at: number };
+/** The shared fault modes, plus `unhealthy`: `/health` answers 503 while generation still works. */
+export type TgiFakeMode = FakeMode | 'unhealthy';
 
 export interface TgiFakeOptions {
   mode?: TgiFakeMode;
-  tokenDelayMs?: number;
+  /** 0 or absent = as fast as possible. */
+  tokensPerS?: number;
   firstTokenDelayMs?: number;
-  /** Interleave axum keep-alive comments (`:`) between events. */
-  keepAliveComments?: boolean;
-  /** Write every event in odd-sized byte pieces (cuts lines and UTF-8 sequences). */
+  /** An axum keep-alive comment before the first token and after every N tokens; 0 = never. */
+  keepAliveEvery?: number;
+  /** Write every event split after byte 1 and inside every multibyte UTF-8 sequence. */
   splitChunks?: boolean;
   /** Generate the EOS special token after this many tokens (finish_reason eos_token). */
-  eosAt?: number;
-  /** Add keys a newer TGI might send (`top_tokens`, an unknown object) to every token event. */
+  eosAfterTokens?: number;
+  /** Add keys a newer router might send (`top_tokens`, an unknown object) to every token event. */
   extraFields?: boolean;
   /** Overrides for `GET /info`. */
-  info?: Record<string, unknown>;
+  info?: Partial<typeof TGI_FAKE_INFO>;
 }
 
 export interface TgiFake {
   readonly url: string;
   readonly seen: SeenRequest[];
-  connections(): number;
+  settled(index: number): Promise<SeenRequest>;
   setMode(mode: TgiFakeMode): Promise<void>;
   close(): Promise<void>;
 }
@@ -64,110 +53,122 @@ export const TGI_FAKE_INFO = {
   docker_label: 'sha-0000000',
 };
 
-export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> {
-  let mode: TgiFakeMode = opts.mode ?? { kind: 'ready' };
-  const info = { ...TGI_FAKE_INFO, ...opts.info };
+/** The token pieces the fake generates for (prompt, seed), for assertions and determinism suites. */
+export function tgiFakeTokens(prompt: string, seed: number | undefined, count: number): string[] {
+  return fakeCompletion(prompt, seed ?? 0, count);
+}
 
-  const server = await startFakeHttpServer(async (ex) => {
-    const { req, res } = ex;
-    if (req.method === 'GET' && req.url === '/health') {
-      if (mode.kind === 'unhealthy') sendJson(res, 503, { error: 'unhealthy', error_type: 'healthcheck' });
-      else res.writeHead(200).end();
-    } else if (req.method === 'GET' && req.url === '/info') {
-      sendJson(res, 200, info);
-    } else if (req.method === 'POST' && req.url === '/generate_stream') {
+export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> {
+  let mode: TgiFakeMode = opts.mode ?? 'ready';
+  const info = { ...TGI_FAKE_INFO, ...opts.info };
+  const server = await startFakeServer(async (ex) => {
+    ex.record.notes['remotePort'] = ex.req.socket.remotePort;
+    const { method, url } = ex.req;
+    if (method === 'GET' && url === '/health') {
+      if (mode === 'unhealthy') ex.json(503, { error: 'unhealthy', error_type: 'healthcheck' });
+      else ex.res.writeHead(200).end();
+    } else if (method === 'GET' && url === '/info') {
+      ex.json(200, info);
+    } else if (method === 'POST' && url === '/generate_stream') {
       await generateStream(ex, mode, opts, info);
     } else {
-      res.writeHead(404).end();
+      ex.res.writeHead(404).end();
     }
-  }, mode.kind !== 'loading');
+  }, { splitChunks: () => opts.splitChunks === true });
+  if (mode === 'loading') await server.refuseConnections();
 
   return {
-    url: server.url,
+    get url() {
+      return server.url;
+    },
     seen: server.seen,
-    connections: server.connections,
-    async setMode(next: TgiFakeMode): Promise<void> {
+    settled: (index) => server.settled(index),
+    async setMode(next) {
       mode = next;
-      await server.setListening(next.kind !== 'loading');
+      if (next === 'loading') await server.refuseConnections();
+      else await server.acceptConnections();
     },
     close: () => server.close(),
   };
 }
 
-async function generateStream(ex: Exchange, mode: TgiFakeMode, opts: TgiFakeOptions, info: typeof TGI_FAKE_INFO): Promise<void> {
-  const parsed = validateTgiRequest(ex.seen.body, info);
+const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-compute-type': 'gpu+optimized' };
+const KEEP_ALIVE = ':\n\n';
+// axum writes `data:` without a space after the colon.
+const event = (value: unknown): string => `data:${JSON.stringify(value)}\n\n`;
+const GENERATION_ERROR = { error: 'Request failed during generation: Server error: CUDA out of memory. Tried to allocate 2.00 GiB', error_type: 'generation' };
+
+async function generateStream(ex: FakeExchange, mode: TgiFakeMode, opts: TgiFakeOptions, info: typeof TGI_FAKE_INFO): Promise<void> {
+  const parsed = validateTgiRequest(ex.record.body, info);
   if (parsed.kind === 'reject') {
     // axum's Json extractor rejects before the handler runs: a real status, plain text.
     ex.res.writeHead(422, { 'content-type': 'text/plain; charset=utf-8' }).end(parsed.message);
     return;
   }
-  ex.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-compute-type': 'gpu+optimized' });
+  // The SSE response (and its 200) starts before validation and scheduling: errors are in-band.
+  ex.res.writeHead(200, SSE_HEADERS);
   ex.res.flushHeaders();
-  const send = (event: unknown) => writeEvent(ex.res, event, opts);
-  if (parsed.kind === 'invalid') return endWith(ex.res, send({ error: `Input validation error: ${parsed.message}`, error_type: 'validation' }));
-  if (mode.kind === 'overloaded') return endWith(ex.res, send({ error: 'Model is overloaded', error_type: 'overloaded' }));
-  if (mode.kind === 'fail-before-first-token') return endWith(ex.res, send(generationError()));
-  try {
-    await emitTokens(ex, parsed.request, mode, opts, send);
-  } catch (err) {
-    if (!ex.signal.aborted) throw err;
+  const early =
+    parsed.kind === 'invalid' ? { error: `Input validation error: ${parsed.message}`, error_type: 'validation' }
+    : mode === 'overloaded' ? { error: 'Model is overloaded', error_type: 'overloaded' }
+    : mode === 'fail-before-first-token' ? GENERATION_ERROR
+    : undefined;
+  if (early !== undefined || parsed.kind !== 'ok') {
+    if (await ex.write(event(early))) ex.res.end();
+    return;
   }
+  await emitTokens(ex, parsed.request, mode, opts);
 }
 
-async function emitTokens(
-  ex: Exchange,
-  request: TgiFakeRequest,
-  mode: TgiFakeMode,
-  opts: TgiFakeOptions,
-  send: (event: unknown) => Promise<void>,
-): Promise<void> {
-  const { signal } = ex;
-  const tokens = plannedTokens(request, opts.eosAt);
-  if (opts.firstTokenDelayMs) await sleep(opts.firstTokenDelayMs, undefined, { signal });
+const EOS = { id: 0, piece: '</s>', special: true };
+
+async function emitTokens(ex: FakeExchange, req: TgiFakeRequest, mode: TgiFakeMode, opts: TgiFakeOptions): Promise<void> {
+  const failAt = faultAt(modeOf(mode), 'fail-at-token');
+  const resetAt = faultAt(modeOf(mode), 'reset-at-token');
+  const hangAt = faultAt(modeOf(mode), 'hang-at-token');
+  const keepAliveEvery = opts.keepAliveEvery ?? 0;
+  const perTokenMs = opts.tokensPerS ? 1000 / opts.tokensPerS : 0;
+  const tokens = fakeTokenStream(req.inputs, req.seed ?? 0);
+  if (opts.firstTokenDelayMs) await pause(ex, opts.firstTokenDelayMs);
+  if (keepAliveEvery > 0 && !(await ex.write(KEEP_ALIVE))) return;
   let text = '';
-  for (let i = 0; i < tokens.length; i++) {
-    if (i > 0 && opts.tokenDelayMs) await sleep(opts.tokenDelayMs, undefined, { signal });
-    if (mode.kind === 'fail-at-token' && i === mode.at) return endWith(ex.res, send(generationError()));
-    if (mode.kind === 'reset-at-token' && i === mode.at) return resetConnection(ex);
-    if (mode.kind === 'hang-at-token' && i === mode.at) return untilDisconnect(signal);
-    const token = tokens[i] as TgiFakeToken;
-    if (!token.special) text += token.text;
-    const stopped = request.stop.some((s) => text.includes(s));
-    const last = stopped || i === tokens.length - 1;
-    await send({
-      index: i + 1,
-      token: { id: token.id, text: token.text, logprob: token.logprob, special: token.special },
+  for (let sent = 0; ex.isOpen(); ) {
+    if (sent === failAt) return void ((await ex.write(event(GENERATION_ERROR))) && ex.res.end());
+    if (sent === resetAt) return ex.reset();
+    if (sent === hangAt) return ex.closed;
+    const eos = opts.eosAfterTokens !== undefined && sent >= opts.eosAfterTokens;
+    const token = eos ? EOS : { ...tokens.next().value, special: false };
+    sent = ++ex.record.tokensSent;
+    if (!token.special) text += token.piece;
+    const stopped = !eos && req.stop.some((s) => text.includes(s));
+    const last = eos || stopped || sent >= req.maxNewTokens;
+    const details = last && req.details ? finalDetails(req, sent, eos ? 'eos_token' : stopped ? 'stop_sequence' : 'length') : null;
+    const body = {
+      index: sent,
+      token: { id: token.id, text: token.piece, logprob: -((token.id % 7) + 1) / 8, special: token.special },
       generated_text: last ? text : null,
-      details: last && request.details ? finalDetails(request, i + 1, token, stopped) : null,
-      ...(opts.extraFields ? { top_tokens: [], x_fake_future: { step: i } } : {}),
-    });
-    ex.seen.tokensSent++;
-    if (last) return endWith(ex.res, Promise.resolve());
+      details,
+      ...(opts.extraFields ? { top_tokens: [], x_fake_future: { step: sent } } : {}),
+    };
+    if (!(await ex.write(event(body)))) return;
+    if (last) return void ex.res.end();
+    if (keepAliveEvery > 0 && sent % keepAliveEvery === 0 && !(await ex.write(KEEP_ALIVE))) return;
+    await pause(ex, perTokenMs);
   }
 }
 
-function plannedTokens(request: TgiFakeRequest, eosAt: number | undefined): TgiFakeToken[] {
-  const tokens = tgiFakeTokens(request.inputs, request.seed, request.maxNewTokens);
-  if (eosAt === undefined || eosAt >= tokens.length) return tokens;
-  return [...tokens.slice(0, eosAt), TGI_EOS];
+function modeOf(mode: TgiFakeMode): FakeMode {
+  return mode === 'unhealthy' ? 'ready' : mode;
 }
 
-function finalDetails(request: TgiFakeRequest, generated: number, last: TgiFakeToken, stopped: boolean): Record<string, unknown> {
-  const finish = last.special ? 'eos_token' : stopped ? 'stop_sequence' : 'length';
-  return { finish_reason: finish, generated_tokens: generated, seed: request.doSample ? (request.seed ?? 0) : null, input_length: tgiInputLength(request.inputs) };
+function finalDetails(req: TgiFakeRequest, generated: number, finish: string): Record<string, unknown> {
+  return { finish_reason: finish, generated_tokens: generated, seed: req.doSample ? (req.seed ?? 0) : null, input_length: tgiInputLength(req.inputs) };
 }
 
-function generationError(): Record<string, string> {
-  return { error: 'Request failed during generation: Server error: CUDA out of memory. Tried to allocate 2.00 GiB', error_type: 'generation' };
-}
-
-async function writeEvent(res: ServerResponse, event: unknown, opts: TgiFakeOptions): Promise<void> {
-  // axum writes `data:` without a space; KeepAlive::default() sends an empty comment.
-  const keepAlive = opts.keepAliveComments ? ':\n\n' : '';
-  await writeBody(res, `${keepAlive}data:${JSON.stringify(event)}\n\n`, opts.splitChunks === true);
-}
-
-async function endWith(res: ServerResponse, written: Promise<void>): Promise<void> {
-  await written;
-  if (!res.destroyed) res.end();
+/** Waits, but no longer than the client stays: a real engine stops work on disconnect. */
+async function pause(ex: FakeExchange, ms: number): Promise<void> {
+  if (ms <= 0) return new Promise((r) => setImmediate(r));
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([new Promise((r) => (timer = setTimeout(r, ms))), ex.closed]);
+  clearTimeout(timer);
 }

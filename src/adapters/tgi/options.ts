@@ -1,11 +1,12 @@
-// The TGI adapter's engine-specific options (pool config `replicas[].options`): their schema and
-// the one parse step. Unknown keys are rejected so a typo never silently falls back to a default.
+// The TGI adapter's replica options (pool config `replicas[].options`): the options every HTTP
+// engine takes plus TGI's own, validated when the adapter is built so a typo fails at load.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { HttpOptionFields } from '../openai-compat/http-options.ts';
 
 export const TgiOptionsSchema = Type.Object(
   {
+    ...HttpOptionFields,
     deterministic: Type.Boolean({
       default: false,
       description: 'declare that equal (prompt, seed) give equal tokens on every replica; continuous batching usually breaks this',
@@ -15,11 +16,3 @@ export const TgiOptionsSchema = Type.Object(
 );
 
 export type TgiOptions = Static<typeof TgiOptionsSchema>;
-
-/** Throws a TypeError naming the field: options are checked at config load, so this is a bug guard. */
-export function parseTgiOptions(raw: Record<string, unknown>): TgiOptions {
-  const withDefaults = Value.Default(TgiOptionsSchema, structuredClone(raw));
-  if (Value.Check(TgiOptionsSchema, withDefaults)) return withDefaults;
-  const first = Value.Errors(TgiOptionsSchema, withDefaults).First();
-  throw new TypeError(`invalid tgi options at ${first?.path || '/'}: ${first?.message ?? 'unknown error'}`);
-}
