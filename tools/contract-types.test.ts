@@ -1,11 +1,12 @@
 // Type-level agreement between the contract and the core (checked by `tsc` in `npm run check`;
-// vitest runs the file too): the SSE payload schemas must equal src/core/task/events.ts exactly.
+// vitest runs the file too): SSE payloads, enums and the session view must equal the core's types.
 
 import { describe, expectTypeOf, it } from 'vitest';
 import type { components } from '../src/generated/api-types.ts';
 import type { ErrorCode } from '../src/core/errors.ts';
 import type { EndData, ErrorData, FinishReason, MetricsData, Priority, StartedData, TaskState, TokenData } from '../src/core/task/events.ts';
 import type { EngineKind } from '../src/adapters/contract.ts';
+import type { SessionView } from '../src/core/session/session-record.ts';
 
 type Schemas = components['schemas'];
 
@@ -16,6 +17,10 @@ describe('contract types', () => {
     expectTypeOf<Schemas['MetricsEvent']>().toEqualTypeOf<MetricsData>();
     expectTypeOf<Schemas['EndEvent']>().toEqualTypeOf<EndData>();
     expectTypeOf<Schemas['ErrorEvent']>().toEqualTypeOf<ErrorData>();
+  });
+
+  it('match the session view the core renders', () => {
+    expectTypeOf<Schemas['Session']>().toEqualTypeOf<SessionView>();
   });
 
   it('match the enums of the core', () => {

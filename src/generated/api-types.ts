@@ -647,7 +647,7 @@ export interface components {
             state: components["schemas"]["ReplicaState"];
             /** @description discovered from the engine */
             engine_version?: string;
-            /** @description discovered context size */
+            /** @description context size discovered from the engine; absent until discovered */
             ctx_max?: number;
             slots_total: number;
             slots_busy: number;
@@ -1286,7 +1286,8 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        /** @description all fields optional; an absent body means all defaults */
+        requestBody?: {
             content: {
                 /**
                  * @example {

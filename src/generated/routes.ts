@@ -378,7 +378,11 @@ const ReplicaSchema = {
     url: { type: "string", description: "engine base URL (absent for the in-process mock)" },
     state: ReplicaStateSchema,
     engine_version: { type: "string", description: "discovered from the engine" },
-    ctx_max: { type: "integer", minimum: 1, description: "discovered context size" },
+    ctx_max: {
+      type: "integer",
+      minimum: 1,
+      description: "context size discovered from the engine; absent until discovered",
+    },
     slots_total: { type: "integer", minimum: 0 },
     slots_busy: { type: "integer", minimum: 0 },
     breaker: BreakerStateSchema,
