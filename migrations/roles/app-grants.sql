@@ -1,0 +1,9 @@
+-- Grants for the gateway's application role on server Postgres (docs/operations.md "Grants").
+-- Run as the owner of the audit tables after the migrations; replace orchqueue_app with your
+-- role name. The role can append and read, manage holds, and purge only through
+-- audit_purge_prefix; it cannot UPDATE, DELETE or TRUNCATE audit_log.
+GRANT USAGE ON SCHEMA public TO orchqueue_app;
+GRANT SELECT ON schema_migrations TO orchqueue_app;
+GRANT SELECT, INSERT ON audit_log TO orchqueue_app;
+GRANT SELECT, INSERT, DELETE ON audit_holds TO orchqueue_app;
+GRANT EXECUTE ON FUNCTION audit_purge_prefix(timestamptz) TO orchqueue_app;

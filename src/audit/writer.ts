@@ -1,0 +1,391 @@
+// The audit writer: turns lifecycle facts into hash-chained rows and group-commits them, one
+// batch in flight at a time, so seq order is enqueue order. It never blocks its callers: facts
+// are buffered (bounded), and only commitAdmission waits, because the 202 depends on it.
+// It owns the chain head; after any failure it reads the head back from the store.
+
+import type { AdmittedFact, ControlFact, PlacedFact, RejectedFact, TerminalFact } from '../core/observer.ts';
+import { systemClock, type Clock } from '../core/ports.ts';
+import { GapReporter, type AuditLogger } from './gap-reporter.ts';
+import { chainRecords, type ChainHead } from './hash-chain.ts';
+import { admissionRecord, controlRecord, placementRecord, rejectionRecord, terminalRecord, type AuditRecord } from './records.ts';
+import type { AuditStore } from './store.ts';
+import { AuditUnavailableError, type AuditRecorder, type AuditWriterOptions, type PurgeResult } from './recorder.ts';
+
+interface Waiter {
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+interface Entry {
+  ordinal: number;
+  record: AuditRecord;
+  enqueuedMs: number;
+  waiter: Waiter | null;
+  /** Its admission was answered "not stored" (fail-closed): it must never be committed later. */
+  refused: boolean;
+}
+
+/** A batch whose commit failed in a way that leaves its outcome unknown. */
+interface Unresolved {
+  entries: Entry[];
+  expect: ChainHead;
+  answered: boolean;
+}
+
+interface PurgeOp {
+  afterOrdinal: number;
+  olderThan: Date;
+  actor: string;
+  correlationId: string | undefined;
+  resolve(result: PurgeResult): void;
+  reject(error: Error): void;
+}
+
+export interface AuditWriterDeps {
+  store: AuditStore;
+  logger: AuditLogger;
+  clock?: Clock;
+  retryInitialMs?: number;
+  retryMaxMs?: number;
+}
+
+export class AuditWriter implements AuditRecorder {
+  readonly #store: AuditStore;
+  readonly #logger: AuditLogger;
+  readonly #clock: Clock;
+  readonly #options: AuditWriterOptions;
+  readonly #gaps: GapReporter;
+  readonly #retryInitialMs: number;
+  readonly #retryMaxMs: number;
+  #head: ChainHead;
+  #queue: Entry[] = [];
+  #inFlight: Entry[] = [];
+  #unresolved: Unresolved | null = null;
+  #ops: PurgeOp[] = [];
+  #flushWaiters: { through: number; resolve(): void }[] = [];
+  #busy = false;
+  #failing = false;
+  #retryAtMs = 0;
+  #backoffMs: number;
+  #timer: NodeJS.Timeout | null = null;
+  #kickScheduled = false;
+  #closed = false;
+  /** Set once close() is done: no further pumps, timers or retries. */
+  #stopped = false;
+  #nextOrdinal = 1;
+  #commits = 0;
+
+  private constructor(options: AuditWriterOptions, deps: AuditWriterDeps, head: ChainHead) {
+    this.#options = options;
+    this.#store = deps.store;
+    this.#logger = deps.logger;
+    this.#clock = deps.clock ?? systemClock;
+    this.#gaps = new GapReporter(deps.logger, () => this.#clock.monotonic());
+    this.#retryInitialMs = deps.retryInitialMs ?? 50;
+    this.#retryMaxMs = deps.retryMaxMs ?? 2_000;
+    this.#backoffMs = this.#retryInitialMs;
+    this.#head = head;
+  }
+
+  /** Reads the chain head back from the store, so a restarted gateway continues the chain. */
+  static async start(options: AuditWriterOptions, deps: AuditWriterDeps): Promise<AuditWriter> {
+    return new AuditWriter(options, deps, await deps.store.head());
+  }
+
+  accepting(): boolean {
+    return !this.#closed && !this.#failing && this.#unresolved === null && this.#queue.length < this.#options.buffer_max_rows;
+  }
+
+  commitAdmission(fact: AdmittedFact): Promise<void> {
+    const record = admissionRecord(fact, this.#at());
+    if (!this.accepting()) {
+      if (this.#options.fail_closed) return Promise.reject(this.#unavailable());
+      this.#enqueue(record, null);
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.#enqueue(record, { resolve, reject }));
+  }
+
+  // Admission rows come only from commitAdmission; there is deliberately no `admitted` method,
+  // so a writer registered as an observer too cannot record an admission twice.
+  rejected(fact: RejectedFact): void { this.#enqueue(rejectionRecord(fact, this.#at()), null); }
+  placed(fact: PlacedFact): void { this.#enqueue(placementRecord(fact, this.#at()), null); }
+  finished(fact: TerminalFact): void { this.#enqueue(terminalRecord(fact, this.#at()), null); }
+  control(fact: ControlFact): void { this.#enqueue(controlRecord(fact, this.#at()), null); }
+
+  gaps(): number { return this.#gaps.total; }
+  commits(): number { return this.#commits; }
+  pending(): number { return this.#queue.length + this.#inFlight.length + (this.#unresolved?.entries.length ?? 0); }
+
+  lagMs(): number {
+    const oldest = this.#unresolved?.entries[0] ?? this.#inFlight[0] ?? this.#queue[0];
+    return oldest === undefined ? 0 : Math.max(0, this.#clock.monotonic() - oldest.enqueuedMs);
+  }
+
+  /** Resolves once everything recorded before the call is committed (or answered as lost). */
+  flush(): Promise<void> {
+    const through = this.#nextOrdinal - 1;
+    if (this.#settledThrough() >= through) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#flushWaiters.push({ through, resolve });
+      this.#kick(true);
+    });
+  }
+
+  purge(olderThan: Date, actor: string, correlationId?: string): Promise<PurgeResult> {
+    if (this.#closed) return Promise.reject(this.#unavailable());
+    return new Promise((resolve, reject) => {
+      this.#ops.push({ afterOrdinal: this.#nextOrdinal - 1, olderThan, actor, correlationId, resolve, reject });
+      this.#kick(true);
+    });
+  }
+
+  /** Stops taking records and drains what is buffered; what cannot be stored in time is a gap. */
+  async close(timeoutMs = 5_000): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); });
+    const drained = await Promise.race([this.flush().then(() => false), timedOut]);
+    clearTimeout(timer);
+    for (const op of this.#ops.splice(0)) op.reject(this.#unavailable());
+    if (drained) this.#abandon();
+    this.#stopped = true;
+    this.#clearTimer();
+  }
+
+  #abandon(): void {
+    const lost = [...(this.#unresolved?.entries ?? []), ...this.#inFlight, ...this.#queue.splice(0)];
+    this.#unresolved = null;
+    this.#logger.error({ audit_gap: true, records: lost.length }, 'audit writer closed before the store took every record');
+    for (const entry of lost) {
+      entry.waiter?.reject(this.#unavailable());
+      entry.waiter = null;
+      if (!entry.refused) this.#gaps.record('closed_before_commit', entry.record.kind, entry.record.task_id);
+    }
+    for (const waiter of this.#flushWaiters.splice(0)) waiter.resolve();
+  }
+
+  #at(): Date {
+    return new Date(Math.trunc(this.#clock.now()));
+  }
+
+  #unavailable(): AuditUnavailableError {
+    if (this.#closed) return new AuditUnavailableError('the audit writer is closed');
+    if (this.#queue.length >= this.#options.buffer_max_rows) return new AuditUnavailableError('the audit buffer is full');
+    return new AuditUnavailableError('the audit store cannot accept writes');
+  }
+
+  #enqueue(record: AuditRecord, waiter: Waiter | null): void {
+    if (this.#closed || this.#queue.length >= this.#options.buffer_max_rows) {
+      this.#gaps.record(this.#closed ? 'writer_closed' : 'buffer_full', record.kind, record.task_id);
+      waiter?.reject(this.#unavailable());
+      return;
+    }
+    this.#queue.push({ ordinal: this.#nextOrdinal++, record, enqueuedMs: this.#clock.monotonic(), waiter, refused: false });
+    this.#kick(this.#queue.length >= this.#options.batch_max_rows);
+  }
+
+  /** Schedules a pump; `urgent` overrides a pending linger timer. */
+  #kick(urgent: boolean): void {
+    if (this.#busy || this.#kickScheduled) return;
+    if (this.#timer !== null && !urgent) return;
+    this.#kickScheduled = true;
+    // setImmediate lets facts recorded in the same tick join the batch of an idle writer.
+    setImmediate(() => {
+      this.#kickScheduled = false;
+      this.#pump(true);
+    });
+  }
+
+  #pump(idle: boolean): void {
+    if (this.#busy) return;
+    this.#clearTimer();
+    const now = this.#clock.monotonic();
+    if (this.#stopped) return;
+    if (this.#failing && now < this.#retryAtMs) return this.#setTimer(this.#retryAtMs - now);
+    if (this.#unresolved !== null) return void this.#run(() => this.#reconcile());
+    const eligible = this.#eligibleRows();
+    const oldest = this.#queue[0];
+    if (eligible > 0 && oldest !== undefined) {
+      const age = now - oldest.enqueuedMs;
+      const max = this.#options.batch_max_rows;
+      const due = idle || this.#failing || this.#closed || eligible >= max || age >= this.#options.batch_max_ms
+        || this.#flushWaiters.length > 0 || this.#ops.length > 0;
+      if (!due) return this.#setTimer(this.#options.batch_max_ms - age);
+      return void this.#run(() => this.#commit(this.#queue.splice(0, Math.min(eligible, max))));
+    }
+    const op = this.#ops.shift();
+    if (op !== undefined) return void this.#run(() => this.#purgeNow(op));
+    // Nothing to write, yet admissions are refused until the store is known to be back.
+    if (this.#failing) void this.#run(() => this.#probe());
+  }
+
+  async #probe(): Promise<void> {
+    let head: ChainHead;
+    try {
+      head = await this.#store.head();
+    } catch (error) {
+      return this.#scheduleRetry(error);
+    }
+    this.#adoptHead(head);
+    this.#recovered();
+  }
+
+  /** Rows that may go into the next batch: none recorded after a queued purge. */
+  #eligibleRows(): number {
+    const op = this.#ops[0];
+    if (op === undefined) return this.#queue.length;
+    const after = this.#queue.findIndex((entry) => entry.ordinal > op.afterOrdinal);
+    return after === -1 ? this.#queue.length : after;
+  }
+
+  async #run(work: () => Promise<void>): Promise<void> {
+    this.#busy = true;
+    try {
+      await work();
+    } catch (error) {
+      this.#logger.error({ err: String(error) }, 'audit writer step failed unexpectedly');
+    } finally {
+      this.#busy = false;
+      this.#settleFlushWaiters();
+      this.#pump(false);
+    }
+  }
+
+  async #commit(entries: Entry[]): Promise<void> {
+    this.#inFlight = entries;
+    const expect = chainRecords(this.#head, entries.map((entry) => entry.record));
+    try {
+      await this.#store.append(expect.rows);
+    } catch (error) {
+      this.#inFlight = [];
+      this.#enterFailing(error);
+      this.#unresolved = { entries, expect: expect.head, answered: false };
+      await this.#reconcile();
+      return;
+    }
+    this.#inFlight = [];
+    this.#committed(entries, expect.head);
+  }
+
+  #committed(entries: Entry[], head: ChainHead): void {
+    this.#head = head;
+    this.#commits += 1;
+    let refusedButStored = 0;
+    for (const entry of entries) {
+      if (entry.refused) refusedButStored += 1;
+      entry.waiter?.resolve();
+      entry.waiter = null;
+    }
+    if (refusedButStored > 0) {
+      this.#logger.warn({ records: refusedButStored }, 'audit: admissions answered 503 were stored after all (commit outcome was unknown); those tasks never ran');
+    }
+    this.#recovered();
+  }
+
+  #recovered(): void {
+    if (!this.#failing) return;
+    this.#failing = false;
+    this.#backoffMs = this.#retryInitialMs;
+    this.#logger.warn({ head_seq: this.#head.seq, gaps: this.#gaps.total }, 'audit store recovered; writes resumed');
+  }
+
+  #adoptHead(head: ChainHead): void {
+    if (head.seq !== this.#head.seq || head.hash !== this.#head.hash) {
+      this.#logger.error({ expected_seq: this.#head.seq, stored_seq: head.seq }, 'audit chain head moved under the writer; continuing from the stored head');
+    }
+    this.#head = head;
+  }
+
+  /** Finds out whether the failed batch was stored (a lost acknowledgement) and goes on from the stored head. */
+  async #reconcile(): Promise<void> {
+    const pending = this.#unresolved;
+    if (pending === null) return;
+    let stored: boolean;
+    let head: ChainHead;
+    try {
+      const [row] = await this.#store.query({ after_seq: pending.expect.seq - 1, limit: 1 });
+      stored = row !== undefined && row.seq === pending.expect.seq && row.hash === pending.expect.hash;
+      head = await this.#store.head();
+    } catch (error) {
+      if (!pending.answered) this.#answerUnstored(pending);
+      this.#scheduleRetry(error);
+      return;
+    }
+    this.#unresolved = null;
+    if (stored) return this.#committed(pending.entries, head);
+    this.#adoptHead(head);
+    if (!pending.answered) this.#answerUnstored(pending);
+    this.#queue.unshift(...pending.entries.filter((entry) => !entry.refused));
+    this.#scheduleRetry(null);
+  }
+
+  /** Fail-closed: the admission is refused (503) and dropped; fail-open: the task goes on and the row is retried. */
+  #answerUnstored(pending: Unresolved): void {
+    pending.answered = true;
+    for (const entry of pending.entries) {
+      if (entry.waiter === null) continue;
+      if (this.#options.fail_closed) {
+        entry.refused = true;
+        entry.waiter.reject(new AuditUnavailableError('the audit store did not confirm the admission record'));
+      } else {
+        entry.waiter.resolve();
+      }
+      entry.waiter = null;
+    }
+  }
+
+  async #purgeNow(op: PurgeOp): Promise<void> {
+    try {
+      const request = { older_than: op.olderThan, actor: op.actor, at: this.#at(), head: this.#head };
+      const outcome = await this.#store.purgePrefix(op.correlationId === undefined ? request : { ...request, correlation_id: op.correlationId });
+      this.#head = { seq: outcome.row.seq, hash: outcome.row.hash };
+      op.resolve({ deleted_rows: outcome.deleted_rows, anchor_seq: outcome.anchor_seq, seq: outcome.row.seq });
+    } catch (error) {
+      op.reject(error instanceof Error ? error : new Error(String(error)));
+      // The purge may have committed unseen; a stale head is corrected by the next append's reconcile.
+      this.#head = await this.#store.head().catch(() => this.#head);
+    }
+  }
+
+  #enterFailing(error: unknown): void {
+    if (!this.#failing) {
+      this.#logger.error({ err: String(error), pending: this.pending() }, 'audit store failed; admissions are refused while fail_closed is on');
+    }
+    this.#failing = true;
+  }
+
+  #scheduleRetry(error: unknown): void {
+    this.#failing = true;
+    this.#retryAtMs = this.#clock.monotonic() + this.#backoffMs;
+    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#retryMaxMs);
+    if (error !== null) this.#logger.warn({ err: String(error), retry_in_ms: this.#retryAtMs - this.#clock.monotonic() }, 'audit store still unavailable');
+  }
+
+  #settledThrough(): number {
+    const first = this.#unresolved?.entries[0] ?? this.#inFlight[0] ?? this.#queue[0];
+    return first === undefined ? this.#nextOrdinal - 1 : first.ordinal - 1;
+  }
+
+  #settleFlushWaiters(): void {
+    if (this.#flushWaiters.length === 0) return;
+    const settled = this.#settledThrough();
+    this.#flushWaiters = this.#flushWaiters.filter((waiter) => (waiter.through <= settled ? (waiter.resolve(), false) : true));
+  }
+
+  #setTimer(delayMs: number): void {
+    this.#clearTimer();
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#pump(false);
+    }, Math.max(0, delayMs));
+    this.#timer.unref();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === null) return;
+    clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
