@@ -13,6 +13,7 @@ import { SessionStore } from './core/session/session-store.ts';
 import { fanOut, logObserver } from './gateway/observers.ts';
 import type { Task } from './gateway/task.ts';
 import { TaskService } from './gateway/task-service.ts';
+import type { Pool } from './pool/pool.ts';
 import { PoolManager } from './pool/pool-manager.ts';
 import { buildServer } from './server.ts';
 
@@ -44,27 +45,31 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
     clock,
   );
-  let tasks: TaskService | undefined;
-  const pools = new PoolManager<Task>(config.pools, {
+  // Pools report capacity to the dispatcher, which the task service owns: bind it once both exist.
+  const capacity: { pump?: (pool: Pool<Task>) => void } = {};
+  const pools: PoolManager<Task> = new PoolManager<Task>(config.pools, {
     clock,
     logger,
-    onCapacity: (pool) => tasks?.dispatcher.pump(pool as Parameters<TaskService['dispatcher']['pump']>[0]),
+    onCapacity: (pool) => {
+      const typed = pools.get(pool.id);
+      if (typed) capacity.pump?.(typed);
+    },
   });
-  tasks = new TaskService({ config, pools, sessions, clock, ids, observer, recorder: opts.recorder ?? alwaysAccepting, logger });
+  const tasks = new TaskService({ config, pools, sessions, clock, ids, observer, recorder: opts.recorder ?? alwaysAccepting, logger });
+  capacity.pump = (pool) => tasks.dispatcher.pump(pool);
   await pools.probeAll();
   const sweeper = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
   sweeper.unref();
   const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer });
-  const service = tasks;
   return {
     app,
     config,
-    tasks: service,
+    tasks,
     pools,
     sessions,
     async close() {
       clearInterval(sweeper);
-      service.shutdown();
+      tasks.shutdown();
       await app.close();
       await pools.close();
     },
