@@ -78,7 +78,7 @@ export async function runGeneration(ex: FakeExchange, plan: GenerationPlan, form
   }
   ex.res.writeHead(200, format.headers);
   ex.res.flushHeaders();
-  if (plan.firstTokenDelayMs > 0) await sleep(plan.firstTokenDelayMs);
+  if (plan.firstTokenDelayMs > 0) await Promise.race([sleep(plan.firstTokenDelayMs), ex.closed]);
   if (plan.keepAliveEvery > 0 && !(await ex.write(format.keepAlive))) return result;
   const perTokenMs = plan.tokensPerS > 0 && Number.isFinite(plan.tokensPerS) ? 1000 / plan.tokensPerS : 0;
   const tokens = fakeTokenStream(plan.prompt, plan.seed);
@@ -117,7 +117,7 @@ export async function runGeneration(ex: FakeExchange, plan: GenerationPlan, form
       break;
     }
     if (plan.keepAliveEvery > 0 && result.tokens % plan.keepAliveEvery === 0 && !(await ex.write(format.keepAlive))) return result;
-    await (perTokenMs > 0 ? sleep(perTokenMs) : new Promise((r) => setImmediate(r)));
+    await Promise.race([perTokenMs > 0 ? sleep(perTokenMs) : new Promise((r) => setImmediate(r)), ex.closed]);
   }
   if (!(await ex.write(format.final({ stop, text: result.text, tokens: result.tokens, stoppingWord })))) return result;
   ex.res.end();

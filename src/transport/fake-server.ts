@@ -47,7 +47,7 @@ export interface FakeServerOptions {
 export interface FakeServer {
   readonly url: string;
   readonly seen: SeenRequest[];
-  /** Resolves with seen[index] once that request finished, aborted or was reset. */
+  /** Resolves with seen[index] once its connection closed (finished, aborted or reset) and its handler returned. */
   settled(index: number): Promise<SeenRequest>;
   /** Stops listening and drops every open connection: connects now fail with ECONNREFUSED. */
   refuseConnections(): Promise<void>;
@@ -101,15 +101,16 @@ export async function startFakeServer(handler: FakeHandler, opts: FakeServerOpti
     res.on('close', () => {
       open.delete(res);
       if (!res.writableFinished && !record.reset) record.aborted = true;
-      settle(index);
     });
     const ex = exchange(req, res, record, closed, opts.splitChunks ?? (() => false));
-    readBody(req)
+    // Settled = the connection is done AND the handler has cleaned up (slots released, counts final).
+    const handled = readBody(req)
       .then((body) => {
         record.body = body;
         return handler(ex);
       })
       .catch(() => ex.reset());
+    void Promise.all([handled, closed]).then(() => settle(index));
   };
 
   const listen = async (): Promise<void> => {
