@@ -60,6 +60,8 @@ describe('generated files', () => {
     const data = join(root, 'contracts/openapi/data.yaml');
     writeFileSync(data, readFileSync(data, 'utf8').replace('summary: Read a task', 'summary: Look at a task'));
     expect(await staleFiles(root)).toEqual(['src/generated/openapi.json', 'src/generated/api-types.ts']);
+    writeFileSync(join(root, 'src/generated/hand-written.ts'), 'export {};\n');
+    expect(await staleFiles(root)).toContain('src/generated/hand-written.ts');
   });
 
   it('the CLI exits 0 on the committed tree', async () => {
