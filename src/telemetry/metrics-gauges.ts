@@ -72,7 +72,7 @@ const GAUGES: readonly GaugeSpec[] = [
     },
   },
   {
-    name: 'orchqueue_replica_slots_total',
+    name: 'orchqueue_replica_slots_capacity',
     help: 'Concurrent generation slots the replica offers.',
     labelNames: ['pool', 'replica'],
     fill: perReplica((r) => r.slots_total),

@@ -80,7 +80,7 @@ describe('GET /metrics after real traffic', () => {
     expect(delta('orchqueue_http_request_duration_seconds_count', { route: '/v1/tasks/:task_id/stream', method: 'GET', status_class: '2xx' })).toBe(TASKS);
     // Gauges read the pools at scrape time: the mock replica is up with its two slots free.
     expect(sampleValue(after.parsed, 'orchqueue_replica_up', { pool: 'demo', replica: 'mock-0' })).toBe(1);
-    expect(sampleValue(after.parsed, 'orchqueue_replica_slots_total', { replica: 'mock-0' })).toBe(2);
+    expect(sampleValue(after.parsed, 'orchqueue_replica_slots_capacity', { replica: 'mock-0' })).toBe(2);
     expect(sampleValue(after.parsed, 'orchqueue_replica_slots_busy', { replica: 'mock-0' })).toBe(0);
     expect(sampleValue(after.parsed, 'orchqueue_queue_depth', demo)).toBe(0);
     expect(sampleValue(after.parsed, 'orchqueue_engine_info', { replica: 'mock-0', engine: 'mock' })).toBe(1);
