@@ -1,0 +1,93 @@
+// The audit composition: picks the backend from config, opens the store (migrations applied),
+// starts the writer on the stored chain head and runs retention. main.ts calls this once;
+// nothing else here is wired into the server.
+
+import type { AuditConfig } from '../config/schema.ts';
+import { systemClock, type Clock } from '../core/ports.ts';
+import type { AuditLogger } from './gap-reporter.ts';
+import { openPgStore } from './pg-store.ts';
+import { PgliteWorkerStore } from './pglite-store.ts';
+import { noopRecorder, type AuditRecorder } from './recorder.ts';
+import type { AuditStore } from './store.ts';
+import { AuditWriter } from './writer.ts';
+
+export interface Audit {
+  /** null when audit.backend is off. */
+  store: AuditStore | null;
+  writer: AuditRecorder;
+  /** Drains the writer, stops retention, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface CreateAuditDeps {
+  logger: AuditLogger;
+  clock?: Clock;
+  /** Where DATABASE_URL is read from (process.env in main.ts). */
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+const DAY_MS = 86_400_000;
+const RETENTION_INTERVAL_MS = 3_600_000;
+export const RETENTION_ACTOR = 'system:retention';
+
+export function databaseUrlOf(config: AuditConfig, env: Readonly<Record<string, string | undefined>>): string {
+  const url = env.DATABASE_URL ?? config.database_url;
+  if (url === undefined || url === '') throw new Error('audit.backend is postgres but neither DATABASE_URL nor audit.database_url is set');
+  return url;
+}
+
+async function openStore(config: AuditConfig, deps: CreateAuditDeps): Promise<AuditStore> {
+  const env = deps.env ?? {};
+  if (config.backend === 'postgres') {
+    return openPgStore({
+      connectionString: databaseUrlOf(config, env),
+      onIdleError: (error) => deps.logger.warn({ err: error.message }, 'audit: an idle Postgres connection failed'),
+    });
+  }
+  if (env.DATABASE_URL !== undefined) {
+    deps.logger.warn({ data_dir: config.data_dir }, 'DATABASE_URL is set but audit.backend is pglite; set audit.backend: postgres to use it');
+  }
+  return PgliteWorkerStore.open({ dataDir: config.data_dir });
+}
+
+function startRetention(config: AuditConfig, writer: AuditRecorder, deps: CreateAuditDeps): () => void {
+  const days = config.retention_days;
+  if (days === undefined) return () => undefined;
+  const clock = deps.clock ?? systemClock;
+  const run = (): void => {
+    writer.purge(new Date(clock.now() - days * DAY_MS), RETENTION_ACTOR).then(
+      (result) => { if (result.deleted_rows > 0) deps.logger.warn({ ...result }, 'audit retention purged rows'); },
+      (error: unknown) => deps.logger.warn({ err: String(error) }, 'audit retention purge failed; will retry'),
+    );
+  };
+  const first = setTimeout(run, 0);
+  const every = setInterval(run, RETENTION_INTERVAL_MS);
+  first.unref();
+  every.unref();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
+  };
+}
+
+export async function createAudit(config: AuditConfig, deps: CreateAuditDeps): Promise<Audit> {
+  if (config.backend === 'off') return { store: null, writer: noopRecorder(), close: () => Promise.resolve() };
+  const store = await openStore(config, deps);
+  let writer: AuditWriter;
+  try {
+    writer = await AuditWriter.start(config, deps.clock === undefined ? { store, logger: deps.logger } : { store, logger: deps.logger, clock: deps.clock });
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw error;
+  }
+  const stopRetention = startRetention(config, writer, deps);
+  return {
+    store,
+    writer,
+    async close() {
+      stopRetention();
+      await writer.close();
+      await store.close();
+    },
+  };
+}
