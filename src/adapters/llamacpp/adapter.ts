@@ -6,7 +6,7 @@ import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalReque
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
 import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
-import { createProber, statusFailure } from '../openai-compat/probe.ts';
+import { createProber } from '../openai-compat/probe.ts';
 import { LlamacppStreamDecoder } from './decode.ts';
 import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
 import { llamacppError, llamacppErrorPolicy } from './errors.ts';
@@ -24,17 +24,10 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
     ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
   });
   const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options));
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
-    let res;
-    try {
-      res = await prober.get('/props', signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw llamacppError(err, 0, policy);
-    }
-    if (res.status !== 200) throw llamacppError(statusFailure(res), 0, policy);
+    const res = await prober.getOk('/props', signal);
     const facts = decodeLlamacppProps(res.json, init.model);
     if (facts === undefined) {
       throw new EngineError('ENGINE_ERROR', 'the llama.cpp replica returned /props without a context size', {

@@ -6,19 +6,33 @@ import type { EngineHealth } from '../contract.ts';
 import { getJson, type JsonResponse, type Upstream } from '../../transport/http-agent.ts';
 import { UpstreamFailure, isTransientFailure, parseRetryAfterMs, toUpstreamFailure } from '../../transport/upstream-failure.ts';
 import { withRetry, type BackoffPolicy } from '../retry.ts';
+import { toEngineError, type ErrorPolicy } from './error-map.ts';
 
 export interface Prober {
   /** Resolves with any status; rejects with UpstreamFailure (transport) or the signal's reason. */
   get(path: string, signal: AbortSignal): Promise<JsonResponse>;
+  /** Resolves only with a 200; anything else rejects with a mapped EngineError (or the signal's reason). */
+  getOk(path: string, signal: AbortSignal): Promise<JsonResponse>;
   /** Maps the answer with `interpret`; transport failures become { live: false, ready: false }. */
   health(path: string, signal: AbortSignal, interpret: (res: JsonResponse) => EngineHealth): Promise<EngineHealth>;
 }
 
-export function createProber(upstream: Upstream, headers: Record<string, string>, policy: BackoffPolicy): Prober {
+export function createProber(upstream: Upstream, headers: Record<string, string>, backoff: BackoffPolicy, errors: ErrorPolicy): Prober {
   const get = (path: string, signal: AbortSignal): Promise<JsonResponse> =>
-    withRetry(() => getJson(upstream, path, headers, signal), { policy, signal, shouldRetry: isTransientFailure });
+    withRetry(() => getJson(upstream, path, headers, signal), { policy: backoff, signal, shouldRetry: isTransientFailure });
+  const mapped = (err: unknown, signal: AbortSignal): unknown => (signal.aborted ? signal.reason : toEngineError(err, 0, errors));
   return {
     get,
+    async getOk(path, signal) {
+      let res: JsonResponse;
+      try {
+        res = await get(path, signal);
+      } catch (err) {
+        throw mapped(err, signal);
+      }
+      if (res.status !== 200) throw mapped(statusFailure(res), signal);
+      return res;
+    },
     async health(path, signal, interpret) {
       try {
         return interpret(await get(path, signal));

@@ -1,0 +1,77 @@
+// WorkerAdapter for one vLLM OpenAI-compatible server: streams `/v1/completions`, probes
+// `/health`, reads `/version` + `/v1/models`. Only engine headers are sent; cancel is the abort
+// signal (vLLM aborts the request in the engine on disconnect).
+
+import { Type } from '@sinclair/typebox';
+import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createUpstream } from '../../transport/http-agent.ts';
+import { streamSse } from '../../transport/sse-stream.ts';
+import { HttpOptionFields, backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { createProber } from '../openai-compat/probe.ts';
+import { VllmStreamDecoder } from './decode.ts';
+import { COMPLETIONS_PATH, encodeVllm } from './encode.ts';
+import { vllmError, vllmErrorPolicy } from './errors.ts';
+import { decodeVllmModel, decodeVllmVersion } from './props.ts';
+
+export const VllmOptionsSchema = Type.Object(
+  {
+    ...HttpOptionFields,
+    max_num_seqs: Type.Integer({ minimum: 1, default: 256, description: 'the server --max-num-seqs; vLLM does not report it' }),
+  },
+  { additionalProperties: false },
+);
+
+export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
+  const options = parseOptions(VllmOptionsSchema, init.options, 'vllm');
+  const upstream = createUpstream({
+    baseUrl: init.baseUrl,
+    connectTimeoutMs: init.timeouts.connectMs,
+    headersTimeoutMs: init.timeouts.firstByteMs,
+    bodyTimeoutMs: init.timeouts.idleMs,
+    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
+  });
+  const policy = vllmErrorPolicy(options.overload_retry_after_ms);
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+
+  async function props(signal: AbortSignal): Promise<EngineProps> {
+    const [version, models] = await Promise.all([prober.getOk('/version', signal), prober.getOk('/v1/models', signal)]);
+    const card = decodeVllmModel(models.json, init.model);
+    if (card === undefined) {
+      throw new EngineError('ENGINE_ERROR', 'the vLLM replica listed no model with max_model_len', { upstreamDetail: models.text.slice(0, 512) });
+    }
+    return {
+      engineVersion: decodeVllmVersion(version.json) ?? 'unknown',
+      model: card.model,
+      ctxMax: card.ctxMax,
+      slotsTotal: options.max_num_seqs,
+      // Holds for requests that carry a seed (vLLM seeds sampling per request); unseeded
+      // requests sample differently every time.
+      deterministic: true,
+    };
+  }
+
+  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+    const decoder = new VllmStreamDecoder();
+    const call = { path: COMPLETIONS_PATH, body: JSON.stringify(encodeVllm(req)), headers: engineHeaders(options, req.traceparent) };
+    try {
+      yield* streamSse(upstream, call, decoder, signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw vllmError(err, decoder.tokens, policy);
+    }
+  }
+
+  return {
+    kind: 'vllm',
+    capabilities: { slotAffinity: false, deterministic: true, reportsSlots: false },
+    health: (signal) =>
+      prober.health('/health', signal, (res) => {
+        if (res.status === 200) return { live: true, ready: true };
+        // 503 = EngineDeadError: the API process answers but its engine is gone.
+        return { live: true, ready: false, detail: res.status === 503 ? 'engine process is dead' : `engine health answered HTTP ${res.status}` };
+      }),
+    props,
+    stream,
+    close: () => upstream.close(),
+  };
+}
