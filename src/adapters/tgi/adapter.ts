@@ -22,7 +22,7 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
     ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
   });
   const policy = tgiErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options));
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
     let res;

@@ -1,0 +1,80 @@
+// NVIDIA Triton (TensorRT-LLM models) as a WorkerAdapter: KServe v2 health and metadata plus the
+// generate extension's `generate_stream`, over one keep-alive upstream pool per replica. Tensor
+// names come from the configured profile; context size and slots from options (Triton reports
+// neither). Client headers never reach the engine; cancel is the abort signal.
+
+import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createUpstream } from '../../transport/http-agent.ts';
+import { streamSse } from '../../transport/sse-stream.ts';
+import { backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { createProber, statusFailure } from '../openai-compat/probe.ts';
+import { decodeTritonFacts, TritonStreamDecoder } from './decode.ts';
+import { encodeTritonRequest, tritonStreamPath } from './encode.ts';
+import { tritonError, tritonErrorPolicy } from './errors.ts';
+import { TritonOptionsSchema, tritonSlots, tritonWire } from './options.ts';
+
+export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
+  const options = parseOptions(TritonOptionsSchema, init.options, 'triton');
+  const wire = tritonWire(options);
+  const upstream = createUpstream({
+    baseUrl: init.baseUrl,
+    connectTimeoutMs: init.timeouts.connectMs,
+    // Triton sends headers with the first response, so this budget covers queueing + prefill.
+    headersTimeoutMs: init.timeouts.firstByteMs,
+    bodyTimeoutMs: init.timeouts.idleMs,
+    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
+  });
+  const policy = tritonErrorPolicy(options.overload_retry_after_ms);
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+  const known = { ctxMax: options.ctx_max, slotsTotal: tritonSlots(options), deterministic: options.deterministic };
+
+  async function getOk(path: string, signal: AbortSignal): Promise<{ json: unknown; text: string }> {
+    let res;
+    try {
+      res = await prober.get(path, signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw tritonError(err, 0, policy);
+    }
+    if (res.status !== 200) throw tritonError(statusFailure(res), 0, policy);
+    return res;
+  }
+
+  async function props(signal: AbortSignal): Promise<EngineProps> {
+    const server = await getOk('/v2', signal);
+    const model = await getOk(`/v2/models/${encodeURIComponent(init.model)}`, signal);
+    const facts = decodeTritonFacts(server.json, model.json, wire, known);
+    if (!facts.ok) {
+      throw new EngineError('ENGINE_ERROR', `the Triton replica metadata lacks ${facts.field}`, {
+        upstreamDetail: `${server.text} ${model.text}`.slice(0, 512),
+      });
+    }
+    return facts.props;
+  }
+
+  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+    const decoder = new TritonStreamDecoder(wire, req.maxTokens);
+    const headers = { ...engineHeaders(options, req.traceparent), accept: 'text/event-stream' };
+    const call = { path: tritonStreamPath(init.model), body: JSON.stringify(encodeTritonRequest(req, wire)), headers };
+    try {
+      yield* streamSse(upstream, call, decoder, signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw tritonError(err, decoder.tokens, policy);
+    }
+  }
+
+  return {
+    kind: 'triton',
+    capabilities: { slotAffinity: false, deterministic: options.deterministic, reportsSlots: false },
+    health: (signal) =>
+      prober.health('/v2/health/ready', signal, (res) => {
+        if (res.status === 200) return { live: true, ready: true };
+        // 400 (not 503) while not ready: the server answers, models are not all loaded.
+        return { live: true, ready: false, detail: `engine readiness answered HTTP ${res.status}` };
+      }),
+    props,
+    stream,
+    close: () => upstream.close(),
+  };
+}
