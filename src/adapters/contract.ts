@@ -41,6 +41,8 @@ export type CanonicalEvent =
       completionTokens?: number;
       /** Engine-reported KV cache reuse for the prompt, in tokens (llama.cpp `tokens_cached`/`timings.cache_n`). */
       cachedTokens?: number;
+      /** The engine slot that served the request (llama.cpp `id_slot`), for session affinity. */
+      slotId?: number;
     };
 
 export interface EngineHealth {

@@ -45,12 +45,7 @@ export function resolvePool(req: TaskRequest, pools: PoolManager<Task>): Result<
   if (pool.draining) {
     return fail(orchError('DRAINING', `pool ${pool.id} is draining and takes no new work`, { pool_id: pool.id, retry_after_ms: 5_000 }));
   }
-  if (!pool.ready) {
-    return fail(orchError('POOL_UNREADY', `pool ${pool.id} has no ready replica`, {
-      pool_id: pool.id,
-      retry_after_ms: pool.config.health.interval_ms,
-    }));
-  }
+  if (!pool.ready) return fail(pool.unreadyError());
   return ok(pool);
 }
 
@@ -114,7 +109,9 @@ function placementFeasible(req: TaskRequest, pool: Pool<Task>): Result<void> {
     if (unknown !== undefined) return fail(orchError('INVALID_PARAMS', `unknown replica ${unknown} in pool ${pool.id}`, { field, pool_id: pool.id }));
   }
   if (!everPlaceable(pool.views(), jobFor(req))) {
-    return fail(orchError('POOL_UNREADY', `no ready replica of pool ${pool.id} satisfies the placement constraints`, {
+    // ORCH-0505: a pin that cannot be honoured, without allow_fallback, is REPLICA_EXHAUSTED.
+    const pinned = p?.pin !== undefined && p.allow_fallback !== true;
+    return fail(orchError(pinned ? 'REPLICA_EXHAUSTED' : 'POOL_UNREADY', pinned ? `pinned replica ${p.pin} of pool ${pool.id} cannot take the task` : `no ready replica of pool ${pool.id} satisfies the placement constraints`, {
       pool_id: pool.id,
       retry_after_ms: pool.config.health.interval_ms,
     }));

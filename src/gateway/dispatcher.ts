@@ -6,9 +6,9 @@
 import type { Logger } from 'pino';
 import { EngineError, type CanonicalRequest } from '../adapters/contract.ts';
 import type { Config } from '../config/schema.ts';
-import { orchError, type OrchError } from '../core/errors.ts';
+import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
-import { decide } from '../core/placement/decide.ts';
+import { decide, type Decision } from '../core/placement/decide.ts';
 import type { Clock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
@@ -25,56 +25,101 @@ export interface DispatcherDeps {
 }
 
 /** Failures before the first token that another replica may not share. */
-const REPLACEABLE = new Set(['WORKER_RESET', 'POOL_UNREADY', 'REPLICA_EXHAUSTED', 'DECODE_TIMEOUT']);
+const REPLACEABLE = new Set<ErrorCode>(['WORKER_RESET', 'POOL_UNREADY', 'REPLICA_EXHAUSTED', 'DECODE_TIMEOUT']);
+/** Failures that say something about the replica's health (not the request, not load). */
+const REPLICA_FAULTS = new Set<ErrorCode>(['WORKER_RESET', 'POOL_UNREADY', 'DECODE_TIMEOUT', 'ENGINE_ERROR']);
+/** Retry hint when an overloaded engine gave none. */
+const OVERLOAD_BACKOFF_MS = 1_000;
+
+type Placement = 'placed' | 'ended' | 'wait';
 
 export class Dispatcher {
   private readonly deps: DispatcherDeps;
   private readonly pumping = new Set<string>();
+  /** The last failure of a task that waits to be re-placed: its terminal error if it cannot be. */
+  private readonly failures = new WeakMap<Task, OrchError>();
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
   }
 
-  /** Places as much committed work as there are free slots. Re-entrant calls are folded. */
+  /**
+   * Places as much committed work as there are free slots: tasks waiting to be re-placed first,
+   * then the fair queue. Re-entrant calls are folded.
+   */
   pump(pool: Pool<Task>): void {
     if (this.pumping.has(pool.id)) return;
     this.pumping.add(pool.id);
     try {
+      for (let i = 0; i < pool.retry.length; ) {
+        // A placed or ended task left pool.retry, so the same index now holds the next one.
+        if (this.place(pool, pool.retry[i] as Task, i) === 'wait') i++;
+      }
       for (;;) {
-        const fromRetry = pool.retry.length > 0;
-        const next = fromRetry ? pool.retry[0] : pool.queue.peek();
-        if (!next || !next.committed) return;
-        const job = { ...jobFor(next.request, next.affinity?.replica_id), exclude: next.tried };
-        const decision = decide(pool.views(), job);
-        if (decision.kind === 'no_capacity') {
-          if (decision.reason === 'busy' || !pool.ready) return;
-          this.take(pool, next, fromRetry);
-          this.deps.finish(next, {
-            state: 'failed',
-            error: orchError('POOL_UNREADY', `no eligible replica of pool ${pool.id} for this task`, {
-              pool_id: pool.id,
-              retry_after_ms: pool.config.health.interval_ms,
-            }),
-          });
-          continue;
-        }
-        this.take(pool, next, fromRetry);
-        const replica = pool.replica(decision.replicaId) as Replica;
-        void this.run(pool, next, replica, decision.log.at(-1) ?? '');
+        const next = pool.queue.peek();
+        if (!next || !next.committed || this.place(pool, next, -1) === 'wait') return;
       }
     } finally {
       this.pumping.delete(pool.id);
     }
   }
 
-  private take(pool: Pool<Task>, task: Task, fromRetry: boolean): void {
-    if (fromRetry) pool.retry.shift();
+  /** Tries one task; `retryAt` is its index in pool.retry, or -1 for the head of the queue. */
+  private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
+    const closed = this.closedFor(pool);
+    if (closed) return this.end(pool, task, retryAt, closed);
+    const job = { ...jobFor(task.request, task.affinity?.replica_id), exclude: task.tried };
+    const decision = decide(pool.views(), job);
+    if (decision.kind === 'assigned') {
+      this.take(pool, task, retryAt);
+      void this.run(pool, task, pool.replica(decision.replicaId) as Replica, decision.log.at(-1) ?? '');
+      return 'placed';
+    }
+    // Busy, or nothing can serve now but may soon (prober, breaker and backoff timers pump).
+    if (decision.reason === 'busy' || !pool.ready) return 'wait';
+    return this.end(pool, task, retryAt, this.unplaceable(pool, task, decision));
+  }
+
+  /** A drained pool past its deadline, or a removed one, ends work that reaches the pump. */
+  private closedFor(pool: Pool<Task>): OrchError | undefined {
+    const expired = pool.drain !== undefined && this.deps.clock.monotonic() >= pool.drain.deadlineMono;
+    if (!expired && !pool.retired) return undefined;
+    return orchError('DRAINING', `pool ${pool.id} is draining and takes no new work`, { pool_id: pool.id, retry_after_ms: 1_000 });
+  }
+
+  private end(pool: Pool<Task>, task: Task, retryAt: number, error: OrchError): Placement {
+    this.take(pool, task, retryAt);
+    const draining = error.code === 'DRAINING';
+    this.deps.finish(task, draining ? { state: 'canceled', reason: 'drain', error } : { state: 'failed', error });
+    return 'ended';
+  }
+
+  /** The pool serves, but never this task: a pin that cannot be honoured, or nowhere left to re-place. */
+  private unplaceable(pool: Pool<Task>, task: Task, decision: Decision): OrchError {
+    const earlier = this.failures.get(task);
+    if (earlier) return earlier;
+    const pin = task.request.placement?.pin;
+    if (pin !== undefined && task.request.placement?.allow_fallback !== true) {
+      return orchError('REPLICA_EXHAUSTED', `pinned replica ${pin} of pool ${pool.id} cannot take the task`, {
+        pool_id: pool.id,
+        retry_after_ms: pool.config.health.interval_ms,
+      });
+    }
+    this.deps.logger.info({ task_id: task.id, pool_id: pool.id, decision: decision.log }, 'no eligible replica for task');
+    return orchError('POOL_UNREADY', `no eligible replica of pool ${pool.id} for this task`, {
+      pool_id: pool.id,
+      retry_after_ms: pool.config.health.interval_ms,
+    });
+  }
+
+  private take(pool: Pool<Task>, task: Task, retryAt: number): void {
+    if (retryAt >= 0) pool.retry.splice(retryAt, 1);
     else pool.queue.take();
   }
 
   private async run(pool: Pool<Task>, task: Task, replica: Replica, decision: string): Promise<void> {
-    const { clock, config } = this.deps;
-    replica.slotsBusy++;
+    const { clock } = this.deps;
+    replica.lease();
     task.replica = replica;
     task.state = 'running';
     task.startedAt ??= clock.now();
@@ -85,11 +130,12 @@ export class Dispatcher {
     const queueWaitMs = Math.round(startedMono - task.createdMono);
     const engine = pool.config.engine;
     this.deps.observer.placed?.({ ...this.facts(task), replica_id: replica.id, engine, queue_wait_ms: queueWaitMs, decision, attempt: task.tried.length + 1 });
+    // A re-placed task gets a second `started` naming the replica that now serves it.
     task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: queueWaitMs });
     const idle = setTimeout(() => this.timeout(task, 'idle'), pool.config.timeouts.idle_ms);
     const wall = setTimeout(() => this.timeout(task, 'wall'), pool.config.timeouts.wall_ms);
     try {
-      for await (const event of replica.adapter.stream(this.canonical(task, pool), abort.signal)) {
+      for await (const event of replica.adapter.stream(this.canonical(task, replica), abort.signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
           if (task.tokensOut === 0) this.firstToken(task, replica, engine);
@@ -104,17 +150,18 @@ export class Dispatcher {
             finishReason: event.finishReason,
             ...(event.promptTokens !== undefined ? { promptTokens: event.promptTokens } : {}),
             ...(event.cachedTokens !== undefined ? { cachedTokens: event.cachedTokens } : {}),
+            ...(event.slotId !== undefined ? { slotId: event.slotId } : {}),
           });
         }
       }
-      if (!task.finished) this.fail(task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
+      if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
     } catch (err) {
       // An abort we caused (idle watchdog) carries its own typed reason.
-      if (!task.finished) this.fail(task, replica, abort.signal.aborted ? abort.signal.reason : err);
+      if (!task.finished) this.fail(pool, task, replica, abort.signal.aborted ? abort.signal.reason : err);
     } finally {
       clearTimeout(idle);
       clearTimeout(wall);
-      replica.slotsBusy--;
+      replica.release();
       this.pump(pool);
     }
   }
@@ -156,35 +203,57 @@ export class Dispatcher {
   }
 
   /** Before the first token: re-place once elsewhere. After: terminal error, never a retry. */
-  private fail(task: Task, replica: Replica, err: unknown): void {
-    const pool = task.pool;
+  private fail(pool: Pool<Task>, task: Task, replica: Replica, err: unknown): void {
     const error = toOrchError(err, pool.config.engine);
-    replica.breaker.failure(this.deps.clock.monotonic());
+    this.judgeReplica(pool, replica, error);
     if (task.tokensOut === 0 && task.tried.length === 0 && REPLACEABLE.has(error.code)) {
       task.tried.push(replica.id);
       task.state = 'queued';
       task.replica = undefined;
       task.abort = undefined;
+      this.failures.set(task, error);
       this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');
       pool.retry.push(task);
       return;
     }
     const code = task.tokensOut > 0 && error.code !== 'DECODE_TIMEOUT' ? 'WORKER_RESET' : error.code;
-    this.deps.finish(task, { state: 'failed', error: code === error.code ? error : orchError(code, error.message, { engine: pool.config.engine, retry_after_ms: 1_000 }) });
+    this.deps.finish(task, {
+      state: 'failed',
+      error: code === error.code ? error : orchError(code, `the engine connection failed after the first token: ${error.message}`, { engine: pool.config.engine, retry_after_ms: 1_000 }),
+    });
   }
 
-  private canonical(task: Task, pool: Pool<Task>): CanonicalRequest {
+  /**
+   * Overload backs the replica off for the engine's retry hint; faults count toward its breaker.
+   * Either way a timer pumps the pool when the replica may serve again, so waiting work moves.
+   */
+  private judgeReplica(pool: Pool<Task>, replica: Replica, error: OrchError): void {
+    let waitMs: number | undefined;
+    if (error.code === 'REPLICA_EXHAUSTED') {
+      waitMs = error.retry_after_ms ?? OVERLOAD_BACKOFF_MS;
+      replica.backOff(waitMs);
+    } else if (REPLICA_FAULTS.has(error.code) && replica.breaker.failure(this.deps.clock.monotonic())) {
+      waitMs = replica.breaker.waitMs;
+      this.deps.logger.warn({ pool_id: pool.id, replica_id: replica.id, code: error.code }, 'replica circuit breaker open');
+    }
+    if (waitMs === undefined) return;
+    const timer = setTimeout(() => this.pump(pool), waitMs + 1);
+    timer.unref();
+  }
+
+  private canonical(task: Task, replica: Replica): CanonicalRequest {
     const r = task.request;
+    const slot = task.affinity?.replica_id === replica.id ? task.affinity.slot_id : undefined;
     return {
       taskId: task.id,
-      model: pool.config.engine_model ?? pool.config.model,
+      model: task.pool.config.engine_model ?? task.pool.config.model,
       prompt: r.prompt,
       maxTokens: r.max_tokens,
       ...(r.seed !== undefined ? { seed: r.seed } : {}),
       ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
       ...(r.top_p !== undefined ? { topP: r.top_p } : {}),
       ...(r.stop !== undefined ? { stop: r.stop } : {}),
-      ...(task.affinity?.slot_id !== undefined && task.affinity.replica_id === task.replica?.id ? { slotId: task.affinity.slot_id } : {}),
+      ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
     };
   }

@@ -312,6 +312,17 @@ export class TaskService {
     };
   }
 
+  /** Ends a pool's unfinished tasks (drain deadline, pool removal) with a terminal `error`. */
+  endPoolWork(pool: Pool<Task>, scope: 'queued' | 'all', error: OrchError): number {
+    let ended = 0;
+    for (const task of [...this.tasks.values()]) {
+      if (task.pool !== pool || task.finished || !task.committed) continue;
+      if (scope === 'queued' && task.state !== 'queued') continue;
+      if (this.finish(task, { state: 'canceled', reason: 'drain', error })) ended++;
+    }
+    return ended;
+  }
+
   /** Ends every unfinished task (shutdown): queued and running work gets a terminal event. */
   shutdown(): void {
     for (const task of this.tasks.values()) {

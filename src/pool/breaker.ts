@@ -21,16 +21,36 @@ export class CircuitBreaker {
     return this.stateValue;
   }
 
+  /**
+   * A lease was granted. On a half-open breaker that lease is the single trial: the breaker
+   * reads open again until the trial succeeds or fails. A trial that never resolves (the task
+   * was canceled) frees another one after a further `openMs`.
+   */
+  leased(nowMs: number): void {
+    if (this.state(nowMs) !== 'half_open') return;
+    this.stateValue = 'open';
+    this.openedAt = nowMs;
+  }
+
   success(): void {
     this.failures = 0;
     this.stateValue = 'closed';
   }
 
-  failure(nowMs: number): void {
+  /** Records a failure; true when this failure opened the breaker. */
+  failure(nowMs: number): boolean {
     this.failures++;
-    if (this.stateValue === 'half_open' || this.failures >= this.threshold) {
+    const wasOpen = this.stateValue === 'open';
+    if (this.stateValue === 'half_open' || this.failures >= this.threshold || wasOpen) {
       this.stateValue = 'open';
       this.openedAt = nowMs;
+      return true;
     }
+    return false;
+  }
+
+  /** How long an open breaker waits before its half-open trial. */
+  get waitMs(): number {
+    return this.openMs;
   }
 }

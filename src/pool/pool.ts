@@ -1,11 +1,12 @@
-// A pool: replicas of one model on one engine kind, its fair queue and its service statistics.
-// Owns no timers itself; probers and the dispatcher act on it.
+// A pool: replicas of one model on one engine kind, its fair queue, its service statistics and
+// its drain state. Owns no timers itself; probers, the pool manager and the dispatcher act on it.
 
 import type { PoolConfig } from '../config/schema.ts';
 import { ServiceStats } from '../core/admission/predict.ts';
+import { orchError, type OrchError } from '../core/errors.ts';
 import type { ReplicaView } from '../core/placement/decide.ts';
 import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
-import type { Replica, ReplicaStatus } from './replica.ts';
+import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
 export interface PoolStatus {
   id: string;
@@ -21,30 +22,45 @@ export interface PoolStatus {
   last_error?: string;
 }
 
+export interface DrainState {
+  /** Wall-clock ms (for the API) and monotonic ms (for decisions) of the deadline. */
+  deadlineAt: number;
+  deadlineMono: number;
+}
+
 export class Pool<T extends QueueEntry = QueueEntry> {
   readonly id: string;
   config: PoolConfig;
-  replicas: Replica[];
+  replicas: Replica[] = [];
   readonly queue: FairQueue<T>;
   readonly stats: ServiceStats;
   /** Tasks that failed before their first token and wait to be re-placed ahead of the queue. */
   readonly retry: T[] = [];
-  drainDeadline: number | undefined;
+  drain: DrainState | undefined;
+  /** Removed from the configuration: takes no work, finishes what runs. */
+  retired = false;
 
   constructor(config: PoolConfig, replicas: Replica[]) {
     this.id = config.id;
     this.config = config;
-    this.replicas = replicas;
     this.queue = new FairQueue<T>(queueOptions(config));
     this.stats = new ServiceStats({ priors: priorsFrom(config) });
+    this.setReplicas(replicas);
+  }
+
+  /** Installs a replica set (construction, reload): the set judges its own engine versions. */
+  setReplicas(replicas: Replica[]): void {
+    this.replicas = replicas;
+    bindVersionPolicy(this.config, replicas);
   }
 
   get draining(): boolean {
-    return this.drainDeadline !== undefined;
+    return this.drain !== undefined || this.retired;
   }
 
+  /** Some replica could take a task now (load aside). */
   get ready(): boolean {
-    return !this.draining && this.replicas.some((r) => r.effectiveState === 'ready');
+    return !this.draining && this.replicas.some((r) => r.serviceable);
   }
 
   /** Could work ever start here without operator action (some replica ready or coming up)? */
@@ -52,9 +68,10 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.replicas.some((r) => r.state !== 'failed');
   }
 
+  /** Slots of replicas that are up and run the expected engine version. */
   get slotsTotal(): number {
     let n = 0;
-    for (const r of this.replicas) if (r.effectiveState === 'ready') n += r.slotsTotal;
+    for (const r of this.replicas) if (r.effectiveState === 'ready' && r.versionOk) n += r.slotsTotal;
     return n;
   }
 
@@ -72,9 +89,24 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.replicas.map((r) => r.view());
   }
 
+  /** Why no new work can start here: overload (with the earliest retry) or no ready replica. */
+  unreadyError(): OrchError {
+    const up = this.replicas.filter((r) => r.effectiveState === 'ready' && r.versionOk);
+    if (up.length > 0 && up.every((r) => r.exhausted)) {
+      const waitMs = Math.min(...up.map((r) => r.exhaustedForMs));
+      return orchError('REPLICA_EXHAUSTED', `every replica of pool ${this.id} reported overload`, {
+        pool_id: this.id,
+        engine: this.config.engine,
+        retry_after_ms: Math.max(1, Math.ceil(waitMs)),
+      });
+    }
+    const retryMs = up.length > 0 ? Math.min(...up.map((r) => r.breaker.waitMs)) : this.config.health.interval_ms;
+    return orchError('POOL_UNREADY', `pool ${this.id} has no ready replica`, { pool_id: this.id, retry_after_ms: retryMs });
+  }
+
   status(): PoolStatus {
-    const versions = new Set(this.replicas.map((r) => r.engineVersion).filter((v) => v !== undefined));
-    const lastError = this.replicas.find((r) => r.lastError)?.lastError;
+    const expected = expectedVersion(this.config, this.replicas);
+    const lastError = this.replicas.map((r) => r.status().last_error).find((e) => e !== undefined);
     return {
       id: this.id,
       engine: this.config.engine,
@@ -83,7 +115,7 @@ export class Pool<T extends QueueEntry = QueueEntry> {
       live: this.live,
       ready: this.ready,
       draining: this.draining,
-      ...(versions.size === 1 ? { engine_version: [...versions][0] as string } : {}),
+      ...(expected ? { engine_version: expected.version } : {}),
       slots: { total: this.slotsTotal, busy: this.slotsBusy },
       queue: {
         depth: this.queue.size,
@@ -99,6 +131,35 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   replicaStatuses(): ReplicaStatus[] {
     return this.replicas.map((r) => r.status());
   }
+}
+
+/**
+ * The version replicas must run: the config pin; else, with `require_same_engine_version`, the
+ * one most replicas report (a tie goes to the version reported first); else, for reporting, the
+ * one version every reporting replica agrees on.
+ */
+export function expectedVersion(config: PoolConfig, replicas: readonly Replica[]): ExpectedVersion | undefined {
+  if (config.engine_version !== undefined) return { version: config.engine_version, source: 'pinned' };
+  const counts = new Map<string, { n: number; first: number }>();
+  for (const r of replicas) {
+    if (r.engineVersion === undefined) continue;
+    const seen = counts.get(r.engineVersion) ?? { n: 0, first: Number.POSITIVE_INFINITY };
+    counts.set(r.engineVersion, { n: seen.n + 1, first: Math.min(seen.first, r.versionSeq ?? Number.POSITIVE_INFINITY) });
+  }
+  let best: [string, { n: number; first: number }] | undefined;
+  for (const entry of counts) {
+    if (best === undefined || entry[1].n > best[1].n || (entry[1].n === best[1].n && entry[1].first < best[1].first)) best = entry;
+  }
+  if (best === undefined) return undefined;
+  if (!config.require_same_engine_version && counts.size > 1) return undefined;
+  return { version: best[0], source: 'peers' };
+}
+
+/** Makes each replica judge its engine version against this set (pin or peers). */
+export function bindVersionPolicy(config: PoolConfig, replicas: readonly Replica[]): void {
+  // Without a pin or require_same_engine_version, any version is acceptable.
+  const enforced = config.engine_version !== undefined || config.require_same_engine_version;
+  for (const r of replicas) r.expectedVersion = enforced ? () => expectedVersion(config, replicas) : () => undefined;
 }
 
 /** Speed expectations before anything was measured: the mock's configured speed, else defaults. */

@@ -1,7 +1,8 @@
 // Health prober for one replica: health → props → state, on a timer with capped exponential
 // backoff and full jitter while the engine is failing. It is the only writer of a replica's
 // state and discovered facts (version, ctx, slots); it calls `onChange` when capacity may
-// have appeared so the dispatcher can pump (event-driven, never polled by requests).
+// have appeared so the dispatcher can pump (event-driven, never polled by requests). Whether
+// the discovered version is acceptable is the pool's judgement (pool.ts), made at read time.
 
 import type { Logger } from 'pino';
 import type { ReplicaState } from '../core/placement/decide.ts';
@@ -13,6 +14,8 @@ export interface ProberOptions {
   timeoutMs: number;
   logger: Logger;
   onChange: (replica: Replica) => void;
+  /** Monotonic ms; orders first version reports. */
+  now: () => number;
   random?: () => number;
 }
 
@@ -31,6 +34,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
 
   async function probeOnce(): Promise<ReplicaState> {
     const before = replica.state;
+    const versionBefore = replica.engineVersion;
     const signal = AbortSignal.timeout(opts.timeoutMs);
     try {
       const health = await replica.adapter.health(signal);
@@ -40,24 +44,23 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
         setState('unready', health.detail ?? 'engine loading');
       } else {
         const props = await replica.adapter.props(signal);
+        if (replica.engineVersion !== props.engineVersion) replica.versionSeq = opts.now();
         replica.engineVersion = props.engineVersion;
         replica.ctxMax = props.ctxMax;
         if (replica.config.slots === undefined && replica.adapter.capabilities.reportsSlots && props.slotsTotal > 0) {
           replica.slotsTotal = props.slotsTotal;
         }
-        if (!replica.versionOk) {
-          setState('unready', `engine version ${props.engineVersion} differs from the pool's pinned version`);
-        } else {
-          everReady = true;
-          setState('ready', undefined);
-        }
+        everReady = true;
+        // A version mismatch is judged live against the pool (pin or peers), not frozen here.
+        setState('ready', undefined);
       }
     } catch (err) {
       setState(everReady ? 'failed' : 'starting', err instanceof Error ? err.message : 'probe failed');
     }
     failures = replica.state === 'ready' ? 0 : failures + 1;
-    if (replica.state !== before) {
-      opts.logger.info({ replica_id: replica.id, from: before, to: replica.state, last_error: replica.lastError }, 'replica state');
+    if (replica.state !== before || replica.engineVersion !== versionBefore) {
+      const mismatch = replica.versionMismatch();
+      opts.logger.info({ replica_id: replica.id, from: before, to: replica.state, last_error: mismatch ?? replica.lastError }, 'replica state');
       opts.onChange(replica);
     }
     return replica.state;

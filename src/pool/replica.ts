@@ -1,8 +1,7 @@
 // One engine replica as the gateway sees it: adapter, health state, slot accounting, breaker,
-// discovered facts (engine version, ctx) and measured speed. Probing lives in prober.ts;
-// choosing a replica lives in core/placement.
+// overload backoff, discovered facts (engine version, ctx) and measured speed. Probing lives in
+// prober.ts; choosing a replica lives in core/placement; the expected version is the pool's.
 
-import type { Logger } from 'pino';
 import type { WorkerAdapter } from '../adapters/contract.ts';
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { ReplicaState, ReplicaView } from '../core/placement/decide.ts';
@@ -22,6 +21,12 @@ export interface ReplicaStatus {
   labels: { accelerator?: 'nvidia' | 'cpu'; device_mask?: string; memory_bytes?: number };
 }
 
+/** The version a pool expects of its replicas, and why: a config pin, or what its peers run. */
+export interface ExpectedVersion {
+  version: string;
+  source: 'pinned' | 'peers';
+}
+
 export class Replica {
   readonly id: string;
   readonly config: ReplicaConfig;
@@ -32,11 +37,17 @@ export class Replica {
   slotsBusy = 0;
   ctxMax = 0;
   engineVersion: string | undefined;
+  /** Order in which replicas first reported a version (tie-break for `require_same_engine_version`). */
+  versionSeq: number | undefined;
   lastError: string | undefined;
   tokensPerS: number | undefined;
   /** Set when a drain asked this replica to take no new work. */
   draining = false;
-  private readonly pinnedVersion: string | undefined;
+  /** Monotonic ms until which an overloaded engine is left alone. */
+  exhaustedUntil = 0;
+  /** Set by the pool that owns this replica. */
+  expectedVersion: () => ExpectedVersion | undefined = () => undefined;
+  private retired: (() => void) | undefined;
   private readonly clock: Clock;
 
   constructor(opts: { pool: PoolConfig; config: ReplicaConfig; adapter: WorkerAdapter; clock: Clock; defaultSlots: number }) {
@@ -45,20 +56,59 @@ export class Replica {
     this.adapter = opts.adapter;
     this.clock = opts.clock;
     this.slotsTotal = opts.config.slots ?? opts.defaultSlots;
-    this.pinnedVersion = opts.pool.engine_version;
     this.breaker = new CircuitBreaker({ failures: opts.pool.health.breaker_failures, openMs: opts.pool.health.breaker_open_ms });
   }
 
   get versionOk(): boolean {
-    return this.pinnedVersion === undefined || this.engineVersion === undefined || this.engineVersion === this.pinnedVersion;
+    const expected = this.expectedVersion();
+    return expected === undefined || this.engineVersion === undefined || this.engineVersion === expected.version;
   }
 
   get effectiveState(): ReplicaState {
     return this.draining && this.state === 'ready' ? 'draining' : this.state;
   }
 
+  get exhausted(): boolean {
+    return this.exhaustedUntil > this.clock.monotonic();
+  }
+
+  get exhaustedForMs(): number {
+    return Math.max(0, this.exhaustedUntil - this.clock.monotonic());
+  }
+
+  /** Could a task be leased here now, load aside? */
+  get serviceable(): boolean {
+    return this.effectiveState === 'ready' && this.versionOk && !this.exhausted && this.breaker.state(this.clock.monotonic()) !== 'open';
+  }
+
   get hasFreeSlot(): boolean {
     return this.slotsBusy < this.slotsTotal;
+  }
+
+  lease(): void {
+    this.slotsBusy++;
+    this.breaker.leased(this.clock.monotonic());
+  }
+
+  release(): void {
+    this.slotsBusy--;
+    if (this.slotsBusy === 0 && this.retired) this.retired();
+  }
+
+  /** Keeps an overloaded engine out of placement for `ms`. */
+  backOff(ms: number): void {
+    this.exhaustedUntil = Math.max(this.exhaustedUntil, this.clock.monotonic() + ms);
+  }
+
+  /** Taken out of its pool (reload, removal): closes the adapter once its running work is done. */
+  retire(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.retired = () => {
+        this.retired = undefined;
+        resolve();
+      };
+      if (this.slotsBusy === 0) this.retired();
+    }).then(() => this.adapter.close());
   }
 
   view(): ReplicaView {
@@ -70,6 +120,7 @@ export class Replica {
       slotsBusy: this.slotsBusy,
       ctxMax: this.ctxMax,
       versionOk: this.versionOk,
+      ...(this.exhausted ? { exhausted: true } : {}),
       accelerator: this.config.labels?.accelerator,
       tokensPerS: this.tokensPerS,
     };
@@ -81,23 +132,33 @@ export class Replica {
     this.tokensPerS = this.tokensPerS === undefined ? tokensPerS : this.tokensPerS * 0.8 + tokensPerS * 0.2;
   }
 
+  /** What an operator sees: a version mismatch reads as unready, an open breaker as failed. */
   status(): ReplicaStatus {
     const labels = this.config.labels ?? {};
+    const breaker = this.breaker.state(this.clock.monotonic());
+    const mismatch = this.versionOk ? undefined : this.versionMismatch();
+    let state = this.effectiveState;
+    if (state === 'ready' && mismatch !== undefined) state = 'unready';
+    else if (state === 'ready' && breaker === 'open') state = 'failed';
+    const lastError = mismatch ?? this.lastError;
     return {
       id: this.id,
       ...(this.config.url ? { url: this.config.url } : {}),
-      state: this.effectiveState,
+      state,
       ...(this.engineVersion ? { engine_version: this.engineVersion } : {}),
       ...(this.ctxMax ? { ctx_max: this.ctxMax } : {}),
       slots_total: this.slotsTotal,
       slots_busy: this.slotsBusy,
-      breaker: this.breaker.state(this.clock.monotonic()),
-      ...(this.lastError ? { last_error: this.lastError } : {}),
+      breaker,
+      ...(lastError ? { last_error: lastError } : {}),
       labels,
     };
   }
 
-  logFields(logger: Logger): Logger {
-    return logger.child({ replica_id: this.id });
+  versionMismatch(): string | undefined {
+    const expected = this.expectedVersion();
+    if (expected === undefined || this.versionOk) return undefined;
+    const which = expected.source === 'pinned' ? "the pool's pinned version" : 'the version its peers run';
+    return `engine version ${this.engineVersion ?? 'unknown'} differs from ${which} ${expected.version}; kept out of placement`;
   }
 }
