@@ -5,9 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import pino, { type Logger } from 'pino';
+import { controlRoutes } from './api/control/routes.ts';
 import type { Config } from './config/schema.ts';
-import { loadConfig } from './config/load.ts';
+import { loadConfig, type ConfigResult } from './config/load.ts';
+import { ConfigReloader, type ConfigReloaded } from './config/reload.ts';
 import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
+import type { Result } from './core/errors.ts';
 import { systemClock, type Clock, type IdSource } from './core/ports.ts';
 import { SessionStore } from './core/session/session-store.ts';
 import { fanOut, logObserver } from './gateway/observers.ts';
@@ -23,6 +26,8 @@ export interface Gateway {
   tasks: TaskService;
   pools: PoolManager<Task>;
   sessions: SessionStore;
+  /** Re-reads the configuration source and applies it (POST /v1/config/reload, SIGHUP). */
+  reloadConfig(actor: string, correlationId?: string): Promise<Result<ConfigReloaded>>;
   close(): Promise<void>;
 }
 
@@ -32,6 +37,8 @@ export interface ComposeOptions {
   /** Replaces the audit recorder (tests). */
   recorder?: AdmissionRecorder;
   observers?: LifecycleObserver[];
+  /** Where a config reload reads from; default: the config given to compose (a no-op reload). */
+  loadConfig?: () => Promise<ConfigResult>;
 }
 
 const alwaysAccepting: AdmissionRecorder = { accepting: () => true, commitAdmission: async () => {} };
@@ -54,19 +61,32 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       const typed = pools.get(pool.id);
       if (typed) capacity.pump?.(typed);
     },
+    // Drain deadlines and removed pools end their tasks through the task service.
+    endWork: (pool, scope, error) => tasks.endPoolWork(pool, scope, error),
   });
   const tasks = new TaskService({ config, pools, sessions, clock, ids, observer, recorder: opts.recorder ?? alwaysAccepting, logger });
   capacity.pump = (pool) => tasks.dispatcher.pump(pool);
   await pools.probeAll();
   const sweeper = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
   sweeper.unref();
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer });
+  const initial = structuredClone(config);
+  const reloader = new ConfigReloader({
+    load: opts.loadConfig ?? (async () => ({ ok: true, config: structuredClone(initial) })),
+    config,
+    pools,
+    logger,
+    observer,
+  });
+  const reloadConfig = (actor: string, correlationId?: string) => reloader.reload(actor, correlationId);
+  const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins: [control] });
   return {
     app,
     config,
     tasks,
     pools,
     sessions,
+    reloadConfig,
     async close() {
       clearInterval(sweeper);
       tasks.shutdown();
@@ -82,7 +102,8 @@ async function run(): Promise<void> {
     process.stderr.write(`orchqueue: invalid configuration\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`);
     process.exit(2);
   }
-  const gateway = await compose(loaded.config);
+  const argv = process.argv.slice(2);
+  const gateway = await compose(loaded.config, { loadConfig: () => loadConfig(argv, process.env) });
   const { host, port } = loaded.config.server;
   const address = await gateway.app.listen({ host, port });
   gateway.app.log.info({ address, pools: gateway.pools.list().map((p) => p.id) }, 'orchqueue listening');
@@ -95,6 +116,8 @@ async function run(): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+  // The reloader logs and audits the outcome; a refused file leaves the running config as is.
+  process.on('SIGHUP', () => void gateway.reloadConfig('signal:SIGHUP'));
 }
 
 if (import.meta.main) await run();
