@@ -62,48 +62,31 @@ export function faultAt(mode: FakeMode, kind: 'fail-at-token' | 'reset-at-token'
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+interface Faults {
+  failAt: number;
+  resetAt: number;
+  hangAt: number;
+}
+
 export async function runGeneration(ex: FakeExchange, plan: GenerationPlan, format: GenerationFormat): Promise<GenerationResult> {
-  const failAt = faultAt(plan.mode, 'fail-at-token');
-  const resetAt = faultAt(plan.mode, 'reset-at-token');
-  const hangAt = faultAt(plan.mode, 'hang-at-token');
+  const faults: Faults = {
+    failAt: faultAt(plan.mode, 'fail-at-token'),
+    resetAt: faultAt(plan.mode, 'reset-at-token'),
+    hangAt: faultAt(plan.mode, 'hang-at-token'),
+  };
   const result: GenerationResult = { text: '', tokens: 0, completed: false };
-  // A fault at token 0 strikes before any response byte: nothing has been promised yet.
-  if (resetAt === 0) {
-    ex.reset();
-    return result;
-  }
-  if (hangAt === 0) {
-    await ex.closed;
-    return result;
-  }
-  ex.res.writeHead(200, format.headers);
-  ex.res.flushHeaders();
-  if (plan.firstTokenDelayMs > 0) await Promise.race([sleep(plan.firstTokenDelayMs), ex.closed]);
-  if (plan.keepAliveEvery > 0 && !(await ex.write(format.keepAlive))) return result;
+  if (!(await openStream(ex, plan, format, faults))) return result;
   const perTokenMs = plan.tokensPerS > 0 && Number.isFinite(plan.tokensPerS) ? 1000 / plan.tokensPerS : 0;
   const tokens = fakeTokenStream(plan.prompt, plan.seed);
   let stop: StopKind = 'limit';
   let stoppingWord = '';
   for (;;) {
-    if (!ex.isOpen()) return result;
-    const sent = result.tokens;
-    if (sent === failAt) {
-      if (await ex.write(format.inBandError('fake engine failure mid-stream'))) ex.res.end();
-      return result;
-    }
-    if (sent === resetAt) {
-      ex.reset();
-      return result;
-    }
-    if (sent === hangAt) {
-      await ex.closed;
-      return result;
-    }
-    if (plan.eosAfterTokens !== undefined && sent >= plan.eosAfterTokens) {
+    if (!ex.isOpen() || (await faultStrikes(ex, result.tokens, faults, format))) return result;
+    if (plan.eosAfterTokens !== undefined && result.tokens >= plan.eosAfterTokens) {
       stop = 'eos';
       break;
     }
-    if (sent >= plan.maxTokens) break;
+    if (result.tokens >= plan.maxTokens) break;
     const token = tokens.next().value;
     result.tokens++;
     ex.record.tokensSent = result.tokens;
@@ -123,6 +106,40 @@ export async function runGeneration(ex: FakeExchange, plan: GenerationPlan, form
   ex.res.end();
   result.completed = true;
   return result;
+}
+
+/** Headers, first-token delay, opening keep-alive; false when a fault at token 0 ended it first. */
+async function openStream(ex: FakeExchange, plan: GenerationPlan, format: GenerationFormat, faults: Faults): Promise<boolean> {
+  // A reset or hang at token 0 strikes before any response byte: nothing has been promised yet.
+  if (faults.resetAt === 0) {
+    ex.reset();
+    return false;
+  }
+  if (faults.hangAt === 0) {
+    await ex.closed;
+    return false;
+  }
+  ex.res.writeHead(200, format.headers);
+  ex.res.flushHeaders();
+  if (plan.firstTokenDelayMs > 0) await Promise.race([sleep(plan.firstTokenDelayMs), ex.closed]);
+  return plan.keepAliveEvery > 0 ? ex.write(format.keepAlive) : ex.isOpen();
+}
+
+/** Applies the fault planned after `sent` tokens, if any; true when the stream is over. */
+async function faultStrikes(ex: FakeExchange, sent: number, faults: Faults, format: GenerationFormat): Promise<boolean> {
+  if (sent === faults.failAt) {
+    if (await ex.write(format.inBandError('fake engine failure mid-stream'))) ex.res.end();
+    return true;
+  }
+  if (sent === faults.resetAt) {
+    ex.reset();
+    return true;
+  }
+  if (sent === faults.hangAt) {
+    await ex.closed;
+    return true;
+  }
+  return false;
 }
 
 /** A stop string completed by `piece`: the part of the piece before it, and which word matched. */

@@ -62,26 +62,80 @@ export type FakeHandler = (ex: FakeExchange) => Promise<void>;
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export async function startFakeServer(handler: FakeHandler, opts: FakeServerOptions = {}): Promise<FakeServer> {
-  const seen: SeenRequest[] = [];
-  const settledFlags: boolean[] = [];
-  const waiters: Array<{ index: number; resolve: (r: SeenRequest) => void }> = [];
-  const open = new Map<ServerResponse, SeenRequest>();
-  let server: Server | undefined;
-  let port = opts.port ?? 0;
+  const server = new RecordingServer(handler, opts);
+  await server.acceptConnections();
+  return server;
+}
 
-  const settle = (index: number): void => {
-    settledFlags[index] = true;
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      const w = waiters[i];
-      if (w !== undefined && w.index === index) {
-        waiters.splice(i, 1);
-        w.resolve(seen[index] as SeenRequest);
-      }
+interface Deferred {
+  promise: Promise<SeenRequest>;
+  resolve: (r: SeenRequest) => void;
+}
+
+class RecordingServer implements FakeServer {
+  readonly seen: SeenRequest[] = [];
+  private readonly handler: FakeHandler;
+  private readonly split: () => boolean;
+  private readonly settledBy = new Map<number, Deferred>();
+  private readonly open = new Set<SeenRequest>();
+  private server: Server | undefined;
+  private port: number;
+
+  constructor(handler: FakeHandler, opts: FakeServerOptions) {
+    this.handler = handler;
+    this.split = opts.splitChunks ?? (() => false);
+    this.port = opts.port ?? 0;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get accepting(): boolean {
+    return this.server !== undefined;
+  }
+
+  settled(index: number): Promise<SeenRequest> {
+    return this.deferred(index).promise;
+  }
+
+  async acceptConnections(): Promise<void> {
+    if (this.server !== undefined) return;
+    const next = createServer({ keepAliveTimeout: 5_000 }, (req, res) => this.onRequest(req, res));
+    next.listen(this.port, '127.0.0.1');
+    await once(next, 'listening');
+    this.port = (next.address() as AddressInfo).port;
+    this.server = next;
+  }
+
+  async refuseConnections(): Promise<void> {
+    const current = this.server;
+    if (current === undefined) return;
+    this.server = undefined;
+    for (const record of this.open) record.reset = true;
+    const done = once(current, 'close');
+    current.close();
+    current.closeAllConnections();
+    await done;
+  }
+
+  close(): Promise<void> {
+    return this.refuseConnections();
+  }
+
+  private deferred(index: number): Deferred {
+    let d = this.settledBy.get(index);
+    if (d === undefined) {
+      let resolve: (r: SeenRequest) => void = () => undefined;
+      const promise = new Promise<SeenRequest>((r) => (resolve = r));
+      d = { promise, resolve };
+      this.settledBy.set(index, d);
     }
-  };
+    return d;
+  }
 
-  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    const index = seen.length;
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const index = this.seen.length;
     const record: SeenRequest = {
       method: req.method ?? 'GET',
       path: req.url ?? '/',
@@ -93,64 +147,24 @@ export async function startFakeServer(handler: FakeHandler, opts: FakeServerOpti
       tokensSent: 0,
       notes: {},
     };
-    seen.push(record);
-    settledFlags.push(false);
-    open.set(res, record);
+    this.seen.push(record);
+    this.open.add(record);
     const closed = once(res, 'close').then(() => undefined);
     res.on('finish', () => void (record.finished = true));
     res.on('close', () => {
-      open.delete(res);
+      this.open.delete(record);
       if (!res.writableFinished && !record.reset) record.aborted = true;
     });
-    const ex = exchange(req, res, record, closed, opts.splitChunks ?? (() => false));
+    const ex = exchange(req, res, record, closed, this.split);
     // Settled = the connection is done AND the handler has cleaned up (slots released, counts final).
     const handled = readBody(req)
       .then((body) => {
         record.body = body;
-        return handler(ex);
+        return this.handler(ex);
       })
       .catch(() => ex.reset());
-    void Promise.all([handled, closed]).then(() => settle(index));
-  };
-
-  const listen = async (): Promise<void> => {
-    const next = createServer({ keepAliveTimeout: 5_000 }, onRequest);
-    next.listen(port, '127.0.0.1');
-    await once(next, 'listening');
-    port = (next.address() as AddressInfo).port;
-    server = next;
-  };
-
-  const stop = async (): Promise<void> => {
-    const current = server;
-    if (current === undefined) return;
-    server = undefined;
-    for (const record of open.values()) record.reset = true;
-    const done = once(current, 'close');
-    current.close();
-    current.closeAllConnections();
-    await done;
-  };
-
-  await listen();
-  return {
-    get url() {
-      return `http://127.0.0.1:${port}`;
-    },
-    seen,
-    settled(index) {
-      if (settledFlags[index] === true) return Promise.resolve(seen[index] as SeenRequest);
-      return new Promise((resolve) => waiters.push({ index, resolve }));
-    },
-    refuseConnections: stop,
-    acceptConnections: async () => {
-      if (server === undefined) await listen();
-    },
-    get accepting() {
-      return server !== undefined;
-    },
-    close: stop,
-  };
+    void Promise.all([handled, closed]).then(() => this.deferred(index).resolve(record));
+  }
 }
 
 function exchange(

@@ -5,7 +5,7 @@
 import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
-import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
 import { createProber } from '../openai-compat/probe.ts';
 import { LlamacppStreamDecoder } from './decode.ts';
 import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
@@ -24,7 +24,7 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
     ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
   });
   const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
     const res = await prober.getOk('/props', signal);

@@ -63,34 +63,18 @@ export async function startLlamacppFake(opts: LlamacppFakeOptions = {}): Promise
     unknownKeys: opts.unknownKeys ?? false,
   };
   const slots = new FakeSlotTable(opts.slots ?? 2, opts.nCtx ?? 4096);
-  const identity = {
+  const identity: Identity = {
     buildInfo: opts.buildInfo ?? 'b6097-9515c613',
     modelAlias: opts.modelAlias ?? 'fake-model',
     modelPath: opts.modelPath ?? '/models/fake-model-Q4_K_M.gguf',
   };
   let mode: FakeMode = opts.mode ?? 'ready';
 
-  const server = await startFakeServer(
-    async (ex) => {
-      const path = ex.record.path.split('?')[0] ?? '/';
-      const loading = mode === 'loading';
-      if (ex.record.method === 'GET' && (path === '/health' || path === '/v1/health')) {
-        return loading ? ex.json(503, LOADING_BODY) : ex.json(200, { status: 'ok' });
-      }
-      // llama-server answers every API route with the loading error until the model is up.
-      if (loading) return ex.json(503, LOADING_BODY);
-      if (ex.record.method === 'GET' && path === '/props') return ex.json(200, propsDocument(slots, identity));
-      if (ex.record.method === 'GET' && path === '/slots') {
-        const failOnNoSlot = ex.record.path.includes('fail_on_no_slot=1');
-        return failOnNoSlot && slots.idle === 0 ? ex.json(503, NO_SLOT_BODY) : ex.json(200, slots.toJson());
-      }
-      if (ex.record.method === 'POST' && (path === '/completion' || path === '/completions')) {
-        return completion(ex, { slots, tuning, mode, modelAlias: identity.modelAlias });
-      }
-      ex.json(404, errorBody(404, 'File Not Found', 'not_found_error'));
-    },
-    { ...(opts.port === undefined ? {} : { port: opts.port }), splitChunks: () => tuning.splitChunks },
-  );
+  const state: FakeState = { slots, tuning, identity, mode: () => mode };
+  const server = await startFakeServer((ex) => route(ex, state), {
+    ...(opts.port === undefined ? {} : { port: opts.port }),
+    splitChunks: () => tuning.splitChunks,
+  });
 
   return {
     get url() {
@@ -107,7 +91,40 @@ export async function startLlamacppFake(opts: LlamacppFakeOptions = {}): Promise
   };
 }
 
-function propsDocument(slots: FakeSlotTable, id: { buildInfo: string; modelAlias: string; modelPath: string }): unknown {
+interface Identity {
+  buildInfo: string;
+  modelAlias: string;
+  modelPath: string;
+}
+
+interface FakeState {
+  slots: FakeSlotTable;
+  tuning: LlamacppFakeTuning;
+  identity: Identity;
+  mode: () => FakeMode;
+}
+
+async function route(ex: FakeExchange, state: FakeState): Promise<void> {
+  const path = ex.record.path.split('?')[0] ?? '/';
+  const get = ex.record.method === 'GET';
+  const loading = state.mode() === 'loading';
+  if (get && (path === '/health' || path === '/v1/health')) {
+    return loading ? ex.json(503, LOADING_BODY) : ex.json(200, { status: 'ok' });
+  }
+  // llama-server answers every API route with the loading error until the model is up.
+  if (loading) return ex.json(503, LOADING_BODY);
+  if (get && path === '/props') return ex.json(200, propsDocument(state.slots, state.identity));
+  if (get && path === '/slots') {
+    const failOnNoSlot = ex.record.path.includes('fail_on_no_slot=1');
+    return failOnNoSlot && state.slots.idle === 0 ? ex.json(503, NO_SLOT_BODY) : ex.json(200, state.slots.toJson());
+  }
+  if (ex.record.method === 'POST' && (path === '/completion' || path === '/completions')) {
+    return completion(ex, { slots: state.slots, tuning: state.tuning, mode: state.mode(), modelAlias: state.identity.modelAlias });
+  }
+  ex.json(404, errorBody(404, 'File Not Found', 'not_found_error'));
+}
+
+function propsDocument(slots: FakeSlotTable, id: Identity): unknown {
   return {
     default_generation_settings: {
       id: 0,

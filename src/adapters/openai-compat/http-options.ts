@@ -30,10 +30,15 @@ export function backoffOf(options: HttpOptions): BackoffPolicy {
   return { attempts: options.retry_attempts, baseMs: options.retry_base_ms, capMs: options.retry_cap_ms };
 }
 
-/** The only headers an engine ever gets from us: content type, its API key, trace context. */
+/** The only headers a POST to an engine carries: content type, its API key, trace context. */
 export function engineHeaders(options: HttpOptions, traceparent?: string): Record<string, string> {
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (options.api_key !== undefined) headers['authorization'] = `Bearer ${options.api_key}`;
   if (traceparent !== undefined) headers['traceparent'] = traceparent;
   return headers;
+}
+
+/** Headers for bodiless control calls (health, props): only the API key, if any. */
+export function probeHeaders(options: HttpOptions): Record<string, string> {
+  return options.api_key === undefined ? {} : { authorization: `Bearer ${options.api_key}` };
 }

@@ -6,7 +6,7 @@ import { Type } from '@sinclair/typebox';
 import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
-import { HttpOptionFields, backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { HttpOptionFields, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
 import { createProber } from '../openai-compat/probe.ts';
 import { VllmStreamDecoder } from './decode.ts';
 import { COMPLETIONS_PATH, encodeVllm } from './encode.ts';
@@ -31,7 +31,7 @@ export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
     ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
   });
   const policy = vllmErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
     const [version, models] = await Promise.all([prober.getOk('/version', signal), prober.getOk('/v1/models', signal)]);
