@@ -1,0 +1,146 @@
+// Child processes of a bench run: the engine simulator, the pass-through proxy and gateways,
+// each in its own process on loopback. Owns spawning, readiness, CPU accounting from /proc and
+// stopping every child it started (SIGTERM, then SIGKILL after a bounded wait).
+
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Child {
+  readonly name: string;
+  readonly pid: number;
+  /** Last stderr/stdout lines, for error messages. */
+  tail(): string;
+  readonly exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+const STOP_GRACE_MS = 5_000;
+
+/** Environment for children: the runner's own, minus anything that would change a gateway's config behind our back. */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key === 'DATABASE_URL' || key === 'ORCHQUEUE_CONFIG' || key === 'LOG_LEVEL' || key === 'HOST' || key === 'PORT' || key.startsWith('OTEL_')) delete env[key];
+  }
+  return { ...env, ...extra };
+}
+
+export class ProcessGroup {
+  private readonly children = new Set<Child>();
+
+  /** Spawns `node <script> ...args`; keeps the last output lines for diagnostics. */
+  spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): { child: Child; stdoutLine: () => Promise<string> } {
+    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const lines: string[] = [];
+    const keep = (text: string) => {
+      for (const line of text.split('\n')) if (line.trim()) lines.push(line.slice(0, 400));
+      if (lines.length > 20) lines.splice(0, lines.length - 20);
+    };
+    let firstLine: ((line: string) => void) | undefined;
+    let stdoutBuffer = '';
+    proc.stdout?.setEncoding('utf8').on('data', (text: string) => {
+      keep(text);
+      stdoutBuffer += text;
+      const nl = stdoutBuffer.indexOf('\n');
+      if (nl !== -1 && firstLine) {
+        firstLine(stdoutBuffer.slice(0, nl));
+        firstLine = undefined;
+      }
+    });
+    proc.stderr?.setEncoding('utf8').on('data', keep);
+    const exited = once(proc, 'exit').then(([code]) => code as number | null);
+    const child: Child = {
+      name,
+      pid: proc.pid ?? -1,
+      tail: () => lines.join('\n'),
+      exited,
+      stop: () => this.stopChild(proc, child),
+    };
+    this.children.add(child);
+    const stdoutLine = () =>
+      new Promise<string>((resolve, reject) => {
+        firstLine = resolve;
+        void exited.then((code) => reject(new Error(`${name} exited (code ${code}) before it was ready:\n${child.tail()}`)));
+      });
+    return { child, stdoutLine };
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.children].map((c) => c.stop()));
+  }
+
+  private async stopChild(proc: ChildProcess, child: Child): Promise<void> {
+    if (!this.children.delete(child)) return;
+    if (proc.exitCode !== null || proc.signalCode !== null) return;
+    proc.kill('SIGTERM');
+    const timedOut = await Promise.race([child.exited.then(() => false), sleep(STOP_GRACE_MS, true, { ref: false })]);
+    if (timedOut) {
+      proc.kill('SIGKILL');
+      await child.exited;
+    }
+  }
+}
+
+/** Waits for a child's `{"url": ...}` line, bounded in time. */
+export async function readUrlLine(name: string, line: Promise<string>, timeoutMs = 15_000): Promise<string> {
+  const late = Symbol('late');
+  const text = await Promise.race([line, sleep(timeoutMs, late, { ref: false })]);
+  if (text === late) throw new Error(`${name} printed no {"url"} line within ${timeoutMs} ms`);
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || typeof (parsed as { url?: unknown }).url !== 'string') {
+    throw new Error(`${name} printed ${text}, expected {"url": ...}`);
+  }
+  return (parsed as { url: string }).url;
+}
+
+/** A loopback port that was free a moment ago (for children that cannot report port 0 back). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** CPU time (user + system, all threads) of processes, read from /proc; the runner uses process.cpuUsage(). */
+export class CpuMeter {
+  private readonly ticksPerS: number;
+
+  constructor() {
+    let ticks = 100;
+    try {
+      ticks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      // getconf missing: Linux's USER_HZ is 100 on every mainstream build.
+    }
+    this.ticksPerS = ticks;
+  }
+
+  /** CPU milliseconds used so far by `pid` (0 when /proc is unavailable), or by this process when pid is "self". */
+  cpuMs(pid: number | 'self'): number {
+    if (pid === 'self') {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    }
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / this.ticksPerS;
+    } catch {
+      return 0;
+    }
+  }
+
+  snapshot(pids: Record<string, number | 'self'>): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(pids)) out[name] = this.cpuMs(pid);
+    return out;
+  }
+}

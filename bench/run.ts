@@ -1,0 +1,89 @@
+// `npm run bench [-- <scenario> ...] [--quick]`: runs the scenarios in one process tree on this
+// machine, prints each result as JSON on stdout, and — for a full default run — writes
+// bench/results/latest.json and docs/benchmarks.md. Partial or quick runs never touch those
+// two files (they must come from one complete run); they go to bench/results/partial.json.
+
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { describeMachine, finishMachine } from './machine.ts';
+import { CpuMeter, ProcessGroup } from './processes.ts';
+import { renderReport, type RunReport } from './report.ts';
+import type { BenchContext, Scenario, ScenarioResult, Timing } from './scenario.ts';
+import { SCENARIOS } from './scenarios/index.ts';
+
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
+/** Nothing in a run may outlive this, whatever goes wrong. */
+const RUN_LIMIT_MS = 15 * 60_000;
+
+const FULL: Timing = { rounds: 3, warmupMs: 1_000, measureMs: 4_000, graceMs: 5_000 };
+const QUICK: Timing = { rounds: 1, warmupMs: 500, measureMs: 1_500, graceMs: 3_000 };
+
+async function runOne(scenario: Scenario, ctx: BenchContext): Promise<ScenarioResult> {
+  const started = performance.now();
+  ctx.log(`── ${scenario.name}: ${scenario.question}`);
+  let body: Omit<ScenarioResult, 'name' | 'question' | 'durationS'>;
+  try {
+    body = await scenario.run(ctx);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    body = { status: 'failed', tables: [], targets: [], notes: [`The scenario failed: ${message}`], data: {} };
+  } finally {
+    await ctx.procs.stopAll();
+  }
+  return { name: scenario.name, question: scenario.question, durationS: Math.round((performance.now() - started) / 100) / 10, ...body };
+}
+
+async function main(): Promise<number> {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false } } });
+  const unknown = positionals.filter((name) => !SCENARIOS.some((s) => s.name === name));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
+    return 2;
+  }
+  const selected = positionals.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => positionals.includes(s.name));
+  const complete = positionals.length === 0 && !values.quick;
+  const machine = describeMachine();
+  const tmpDir = await mkdtemp(join(tmpdir(), 'orchqueue-bench-'));
+  const procs = new ProcessGroup();
+  const ctx: BenchContext = { procs, cpu: new CpuMeter(), timing: values.quick ? QUICK : FULL, tmpDir, log: (m) => process.stderr.write(`${m}\n`) };
+  const abandon = async (why: string) => {
+    process.stderr.write(`bench: ${why}; stopping children\n`);
+    await procs.stopAll();
+    await rm(tmpDir, { recursive: true, force: true });
+    process.exit(130);
+  };
+  process.once('SIGINT', () => void abandon('interrupted'));
+  process.once('SIGTERM', () => void abandon('terminated'));
+  const watchdog = setTimeout(() => void abandon(`run exceeded ${RUN_LIMIT_MS / 60_000} minutes`), RUN_LIMIT_MS);
+  watchdog.unref();
+
+  const results: ScenarioResult[] = [];
+  try {
+    for (const scenario of selected) {
+      const result = await runOne(scenario, ctx);
+      results.push(result);
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    }
+  } finally {
+    clearTimeout(watchdog);
+    await procs.stopAll();
+    await rm(tmpDir, { recursive: true, force: true });
+  }
+  const report: RunReport = { machine: finishMachine(machine), timing: ctx.timing, complete, results };
+  await mkdir(RESULTS_DIR, { recursive: true });
+  if (complete) {
+    await writeFile(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+    await writeFile(DOC, renderReport(report));
+    ctx.log(`wrote bench/results/latest.json and docs/benchmarks.md`);
+  } else {
+    await writeFile(join(RESULTS_DIR, 'partial.json'), `${JSON.stringify(report, null, 2)}\n`);
+    ctx.log('partial run: wrote bench/results/partial.json (docs/benchmarks.md is only written by a full `npm run bench`)');
+  }
+  return results.some((r) => r.status === 'failed') ? 1 : 0;
+}
+
+process.exitCode = await main();

@@ -1,0 +1,68 @@
+// What a scenario is and what it hands back: one question, figures as tables (absolute and
+// ratios), the targets it checks and honest notes. The runner prints each result as JSON and
+// the report renders the same structure; scenarios never write files themselves.
+
+import type { CpuMeter, ProcessGroup } from './processes.ts';
+
+export type Cell = string | number | null;
+
+export interface Table {
+  title: string;
+  columns: string[];
+  rows: Cell[][];
+}
+
+export interface TargetCheck {
+  /** Issue that set the target, e.g. "#2". */
+  issue: string;
+  name: string;
+  target: string;
+  actual: string;
+  /** null when it could not be measured in this run. */
+  met: boolean | null;
+}
+
+export interface ScenarioResult {
+  name: string;
+  question: string;
+  status: 'ok' | 'skipped' | 'failed';
+  durationS: number;
+  tables: Table[];
+  targets: TargetCheck[];
+  notes: string[];
+  /** Raw figures for bench/results/latest.json. */
+  data: Record<string, unknown>;
+}
+
+export interface Timing {
+  /** Rounds per configuration in scenarios that compare configurations (interleaved A, B, C, A, B, C…). */
+  rounds: number;
+  warmupMs: number;
+  measureMs: number;
+  graceMs: number;
+}
+
+export interface BenchContext {
+  procs: ProcessGroup;
+  cpu: CpuMeter;
+  timing: Timing;
+  tmpDir: string;
+  /** Progress lines go to stderr; stdout carries only the JSON results. */
+  log(message: string): void;
+}
+
+export interface Scenario {
+  name: string;
+  question: string;
+  run(ctx: BenchContext): Promise<Omit<ScenarioResult, 'name' | 'question' | 'durationS'>>;
+}
+
+export function skipped(reason: string, data: Record<string, unknown> = {}): Omit<ScenarioResult, 'name' | 'question' | 'durationS'> {
+  return { status: 'skipped', tables: [], targets: [], notes: [`Not yet available: ${reason}`], data };
+}
+
+/** Rotates a list by `round` so no configuration always runs first (or last) in a round. */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  const k = items.length === 0 ? 0 : round % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}

@@ -1,0 +1,8 @@
+// The scenarios of `npm run bench`, in the order a full run executes them.
+
+import type { Scenario } from '../scenario.ts';
+import { backpressureScenario } from './backpressure.ts';
+import { throughputScenario } from './throughput.ts';
+import { ttftScenario } from './ttft.ts';
+
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario];

@@ -1,0 +1,113 @@
+// Starts the three kinds of process a scenario measures through: the llama.cpp engine
+// simulator, the bare pass-through proxy and the OrchQueue gateway (with a config file written
+// to the run's temp directory). Each returns its loopback URL once it answers.
+
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { cleanEnv, freePort, readUrlLine, type Child, type ProcessGroup } from './processes.ts';
+
+const SIMULATOR = fileURLToPath(new URL('../src/adapters/llamacpp/fake-main.ts', import.meta.url));
+const PROXY = fileURLToPath(new URL('./passthrough-proxy.ts', import.meta.url));
+const GATEWAY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+export interface Service {
+  url: string;
+  child: Child;
+}
+
+export interface SimulatorOptions {
+  tokensPerS: number;
+  slots: number;
+  firstTokenDelayMs?: number;
+}
+
+export async function startSimulator(group: ProcessGroup, name: string, opts: SimulatorOptions): Promise<Service> {
+  const args = ['--port', '0', '--tokens-per-s', String(opts.tokensPerS), '--slots', String(opts.slots), '--first-token-delay-ms', String(opts.firstTokenDelayMs ?? 0)];
+  const { child, stdoutLine } = group.spawnNode(name, SIMULATOR, args);
+  return { url: await readUrlLine(name, stdoutLine()), child };
+}
+
+export async function startProxy(group: ProcessGroup, target: string): Promise<Service> {
+  const { child, stdoutLine } = group.spawnNode('proxy', PROXY, ['--target', target, '--port', '0']);
+  return { url: await readUrlLine('proxy', stdoutLine()), child };
+}
+
+export interface GatewayStart {
+  name: string;
+  /** A config object (see gateway-config.ts); written as JSON to the temp dir. */
+  config: Record<string, unknown>;
+  tmpDir: string;
+  env?: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+/** Starts `node src/main.ts --config <file>` on a free port and waits until every pool is ready. */
+export async function startGateway(group: ProcessGroup, opts: GatewayStart): Promise<Service> {
+  const port = await freePort();
+  const file = join(opts.tmpDir, `${opts.name}.json`);
+  await writeFile(file, JSON.stringify(opts.config, null, 2));
+  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...opts.env });
+  const { child } = group.spawnNode(opts.name, GATEWAY, ['--config', file], env);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(url, child, opts.readyTimeoutMs ?? 30_000);
+  return { url, child };
+}
+
+async function waitReady(url: string, child: Child, timeoutMs: number): Promise<void> {
+  let exitCode: number | null | undefined;
+  void child.exited.then((code) => (exitCode = code));
+  const deadline = performance.now() + timeoutMs;
+  let last = 'no answer yet';
+  while (performance.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`${child.name} exited (code ${exitCode}) while starting:\n${child.tail()}`);
+    try {
+      const res = await request(`${url}/readyz`, { method: 'GET', headersTimeout: 1_000, bodyTimeout: 1_000 });
+      const body = (await res.body.json()) as { pools?: Record<string, boolean> };
+      const pools = Object.values(body.pools ?? {});
+      if (res.statusCode === 200 && pools.length > 0 && pools.every(Boolean)) return;
+      last = `readyz ${res.statusCode} ${JSON.stringify(body)}`;
+    } catch (err) {
+      last = err instanceof Error ? err.message : String(err);
+    }
+    await sleep(50);
+  }
+  throw new Error(`${child.name} was not ready within ${timeoutMs} ms (${last}):\n${child.tail()}`);
+}
+
+interface PoolsBody {
+  pools?: Array<{ id: string; slots?: { busy?: number }; queue?: { depth?: number } }>;
+}
+
+/** Reads every pool's busy slots and queue depth from GET /v1/pools. */
+export async function gatewayLoad(url: string): Promise<{ busy: number; queued: number }> {
+  const res = await request(`${url}/v1/pools`, { method: 'GET', headersTimeout: 2_000, bodyTimeout: 2_000 });
+  const body = (await res.body.json()) as PoolsBody;
+  let busy = 0;
+  let queued = 0;
+  for (const pool of body.pools ?? []) {
+    busy += pool.slots?.busy ?? 0;
+    queued += pool.queue?.depth ?? 0;
+  }
+  return { busy, queued };
+}
+
+/**
+ * Waits (bounded) until the gateway runs and queues nothing: a client that hung up does not
+ * cancel its task, so leftovers of one measurement must not run into the next.
+ */
+export async function waitGatewayIdle(url: string, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      const { busy, queued } = await gatewayLoad(url);
+      if (busy === 0 && queued === 0) return true;
+    } catch {
+      // A busy gateway may time out a status call; try again until the deadline.
+    }
+    await sleep(50);
+  }
+  return false;
+}
