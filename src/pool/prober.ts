@@ -47,7 +47,9 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
         if (replica.engineVersion !== props.engineVersion) replica.versionSeq = opts.now();
         replica.engineVersion = props.engineVersion;
         replica.ctxMax = props.ctxMax;
-        if (replica.config.slots === undefined && replica.adapter.capabilities.reportsSlots && props.slotsTotal > 0) {
+        // The engine's own count (llama.cpp, TGI) or its adapter options (vLLM max_num_seqs,
+        // Triton slots): either beats the registry default; the replica's `slots` beats both.
+        if (replica.config.slots === undefined && props.slotsTotal > 0) {
           replica.slotsTotal = props.slotsTotal;
         }
         everReady = true;
