@@ -20,6 +20,8 @@ export interface SeenRequest {
   /** The response was written completely. */
   finished: boolean;
   tokensSent: number;
+  /** Client port of the TCP connection: equal ports on sequential requests prove keep-alive reuse. */
+  remotePort: number | undefined;
   /** Engine-specific facts the fake decided (slot used, cache reuse, ...). */
   notes: Record<string, unknown>;
 }
@@ -145,6 +147,7 @@ class RecordingServer implements FakeServer {
       reset: false,
       finished: false,
       tokensSent: 0,
+      remotePort: req.socket.remotePort,
       notes: {},
     };
     this.seen.push(record);

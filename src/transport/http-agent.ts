@@ -1,6 +1,9 @@
 // One keep-alive undici Pool per upstream replica, with connect / first-byte / idle timeouts.
 // It sends exactly the headers a caller gives it (never a client's), and reports every
 // transport problem as an UpstreamFailure; it knows nothing about engines or wire formats.
+// Timeouts: headersTimeout = first byte (response headers); bodyTimeout = longest silence
+// between body chunks, including before the first token when an engine sends headers early
+// (llama-server does). undici runs timeouts above 1 s on a coarse (~0.5 s) timer wheel.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import { Pool, type Dispatcher } from 'undici';
@@ -75,7 +78,7 @@ export function createUpstream(init: UpstreamInit): Upstream {
   };
 }
 
-/** Reads at most `limitBytes` of a body as UTF-8 text and discards the rest. */
+/** Reads at most `limitBytes` of a body as UTF-8 text; a longer body is cut (and its socket dropped). */
 export async function readBodyText(body: UpstreamBody, limitBytes: number): Promise<string> {
   const decoder = new TextDecoder('utf-8');
   let text = '';
@@ -83,15 +86,14 @@ export async function readBodyText(body: UpstreamBody, limitBytes: number): Prom
   try {
     for await (const chunk of body as AsyncIterable<Uint8Array>) {
       const room = limitBytes - seen;
-      if (room <= 0) break;
       const part = chunk.byteLength > room ? chunk.subarray(0, room) : chunk;
       seen += part.byteLength;
       text += decoder.decode(part, { stream: true });
+      // Leaving the loop early destroys the body; a fully read body keeps its keep-alive socket.
+      if (seen >= limitBytes) break;
     }
   } catch (err) {
     throw toUpstreamFailure(err);
-  } finally {
-    if (!body.destroyed) body.destroy();
   }
   return text + decoder.decode();
 }

@@ -212,6 +212,16 @@ describe('llama.cpp adapter against the fake engine', () => {
     expect(seen.tokensSent).toBeLessThan(1_000);
   });
 
+  it('closes the upstream connection when the consumer stops iterating mid-stream', async () => {
+    fake.configure({ tokensPerS: 100 });
+    const index = fake.seen.length;
+    let count = 0;
+    for await (const ev of adapter.stream(req({ maxTokens: 1_000 }), never)) if (ev.type === 'token' && ++count === 2) break;
+    const seen = await fake.settled(index);
+    expect(seen.aborted).toBe(true);
+    expect(seen.tokensSent).toBeLessThan(1_000);
+  });
+
   it('keeps the connection when the consumer stops right after end', async () => {
     const index = fake.seen.length;
     for await (const ev of adapter.stream(req(), never)) if (ev.type === 'end') break;
