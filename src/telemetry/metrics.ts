@@ -55,8 +55,8 @@ export const statusClass = (code: number): string => STATUS_CLASSES[Math.floor(c
 export const httpMethod = (method: string): string => (HTTP_METHODS.has(method) ? method : HTTP_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : 'OTHER');
 export const cancelReason = (reason: string | undefined): string => (reason !== undefined && CANCEL_REASONS.has(reason) ? reason : 'other');
 
-export function createMetrics(opts: MetricsOptions): Metrics {
-  const registry = opts.registry ?? new Registry();
+/** The per-task instruments; names, help and labels are the contract in ci/metrics.lint.json. */
+function createInstruments(registry: Registry) {
   const counter = (name: string, help: string, labelNames: string[] = []) => new FastCounter({ name, help, labelNames, registry });
   const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) => new FastHistogram({ name, help, labelNames, buckets, registry });
 
@@ -77,7 +77,12 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const decode = histogram('orchqueue_decode_duration_seconds', 'Time from placement to the terminal event, for tasks that ran.', ['pool'], LONG_BUCKETS);
   const e2e = histogram('orchqueue_task_duration_seconds', 'End-to-end time from admission to the terminal event.', ['pool', 'priority', 'outcome'], LONG_BUCKETS);
   const http = histogram('orchqueue_http_request_duration_seconds', 'HTTP request duration by route template (SSE streams last as long as the stream).', ['route', 'method', 'status_class'], HTTP_BUCKETS);
+  return { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http };
+}
 
+export function createMetrics(opts: MetricsOptions): Metrics {
+  const registry = opts.registry ?? new Registry();
+  const { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http } = createInstruments(registry);
   registerSnapshotGauges(registry, opts.snapshot);
   if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
 
