@@ -73,7 +73,7 @@ function createInstruments(registry: Registry) {
   const resumes = counter('orchqueue_sse_stream_resumes_total', 'SSE streams reopened with Last-Event-ID.');
   const controls = counter('orchqueue_control_actions_total', 'Control-plane actions, by action and outcome.', ['action', 'outcome']);
   const queueWait = histogram('orchqueue_queue_wait_seconds', 'Time from admission to first placement.', ['pool', 'priority'], QUEUE_WAIT_BUCKETS);
-  const ttft = histogram('orchqueue_time_to_first_token_seconds', 'Time from admission to the first generated token.', ['pool', 'priority'], TTFT_BUCKETS);
+  const ttft = histogram('orchqueue_time_to_first_token_seconds', 'Time from placement on a replica to the first generated token (queue wait not included).', ['pool', 'priority'], TTFT_BUCKETS);
   const decode = histogram('orchqueue_decode_duration_seconds', 'Time from placement to the terminal event, for tasks that ran.', ['pool'], LONG_BUCKETS);
   const e2e = histogram('orchqueue_task_duration_seconds', 'End-to-end time from admission to the terminal event.', ['pool', 'priority', 'outcome'], LONG_BUCKETS);
   const http = histogram('orchqueue_http_request_duration_seconds', 'HTTP request duration by route template (SSE streams last as long as the stream).', ['route', 'method', 'status_class'], HTTP_BUCKETS);
