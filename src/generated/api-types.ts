@@ -299,6 +299,126 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the audit log
+         * @description Audit rows in `seq` order, filtered by task, session, kind and time range (`since`
+         *     inclusive, `until` exclusive). Pages by `seq`: pass the last row's `seq` as `after_seq`
+         *     for the next page; `next_after_seq` is present when the page is full, so more rows may
+         *     follow. Row kinds and their `data` are described in docs/operations.md. `404 NOT_FOUND`
+         *     when `audit.backend` is `off`; `503 AUDIT_UNAVAILABLE` when the store cannot be read.
+         */
+        get: operations["listAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export the audit log as NDJSON
+         * @description The rows matching the filters (all rows when there are none) as NDJSON, streamed in
+         *     `seq` order: one `AuditRow` JSON object per line, each with its chain fields `seq`,
+         *     `prev_hash` and `hash`. An unfiltered export can be verified offline and serves as a
+         *     portable backup (docs/operations.md). If the store fails mid-stream the connection is
+         *     closed before the last line's newline, so a truncated export is recognisable.
+         */
+        get: operations["exportAudit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify the audit chain
+         * @description Walks the whole chain and recomputes every hash. A broken chain is still `200`, with
+         *     `ok: false`, the first row that breaks it (`first_bad_seq`) and why (`reason`). An
+         *     intact chain answers its head (`head_seq`, `head_hash`): keep those somewhere the
+         *     database owner cannot write, to detect a later rewrite (docs/operations.md). No request
+         *     body.
+         */
+        post: operations["verifyAudit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List legal holds
+         * @description Every legal hold, oldest first.
+         */
+        get: operations["listAuditHolds"];
+        put?: never;
+        /**
+         * Place a legal hold
+         * @description Keeps rows from retention purges. Exactly one scope: `task_id`, `session_id`, or a time
+         *     range given by both `from` and `to` (`from` before `to`; the range is `[from, to)` on
+         *     the row's `at`); anything else is `400 INVALID_PARAMS` naming the field. A purge deletes
+         *     only a prefix of the chain, so a hold also keeps every later row (docs/operations.md).
+         *     `created_by` is the caller's identity. Recorded in the audit log (`hold_create`).
+         */
+        post: operations["createAuditHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit/holds/{hold_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a legal hold
+         * @description Removes the hold; the next retention purge may then delete the rows it kept. Recorded in the audit log (`hold_delete`). `404` when no hold has that id.
+         */
+        delete: operations["deleteAuditHold"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -745,6 +865,77 @@ export interface components {
                 [key: string]: boolean;
             };
         };
+        /** @enum {string} */
+        AuditKind: "admission" | "rejection" | "placement" | "terminal" | "control" | "session_delete";
+        /**
+         * @description One audit row. `hash` is sha256 (hex) of `prev_hash` followed by the canonical JSON
+         *     (sorted keys, no whitespace) of every other field; `prev_hash` of `seq` 1 is 64 zeros.
+         */
+        AuditRow: {
+            seq: number;
+            /** Format: date-time */
+            at: string;
+            kind: components["schemas"]["AuditKind"];
+            task_id: string | null;
+            session_id: string | null;
+            pool_id: string | null;
+            /** @description who asked, for control actions and session deletions */
+            actor: string | null;
+            correlation_id: string | null;
+            /** @description kind-specific fields (docs/operations.md); never a prompt or an output */
+            data: Record<string, never>;
+            prev_hash: string;
+            hash: string;
+        };
+        AuditPage: {
+            rows: components["schemas"]["AuditRow"][];
+            /** @description pass as `after_seq` for the next page; absent when this page is the last */
+            next_after_seq?: number;
+        };
+        AuditVerification: {
+            ok: boolean;
+            /** @description rows checked and found sound */
+            rows: number;
+            /** @description when `ok`: the last row's seq (0 for an empty log) */
+            head_seq?: number;
+            /** @description when `ok`: the last row's hash */
+            head_hash?: string;
+            /** @description when not `ok`: the first row that breaks the chain */
+            first_bad_seq?: number;
+            /** @description when not `ok`: why that row breaks it */
+            reason?: string;
+        };
+        /** @description Exactly one scope, `task_id`, `session_id`, or `from` with `to`. */
+        AuditHoldRequest: {
+            task_id?: string;
+            session_id?: string;
+            /**
+             * Format: date-time
+             * @description start of the held range (inclusive)
+             */
+            from?: string;
+            /**
+             * Format: date-time
+             * @description end of the held range (exclusive)
+             */
+            to?: string;
+            reason: string;
+        };
+        /** @description A legal hold; exactly one of `task_id`, `session_id` or `from`/`to` is present. */
+        AuditHold: {
+            id: string;
+            task_id?: string;
+            session_id?: string;
+            /** Format: date-time */
+            from?: string;
+            /** Format: date-time */
+            to?: string;
+            reason: string;
+            /** @description the identity of the caller that placed it */
+            created_by: string;
+            /** Format: date-time */
+            created_at: string;
+        };
     };
     responses: {
         /**
@@ -1068,6 +1259,18 @@ export interface components {
          */
         LastEventId: string;
         PoolId: string;
+        /** @description only rows of this task */
+        AuditTaskFilter: string;
+        /** @description only rows of this session */
+        AuditSessionFilter: string;
+        /** @description only rows of this kind */
+        AuditKindFilter: components["schemas"]["AuditKind"];
+        /** @description only rows with `at` at or after this instant */
+        AuditSince: string;
+        /** @description only rows with `at` before this instant */
+        AuditUntil: string;
+        /** @description paging cursor, only rows with a greater `seq` */
+        AuditAfterSeq: number;
     };
     requestBodies: never;
     headers: {
@@ -1675,6 +1878,256 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    listAudit: {
+        parameters: {
+            query?: {
+                /** @description only rows of this task */
+                task_id?: components["parameters"]["AuditTaskFilter"];
+                /** @description only rows of this session */
+                session_id?: components["parameters"]["AuditSessionFilter"];
+                /** @description only rows of this kind */
+                kind?: components["parameters"]["AuditKindFilter"];
+                /** @description only rows with `at` at or after this instant */
+                since?: components["parameters"]["AuditSince"];
+                /** @description only rows with `at` before this instant */
+                until?: components["parameters"]["AuditUntil"];
+                /** @description paging cursor, only rows with a greater `seq` */
+                after_seq?: components["parameters"]["AuditAfterSeq"];
+                /** @description rows per page */
+                limit?: number;
+            };
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description one page of rows */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    exportAudit: {
+        parameters: {
+            query?: {
+                /** @description only rows of this task */
+                task_id?: components["parameters"]["AuditTaskFilter"];
+                /** @description only rows of this session */
+                session_id?: components["parameters"]["AuditSessionFilter"];
+                /** @description only rows of this kind */
+                kind?: components["parameters"]["AuditKindFilter"];
+                /** @description only rows with `at` at or after this instant */
+                since?: components["parameters"]["AuditSince"];
+                /** @description only rows with `at` before this instant */
+                until?: components["parameters"]["AuditUntil"];
+                /** @description paging cursor, only rows with a greater `seq` */
+                after_seq?: components["parameters"]["AuditAfterSeq"];
+            };
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description NDJSON, one audit row per line */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/x-ndjson": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    verifyAudit: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the verification result */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "ok": false,
+                     *       "rows": 13,
+                     *       "first_bad_seq": 14,
+                     *       "reason": "hash does not match the row content"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listAuditHolds: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the holds */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        holds: components["schemas"]["AuditHold"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createAuditHold: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "task_id": "3f0c8a52-1d7e-4c55-9e1b-2b8f5c0d9a11",
+                 *       "reason": "litigation hold 2025-17"
+                 *     }
+                 */
+                "application/json": components["schemas"]["AuditHoldRequest"];
+            };
+        };
+        responses: {
+            /** @description the hold */
+            201: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditHold"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteAuditHold: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                hold_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
         };
     };
     getHealthz: {

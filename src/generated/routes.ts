@@ -525,6 +525,99 @@ const ReadinessSchema = {
   },
 } as const;
 
+const AuditKindSchema = { type: "string", enum: ["admission", "rejection", "placement", "terminal", "control", "session_delete"] } as const;
+
+const AuditRowSchema = {
+  type: "object",
+  additionalProperties: false,
+  description: "One audit row. `hash` is sha256 (hex) of `prev_hash` followed by the canonical JSON\n(sorted keys, no whitespace) of every other field; `prev_hash` of `seq` 1 is 64 zeros.\n",
+  required: [
+    "seq",
+    "at",
+    "kind",
+    "task_id",
+    "session_id",
+    "pool_id",
+    "actor",
+    "correlation_id",
+    "data",
+    "prev_hash",
+    "hash",
+  ],
+  properties: {
+    seq: { type: "integer", minimum: 1 },
+    at: { type: "string", format: "date-time" },
+    kind: AuditKindSchema,
+    task_id: { type: ["string", "null"] },
+    session_id: { type: ["string", "null"] },
+    pool_id: { type: ["string", "null"] },
+    actor: { type: ["string", "null"], description: "who asked, for control actions and session deletions" },
+    correlation_id: { type: ["string", "null"] },
+    data: { type: "object", description: "kind-specific fields (docs/operations.md); never a prompt or an output" },
+    prev_hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+    hash: { type: "string", pattern: "^[0-9a-f]{64}$" },
+  },
+} as const;
+
+const AuditPageSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["rows"],
+  properties: {
+    rows: { type: "array", items: AuditRowSchema },
+    next_after_seq: {
+      type: "integer",
+      minimum: 1,
+      description: "pass as `after_seq` for the next page; absent when this page is the last",
+    },
+  },
+} as const;
+
+const AuditVerificationSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["ok", "rows"],
+  properties: {
+    ok: { type: "boolean" },
+    rows: { type: "integer", minimum: 0, description: "rows checked and found sound" },
+    head_seq: { type: "integer", minimum: 0, description: "when `ok`: the last row's seq (0 for an empty log)" },
+    head_hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "when `ok`: the last row's hash" },
+    first_bad_seq: { type: "integer", minimum: 1, description: "when not `ok`: the first row that breaks the chain" },
+    reason: { type: "string", description: "when not `ok`: why that row breaks it" },
+  },
+} as const;
+
+const AuditHoldRequestSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["reason"],
+  description: "Exactly one scope, `task_id`, `session_id`, or `from` with `to`.",
+  properties: {
+    task_id: { type: "string", minLength: 1, maxLength: 128 },
+    session_id: { type: "string", minLength: 1, maxLength: 128 },
+    from: { type: "string", format: "date-time", description: "start of the held range (inclusive)" },
+    to: { type: "string", format: "date-time", description: "end of the held range (exclusive)" },
+    reason: { type: "string", minLength: 1, maxLength: 1000 },
+  },
+} as const;
+
+const AuditHoldSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "reason", "created_by", "created_at"],
+  description: "A legal hold; exactly one of `task_id`, `session_id` or `from`/`to` is present.",
+  properties: {
+    id: { type: "string" },
+    task_id: { type: "string" },
+    session_id: { type: "string" },
+    from: { type: "string", format: "date-time" },
+    to: { type: "string", format: "date-time" },
+    reason: { type: "string" },
+    created_by: { type: "string", description: "the identity of the caller that placed it" },
+    created_at: { type: "string", format: "date-time" },
+  },
+} as const;
+
 /** Every component schema, by its name in the contract. */
 export const schemas = {
   ErrorCode: ErrorCodeSchema,
@@ -563,6 +656,12 @@ export const schemas = {
   PoolCapabilities: PoolCapabilitiesSchema,
   Capabilities: CapabilitiesSchema,
   Readiness: ReadinessSchema,
+  AuditKind: AuditKindSchema,
+  AuditRow: AuditRowSchema,
+  AuditPage: AuditPageSchema,
+  AuditVerification: AuditVerificationSchema,
+  AuditHoldRequest: AuditHoldRequestSchema,
+  AuditHold: AuditHoldSchema,
 } as const;
 
 /** Route table: Fastify method, path and request schemas, keyed by operationId. */
@@ -909,6 +1008,140 @@ export const operations = {
     tags: ["control"],
     reqIds: ["ORCH-0511"],
     schema: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  listAudit: {
+    method: "GET",
+    path: "/v1/audit",
+    tags: ["control"],
+    reqIds: ["ORCH-0700", "ORCH-0705"],
+    schema: {
+      querystring: {
+        type: "object",
+        properties: {
+          task_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this task" },
+          session_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this session" },
+          kind: AuditKindSchema,
+          since: { type: "string", format: "date-time", description: "only rows with `at` at or after this instant" },
+          until: { type: "string", format: "date-time", description: "only rows with `at` before this instant" },
+          after_seq: { type: "integer", minimum: 0, description: "paging cursor, only rows with a greater `seq`" },
+          limit: { type: "integer", minimum: 1, maximum: 1000, default: 100, description: "rows per page" },
+        },
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  exportAudit: {
+    method: "GET",
+    path: "/v1/audit/export",
+    tags: ["control"],
+    reqIds: ["ORCH-0706"],
+    schema: {
+      querystring: {
+        type: "object",
+        properties: {
+          task_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this task" },
+          session_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this session" },
+          kind: AuditKindSchema,
+          since: { type: "string", format: "date-time", description: "only rows with `at` at or after this instant" },
+          until: { type: "string", format: "date-time", description: "only rows with `at` before this instant" },
+          after_seq: { type: "integer", minimum: 0, description: "paging cursor, only rows with a greater `seq`" },
+        },
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  verifyAudit: {
+    method: "POST",
+    path: "/v1/audit/verify",
+    tags: ["control"],
+    reqIds: ["ORCH-0701", "ORCH-0704", "ORCH-0708"],
+    schema: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  listAuditHolds: {
+    method: "GET",
+    path: "/v1/audit/holds",
+    tags: ["control"],
+    reqIds: ["ORCH-0707"],
+    schema: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  createAuditHold: {
+    method: "POST",
+    path: "/v1/audit/holds",
+    tags: ["control"],
+    reqIds: ["ORCH-0703", "ORCH-0707"],
+    schema: {
+      body: AuditHoldRequestSchema,
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  deleteAuditHold: {
+    method: "DELETE",
+    path: "/v1/audit/holds/:hold_id",
+    tags: ["control"],
+    reqIds: ["ORCH-0707"],
+    schema: {
+      params: {
+        type: "object",
+        properties: { hold_id: { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["hold_id"],
+        additionalProperties: false,
+      },
       headers: {
         type: "object",
         properties: {
@@ -1658,6 +1891,365 @@ export const responses = {
       content: { "application/json": ErrorEnvelopeSchema },
     },
     "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  listAudit: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": AuditPageSchema },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  exportAudit: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/x-ndjson": { type: "string", description: "lines, each an `AuditRow` as JSON followed by \"\\n\"" },
+      },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  verifyAudit: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": AuditVerificationSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  listAuditHolds: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/json": {
+          type: "object",
+          additionalProperties: false,
+          required: ["holds"],
+          properties: { holds: { type: "array", items: AuditHoldSchema } },
+        },
+      },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  createAuditHold: {
+    "201": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": AuditHoldSchema },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "413": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  deleteAuditHold: {
+    "204": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: {},
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
       headers: {
         type: "object",
         properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
