@@ -3,7 +3,7 @@
 // queue are filled by paced background streams, then a burst of submitters hammers the pool.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import { gatewayConfig, gatewayEngine, poolConfig } from '../gateway-config.ts';
+import { gatewayConfig, poolConfig } from '../gateway-config.ts';
 import { clientPool, promptOf } from '../paths.ts';
 import type { BenchContext, Scenario } from '../scenario.ts';
 import { gatewayLoad, startGateway, startSimulator } from '../services.ts';
@@ -65,9 +65,8 @@ export const backpressureScenario: Scenario = {
   name: 'backpressure',
   question: 'How many 429 answers per second does a full queue give, while the streams already admitted keep flowing?',
   async run(ctx: BenchContext) {
-    const engine = gatewayEngine();
     const sim = await startSimulator(ctx.procs, 'sim-paced', { tokensPerS: PACE_TOKENS_PER_S, slots: 64 });
-    const pool = poolConfig(engine, { id: 'bench', model: 'bench', engineUrl: sim.url, slots: SLOTS, maxQueued: MAX_QUEUED, policy: 'reject', standInTokensPerS: PACE_TOKENS_PER_S });
+    const pool = poolConfig({ id: 'bench', model: 'bench', engineUrl: sim.url, slots: SLOTS, maxQueued: MAX_QUEUED, policy: 'reject' });
     const gateway = await startGateway(ctx.procs, { name: 'gateway-backpressure', config: gatewayConfig([pool]), tmpDir: ctx.tmpDir });
     const streams = clientPool(gateway.url, SLOTS + MAX_QUEUED);
     const before = new SampleSet();
@@ -108,7 +107,6 @@ export const backpressureScenario: Scenario = {
       `Gateway pool: ${SLOTS} slots, max_queued ${MAX_QUEUED}, policy reject; simulator paced at ${PACE_TOKENS_PER_S} tokens/s per stream (nominal gap ${nominal} ms). ${SLOTS + MAX_QUEUED} background streams of ${BACKGROUND_TOKENS} tokens fill the slots and the queue${filled ? '' : ' (the queue was NOT seen full before the burst)'}; then ${SUBMITTERS} concurrent submitters send \`POST /v1/tasks\` (JSON, no stream) for ${BURST_MS} ms.`,
       'The queued background streams start only after the running ones end, so they also show that queued work survives the burst.',
     ];
-    if (engine === 'mock') notes.push('The llama.cpp adapter is not in the registry yet: the background streams ran on the in-process mock engine (paced like the simulator).');
     return {
       status: 'ok',
       tables: [
@@ -133,7 +131,7 @@ export const backpressureScenario: Scenario = {
         },
       ],
       notes,
-      data: { engine, statuses: tally.statuses, burstS, rejectsPerS: n429 / burstS, latencyMs: lat, gapBeforeMs: b, gapDuringMs: d, backgroundComplete: complete, backgroundTotal: background.length, queueSeenFull: filled },
+      data: { statuses: tally.statuses, burstS, rejectsPerS: n429 / burstS, latencyMs: lat, gapBeforeMs: b, gapDuringMs: d, backgroundComplete: complete, backgroundTotal: background.length, queueSeenFull: filled },
     };
   },
 };

@@ -1,8 +1,11 @@
 // The scenarios of `npm run bench`, in the order a full run executes them.
 
 import type { Scenario } from '../scenario.ts';
+import { auditScenario } from './audit.ts';
 import { backpressureScenario } from './backpressure.ts';
+import { llamacppPathScenario } from './llamacpp-path.ts';
+import { telemetryScenario } from './telemetry.ts';
 import { throughputScenario } from './throughput.ts';
 import { ttftScenario } from './ttft.ts';
 
-export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario];
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario];

@@ -1,0 +1,100 @@
+// Scenario "telemetry": what do Prometheus metrics and OpenTelemetry tracing cost in gateway
+// throughput, next to both off? Metrics are checked by scraping /metrics; tracing by spans
+// reaching a loopback OTLP receiver. A switch that does nothing yet is reported, not measured.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
+import { medianRound } from '../compare.ts';
+import { startOtlpSink } from '../otlp-sink.ts';
+import type { BenchContext, Scenario, TargetCheck } from '../scenario.ts';
+import type { Service } from '../services.ts';
+import { round } from '../stats.ts';
+import { runVariants, shareOf, variantTable, VARIANT_NOTES, type Variant } from '../gateway-variants.ts';
+
+async function scrape(gateway: Service): Promise<{ status: number; orchqueueSeries: boolean }> {
+  try {
+    const res = await request(`${gateway.url}/metrics`, { method: 'GET', headersTimeout: 5_000, bodyTimeout: 5_000 });
+    const text = await res.body.text();
+    return { status: res.statusCode, orchqueueSeries: /^orchqueue_/m.test(text) };
+  } catch {
+    return { status: 0, orchqueueSeries: false };
+  }
+}
+
+/** Waits for the first OTLP export; the SDK's batch processor exports every 5 s by default. */
+async function spansArrive(count: () => number, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    if (count() > 0) return true;
+    await sleep(100);
+  }
+  return count() > 0;
+}
+
+export const telemetryScenario: Scenario = {
+  name: 'telemetry',
+  question: 'What do metrics and tracing cost in gateway throughput, next to both off?',
+  async run(ctx: BenchContext) {
+    const sink = await startOtlpSink();
+    const notes = [...VARIANT_NOTES];
+    let metricsOffServes = false;
+    const variants: Variant[] = [
+      {
+        name: 'metrics off',
+        options: { telemetry: { metrics: false } },
+        unavailable: async (gw) => {
+          metricsOffServes = (await scrape(gw)).orchqueueSeries;
+          return undefined;
+        },
+      },
+      {
+        name: 'metrics on',
+        options: { telemetry: { metrics: true } },
+        unavailable: async (gw) => {
+          const s = await scrape(gw);
+          return s.orchqueueSeries ? undefined : `GET /metrics answered ${s.status || 'nothing'} without orchqueue_ series: metrics are not wired into the gateway yet`;
+        },
+      },
+      {
+        name: 'metrics + tracing',
+        options: { telemetry: { metrics: true } },
+        env: { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url },
+        unavailable: async () =>
+          (await spansArrive(sink.requests, 6_500)) ? undefined : 'no OTLP export reached the receiver within 6.5 s of load with OTEL_EXPORTER_OTLP_ENDPOINT set: tracing is not wired into the gateway yet',
+      },
+    ];
+    let outcome;
+    try {
+      outcome = await runVariants(ctx, 'telemetry', variants);
+      await outcome.gateways.get('metrics + tracing')?.child.stop();
+    } finally {
+      await ctx.procs.stopAll();
+      await sink.close();
+    }
+    const measured = outcome.results.map((r) => r.name).filter((n) => n !== 'metrics off');
+    if (measured.length === 0) {
+      return {
+        status: 'skipped',
+        tables: [],
+        targets: [],
+        notes: [`Not yet available: ${Object.entries(outcome.unavailable).map(([k, v]) => `${k}: ${v}`).join('; ')}.`],
+        data: { unavailable: outcome.unavailable },
+      };
+    }
+    if (metricsOffServes) notes.push('With telemetry.metrics false the gateway still served orchqueue_ series on /metrics: the "off" baseline may not be fully off.');
+    if (outcome.results.some((r) => r.name === 'metrics + tracing')) notes.push(`Tracing exported to a loopback OTLP/HTTP receiver that accepts everything: ${sink.requests()} export requests, ${round(sink.bytes() / 1e6)} MB in this scenario (default batch span processor settings).`);
+    const share = shareOf(outcome, 'metrics on', 'metrics off');
+    const targets: TargetCheck[] = [
+      { issue: '#5', name: 'throughput with metrics on, share of metrics off', target: '≥ 97% (cost ≤ 3%)', actual: `${round(share * 100)}%`, met: Number.isFinite(share) ? share >= 0.97 : null },
+    ];
+    const traced = shareOf(outcome, 'metrics + tracing', 'metrics off');
+    if (Number.isFinite(traced)) notes.push(`Metrics and tracing together keep ${round(traced * 100)}% of the throughput with both off (issue #5 sets no number for tracing).`);
+    return {
+      status: 'ok',
+      tables: [variantTable('Gateway throughput with metrics and tracing on and off', outcome, 'metrics off')],
+      targets,
+      notes,
+      data: { results: outcome.results.map((r) => ({ ...r, median: medianRound(r) })), unavailable: outcome.unavailable, otlpRequests: sink.requests(), otlpBytes: sink.bytes() },
+    };
+  },
+};
