@@ -33,33 +33,50 @@ export async function* streamSse<E>(
 ): AsyncGenerator<E, void, undefined> {
   const res = await upstream.request({ method: 'POST', path: call.path, body: call.body, headers: call.headers, signal });
   if (res.status < 200 || res.status > 299) throw await failureOfStatus(res);
+  // Leaving the loop must not destroy the body by itself: a finished stream is drained so its
+  // socket goes back to the pool, an unfinished one is cut on purpose (see finally).
+  const chunks = res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>;
   const out: E[] = [];
-  let settled = false;
   try {
-    for await (const msg of parseSse(res.body as AsyncIterable<Uint8Array>)) {
-      if (decoder.complete) continue;
+    for await (const msg of parseSse(chunks)) {
       const inBand = decoder.push(msg, out);
       for (const item of out) yield item;
       out.length = 0;
       if (inBand !== undefined) {
         throw new UpstreamFailure('in-band', 'engine reported an error inside the stream', { inBand, status: res.status });
       }
+      // Stop at the terminal event: an engine that then keeps the socket open must not turn a
+      // finished stream into a timeout.
+      if (decoder.complete) return;
     }
     if (!decoder.finish(out)) throw new UpstreamFailure('truncated', 'stream ended before its terminal event');
     for (const item of out) yield item;
-    settled = true;
   } catch (err) {
     if (signal.aborted) throw signal.reason;
     throw toUpstreamFailure(err);
   } finally {
-    if (!settled) release(res, decoder.complete);
+    release(res, decoder.complete);
   }
 }
 
-/** Consumer stopped early: keep the socket if the engine already said everything, else cut it. */
+/** Bytes we are willing to read after the terminal event to keep the socket; beyond that, cut. */
+const DRAIN_LIMIT = 64 * 1024;
+
 function release(res: UpstreamResponse, complete: boolean): void {
-  if (complete) res.body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-  else if (!res.body.destroyed) res.body.destroy();
+  const body = res.body;
+  if (body.readableEnded || body.destroyed) return;
+  // Destroying an unfinished undici body emits an abort error nobody is left to read.
+  body.on('error', () => undefined);
+  if (!complete) {
+    body.destroy();
+    return;
+  }
+  let extra = 0;
+  body.on('data', (chunk: Uint8Array) => {
+    extra += chunk.byteLength;
+    if (extra > DRAIN_LIMIT) body.destroy();
+  });
+  body.resume();
 }
 
 async function failureOfStatus(res: UpstreamResponse): Promise<UpstreamFailure> {
