@@ -1,0 +1,120 @@
+// The one-request CLI commands: status, cancel, session get|delete, pools, drain, reload,
+// audit verify. Each calls one client method and prints the answer; refusals propagate as
+// ApiError and become exit codes in main.ts.
+
+import { intOption, type Command } from './command.ts';
+import { EXIT } from './exit-codes.ts';
+import { printPool, printPools, printResult } from './output.ts';
+
+const arg = (positionals: string[], i: number): string => positionals[i] ?? '';
+
+export const status: Command = {
+  name: 'status',
+  args: '<task_id>',
+  summary: 'Show a task: state, queue position, timestamps, tokens, replica, finish reason or error.',
+  options: {},
+  positionals: ['task_id'],
+  run: async ({ client, out, positionals }) => {
+    printResult(out, await client.status(arg(positionals, 0)));
+    return EXIT.OK;
+  },
+};
+
+export const cancel: Command = {
+  name: 'cancel',
+  args: '<task_id>',
+  summary: 'Cancel a queued or running task (idempotent).',
+  details: 'Prints the task state and whether it ended as canceled; a task that had already finished\notherwise reports canceled: false with its final state (exit 0).',
+  options: {},
+  positionals: ['task_id'],
+  run: async ({ client, out, positionals }) => {
+    printResult(out, await client.cancel(arg(positionals, 0)));
+    return EXIT.OK;
+  },
+};
+
+export const sessionGet: Command = {
+  name: 'session get',
+  args: '<session_id>',
+  summary: 'Show a session: remaining TTL, turns, turn cap, KV warmth and budgets.',
+  options: {},
+  positionals: ['session_id'],
+  run: async ({ client, out, positionals }) => {
+    printResult(out, await client.getSession(arg(positionals, 0)));
+    return EXIT.OK;
+  },
+};
+
+export const sessionDelete: Command = {
+  name: 'session delete',
+  args: '<session_id>',
+  summary: 'Forget a session at once (its admitted tasks keep running).',
+  options: {},
+  positionals: ['session_id'],
+  run: async ({ client, out, positionals }) => {
+    const id = arg(positionals, 0);
+    await client.deleteSession(id);
+    if (out.json) printResult(out, { session_id: id, deleted: true });
+    else out.write(`session ${id} deleted\n`);
+    return EXIT.OK;
+  },
+};
+
+export const pools: Command = {
+  name: 'pools',
+  args: '[<pool_id>]',
+  summary: 'List pools (engine, model, readiness, slots, queue), or show one pool with its replicas.',
+  options: {},
+  positionals: [],
+  maxPositionals: 1,
+  run: async ({ client, out, positionals }) => {
+    const id = positionals[0];
+    if (id === undefined) printPools(out, await client.listPools());
+    else printPool(out, await client.getPool(id));
+    return EXIT.OK;
+  },
+};
+
+export const drain: Command = {
+  name: 'drain',
+  args: '<pool_id>',
+  summary: 'Drain a pool: stop new leases now, end what still runs when the deadline passes.',
+  details: 'New tasks for the pool are refused with 503 DRAINING. Draining again moves the deadline;\na reload ends the drain.',
+  options: { 'deadline-ms': { type: 'string', value: 'ms', description: 'how long running work may continue (default 30000; 0 ends it at once)' } },
+  positionals: ['pool_id'],
+  run: async (ctx) => {
+    const deadlineMs = intOption(ctx, 'deadline-ms', drain) ?? 30_000;
+    printResult(ctx.out, await ctx.client.drainPool(arg(ctx.positionals, 0), deadlineMs));
+    return EXIT.OK;
+  },
+};
+
+export const reload: Command = {
+  name: 'reload',
+  args: '[<pool_id>]',
+  summary: "Reload one pool's replicas (atomic, rolled back on failure), or without a pool the whole configuration file.",
+  details: 'With <pool_id>: POST /v1/pools/{pool_id}/reload. Without: POST /v1/config/reload (the same as\nsending SIGHUP to the gateway); an invalid file is refused and the running configuration stays.',
+  options: {},
+  positionals: [],
+  maxPositionals: 1,
+  run: async ({ client, out, positionals }) => {
+    const id = positionals[0];
+    if (id === undefined) printResult(out, await client.reloadConfig());
+    else printPool(out, await client.reloadPool(id));
+    return EXIT.OK;
+  },
+};
+
+export const auditVerify: Command = {
+  name: 'audit verify',
+  args: '',
+  summary: "Walk the audit log's hash chain on the gateway and report the first broken row.",
+  details: 'Calls POST /v1/audit/verify. Exit 0 when the chain verifies, 9 when it is broken (the answer\nnames first_bad_seq and the reason).',
+  options: {},
+  positionals: [],
+  run: async ({ client, out }) => {
+    const result = await client.auditVerify();
+    printResult(out, result);
+    return result.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
+  },
+};
