@@ -6,7 +6,7 @@ import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalReque
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
 import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
-import { createProber } from '../openai-compat/probe.ts';
+import { createProber, type Prober } from '../openai-compat/probe.ts';
 import { LlamacppStreamDecoder } from './decode.ts';
 import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
 import { llamacppError, llamacppErrorPolicy } from './errors.ts';
@@ -25,29 +25,6 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
   });
   const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
-
-  async function props(signal: AbortSignal): Promise<EngineProps> {
-    const res = await prober.getOk('/props', signal);
-    const facts = decodeLlamacppProps(res.json, init.model);
-    if (facts === undefined) {
-      throw new EngineError('ENGINE_ERROR', 'the llama.cpp replica returned /props without a context size', {
-        upstreamStatus: res.status,
-        upstreamDetail: res.text.slice(0, 512),
-      });
-    }
-    const slotsFree = await readSlotsFree(signal);
-    return slotsFree === undefined ? facts : { ...facts, slotsFree };
-  }
-
-  /** `/slots` is optional (`--no-slots` → 501); its absence never fails props(). */
-  async function readSlotsFree(signal: AbortSignal): Promise<number | undefined> {
-    try {
-      const res = await prober.get('/slots', signal);
-      return res.status === 200 ? decodeSlotsFree(res.json) : undefined;
-    } catch {
-      return undefined;
-    }
-  }
 
   async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
     const decoder = new LlamacppStreamDecoder();
@@ -70,8 +47,31 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
         if (res.status === 503) return { live: true, ready: false, detail: 'engine is loading its model' };
         return { live: true, ready: false, detail: `engine health answered HTTP ${res.status}` };
       }),
-    props,
+    props: (signal) => readProps(prober, init.model, signal),
     stream,
     close: () => upstream.close(),
   };
+}
+
+async function readProps(prober: Prober, model: string, signal: AbortSignal): Promise<EngineProps> {
+  const res = await prober.getOk('/props', signal);
+  const facts = decodeLlamacppProps(res.json, model);
+  if (facts === undefined) {
+    throw new EngineError('ENGINE_ERROR', 'the llama.cpp replica returned /props without a context size', {
+      upstreamStatus: res.status,
+      upstreamDetail: res.text.slice(0, 512),
+    });
+  }
+  const slotsFree = await readSlotsFree(prober, signal);
+  return slotsFree === undefined ? facts : { ...facts, slotsFree };
+}
+
+/** `/slots` is optional (`--no-slots` → 501); its absence never fails props(). */
+async function readSlotsFree(prober: Prober, signal: AbortSignal): Promise<number | undefined> {
+  try {
+    const res = await prober.get('/slots', signal);
+    return res.status === 200 ? decodeSlotsFree(res.json) : undefined;
+  } catch {
+    return undefined;
+  }
 }
