@@ -2,6 +2,8 @@
 // apply once, a restarted writer continues the chain, raw UPDATE/DELETE/TRUNCATE are refused,
 // a lost connection (or worker) is recovered, and tampering is named at the exact row.
 // The tests are one story on one durable database per backend and must run in this order.
+// Verifies ORCH-0701 (append-only in the database, hash-chained) and ORCH-0704 (verification
+// names the first broken row).
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { migrate, readMigrations } from '../../src/audit/migrate.ts';

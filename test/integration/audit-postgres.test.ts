@@ -1,6 +1,7 @@
 // Server-Postgres specifics: the application role's grants (migrations/roles/app-grants.sql,
 // quoted in docs/operations.md) leave it unable to rewrite the log; concurrent starts migrate
 // once; a real network outage (a TCP proxy we cut) makes the writer refuse, then recover.
+// Verifies ORCH-0701 (the application role cannot rewrite the log).
 
 import { readFile } from 'node:fs/promises';
 import { createServer, connect, type Server, type Socket } from 'node:net';

@@ -1,6 +1,9 @@
 // The audit store and writer against both real backends: server Postgres and PGlite (in a
 // worker, in-memory). Tests in a backend's block share one store and run in order; the purge
 // test comes last because it deletes the rows the others wrote.
+// Verifies ORCH-0700 (every decision recorded), ORCH-0702 (batched, bounded), ORCH-0703 and
+// ORCH-0708 (purge of the unheld prefix, still verifiable), ORCH-0709 (admission committed before
+// commitAdmission resolves), ORCH-0710 (no prompt text), ORCH-0711 (fail-open gaps counted).
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { exportNdjson, verifyNdjson } from '../../src/audit/ndjson-export.ts';
