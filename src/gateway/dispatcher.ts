@@ -22,6 +22,8 @@ export interface DispatcherDeps {
   observer: LifecycleObserver;
   logger: Logger;
   finish: (task: Task, ending: Ending) => boolean;
+  /** W3C trace context for the engine call of a task, when it is traced (telemetry). */
+  traceparentFor?: (taskId: string) => string | undefined;
 }
 
 /** Failures before the first token that another replica may not share. */
@@ -244,6 +246,7 @@ export class Dispatcher {
   private canonical(task: Task, replica: Replica): CanonicalRequest {
     const r = task.request;
     const slot = task.affinity?.replica_id === replica.id ? task.affinity.slot_id : undefined;
+    const traceparent = this.deps.traceparentFor?.(task.id);
     return {
       taskId: task.id,
       model: task.pool.config.engine_model ?? task.pool.config.model,
@@ -255,6 +258,7 @@ export class Dispatcher {
       ...(r.stop !== undefined ? { stop: r.stop } : {}),
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
+      ...(traceparent !== undefined ? { traceparent } : {}),
     };
   }
 

@@ -26,6 +26,8 @@ export interface TaskServiceDeps {
   observer: LifecycleObserver;
   recorder: AdmissionRecorder;
   logger: Logger;
+  /** W3C trace context for a task's engine call (telemetry), handed to the dispatcher. */
+  traceparentFor?: (taskId: string) => string | undefined;
 }
 
 export type Ending =

@@ -1,0 +1,107 @@
+// Wires the span helpers into the gateway: an HTTP span per request (Fastify hooks), and per
+// task the admission, queue-wait, dispatch and engine-call spans driven by lifecycle facts.
+// The engine call's `traceparent` is handed to the dispatcher through `engineTraceparent`.
+// With tracing off and no client `traceparent`, nothing is kept: no map entry, no span.
+
+import type { Context } from '@opentelemetry/api';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { LifecycleObserver } from '../core/observer.ts';
+import { endSpan, SPAN_NAMES, startEngineCallSpan, startHttpSpan, startTaskSpan, type TracedSpan } from './spans.ts';
+import type { Tracing } from './tracing.ts';
+
+interface TaskTrace {
+  parent: Context;
+  queueWait?: TracedSpan;
+  dispatch?: TracedSpan;
+  engineCall?: TracedSpan;
+  traceparent?: string;
+}
+
+export interface TaskTracing extends LifecycleObserver {
+  /** Registers the HTTP request span hooks (a plugin that applies to every route). */
+  plugin: (app: FastifyInstance) => Promise<void>;
+  /** The `traceparent` to send to the engine for this task, if it is traced. */
+  engineTraceparent(taskId: string): string | undefined;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    traceSpan?: TracedSpan;
+  }
+}
+
+export function createTaskTracing(tracing: Tracing): TaskTracing {
+  /** HTTP request contexts by correlation id, only while the admission is in flight. */
+  const requests = new Map<string, Context>();
+  const tasks = new Map<string, TaskTrace>();
+  const traced = (req: FastifyRequest) => tracing.enabled || req.headers.traceparent !== undefined;
+
+  const endTask = (id: string, outcome: Record<string, string | number | undefined>) => {
+    const t = tasks.get(id);
+    if (!t) return;
+    tasks.delete(id);
+    if (t.queueWait) endSpan(t.queueWait.span);
+    if (t.engineCall) endSpan(t.engineCall.span, outcome);
+    if (t.dispatch) endSpan(t.dispatch.span, outcome);
+  };
+
+  const plugin = async (app: FastifyInstance) => {
+    app.addHook('onRequest', async (req, reply) => {
+      if (!traced(req)) return;
+      const route = req.routeOptions.url ?? 'unknown';
+      req.traceSpan = startHttpSpan(tracing.tracer, { method: req.method, route, headers: req.headers });
+      requests.set(String(req.id), req.traceSpan.context);
+      // 'close' covers hijacked SSE responses too, which never reach onResponse.
+      reply.raw.once('close', () => finishRequest(req, reply.raw.statusCode));
+    });
+  };
+  // Like fastify-plugin: the hooks must see every route, not only this plugin's own.
+  Object.assign(plugin, { [Symbol.for('skip-override')]: true });
+
+  function finishRequest(req: FastifyRequest, status: number): void {
+    const span = req.traceSpan;
+    if (!span) return;
+    req.traceSpan = undefined;
+    requests.delete(String(req.id));
+    endSpan(span.span, { http_status: status });
+  }
+
+  return {
+    plugin,
+    engineTraceparent: (id) => tasks.get(id)?.traceparent,
+    admitted(f) {
+      const parent = requests.get(f.correlation_id);
+      if (!parent) return;
+      const attrs = { task_id: f.task_id, pool_id: f.pool_id, priority: f.priority };
+      endSpan(startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, attrs).span, { outcome: 'admitted' });
+      tasks.set(f.task_id, { parent, queueWait: startTaskSpan(tracing.tracer, SPAN_NAMES.queueWait, parent, attrs) });
+    },
+    rejected(f) {
+      const parent = requests.get(f.correlation_id);
+      if (!parent) return;
+      const span = startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, { pool_id: f.pool_id, priority: f.priority });
+      endSpan(span.span, { outcome: 'rejected', error_code: f.code });
+    },
+    placed(f) {
+      const t = tasks.get(f.task_id);
+      if (!t) return;
+      if (t.queueWait) endSpan(t.queueWait.span);
+      t.queueWait = undefined;
+      if (t.engineCall) endSpan(t.engineCall.span, { outcome: 'replaced' });
+      if (t.dispatch) endSpan(t.dispatch.span, { outcome: 'replaced' });
+      const attrs = { task_id: f.task_id, pool_id: f.pool_id, replica_id: f.replica_id, engine: f.engine, attempt: f.attempt };
+      t.dispatch = startTaskSpan(tracing.tracer, SPAN_NAMES.dispatch, t.parent, attrs);
+      const call = startEngineCallSpan(tracing.tracer, t.dispatch.context, attrs);
+      t.engineCall = call;
+      t.traceparent = call.headers.traceparent;
+    },
+    finished(f) {
+      endTask(f.task_id, {
+        outcome: f.state,
+        tokens_out: f.tokens_out,
+        ...(f.prompt_tokens !== undefined ? { tokens_in: f.prompt_tokens } : {}),
+        ...(f.error_code !== undefined ? { error_code: f.error_code } : {}),
+      });
+    },
+  };
+}
