@@ -28,4 +28,25 @@ describe('CircuitBreaker', () => {
     b.failure(0);
     expect(b.state(0)).toBe('closed');
   });
+
+  it('lets exactly one half-open trial through; a lost trial frees another after the wait', () => {
+    const b = new CircuitBreaker({ failures: 1, openMs: 100 });
+    expect(b.failure(0)).toBe(true);
+    expect(b.state(100)).toBe('half_open');
+    b.leased(100);
+    expect(b.state(150)).toBe('open');
+    expect(b.state(200)).toBe('half_open');
+    b.leased(200);
+    b.success();
+    expect(b.state(201)).toBe('closed');
+    b.leased(201);
+    expect(b.state(202)).toBe('closed');
+  });
+
+  it('says when a failure opened it, so callers can wake up after the wait', () => {
+    const b = new CircuitBreaker({ failures: 2, openMs: 50 });
+    expect(b.failure(0)).toBe(false);
+    expect(b.failure(1)).toBe(true);
+    expect(b.waitMs).toBe(50);
+  });
 });

@@ -52,4 +52,26 @@ describe('decide', () => {
     expect(decide(replicas, job({ accelerator: 'nvidia', avoid: ['b', 'c'] }))).toMatchObject({ reason: 'none_eligible' });
     expect(decide(replicas, job({ accelerator: 'nvidia', avoid: ['b', 'c'], allowFallback: true }))).toMatchObject({ replicaId: 'b' });
   });
+
+  it('ranks prefer in the order given, and an overloaded replica is not eligible', () => {
+    const replicas = [r('a'), r('b'), r('c')];
+    expect(decide(replicas, job({ prefer: ['c', 'b'] }))).toMatchObject({ replicaId: 'c' });
+    expect(decide(replicas, job({ prefer: ['b', 'c'] }))).toMatchObject({ replicaId: 'b' });
+    const d = decide([r('a', { exhausted: true }), r('b')], job());
+    expect(d).toMatchObject({ replicaId: 'b' });
+    expect(d.log[0]).toBe('a: skip (engine overloaded, backing off)');
+  });
+
+  it('with allow_fallback, pin and avoid only rank: a busy pin or a free avoided replica still takes work', () => {
+    expect(decide([r('a', { slotsBusy: 4 }), r('b')], job({ pin: 'a', allowFallback: true }))).toMatchObject({ replicaId: 'b' });
+    expect(decide([r('a'), r('b')], job({ pin: 'b', allowFallback: true }))).toMatchObject({ replicaId: 'b' });
+    expect(decide([r('a'), r('b', { slotsBusy: 4 })], job({ avoid: ['a'], allowFallback: true }))).toMatchObject({ replicaId: 'a' });
+    expect(decide([r('a'), r('b')], job({ avoid: ['a'], allowFallback: true }))).toMatchObject({ replicaId: 'b' });
+    expect(decide([r('a'), r('b', { slotsBusy: 4 })], job({ avoid: ['a'] }))).toMatchObject({ kind: 'no_capacity', reason: 'busy' });
+  });
+
+  it('a client preference beats session affinity, which beats load', () => {
+    expect(decide([r('a'), r('b', { slotsBusy: 2 })], job({ affinityReplicaId: 'b' }))).toMatchObject({ replicaId: 'b' });
+    expect(decide([r('a'), r('b')], job({ affinityReplicaId: 'b', prefer: ['a'] }))).toMatchObject({ replicaId: 'a' });
+  });
 });
