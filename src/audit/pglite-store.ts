@@ -15,7 +15,9 @@ export const MEMORY_DATA_DIR = 'memory://';
 const WORKER_URL = new URL('./pglite-worker.ts', import.meta.url);
 
 export type SpawnWorker = (url: URL, options: WorkerOptions) => Worker;
-const spawnWorker: SpawnWorker = (url, options) => new Worker(url, { workerData: options });
+// The worker is a plain .ts file entry: the parent's entry flags (-e, --input-type, --import
+// preloads) must not apply to it, and Node >= 22.18 strips types without any flag.
+const spawnWorker: SpawnWorker = (url, options) => new Worker(url, { workerData: options, execArgv: [] });
 
 export interface PgliteStoreOptions {
   dataDir: string;

@@ -91,7 +91,7 @@ async function pgliteDurable(): Promise<DurableBackend> {
   const dir = await mkdtemp(join(tmpdir(), 'orchqueue-audit-'));
   const workers: Worker[] = [];
   const spawn = (url: URL, options: { dataDir: string }): Worker => {
-    const worker = new Worker(url, { workerData: options });
+    const worker = new Worker(url, { workerData: options, execArgv: [] });
     workers.push(worker);
     return worker;
   };
