@@ -1,0 +1,62 @@
+// createAudit, the factory main.ts calls: backend choice, audit off, and retention running on
+// its own. Verifies ORCH-0708 (the scheduled purge is recorded and the chain still verifies).
+
+import { describe, expect, it } from 'vitest';
+import { createAudit, RETENTION_ACTOR } from '../../src/audit/create-audit.ts';
+import type { AuditConfig } from '../../src/config/schema.ts';
+import type { Clock } from '../../src/core/ports.ts';
+import { admittedFact, createTestDatabase, databaseUrl, recordingLogger } from './audit-backends.ts';
+
+async function eventually<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const BASE: AuditConfig = {
+  backend: 'postgres', data_dir: 'memory://', fail_closed: true, batch_max_rows: 64, batch_max_ms: 2,
+  buffer_max_rows: 1_000, hash_prompts: false,
+};
+
+describe('createAudit', () => {
+  it('gives an always-accepting recorder and no store when audit is off', async () => {
+    const audit = await createAudit({ ...BASE, backend: 'off' }, { logger: recordingLogger() });
+    expect(audit.store).toBeNull();
+    expect(audit.writer.accepting()).toBe(true);
+    await expect(audit.writer.commitAdmission(admittedFact('off-1'))).resolves.toBeUndefined();
+    await audit.close();
+  });
+
+  it('refuses to start on postgres without a URL', async () => {
+    await expect(createAudit(BASE, { logger: recordingLogger(), env: {} })).rejects.toThrow(/DATABASE_URL/);
+  });
+
+  it('prefers DATABASE_URL over audit.database_url and purges on schedule when retention_days is set', async () => {
+    const database = await createTestDatabase();
+    const url = databaseUrl(database.name);
+    try {
+      const first = await createAudit({ ...BASE, database_url: 'postgres://nobody@127.0.0.1:1/none' }, { logger: recordingLogger(), env: { DATABASE_URL: url } });
+      expect(first.store?.backend).toBe('postgres');
+      for (let i = 0; i < 5; i++) await first.writer.commitAdmission(admittedFact(`retain-${i}`));
+      await first.close();
+
+      // Ten years on, a one-day retention makes every earlier row purgeable.
+      const later: Clock = { now: () => Date.now() + 3_650 * 86_400_000, monotonic: () => performance.now() };
+      const second = await createAudit({ ...BASE, retention_days: 1 }, { logger: recordingLogger(), env: { DATABASE_URL: url }, clock: later });
+      try {
+        const store = second.store!;
+        const rows = await eventually(() => store.query({ limit: 100 }), (found) => found.some((row) => row.actor === RETENTION_ACTOR));
+        expect(rows).toHaveLength(1);
+        expect(rows[0]).toMatchObject({ seq: 6, actor: RETENTION_ACTOR, data: { action: 'retention_purge', anchor_seq: 5 } });
+        expect(await store.verify()).toMatchObject({ ok: true, rows: 1 });
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await database.drop();
+    }
+  });
+});
