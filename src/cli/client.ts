@@ -145,7 +145,9 @@ export function createClient(opts: ClientOptions): OrchQueueClient {
   async function send(call: Call) {
     const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
     if (opts.token) headers.authorization = `Bearer ${opts.token}`;
-    if (call.body !== undefined) headers['content-type'] = 'application/json';
+    // Also on bodiless POSTs (cancel, reload): the gateway reads an empty JSON body as none, while
+    // an empty body without a media type is refused when a client frames it as chunked.
+    if (call.body !== undefined || call.method === 'POST') headers['content-type'] = 'application/json';
     try {
       return await request(`${base}${call.path}`, {
         method: call.method,
