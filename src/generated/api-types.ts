@@ -267,10 +267,13 @@ export interface paths {
          * Reload the configuration file
          * @description Re-reads the configuration file the gateway was started with (the same as `SIGHUP`),
          *     validates it against `contracts/schemas/config.schema.json` and applies it: pools are
-         *     added, removed or rebuilt; queued and running tasks of removed pools end with a terminal
-         *     `error` `DRAINING`. An invalid file is refused with `400 INVALID_PARAMS` (`field` is the
-         *     path of the first bad key) and the running configuration stays in force. Settings that
-         *     need a restart (`server.host`, `server.port`) are ignored until then. No request body.
+         *     added, removed or rebuilt; queued tasks of removed pools end at once with a terminal
+         *     `error` `DRAINING`, their running tasks finish. An invalid file is refused with
+         *     `400 INVALID_PARAMS` (`field` is the path of the first bad key) and the running
+         *     configuration stays in force. Outside `pools`, only `server.retention_ms`,
+         *     `server.unclaimed_stream_timeout_ms`, `server.max_prompt_chars` and
+         *     `server.max_tokens_limit` apply at once; other changed settings wait for a restart. No
+         *     request body.
          */
         post: operations["reloadConfig"];
         delete?: never;
