@@ -4,8 +4,11 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
+import { createAudit, type Audit } from './audit/create-audit.ts';
+import { noopRecorder } from './audit/recorder.ts';
 import type { Config } from './config/schema.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
 import { ConfigReloader, type ConfigReloaded } from './config/reload.ts';
@@ -13,12 +16,19 @@ import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
 import type { Result } from './core/errors.ts';
 import { systemClock, type Clock, type IdSource } from './core/ports.ts';
 import { SessionStore } from './core/session/session-store.ts';
-import { fanOut, logObserver } from './gateway/observers.ts';
+import { fanOut } from './gateway/observers.ts';
 import type { Task } from './gateway/task.ts';
 import { TaskService } from './gateway/task-service.ts';
 import type { Pool } from './pool/pool.ts';
 import { PoolManager } from './pool/pool-manager.ts';
 import { buildServer } from './server.ts';
+import { createLogObserver } from './telemetry/log-observer.ts';
+import { createLogger } from './telemetry/logger.ts';
+import { createMetrics, type Metrics } from './telemetry/metrics.ts';
+import { metricsPlugin } from './telemetry/metrics-route.ts';
+import { buildSnapshot } from './telemetry/snapshot.ts';
+import { createTaskTracing } from './telemetry/task-tracing.ts';
+import { startTracing } from './telemetry/tracing.ts';
 
 export interface Gateway {
   app: FastifyInstance;
@@ -34,20 +44,43 @@ export interface Gateway {
 export interface ComposeOptions {
   logger?: Logger;
   clock?: Clock;
-  /** Replaces the audit recorder (tests). */
+  /** Replaces the audit recorder (tests); the audit routes then serve no store. */
   recorder?: AdmissionRecorder;
+  /** Environment for DATABASE_URL and OTEL_* (default: process.env). */
+  env?: Readonly<Record<string, string | undefined>>;
   observers?: LifecycleObserver[];
   /** Where a config reload reads from; default: the config given to compose (a no-op reload). */
   loadConfig?: () => Promise<ConfigResult>;
 }
 
-const alwaysAccepting: AdmissionRecorder = { accepting: () => true, commitAdmission: async () => {} };
-
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
-  const logger = opts.logger ?? pino({ level: config.telemetry.log_level });
+  const env = opts.env ?? process.env;
+  const logger = opts.logger ?? createLogger({ level: config.telemetry.log_level });
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
-  const observer = fanOut([logObserver(logger), ...(opts.observers ?? [])], logger);
+  const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
+  const recorder = opts.recorder ?? (audit as Audit).writer;
+  const tracing = startTracing(env);
+  const taskTracing = createTaskTracing(tracing);
+  const streams = { open: 0 };
+  const metrics: Metrics | undefined = config.telemetry.metrics
+    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), streams.open) })
+    : undefined;
+  if (metrics && audit && config.audit.backend !== 'off') {
+    const writer = audit.writer;
+    metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending() }));
+  }
+  const observer = fanOut(
+    [
+      createLogObserver(logger),
+      ...(audit ? [audit.writer] : []),
+      ...(metrics ? [metrics, backpressureOf(metrics)] : []),
+      taskTracing,
+      { streamOpened: () => void streams.open++, streamClosed: () => void streams.open-- },
+      ...(opts.observers ?? []),
+    ],
+    logger,
+  );
   const sessions = new SessionStore(
     { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
     clock,
@@ -64,7 +97,17 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     // Drain deadlines and removed pools end their tasks through the task service.
     endWork: (pool, scope, error) => tasks.endPoolWork(pool, scope, error),
   });
-  const tasks = new TaskService({ config, pools, sessions, clock, ids, observer, recorder: opts.recorder ?? alwaysAccepting, logger });
+  const tasks = new TaskService({
+    config,
+    pools,
+    sessions,
+    clock,
+    ids,
+    observer,
+    recorder,
+    logger,
+    traceparentFor: (id) => taskTracing.engineTraceparent(id),
+  });
   capacity.pump = (pool) => tasks.dispatcher.pump(pool);
   await pools.probeAll();
   const sweeper = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
@@ -79,7 +122,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   });
   const reloadConfig = (actor: string, correlationId?: string) => reloader.reload(actor, correlationId);
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins: [control] });
+  const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
+  const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : [])];
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins });
   return {
     app,
     config,
@@ -92,6 +137,20 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       tasks.shutdown();
       await app.close();
       await pools.close();
+      await audit?.close();
+      await tracing.shutdown();
+    },
+  };
+}
+
+/** Queue policies acting (refusal or eviction), counted for the backpressure alert. */
+function backpressureOf(metrics: Metrics): LifecycleObserver {
+  return {
+    rejected: (f) => {
+      if (f.code === 'ADMISSION_REJECT' && f.pool_id !== undefined) metrics.backpressure(f.pool_id, f.policy_label ?? 'reject');
+    },
+    finished: (f) => {
+      if (f.state === 'evicted') metrics.backpressure(f.pool_id, 'drop-lru');
     },
   };
 }

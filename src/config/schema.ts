@@ -135,7 +135,18 @@ export const ConfigSchema = Type.Object(
     audit: AuditSchema,
     telemetry: Type.Object(
       {
-        log_level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+        log_level: Type.Union(
+          [
+            Type.Literal('fatal'),
+            Type.Literal('error'),
+            Type.Literal('warn'),
+            Type.Literal('info'),
+            Type.Literal('debug'),
+            Type.Literal('trace'),
+            Type.Literal('silent'),
+          ],
+          { default: 'info' },
+        ),
         metrics: Type.Boolean({ default: true }),
         scrape_engine_metrics: Type.Boolean({ default: false }),
       },

@@ -1,6 +1,5 @@
-// Fan-out of lifecycle facts to every observer (audit, metrics, logs), and the log observer:
-// one JSON line per admission, rejection, placement and terminal outcome, never per token.
-// An observer that throws is a bug; it is logged and the others still run.
+// Fan-out of lifecycle facts to every observer (audit, metrics, logs, traces). An observer
+// that throws is a bug; it is logged and the others still run.
 
 import type { Logger } from 'pino';
 import type { LifecycleObserver } from '../core/observer.ts';
@@ -24,14 +23,4 @@ export function fanOut(observers: readonly LifecycleObserver[], logger: Logger):
     };
   }
   return out;
-}
-
-export function logObserver(logger: Logger): LifecycleObserver {
-  return {
-    admitted: (f) => logger.info({ ...f, event: 'task.admitted' }, 'task admitted'),
-    rejected: (f) => logger.info({ ...f, event: 'task.rejected' }, 'task rejected'),
-    placed: (f) => logger.info({ ...f, event: 'task.placed' }, 'task placed'),
-    finished: (f) => logger.info({ ...f, event: 'task.finished' }, 'task finished'),
-    control: (f) => logger.info({ ...f, event: 'control' }, 'control action'),
-  };
 }

@@ -7,11 +7,8 @@ import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compose, type Gateway } from '../../src/main.ts';
-import { createMetrics } from '../../src/telemetry/metrics.ts';
 import { asMetricsContract, lintExposition } from '../../src/telemetry/metrics-lint.ts';
-import { metricsPlugin } from '../../src/telemetry/metrics-route.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from '../../src/telemetry/prom-text.ts';
-import { buildSnapshot } from '../../src/telemetry/snapshot.ts';
 import { mockPool, testConfig } from '../support/gateway.ts';
 import { openStream } from '../support/sse-client.ts';
 
@@ -24,11 +21,9 @@ afterEach(async () => {
 });
 
 async function start(): Promise<string> {
-  // The gateway does not exist yet when metrics are built; the snapshot reads it at scrape time.
-  const metrics = createMetrics({ snapshot: () => buildSnapshot(gateway?.pools.list() ?? [], 0) });
+  // compose() wires the metrics observer, the backpressure counter and GET /metrics itself.
   const config = testConfig({ pools: [mockPool({ replicas: [{ id: 'mock-0', slots: 2 }] })] });
-  gateway = await compose(config, { logger: pino({ level: 'silent' }), observers: [metrics] });
-  await gateway.app.register(metricsPlugin(metrics));
+  gateway = await compose(config, { logger: pino({ level: 'silent' }) });
   return gateway.app.listen({ host: '127.0.0.1', port: 0 });
 }
 
