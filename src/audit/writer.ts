@@ -9,37 +9,10 @@ import { GapReporter, type AuditLogger } from './gap-reporter.ts';
 import { chainRecords, type ChainHead } from './hash-chain.ts';
 import { admissionRecord, controlRecord, placementRecord, rejectionRecord, terminalRecord, type AuditRecord } from './records.ts';
 import type { AuditStore } from './store.ts';
+import { PumpScheduler } from './pump-scheduler.ts';
+import { RetryBackoff } from './retry-backoff.ts';
 import { AuditUnavailableError, type AuditRecorder, type AuditWriterOptions, type PurgeResult } from './recorder.ts';
-
-interface Waiter {
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-interface Entry {
-  ordinal: number;
-  record: AuditRecord;
-  enqueuedMs: number;
-  waiter: Waiter | null;
-  /** Its admission was answered "not stored" (fail-closed): it must never be committed later. */
-  refused: boolean;
-}
-
-/** A batch whose commit failed in a way that leaves its outcome unknown. */
-interface Unresolved {
-  entries: Entry[];
-  expect: ChainHead;
-  answered: boolean;
-}
-
-interface PurgeOp {
-  afterOrdinal: number;
-  olderThan: Date;
-  actor: string;
-  correlationId: string | undefined;
-  resolve(result: PurgeResult): void;
-  reject(error: Error): void;
-}
+import { answerUnstored, settleStored, type Entry, type PurgeOp, type Unresolved, type Waiter } from './writer-entries.ts';
 
 export interface AuditWriterDeps {
   store: AuditStore;
@@ -55,8 +28,7 @@ export class AuditWriter implements AuditRecorder {
   readonly #clock: Clock;
   readonly #options: AuditWriterOptions;
   readonly #gaps: GapReporter;
-  readonly #retryInitialMs: number;
-  readonly #retryMaxMs: number;
+  readonly #backoff: RetryBackoff;
   #head: ChainHead;
   #queue: Entry[] = [];
   #inFlight: Entry[] = [];
@@ -65,10 +37,7 @@ export class AuditWriter implements AuditRecorder {
   #flushWaiters: { through: number; resolve(): void }[] = [];
   #busy = false;
   #failing = false;
-  #retryAtMs = 0;
-  #backoffMs: number;
-  #timer: NodeJS.Timeout | null = null;
-  #kickScheduled = false;
+  readonly #scheduler = new PumpScheduler((idle) => this.#pump(idle));
   #closed = false;
   /** Set once close() is done: no further pumps, timers or retries. */
   #stopped = false;
@@ -81,9 +50,7 @@ export class AuditWriter implements AuditRecorder {
     this.#logger = deps.logger;
     this.#clock = deps.clock ?? systemClock;
     this.#gaps = new GapReporter(deps.logger, () => this.#clock.monotonic());
-    this.#retryInitialMs = deps.retryInitialMs ?? 50;
-    this.#retryMaxMs = deps.retryMaxMs ?? 2_000;
-    this.#backoffMs = this.#retryInitialMs;
+    this.#backoff = new RetryBackoff(deps.retryInitialMs ?? 50, deps.retryMaxMs ?? 2_000);
     this.#head = head;
   }
 
@@ -145,13 +112,13 @@ export class AuditWriter implements AuditRecorder {
     if (this.#closed) return;
     this.#closed = true;
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), timeoutMs); });
-    const drained = await Promise.race([this.flush().then(() => false), timedOut]);
+    const deadline = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), timeoutMs); });
+    const outcome = await Promise.race([this.flush().then(() => 'drained' as const), deadline]);
     clearTimeout(timer);
     for (const op of this.#ops.splice(0)) op.reject(this.#unavailable());
-    if (drained) this.#abandon();
+    if (outcome === 'late') this.#abandon();
     this.#stopped = true;
-    this.#clearTimer();
+    this.#scheduler.cancel();
   }
 
   #abandon(): void {
@@ -188,22 +155,15 @@ export class AuditWriter implements AuditRecorder {
 
   /** Schedules a pump; `urgent` overrides a pending linger timer. */
   #kick(urgent: boolean): void {
-    if (this.#busy || this.#kickScheduled) return;
-    if (this.#timer !== null && !urgent) return;
-    this.#kickScheduled = true;
-    // setImmediate lets facts recorded in the same tick join the batch of an idle writer.
-    setImmediate(() => {
-      this.#kickScheduled = false;
-      this.#pump(true);
-    });
+    if (!this.#busy) this.#scheduler.soon(urgent);
   }
 
   #pump(idle: boolean): void {
     if (this.#busy) return;
-    this.#clearTimer();
+    this.#scheduler.cancel();
     const now = this.#clock.monotonic();
     if (this.#stopped) return;
-    if (this.#failing && now < this.#retryAtMs) return this.#setTimer(this.#retryAtMs - now);
+    if (this.#failing && this.#backoff.waitMs(now) > 0) return this.#scheduler.after(this.#backoff.waitMs(now));
     if (this.#unresolved !== null) return void this.#run(() => this.#reconcile());
     const eligible = this.#eligibleRows();
     const oldest = this.#queue[0];
@@ -212,7 +172,7 @@ export class AuditWriter implements AuditRecorder {
       const max = this.#options.batch_max_rows;
       const due = idle || this.#failing || this.#closed || eligible >= max || age >= this.#options.batch_max_ms
         || this.#flushWaiters.length > 0 || this.#ops.length > 0;
-      if (!due) return this.#setTimer(this.#options.batch_max_ms - age);
+      if (!due) return this.#scheduler.after(this.#options.batch_max_ms - age);
       return void this.#run(() => this.#commit(this.#queue.splice(0, Math.min(eligible, max))));
     }
     const op = this.#ops.shift();
@@ -272,12 +232,7 @@ export class AuditWriter implements AuditRecorder {
   #committed(entries: Entry[], head: ChainHead): void {
     this.#head = head;
     this.#commits += 1;
-    let refusedButStored = 0;
-    for (const entry of entries) {
-      if (entry.refused) refusedButStored += 1;
-      entry.waiter?.resolve();
-      entry.waiter = null;
-    }
+    const refusedButStored = settleStored(entries);
     if (refusedButStored > 0) {
       this.#logger.warn({ records: refusedButStored }, 'audit: admissions answered 503 were stored after all (commit outcome was unknown); those tasks never ran');
     }
@@ -287,7 +242,7 @@ export class AuditWriter implements AuditRecorder {
   #recovered(): void {
     if (!this.#failing) return;
     this.#failing = false;
-    this.#backoffMs = this.#retryInitialMs;
+    this.#backoff.succeeded();
     this.#logger.warn({ head_seq: this.#head.seq, gaps: this.#gaps.total }, 'audit store recovered; writes resumed');
   }
 
@@ -309,31 +264,16 @@ export class AuditWriter implements AuditRecorder {
       stored = row !== undefined && row.seq === pending.expect.seq && row.hash === pending.expect.hash;
       head = await this.#store.head();
     } catch (error) {
-      if (!pending.answered) this.#answerUnstored(pending);
+      if (!pending.answered) answerUnstored(pending, this.#options.fail_closed);
       this.#scheduleRetry(error);
       return;
     }
     this.#unresolved = null;
     if (stored) return this.#committed(pending.entries, head);
     this.#adoptHead(head);
-    if (!pending.answered) this.#answerUnstored(pending);
+    if (!pending.answered) answerUnstored(pending, this.#options.fail_closed);
     this.#queue.unshift(...pending.entries.filter((entry) => !entry.refused));
     this.#scheduleRetry(null);
-  }
-
-  /** Fail-closed: the admission is refused (503) and dropped; fail-open: the task goes on and the row is retried. */
-  #answerUnstored(pending: Unresolved): void {
-    pending.answered = true;
-    for (const entry of pending.entries) {
-      if (entry.waiter === null) continue;
-      if (this.#options.fail_closed) {
-        entry.refused = true;
-        entry.waiter.reject(new AuditUnavailableError('the audit store did not confirm the admission record'));
-      } else {
-        entry.waiter.resolve();
-      }
-      entry.waiter = null;
-    }
   }
 
   async #purgeNow(op: PurgeOp): Promise<void> {
@@ -358,9 +298,8 @@ export class AuditWriter implements AuditRecorder {
 
   #scheduleRetry(error: unknown): void {
     this.#failing = true;
-    this.#retryAtMs = this.#clock.monotonic() + this.#backoffMs;
-    this.#backoffMs = Math.min(this.#backoffMs * 2, this.#retryMaxMs);
-    if (error !== null) this.#logger.warn({ err: String(error), retry_in_ms: this.#retryAtMs - this.#clock.monotonic() }, 'audit store still unavailable');
+    const retryInMs = this.#backoff.failed(this.#clock.monotonic());
+    if (error !== null) this.#logger.warn({ err: String(error), retry_in_ms: retryInMs }, 'audit store still unavailable');
   }
 
   #settledThrough(): number {
@@ -372,20 +311,5 @@ export class AuditWriter implements AuditRecorder {
     if (this.#flushWaiters.length === 0) return;
     const settled = this.#settledThrough();
     this.#flushWaiters = this.#flushWaiters.filter((waiter) => (waiter.through <= settled ? (waiter.resolve(), false) : true));
-  }
-
-  #setTimer(delayMs: number): void {
-    this.#clearTimer();
-    this.#timer = setTimeout(() => {
-      this.#timer = null;
-      this.#pump(false);
-    }, Math.max(0, delayMs));
-    this.#timer.unref();
-  }
-
-  #clearTimer(): void {
-    if (this.#timer === null) return;
-    clearTimeout(this.#timer);
-    this.#timer = null;
   }
 }
