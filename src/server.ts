@@ -20,6 +20,7 @@ import type { IdSource } from './core/ports.ts';
 import type { SessionStore } from './core/session/session-store.ts';
 import type { Task } from './gateway/task.ts';
 import type { TaskService } from './gateway/task-service.ts';
+import { correlationIdFrom } from './telemetry/logger.ts';
 import type { PoolManager } from './pool/pool-manager.ts';
 
 export interface ServerDeps {
@@ -33,8 +34,6 @@ export interface ServerDeps {
   /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
-
-const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 function validators() {
   const strict = new Ajv2020({ allErrors: false, coerceTypes: false, useDefaults: true, removeAdditional: false, strict: false });
@@ -51,12 +50,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.server.body_limit_bytes,
     // Request lines come from the lifecycle log observer and metrics, not per request.
-    logController: new LogController({ disableRequestLogging: true }),
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlation_id' }),
     requestIdHeader: false,
-    genReqId: (req) => {
-      const given = req.headers['x-correlation-id'];
-      return typeof given === 'string' && CORRELATION_ID.test(given) ? given : randomUUID();
-    },
+    genReqId: (req) => correlationIdFrom(req.headers['x-correlation-id'], randomUUID),
     return503OnClosing: true,
   });
 
