@@ -35,7 +35,9 @@ const submit = async (g: TestGateway, over: Record<string, unknown> = {}) => {
 
 describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gateway', (_name, k) => {
   it('spreads concurrent tasks across both replicas and streams the engine tokens unchanged', async () => {
-    const { g, f } = await setup(k, [{ tokensPerS: 100 }, { tokensPerS: 100 }]);
+    // A first-token delay keeps the first task on its replica while the second is placed.
+    const slow = { tokensPerS: 100, firstTokenDelayMs: 250 };
+    const { g, f } = await setup(k, [slow, slow]);
     const ids = [await submit(g, { seed: 1 }), await submit(g, { seed: 2 })];
     const streams = await Promise.all(ids.map((id) => openStream(`${g.url}/v1/tasks/${id}/stream`)));
     streams.forEach((s, i) => {

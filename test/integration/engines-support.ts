@@ -35,7 +35,8 @@ export interface EngineKit {
   options: Record<string, unknown>;
 }
 
-const FAST_OVERLOAD = { overload_retry_after_ms: 300, retry_attempts: 1 };
+/** Overload backoff long enough that no test outlives it by accident; probes tried once. */
+const FAST_OVERLOAD = { overload_retry_after_ms: 5_000, retry_attempts: 1 };
 
 export const ENGINE_KITS: readonly EngineKit[] = [
   {

@@ -17,8 +17,12 @@ afterEach(async () => {
   placed = [];
 });
 
+/** Real time plus an offset the test can jump forward (breaker waits without sleeping). */
+const skew = { ms: 0 };
+const clock = { now: () => Date.now() + skew.ms, monotonic: () => performance.now() + skew.ms };
+
 async function gateway(replicas: Array<Record<string, unknown>>, over: Record<string, unknown> = {}, mock: Record<string, unknown> = {}) {
-  gw = await startGateway(testConfig({ pools: [mockPool({ replicas, ...over }, mock)] }), { observers: [{ placed: (f) => void placed.push(f) }] });
+  gw = await startGateway(testConfig({ pools: [mockPool({ replicas, ...over }, mock)] }), { clock, observers: [{ placed: (f) => void placed.push(f) }] });
   return gw;
 }
 
@@ -103,7 +107,7 @@ describe('placement overrides', () => {
 
 describe('circuit breaker', () => {
   it('opens after consecutive failures (tasks move on), then lets exactly one half-open trial through', async () => {
-    const health = { interval_ms: 60_000, breaker_failures: 2, breaker_open_ms: 300 };
+    const health = { interval_ms: 60_000, breaker_failures: 2, breaker_open_ms: 60_000 };
     const g = await gateway([{ id: 'a', slots: 2, mock: { reset_before_first_token: true } }, { id: 'b', slots: 2 }], { health });
     // Every task asks for a first; a fails before the first token and the task moves to b.
     const wantA = { prefer: ['a'] };
@@ -116,7 +120,7 @@ describe('circuit breaker', () => {
     // While open, placement skips a: no third attempt there.
     expect(await servedBy(g, wantA)).toBe('b');
     expect(triedA()).toBe(2);
-    await new Promise((r) => setTimeout(r, 320));
+    skew.ms += 60_000;
     expect(((await g.get('/v1/pools/demo')).body as { replicas: Array<{ breaker: string }> }).replicas[0]?.breaker).toBe('half_open');
     // Two tasks at once: only one may be the trial on a; the trial fails and re-opens it.
     expect(await Promise.all([servedBy(g, wantA), servedBy(g, wantA)])).toEqual(['b', 'b']);
