@@ -97,6 +97,14 @@ function load(address: string, workers: number): { accepted: Set<string>; stop()
   return { accepted, stop: async () => { running = false; await Promise.all(loops); } };
 }
 
+async function accepted(load: { accepted: Set<string> }, count: number): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (load.accepted.size < count) {
+    if (Date.now() > deadline) throw new Error(`only ${load.accepted.size} of ${count} tasks were accepted in time`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 describe('audit crash safety', () => {
   let dataDir: string;
 
@@ -111,14 +119,14 @@ describe('audit crash safety', () => {
   it('keeps an admission row for every 202 across a SIGKILL mid-load, and the chain verifies after restart', async () => {
     const first = await startGateway(dataDir);
     const beforeKill = load(first.address, 8);
-    while (beforeKill.accepted.size < 150) await new Promise((resolve) => setTimeout(resolve, 10));
+    await accepted(beforeKill, 150);
     first.process.kill('SIGKILL');
     await exited(first.process);
     await beforeKill.stop();
 
     const second = await startGateway(dataDir);
     const afterRestart = load(second.address, 2);
-    while (afterRestart.accepted.size < 20) await new Promise((resolve) => setTimeout(resolve, 10));
+    await accepted(afterRestart, 20);
     await afterRestart.stop();
     second.process.kill('SIGTERM');
     await exited(second.process);
