@@ -18,13 +18,7 @@ export type PoolDetail = Schemas['Pool'];
 export type DrainAccepted = Schemas['DrainAccepted'];
 export type ConfigReloaded = Schemas['ConfigReloaded'];
 export type ApiErrorBody = Schemas['ApiError'];
-/** `POST /v1/audit/verify` (issue 4); not in the contract yet, so typed here from its documented shape. */
-export interface AuditVerifyResult {
-  ok: boolean;
-  rows: number;
-  first_bad_seq?: number;
-  reason?: string;
-}
+export type AuditVerifyResult = Schemas['AuditVerification'];
 
 export interface StreamEvent {
   id: number;

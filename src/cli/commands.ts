@@ -109,7 +109,7 @@ export const auditVerify: Command = {
   name: 'audit verify',
   args: '',
   summary: "Walk the audit log's hash chain on the gateway and report the first broken row.",
-  details: 'Calls POST /v1/audit/verify. Exit 0 when the chain verifies, 9 when it is broken (the answer\nnames first_bad_seq and the reason).',
+  details: 'Calls POST /v1/audit/verify. Exit 0 when the chain verifies (the answer gives its head,\nhead_seq and head_hash: keep them where the database owner cannot write), 9 when it is broken\n(the answer names first_bad_seq and the reason). A gateway with audit off answers 404 (exit 4).',
   options: {},
   positionals: [],
   run: async ({ client, out }) => {

@@ -1,42 +1,39 @@
 // Provider side of the CLI ↔ gateway contract: the real gateway (compose + listen on an
 // ephemeral port, test mode) replays every interaction of the committed pact file in
 // contracts/pacts/. Provider states are set up through the gateway's own test-mode endpoint
-// (POST /_test/states, src/api/test-states/), which the pact verifier's state handlers call.
+// (POST /_test/states, src/api/test-states/, wired by compose() only with server.test_mode),
+// which the pact verifier's state handlers call.
 // No broker and no network beyond loopback.
 
 import { Verifier } from '@pact-foundation/pact';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_STATES_PATH, testStateRoutes } from '../../src/api/test-states/routes.ts';
-import pino from 'pino';
-import { compose, type Gateway } from '../../src/main.ts';
-import { mockPool, startGateway, testConfig } from '../support/gateway.ts';
+import { mockPool, startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { MODELS, PACT_FILE, PROVIDER } from './pact-fixtures.ts';
 
 const STATES = ['a task exists', 'a completed task exists', 'the queue is full', 'the pool is unready', 'a session exists'];
 
-let gw: Gateway;
-let url: string;
+let gw: TestGateway;
 beforeAll(async () => {
-  const config = testConfig({
-    server: { test_mode: true },
-    pools: [
-      mockPool({ id: 'demo', model: MODELS.fast, replicas: [{ id: 'mock-0', slots: 4 }] }),
-      mockPool({ id: 'slow', model: MODELS.slow, replicas: [{ id: 'slow-0', slots: 4 }] }, { tokens_per_s: 5 }),
-      mockPool({ id: 'busy', model: MODELS.busy, replicas: [{ id: 'busy-0', slots: 1 }], queue: { max_queued: 1 } }, { tokens_per_s: 5 }),
-      // No periodic probe during the run, so "the pool is unready" holds until its teardown re-probes.
-      mockPool({ id: 'cold', model: MODELS.cold, replicas: [{ id: 'cold-0', slots: 1 }], health: { interval_ms: 3_600_000 } }),
-    ],
-  });
-  gw = await compose(config, { logger: pino({ level: 'silent' }) });
-  // Registered after compose and before listen, exactly as a plugin in ServerDeps.plugins would be.
-  await gw.app.register(testStateRoutes({ config, tasks: gw.tasks, pools: gw.pools, sessions: gw.sessions }));
-  url = await gw.app.listen({ host: '127.0.0.1', port: 0 });
+  // ORCH-0014: with server.test_mode, compose() registers the provider-state routes itself.
+  gw = await startGateway(
+    testConfig({
+      server: { test_mode: true },
+      pools: [
+        mockPool({ id: 'demo', model: MODELS.fast, replicas: [{ id: 'mock-0', slots: 4 }] }),
+        mockPool({ id: 'slow', model: MODELS.slow, replicas: [{ id: 'slow-0', slots: 4 }] }, { tokens_per_s: 5 }),
+        mockPool({ id: 'busy', model: MODELS.busy, replicas: [{ id: 'busy-0', slots: 1 }], queue: { max_queued: 1 } }, { tokens_per_s: 5 }),
+        // No periodic probe during the run, so "the pool is unready" holds until its teardown re-probes.
+        mockPool({ id: 'cold', model: MODELS.cold, replicas: [{ id: 'cold-0', slots: 1 }], health: { interval_ms: 3_600_000 } }),
+      ],
+    }),
+  );
 });
 afterAll(async () => gw?.close());
 
 async function changeState(state: string, action: 'setup' | 'teardown', params: unknown): Promise<void> {
-  const res = await request(`${url}${TEST_STATES_PATH}`, {
+  const res = await request(`${gw.url}${TEST_STATES_PATH}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ state, action, params: params ?? {} }),
@@ -46,7 +43,7 @@ async function changeState(state: string, action: 'setup' | 'teardown', params: 
 }
 
 describe('the gateway as the pact provider for the orchqueue CLI', () => {
-  it('honours every interaction of contracts/pacts with the real server and provider states', async () => {
+  it('ORCH-0015 honours every interaction of contracts/pacts with the real server and provider states', async () => {
     const stateHandlers = Object.fromEntries(
       STATES.map((state) => [
         state,
@@ -58,7 +55,7 @@ describe('the gateway as the pact provider for the orchqueue CLI', () => {
     );
     const output = await new Verifier({
       provider: PROVIDER,
-      providerBaseUrl: url,
+      providerBaseUrl: gw.url,
       pactUrls: [PACT_FILE],
       stateHandlers,
       logLevel: 'error',
@@ -67,14 +64,14 @@ describe('the gateway as the pact provider for the orchqueue CLI', () => {
   }, 60_000);
 
   it('refuses an unknown provider state with a typed 400', async () => {
-    const res = await request(`${url}${TEST_STATES_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'the moon is full' }) });
+    const res = await request(`${gw.url}${TEST_STATES_PATH}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ state: 'the moon is full' }) });
     expect(res.statusCode).toBe(400);
     expect(((await res.body.json()) as { error: { code: string; field: string } }).error).toMatchObject({ code: 'INVALID_PARAMS', field: 'state' });
   });
 });
 
 describe('provider-state routes outside test mode', () => {
-  it('cannot be registered, so a gateway without server.test_mode has no /_test/states', async () => {
+  it('ORCH-0014 cannot be registered, so a gateway without server.test_mode has no /_test/states', async () => {
     const plain = await startGateway();
     try {
       expect(() => testStateRoutes({ config: plain.config, tasks: plain.tasks, pools: plain.pools, sessions: plain.sessions })).toThrow(/test_mode/);
