@@ -11,6 +11,7 @@ import type { SessionView } from '../src/core/session/session-record.ts';
 type Schemas = components['schemas'];
 
 describe('contract types', () => {
+  // ORCH-0001
   it('match the SSE event payloads of the core', () => {
     expectTypeOf<Schemas['StartedEvent']>().toEqualTypeOf<StartedData>();
     expectTypeOf<Schemas['TokenEvent']>().toEqualTypeOf<TokenData>();

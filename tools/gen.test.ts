@@ -40,10 +40,12 @@ function hasRef(node: unknown): boolean {
 }
 
 describe('generated files', () => {
+  // ORCH-0003
   it('are up to date with the contract (gen --check passes on the committed tree)', async () => {
     expect(await staleFiles()).toEqual([]);
   });
 
+  // ORCH-0003
   it('are identical when generated twice', async () => {
     expect(await renderAll()).toEqual(await renderAll());
   });
@@ -73,6 +75,7 @@ describe('generated files', () => {
 describe('contract conventions', () => {
   const specIds = new Set(readFileSync(join(ROOT, 'specs/orchestrator-spec.md'), 'utf8').match(/^- \*\*ORCH-\d{4}\*\*/gm)?.map((l) => l.slice(4, 13)));
 
+  // ORCH-0001 ORCH-0012
   it('gives every operation an operationId and a non-empty x-req-id of ids defined in the spec', () => {
     const ops = documentOperations();
     expect(ops.length).toBeGreaterThan(10);
@@ -97,6 +100,7 @@ describe('contract conventions', () => {
     }
   });
 
+  // ORCH-0007
   it('has an ErrorCode enum equal to ERROR_CODES, in the same order', () => {
     expect(schemas.ErrorCode.enum).toEqual(ERROR_CODES);
   });
@@ -106,6 +110,7 @@ describe('contract conventions', () => {
     expect(schemas.EngineKind.enum).toEqual([...ENGINE_KINDS]);
   });
 
+  // ORCH-0007
   it('documents every error code in the docs/api.md table with its status and retriable flag', () => {
     const rows = new Map<string, string>();
     for (const [, code, status, retriable] of readFileSync(join(ROOT, 'docs/api.md'), 'utf8').matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \| (yes|no) \|/gm)) {

@@ -4,6 +4,7 @@ import { abortableSleep, backoffDelayMs, withRetry, type BackoffPolicy } from '.
 const policy: BackoffPolicy = { attempts: 4, baseMs: 10, capMs: 50 };
 
 describe('backoffDelayMs', () => {
+  // ORCH-0602
   it('grows exponentially and is capped, scaled by the jitter draw', () => {
     const top = () => 0.999999;
     expect([0, 1, 2, 3, 4].map((n) => backoffDelayMs(n, policy, top))).toEqual([9, 19, 39, 49, 49]);
@@ -12,6 +13,7 @@ describe('backoffDelayMs', () => {
   });
 });
 
+// ORCH-0602
 describe('withRetry', () => {
   const signal = new AbortController().signal;
 

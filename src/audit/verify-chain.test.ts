@@ -25,6 +25,7 @@ describe('verifyChain', () => {
     expect(await verifyChain(iterate([]))).toMatchObject({ ok: true, rows: 0, head_seq: 0 });
   });
 
+  // ORCH-0701 ORCH-0704
   it('names the row whose content was changed', async () => {
     const rows = chain(5);
     rows[2] = { ...rows[2]!, data: { n: 999 } };
@@ -50,6 +51,7 @@ describe('verifyChain', () => {
     expect(await verifyChain(iterate(rows))).toMatchObject({ ok: false, first_bad_seq: 3 });
   });
 
+  // ORCH-0704 ORCH-0708
   it('accepts a chain that starts after seq 1 when a retention_purge row anchors it', async () => {
     const rows = chain(5);
     const anchor = rows[1]!;

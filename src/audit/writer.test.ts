@@ -106,6 +106,7 @@ afterEach(async () => {
 });
 
 describe('AuditWriter', () => {
+  // ORCH-0709
   it('resolves commitAdmission only after the batch holding the row is committed', async () => {
     const store = new FakeStore();
     let release = (): void => undefined;
@@ -121,6 +122,7 @@ describe('AuditWriter', () => {
     expect(store.rows.map((row) => row.task_id)).toEqual(['task-1']);
   });
 
+  // ORCH-0702
   it('groups a burst into fewer commits than rows, never above batch_max_rows, in recording order', async () => {
     const store = new FakeStore();
     const writer = await start(store, { batch_max_rows: 50 });
@@ -144,6 +146,7 @@ describe('AuditWriter', () => {
     expect(store.batches).toEqual([1]);
   });
 
+  // ORCH-0113
   it('fail-closed: refuses admissions while the store is down, keeps other records, and continues the chain after recovery', async () => {
     const store = new FakeStore();
     const log = logger();
@@ -188,6 +191,7 @@ describe('AuditWriter', () => {
     expect(writer.gaps()).toBe(0);
   });
 
+  // ORCH-0702 ORCH-0711
   it('fail-open: counts every record dropped on a full buffer as a gap and logs it', async () => {
     const store = new FakeStore();
     const log = logger();

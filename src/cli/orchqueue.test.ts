@@ -76,7 +76,7 @@ beforeAll(async () => {
 afterAll(async () => gw?.close());
 
 describe('orchqueue help', () => {
-  it('documents every command, the global options, the environment and every exit code', async () => {
+  it('ORCH-1000 ORCH-1001 ORCH-1002 documents every command, the global options, the environment and every exit code', async () => {
     const run = await cli(['--help']);
     expect(run.code).toBe(0);
     for (const command of COMMANDS) expect(run.stdout).toContain(`  ${command.name} `);
@@ -84,7 +84,7 @@ describe('orchqueue help', () => {
     for (const code of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 130]) expect(run.stdout).toMatch(new RegExp(`^  ${code} +\\S`, 'm'));
   });
 
-  it("prints each command's help with its options and exits 0", async () => {
+  it("ORCH-1000 prints each command's help with its options and exits 0", async () => {
     for (const command of COMMANDS) {
       const run = await inProcess([...command.name.split(' '), '--help']);
       expect(run.code, command.name).toBe(0);
@@ -93,7 +93,7 @@ describe('orchqueue help', () => {
     }
   });
 
-  it('exits 2 for an unknown command, an unknown option, a missing argument or a bad number', async () => {
+  it('ORCH-1002 exits 2 for an unknown command, an unknown option, a missing argument or a bad number', async () => {
     const runs = await Promise.all([inProcess(['launch']), inProcess(['status']), inProcess(['pools', '--colour']), inProcess(['submit', '-p', 'x', '-n', 'ten'])]);
     expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2]);
     expect(runs[1]?.stderr).toContain('missing <task_id>');
@@ -102,7 +102,7 @@ describe('orchqueue help', () => {
 });
 
 describe('orchqueue submit', () => {
-  it('--stream prints the tokens as they arrive and exits 0 after the end event', async () => {
+  it('ORCH-1003 --stream prints the tokens as they arrive and exits 0 after the end event', async () => {
     const child = start(['submit', '--stream', '-m', 'slow', '-p', 'hello', '-n', '12', '--seed', '7'], env);
     const done = finished(child);
     let firstOutputWhileRunning: string | undefined;
@@ -117,7 +117,7 @@ describe('orchqueue submit', () => {
     expect(run.stderr).toContain('12 tokens, finish_reason length');
   });
 
-  it('--stream --json writes one event per line; status and cancel read the same task', async () => {
+  it('ORCH-1001 --stream --json writes one event per line; status and cancel read the same task', async () => {
     const run = await cli(['submit', '--stream', '--json', '-n', '3', '--seed', '1'], env, 'from stdin\n');
     expect(run.code).toBe(0);
     const events = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as { id: number; event: string; data: { t?: string } });
@@ -134,7 +134,7 @@ describe('orchqueue submit', () => {
     expect((await gw.get(`/v1/tasks/${task_id}`)).body).toMatchObject({ state: 'canceled' });
   });
 
-  it('Ctrl-C during --stream cancels the task before exiting with 130', async () => {
+  it('ORCH-1003 Ctrl-C during --stream cancels the task before exiting with 130', async () => {
     const taskId = '5f0c2d8e-7a41-4c55-9a0b-1e2f3a4b5c6d';
     const child = start(['submit', '--stream', '-m', 'slow', '-p', 'long', '-n', '400', '--task-id', taskId], env);
     const done = finished(child);
@@ -152,7 +152,7 @@ describe('orchqueue submit', () => {
 });
 
 describe('orchqueue exit codes', () => {
-  it('are 4 for 404, 3 for 400, 6 for 429, 7 when unreachable and 5 for a budget refusal', async () => {
+  it('ORCH-1002 are 4 for 404, 3 for 400, 6 for 429, 7 when unreachable and 5 for a budget refusal', async () => {
     const [notFound, invalid, full, unreachable] = await Promise.all([
       cli(['status', '00000000-0000-4000-8000-000000000000'], env),
       cli(['submit', '-p', 'x', '-n', '0'], env),
@@ -174,7 +174,7 @@ describe('orchqueue exit codes', () => {
     expect(budget.stderr).toContain('BUDGET_EXCEEDED');
   });
 
-  it('is 8 for a missing or data-plane token on a gateway with tokens, and 0 with the right one', async () => {
+  it('ORCH-1001 ORCH-1002 is 8 for a missing or data-plane token on a gateway with tokens, and 0 with the right one', async () => {
     const secured = await startGateway(testConfig({ auth: { data_tokens: ['data-token-1'], control_tokens: ['control-token-1'] } }));
     try {
       const url = { ORCHQUEUE_URL: secured.url };
@@ -268,7 +268,7 @@ describe('orchqueue control commands (against a recording server)', () => {
     expect(JSON.parse(runs[3]?.stdout ?? '')).toEqual({ reloaded: true, pools: ['demo'] });
   });
 
-  it('--retry waits for Retry-After before the next attempt and stops at the first success', async () => {
+  it('ORCH-1004 --retry waits for Retry-After before the next attempt and stops at the first success', async () => {
     submitScript = [[429, { 'retry-after': '1', 'x-backoff-ms': '700' }], [202, {}]];
     submitTimes.length = 0;
     const run = await cli(['submit', '-p', 'x', '--retry', '--json'], { ORCHQUEUE_URL: url });
@@ -280,7 +280,7 @@ describe('orchqueue control commands (against a recording server)', () => {
     expect(JSON.parse(run.stdout)).toEqual(accepted);
   });
 
-  it('--retry gives up after --attempts with the backpressure exit code; without --retry it never retries', async () => {
+  it('ORCH-1004 --retry gives up after --attempts with the backpressure exit code; without --retry it never retries', async () => {
     submitScript = [[429, { 'retry-after': '0', 'x-backoff-ms': '5' }]];
     submitTimes.length = 0;
     const retried = await cli(['submit', '-p', 'x', '--retry', '--attempts', '3'], { ORCHQUEUE_URL: url });
@@ -290,7 +290,7 @@ describe('orchqueue control commands (against a recording server)', () => {
     expect([once.code, submitTimes.length]).toEqual([6, 1]);
   });
 
-  it('audit verify exits 0 for an intact chain and 9 naming the first bad row otherwise', async () => {
+  it('ORCH-1002 audit verify exits 0 for an intact chain and 9 naming the first bad row otherwise', async () => {
     const intact = await cli(['audit', 'verify'], { ORCHQUEUE_URL: url });
     expect([intact.code, intact.stdout]).toEqual([0, 'ok: true\nrows: 42\n']);
     auditAnswer = { ok: false, rows: 42, first_bad_seq: 17, reason: 'hash mismatch' };
@@ -302,7 +302,7 @@ describe('orchqueue control commands (against a recording server)', () => {
 });
 
 describe('orchqueue serve', () => {
-  it('starts the gateway like node src/main.ts and stops on SIGTERM', async () => {
+  it('ORCH-1000 serve starts the gateway like node src/main.ts and stops on SIGTERM', async () => {
     const child = start(['serve', '--port', '0'], { LOG_LEVEL: 'info' });
     const done = finished(child);
     let log = '';

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './breaker.ts';
 
 describe('CircuitBreaker', () => {
+  // ORCH-0502
   it('opens after consecutive failures, half-opens after the wait, closes on success', () => {
     const b = new CircuitBreaker({ failures: 2, openMs: 100 });
     b.failure(0);
@@ -29,6 +30,7 @@ describe('CircuitBreaker', () => {
     expect(b.state(0)).toBe('closed');
   });
 
+  // ORCH-0502
   it('lets exactly one half-open trial through; a lost trial frees another after the wait', () => {
     const b = new CircuitBreaker({ failures: 1, openMs: 100 });
     expect(b.failure(0)).toBe(true);

@@ -49,6 +49,7 @@ describe('expectedVersion', () => {
     expect(pool.replicas.every((r) => r.versionOk)).toBe(true);
   });
 
+  // ORCH-0510
   it('a pool judges its replicas live: the odd one out is kept out of placement and slots', () => {
     const config = poolConfig({ require_same_engine_version: true });
     const pool = new Pool(config, replicas(config, ['v1', 'v2', 'v2']));

@@ -23,6 +23,7 @@ class FakeRequest {
 }
 
 describe('createLogger', () => {
+  // ORCH-0802
   it('never writes a secret, wherever it sits in the logged object', () => {
     const { logger, lines } = capture('trace');
     logger.info({ req: { headers: { authorization: `Bearer ${SECRET}`, 'x-api-key': SECRET } } }, 'raw headers');
@@ -51,6 +52,7 @@ describe('createLogger', () => {
     expect(line?.level).toBe('info');
   });
 
+  // ORCH-0802 ORCH-0008
   it('binds the correlation id to every line of a request', () => {
     const { logger, records } = capture('debug');
     const log = requestLogger(logger, 'corr-42');

@@ -61,10 +61,12 @@ describe('lintExposition', () => {
 describe('the metrics contract (ci/metrics.lint.json)', () => {
   const contract = asMetricsContract(JSON.parse(contractText));
 
+  // ORCH-0801
   it('follows the naming rules: prefix, base units, _total on counters, bounded labels', () => {
     expect(lintContract(contract)).toEqual([]);
   });
 
+  // ORCH-0801
   it('is fully documented in docs/metrics.md', () => {
     const undocumented = contract.series.filter((s) => !docs.includes(`\`${s.name}\``)).map((s) => s.name);
     expect(undocumented).toEqual([]);

@@ -24,6 +24,7 @@ describe('SseParser', () => {
     ]);
   });
 
+  // ORCH-0605
   it('gives the same messages when split at every byte boundary (inside UTF-8 and CRLF)', () => {
     for (let cut = 1; cut < bytes.length; cut++) {
       expect(parseAll([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(whole);

@@ -48,6 +48,7 @@ describe.each([
   ['mock', ['m0', 'm1']],
   ['llama', ['l0', 'l1']],
 ] as const)('%s pool', (model, [first, second]) => {
+  // ORCH-0607
   it('gives byte-identical token streams on both replicas for each of 64 seeds, and another seed changes the stream', async () => {
     const bySeed = new Map<number, string[]>();
     for (let i = 0; i < SEEDS.length; i += 8) {

@@ -83,6 +83,7 @@ describe('audit control-plane routes', () => {
     await database.drop();
   });
 
+  // ORCH-0705
   it('lists rows with filters and pages by seq, as the contract says', async () => {
     const first = await call(server.url, 'GET', '/v1/audit?session_id=sess-api&kind=terminal&limit=4');
     expect(first.status).toBe(200);
@@ -105,6 +106,7 @@ describe('audit control-plane routes', () => {
     }
   });
 
+  // ORCH-0706
   it('exports NDJSON rows with their chain fields that verify offline', async () => {
     const answer = await call(server.url, 'GET', '/v1/audit/export');
     expect(answer.status).toBe(200);
@@ -119,6 +121,7 @@ describe('audit control-plane routes', () => {
     expect(oneTask.text.trim().split('\n')).toHaveLength(2);
   });
 
+  // ORCH-0704
   it('verifies the chain and answers its head', async () => {
     const answer = await call(server.url, 'POST', '/v1/audit/verify');
     expect(answer.status).toBe(200);
@@ -127,6 +130,7 @@ describe('audit control-plane routes', () => {
     expect(answer.body).toEqual({ ok: true, rows: head.seq, head_seq: head.seq, head_hash: head.hash });
   });
 
+  // ORCH-0707
   it('places, lists and removes legal holds, and records both actions with the actor', async () => {
     const created = await call(server.url, 'POST', '/v1/audit/holds', { session_id: 'sess-api', reason: 'case 9' });
     expect(created.status).toBe(201);
@@ -170,6 +174,7 @@ describe('audit control-plane routes', () => {
     expectResponseMatches('verifyAudit', 403, dataPlane.body, { headers: dataPlane.headers });
   });
 
+  // ORCH-0009
   it('answers 503 AUDIT_UNAVAILABLE while the store cannot be read, without leaking the cause', async () => {
     const flaky = faultyStore(store);
     flaky.down = true;

@@ -76,6 +76,7 @@ describe.each(BACKENDS)('audit durability on $name', (backend) => {
     expect(await store.verify()).toMatchObject({ ok: true });
   }, SLOW_MS);
 
+  // ORCH-0701
   it('applies each migration once, refuses an edited one, and refuses raw UPDATE, DELETE and TRUNCATE even for the superuser', async () => {
     await durable.asSuperuser(async (driver) => {
       const migrations = await readMigrations();
@@ -100,6 +101,7 @@ describe.each(BACKENDS)('audit durability on $name', (backend) => {
     });
   }, SLOW_MS);
 
+  // ORCH-0701 ORCH-0704
   it('names exactly the row a superuser changed with the trigger disabled', async () => {
     const { store } = await start();
     expect(await store.verify()).toMatchObject({ ok: false, first_bad_seq: 14, reason: 'hash does not match the row content' });

@@ -62,6 +62,7 @@ describe('audit grants on server Postgres', () => {
     }
   });
 
+  // ORCH-0701
   it('denies the application role UPDATE, DELETE, TRUNCATE and disabling the trigger', async () => {
     await expect(asRole(database.name, role, `UPDATE audit_log SET kind = 'control'`)).rejects.toThrow(/permission denied/);
     await expect(asRole(database.name, role, 'DELETE FROM audit_log')).rejects.toThrow(/permission denied/);
@@ -133,6 +134,7 @@ function cuttableProxy(): Promise<{ port: number; cut(): void; restore(): void; 
 }
 
 describe('audit writer through a real network outage', () => {
+  // ORCH-0113
   it('refuses admissions while Postgres is unreachable and continues the chain once it is back', async () => {
     const database = await createTestDatabase();
     const proxy = await cuttableProxy();

@@ -39,6 +39,7 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     await dispose();
   });
 
+  // ORCH-0700 ORCH-0710
   it('records every kind of fact with its ids, never prompt text, and only the prompt hash it was given', async () => {
     const writer = await startWriter();
     await writer.commitAdmission(admittedFact('kinds-1', { session_id: 'sess-k', evicted_task_id: 'old-1', policy_label: 'drop-lru', queue_position: 4, prompt_sha256: 'ab'.repeat(32) }));
@@ -92,6 +93,7 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(await store.verify()).toMatchObject({ ok: true });
   });
 
+  // ORCH-0702
   it('commits a burst in fewer transactions than rows', async () => {
     const counted = faultyStore(store);
     const writer = await startWriter(counted, { batch_max_rows: 100 });
@@ -104,6 +106,7 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(await store.verify()).toMatchObject({ ok: true });
   });
 
+  // ORCH-0113
   it('stops accepting and refuses admissions while the store is down, then continues the chain', async () => {
     const flaky = faultyStore(store);
     const writer = await startWriter(flaky);
@@ -122,6 +125,7 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(await store.verify()).toMatchObject({ ok: true });
   });
 
+  // ORCH-0711
   it('fail-open keeps serving through an outage and counts every dropped record as a gap', async () => {
     const flaky = faultyStore(store);
     const writer = await startWriter(flaky, { fail_closed: false, buffer_max_rows: 20 });
@@ -179,6 +183,7 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(oneTask).toHaveLength(2);
   });
 
+  // ORCH-0703 ORCH-0708
   it('purges only the unheld prefix, records the purge, and still verifies after each purge', async () => {
     const writer = await startWriter();
     await writer.commitAdmission(admittedFact('held-task'));

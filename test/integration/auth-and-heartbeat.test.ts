@@ -15,6 +15,7 @@ const CONTROL = 'control-token-654321';
 const task = { model: 'demo', prompt: 'hi', max_tokens: 2 };
 
 describe('auth', () => {
+  // ORCH-0010 ORCH-0011
   it('separates the data plane from the control plane and keeps public routes open', async () => {
     gw = await startGateway(testConfig({ auth: { data_tokens: [DATA], control_tokens: [CONTROL] } }));
     expect((await gw.post('/v1/tasks', task)).status).toBe(401);
@@ -29,6 +30,7 @@ describe('auth', () => {
     expect((await gw.get('/readyz')).status).toBe(200);
   });
 
+  // ORCH-0010
   it('refuses before validating, so an unauthenticated bad body learns nothing', async () => {
     gw = await startGateway(testConfig({ auth: { data_tokens: [DATA] } }));
     const res = await gw.raw('POST', '/v1/tasks', '{broken', { 'content-type': 'application/json' });
@@ -38,6 +40,7 @@ describe('auth', () => {
 });
 
 describe('heartbeats', () => {
+  // ORCH-0405
   it('sends comment heartbeats while the engine is silent, and they are not events', async () => {
     gw = await startGateway(
       testConfig({ server: { heartbeat_ms: 100 }, pools: [mockPool({}, { first_token_delay_ms: 450, tokens_per_s: 1_000 })] }),

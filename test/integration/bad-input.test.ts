@@ -41,6 +41,7 @@ const cases: Array<[string, string, number, string, string | undefined]> = [
 ];
 
 describe('bad inputs to POST /v1/tasks', () => {
+  // ORCH-0004 ORCH-0005 ORCH-0006 ORCH-0008 ORCH-0009 ORCH-0104 ORCH-0115 ORCH-0900 ORCH-0901 ORCH-0902
   it.each(cases)('refuses %s with a typed error and changes nothing', async (_name, raw, status, code, field) => {
     const before = await snapshot();
     const res = await gw.raw('POST', '/v1/tasks', raw, { 'content-type': 'application/json' });
@@ -60,6 +61,7 @@ describe('bad inputs to POST /v1/tasks', () => {
     expect((res.body as { error: { code: string } }).error.code).toBe('INVALID_PARAMS');
   });
 
+  // ORCH-0103
   it('answers 409 for a reused task_id with a different body, and replays the same answer for the same body', async () => {
     const task_id = '3b0d1d2e-1111-4a4a-8b8b-123456789abc';
     const first = await gw.post('/v1/tasks', { ...valid, task_id });
@@ -74,6 +76,7 @@ describe('bad inputs to POST /v1/tasks', () => {
     expect(await snapshot()).toEqual(before);
   });
 
+  // ORCH-0400
   it('answers typed 404s for unknown tasks, sessions and routes', async () => {
     for (const path of ['/v1/tasks/nope', '/v1/tasks/nope/stream', '/v1/sessions/nope', '/v1/nothing-here']) {
       const res = await gw.get(path);
@@ -82,6 +85,7 @@ describe('bad inputs to POST /v1/tasks', () => {
     }
   });
 
+  // ORCH-0004
   it('refuses a malformed Last-Event-ID', async () => {
     const res = await gw.post('/v1/tasks', valid);
     const { task_id } = res.body as { task_id: string };

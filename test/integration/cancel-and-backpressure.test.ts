@@ -24,6 +24,7 @@ async function slowGateway(queue: Record<string, unknown>, mock: Record<string, 
 const body = (over: Record<string, unknown> = {}) => ({ model: 'demo', prompt: 'hello', max_tokens: 200, ...over });
 
 describe('cancel', () => {
+  // ORCH-0200 ORCH-0201 ORCH-0203 ORCH-0204 ORCH-0402
   it('cancels a running task: the ack comes after the terminal event and no token follows it', async () => {
     const g = await slowGateway({ max_queued: 4 });
     const res = await g.post('/v1/tasks', body());
@@ -49,6 +50,7 @@ describe('cancel', () => {
     expect(again.body).toEqual({ task_id, state: 'canceled', canceled: true });
   });
 
+  // ORCH-0200 ORCH-0202 ORCH-0402
   it('cancels a queued task: it leaves the queue without ever starting', async () => {
     const g = await slowGateway({ max_queued: 4 });
     const running = (await g.post('/v1/tasks', body())).body as { task_id: string };
@@ -64,6 +66,7 @@ describe('cancel', () => {
     expect(((await g.get(`/v1/tasks/${running.task_id}`)).body as { state: string }).state).toBe('running');
   });
 
+  // ORCH-0200 ORCH-0201
   it('answers 404 for an unknown task and reports canceled=false for a task that already completed', async () => {
     gw = await startGateway();
     const unknown = await gw.post('/v1/tasks/00000000-0000-4000-8000-000000000000/cancel', undefined);
@@ -77,6 +80,7 @@ describe('cancel', () => {
 });
 
 describe('full queue', () => {
+  // ORCH-0107 ORCH-0115 ORCH-0006
   it('rejects with 429, Retry-After in whole seconds, X-Backoff-Ms and a typed body, changing nothing', async () => {
     const g = await slowGateway({ max_queued: 1, policy: 'reject' });
     await g.post('/v1/tasks', body());
@@ -95,6 +99,7 @@ describe('full queue', () => {
     expect((await g.get('/v1/tasks/9d2f6a55-8d5f-4a8e-9a63-3f0c1b2e4d01')).status).toBe(404);
   });
 
+  // ORCH-0108 ORCH-0402
   it('drop-lru admits the newcomer and ends the evicted task with a retriable QUEUE_FULL_DROP_LRU', async () => {
     const g = await slowGateway({ max_queued: 1, policy: 'drop-lru' });
     await g.post('/v1/tasks', body());
@@ -110,6 +115,7 @@ describe('full queue', () => {
     expect(status).toMatchObject({ state: 'evicted', error: { code: 'QUEUE_FULL_DROP_LRU' } });
   });
 
+  // ORCH-0108
   it('drop-lru never lets a batch newcomer evict interactive work', async () => {
     const g = await slowGateway({ max_queued: 1, policy: 'drop-lru' });
     await g.post('/v1/tasks', body());
@@ -121,6 +127,7 @@ describe('full queue', () => {
 });
 
 describe('deadlines', () => {
+  // ORCH-0109 ORCH-0115
   it('refuses with DEADLINE_UNMET when the predicted finish is past the deadline, admitting nothing', async () => {
     const g = await slowGateway({ max_queued: 4 });
     await g.post('/v1/tasks', body());
@@ -131,6 +138,7 @@ describe('deadlines', () => {
     expect(((await g.get('/v1/pools/demo')).body as { queue: { depth: number } }).queue.depth).toBe(0);
   });
 
+  // ORCH-0109 ORCH-0402
   it('expires a running task at its deadline with a terminal DEADLINE_EXCEEDED', async () => {
     // The engine hangs after two tokens; the deadline, feasible at admission, passes mid-stream.
     const g = await slowGateway({ max_queued: 4 }, { tokens_per_s: 1_000, hang_at_token: 2 });

@@ -38,6 +38,7 @@ function decoderReportsSlot(): boolean {
 const first = 'You are a helpful assistant. Tell me about foxes.';
 
 describe('llama.cpp session turns', () => {
+  // ORCH-0307
   it('asks the engine to keep the prompt cache and reports kv_warmth hot once the next turn reuses it', async () => {
     const answer = await turn('chat-1', first);
     const afterOne = (await gw.get('/v1/sessions/chat-1')).body as { kv_warmth: string; replica_id: string };

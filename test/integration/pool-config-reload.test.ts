@@ -65,6 +65,7 @@ async function gatewayFromFile(path: string): Promise<TestGateway> {
 const poolIds = async (g: TestGateway) => ((await g.get('/v1/pools')).body as { pools: Array<{ id: string }> }).pools.map((p) => p.id);
 
 describe('POST /v1/config/reload', () => {
+  // ORCH-0509
   it('adds, rebuilds and removes pools: queued work of a removed pool ends DRAINING, running work finishes', async () => {
     const path = writeConfig('swap.json', fileConfig([mock('a'), mock('b')]));
     const g = await gatewayFromFile(path);
@@ -92,6 +93,7 @@ describe('POST /v1/config/reload', () => {
     ]);
   });
 
+  // ORCH-0509
   it('refuses an invalid file with 400 INVALID_PARAMS listing every problem, and keeps the running configuration', async () => {
     const path = writeConfig('bad.json', fileConfig([mock('a')]));
     const g = await gatewayFromFile(path);
@@ -133,6 +135,7 @@ describe('SIGHUP', () => {
     child = undefined;
   });
 
+  // ORCH-0509
   it('re-reads the configuration file of a running process and swaps its pools', async () => {
     const path = writeConfig('hup.json', fileConfig([mock('a')], { telemetry: { log_level: 'info' } }));
     child = spawn(process.execPath, ['src/main.ts', '--config', path], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });

@@ -16,6 +16,7 @@ const run = (g: TestGateway, body: Record<string, unknown>) =>
   openStream(`${g.url}/v1/tasks`, { method: 'POST', body: { model: 'demo', prompt: 'turn', max_tokens: 4, ...body } });
 
 describe('sessions', () => {
+  // ORCH-0301 ORCH-0305 ORCH-0307
   it('creates a session implicitly on first use and counts turns, tokens and warmth', async () => {
     gw = await startGateway();
     await run(gw, { session_id: 'chat-1' });
@@ -26,6 +27,7 @@ describe('sessions', () => {
     expect((view.body as { ttl_ms_remaining: number }).ttl_ms_remaining).toBeGreaterThan(590_000);
   });
 
+  // ORCH-0303 ORCH-0115
   it('enforces the turn cap with BUDGET_EXCEEDED naming the budget', async () => {
     gw = await startGateway(testConfig({ sessions: { max_turns: 2 } }));
     await run(gw, { session_id: 's' });
@@ -37,6 +39,7 @@ describe('sessions', () => {
     expect(((await gw.get('/v1/sessions/s')).body as { turns: number }).turns).toBe(2);
   });
 
+  // ORCH-0304
   it('refuses a task whose max_tokens exceeds the remaining token budget, and one after the budget is used', async () => {
     gw = await startGateway();
     const created = await gw.post('/v1/sessions', { session_id: 'budget', budgets: { tokens: 6 } });
@@ -50,6 +53,7 @@ describe('sessions', () => {
     expect(((await gw.get('/v1/sessions/budget')).body as { turns: number }).turns).toBe(1);
   });
 
+  // ORCH-0302
   it('expires a session after its TTL: SESSION_EXPIRED on use, 410 on read', async () => {
     gw = await startGateway();
     await gw.post('/v1/sessions', { session_id: 'short', ttl_ms: 1_000 });
@@ -60,6 +64,7 @@ describe('sessions', () => {
     expect((await gw.get('/v1/sessions/short')).status).toBe(410);
   });
 
+  // ORCH-0306 ORCH-0301 ORCH-0305
   it('deletes a session (204) and answers 404 for unknown ones, and 409 for a duplicate create', async () => {
     gw = await startGateway();
     await gw.post('/v1/sessions', { session_id: 'gone' });

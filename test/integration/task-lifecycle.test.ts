@@ -17,6 +17,7 @@ const submit = (body: Record<string, unknown>, headers?: Record<string, string>)
   gw.post('/v1/tasks', { model: 'demo', prompt: 'hello', max_tokens: 8, ...body }, headers);
 
 describe('submit and stream', () => {
+  // ORCH-0100 ORCH-0114 ORCH-0400 ORCH-0401 ORCH-0402
   it('answers 202 with the contract body, then streams started, tokens, metrics and one end', async () => {
     const res = await submit({ seed: 1 });
     expect(res.status).toBe(202);
@@ -39,6 +40,7 @@ describe('submit and stream', () => {
     expect(status.body).toMatchObject({ task_id, state: 'completed', tokens_out: 8, finish_reason: 'length', replica_id: 'mock-0', engine: 'mock', last_event_id: stream.events.length });
   });
 
+  // ORCH-0101
   it('streams directly from the submit in one round trip with Accept: text/event-stream', async () => {
     const stream = await openStream(`${gw.url}/v1/tasks`, { method: 'POST', body: { model: 'demo', prompt: 'one trip', max_tokens: 5, seed: 3 } });
     expect(stream.status).toBe(200);
@@ -47,6 +49,7 @@ describe('submit and stream', () => {
     expect(stream.events.at(-1)?.event).toBe('end');
   });
 
+  // ORCH-0403 ORCH-0205
   it('resumes after Last-Event-ID with exactly the missed events', async () => {
     const res = await submit({ max_tokens: 12, seed: 5 });
     const { streams } = res.body as { streams: { sse: string } };
@@ -62,6 +65,7 @@ describe('submit and stream', () => {
     expect(terminal(all)).toHaveLength(1);
   });
 
+  // ORCH-0403 ORCH-0407
   it('ends at once when resuming after the terminal event', async () => {
     const stream = await openStream(`${gw.url}/v1/tasks`, { method: 'POST', body: { model: 'demo', prompt: 'x', max_tokens: 2 } });
     const id = stream.headers['x-task-id'] as string;
@@ -70,6 +74,7 @@ describe('submit and stream', () => {
     expect(again.events).toEqual([]);
   });
 
+  // ORCH-0404
   it('serves the same ordered stream to two readers at once', async () => {
     const res = await submit({ max_tokens: 20, seed: 9 });
     const { streams } = res.body as { streams: { sse: string } };
@@ -78,6 +83,7 @@ describe('submit and stream', () => {
     expect(tokens(a.events)).toEqual(mockTokens('hello', 9, 20));
   });
 
+  // ORCH-0406 ORCH-0205
   it('keeps a task whose stream was never opened, and replays its whole story later', async () => {
     const res = await submit({ max_tokens: 3, seed: 2 });
     const { task_id } = res.body as { task_id: string };
@@ -86,6 +92,7 @@ describe('submit and stream', () => {
     expect(late.events.map((e) => e.event)).toEqual(['started', 'token', 'token', 'token', 'metrics', 'end']);
   });
 
+  // ORCH-0008
   it('echoes a valid X-Correlation-Id and generates one otherwise', async () => {
     const mine = await submit({}, { 'x-correlation-id': 'req-42.abc' });
     expect(mine.headers['x-correlation-id']).toBe('req-42.abc');
@@ -103,6 +110,7 @@ describe('submit and stream', () => {
 });
 
 describe('system routes', () => {
+  // ORCH-0500 ORCH-0511 ORCH-0512
   it('answers healthz, readyz, openapi.json, pools and capabilities per the contract', async () => {
     const health = await gw.get('/healthz');
     expect(health.body).toEqual({ status: 'ok' });

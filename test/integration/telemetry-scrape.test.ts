@@ -41,6 +41,7 @@ const post = (url: string, body: unknown) =>
   }));
 
 describe('GET /metrics after real traffic', () => {
+  // ORCH-0800 ORCH-0801
   it('passes the contract and moves every counter by exactly the traffic sent', async () => {
     const url = await start();
     const before = await scrape(url);

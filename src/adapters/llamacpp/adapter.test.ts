@@ -82,6 +82,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     expect(events.at(-1)).toMatchObject({ type: 'end', finishReason: 'stop' });
   });
 
+  // ORCH-0604
   it('sends only engine headers and records id_slot / cache_prompt', async () => {
     const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     await collect(adapter, req({ slotId: 1, cachePrompt: true, traceparent: tp }));
@@ -101,6 +102,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     expect(end?.type === 'end' && (end.cachedTokens ?? 0)).toBeGreaterThan(30);
   });
 
+  // ORCH-0605
   it('skips keep-alive comments, survives split UTF-8 chunks and ignores unknown keys', async () => {
     const clean = await collect(adapter, req({ maxTokens: 12 }));
     fake.configure({ keepAliveEvery: 1, splitChunks: true, unknownKeys: true });
@@ -130,6 +132,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     });
   });
 
+  // ORCH-0603
   it('maps overload to REPLICA_EXHAUSTED with a retry hint', async () => {
     await fake.setMode('overloaded');
     const err = engineError((await collect(adapter, req())).error);
@@ -151,6 +154,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     }
   });
 
+  // ORCH-0603 ORCH-0009
   it('maps an HTTP 500 before the stream to ENGINE_ERROR without leaking the upstream text', async () => {
     await fake.setMode('fail-before-first-token');
     const err = engineError((await collect(adapter, req())).error);
@@ -165,6 +169,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     expect(err.message).toMatch(/context window/);
   });
 
+  // ORCH-0603 ORCH-0602
   it('maps a reset mid-stream to WORKER_RESET after the tokens already sent', async () => {
     await fake.setMode({ kind: 'reset-at-token', at: 3 });
     const { events, error } = await collect(adapter, req());
@@ -192,6 +197,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     expect(fake.busySlots()).toBe(0);
   });
 
+  // ORCH-0601
   it('aborting after 3 tokens closes the upstream connection and the fake observes it', async () => {
     fake.configure({ tokensPerS: 100 });
     const ctl = new AbortController();
@@ -232,6 +238,7 @@ describe('llama.cpp adapter against the fake engine', () => {
 });
 
 describe('llama.cpp adapter timeouts and unreachable engines', () => {
+  // ORCH-0603
   it('maps a stream that hangs to DECODE_TIMEOUT through the idle timeout', async () => {
     const fake = await startLlamacppFake({ mode: { kind: 'hang-at-token', at: 2 } });
     const adapter = createLlamacppAdapter(init(fake.url, { timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 150 } }));
@@ -246,6 +253,7 @@ describe('llama.cpp adapter timeouts and unreachable engines', () => {
     }
   });
 
+  // ORCH-0603
   it('reports a closed port as not live and POOL_UNREADY, without throwing from health', async () => {
     const fake = await startLlamacppFake();
     const url = fake.url;

@@ -18,6 +18,7 @@ async function collect(it: AsyncIterable<CanonicalEvent>): Promise<CanonicalEven
 }
 
 describe('mock adapter', () => {
+  // ORCH-0606
   it('emits exactly max_tokens deterministic tokens and finishes with length', async () => {
     const events = await collect(adapter().stream(req(), new AbortController().signal));
     const tokens = events.filter((e) => e.type === 'token').map((e) => (e as { text: string }).text);
@@ -25,10 +26,12 @@ describe('mock adapter', () => {
     expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', completionTokens: 12 });
   });
 
+  // ORCH-0606 ORCH-0607
   it('changes the stream when the seed changes', () => {
     expect(mockTokens('hello', 7, 16)).not.toEqual(mockTokens('hello', 8, 16));
   });
 
+  // ORCH-0606
   it('stops early with finish reason stop when a stop sequence appears', async () => {
     const all = mockTokens('hello', 7, 50);
     const stopWord = all[5] as string;
@@ -37,6 +40,7 @@ describe('mock adapter', () => {
     expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1 });
   });
 
+  // ORCH-0606
   it('throws WORKER_RESET at the configured token', async () => {
     const seen: CanonicalEvent[] = [];
     const run = async () => {

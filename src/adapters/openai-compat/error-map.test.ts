@@ -48,6 +48,7 @@ describe('toEngineError', () => {
     });
   }
 
+  // ORCH-0009 ORCH-0603
   it('keeps upstream text out of the message and in upstreamDetail', () => {
     const e = toEngineError(status(500, { error: { message: 'secret path /home/x/model.gguf', type: 'server_error' } }), 0, policy);
     expect(e.message).not.toContain('secret');

@@ -12,6 +12,7 @@ const upstreamOf = (url: string) => createUpstream({ baseUrl: url, connectTimeou
 const ready = (res: { status: number }) => ({ live: true, ready: res.status === 200 });
 
 describe('createProber', () => {
+  // ORCH-0602
   it('retries a reset with backoff and then reports the answer', async () => {
     const server = await startFakeServer(async (ex) => (server.seen.length <= 2 ? ex.reset() : ex.json(200, {})));
     const upstream = upstreamOf(server.url);

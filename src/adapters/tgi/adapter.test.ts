@@ -48,6 +48,7 @@ describe('TGI adapter against the fake router', () => {
     expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', promptTokens: tgiInputLength(REQ.prompt), completionTokens: 12 });
   });
 
+  // ORCH-0604
   it('sends exactly the encoded body and only its own headers, propagating traceparent', async () => {
     const { fake, adapter } = await setup();
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -100,6 +101,7 @@ describe('TGI adapter against the fake router', () => {
     expect(adapter.capabilities).toEqual({ slotAffinity: false, deterministic: false, reportsSlots: true });
   });
 
+  // ORCH-0603
   it('maps the in-band overloaded event to REPLICA_EXHAUSTED with a retry hint', async () => {
     const { adapter } = await setup({ mode: 'overloaded' });
     const { events, error } = await run(adapter.stream(REQ, never()));
@@ -152,6 +154,7 @@ describe('TGI adapter against the fake router', () => {
     expect((await fake.settled(0)).aborted).toBe(true);
   });
 
+  // ORCH-0601
   it('closes the upstream socket on abort and the engine sees the disconnect', async () => {
     const { fake, adapter } = await setup({ tokensPerS: 25 });
     const ac = new AbortController();

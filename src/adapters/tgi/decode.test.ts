@@ -54,6 +54,7 @@ describe('TGI golden fixtures', () => {
       expect(await replay([bytes])).toEqual(expected);
     });
 
+    // ORCH-0605
     it(`${name}: gives identical events when split at every byte boundary`, async () => {
       for (let cut = 1; cut < bytes.length; cut++) {
         expect(await replay([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(expected);

@@ -70,6 +70,7 @@ describe('Triton adapter against the fake server', () => {
     expect(texts((await run(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts());
   });
 
+  // ORCH-0604
   it('sends exactly the encoded body and only its own headers, propagating traceparent', async () => {
     const { fake, adapter } = await setup();
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -190,6 +191,7 @@ describe('Triton adapter against the fake server', () => {
     expect((await fake.settled(0)).aborted).toBe(true);
   });
 
+  // ORCH-0601
   it('closes the upstream socket on abort and the engine sees the disconnect', async () => {
     const { fake, adapter } = await setup({ fake: { tokensPerS: 25 } });
     const ac = new AbortController();

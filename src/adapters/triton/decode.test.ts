@@ -59,6 +59,7 @@ describe('Triton golden fixtures', () => {
       expect(await replay([bytes], profile, maxTokens)).toEqual(expected);
     });
 
+    // ORCH-0605
     it(`${name}: gives identical events when split at every byte boundary`, async () => {
       for (let cut = 1; cut < bytes.length; cut++) {
         expect(await replay([bytes.subarray(0, cut), bytes.subarray(cut)], profile, maxTokens)).toEqual(expected);

@@ -79,6 +79,7 @@ describe('vLLM adapter against the fake engine', () => {
     expect((await collect(adapter, req({ maxTokens: 2 }))).events.at(-1)).toMatchObject({ finishReason: 'length' });
   });
 
+  // ORCH-0604
   it('sends the model, usage request and trace context, and no client headers', async () => {
     const tp = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
     await collect(adapter, req({ traceparent: tp, slotId: 3 }));
@@ -97,6 +98,7 @@ describe('vLLM adapter against the fake engine', () => {
     expect(end?.type === 'end' && (end.cachedTokens ?? 0)).toBeGreaterThanOrEqual(16);
   });
 
+  // ORCH-0605
   it('skips keep-alive comments, survives split UTF-8 chunks and ignores unknown keys', async () => {
     const clean = await collect(adapter, req({ maxTokens: 12 }));
     fake.configure({ keepAliveEvery: 1, splitChunks: true, unknownKeys: true });
@@ -165,6 +167,7 @@ describe('vLLM adapter against the fake engine', () => {
     expect(engineError(early.error).code).toBe('WORKER_RESET');
   });
 
+  // ORCH-0601
   it('aborting after 3 tokens closes the upstream connection and the fake observes it', async () => {
     fake.configure({ tokensPerS: 100 });
     const ctl = new AbortController();

@@ -33,6 +33,7 @@ describe('vLLM golden fixtures', () => {
       expect(decode([bytes])).toEqual(expected);
     });
 
+    // ORCH-0605
     it(`decodes ${name} identically when split at every byte boundary`, () => {
       for (let cut = 1; cut < bytes.length; cut++) {
         expect(decode([bytes.subarray(0, cut), bytes.subarray(cut)])).toEqual(expected);

@@ -3,6 +3,7 @@ import { checkCapability, checkDeadline, estimatePromptTokens, type CapabilityRe
 
 const POOL: PoolCapability = { ctxMax: 1000, maxTokensLimit: 512, maxPromptChars: 3000, deterministic: false };
 
+// ORCH-0105
 describe('checkCapability', () => {
   it.each<[string, CapabilityRequest, Partial<PoolCapability>]>([
     ['a small request', { max_tokens: 32, prompt_chars: 5 }, {}],
@@ -36,6 +37,7 @@ describe('checkCapability', () => {
   });
 });
 
+// ORCH-0109
 describe('checkDeadline', () => {
   it.each<[string, DeadlineInput]>([
     ['no deadline', { predictedStartMs: 10, predictedFinishMs: 1e9 }],

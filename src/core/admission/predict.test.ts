@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { backoffMs, DEFAULT_PRIORS, predictFinishMs, predictStartMs, retryAfterSeconds, ServiceStats, type BackoffInput, type StartInput } from './predict.ts';
 
+// ORCH-0111
 describe('predictStartMs', () => {
   it.each<[string, StartInput, number]>([
     ['starts at once at position 0 with a free slot', { position: 0, slotsTotal: 4, slotsBusy: 3, avgServiceMs: 1000 }, 0],
@@ -29,6 +30,7 @@ describe('predictFinishMs', () => {
   });
 });
 
+// ORCH-0107 ORCH-0111
 describe('backoffMs', () => {
   it.each<[string, BackoffInput, number]>([
     ['is one slot release when the queue is just full', { queued: 10, slotsTotal: 4, avgServiceMs: 1000 }, 250],

@@ -7,6 +7,7 @@ const r = (id: string, over: Partial<ReplicaView> = {}): ReplicaView => ({
 const job = (over: Partial<PlacementJob> = {}): PlacementJob => ({ promptTokens: 10, maxTokens: 10, allowFallback: false, ...over });
 
 describe('decide', () => {
+  // ORCH-0503 ORCH-0504
   it('is deterministic and breaks ties by replica id', () => {
     const replicas = [r('b'), r('a'), r('c')];
     const first = decide(replicas, job());
@@ -14,6 +15,7 @@ describe('decide', () => {
     expect(decide(replicas, job())).toEqual(first);
   });
 
+  // ORCH-0504
   it('prefers the least loaded replica', () => {
     expect(decide([r('a', { slotsBusy: 3 }), r('b', { slotsBusy: 1 })], job())).toMatchObject({ replicaId: 'b' });
   });
@@ -24,6 +26,7 @@ describe('decide', () => {
     expect(decide([r('a'), r('b', { slotsBusy: 4 })], job({ affinityReplicaId: 'b' }))).toMatchObject({ replicaId: 'a' });
   });
 
+  // ORCH-0504 ORCH-0510
   it('filters out replicas that are not ready, breaker-open, version-mismatched, too small or tried', () => {
     const replicas = [
       r('a', { state: 'draining' }), r('b', { breaker: 'open' }), r('c', { versionOk: false }),
@@ -38,6 +41,7 @@ describe('decide', () => {
     expect(decide([r('a', { slotsBusy: 4 })], job())).toMatchObject({ kind: 'no_capacity', reason: 'busy' });
   });
 
+  // ORCH-0505
   it('never silently falls back from a pin unless allowed', () => {
     const replicas = [r('a'), r('b', { state: 'unready' })];
     expect(decide(replicas, job({ pin: 'b' }))).toMatchObject({ kind: 'no_capacity', reason: 'none_eligible' });
@@ -45,6 +49,7 @@ describe('decide', () => {
     expect(decide([r('a', { slotsBusy: 4 }), r('b')], job({ pin: 'a' }))).toMatchObject({ reason: 'busy' });
   });
 
+  // ORCH-0505 ORCH-0513
   it('honours prefer and avoid, and filters by accelerator', () => {
     const replicas = [r('a', { accelerator: 'cpu' }), r('b', { accelerator: 'nvidia' }), r('c', { accelerator: 'nvidia' })];
     expect(decide(replicas, job({ prefer: ['c'] }))).toMatchObject({ replicaId: 'c' });

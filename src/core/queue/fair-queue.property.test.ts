@@ -118,6 +118,7 @@ describe('FairQueue against a reference model', () => {
     }
   });
 
+  // ORCH-0111
   it('predicts positions that the real takes then follow exactly', () => {
     const rand = prng(7);
     for (let round = 0; round < 50; round++) {

@@ -19,6 +19,7 @@ function drain(q: FairQueue<Job>): Job[] {
 const classes = (jobs: Job[]) => jobs.map((j) => (j.priority === 'interactive' ? 'I' : 'B')).join('');
 
 describe('FairQueue fairness', () => {
+  // ORCH-0106
   it('takes 3 interactive for every batch entry while both classes are busy (I I B I)', () => {
     const q = queueOf();
     fill(q, 'i', 'interactive', 300);
@@ -43,6 +44,7 @@ describe('FairQueue fairness', () => {
     }
   });
 
+  // ORCH-0106
   it('never starves batch under an endless stream of interactive work', () => {
     const q = queueOf();
     fill(q, 'b', 'batch', 20);
@@ -97,6 +99,7 @@ describe('FairQueue fairness', () => {
 });
 
 describe('FairQueue capacity policy', () => {
+  // ORCH-0107
   it('refuses a newcomer under reject when full and keeps every queued entry', () => {
     const q = queueOf({ maxQueued: 2 });
     fill(q, 'b', 'batch', 2);

@@ -39,6 +39,7 @@ describe('SessionStore lifetime', () => {
     expect(store.size).toBe(1);
   });
 
+  // ORCH-0301
   it('answers CONFLICT when a live session already has the id', () => {
     const { store } = setup();
     store.create({ session_id: 's1' });
@@ -52,6 +53,7 @@ describe('SessionStore lifetime', () => {
     expect(codeOf(store.view('nope'))).toBe('NOT_FOUND');
   });
 
+  // ORCH-0302
   it('expires a session one TTL after its last use, by wall clock', () => {
     const { clock, store } = setup();
     store.create({ session_id: 's1' });
@@ -62,6 +64,7 @@ describe('SessionStore lifetime', () => {
     expect(store.size).toBe(0);
   });
 
+  // ORCH-0302
   it('refreshes the TTL when a turn begins and when it ends, but not when viewed', () => {
     const { clock, store } = setup();
     store.create({ session_id: 's1' });
@@ -144,12 +147,14 @@ describe('SessionStore lifetime', () => {
 });
 
 describe('SessionStore turns and budgets', () => {
+  // ORCH-0301
   it('creates a session implicitly on the first turn of an unknown id', () => {
     const { store } = setup();
     expect(store.beginTurn('fresh')).toEqual({ ok: true, value: {} });
     expect(store.view('fresh')).toMatchObject({ ok: true, value: { turns: 1, max_turns: 3, ttl_ms_remaining: 1_000 } });
   });
 
+  // ORCH-0303
   it('refuses the turn after the cap with BUDGET_EXCEEDED naming turns', () => {
     const { store } = setup();
     for (let i = 0; i < 3; i++) expect(codeOf(store.beginTurn('s1'))).toBe('ok');
@@ -181,6 +186,7 @@ describe('SessionStore turns and budgets', () => {
     expect(refused.ok ? undefined : refused.error).toMatchObject({ code: 'BUDGET_EXCEEDED', budget });
   });
 
+  // ORCH-0304
   it('allows turns while each budget still has room and shows limits and usage', () => {
     const { store } = setup();
     store.create({ session_id: 's1', budgets: { tokens: 100, cost: 2 } });
@@ -200,6 +206,7 @@ describe('SessionStore turns and budgets', () => {
     expect(codeOf(store.view('s1'))).toBe('SESSION_EXPIRED');
   });
 
+  // ORCH-0307
   it('moves KV warmth cold → warm → hot and returns the last affinity', () => {
     const { store } = setup({ maxTurns: 10 });
     expect(store.beginTurn('s1')).toEqual({ ok: true, value: {} });
@@ -216,6 +223,7 @@ describe('SessionStore turns and budgets', () => {
 });
 
 describe('SessionStore limits and validation', () => {
+  // ORCH-0904
   it('refuses a session beyond maxSessions with RATE_LIMITED and a retry hint', () => {
     const { clock, store } = setup({ maxSessions: 2 });
     store.create({ session_id: 'a' });

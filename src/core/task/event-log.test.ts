@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TaskEventLog } from './event-log.ts';
 
 describe('TaskEventLog', () => {
+  // ORCH-0401
   it('numbers events from 1 and renders each as one SSE frame', () => {
     const log = new TaskEventLog();
     expect(log.append('token', { t: 'hé', i: 0 })).toBe(1);
@@ -10,6 +11,7 @@ describe('TaskEventLog', () => {
     expect(frames).toEqual(['id: 1\nevent: token\ndata: {"t":"hé","i":0}\n\n']);
   });
 
+  // ORCH-0403
   it('replays only events after the given seq, then delivers live ones in order', () => {
     const log = new TaskEventLog();
     log.append('token', { t: 'a', i: 0 });
@@ -20,6 +22,7 @@ describe('TaskEventLog', () => {
     expect(seen).toEqual([2, 3]);
   });
 
+  // ORCH-0402 ORCH-0407
   it('refuses appends after the terminal event, so nothing follows end or error', () => {
     const log = new TaskEventLog();
     log.append('end', { tokens_out: 0, decode_time_ms: 0, finish_reason: 'canceled' });
