@@ -45,8 +45,12 @@ export class ConfigReloader<T extends QueueEntry> {
     if (this.running) return fail(orchError('CONFLICT', 'a configuration reload is already in progress'));
     this.running = true;
     try {
-      const outcome = await this.attempt();
       const { observer, logger } = this.deps;
+      const outcome = await this.attempt().catch((err: unknown) => {
+        // A bug, not a bad file: SIGHUP has no caller to throw to, so it becomes a refusal.
+        logger.error({ err }, 'configuration reload failed');
+        return fail<ConfigReloaded>(orchError('INTERNAL', 'the configuration reload failed; see the gateway log'));
+      });
       const base = { action: 'config_reload' as const, actor, target: 'config', ...(correlationId !== undefined ? { correlation_id: correlationId } : {}) };
       if (!outcome.ok) {
         logger.warn({ actor, problems: outcome.error.message }, 'configuration reload refused; the running configuration stays');
