@@ -34,6 +34,7 @@ const submit = async (g: TestGateway, over: Record<string, unknown> = {}) => {
 };
 
 describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gateway', (_name, k) => {
+  // ORCH-0600
   it('spreads concurrent tasks across both replicas and streams the engine tokens unchanged', async () => {
     // A first-token delay keeps the first task on its replica while the second is placed.
     const slow = { tokensPerS: 100, firstTokenDelayMs: 250 };
@@ -63,6 +64,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect((await g.get('/v1/sessions/s-1')).body).toMatchObject({ turns: 2, pool_id: 'p', replica_id: 'r1' });
   });
 
+  // ORCH-0506
   it('re-places a task transparently when a replica drops it before the first token', async () => {
     const { g, f } = await setup(k, [{ mode: { kind: 'reset-at-token', at: 0 } }, {}]);
     const stream = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body: body() });
@@ -75,6 +77,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect(await statusOf(g, stream.headers['x-task-id'] as string)).toMatchObject({ state: 'completed', replica_id: 'r1' });
   });
 
+  // ORCH-0506 ORCH-0602 ORCH-0603
   it('ends with a retriable WORKER_RESET when a replica crashes mid-stream, never retrying silently', async () => {
     const { g, f } = await setup(k, [{ mode: { kind: 'reset-at-token', at: 3 } }, {}]);
     const stream = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body: body() });
@@ -87,6 +90,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect(await statusOf(g, stream.headers['x-task-id'] as string)).toMatchObject({ state: 'failed', replica_id: 'r0', tokens_out: 3 });
   });
 
+  // ORCH-0104 ORCH-0501
   it('answers 503 POOL_UNREADY while every replica loads, then serves once one is ready', async () => {
     const { g, f } = await setup(k, [{ mode: 'loading' }, { mode: 'loading' }]);
     const pool = (await g.get('/v1/pools/p')).body as { ready: boolean; replicas: Array<{ state: string }> };
@@ -103,6 +107,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect(stream.events[0]).toMatchObject({ event: 'started', data: { replica_id: 'r1' } });
   });
 
+  // ORCH-0507
   it('drains with work in flight: running work finishes, new work gets 503 DRAINING', async () => {
     const { g } = await setup(k, [{ tokensPerS: 60 }, { tokensPerS: 60 }]);
     const id = await submit(g, { max_tokens: 12 });
@@ -122,6 +127,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect(stream.events.at(-1)).toMatchObject({ event: 'end', data: { finish_reason: 'length', tokens_out: 12 } });
   });
 
+  // ORCH-0507 ORCH-0402
   it('ends running work at the drain deadline with a retriable DRAINING and aborts the engine call', async () => {
     const { g, f } = await setup(k, [{ tokensPerS: 40 }, { tokensPerS: 40 }]);
     const id = await submit(g, { max_tokens: 400 });
@@ -146,6 +152,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect(generations(k, f[1] as FakeEngine)).toHaveLength(2);
   });
 
+  // ORCH-0603
   it('ends REPLICA_EXHAUSTED when every replica is overloaded, then refuses new work with 503 and a retry hint', async () => {
     const { g } = await setup(k, [{ mode: 'overloaded' }, { mode: 'overloaded' }]);
     const exhausted = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body: body() });
@@ -159,6 +166,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect(Number(refused.headers['x-backoff-ms'])).toBeGreaterThanOrEqual(1);
   });
 
+  // ORCH-0510
   it('keeps a replica whose engine version differs from the pin out of placement and reports why', async () => {
     const { g, f } = await setup(k, [{ version: '9.1.0' }, { version: '9.2.0' }], { engine_version: '9.1.0' });
     const pool = (await g.get('/v1/pools/p')).body as { engine_version: string; replicas: Array<Record<string, unknown>> };
@@ -176,6 +184,7 @@ describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gat
     expect((pinned.body as { error: { code: string } }).error.code).toBe('REPLICA_EXHAUSTED');
   });
 
+  // ORCH-0204 ORCH-0601
   it('cancel through the gateway aborts the engine connection and the fake sees the disconnect', async () => {
     const { g, f } = await setup(k, [{ tokensPerS: 40 }, { tokensPerS: 40 }]);
     const id = await submit(g, { max_tokens: 400 });

@@ -40,6 +40,7 @@ async function submit(g: TestGateway, over: Record<string, unknown> = {}): Promi
 }
 
 describe('drain', () => {
+  // ORCH-0507
   it('keeps queued work until the deadline, then ends queued and running tasks with a retriable DRAINING', async () => {
     const g = await slowGateway();
     const running = await submit(g, { max_tokens: 500 });
@@ -66,6 +67,7 @@ describe('drain', () => {
     ]);
   });
 
+  // ORCH-0507
   it('draining again moves the deadline: 0 ends the work at once', async () => {
     const g = await slowGateway();
     const running = await submit(g, { max_tokens: 500 });
@@ -93,6 +95,7 @@ describe('drain', () => {
     expect(b?.events.at(-1)).toMatchObject({ event: 'end', data: { finish_reason: 'length', tokens_out: 10 } });
   });
 
+  // ORCH-0507 ORCH-0500
   it('answers 404 for an unknown pool and 400 for a missing deadline, and needs a control token', async () => {
     const g = await slowGateway({}, { control_tokens: ['control-secret-1'], data_tokens: ['data-secret-1'] });
     const control = { authorization: 'Bearer control-secret-1' };
@@ -108,6 +111,7 @@ describe('drain', () => {
 });
 
 describe('pool reload', () => {
+  // ORCH-0508
   it('swaps in new replicas atomically while running work finishes on the old ones', async () => {
     const g = await slowGateway();
     const running = await submit(g, { max_tokens: 15 });
@@ -126,6 +130,7 @@ describe('pool reload', () => {
     expect(controls).toEqual([expect.objectContaining({ action: 'reload', target: 'demo', outcome: 'done' })]);
   });
 
+  // ORCH-0508
   it('rolls back when no new replica becomes ready: the old replicas keep serving and the call says why', async () => {
     fake = await startLlamacppFake({ slots: 1 });
     const pool = { id: 'lc', engine: 'llamacpp', model: 'lc', replicas: [{ id: 'r0', url: fake.url }], health: { interval_ms: 60_000 } };
@@ -143,6 +148,7 @@ describe('pool reload', () => {
     expect(controls).toEqual([expect.objectContaining({ action: 'reload', target: 'lc', outcome: 'refused', detail: expect.objectContaining({ code: 'POOL_UNREADY' }) })]);
   });
 
+  // ORCH-0508
   it('runs one reload of a pool at a time (409 CONFLICT for the second) and 404 for an unknown pool', async () => {
     const g = await slowGateway();
     const [first, second] = await Promise.all([g.pools.reload('demo'), g.pools.reload('demo')]);

@@ -47,6 +47,7 @@ async function servedBy(g: TestGateway, placement?: Record<string, unknown>): Pr
 const errorOf = (res: { body: unknown }) => (res.body as { error: Record<string, unknown> }).error;
 
 describe('placement overrides', () => {
+  // ORCH-0505 ORCH-0504
   it('pin, prefer (in order) and avoid choose the replica; without overrides the lowest id wins a tie', async () => {
     const g = await gateway(three);
     expect(await servedBy(g)).toBe('a');
@@ -58,6 +59,7 @@ describe('placement overrides', () => {
     expect(await servedBy(g, { avoid: ['a', 'b'] })).toBe('c');
   });
 
+  // ORCH-0505
   it('never falls back silently from a pin: a busy pin waits, an unready pin is 503 REPLICA_EXHAUSTED, unknown is 400', async () => {
     const g = await gateway(three, {}, { tokens_per_s: 40 });
     const long = await g.post('/v1/tasks', body({ pin: 'b' }, { max_tokens: 8 }));
@@ -91,6 +93,7 @@ describe('placement overrides', () => {
     expect(strict.status).toBe(503);
   });
 
+  // ORCH-0513
   it('filters by the accelerator label of the replica', async () => {
     const g = await gateway([
       { id: 'cpu-0', slots: 1, labels: { accelerator: 'cpu' } },
@@ -106,6 +109,7 @@ describe('placement overrides', () => {
 });
 
 describe('circuit breaker', () => {
+  // ORCH-0502
   it('opens after consecutive failures (tasks move on), then lets exactly one half-open trial through', async () => {
     const health = { interval_ms: 60_000, breaker_failures: 2, breaker_open_ms: 60_000 };
     const g = await gateway([{ id: 'a', slots: 2, mock: { reset_before_first_token: true } }, { id: 'b', slots: 2 }], { health });
@@ -136,6 +140,7 @@ describe('circuit breaker', () => {
 });
 
 describe('engine versions', () => {
+  // ORCH-0510
   it('require_same_engine_version keeps the replica that differs from the majority out and says why', async () => {
     const g = await gateway(
       [
