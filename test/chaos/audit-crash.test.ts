@@ -1,64 +1,57 @@
-// Crash safety of the audit commit point (ORCH-0709): a gateway process on an embedded (PGlite)
-// audit store is killed with SIGKILL in the middle of a load, restarted on the same data
-// directory, and then the chain verifies and every task that got a 202 has its admission row.
-//
-// The child is the real gateway (compose from src/main.ts) with the audit wiring main.ts is to
-// get: createAudit(config.audit) → compose({ recorder: writer, observers: [writer] }).
+// Crash safety of the audit commit point (ORCH-0709): the real gateway (`node src/main.ts`) on
+// an embedded (PGlite) audit store is killed with SIGKILL in the middle of a load, restarted on
+// the same data directory, and then its own audit API shows that the chain verifies and that
+// every task that got a 202 has its admission row.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PgliteWorkerStore } from '../../src/audit/pglite-store.ts';
 import { DEFAULT_CONFIG_INPUT } from '../../src/config/load.ts';
 
 const ROOT = new URL('../../', import.meta.url);
-const NODE = process.execPath;
-
-// Plain JS for `node -e` (ESM detected from the imports); the TypeScript sources it imports run
-// with type stripping.
-const CHILD = `
-  import pino from 'pino';
-  import { validateConfig } from './src/config/load.ts';
-  import { createAudit } from './src/audit/create-audit.ts';
-  import { compose } from './src/main.ts';
-  const checked = validateConfig(JSON.parse(process.env.CHAOS_CONFIG));
-  if (!checked.ok) throw new Error(checked.problems.join('; '));
-  const logger = pino({ level: 'silent' });
-  const audit = await createAudit(checked.config.audit, { logger, env: {} });
-  const gateway = await compose(checked.config, { logger, recorder: audit.writer, observers: [audit.writer] });
-  const address = await gateway.app.listen({ host: '127.0.0.1', port: 0 });
-  process.on('SIGTERM', async () => { await gateway.close(); await audit.close(); process.exit(0); });
-  process.stdout.write(JSON.stringify({ address }) + '\\n');
-`;
+const MAIN = new URL('src/main.ts', ROOT);
 
 interface Child {
   process: ChildProcess;
   address: string;
 }
 
-function startGateway(dataDir: string): Promise<Child> {
+async function writeConfig(dir: string): Promise<string> {
   const config = {
     ...DEFAULT_CONFIG_INPUT,
+    server: { host: '127.0.0.1', port: 0 },
     pools: [{ id: 'demo', engine: 'mock', model: 'demo', queue: { max_queued: 10_000 }, replicas: [{ id: 'mock-0', slots: 8, mock: { tokens_per_s: 5_000, first_token_delay_ms: 1 } }] }],
-    audit: { backend: 'pglite', data_dir: dataDir, fail_closed: true },
-    telemetry: { log_level: 'silent', metrics: false },
+    audit: { backend: 'pglite', data_dir: join(dir, 'audit'), fail_closed: true },
+    telemetry: { log_level: 'info', metrics: false },
   };
-  const child = spawn(NODE, ['-e', CHILD], {
+  const path = join(dir, 'config.json');
+  await writeFile(path, JSON.stringify(config));
+  return path;
+}
+
+/** Starts the gateway and waits for its "listening" log line, which carries the address. */
+function startGateway(configPath: string): Promise<Child> {
+  // The embedded backend is under test: a DATABASE_URL from the environment must not leak in.
+  const { DATABASE_URL: _ignored, ...env } = process.env;
+  const child = spawn(process.execPath, [MAIN.pathname, '--config', configPath], {
     cwd: ROOT,
-    env: { ...process.env, CHAOS_CONFIG: JSON.stringify(config) },
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+  let output = '';
+  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   return new Promise((resolve, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`gateway exited (${code ?? signal}) before listening:\n${stderr}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
-      const { address } = JSON.parse(line) as { address: string };
-      resolve({ process: child, address });
+    child.once('exit', (code, signal) => reject(new Error(`gateway exited (${code ?? signal}) before listening:\n${output}`)));
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      output += `${line}\n`;
+      if (!line.includes('orchqueue listening')) return;
+      const entry = JSON.parse(line) as { address?: string };
+      if (entry.address !== undefined) resolve({ process: child, address: entry.address });
     });
   });
 }
@@ -97,6 +90,16 @@ function load(address: string, workers: number): { accepted: Set<string>; stop()
   return { accepted, stop: async () => { running = false; await Promise.all(loops); } };
 }
 
+async function get(address: string, path: string): Promise<unknown> {
+  const res = await request(`${address}${path}`);
+  return res.body.json();
+}
+
+async function post(address: string, path: string): Promise<unknown> {
+  const res = await request(`${address}${path}`, { method: 'POST' });
+  return res.body.json();
+}
+
 async function accepted(load: { accepted: Set<string> }, count: number): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (load.accepted.size < count) {
@@ -106,47 +109,46 @@ async function accepted(load: { accepted: Set<string> }, count: number): Promise
 }
 
 describe('audit crash safety', () => {
-  let dataDir: string;
+  let dir: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'orchqueue-audit-crash-'));
+    dir = await mkdtemp(join(tmpdir(), 'orchqueue-audit-crash-'));
   });
 
   afterAll(async () => {
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('keeps an admission row for every 202 across a SIGKILL mid-load, and the chain verifies after restart', async () => {
-    const first = await startGateway(dataDir);
+    const configPath = await writeConfig(dir);
+    const first = await startGateway(configPath);
     const beforeKill = load(first.address, 8);
     await accepted(beforeKill, 150);
     first.process.kill('SIGKILL');
     await exited(first.process);
     await beforeKill.stop();
 
-    const second = await startGateway(dataDir);
-    const afterRestart = load(second.address, 2);
-    await accepted(afterRestart, 20);
-    await afterRestart.stop();
-    second.process.kill('SIGTERM');
-    await exited(second.process);
-
-    const store = await PgliteWorkerStore.open({ dataDir });
+    const second = await startGateway(configPath);
     try {
-      const verified = await store.verify();
+      const afterRestart = load(second.address, 2);
+      await accepted(afterRestart, 20);
+      await afterRestart.stop();
+
+      const verified = await post(second.address, '/v1/audit/verify');
       expect(verified).toMatchObject({ ok: true });
       const admitted = new Set<string>();
       let after = 0;
       for (;;) {
-        const page = await store.query({ kind: 'admission', after_seq: after, limit: 1_000 });
-        for (const row of page) if (row.task_id !== null) admitted.add(row.task_id);
-        if (page.length < 1_000) break;
-        after = page.at(-1)!.seq;
+        const page = (await get(second.address, `/v1/audit?kind=admission&limit=1000&after_seq=${after}`)) as { rows: { task_id: string }[]; next_after_seq?: number };
+        for (const row of page.rows) admitted.add(row.task_id);
+        if (page.next_after_seq === undefined) break;
+        after = page.next_after_seq;
       }
       const missing = [...beforeKill.accepted, ...afterRestart.accepted].filter((id) => !admitted.has(id));
       expect(missing).toEqual([]);
     } finally {
-      await store.close();
+      second.process.kill('SIGTERM');
+      await exited(second.process);
     }
   }, 120_000);
 });
