@@ -1,5 +1,5 @@
-// Control-plane pool routes (first cut): list, detail with replicas, capabilities.
-// Drain and reload are added with the pool manager (issue 3).
+// Control-plane pool reads: list, detail with replicas, capabilities from discovered facts.
+// The actions (drain, reload, config reload) live in src/api/control/.
 
 import type { FastifyInstance } from 'fastify';
 import { orchError } from '../../core/errors.ts';
@@ -32,7 +32,8 @@ export async function poolRoutes(app: FastifyInstance, deps: PoolRoutesDeps): Pr
     handler: async () => ({
       api_version: '1',
       pools: deps.pools.list().map((pool) => {
-        const ready = pool.replicas.filter((r) => r.ctxMax > 0);
+        // Facts from replicas that reported them and run the version the pool expects.
+        const ready = pool.replicas.filter((r) => r.ctxMax > 0 && r.versionOk);
         return {
           id: pool.id,
           engine: pool.config.engine,
