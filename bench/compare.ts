@@ -6,7 +6,7 @@ import type { Pool } from 'undici';
 import { runClosedLoop, type LoadPlan, type WindowResult } from './load.ts';
 import { judgeFull, promptOf, streamRunner, type PathTarget } from './paths.ts';
 import { rotated, type BenchContext } from './scenario.ts';
-import { round } from './stats.ts';
+import { ratio, round } from './stats.ts';
 
 export interface Arm {
   name: string;
@@ -23,14 +23,11 @@ export interface Workload {
   maxTokens: number;
   /** Other processes whose CPU is recorded (simulator, …). */
   pids: Record<string, number>;
-  /** Paced streams run alongside the load on their own arm; their token gaps show stalls. */
-  probe?: { arm: (main: Arm) => Arm | undefined; concurrency: number; maxTokens: number };
 }
 
 export interface ArmResult {
   name: string;
   rounds: WindowResult[];
-  probeRounds: Array<WindowResult | undefined>;
   /** Index (into rounds) of the median round by tokens/s. */
   medianIndex: number;
 }
@@ -47,27 +44,31 @@ function medianIndexOf(rounds: readonly WindowResult[]): number {
 export async function compareArms(ctx: BenchContext, label: string, arms: readonly Arm[], work: Workload): Promise<ArmResult[]> {
   const { timing } = ctx;
   const plan = (concurrency: number): LoadPlan => ({ concurrency, warmupMs: timing.warmupMs, measureMs: timing.measureMs, maxStreams: 2_000_000, graceMs: timing.graceMs });
-  const results = new Map<string, ArmResult>(arms.map((a) => [a.name, { name: a.name, rounds: [], probeRounds: [], medianIndex: 0 }]));
+  const results = new Map<string, ArmResult>(arms.map((a) => [a.name, { name: a.name, rounds: [], medianIndex: 0 }]));
   for (let r = 0; r < timing.rounds; r++) {
     for (const arm of rotated(arms, r)) {
       const pids: Record<string, number | 'self'> = { ...work.pids, client: 'self' };
       if (arm.hopPid !== undefined) pids.hop = arm.hopPid;
-      const main = runClosedLoop(plan(work.concurrency), streamRunner(arm.pool, arm.target, work.maxTokens, promptOf), judgeFull(work.maxTokens), { meter: ctx.cpu, pids });
-      const probeArm = work.probe?.arm(arm);
-      const probe = probeArm && work.probe
-        ? runClosedLoop(plan(work.probe.concurrency), streamRunner(probeArm.pool, probeArm.target, work.probe.maxTokens, promptOf), judgeFull(work.probe.maxTokens))
-        : Promise.resolve(undefined);
-      const [window, probeWindow] = await Promise.all([main, probe]);
+      const window = await runClosedLoop(plan(work.concurrency), streamRunner(arm.pool, arm.target, work.maxTokens, promptOf), judgeFull(work.maxTokens), { meter: ctx.cpu, pids });
       await arm.settle?.();
-      if (probeArm !== arm) await probeArm?.settle?.();
       const entry = results.get(arm.name) as ArmResult;
       entry.rounds.push(window);
-      entry.probeRounds.push(probeWindow);
       ctx.log(`${label} round ${r + 1}/${timing.rounds} ${arm.name}: ${round(window.tokensPerS)} tokens/s, ${round(window.streamsPerS)} streams/s${Object.keys(window.streamsOther).length ? ` (other: ${JSON.stringify(window.streamsOther)})` : ''}`);
     }
   }
   for (const entry of results.values()) entry.medianIndex = medianIndexOf(entry.rounds);
   return [...results.values()];
+}
+
+/**
+ * Per-round ratios of `pick(arm)` to `pick(baseline)`: arms of one round ran seconds apart, so
+ * these pairs cancel most of the drift a shared machine adds between rounds.
+ */
+export function pairedRatios(arm: ArmResult, baseline: ArmResult, pick: (w: WindowResult) => number): number[] {
+  const n = Math.min(arm.rounds.length, baseline.rounds.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(ratio(pick(arm.rounds[i] as WindowResult), pick(baseline.rounds[i] as WindowResult)));
+  return out.filter(Number.isFinite);
 }
 
 /** CPU µs the hop process spent per delivered token in a window (NaN without a hop). */

@@ -3,7 +3,7 @@
 // together in one generated file.
 
 import type { Machine } from './machine.ts';
-import type { Cell, ScenarioResult, Table, TargetCheck, Timing } from './scenario.ts';
+import type { Cell, ScenarioResult, Table, TargetCheck, Timing, Verdict } from './scenario.ts';
 
 export interface RunReport {
   machine: Machine;
@@ -33,9 +33,8 @@ export function renderTable(table: Pick<Table, 'columns' | 'rows'>): string {
   return [head, rule, ...body].join('\n');
 }
 
-function verdict(met: boolean | null): string {
-  if (met === null) return 'not measured';
-  return met ? 'met' : '**missed**';
+function verdict(v: Verdict): string {
+  return v === 'missed' ? '**missed**' : v;
 }
 
 export function renderTargets(results: readonly ScenarioResult[]): string {
@@ -43,7 +42,7 @@ export function renderTargets(results: readonly ScenarioResult[]): string {
   const pending = results.filter((r) => r.status !== 'ok').map((r) => [r.name, r.status, r.notes[0] ?? ''] as Cell[]);
   const parts: string[] = [];
   if (checks.length > 0) {
-    parts.push(renderTable({ columns: ['issue', 'figure', 'target', 'this run', 'verdict', 'scenario'], rows: checks.map((c) => [c.issue, c.name, c.target, c.actual, verdict(c.met), c.scenario]) }));
+    parts.push(renderTable({ columns: ['issue', 'figure', 'target', 'this run', 'verdict', 'scenario'], rows: checks.map((c) => [c.issue, c.name, c.target, c.actual, verdict(c.verdict), c.scenario]) }));
   } else {
     parts.push('No target could be checked in this run.');
   }

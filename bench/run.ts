@@ -19,7 +19,7 @@ const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 /** Nothing in a run may outlive this, whatever goes wrong. */
 const RUN_LIMIT_MS = 15 * 60_000;
 
-const FULL: Timing = { rounds: 3, warmupMs: 1_000, measureMs: 4_000, graceMs: 5_000 };
+const FULL: Timing = { rounds: 2, warmupMs: 1_000, measureMs: 3_000, graceMs: 5_000 };
 const QUICK: Timing = { rounds: 1, warmupMs: 500, measureMs: 1_500, graceMs: 3_000 };
 
 async function runOne(scenario: Scenario, ctx: BenchContext): Promise<ScenarioResult> {

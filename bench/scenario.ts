@@ -12,14 +12,27 @@ export interface Table {
   rows: Cell[][];
 }
 
+export type Verdict = 'met' | 'missed' | 'inconclusive' | 'not measured';
+
 export interface TargetCheck {
   /** Issue that set the target, e.g. "#2". */
   issue: string;
   name: string;
   target: string;
   actual: string;
-  /** null when it could not be measured in this run. */
-  met: boolean | null;
+  verdict: Verdict;
+}
+
+/**
+ * Met or missed only when every paired sample (one per round or block) lands on the same side
+ * of the target; a target inside the run's own noise is called inconclusive, not met.
+ */
+export function verdictOf(samples: readonly number[], meets: (value: number) => boolean): Verdict {
+  const finite = samples.filter(Number.isFinite);
+  if (finite.length === 0) return 'not measured';
+  const hits = finite.filter(meets).length;
+  if (hits === finite.length) return 'met';
+  return hits === 0 ? 'missed' : 'inconclusive';
 }
 
 export interface ScenarioResult {

@@ -6,9 +6,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { medianRound } from '../compare.ts';
-import type { BenchContext, Scenario, TargetCheck } from '../scenario.ts';
-import { round } from '../stats.ts';
-import { runVariants, shareOf, variantTable, VARIANT_NOTES, type Variant } from '../gateway-variants.ts';
+import { verdictOf, type BenchContext, type Scenario, type TargetCheck } from '../scenario.ts';
+import { describeShare, flowTable, FLOW_NOTE, runVariants, saturationTable, SATURATION_NOTE, shareRounds, type Variant } from '../gateway-variants.ts';
 
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -47,7 +46,7 @@ export const auditScenario: Scenario = {
     const pgliteDir = join(ctx.tmpDir, 'audit-pglite');
     const dbName = `orchqueue_bench_${process.pid}_${Date.now()}`;
     const dbUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
-    const notes = [...VARIANT_NOTES];
+    const notes = [SATURATION_NOTE, FLOW_NOTE];
     let postgresReady = false;
     try {
       await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${dbName}`));
@@ -78,8 +77,8 @@ export const auditScenario: Scenario = {
     let rowsWritten: number | undefined;
     let outcome;
     try {
-      outcome = await runVariants(ctx, 'audit', variants);
-      if (outcome.results.some((r) => r.name === 'postgres')) {
+      outcome = await runVariants(ctx, 'audit', variants, { flow: true });
+      if (outcome.saturation.some((r) => r.name === 'postgres')) {
         await outcome.gateways.get('postgres')?.child.stop();
         rowsWritten = await postgresRows(dbUrl).catch(() => undefined);
       }
@@ -88,7 +87,7 @@ export const auditScenario: Scenario = {
       if (postgresReady) await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(() => undefined);
       await rm(pgliteDir, { recursive: true, force: true });
     }
-    const measured = outcome.results.map((r) => r.name).filter((n) => n !== 'audit off');
+    const measured = outcome.saturation.map((r) => r.name).filter((n) => n !== 'audit off');
     if (measured.length === 0) {
       return {
         status: 'skipped',
@@ -99,20 +98,20 @@ export const auditScenario: Scenario = {
       };
     }
     const targets: TargetCheck[] = measured.map((name) => {
-      const share = shareOf(outcome, name, 'audit off');
-      return { issue: '#4', name: `throughput with audit on (${name}), share of audit off`, target: '≥ 90% (cost ≤ 10%)', actual: `${round(share * 100)}%`, met: Number.isFinite(share) ? share >= 0.9 : null };
+      const shares = shareRounds(outcome.saturation, name, 'audit off');
+      return { issue: '#4', name: `throughput with audit on (${name}), share of audit off`, target: '≥ 90% (cost ≤ 10%)', actual: describeShare(shares), verdict: verdictOf(shares, (s) => s >= 0.9) };
     });
     if (rowsWritten !== undefined) {
-      const pgArm = outcome.results.find((r) => r.name === 'postgres');
+      const pgArm = outcome.saturation.find((r) => r.name === 'postgres');
       const streams = pgArm ? pgArm.rounds.reduce((n, w) => n + w.streamsFull, 0) : 0;
-      notes.push(`Server Postgres held ${rowsWritten} audit rows after the run (${streams} full streams were counted inside its measurement windows; warm-up, smoke and probe streams are recorded too).`);
+      notes.push(`Server Postgres held ${rowsWritten} audit rows after the run (${streams} full streams were counted inside its saturation windows; warm-up, smoke and flow streams are recorded too).`);
     }
     return {
       status: 'ok',
-      tables: [variantTable('Gateway throughput with the audit trail on and off', outcome, 'audit off')],
+      tables: [saturationTable('Saturation: gateway throughput with the audit trail on and off', outcome, 'audit off'), flowTable('Flow: token gaps at a realistic pace while audit batches commit', outcome, 'audit off')],
       targets,
       notes,
-      data: { results: outcome.results.map((r) => ({ ...r, median: medianRound(r) })), unavailable: outcome.unavailable, postgresRows: rowsWritten },
+      data: { saturation: outcome.saturation.map((r) => ({ ...r, median: medianRound(r) })), flow: outcome.flow.map((r) => ({ ...r, median: medianRound(r) })), unavailable: outcome.unavailable, postgresRows: rowsWritten },
     };
   },
 };

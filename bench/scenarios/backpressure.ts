@@ -127,7 +127,7 @@ export const backpressureScenario: Scenario = {
           name: 'streams admitted before a 429 burst all complete in full',
           target: `${background.length}/${background.length}`,
           actual: `${complete}/${background.length}`,
-          met: complete === background.length,
+          verdict: complete === background.length ? 'met' : 'missed',
         },
       ],
       notes,

@@ -1,0 +1,154 @@
+// The pure parts of bench/: percentiles, the bounded sample set, round rotation, SSE message
+// classification for both wire protocols, and report rendering. No timing assertions here.
+
+import { describe, expect, it } from 'vitest';
+import type { Machine } from './machine.ts';
+import { formatCell, renderReport, renderTable, renderTargets, type RunReport } from './report.ts';
+import { rotated, verdictOf, type ScenarioResult } from './scenario.ts';
+import { median, percentile, ratio, SampleSet } from './stats.ts';
+import { isFull, llamacppProtocol, orchqueueProtocol, type StreamOutcome } from './stream-client.ts';
+
+describe('percentile', () => {
+  it('interpolates linearly between ranks', () => {
+    const sorted = [10, 20, 30, 40];
+    expect(percentile(sorted, 0)).toBe(10);
+    expect(percentile(sorted, 50)).toBe(25);
+    expect(percentile(sorted, 100)).toBe(40);
+    expect(percentile(sorted, 90)).toBeCloseTo(37);
+  });
+
+  it('is NaN for no samples and the value itself for one', () => {
+    expect(percentile([], 50)).toBeNaN();
+    expect(percentile([7], 99)).toBe(7);
+  });
+
+  it('takes the median of unsorted values without reordering them', () => {
+    const values = [5, 1, 3];
+    expect(median(values)).toBe(3);
+    expect(values).toEqual([5, 1, 3]);
+  });
+
+  it('answers NaN for a ratio over zero', () => {
+    expect(ratio(1, 0)).toBeNaN();
+    expect(ratio(3, 4)).toBe(0.75);
+  });
+});
+
+describe('SampleSet', () => {
+  it('summarises every sample while under its cap', () => {
+    const set = new SampleSet(100);
+    for (let i = 1; i <= 100; i++) set.add(i);
+    const s = set.summary();
+    expect(s).toMatchObject({ count: 100, min: 1, max: 100, p50: 50.5 });
+    expect(s.mean).toBe(50.5);
+  });
+
+  it('keeps a bounded reservoir past its cap but counts every sample', () => {
+    const set = new SampleSet(50);
+    for (let i = 0; i < 10_000; i++) set.add(i);
+    const s = set.summary();
+    expect(s.count).toBe(10_000);
+    expect(s.max).toBeLessThan(10_000);
+    // A uniform reservoir over 0..9999 has its median far from the first 50 values.
+    expect(s.p50).toBeGreaterThan(1_000);
+  });
+});
+
+describe('rotated', () => {
+  it('starts each round with the next arm', () => {
+    expect(rotated(['a', 'b', 'c'], 0)).toEqual(['a', 'b', 'c']);
+    expect(rotated(['a', 'b', 'c'], 1)).toEqual(['b', 'c', 'a']);
+    expect(rotated(['a', 'b', 'c'], 5)).toEqual(['c', 'a', 'b']);
+  });
+});
+
+describe('verdictOf', () => {
+  const atLeast80 = (s: number) => s >= 0.8;
+
+  it('is met or missed only when every round agrees', () => {
+    expect(verdictOf([0.85, 0.9, 0.82], atLeast80)).toBe('met');
+    expect(verdictOf([0.5, 0.7], atLeast80)).toBe('missed');
+    expect(verdictOf([0.75, 0.85], atLeast80)).toBe('inconclusive');
+  });
+
+  it('is not measured without a finite sample', () => {
+    expect(verdictOf([], atLeast80)).toBe('not measured');
+    expect(verdictOf([Number.NaN], atLeast80)).toBe('not measured');
+  });
+});
+
+describe('protocols', () => {
+  const msg = (event: string | undefined, data: string) => ({ event, data, id: undefined, retry: undefined });
+
+  it('reads llama.cpp partial, final and error events', () => {
+    expect(llamacppProtocol.classify(msg(undefined, '{"content":" fox","stop":false}'))).toBe('token');
+    const final = msg(undefined, '{"content":"","stop":true,"tokens_predicted":7}');
+    expect(llamacppProtocol.classify(final)).toBe('end');
+    expect(llamacppProtocol.reportedTokens(final)).toBe(7);
+    expect(llamacppProtocol.classify(msg(undefined, '{"error":{"code":500}}'))).toBe('error');
+    expect(llamacppProtocol.classify(msg(undefined, '{"content":"\\"stop\\":true","stop":false}'))).toBe('token');
+  });
+
+  it('reads OrchQueue token, end and other events', () => {
+    expect(orchqueueProtocol.classify(msg('token', '{"t":"a","i":0}'))).toBe('token');
+    expect(orchqueueProtocol.classify(msg('started', '{}'))).toBe('other');
+    const end = msg('end', '{"tokens_out":4,"decode_time_ms":1,"finish_reason":"length"}');
+    expect(orchqueueProtocol.classify(end)).toBe('end');
+    expect(orchqueueProtocol.reportedTokens(end)).toBe(4);
+    expect(orchqueueProtocol.body('m', 'p', 3)).toBe('{"model":"m","prompt":"p","max_tokens":3}');
+  });
+
+  it('calls a stream full only with status 200, an end event and every token', () => {
+    const base: StreamOutcome = { status: 200, tokens: 4, terminal: 'end', reportedTokens: 4, ttftMs: 1, durationMs: 2, errorCode: undefined, headers: {} };
+    expect(isFull(base, 4)).toBe(true);
+    expect(isFull({ ...base, tokens: 3 }, 4)).toBe(false);
+    expect(isFull({ ...base, terminal: 'error' }, 4)).toBe(false);
+  });
+});
+
+const machine: Machine = { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, node: 'v24.0.0', os: 'Linux 6', date: '2025-01-02T03:04:05.000Z', loadAvgStart: [0.1, 0.2, 0.3], loadAvgEnd: [0.4, 0.5, 0.6] };
+
+const result = (over: Partial<ScenarioResult>): ScenarioResult => ({
+  name: 'ttft',
+  question: 'What does a hop add?',
+  status: 'ok',
+  durationS: 1.5,
+  tables: [{ title: 'TTFT (ms)', columns: ['path', 'p50'], rows: [['direct', 0.5], ['gateway', null]] }],
+  targets: [{ issue: '#2', name: 'added TTFT p50', target: '≤ 1 ms', actual: '0.4 ms', verdict: 'met' }],
+  notes: ['a | note'],
+  data: {},
+  ...over,
+});
+
+describe('report rendering', () => {
+  it('renders cells: dashes for missing values, escaped pipes', () => {
+    expect(formatCell(null)).toBe('—');
+    expect(formatCell(Number.NaN)).toBe('—');
+    expect(formatCell(1.25)).toBe('1.25');
+    expect(formatCell('a|b')).toBe('a\\|b');
+    expect(renderTable({ columns: ['x', 'y'], rows: [[1, 'z']] })).toBe('| x | y |\n| --- | --- |\n| 1 | z |');
+  });
+
+  it('marks targets met, missed or not measured and lists scenarios without figures', () => {
+    const text = renderTargets([
+      result({}),
+      result({ name: 'throughput', targets: [{ issue: '#2', name: 'share', target: '≥ 80%', actual: '70%', verdict: 'missed' }] }),
+      result({ name: 'audit', status: 'skipped', tables: [], targets: [], notes: ['Not yet available: audit is not wired'] }),
+    ]);
+    expect(text).toContain('| #2 | added TTFT p50 | ≤ 1 ms | 0.4 ms | met | ttft |');
+    expect(text).toContain('| #2 | share | ≥ 80% | 70% | **missed** | throughput |');
+    expect(text).toContain('| audit | skipped | Not yet available: audit is not wired |');
+  });
+
+  it('renders the machine, method, every scenario and how to reproduce', () => {
+    const report: RunReport = { machine, timing: { rounds: 2, warmupMs: 1000, measureMs: 4000, graceMs: 5000 }, complete: true, results: [result({})] };
+    const text = renderReport(report);
+    expect(text).toContain('| Test CPU | 2 | 4 GiB | v24.0.0 | Linux 6 | 2025-01-02 03:04:05 | 0.1 / 0.2 / 0.3 → 0.4 / 0.5 / 0.6 | 2 × (1 s warm-up + 4 s) |');
+    expect(text).toContain('## Method');
+    expect(text).toContain('### `ttft` — What does a hop add?');
+    expect(text).toContain('| gateway | — |');
+    expect(text).toContain('- a | note');
+    expect(text).toContain('## Reproduce');
+    expect(renderReport(report)).toBe(text);
+  });
+});
