@@ -137,7 +137,7 @@ export class TaskService {
       policy_label: plan.pool.config.queue.policy,
     };
     try {
-      await this.deps.recorder.commitAdmission(fact);
+      await withTimeout(this.deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS);
     } catch (err) {
       if (this.deps.config.audit.fail_closed) {
         plan.pool.queue.remove(task.id);
@@ -337,3 +337,14 @@ export class TaskService {
 
 /** Predictions can be unbounded when a pool has nothing to measure; the wire wants an integer. */
 const finiteMs = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0);
+
+/** A store that hangs must not hold admissions forever: past this, the admission is refused. */
+const ADMISSION_COMMIT_TIMEOUT_MS = 5_000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no commit within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
