@@ -8,6 +8,7 @@ import { loadMergedDocument } from './gen-openapi.ts';
 import { renderApiTypes } from './gen-types.ts';
 import { renderRoutes } from './gen-routes.ts';
 import { renderConfigSchema } from './gen-config.ts';
+import { runSpecExtract } from './spec-extract.ts';
 
 export const ROOT = join(import.meta.dirname, '..');
 // The generator owns this folder: a file in it that it does not produce is stale.
@@ -73,7 +74,9 @@ async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  main(process.argv.slice(2)).then(
+  const args = process.argv.slice(2);
+  // The traceability files (requirements/index.yaml, COMPLIANCE.md) are generated and checked too.
+  main(args).then((code) => Math.max(code, runSpecExtract(args, ROOT))).then(
     (code) => process.exit(code),
     (err: unknown) => {
       console.error(`gen: ${err instanceof Error ? err.message : String(err)}`);
