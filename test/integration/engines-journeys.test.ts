@@ -34,7 +34,6 @@ const submit = async (g: TestGateway, over: Record<string, unknown> = {}) => {
 };
 
 describe.each(ENGINE_KITS.map((k) => [k.engine, k] as const))('%s behind the gateway', (_name, k) => {
-  // ORCH-0600
   it('spreads concurrent tasks across both replicas and streams the engine tokens unchanged', async () => {
     // A first-token delay keeps the first task on its replica while the second is placed.
     const slow = { tokensPerS: 100, firstTokenDelayMs: 250 };
