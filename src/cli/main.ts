@@ -103,8 +103,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       out.write(commandHelp(command));
       return EXIT.OK;
     }
-    const url = stringOption({ values }, 'url') ?? io.env.ORCHQUEUE_URL ?? DEFAULT_URL;
-    const token = stringOption({ values }, 'token') ?? io.env.ORCHQUEUE_TOKEN;
+    // An empty environment variable counts as unset.
+    const url = stringOption({ values }, 'url') ?? (io.env.ORCHQUEUE_URL || DEFAULT_URL);
+    const token = stringOption({ values }, 'token') ?? (io.env.ORCHQUEUE_TOKEN || undefined);
     return await command.run({
       values,
       positionals,
