@@ -3,8 +3,6 @@
 // engine's reported prompt-cache reuse (`timings.cache_n`) turns kv_warmth hot.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CanonicalEvent } from '../../src/adapters/contract.ts';
-import { LlamacppStreamDecoder } from '../../src/adapters/llamacpp/decode.ts';
 import { startLlamacppFake, type LlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
 import { expectResponseMatches } from '../support/contract.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
@@ -28,13 +26,6 @@ const turn = async (session: string, prompt: string, extra: Record<string, unkno
   return tokens(stream.events).join('');
 };
 
-/** Whether the llama.cpp decoder already reports `id_slot` on its end event (CanonicalEvent.slotId). */
-function decoderReportsSlot(): boolean {
-  const out: CanonicalEvent[] = [];
-  new LlamacppStreamDecoder().push({ data: '{"content":"","stop":true,"id_slot":2,"stop_type":"limit"}', event: undefined, id: undefined, retry: undefined }, out);
-  return out.some((e) => e.type === 'end' && e.slotId === 2);
-}
-
 const first = 'You are a helpful assistant. Tell me about foxes.';
 
 describe('llama.cpp session turns', () => {
@@ -53,8 +44,8 @@ describe('llama.cpp session turns', () => {
     expect(calls[1]?.notes.cacheN).toBeGreaterThan(0);
   });
 
-  // Needs the llama.cpp decoder to put `id_slot` on its end event; runs as soon as it does.
-  it.skipIf(!decoderReportsSlot())('pins the engine slot that served the previous turn (id_slot), even when other slots were used since', async () => {
+  // ORCH-0307 ORCH-0308
+  it('pins the engine slot that served the previous turn (id_slot), even when other slots were used since', async () => {
     const answer = await turn('chat-2', first);
     const replica = ((await gw.get('/v1/sessions/chat-2')).body as { replica_id: string }).replica_id;
     const fake = fakes[Number(replica.slice(1))] as LlamacppFake;

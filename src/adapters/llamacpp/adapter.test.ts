@@ -63,7 +63,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     const { events, error } = await collect(adapter, req());
     expect(error).toBeUndefined();
     expect(text(events)).toBe(fakeCompletion(req().prompt, 42, 6).join(''));
-    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', promptTokens: expect.any(Number), completionTokens: 6, cachedTokens: expect.any(Number) });
+    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', promptTokens: expect.any(Number), completionTokens: 6, cachedTokens: expect.any(Number), slotId: expect.any(Number) });
   });
 
   it('reports stop on end-of-sequence and length when max_tokens is hit first', async () => {

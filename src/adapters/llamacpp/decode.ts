@@ -37,6 +37,9 @@ export function endEventOf(final: JsonRecord): EndEvent {
   if (promptTokens !== undefined) end.promptTokens = promptTokens;
   if (completionTokens !== undefined) end.completionTokens = completionTokens;
   if (cachedTokens !== undefined) end.cachedTokens = cachedTokens;
+  // The slot that served the request: a session's next turn pins it (id_slot) to reuse its cache.
+  const slotId = numberField(final, 'id_slot');
+  if (slotId !== undefined && slotId >= 0) end.slotId = slotId;
   return end;
 }
 
