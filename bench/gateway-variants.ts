@@ -64,7 +64,7 @@ export async function runVariants(ctx: BenchContext, label: string, variants: re
   for (const v of variants) {
     let gateway: Service;
     try {
-      gateway = await startGateway(ctx.procs, { name: `gateway-${label}-${v.name.replace(/\W+/g, '-')}`, config: gatewayConfig(pools, v.options), tmpDir: ctx.tmpDir, ...(v.env ? { env: v.env } : {}) });
+      gateway = await startGateway(ctx, { name: `gateway-${label}-${v.name.replace(/\W+/g, '-')}`, config: gatewayConfig(pools, v.options), ...(v.env ? { env: v.env } : {}) });
     } catch (err) {
       outcome.unavailable[v.name] = `the gateway did not start with this configuration (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
       continue;

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Machine } from './machine.ts';
-import { formatCell, renderReport, renderTable, renderTargets, type RunReport } from './report.ts';
+import { formatCell, renderConditions, renderReport, renderTable, renderTargets, type RunReport } from './report.ts';
 import { rotated, verdictOf, type ScenarioResult } from './scenario.ts';
 import { median, percentile, ratio, SampleSet } from './stats.ts';
 import { isFull, llamacppProtocol, orchqueueProtocol, type StreamOutcome } from './stream-client.ts';
@@ -140,6 +140,11 @@ describe('report rendering', () => {
     expect(text).toContain('| audit | skipped | Not yet available: audit is not wired |');
   });
 
+  it('warns when the machine was busy and says so when it was quiet', () => {
+    expect(renderConditions(machine)).toContain('quiet');
+    expect(renderConditions({ ...machine, loadAvgEnd: [6.5, 1, 1] })).toContain('load average reached 6.5 on 2 cores');
+  });
+
   it('renders the machine, method, every scenario and how to reproduce', () => {
     const report: RunReport = { machine, timing: { rounds: 2, warmupMs: 1000, measureMs: 4000, graceMs: 5000 }, complete: true, results: [result({})] };
     const text = renderReport(report);
@@ -150,5 +155,6 @@ describe('report rendering', () => {
     expect(text).toContain('- a | note');
     expect(text).toContain('## Reproduce');
     expect(renderReport(report)).toBe(text);
+    expect(renderReport({ ...report, analysis: '## Analysis\n\nby hand\n' })).toContain('## Analysis\n\nby hand\n\n## Reproduce');
   });
 });

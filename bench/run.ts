@@ -1,9 +1,9 @@
-// `npm run bench [-- <scenario> ...] [--quick]`: runs the scenarios in one process tree on this
+// `npm run bench [-- <scenario> ...] [--quick] [--profile]`: runs the scenarios in one process tree on this
 // machine, prints each result as JSON on stdout, and — for a full default run — writes
 // bench/results/latest.json and docs/benchmarks.md. Partial or quick runs never touch those
 // two files (they must come from one complete run); they go to bench/results/partial.json.
 
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,7 +15,9 @@ import type { BenchContext, Scenario, ScenarioResult, Timing } from './scenario.
 import { SCENARIOS } from './scenarios/index.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
+const ANALYSIS = fileURLToPath(new URL('./analysis.md', import.meta.url));
 /** Nothing in a run may outlive this, whatever goes wrong. */
 const RUN_LIMIT_MS = 15 * 60_000;
 
@@ -38,18 +40,23 @@ async function runOne(scenario: Scenario, ctx: BenchContext): Promise<ScenarioRe
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } } });
   const unknown = positionals.filter((name) => !SCENARIOS.some((s) => s.name === name));
   if (unknown.length > 0) {
     process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
     return 2;
   }
   const selected = positionals.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => positionals.includes(s.name));
-  const complete = positionals.length === 0 && !values.quick;
+  // A profiled gateway is slower: its figures never go to docs/.
+  const complete = positionals.length === 0 && !values.quick && !values.profile;
   const machine = describeMachine();
   const tmpDir = await mkdtemp(join(tmpdir(), 'orchqueue-bench-'));
   const procs = new ProcessGroup();
   const ctx: BenchContext = { procs, cpu: new CpuMeter(), timing: values.quick ? QUICK : FULL, tmpDir, log: (m) => process.stderr.write(`${m}\n`) };
+  if (values.profile) {
+    await mkdir(PROFILE_DIR, { recursive: true });
+    ctx.profileDir = PROFILE_DIR;
+  }
   const abandon = async (why: string) => {
     process.stderr.write(`bench: ${why}; stopping children\n`);
     await procs.stopAll();
@@ -73,7 +80,8 @@ async function main(): Promise<number> {
     await procs.stopAll();
     await rm(tmpDir, { recursive: true, force: true });
   }
-  const report: RunReport = { machine: finishMachine(machine), timing: ctx.timing, complete, results };
+  const analysis = await readFile(ANALYSIS, 'utf8').catch(() => undefined);
+  const report: RunReport = { machine: finishMachine(machine), timing: ctx.timing, complete, results, ...(analysis ? { analysis } : {}) };
   await mkdir(RESULTS_DIR, { recursive: true });
   if (complete) {
     await writeFile(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -82,6 +90,7 @@ async function main(): Promise<number> {
   } else {
     await writeFile(join(RESULTS_DIR, 'partial.json'), `${JSON.stringify(report, null, 2)}\n`);
     ctx.log('partial run: wrote bench/results/partial.json (docs/benchmarks.md is only written by a full `npm run bench`)');
+    if (values.profile) ctx.log('gateway CPU profiles: bench/results/profiles/ (summarise with `node bench/profile-summary.ts <file>`)');
   }
   return results.some((r) => r.status === 'failed') ? 1 : 0;
 }

@@ -37,20 +37,27 @@ export async function startProxy(group: ProcessGroup, target: string): Promise<S
 
 export interface GatewayStart {
   name: string;
-  /** A config object (see gateway-config.ts); written as JSON to the temp dir. */
+  /** A config object (see gateway-config.ts); written as JSON to the run's temp dir. */
   config: Record<string, unknown>;
-  tmpDir: string;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
 }
 
+/** What starting a gateway needs from the run: its process group, temp dir, and where CPU profiles go (--profile). */
+export interface GatewayHost {
+  procs: ProcessGroup;
+  tmpDir: string;
+  profileDir?: string;
+}
+
 /** Starts `node src/main.ts --config <file>` on a free port and waits until every pool is ready. */
-export async function startGateway(group: ProcessGroup, opts: GatewayStart): Promise<Service> {
+export async function startGateway(host: GatewayHost, opts: GatewayStart): Promise<Service> {
   const port = await freePort();
-  const file = join(opts.tmpDir, `${opts.name}.json`);
+  const file = join(host.tmpDir, `${opts.name}.json`);
   await writeFile(file, JSON.stringify(opts.config, null, 2));
-  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...opts.env });
-  const { child } = group.spawnNode(opts.name, GATEWAY, ['--config', file], env);
+  const profile: Record<string, string> = host.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${host.profileDir} --cpu-prof-name=${opts.name}.cpuprofile` } : {};
+  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...profile, ...opts.env });
+  const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child, opts.readyTimeoutMs ?? 30_000);
   return { url, child };

@@ -67,7 +67,7 @@ export const backpressureScenario: Scenario = {
   async run(ctx: BenchContext) {
     const sim = await startSimulator(ctx.procs, 'sim-paced', { tokensPerS: PACE_TOKENS_PER_S, slots: 64 });
     const pool = poolConfig({ id: 'bench', model: 'bench', engineUrl: sim.url, slots: SLOTS, maxQueued: MAX_QUEUED, policy: 'reject' });
-    const gateway = await startGateway(ctx.procs, { name: 'gateway-backpressure', config: gatewayConfig([pool]), tmpDir: ctx.tmpDir });
+    const gateway = await startGateway(ctx, { name: 'gateway-backpressure', config: gatewayConfig([pool]) });
     const streams = clientPool(gateway.url, SLOTS + MAX_QUEUED);
     const before = new SampleSet();
     const during = new SampleSet();

@@ -21,7 +21,7 @@ export const llamacppPathScenario: Scenario = {
     const sim = await startSimulator(ctx.procs, 'sim-paced', { tokensPerS: TOKENS_PER_S, slots: 128 });
     const proxy = await startProxy(ctx.procs, sim.url);
     const pool = poolConfig({ id: 'bench', model: 'bench', engineUrl: sim.url, slots: 128, maxQueued: 256 });
-    const gateway = await startGateway(ctx.procs, { name: 'gateway-llamacpp', config: gatewayConfig([pool]), tmpDir: ctx.tmpDir });
+    const gateway = await startGateway(ctx, { name: 'gateway-llamacpp', config: gatewayConfig([pool]) });
     const arms: Arm[] = [
       { name: 'direct', target: { name: 'direct', url: sim.url, protocol: llamacppProtocol, model: 'bench' }, pool: clientPool(sim.url, CONCURRENCY) },
       { name: 'proxy', target: { name: 'proxy', url: proxy.url, protocol: llamacppProtocol, model: 'bench' }, pool: clientPool(proxy.url, CONCURRENCY), hopPid: proxy.child.pid },

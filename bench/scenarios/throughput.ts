@@ -43,7 +43,7 @@ export const throughputScenario: Scenario = {
     const sim = await startSimulator(ctx.procs, 'sim', { tokensPerS: 0, slots: 600 });
     const proxy = await startProxy(ctx.procs, sim.url);
     const pool = poolConfig({ id: 'bench', model: 'bench', engineUrl: sim.url, slots: 512, maxQueued: 1024 });
-    const gateway = await startGateway(ctx.procs, { name: 'gateway-throughput', config: gatewayConfig([pool]), tmpDir: ctx.tmpDir });
+    const gateway = await startGateway(ctx, { name: 'gateway-throughput', config: gatewayConfig([pool]) });
     const maxC = Math.max(...CONCURRENCY);
     const arms: Arm[] = [
       { name: 'direct', target: { name: 'direct', url: sim.url, protocol: llamacppProtocol, model: 'bench' }, pool: clientPool(sim.url, maxC) },

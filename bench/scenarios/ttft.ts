@@ -56,7 +56,7 @@ export const ttftScenario: Scenario = {
     const sim = await startSimulator(ctx.procs, 'sim', { tokensPerS: 0, slots: 8, firstTokenDelayMs: 0 });
     const proxy = await startProxy(ctx.procs, sim.url);
     const pool = poolConfig({ id: 'bench', model: 'bench', engineUrl: sim.url, slots: 8, maxQueued: 64 });
-    const gateway = await startGateway(ctx.procs, { name: 'gateway-ttft', config: gatewayConfig([pool]), tmpDir: ctx.tmpDir });
+    const gateway = await startGateway(ctx, { name: 'gateway-ttft', config: gatewayConfig([pool]) });
     const targets: PathTarget[] = [
       { name: 'direct', url: sim.url, protocol: llamacppProtocol, model: 'bench' },
       { name: 'proxy', url: proxy.url, protocol: llamacppProtocol, model: 'bench' },
