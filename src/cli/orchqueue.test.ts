@@ -3,6 +3,9 @@
 // Ctrl-C cancelling a streamed task, and serve. The control commands and the retry loop are
 // checked against a recording server in control-commands.test.ts.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockTokens } from '../adapters/mock/tokens.ts';
@@ -191,16 +194,24 @@ describe('orchqueue sessions and pools', () => {
 });
 
 describe('orchqueue serve', () => {
-  it('ORCH-1000 serve starts the gateway like node src/main.ts and stops on SIGTERM', async () => {
-    const child = start(['serve', '--port', '0'], { LOG_LEVEL: 'info' });
+  it('ORCH-1000 serve starts the gateway like node src/main.ts with --config, and stops on SIGTERM', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'orchqueue-serve-'));
+    const config = join(dir, 'orchqueue.json');
+    writeFileSync(config, JSON.stringify({ pools: [mockPool({ id: 'served', model: 'served' })], audit: { backend: 'off' }, telemetry: { log_level: 'info' } }));
+    const child = start(['serve', '--config', config, '--port', '0']);
     const done = finished(child);
-    let log = '';
-    child.stdout?.on('data', (c: Buffer) => (log += c.toString('utf8')));
-    await waitFor(() => /"address":"http:\/\/127\.0\.0\.1:\d+"/.test(log), 10_000);
-    const address = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log)?.[1] ?? '';
-    const pools = await cli(['pools', '--json'], { ORCHQUEUE_URL: address });
-    expect(JSON.parse(pools.stdout).pools.map((p: { id: string }) => p.id)).toEqual(['demo']);
-    child.kill('SIGTERM');
-    expect((await done).code).toBe(0);
+    try {
+      let log = '';
+      child.stdout?.on('data', (c: Buffer) => (log += c.toString('utf8')));
+      await waitFor(() => /"address":"http:\/\/127\.0\.0\.1:\d+"/.test(log), 10_000);
+      const address = /"address":"(http:\/\/127\.0\.0\.1:\d+)"/.exec(log)?.[1] ?? '';
+      const pools = await cli(['pools', '--json'], { ORCHQUEUE_URL: address });
+      expect(JSON.parse(pools.stdout).pools.map((p: { id: string }) => p.id)).toEqual(['served']);
+      child.kill('SIGTERM');
+      expect((await done).code).toBe(0);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
