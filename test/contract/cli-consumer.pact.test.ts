@@ -1,14 +1,14 @@
 // Consumer side of the CLI ↔ gateway contract: the CLI's HTTP client (src/cli/client.ts)
 // against pact's mock server, one interaction per answer the CLI depends on. The pact is
 // written to a fresh directory and then replaces contracts/pacts/ atomically (only when it
-// changed), so a removed interaction never lingers and the provider test never reads half a
-// file. The provider side (gateway-provider.pact.test.ts) verifies the same file.
+// changed and every interaction passed), so a removed interaction never lingers and the
+// provider test never reads half a file. The provider side (gateway-provider.pact.test.ts) verifies the same file.
 
 import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MatchersV3, PactV4, type Rules } from '@pact-foundation/pact';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { mockTokens } from '../../src/adapters/mock/tokens.ts';
 import { ApiError, createClient, type StreamEvent } from '../../src/cli/client.ts';
 import { CONSUMER, MODELS, PACT_DIR, PACT_FILE, PROVIDER, TRANSCRIPT, transcript, transcriptRegex } from './pact-fixtures.ts';
@@ -17,7 +17,19 @@ const { integer, like, regex, number } = MatchersV3;
 const workDir = mkdtempSync(join(tmpdir(), 'orchqueue-pact-'));
 const pact = new PactV4({ consumer: CONSUMER, provider: PROVIDER, dir: workDir, logLevel: 'error' });
 
+// A failed interaction is missing from the new pact: keep the committed file then.
+let failed = false;
+beforeEach((ctx) => {
+  ctx.onTestFailed(() => {
+    failed = true;
+  });
+});
+
 afterAll(() => {
+  if (failed) {
+    rmSync(workDir, { recursive: true, force: true });
+    return;
+  }
   const written = readFileSync(join(workDir, `${CONSUMER}-${PROVIDER}.json`), 'utf8');
   let committed: string | undefined;
   try {
