@@ -13,7 +13,7 @@ import type { Clock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
 import { jobFor } from './admission.ts';
-import type { Task } from './task.ts';
+import { taskFacts, type Task } from './task.ts';
 import type { Ending } from './task-service.ts';
 
 export interface DispatcherDeps {
@@ -131,7 +131,7 @@ export class Dispatcher {
     task.abort = abort;
     const queueWaitMs = Math.round(startedMono - task.createdMono);
     const engine = pool.config.engine;
-    this.deps.observer.placed?.({ ...this.facts(task), replica_id: replica.id, engine, queue_wait_ms: queueWaitMs, decision, attempt: task.tried.length + 1 });
+    this.deps.observer.placed?.({ ...taskFacts(task), replica_id: replica.id, engine, queue_wait_ms: queueWaitMs, decision, attempt: task.tried.length + 1 });
     // A re-placed task gets a second `started` naming the replica that now serves it.
     task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: queueWaitMs });
     const idle = setTimeout(() => this.timeout(task, 'idle'), pool.config.timeouts.idle_ms);
@@ -172,7 +172,7 @@ export class Dispatcher {
     task.firstTokenAt = this.deps.clock.now();
     task.firstTokenMono = this.deps.clock.monotonic();
     this.deps.observer.firstToken?.({
-      ...this.facts(task),
+      ...taskFacts(task),
       replica_id: replica.id,
       engine,
       ttft_ms: Math.round(task.firstTokenMono - (task.startedMono ?? task.firstTokenMono)),
@@ -259,17 +259,6 @@ export class Dispatcher {
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
       ...(traceparent !== undefined ? { traceparent } : {}),
-    };
-  }
-
-  private facts(task: Task) {
-    return {
-      task_id: task.id,
-      pool_id: task.pool.id,
-      priority: task.priority,
-      ...(task.request.session_id !== undefined ? { session_id: task.request.session_id } : {}),
-      correlation_id: task.correlationId,
-      max_tokens: task.request.max_tokens,
     };
   }
 }

@@ -2,12 +2,13 @@
 // every task with exactly one terminal event. Dispatch and engine streaming live in
 // dispatcher.ts; this file decides, that one executes.
 
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { backoffMs } from '../core/admission/predict.ts';
 import { IdempotencyIndex, fingerprint } from '../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
-import type { AdmissionRecorder, LifecycleObserver, TaskFacts } from '../core/observer.ts';
+import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
 import type { Clock, IdSource } from '../core/ports.ts';
 import type { SessionStore } from '../core/session/session-store.ts';
 import type { FinishReason, TerminalState } from '../core/task/events.ts';
@@ -15,7 +16,7 @@ import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
 import { planAdmission, type AdmissionPlan } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { Task, type TaskAccepted, type TaskRequest } from './task.ts';
+import { Task, taskFacts, type TaskAccepted, type TaskRequest } from './task.ts';
 
 export interface TaskServiceDeps {
   config: Config;
@@ -125,13 +126,14 @@ export class TaskService {
       mono: this.deps.clock.monotonic(),
     });
     task.affinity = plan.affinity;
+    if (this.deps.config.audit.hash_prompts) task.promptSha256 = createHash('sha256').update(req.prompt).digest('hex');
     return task;
   }
 
   /** The commit point: the task becomes visible and dispatchable once its admission is recorded. */
   private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, print: string): Promise<Result<Submitted>> {
     const fact = {
-      ...this.facts(task),
+      ...taskFacts(task),
       queue_position: answer.queue_position,
       predicted_start_ms: answer.predicted_start_ms,
       policy_label: plan.pool.config.queue.policy,
@@ -248,7 +250,7 @@ export class TaskService {
     task.abort?.abort(new Error(`task ${ending.state}`));
     this.settleSession(task, ending, wasQueued);
     this.deps.observer.finished?.({
-      ...this.facts(task),
+      ...taskFacts(task),
       state: task.state as TerminalState,
       ...(task.finishReason ? { finish_reason: task.finishReason } : {}),
       ...(task.error ? { error_code: task.error.code } : {}),
@@ -301,17 +303,6 @@ export class TaskService {
       task.log.close();
     }, this.deps.config.server.retention_ms);
     timer.unref();
-  }
-
-  facts(task: Task): TaskFacts {
-    return {
-      task_id: task.id,
-      pool_id: task.pool.id,
-      priority: task.priority,
-      ...(task.request.session_id !== undefined ? { session_id: task.request.session_id } : {}),
-      correlation_id: task.correlationId,
-      max_tokens: task.request.max_tokens,
-    };
   }
 
   /** Ends a pool's unfinished tasks (drain deadline, pool removal) with a terminal `error`. */

@@ -2,6 +2,7 @@
 // its event log. Mutated only by the task service, the dispatcher and the runner; read by the
 // HTTP layer through `taskStatus`.
 
+import type { TaskFacts } from '../core/observer.ts';
 import { TaskEventLog } from '../core/task/event-log.ts';
 import type { ErrorData, FinishReason, Priority, TaskState } from '../core/task/events.ts';
 import type { Pool } from '../pool/pool.ts';
@@ -71,6 +72,8 @@ export class Task {
   /** Timers owned by the task (deadline, unclaimed stream, retention); cleared at the end. */
   readonly timers: NodeJS.Timeout[] = [];
   answer: TaskAccepted | undefined;
+  /** sha256 of the prompt, kept only when `audit.hash_prompts` is on (never the prompt itself). */
+  promptSha256: string | undefined;
   /** Session affinity learned from earlier turns. */
   affinity: { replica_id: string; slot_id?: number } | undefined;
 
@@ -88,6 +91,19 @@ export class Task {
   get finished(): boolean {
     return this.log.terminal !== undefined;
   }
+}
+
+/** The facts every lifecycle observer gets about a task. */
+export function taskFacts(task: Task): TaskFacts {
+  return {
+    task_id: task.id,
+    pool_id: task.pool.id,
+    priority: task.priority,
+    ...(task.request.session_id !== undefined ? { session_id: task.request.session_id } : {}),
+    correlation_id: task.correlationId,
+    max_tokens: task.request.max_tokens,
+    ...(task.promptSha256 !== undefined ? { prompt_sha256: task.promptSha256 } : {}),
+  };
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString());

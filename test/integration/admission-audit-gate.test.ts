@@ -2,6 +2,7 @@
 // record refuses work (503 AUDIT_UNAVAILABLE) and admits nothing; with fail_closed off the
 // gateway keeps serving. A 202 is only ever sent after the admission row is committed.
 
+import { createHash } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdmissionRecorder, AdmittedFact } from '../../src/core/observer.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
@@ -59,6 +60,19 @@ describe('admission and the audit store', () => {
     expect(gw.tasks.tasks.size).toBe(0);
     expect(((await gw.get('/v1/pools/demo')).body as { queue: { depth: number } }).queue.depth).toBe(0);
     expect(((await gw.get('/v1/sessions/audited')).body as { turns: number }).turns).toBe(0);
+  });
+
+  it('records only a sha256 of the prompt, and only when audit.hash_prompts is on', async () => {
+    const recorder = new FlakyRecorder();
+    gw = await startGateway(testConfig({ audit: { backend: 'off', hash_prompts: true } }), { recorder });
+    await gw.post('/v1/tasks', task);
+    expect(recorder.committed[0]?.prompt_sha256).toBe(createHash('sha256').update('hello').digest('hex'));
+    expect(JSON.stringify(recorder.committed)).not.toContain('"hello"');
+    await gw.close();
+    const plain = new FlakyRecorder();
+    gw = await startGateway(testConfig({ audit: { backend: 'off' } }), { recorder: plain });
+    await gw.post('/v1/tasks', task);
+    expect(plain.committed[0]).not.toHaveProperty('prompt_sha256');
   });
 
   it('keeps serving with fail_closed off when commits fail', async () => {
