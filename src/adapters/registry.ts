@@ -23,6 +23,36 @@ const FACTORIES: Record<EngineKind, Factory> = {
   triton: (init) => createTritonAdapter(init),
 };
 
+/** What the rest of the gateway may know about an engine kind, as traits rather than names. */
+export interface EngineTraits {
+  /** Runs inside the gateway (no `url` needed). */
+  inProcess: boolean;
+}
+
+const TRAITS: Record<EngineKind, EngineTraits> = {
+  mock: { inProcess: true },
+  llamacpp: { inProcess: false },
+  vllm: { inProcess: false },
+  tgi: { inProcess: false },
+  triton: { inProcess: false },
+};
+
+export function engineTraits(kind: EngineKind): EngineTraits {
+  return TRAITS[kind];
+}
+
+/**
+ * Speed expectations for admission predictions before a pool has measured itself: the mock's
+ * configured speed (it is known exactly), nothing for real engines (generic priors apply).
+ */
+export function speedPriors(pool: PoolConfig): { tokensPerS?: number; ttftMs?: number; serviceMs?: number } {
+  if (pool.engine !== 'mock') return {};
+  const mock = pool.replicas[0]?.mock;
+  const tokensPerS = mock?.tokens_per_s ?? 200;
+  const ttftMs = mock?.first_token_delay_ms ?? 20;
+  return { tokensPerS, ttftMs, serviceMs: ttftMs + (256 * 1000) / tokensPerS };
+}
+
 export function createAdapter(pool: PoolConfig, replica: ReplicaConfig): WorkerAdapter {
   return FACTORIES[pool.engine](
     {

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
+import { engineTraits } from '../adapters/registry.ts';
 import { ConfigSchema, type Config } from './schema.ts';
 
 export const DEFAULT_CONFIG_INPUT = {
@@ -43,7 +44,7 @@ export function validateConfig(input: unknown): ConfigResult {
     for (const replica of pool.replicas) {
       if (replicaIds.has(replica.id)) problems.push(`/pools/${pool.id}: duplicate replica id ${replica.id}`);
       replicaIds.add(replica.id);
-      if (pool.engine !== 'mock' && !replica.url) problems.push(`/pools/${pool.id}/replicas/${replica.id}: url is required for engine ${pool.engine}`);
+      if (!engineTraits(pool.engine).inProcess && !replica.url) problems.push(`/pools/${pool.id}/replicas/${replica.id}: url is required for engine ${pool.engine}`);
     }
     for (const name of [pool.model, ...pool.aliases]) {
       const key = `${pool.engine}:${name}`;

@@ -1,6 +1,7 @@
 // A pool: replicas of one model on one engine kind, its fair queue, its service statistics and
 // its drain state. Owns no timers itself; probers, the pool manager and the dispatcher act on it.
 
+import { speedPriors } from '../adapters/registry.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import { ServiceStats } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
@@ -44,7 +45,7 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     this.id = config.id;
     this.config = config;
     this.queue = new FairQueue<T>(queueOptions(config));
-    this.stats = new ServiceStats({ priors: priorsFrom(config) });
+    this.stats = new ServiceStats({ priors: speedPriors(config) });
     this.setReplicas(replicas);
   }
 
@@ -160,15 +161,6 @@ export function bindVersionPolicy(config: PoolConfig, replicas: readonly Replica
   // Without a pin or require_same_engine_version, any version is acceptable.
   const enforced = config.engine_version !== undefined || config.require_same_engine_version;
   for (const r of replicas) r.expectedVersion = enforced ? () => expectedVersion(config, replicas) : () => undefined;
-}
-
-/** Speed expectations before anything was measured: the mock's configured speed, else defaults. */
-function priorsFrom(config: PoolConfig) {
-  const mock = config.replicas[0]?.mock;
-  if (config.engine !== 'mock') return {};
-  const tokensPerS = mock?.tokens_per_s ?? 200;
-  const ttftMs = mock?.first_token_delay_ms ?? 20;
-  return { tokensPerS, ttftMs, serviceMs: ttftMs + (256 * 1000) / tokensPerS };
 }
 
 export function queueOptions(config: PoolConfig) {

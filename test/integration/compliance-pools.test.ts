@@ -76,9 +76,8 @@ describe('health prober', () => {
 describe('the single engine switch', () => {
   const ROOT = join(import.meta.dirname, '../..');
   const ENGINE_COMPARISON = /(?:[!=]==?\s*'(?:mock|llamacpp|vllm|tgi|triton)'|'(?:mock|llamacpp|vllm|tgi|triton)'\s*[!=]==?|case '(?:mock|llamacpp|vllm|tgi|triton)':)/;
-  // Engine folders and the registry may name engines; these two comparisons elsewhere are known
-  // and pending (issue 3). Remove an entry when its comparison moves behind a capability flag.
-  const KNOWN = ['src/config/load.ts', 'src/pool/pool.ts'];
+  // Engine folders and the registry may name engines; nothing else may.
+  const KNOWN: string[] = [];
 
   function sources(dir: string): string[] {
     return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
@@ -88,7 +87,8 @@ describe('the single engine switch', () => {
     });
   }
 
-  it('is only broken where already known: no new engine-kind comparison outside the registry and the engine folders', () => {
+  // ORCH-0600
+  it('has no engine-kind comparison outside the registry and the engine folders', () => {
     const offenders = sources('src').filter((file) => ENGINE_COMPARISON.test(readFileSync(join(ROOT, file), 'utf8')));
     expect(offenders.sort()).toEqual(KNOWN);
   });
