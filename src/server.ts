@@ -63,6 +63,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (text === '') return done(null, undefined);
     parseJson(req, text, done);
   });
+  // A bodiless POST may arrive chunked with no Content-Type at all (curl -H 'transfer-encoding:
+  // chunked', some HTTP clients' cancel): accept it when empty, refuse any real non-JSON body.
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    done(Object.assign(new Error('Content-Type must be application/json'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
+  });
 
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>

@@ -1,6 +1,7 @@
 // Cancel (queued and running, race-free), drop-lru eviction, 429 with honest backoff headers,
 // and deadlines — each through the real server, with the state checked afterwards.
 
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { expectResponseMatches } from '../support/contract.ts';
 import { mockPool, startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
@@ -79,6 +80,17 @@ describe('cancel', () => {
   });
 });
 
+describe('bodiless cancel', () => {
+  it('accepts a cancel POST sent chunked with no Content-Type and an empty body', async () => {
+    gw = await startGateway();
+    const { task_id } = (await gw.post('/v1/tasks', body({ max_tokens: 2 }))).body as { task_id: string };
+    // Written by hand: Transfer-Encoding chunked, no Content-Type, a zero-length body.
+    const raw = await rawHttp(gw.url, `POST /v1/tasks/${task_id}/cancel HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`);
+    expect(raw.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    expect(raw).toContain(`"task_id":"${task_id}"`);
+  });
+});
+
 describe('full queue', () => {
   // ORCH-0107 ORCH-0115 ORCH-0006
   it('rejects with 429, Retry-After in whole seconds, X-Backoff-Ms and a typed body, changing nothing', async () => {
@@ -152,3 +164,16 @@ describe('deadlines', () => {
     await waitFor(() => g.pools.get('demo')?.replicas[0]?.slotsBusy === 0, 1_000);
   });
 });
+
+/** Sends raw bytes to the server and returns everything it answers until it closes. */
+function rawHttp(url: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => socket.end(text));
+    let out = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (out += chunk));
+    socket.on('end', () => resolve(out));
+    socket.on('error', reject);
+  });
+}
