@@ -115,6 +115,7 @@ export const REPRODUCE = `## Reproduce
 npm run bench                 # every scenario; rewrites this file and bench/results/latest.json
 npm run bench -- ttft         # one scenario (JSON on stdout, bench/results/partial.json)
 npm run bench -- --quick      # short windows, one round: a smoke test, never written here
+npm run bench -- audit --profile   # CPU profiles of the gateways in bench/results/profiles/
 \`\`\`
 
 Postgres for the audit scenario: \`postgres://postgres@127.0.0.1:5432\` (trust auth); the run

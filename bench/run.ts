@@ -1,7 +1,8 @@
-// `npm run bench [-- <scenario> ...] [--quick] [--profile]`: runs the scenarios in one process tree on this
+// `npm run bench [-- <scenario> ...] [--quick] [--profile] [--render]`: runs the scenarios in one process tree on this
 // machine, prints each result as JSON on stdout, and — for a full default run — writes
 // bench/results/latest.json and docs/benchmarks.md. Partial or quick runs never touch those
 // two files (they must come from one complete run); they go to bench/results/partial.json.
+// --render re-renders docs/benchmarks.md from latest.json and bench/analysis.md, measuring nothing.
 
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,8 +40,23 @@ async function runOne(scenario: Scenario, ctx: BenchContext): Promise<ScenarioRe
   return { name: scenario.name, question: scenario.question, durationS: Math.round((performance.now() - started) / 100) / 10, ...body };
 }
 
+async function readAnalysis(): Promise<string | undefined> {
+  return readFile(ANALYSIS, 'utf8').catch(() => undefined);
+}
+
+/** The same figures, the current analysis text: for editing bench/analysis.md after a run. */
+async function rerender(): Promise<number> {
+  const saved = JSON.parse(await readFile(join(RESULTS_DIR, 'latest.json'), 'utf8')) as RunReport;
+  const analysis = await readAnalysis();
+  const { analysis: _old, ...rest } = saved;
+  await writeFile(DOC, renderReport({ ...rest, ...(analysis ? { analysis } : {}) }));
+  process.stderr.write('re-rendered docs/benchmarks.md from bench/results/latest.json\n');
+  return 0;
+}
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, render: { type: 'boolean', default: false } } });
+  if (values.render) return rerender();
   const unknown = positionals.filter((name) => !SCENARIOS.some((s) => s.name === name));
   if (unknown.length > 0) {
     process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
@@ -80,7 +96,7 @@ async function main(): Promise<number> {
     await procs.stopAll();
     await rm(tmpDir, { recursive: true, force: true });
   }
-  const analysis = await readFile(ANALYSIS, 'utf8').catch(() => undefined);
+  const analysis = await readAnalysis();
   const report: RunReport = { machine: finishMachine(machine), timing: ctx.timing, complete, results, ...(analysis ? { analysis } : {}) };
   await mkdir(RESULTS_DIR, { recursive: true });
   if (complete) {
