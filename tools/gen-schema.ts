@@ -91,7 +91,7 @@ export function inlineSchema(node: SchemaNode, components: Map<string, SchemaNod
 }
 
 /**
- * Request bodies must reject unknown fields (ORCH-0004): every object schema in them needs
+ * Request bodies must reject unknown fields (ORCH-0016): every object schema in them needs
  * `additionalProperties: false`. Returns the JSON pointers that break the rule.
  */
 export function openObjects(schema: Json, where = ''): string[] {

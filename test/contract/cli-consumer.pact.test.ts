@@ -272,7 +272,7 @@ describe('orchqueue CLI client as a pact consumer of the gateway', () => {
       });
   });
 
-  it('ORCH-0004 gets 400 INVALID_PARAMS naming the field', async () => {
+  it('ORCH-0016 gets 400 INVALID_PARAMS naming the field', async () => {
     await pact
       .addInteraction()
       .uponReceiving('a task submission with max_tokens 0')

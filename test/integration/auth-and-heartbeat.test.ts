@@ -30,7 +30,7 @@ describe('auth', () => {
     expect((await gw.get('/readyz')).status).toBe(200);
   });
 
-  // ORCH-0010
+  // ORCH-0010 ORCH-0016 ORCH-0116 (auth before schema)
   it('refuses before validating, so an unauthenticated bad body learns nothing', async () => {
     gw = await startGateway(testConfig({ auth: { data_tokens: [DATA] } }));
     const res = await gw.raw('POST', '/v1/tasks', '{broken', { 'content-type': 'application/json' });

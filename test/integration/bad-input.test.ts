@@ -41,7 +41,7 @@ const cases: Array<[string, string, number, string, string | undefined]> = [
 ];
 
 describe('bad inputs to POST /v1/tasks', () => {
-  // ORCH-0004 ORCH-0005 ORCH-0006 ORCH-0008 ORCH-0009 ORCH-0104 ORCH-0115 ORCH-0900 ORCH-0901 ORCH-0902
+  // ORCH-0016 ORCH-0005 ORCH-0006 ORCH-0008 ORCH-0009 ORCH-0104 ORCH-0115 ORCH-0900 ORCH-0901 ORCH-0902
   it.each(cases)('refuses %s with a typed error and changes nothing', async (_name, raw, status, code, field) => {
     const before = await snapshot();
     const res = await gw.raw('POST', '/v1/tasks', raw, { 'content-type': 'application/json' });
@@ -85,7 +85,7 @@ describe('bad inputs to POST /v1/tasks', () => {
     }
   });
 
-  // ORCH-0004
+  // ORCH-0016
   it('refuses a malformed Last-Event-ID', async () => {
     const res = await gw.post('/v1/tasks', valid);
     const { task_id } = res.body as { task_id: string };

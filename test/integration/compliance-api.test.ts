@@ -93,9 +93,9 @@ describe('admission order', () => {
   const task = (over: Record<string, unknown>) => ({ model: 'demo', prompt: 'order', max_tokens: 4, ...over });
   const code = (res: { body: unknown }) => (res.body as { error: { code: string; field?: string } }).error;
 
-  // ORCH-0102 from step 3 on: the schema/auth order is proven elsewhere (the gateway checks the
+  // ORCH-0116 from step 3 on: the schema/auth order is proven elsewhere (the gateway checks the
   // token first, see auth-and-heartbeat.test.ts).
-  it('ORCH-0102 ORCH-0115 lets the earliest failing check decide: idempotency, model, capability, session, deadline, queue', async () => {
+  it('ORCH-0116 ORCH-0115 lets the earliest failing check decide: idempotency, model, capability, session, deadline, queue', async () => {
     const taskId = '0c0c0c0c-1111-4222-8333-444444444444';
     expect((await gw.post('/v1/tasks', task({ task_id: taskId }))).status).toBe(202);
     // idempotency before model resolution
