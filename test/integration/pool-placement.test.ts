@@ -47,7 +47,7 @@ async function servedBy(g: TestGateway, placement?: Record<string, unknown>): Pr
 const errorOf = (res: { body: unknown }) => (res.body as { error: Record<string, unknown> }).error;
 
 describe('placement overrides', () => {
-  // ORCH-0505 ORCH-0504
+  // ORCH-0505 ORCH-0514
   it('pin, prefer (in order) and avoid choose the replica; without overrides the lowest id wins a tie', async () => {
     const g = await gateway(three);
     expect(await servedBy(g)).toBe('a');

@@ -7,7 +7,7 @@ const r = (id: string, over: Partial<ReplicaView> = {}): ReplicaView => ({
 const job = (over: Partial<PlacementJob> = {}): PlacementJob => ({ promptTokens: 10, maxTokens: 10, allowFallback: false, ...over });
 
 describe('decide', () => {
-  // ORCH-0503 ORCH-0504
+  // ORCH-0503 ORCH-0514
   it('is deterministic and breaks ties by replica id', () => {
     const replicas = [r('b'), r('a'), r('c')];
     const first = decide(replicas, job());
@@ -15,7 +15,7 @@ describe('decide', () => {
     expect(decide(replicas, job())).toEqual(first);
   });
 
-  // ORCH-0504
+  // ORCH-0514
   it('prefers the least loaded replica', () => {
     expect(decide([r('a', { slotsBusy: 3 }), r('b', { slotsBusy: 1 })], job())).toMatchObject({ replicaId: 'b' });
   });
@@ -26,7 +26,7 @@ describe('decide', () => {
     expect(decide([r('a'), r('b', { slotsBusy: 4 })], job({ affinityReplicaId: 'b' }))).toMatchObject({ replicaId: 'a' });
   });
 
-  // ORCH-0504 ORCH-0510
+  // ORCH-0514 ORCH-0510
   it('filters out replicas that are not ready, breaker-open, version-mismatched, too small or tried', () => {
     const replicas = [
       r('a', { state: 'draining' }), r('b', { breaker: 'open' }), r('c', { versionOk: false }),
