@@ -2,7 +2,7 @@
 // classification for both wire protocols, and report rendering. No timing assertions here.
 
 import { describe, expect, it } from 'vitest';
-import type { Machine } from './machine.ts';
+import { otherCpuShare, type Machine } from './machine.ts';
 import { formatCell, renderConditions, renderReport, renderTable, renderTargets, type RunReport } from './report.ts';
 import { rotated, verdictOf, type ScenarioResult } from './scenario.ts';
 import { median, percentile, ratio, SampleSet } from './stats.ts';
@@ -51,6 +51,14 @@ describe('SampleSet', () => {
     expect(s.max).toBeLessThan(10_000);
     // A uniform reservoir over 0..9999 has its median far from the first 50 values.
     expect(s.p50).toBeGreaterThan(1_000);
+  });
+});
+
+describe('otherCpuShare', () => {
+  it('is the machine busy time not spent by this run, over the wall time of every core', () => {
+    const start = { machineBusyMs: 1_000, ownMs: 100, at: 0 };
+    expect(otherCpuShare(start, { machineBusyMs: 3_000, ownMs: 1_100, at: 1_000 }, 2)).toBe(0.5);
+    expect(otherCpuShare(start, { machineBusyMs: 1_500, ownMs: 700, at: 1_000 }, 2)).toBe(0);
   });
 });
 
@@ -106,7 +114,7 @@ describe('protocols', () => {
   });
 });
 
-const machine: Machine = { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, node: 'v24.0.0', os: 'Linux 6', date: '2025-01-02T03:04:05.000Z', loadAvgStart: [0.1, 0.2, 0.3], loadAvgEnd: [0.4, 0.5, 0.6] };
+const machine: Machine = { cpuModel: 'Test CPU', cores: 2, memoryGiB: 4, node: 'v24.0.0', os: 'Linux 6', date: '2025-01-02T03:04:05.000Z', loadAvgStart: [0.1, 0.2, 0.3], otherCpuShare: 0.042 };
 
 const result = (over: Partial<ScenarioResult>): ScenarioResult => ({
   name: 'ttft',
@@ -141,14 +149,14 @@ describe('report rendering', () => {
   });
 
   it('warns when the machine was busy and says so when it was quiet', () => {
-    expect(renderConditions(machine)).toContain('quiet');
-    expect(renderConditions({ ...machine, loadAvgEnd: [6.5, 1, 1] })).toContain('load average reached 6.5 on 2 cores');
+    expect(renderConditions(machine)).toContain('quiet: other work took 4.2%');
+    expect(renderConditions({ ...machine, otherCpuShare: 0.35 })).toContain('Other work took 35% of the machine');
   });
 
   it('renders the machine, method, every scenario and how to reproduce', () => {
     const report: RunReport = { machine, timing: { rounds: 2, warmupMs: 1000, measureMs: 4000, graceMs: 5000 }, complete: true, results: [result({})] };
     const text = renderReport(report);
-    expect(text).toContain('| Test CPU | 2 | 4 GiB | v24.0.0 | Linux 6 | 2025-01-02 03:04:05 | 0.1 / 0.2 / 0.3 → 0.4 / 0.5 / 0.6 | 2 × (1 s warm-up + 4 s) |');
+    expect(text).toContain('| Test CPU | 2 | 4 GiB | v24.0.0 | Linux 6 | 2025-01-02 03:04:05 | 0.1 / 0.2 / 0.3 | 4.2% | 2 × (1 s warm-up + 4 s) |');
     expect(text).toContain('## Method');
     expect(text).toContain('### `ttft` — What does a hop add?');
     expect(text).toContain('| gateway | — |');

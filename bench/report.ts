@@ -52,22 +52,29 @@ export function renderTargets(results: readonly ScenarioResult[]): string {
   return parts.join('\n\n');
 }
 
+function percent(share: number | undefined): string {
+  return share === undefined ? 'unknown' : `${Math.round(share * 1000) / 10}%`;
+}
+
 export function renderMachine(m: Machine, timing: Timing): string {
-  const load = `${m.loadAvgStart.join(' / ')} → ${(m.loadAvgEnd ?? []).join(' / ') || '?'}`;
   return renderTable({
-    columns: ['CPU', 'cores', 'memory', 'Node', 'OS', 'date (UTC)', 'load average 1/5/15 min, start → end', 'rounds × window'],
-    rows: [[m.cpuModel, m.cores, `${m.memoryGiB} GiB`, m.node, m.os, m.date.replace('T', ' ').replace(/\.\d+Z$/, ''), load, `${timing.rounds} × (${timing.warmupMs / 1000} s warm-up + ${timing.measureMs / 1000} s)`]],
+    columns: ['CPU', 'cores', 'memory', 'Node', 'OS', 'date (UTC)', 'load average before the run', 'CPU taken by other work during the run', 'rounds × window'],
+    rows: [[m.cpuModel, m.cores, `${m.memoryGiB} GiB`, m.node, m.os, m.date.replace('T', ' ').replace(/\.\d+Z$/, ''), m.loadAvgStart.join(' / '), percent(m.otherCpuShare), `${timing.rounds} × (${timing.warmupMs / 1000} s warm-up + ${timing.measureMs / 1000} s)`]],
   });
 }
 
-/** A warning when the machine was busy with other work: absolute figures drop and rounds disagree. */
+/** Other work above this share of the machine's CPU makes absolute figures unreliable. */
+const QUIET_SHARE = 0.1;
+
+/** A warning when other work took a real share of the CPU: absolute figures drop and rounds disagree. */
 export function renderConditions(m: Machine): string {
-  const peak = Math.max(m.loadAvgStart[0] ?? 0, m.loadAvgEnd?.[0] ?? 0);
-  if (peak <= m.cores * 0.5) return `The machine was quiet during the run (1-minute load average ≤ ${m.cores * 0.5} on ${m.cores} cores).`;
+  if (m.otherCpuShare === undefined) return 'How much CPU other work took during the run is unknown (no /proc).';
+  if (m.otherCpuShare <= QUIET_SHARE) return `The machine was quiet: other work took ${percent(m.otherCpuShare)} of its CPU time during the run.`;
   return [
-    `> **Shared machine.** The 1-minute load average reached ${peak} on ${m.cores} cores: other work competed for the CPU`,
-    '> during this run. Absolute figures are lower than on a quiet machine and rounds disagree more; read the',
-    '> paired ratios and the verdicts (a target is *inconclusive* when its rounds land on both sides of it).',
+    `> **Shared machine.** Other work took ${percent(m.otherCpuShare)} of the machine's CPU time during this run`,
+    `> (load average ${m.loadAvgStart.join(' / ')} before it started). Absolute figures are lower than on a quiet machine`,
+    '> and rounds disagree more; read the paired ratios and the verdicts (a target is *inconclusive* when its',
+    '> rounds land on both sides of it).',
   ].join('\n');
 }
 

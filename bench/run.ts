@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { describeMachine, finishMachine } from './machine.ts';
+import { describeMachine, otherCpuShare, readCpuClock } from './machine.ts';
 import { CpuMeter, ProcessGroup } from './processes.ts';
 import { renderReport, type RunReport } from './report.ts';
 import type { BenchContext, Scenario, ScenarioResult, Timing } from './scenario.ts';
@@ -66,6 +66,7 @@ async function main(): Promise<number> {
   // A profiled gateway is slower: its figures never go to docs/.
   const complete = positionals.length === 0 && !values.quick && !values.profile;
   const machine = describeMachine();
+  const clockStart = readCpuClock();
   const tmpDir = await mkdtemp(join(tmpdir(), 'orchqueue-bench-'));
   const procs = new ProcessGroup();
   const ctx: BenchContext = { procs, cpu: new CpuMeter(), timing: values.quick ? QUICK : FULL, tmpDir, log: (m) => process.stderr.write(`${m}\n`) };
@@ -97,7 +98,9 @@ async function main(): Promise<number> {
     await rm(tmpDir, { recursive: true, force: true });
   }
   const analysis = await readAnalysis();
-  const report: RunReport = { machine: finishMachine(machine), timing: ctx.timing, complete, results, ...(analysis ? { analysis } : {}) };
+  const clockEnd = readCpuClock();
+  if (clockStart && clockEnd) machine.otherCpuShare = Math.round(otherCpuShare(clockStart, clockEnd, machine.cores) * 1000) / 1000;
+  const report: RunReport = { machine, timing: ctx.timing, complete, results, ...(analysis ? { analysis } : {}) };
   await mkdir(RESULTS_DIR, { recursive: true });
   if (complete) {
     await writeFile(join(RESULTS_DIR, 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
