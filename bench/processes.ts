@@ -144,3 +144,13 @@ export class CpuMeter {
     return out;
   }
 }
+
+/** Resident memory of a process in MiB from /proc (NaN when unavailable). */
+export function rssMiB(pid: number): number {
+  try {
+    const kib = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? Number.NaN : Math.round(Number(kib) / 1024);
+  } catch {
+    return Number.NaN;
+  }
+}
