@@ -247,7 +247,9 @@ export class TaskService {
       };
       task.log.append('error', task.error);
     }
-    task.abort?.abort(new Error(`task ${ending.state}`));
+    // A completed stream has nothing left to abort; the others share one reason per state
+    // (building an Error per task showed up in profiles).
+    if (ending.state !== 'completed') task.abort?.abort(ABORT_REASONS[ending.state]);
     this.settleSession(task, ending, wasQueued);
     this.deps.observer.finished?.({
       ...taskFacts(task),
@@ -339,3 +341,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Abort reasons handed to the engine call when a task ends before its stream does. */
+const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>> = {
+  canceled: new Error('task canceled'),
+  failed: new Error('task failed'),
+  expired: new Error('task expired'),
+  evicted: new Error('task evicted'),
+};

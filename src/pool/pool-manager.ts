@@ -229,6 +229,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
         timeoutMs: Math.max(config.timeouts.connect_ms, 1_000),
         logger: this.deps.logger.child({ pool_id: config.id }),
         now: () => this.deps.clock.monotonic(),
+        failuresToLeaveReady: config.health.breaker_failures,
         onChange: () => {
           if (pool.replicas.includes(replica)) this.deps.onCapacity(pool);
         },

@@ -16,6 +16,12 @@ export interface ProberOptions {
   onChange: (replica: Replica) => void;
   /** Monotonic ms; orders first version reports. */
   now: () => number;
+  /**
+   * Consecutive failed probes (timeouts, refused connections) before a ready replica leaves
+   * `ready`. One slow probe on a busy machine says little while the replica streams fine; an
+   * engine that answers "not ready" (loading) is believed at once. Default 1.
+   */
+  failuresToLeaveReady?: number;
   random?: () => number;
 }
 
@@ -27,6 +33,9 @@ export interface Prober {
 export function startProber(replica: Replica, opts: ProberOptions): Prober {
   const random = opts.random ?? Math.random;
   let failures = 0;
+  /** Consecutive probes that could not reach a ready replica (see failuresToLeaveReady). */
+  let misses = 0;
+  const tolerance = Math.max(1, opts.failuresToLeaveReady ?? 1);
   let everReady = false;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -39,7 +48,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
     try {
       const health = await replica.adapter.health(signal);
       if (!health.live) {
-        setState(everReady ? 'failed' : 'starting', health.detail ?? 'engine not reachable');
+        unreachable(health.detail ?? 'engine not reachable');
       } else if (!health.ready) {
         setState('unready', health.detail ?? 'engine loading');
       } else {
@@ -53,19 +62,30 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
           replica.slotsTotal = props.slotsTotal;
         }
         everReady = true;
+        misses = 0;
         // A version mismatch is judged live against the pool (pin or peers), not frozen here.
         setState('ready', undefined);
       }
     } catch (err) {
-      setState(everReady ? 'failed' : 'starting', err instanceof Error ? err.message : 'probe failed');
+      unreachable(err instanceof Error ? err.message : 'probe failed');
     }
-    failures = replica.state === 'ready' ? 0 : failures + 1;
+    failures = replica.state === 'ready' && misses === 0 ? 0 : failures + 1;
     if (replica.state !== before || replica.engineVersion !== versionBefore) {
       const mismatch = replica.versionMismatch();
       opts.logger.info({ replica_id: replica.id, from: before, to: replica.state, last_error: mismatch ?? replica.lastError }, 'replica state');
       opts.onChange(replica);
     }
     return replica.state;
+  }
+
+  /** A probe that got no usable answer: tolerated a few times in a row while ready. */
+  function unreachable(detail: string): void {
+    misses++;
+    if (replica.state === 'ready' && misses < tolerance) {
+      opts.logger.warn({ replica_id: replica.id, misses, detail }, 'health probe failed; replica kept ready until it fails again');
+      return;
+    }
+    setState(everReady ? 'failed' : 'starting', detail);
   }
 
   function setState(state: ReplicaState, error: string | undefined): void {

@@ -1,0 +1,67 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { EngineHealth, WorkerAdapter } from '../adapters/contract.ts';
+import { createMockAdapter } from '../adapters/mock/adapter.ts';
+import { systemClock } from '../core/ports.ts';
+import { testConfig } from '../../test/support/gateway.ts';
+import { startProber } from './prober.ts';
+import { Replica } from './replica.ts';
+
+/** A mock engine whose health answers are scripted, one per probe. */
+function scripted(answers: Array<EngineHealth | Error>): WorkerAdapter {
+  const base = createMockAdapter({ baseUrl: '', model: 'demo', timeouts: { connectMs: 1, firstByteMs: 1, idleMs: 1 }, options: {}, slots: 1, mock: {} });
+  let i = 0;
+  return {
+    ...base,
+    async health() {
+      const next = answers[Math.min(i++, answers.length - 1)] as EngineHealth | Error;
+      if (next instanceof Error) throw next;
+      return next;
+    },
+  };
+}
+
+function replicaWith(adapter: WorkerAdapter) {
+  const pool = testConfig().pools[0];
+  if (!pool) throw new Error('test config has a pool');
+  return new Replica({ pool, config: { id: 'r0' }, adapter, clock: systemClock, defaultSlots: 1 });
+}
+
+const ok: EngineHealth = { live: true, ready: true };
+const timeout = new Error('probe timed out');
+
+describe('prober', () => {
+  // ORCH-0501
+  it('keeps a ready replica ready through fewer failed probes in a row than the tolerance', async () => {
+    const replica = replicaWith(scripted([ok, timeout, timeout, ok, timeout, timeout, timeout]));
+    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, failuresToLeaveReady: 3 });
+    try {
+      const states = [];
+      for (let i = 0; i < 7; i++) states.push(await prober.probeNow());
+      expect(states).toEqual(['ready', 'ready', 'ready', 'ready', 'ready', 'ready', 'failed']);
+      expect(replica.lastError).toBe('probe timed out');
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('believes an engine that says it is loading at once', async () => {
+    const replica = replicaWith(scripted([ok, { live: true, ready: false, detail: 'loading' }]));
+    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, failuresToLeaveReady: 3 });
+    try {
+      expect([await prober.probeNow(), await prober.probeNow()]).toEqual(['ready', 'unready']);
+    } finally {
+      prober.stop();
+    }
+  });
+
+  it('never marks a replica that was never ready as failed: it is still starting', async () => {
+    const replica = replicaWith(scripted([timeout]));
+    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, failuresToLeaveReady: 3 });
+    try {
+      expect(await prober.probeNow()).toBe('starting');
+    } finally {
+      prober.stop();
+    }
+  });
+});
