@@ -9,6 +9,12 @@ import type { LifecycleObserver } from '../core/observer.ts';
 import { endSpan, SPAN_NAMES, startEngineCallSpan, startHttpSpan, startTaskSpan, type TracedSpan } from './spans.ts';
 import type { Tracing } from './tracing.ts';
 
+interface RequestTrace {
+  context: Context;
+  /** When the request arrived (epoch ms): where its admission span starts. */
+  startMs: number;
+}
+
 interface TaskTrace {
   parent: Context;
   queueWait?: TracedSpan;
@@ -31,8 +37,8 @@ declare module 'fastify' {
 }
 
 export function createTaskTracing(tracing: Tracing): TaskTracing {
-  /** HTTP request contexts by correlation id, only while the admission is in flight. */
-  const requests = new Map<string, Context>();
+  /** HTTP request contexts (and arrival times) by correlation id, only while the request is open. */
+  const requests = new Map<string, RequestTrace>();
   const tasks = new Map<string, TaskTrace>();
   const traced = (req: FastifyRequest) => tracing.enabled || req.headers.traceparent !== undefined;
 
@@ -50,7 +56,8 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
       if (!traced(req)) return;
       const route = req.routeOptions.url ?? 'unknown';
       req.traceSpan = startHttpSpan(tracing.tracer, { method: req.method, route, headers: req.headers });
-      requests.set(String(req.id), req.traceSpan.context);
+      // Read after the HTTP span started, so the admission span never starts before its parent.
+      requests.set(String(req.id), { context: req.traceSpan.context, startMs: Date.now() });
       // 'close' covers hijacked SSE responses too, which never reach onResponse.
       reply.raw.once('close', () => finishRequest(req, reply.raw.statusCode));
     });
@@ -62,24 +69,29 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
     const span = req.traceSpan;
     if (!span) return;
     req.traceSpan = undefined;
-    requests.delete(String(req.id));
+    // A client may reuse its correlation id on concurrent requests: only remove our own entry.
+    if (requests.get(String(req.id))?.context === span.context) requests.delete(String(req.id));
     endSpan(span.span, { http_status: status });
   }
 
   return {
     plugin,
     engineTraceparent: (id) => tasks.get(id)?.traceparent,
+    // The facts arrive once admission is decided (after the audit commit), so the admission span
+    // is recorded after the fact from the request's arrival: validation, planning and the commit.
     admitted(f) {
-      const parent = requests.get(f.correlation_id);
-      if (!parent) return;
+      const request = requests.get(f.correlation_id);
+      if (!request) return;
+      const parent = request.context;
       const attrs = { task_id: f.task_id, pool_id: f.pool_id, priority: f.priority };
-      endSpan(startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, attrs).span, { outcome: 'admitted' });
+      endSpan(startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, attrs, request.startMs).span, { outcome: 'admitted' });
       tasks.set(f.task_id, { parent, queueWait: startTaskSpan(tracing.tracer, SPAN_NAMES.queueWait, parent, attrs) });
     },
     rejected(f) {
-      const parent = requests.get(f.correlation_id);
-      if (!parent) return;
-      const span = startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, { pool_id: f.pool_id, priority: f.priority });
+      const request = requests.get(f.correlation_id);
+      if (!request) return;
+      const attrs = { pool_id: f.pool_id, priority: f.priority };
+      const span = startTaskSpan(tracing.tracer, SPAN_NAMES.admission, request.context, attrs, request.startMs);
       endSpan(span.span, { outcome: 'rejected', error_code: f.code });
     },
     placed(f) {
