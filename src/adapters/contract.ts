@@ -113,6 +113,12 @@ export interface WorkerAdapter {
    * milliseconds and end the iteration (throwing the signal's reason or returning).
    */
   stream(req: CanonicalRequest, signal: AbortSignal): AsyncIterable<CanonicalEvent>;
+  /**
+   * The engine's own Prometheus text (its `/metrics`), read by the telemetry scraper off the
+   * request path. Resolves undefined when the engine serves none (llama-server without
+   * `--metrics` answers 501); throws on any other failure. Absent on engines without metrics.
+   */
+  metricsText?(signal: AbortSignal): Promise<string | undefined>;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }

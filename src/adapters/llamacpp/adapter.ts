@@ -6,6 +6,7 @@ import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalReque
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
 import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
+import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
 import { createProber, type Prober } from '../openai-compat/probe.ts';
 import { LlamacppStreamDecoder } from './decode.ts';
 import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
@@ -49,6 +50,8 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
       }),
     props: (signal) => readProps(prober, init.model, signal),
     stream,
+    // 501 unless llama-server runs with --metrics.
+    metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),
   };
 }

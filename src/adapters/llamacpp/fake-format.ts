@@ -2,9 +2,35 @@
 // server-task.cpp `to_json_non_oaicompat_{partial,final}`, `format_error_response`).
 
 import type { GenerationFormat, GenerationOutcome } from '../../transport/fake-generation.ts';
+import type { FakeEngineGauges } from '../../transport/fake-metrics.ts';
 
 export const LOADING_BODY = { error: { code: 503, message: 'Loading model', type: 'unavailable_error' } };
 export const NO_SLOT_BODY = { error: { code: 503, message: 'no slot available', type: 'unavailable_error' } };
+
+/** llama-server without `--metrics` (server.cpp `handle_metrics`). */
+export const NO_METRICS_BODY = {
+  error: { code: 501, message: 'This server does not support metrics endpoint. Start it with `--metrics`', type: 'not_supported_error' },
+};
+
+/** `GET /metrics` as llama-server b6xxx writes it (counters fixed, the three gauges live). */
+export function llamacppMetricsText(g: FakeEngineGauges, nCtxTotal: number): string {
+  const family = (name: string, type: string, help: string, value: number): string =>
+    `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${value}\n`;
+  return [
+    family('prompt_tokens_total', 'counter', 'Number of prompt tokens processed.', 96641),
+    family('prompt_seconds_total', 'counter', 'Prompt process time', 227.438),
+    family('tokens_predicted_total', 'counter', 'Number of generation tokens processed.', 23210),
+    family('tokens_predicted_seconds_total', 'counter', 'Predict process time', 510.374),
+    family('n_decode_total', 'counter', 'Total number of llama_decode() calls', 23381),
+    family('n_busy_slots_per_decode', 'counter', 'Average number of busy slots per llama_decode() call', 1.6),
+    family('prompt_tokens_seconds', 'gauge', 'Average prompt throughput in tokens/s.', 424.925),
+    family('predicted_tokens_seconds', 'gauge', 'Average generation throughput in tokens/s.', 45.4769),
+    family('kv_cache_usage_ratio', 'gauge', 'KV-cache usage. 1 means 100 percent usage.', g.kvCacheUsageRatio),
+    family('kv_cache_tokens', 'gauge', 'KV-cache tokens.', Math.round(g.kvCacheUsageRatio * nCtxTotal)),
+    family('requests_processing', 'gauge', 'Number of requests processing.', g.running),
+    family('requests_deferred', 'gauge', 'Number of requests deferred.', g.waiting),
+  ].join('');
+}
 
 export function errorBody(code: number, message: string, type: string, extra: Record<string, unknown> = {}): unknown {
   return { error: { code, message, type, ...extra } };

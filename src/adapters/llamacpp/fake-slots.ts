@@ -68,6 +68,13 @@ export class FakeSlotTable {
     slot.idTask = -1;
   }
 
+  /** Share of the whole KV cache holding tokens (llama-server's `kv_cache_usage_ratio`). */
+  cacheUsage(): number {
+    let used = 0;
+    for (const s of this.slots) used += Math.min(s.cache.length, this.nCtx);
+    return used / (this.slots.length * this.nCtx);
+  }
+
   /** GET /slots document. */
   toJson(): unknown[] {
     return this.slots.map((s) => ({

@@ -6,12 +6,14 @@ import { startFakeServer, type FakeExchange, type SeenRequest } from '../../tran
 import { runGeneration, type FakeMode } from '../../transport/fake-generation.ts';
 import { commonPrefixLength, fakeTokenize } from '../../transport/fake-tokens.ts';
 import { isRecord, type JsonRecord } from '../../transport/json-fields.ts';
+import { writePromText, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
 import { FakeSlotTable } from './fake-slots.ts';
-import { LOADING_BODY, NO_SLOT_BODY, errorBody, llamacppFormat } from './fake-format.ts';
+import { LOADING_BODY, NO_METRICS_BODY, NO_SLOT_BODY, errorBody, llamacppFormat, llamacppMetricsText } from './fake-format.ts';
 
 export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../../transport/fake-tokens.ts';
 export type { FakeMode } from '../../transport/fake-generation.ts';
 export type { SeenRequest } from '../../transport/fake-server.ts';
+export type { FakeEngineGauges, FakeMetricsSetting } from '../../transport/fake-metrics.ts';
 
 /** Knobs that may change while the fake runs (configure()). */
 export interface LlamacppFakeTuning {
@@ -28,6 +30,8 @@ export interface LlamacppFakeTuning {
   errorStyle: 'data' | 'legacy';
   /** Add a key no build sends, to prove clients ignore unknown keys. */
   unknownKeys: boolean;
+  /** `GET /metrics`: false = started without `--metrics` (501); gauges left out are live (running = busy slots). */
+  metrics: FakeMetricsSetting;
 }
 
 export interface LlamacppFakeOptions extends Partial<LlamacppFakeTuning> {
@@ -61,6 +65,7 @@ export async function startLlamacppFake(opts: LlamacppFakeOptions = {}): Promise
     splitChunks: opts.splitChunks ?? false,
     errorStyle: opts.errorStyle ?? 'data',
     unknownKeys: opts.unknownKeys ?? false,
+    metrics: opts.metrics ?? {},
   };
   const slots = new FakeSlotTable(opts.slots ?? 2, opts.nCtx ?? 4096);
   const identity: Identity = {
@@ -114,6 +119,7 @@ async function route(ex: FakeExchange, state: FakeState): Promise<void> {
   // llama-server answers every API route with the loading error until the model is up.
   if (loading) return ex.json(503, LOADING_BODY);
   if (get && path === '/props') return ex.json(200, propsDocument(state.slots, state.identity));
+  if (get && path === '/metrics') return metrics(ex, state);
   if (get && path === '/slots') {
     const failOnNoSlot = ex.record.path.includes('fail_on_no_slot=1');
     return failOnNoSlot && state.slots.idle === 0 ? ex.json(503, NO_SLOT_BODY) : ex.json(200, state.slots.toJson());
@@ -122,6 +128,18 @@ async function route(ex: FakeExchange, state: FakeState): Promise<void> {
     return completion(ex, { slots: state.slots, tuning: state.tuning, mode: state.mode(), modelAlias: state.identity.modelAlias });
   }
   ex.json(404, errorBody(404, 'File Not Found', 'not_found_error'));
+}
+
+function metrics(ex: FakeExchange, state: FakeState): void {
+  const setting = state.tuning.metrics;
+  if (setting === false) return ex.json(501, NO_METRICS_BODY);
+  const { slots } = state;
+  const gauges = {
+    kvCacheUsageRatio: setting.kvCacheUsageRatio ?? slots.cacheUsage(),
+    waiting: setting.waiting ?? 0,
+    running: setting.running ?? slots.total - slots.idle,
+  };
+  writePromText(ex, llamacppMetricsText(gauges, slots.total * slots.nCtx));
 }
 
 function propsDocument(slots: FakeSlotTable, id: Identity): unknown {

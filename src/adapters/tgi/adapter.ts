@@ -5,7 +5,8 @@
 import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
-import { backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
+import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
 import { createProber, statusFailure } from '../openai-compat/probe.ts';
 import { decodeTgiInfo, TgiStreamDecoder } from './decode.ts';
 import { encodeTgiRequest, TGI_STREAM_PATH } from './encode.ts';
@@ -66,6 +67,8 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
       }),
     props,
     stream,
+    // The router serves Prometheus text on its API port.
+    metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),
   };
 }

@@ -6,6 +6,7 @@
 import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
 import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
 import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
+import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
 import { tgiInputLength, validateTgiRequest, type TgiFakeRequest } from './fake-validation.ts';
 
 /** The shared fault modes, plus `unhealthy`: `/health` answers 503 while generation still works. */
@@ -26,6 +27,8 @@ export interface TgiFakeOptions {
   extraFields?: boolean;
   /** Overrides for `GET /info`. */
   info?: Partial<typeof TGI_FAKE_INFO>;
+  /** `GET /metrics` gauges (left out = live: running = open generations); false = 404. TGI reports no KV cache usage. */
+  metrics?: FakeMetricsSetting;
 }
 
 export interface TgiFake {
@@ -69,6 +72,8 @@ export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> 
       else ex.res.writeHead(200).end();
     } else if (method === 'GET' && url === '/info') {
       ex.json(200, info);
+    } else if (method === 'GET' && url === '/metrics' && opts.metrics !== false) {
+      writePromText(ex, tgiMetricsText(fakeGauges(opts.metrics ?? {}, server.seen, '/generate_stream'), info));
     } else if (method === 'POST' && url === '/generate_stream') {
       await generateStream(ex, mode, opts, info);
     } else {
@@ -90,6 +95,26 @@ export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> 
     },
     close: () => server.close(),
   };
+}
+
+/** `GET /metrics` as the TGI 3.x router writes it (metrics-exporter-prometheus: TYPE lines, no HELP), trimmed. */
+function tgiMetricsText(g: FakeEngineGauges, info: typeof TGI_FAKE_INFO): string {
+  return [
+    '# TYPE tgi_queue_size gauge',
+    `tgi_queue_size ${g.waiting}`,
+    '# TYPE tgi_batch_current_size gauge',
+    `tgi_batch_current_size ${g.running}`,
+    '# TYPE tgi_batch_current_max_tokens gauge',
+    `tgi_batch_current_max_tokens ${g.running * info.max_total_tokens}`,
+    '# TYPE tgi_request_count counter',
+    'tgi_request_count 1204',
+    '# TYPE tgi_request_success counter',
+    'tgi_request_success 1190',
+    '# TYPE tgi_request_failure counter',
+    'tgi_request_failure{err="overloaded"} 3',
+    'tgi_request_failure{err="validation"} 11',
+    '',
+  ].join('\n');
 }
 
 const SSE_HEADERS = { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-accel-buffering': 'no', 'x-compute-type': 'gpu+optimized' };

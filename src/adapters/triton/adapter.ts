@@ -6,12 +6,13 @@
 import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
-import { backoffOf, engineHeaders, parseOptions } from '../openai-compat/http-options.ts';
+import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
+import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
 import { createProber, statusFailure } from '../openai-compat/probe.ts';
 import { decodeTritonFacts, TritonStreamDecoder } from './decode.ts';
 import { encodeTritonRequest, tritonStreamPath } from './encode.ts';
 import { tritonError, tritonErrorPolicy } from './errors.ts';
-import { TritonOptionsSchema, tritonSlots, tritonWire } from './options.ts';
+import { TritonOptionsSchema, tritonMetricsUrl, tritonSlots, tritonWire } from './options.ts';
 
 export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(TritonOptionsSchema, init.options, 'triton');
@@ -26,6 +27,15 @@ export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
   });
   const policy = tritonErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+  // Triton serves Prometheus text on its own port (--metrics-port, default 8002).
+  const metricsUrl = tritonMetricsUrl(init.baseUrl, options.metrics_url);
+  const metricsUpstream = createUpstream({
+    baseUrl: metricsUrl.origin,
+    connectTimeoutMs: init.timeouts.connectMs,
+    headersTimeoutMs: init.timeouts.firstByteMs,
+    bodyTimeoutMs: init.timeouts.idleMs,
+    maxConnections: 1,
+  });
   const known = { ctxMax: options.ctx_max, slotsTotal: tritonSlots(options), deterministic: options.deterministic };
 
   async function getOk(path: string, signal: AbortSignal): Promise<{ json: unknown; text: string }> {
@@ -75,6 +85,9 @@ export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
       }),
     props,
     stream,
-    close: () => upstream.close(),
+    metricsText: (signal) => fetchMetricsText(metricsUpstream, metricsUrl.pathname + metricsUrl.search, probeHeaders(options), signal),
+    close: async () => {
+      await Promise.all([upstream.close(), metricsUpstream.close()]);
+    },
   };
 }

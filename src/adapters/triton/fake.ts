@@ -6,6 +6,7 @@
 import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
 import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
 import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
+import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
 import { checkTritonRequest, FAKE_PROFILES, modelMetadata, type TritonFakeProfile, type TritonFakeRequest } from './fake-model.ts';
 
 /** The shared fault modes, plus `unready`: live, but the model has no ready instance. */
@@ -28,10 +29,14 @@ export interface TritonFakeOptions {
   /** Render the text output as a one-element array instead of a scalar. */
   arrayOutput?: boolean;
   version?: string;
+  /** Metrics-port gauges (left out = live: running = open generations); false = `--allow-metrics=false` (404). */
+  metrics?: FakeMetricsSetting;
 }
 
 export interface TritonFake {
   readonly url: string;
+  /** The metrics port's `/metrics` (Triton serves metrics apart from its HTTP API, default port 8002). */
+  readonly metricsUrl: string;
   readonly model: string;
   readonly seen: SeenRequest[];
   settled(index: number): Promise<SeenRequest>;
@@ -63,11 +68,19 @@ export async function startTritonFake(opts: TritonFakeOptions = {}): Promise<Tri
     else if (url.startsWith('/v2/models/')) ex.json(404, { error: `Request for unknown model: '${url.split('/')[3] ?? ''}' is not found` });
     else ex.json(404, { error: 'Not Found' });
   }, { splitChunks: () => opts.splitChunks === true });
+  const metricsServer = await startFakeServer(async (ex) => {
+    if (ex.req.method === 'GET' && ex.req.url === '/metrics' && opts.metrics !== false) {
+      writePromText(ex, tritonMetricsText(fakeGauges(opts.metrics ?? {}, server.seen, `${modelPath}/generate_stream`), model));
+    } else ex.res.writeHead(404).end();
+  });
   if (mode === 'loading') await server.refuseConnections();
 
   return {
     get url() {
       return server.url;
+    },
+    get metricsUrl() {
+      return `${metricsServer.url}/metrics`;
     },
     model,
     seen: server.seen,
@@ -77,8 +90,39 @@ export async function startTritonFake(opts: TritonFakeOptions = {}): Promise<Tri
       if (next === 'loading') await server.refuseConnections();
       else await server.acceptConnections();
     },
-    close: () => server.close(),
+    close: async () => {
+      await Promise.all([server.close(), metricsServer.close()]);
+    },
   };
+}
+
+/** The metrics port as Triton 2.5x with the TensorRT-LLM backend writes it, trimmed (blocks: 0.25 → 1560/6240). */
+function tritonMetricsText(g: FakeEngineGauges, model: string): string {
+  const labels = (extra: string): string => `{${extra}model="${model}",version="1"}`;
+  const maxBlocks = 6240;
+  const usedBlocks = Math.round(g.kvCacheUsageRatio * maxBlocks);
+  return [
+    '# HELP nv_inference_request_success Number of successful inference requests, all batch sizes',
+    '# TYPE nv_inference_request_success counter',
+    `nv_inference_request_success${labels('')} 812`,
+    '# HELP nv_inference_pending_request_count Instantaneous number of pending requests awaiting execution per-model.',
+    '# TYPE nv_inference_pending_request_count gauge',
+    `nv_inference_pending_request_count${labels('')} ${g.waiting}`,
+    '# HELP nv_trt_llm_request_metrics TRT LLM request metrics',
+    '# TYPE nv_trt_llm_request_metrics gauge',
+    `nv_trt_llm_request_metrics${labels('request_type="waiting",')} ${g.waiting}`,
+    `nv_trt_llm_request_metrics${labels('request_type="scheduled",')} ${g.running}`,
+    `nv_trt_llm_request_metrics${labels('request_type="max",')} 64`,
+    `nv_trt_llm_request_metrics${labels('request_type="active",')} ${g.running}`,
+    '# HELP nv_trt_llm_kv_cache_block_metrics TRT LLM KV cache block metrics',
+    '# TYPE nv_trt_llm_kv_cache_block_metrics gauge',
+    `nv_trt_llm_kv_cache_block_metrics${labels('kv_cache_block_type="fraction",')} ${g.kvCacheUsageRatio}`,
+    `nv_trt_llm_kv_cache_block_metrics${labels('kv_cache_block_type="tokens_per",')} 64`,
+    `nv_trt_llm_kv_cache_block_metrics${labels('kv_cache_block_type="used",')} ${usedBlocks}`,
+    `nv_trt_llm_kv_cache_block_metrics${labels('kv_cache_block_type="free",')} ${maxBlocks - usedBlocks}`,
+    `nv_trt_llm_kv_cache_block_metrics${labels('kv_cache_block_type="max",')} ${maxBlocks}`,
+    '',
+  ].join('\n');
 }
 
 const EXTENSIONS = ['classification', 'sequence', 'model_repository', 'schedule_policy', 'model_configuration', 'binary_tensor_data', 'parameters', 'statistics', 'trace', 'logging'];

@@ -42,6 +42,12 @@ export const TritonOptionsSchema = Type.Object(
       default: false,
       description: 'declare that equal (prompt, seed) give equal tokens on every replica; in-flight batching usually breaks this',
     }),
+    metrics_url: Type.Optional(
+      Type.String({
+        pattern: '^https?://[^\\s/?#]+(/[^\\s]*)?$',
+        description: 'Prometheus endpoint (Triton serves it on its own port); default: the replica host on port 8002, path /metrics',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -89,4 +95,24 @@ export function tritonWire(options: Pick<TritonOptions, 'profile' | 'input_names
 
 export function tritonSlots(options: Pick<TritonOptions, 'slots' | 'max_batch_size'>): number {
   return options.slots ?? options.max_batch_size ?? TRITON_DEFAULT_SLOTS;
+}
+
+/** Default Triton `--metrics-port`. */
+export const TRITON_METRICS_PORT = 8002;
+
+/** The replica's metrics endpoint: the `metrics_url` option, else its host on port 8002 at /metrics. */
+export function tritonMetricsUrl(baseUrl: string, metricsUrl: string | undefined): URL {
+  if (metricsUrl !== undefined) {
+    try {
+      return new URL(metricsUrl);
+    } catch {
+      throw new Error('invalid triton replica options at /metrics_url: not a URL');
+    }
+  }
+  const url = new URL(baseUrl);
+  url.port = String(TRITON_METRICS_PORT);
+  url.pathname = '/metrics';
+  url.search = '';
+  url.hash = '';
+  return url;
 }

@@ -7,6 +7,7 @@ import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalReque
 import { createUpstream } from '../../transport/http-agent.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
 import { HttpOptionFields, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
+import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
 import { createProber } from '../openai-compat/probe.ts';
 import { VllmStreamDecoder } from './decode.ts';
 import { COMPLETIONS_PATH, encodeVllm } from './encode.ts';
@@ -72,6 +73,7 @@ export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
       }),
     props,
     stream,
+    metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),
   };
 }

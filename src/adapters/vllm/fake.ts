@@ -8,7 +8,8 @@ import { startFakeServer, type FakeExchange, type SeenRequest } from '../../tran
 import { runGeneration, type FakeMode } from '../../transport/fake-generation.ts';
 import { commonPrefixLength, fakeTokenize } from '../../transport/fake-tokens.ts';
 import { isRecord, recordField, type JsonRecord } from '../../transport/json-fields.ts';
-import { errorBody, vllmFormat, type VllmErrorStyle } from './fake-format.ts';
+import { fakeGauges, writePromText, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
+import { errorBody, vllmFormat, vllmMetricsText, type VllmErrorStyle } from './fake-format.ts';
 
 export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../../transport/fake-tokens.ts';
 export type { FakeMode } from '../../transport/fake-generation.ts';
@@ -28,6 +29,8 @@ export interface VllmFakeTuning {
   unknownKeys: boolean;
   /** Report `usage.prompt_tokens_details.cached_tokens` (server flag --enable-prompt-tokens-details). */
   promptTokensDetails: boolean;
+  /** `GET /metrics` gauges (left out = live: running = open generations); false = 404. */
+  metrics: FakeMetricsSetting;
 }
 
 export interface VllmFakeOptions extends Partial<VllmFakeTuning> {
@@ -62,12 +65,14 @@ export async function startVllmFake(opts: VllmFakeOptions = {}): Promise<VllmFak
     errorStyle: opts.errorStyle ?? 'nested',
     unknownKeys: opts.unknownKeys ?? false,
     promptTokensDetails: opts.promptTokensDetails ?? false,
+    metrics: opts.metrics ?? {},
   };
   const model = opts.model ?? 'fake-model';
   const maxModelLen = opts.maxModelLen ?? 4096;
   const version = opts.version ?? '0.11.0';
   const prefixCache: number[][] = [];
   let mode: FakeMode = opts.mode ?? 'ready';
+  let seen: readonly SeenRequest[] = [];
 
   const server = await startFakeServer(
     async (ex) => {
@@ -76,6 +81,9 @@ export async function startVllmFake(opts: VllmFakeOptions = {}): Promise<VllmFak
       if (get && path === '/health') return void ex.res.writeHead(200, { 'content-length': '0' }).end();
       if (get && path === '/version') return ex.json(200, { version });
       if (get && path === '/v1/models') return ex.json(200, modelsDocument(model, maxModelLen));
+      if (get && path === '/metrics' && tuning.metrics !== false) {
+        return writePromText(ex, vllmMetricsText(fakeGauges(tuning.metrics, seen, '/v1/completions'), model));
+      }
       if (ex.record.method === 'POST' && path === '/v1/completions') {
         return completions(ex, { model, maxModelLen, tuning, mode, prefixCache });
       }
@@ -83,6 +91,7 @@ export async function startVllmFake(opts: VllmFakeOptions = {}): Promise<VllmFak
     },
     { ...(opts.port === undefined ? {} : { port: opts.port }), splitChunks: () => tuning.splitChunks },
   );
+  seen = server.seen;
   if (mode === 'loading') await server.refuseConnections();
 
   return {
