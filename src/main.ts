@@ -27,6 +27,7 @@ import { createLogObserver } from './telemetry/log-observer.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
 import { metricsPlugin } from './telemetry/metrics-route.ts';
+import { engineScrapeIntervalMs, startEngineScraper, type EngineScraper } from './telemetry/engine-scraper.ts';
 import { buildSnapshot } from './telemetry/snapshot.ts';
 import { createTaskTracing } from './telemetry/task-tracing.ts';
 import { startTracing } from './telemetry/tracing.ts';
@@ -65,7 +66,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const taskTracing = createTaskTracing(tracing);
   const streams = { open: 0 };
   const metrics: Metrics | undefined = config.telemetry.metrics
-    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), streams.open) })
+    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), streams.open, engineScraper?.of) })
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
     const writer = audit.writer;
@@ -111,6 +112,11 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   });
   capacity.pump = (pool) => tasks.dispatcher.pump(pool);
   await pools.probeAll();
+  // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
+  const intervalMs = engineScrapeIntervalMs(config.pools);
+  const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
+    ? startEngineScraper({ pools: () => pools.list(), intervalMs, timeoutMs: Math.min(intervalMs, 5_000), logger })
+    : undefined;
   const sweeper = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
   sweeper.unref();
   const initial = structuredClone(config);
@@ -137,6 +143,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     reloadConfig,
     async close() {
       clearInterval(sweeper);
+      engineScraper?.stop();
       tasks.shutdown();
       await app.close();
       await pools.close();
