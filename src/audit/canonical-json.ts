@@ -44,6 +44,14 @@ function canonicalObject(object: Record<string, unknown>): string {
  * (which jsonb refuses) are replaced. One poisoned record must never block the audit chain.
  */
 export function toJsonValue(value: unknown): JsonValue | undefined {
+  // Scalars (nearly every fact field) give what the round trip below would, without it.
+  switch (typeof value) {
+    case 'string': return storableString(value);
+    case 'boolean': return value;
+    case 'undefined': return undefined;
+    case 'number': return Number.isFinite(value) ? (value === 0 ? 0 : value) : null;
+    default: if (value === null) return null;
+  }
   const text = JSON.stringify(value, (_key, member: unknown) => (typeof member === 'string' ? storableString(member) : member));
   return text === undefined ? undefined : (JSON.parse(text) as JsonValue);
 }

@@ -24,18 +24,45 @@ export function rowContent(seq: number, record: AuditRecord): Record<string, unk
   };
 }
 
+/** A row placed in the chain, with the exact bytes its hash covers (the stores insert from them). */
+export interface ChainedRow extends AuditRow {
+  content: string;
+}
+
+const textOrNull = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+const isTextOrNull = (value: unknown): value is string | null => value === null || typeof value === 'string';
+
+/**
+ * canonicalJson(rowContent(seq, record)), byte for byte, without building the object and sorting
+ * its keys: the literal below lists them in canonical order. Rows that do not have the usual
+ * shape (read back from an export, say) take the general path, so the two can never disagree.
+ */
+export function rowContentJson(seq: number, record: AuditRecord): string {
+  const { actor, correlation_id: correlation, pool_id: pool, session_id: session, task_id: task } = record;
+  if (!isTextOrNull(actor) || !isTextOrNull(correlation) || !isTextOrNull(pool) || !isTextOrNull(session) || !isTextOrNull(task) || typeof record.kind !== 'string') {
+    return canonicalJson(rowContent(seq, record));
+  }
+  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}","correlation_id":${textOrNull(correlation)},"data":${canonicalJson(record.data)},`
+    + `"kind":${JSON.stringify(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
+}
+
+function contentHash(prevHash: string, content: string): string {
+  return createHash('sha256').update(prevHash).update(content).digest('hex');
+}
+
 export function rowHash(prevHash: string, seq: number, record: AuditRecord): string {
-  return createHash('sha256').update(prevHash).update(canonicalJson(rowContent(seq, record))).digest('hex');
+  return contentHash(prevHash, rowContentJson(seq, record));
 }
 
 /** Places records after `head`, in order, and returns the rows plus the new head. */
-export function chainRecords(head: ChainHead, records: readonly AuditRecord[]): { rows: AuditRow[]; head: ChainHead } {
-  const rows: AuditRow[] = [];
+export function chainRecords(head: ChainHead, records: readonly AuditRecord[]): { rows: ChainedRow[]; head: ChainHead } {
+  const rows: ChainedRow[] = [];
   let { seq, hash } = head;
   for (const record of records) {
     seq += 1;
-    const next = rowHash(hash, seq, record);
-    rows.push({ ...record, seq, prev_hash: hash, hash: next });
+    const content = rowContentJson(seq, record);
+    const next = contentHash(hash, content);
+    rows.push({ ...record, seq, prev_hash: hash, hash: next, content });
     hash = next;
   }
   return { rows, head: { seq, hash } };

@@ -1,12 +1,14 @@
 // Messages between the main thread (pglite-store.ts) and the audit worker (pglite-worker.ts).
-// Every AuditStore call becomes one request; values cross by structured clone (Dates survive).
+// Every AuditStore call becomes one request; values cross by structured clone (Dates survive),
+// except appended batches, which cross as one string.
 
 import type { AuditStore } from './store.ts';
 
-export type StoreMethod = Exclude<keyof AuditStore, 'backend'>;
+// A batch travels as one pre-encoded string (sql-rows.ts encodeBatch), not as row objects.
+export type StoreMethod = Exclude<keyof AuditStore, 'backend' | 'append'> | 'appendEncoded';
 
 export const STORE_METHODS: readonly StoreMethod[] = [
-  'head', 'append', 'query', 'verify', 'purgePrefix', 'addHold', 'removeHold', 'listHolds', 'close',
+  'head', 'appendEncoded', 'query', 'verify', 'purgePrefix', 'addHold', 'removeHold', 'listHolds', 'close',
 ];
 
 export interface WorkerRequest {

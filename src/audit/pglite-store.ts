@@ -5,9 +5,10 @@
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { ChainHead } from './hash-chain.ts';
+import type { ChainedRow, ChainHead } from './hash-chain.ts';
 import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow } from './records.ts';
+import { encodeBatch } from './sql-rows.ts';
 import type { AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest } from './store.ts';
 import type { VerifyResult } from './verify-chain.ts';
 
@@ -106,7 +107,7 @@ export class PgliteWorkerStore implements AuditStore {
 
   // Each method's result type is what SqlAuditStore returns on the other side of the channel.
   head(): Promise<ChainHead> { return this.#call('head') as Promise<ChainHead>; }
-  async append(rows: readonly AuditRow[]): Promise<void> { await this.#call('append', rows); }
+  async append(rows: readonly ChainedRow[]): Promise<void> { await this.#call('appendEncoded', encodeBatch(rows)); }
   query(query: AuditQuery): Promise<AuditRow[]> { return this.#call('query', query) as Promise<AuditRow[]>; }
   verify(): Promise<VerifyResult> { return this.#call('verify') as Promise<VerifyResult>; }
   purgePrefix(request: PurgeRequest): Promise<PurgeOutcome> { return this.#call('purgePrefix', request) as Promise<PurgeOutcome>; }

@@ -33,8 +33,8 @@ export function isAuditKind(value: unknown): value is AuditKind {
 /** Drops undefined members so optional fact fields never appear as keys. */
 function compact(data: Record<string, unknown>): { [key: string]: JsonValue } {
   const out: { [key: string]: JsonValue } = {};
-  for (const [key, value] of Object.entries(data)) {
-    const json = toJsonValue(value);
+  for (const key of Object.keys(data)) {
+    const json = toJsonValue(data[key]);
     if (json !== undefined) out[key] = json;
   }
   return out;

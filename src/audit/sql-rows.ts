@@ -2,6 +2,7 @@
 // show: whatever is stored is handed to the verifier as is, so a forged value fails its hash
 // instead of being "repaired" into a valid one here.
 
+import type { ChainedRow } from './hash-chain.ts';
 import { isAuditKind, type AuditRow } from './records.ts';
 import type { AuditHold } from './store.ts';
 import type { SqlRow } from './sql-driver.ts';
@@ -44,21 +45,58 @@ export function toAuditHold(row: SqlRow): AuditHold {
   };
 }
 
-/** Column-wise parameters for one INSERT ... SELECT FROM unnest(...) of a whole batch. */
-export function insertParams(rows: readonly AuditRow[]): (string | null)[][] {
-  const columns: (string | null)[][] = Array.from({ length: 11 }, () => []);
-  for (const row of rows) {
-    const values = [
-      String(row.seq), row.at.toISOString(), row.kind, row.task_id, row.session_id, row.pool_id, row.actor,
-      row.correlation_id, JSON.stringify(row.data), row.prev_hash, row.hash,
-    ];
-    // Nullable text columns travel as NULL array elements.
-    values.forEach((value, i) => columns[i]?.push(value));
-  }
-  return columns;
+/**
+ * One batch as the INSERT takes it: each row's canonical content (the bytes its hash covers, which
+ * hold every other column), prev_hash and hash. The database derives the columns from the content,
+ * so a stored row can only ever say what its hash says.
+ */
+export interface InsertBatch {
+  content: string[];
+  prev_hash: string[];
+  hash: string[];
 }
 
+export function insertBatch(rows: readonly ChainedRow[]): InsertBatch {
+  const batch: InsertBatch = { content: [], prev_hash: [], hash: [] };
+  for (const row of rows) {
+    batch.content.push(row.content);
+    batch.prev_hash.push(row.prev_hash);
+    batch.hash.push(row.hash);
+  }
+  return batch;
+}
+
+const HASH_CHARS = 64;
+
+/**
+ * A batch as one string, for the PGlite worker: a line per row, prev_hash + hash + content.
+ * Canonical JSON never holds a raw newline, and posting one string costs a copy where a batch
+ * of row objects costs a structured clone of each.
+ */
+export function encodeBatch(rows: readonly ChainedRow[]): string {
+  let text = '';
+  for (const row of rows) text += `${text === '' ? '' : '\n'}${row.prev_hash}${row.hash}${row.content}`;
+  return text;
+}
+
+export function decodeBatch(text: string): InsertBatch {
+  const batch: InsertBatch = { content: [], prev_hash: [], hash: [] };
+  if (text === '') return batch;
+  for (const line of text.split('\n')) {
+    if (line.length <= 2 * HASH_CHARS) throw new Error('malformed audit batch line');
+    batch.prev_hash.push(line.slice(0, HASH_CHARS));
+    batch.hash.push(line.slice(HASH_CHARS, 2 * HASH_CHARS));
+    batch.content.push(line.slice(2 * HASH_CHARS));
+  }
+  return batch;
+}
+
+export function insertParams(batch: InsertBatch): string[][] {
+  return [batch.content, batch.prev_hash, batch.hash];
+}
+
+// The text[] -> jsonb[] cast parses each content once, before unnest; the columns come out of it.
 export const INSERT_BATCH_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS})
-  SELECT s::bigint, a::timestamptz, k, t, se, p, ac, c, d::jsonb, ph, h
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[])
-    AS b(s, a, k, t, se, p, ac, c, d, ph, h)`;
+  SELECT (c->>'seq')::bigint, (c->>'at')::timestamptz, c->>'kind', c->>'task_id', c->>'session_id', c->>'pool_id',
+    c->>'actor', c->>'correlation_id', c->'data', ph, h
+  FROM unnest($1::text[]::jsonb[], $2::text[], $3::text[]) AS b(c, ph, h)`;

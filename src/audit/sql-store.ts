@@ -4,10 +4,10 @@
 
 import { randomUUID } from 'node:crypto';
 import { migrate, readMigrations } from './migrate.ts';
-import { chainRecords, GENESIS_HEAD, type ChainHead } from './hash-chain.ts';
+import { chainRecords, GENESIS_HEAD, type ChainedRow, type ChainHead } from './hash-chain.ts';
 import type { AuditRecord, AuditRow } from './records.ts';
 import type { SqlDriver, SqlParam } from './sql-driver.ts';
-import { AUDIT_COLUMNS, HOLD_COLUMNS, INSERT_BATCH_SQL, insertParams, toAuditHold, toAuditRow } from './sql-rows.ts';
+import { AUDIT_COLUMNS, decodeBatch, HOLD_COLUMNS, INSERT_BATCH_SQL, insertBatch, insertParams, toAuditHold, toAuditRow, type InsertBatch } from './sql-rows.ts';
 import type { AuditBackend, AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest } from './store.ts';
 import { verifyChain, type VerifyResult } from './verify-chain.ts';
 
@@ -53,9 +53,18 @@ export class SqlAuditStore implements AuditStore {
     return last === undefined ? GENESIS_HEAD : { seq: Number(last.seq), hash: String(last.hash) };
   }
 
-  async append(rows: readonly AuditRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    await this.#driver.query(INSERT_BATCH_SQL, insertParams(rows));
+  append(rows: readonly ChainedRow[]): Promise<void> {
+    return this.#insert(insertBatch(rows));
+  }
+
+  /** append() for a batch in the worker's wire form (sql-rows.ts encodeBatch). */
+  appendEncoded(text: string): Promise<void> {
+    return this.#insert(decodeBatch(text));
+  }
+
+  async #insert(batch: InsertBatch): Promise<void> {
+    if (batch.content.length === 0) return;
+    await this.#driver.query(INSERT_BATCH_SQL, insertParams(batch));
   }
 
   async query(query: AuditQuery): Promise<AuditRow[]> {
@@ -92,9 +101,10 @@ export class SqlAuditStore implements AuditStore {
       const anchorHash = typeof result?.anchor_hash === 'string' ? result.anchor_hash : null;
       const deleted = Number(result?.deleted_rows ?? 0);
       const { rows } = chainRecords(request.head, [purgeRecord(request, deleted, through, anchorHash)]);
-      await tx.query(INSERT_BATCH_SQL, insertParams(rows));
-      const [row] = rows;
-      if (row === undefined) throw new Error('chainRecords returned no row for one record');
+      await tx.query(INSERT_BATCH_SQL, insertParams(insertBatch(rows)));
+      const [chained] = rows;
+      if (chained === undefined) throw new Error('chainRecords returned no row for one record');
+      const { content: _content, ...row } = chained;
       return { row, deleted_rows: deleted, anchor_seq: through };
     });
   }

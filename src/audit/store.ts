@@ -1,7 +1,7 @@
 // The audit store port: what the writer, the routes and the CLI may ask of a backend. The
 // backends (server Postgres, PGlite in a worker) share the SQL in sql-store.ts.
 
-import type { ChainHead } from './hash-chain.ts';
+import type { ChainedRow, ChainHead } from './hash-chain.ts';
 import type { AuditKind, AuditRow } from './records.ts';
 import type { VerifyResult } from './verify-chain.ts';
 
@@ -58,8 +58,8 @@ export interface AuditStore {
   readonly backend: AuditBackend;
   /** The last committed row's seq and hash (seq 0 and the genesis hash when empty). */
   head(): Promise<ChainHead>;
-  /** Inserts already-chained rows in one transaction: all of them or none. */
-  append(rows: readonly AuditRow[]): Promise<void>;
+  /** Inserts already-chained rows (from chainRecords) in one statement: all of them or none. */
+  append(rows: readonly ChainedRow[]): Promise<void>;
   query(query: AuditQuery): Promise<AuditRow[]>;
   verify(): Promise<VerifyResult>;
   /** Deletes the unheld prefix older than `older_than` and appends the purge row, atomically. */

@@ -139,6 +139,22 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(await store.verify()).toMatchObject({ ok: true });
   });
 
+  // The columns are derived in the database from the canonical content the hash covers; text
+  // that JSON must escape (or jsonb refuses) has to come back exactly as it was hashed.
+  it('stores awkward text exactly as hashed: quotes, backslashes, newlines, U+2028, astral, NUL, lone surrogates', async () => {
+    const writer = await startWriter();
+    const awkward = 'q"uo\\te\nline\u2028sep\u{1F600} tab\t nul\u0000 lone\uD800 end';
+    await writer.commitAdmission(admittedFact('awkward-1', { session_id: awkward, correlation_id: awkward, policy_label: awkward }));
+    writer.control({ action: 'drain', actor: awkward, target: awkward, outcome: 'accepted', detail: { nested: [awkward, -0, 1.5e300, null], '\u00e9': true } });
+    await writer.flush();
+    const [admission] = await store.query({ task_id: 'awkward-1', limit: 1 });
+    const stored = awkward.replace('\u0000', '\uFFFD').replace('\uD800', '\uFFFD');
+    expect(admission).toMatchObject({ session_id: stored, correlation_id: stored, data: { policy_label: stored } });
+    const control = (await store.query({ kind: 'control', limit: 10_000 })).at(-1);
+    expect(control).toMatchObject({ actor: stored, data: { target: stored, detail: { nested: [stored, 0, 1.5e300, null], '\u00e9': true } } });
+    expect(await store.verify()).toMatchObject({ ok: true });
+  });
+
   it('filters by task, session, kind and time range, and pages by seq', async () => {
     let now = Date.parse('2030-01-01T00:00:00.000Z');
     const clock: Clock = { now: () => now, monotonic: () => performance.now() };

@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { canonicalJson } from './canonical-json.ts';
+import { chainRecords, GENESIS_HEAD, rowContent, rowContentJson, rowHash } from './hash-chain.ts';
+import type { AuditRecord } from './records.ts';
+import { decodeBatch, encodeBatch } from './sql-rows.ts';
+
+const AWKWARD = 'q"uo\\te\nline\u2028sep\u{1F600} tab\t é';
+
+function record(overrides: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    at: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 6)), kind: 'terminal', task_id: 't-1', session_id: null, pool_id: 'pool-a',
+    actor: null, correlation_id: 'corr-1', data: { state: 'succeeded', tokens_out: 64, e2e_ms: 130.5, nested: { b: [1, null], a: 'x' } },
+    ...overrides,
+  };
+}
+
+describe('rowContentJson', () => {
+  it('gives the canonical JSON of the row content byte for byte', () => {
+    const cases: AuditRecord[] = [
+      record(),
+      record({ task_id: null, pool_id: null, correlation_id: null, actor: 'ops', session_id: 's', kind: 'control', data: {} }),
+      record({ task_id: AWKWARD, session_id: AWKWARD, pool_id: AWKWARD, actor: AWKWARD, correlation_id: AWKWARD, data: { [AWKWARD]: AWKWARD } }),
+    ];
+    for (const [i, r] of cases.entries()) {
+      for (const seq of [1, 42, 9_007_199_254_740_991]) expect(rowContentJson(seq, r), `case ${i} seq ${seq}`).toBe(canonicalJson(rowContent(seq, r)));
+    }
+  });
+
+  it('takes the general path for rows of another shape, so it never disagrees with it', () => {
+    const odd = { ...record(), task_id: undefined, actor: 7 } as unknown as AuditRecord;
+    expect(rowContentJson(3, odd)).toBe(canonicalJson(rowContent(3, odd)));
+    expect(rowContentJson(3, odd)).not.toContain('task_id');
+  });
+});
+
+describe('chainRecords', () => {
+  it('carries the hashed content with each row and links the rows', () => {
+    const { rows, head } = chainRecords(GENESIS_HEAD, [record(), record({ task_id: 't-2' })]);
+    expect(rows.map((row) => row.seq)).toEqual([1, 2]);
+    expect(rows[1]?.prev_hash).toBe(rows[0]?.hash);
+    for (const row of rows) {
+      expect(row.content).toBe(canonicalJson(rowContent(row.seq, row)));
+      expect(rowHash(row.prev_hash, row.seq, row)).toBe(row.hash);
+    }
+    expect(head).toEqual({ seq: 2, hash: rows[1]?.hash });
+  });
+});
+
+describe('encodeBatch / decodeBatch', () => {
+  it('round-trips a batch through one string, newlines inside values included', () => {
+    const { rows } = chainRecords({ seq: 9, hash: 'a'.repeat(64) }, [record({ task_id: AWKWARD }), record(), record({ data: { s: '\n\n' } })]);
+    const batch = decodeBatch(encodeBatch(rows));
+    expect(batch).toEqual({ content: rows.map((r) => r.content), prev_hash: rows.map((r) => r.prev_hash), hash: rows.map((r) => r.hash) });
+    expect(decodeBatch(encodeBatch([]))).toEqual({ content: [], prev_hash: [], hash: [] });
+  });
+
+  it('refuses a malformed line instead of inserting a partial row', () => {
+    expect(() => decodeBatch('f'.repeat(128))).toThrow(/malformed/);
+  });
+});
