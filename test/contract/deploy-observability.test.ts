@@ -39,6 +39,7 @@ const fromGrafana = (expr: string) => expr.replaceAll('$__rate_interval', '5m');
 const panelExprs = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: `${p.title} ${t.refId}`, expr: fromGrafana(t.expr) })));
 
 describe('ci/dashboards/orchqueue.json', () => {
+  // ORCH-0805
   it.each(panelExprs)('$where uses only contract series and labels', ({ expr }) => {
     expect(checkPromQL(expr, contract)).toEqual([]);
   });
@@ -79,6 +80,7 @@ describe('ci/dashboards/orchqueue.json', () => {
 });
 
 describe('ci/alerts/orchqueue.rules.yml', () => {
+  // ORCH-0805
   it.each(rules.map((r) => ({ name: r.alert ?? r.record ?? '?', expr: r.expr })))('$name uses only contract series and labels', ({ expr }) => {
     expect(checkPromQL(expr, contract)).toEqual([]);
   });

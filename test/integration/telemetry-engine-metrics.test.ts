@@ -56,6 +56,7 @@ async function scrape(g: TestGateway): Promise<{ text: string; parsed: ParsedExp
 const at = (replica: string) => ({ pool: 'llama', replica });
 
 describe('engine metrics folded into GET /metrics', () => {
+  // ORCH-0804
   it('exposes each replica’s KV cache usage, waiting and running requests as the engine reports them', async () => {
     const { gateway: g } = await startAll(true);
     const { parsed, text } = await vi.waitFor(
@@ -76,6 +77,7 @@ describe('engine metrics folded into GET /metrics', () => {
     expect(lintExposition(text, contract)).toEqual([]);
   });
 
+  // ORCH-0804
   it('a replica whose engine stops serving metrics loses its engine series at the next round', async () => {
     const { gateway: g, b } = await startAll(true);
     await vi.waitFor(async () => expect(sampleValue((await scrape(g)).parsed, RUNNING, at('r-b'))).toBe(3), { timeout: 5_000, interval: 50 });
