@@ -30,12 +30,12 @@ function canonicalObject(object: Record<string, unknown>): string {
   if (prototype !== Object.prototype && prototype !== null) {
     throw new TypeError('canonical JSON encodes plain objects only');
   }
-  const members: string[] = [];
+  let text = '';
   for (const key of Object.keys(object).sort()) {
     const member = object[key];
-    if (member !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
+    if (member !== undefined) text += `${text === '' ? '' : ','}${JSON.stringify(key)}:${canonicalJson(member)}`;
   }
-  return `{${members.join(',')}}`;
+  return `{${text}}`;
 }
 
 /**

@@ -2,7 +2,7 @@
 // content), content being every column except prev_hash and hash. Changing this breaks every
 // stored chain, so it is versioned by migration, never edited.
 
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { canonicalJson } from './canonical-json.ts';
 import type { AuditRecord, AuditRow } from './records.ts';
 
@@ -46,8 +46,9 @@ export function rowContentJson(seq: number, record: AuditRecord): string {
     + `"kind":${JSON.stringify(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
 }
 
+// sha256 over the UTF-8 of prev_hash followed by the content; the one-shot form skips a Hash object per row.
 function contentHash(prevHash: string, content: string): string {
-  return createHash('sha256').update(prevHash).update(content).digest('hex');
+  return digest('sha256', prevHash + content, 'hex');
 }
 
 export function rowHash(prevHash: string, seq: number, record: AuditRecord): string {
