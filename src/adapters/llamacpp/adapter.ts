@@ -2,12 +2,11 @@
 // `/health`, reads `/props` + `/slots`. Client headers never reach the engine (some, like
 // X-Conversation-Id, change its cancel behaviour); cancel is the abort signal.
 
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
-import { createUpstream } from '../../transport/http-agent.ts';
-import { streamSse } from '../../transport/sse-stream.ts';
-import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
-import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
-import { createProber, type Prober } from '../openai-compat/probe.ts';
+import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
+import { HttpOptionsSchema, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
+import { fetchMetricsText } from '../http/metrics-text.ts';
+import { createProber, type Prober } from '../http/probe.ts';
 import { LlamacppStreamDecoder } from './decode.ts';
 import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
 import { llamacppError, llamacppErrorPolicy } from './errors.ts';
@@ -17,26 +16,17 @@ export const LlamacppOptionsSchema = HttpOptionsSchema;
 
 export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(LlamacppOptionsSchema, init.options, 'llamacpp');
-  const upstream = createUpstream({
-    baseUrl: init.baseUrl,
-    connectTimeoutMs: init.timeouts.connectMs,
-    headersTimeoutMs: init.timeouts.firstByteMs,
-    bodyTimeoutMs: init.timeouts.idleMs,
-    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
-  });
+  const upstream = createEngineUpstream(init, options);
   const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
 
-  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
-    const decoder = new LlamacppStreamDecoder();
-    const call = { path: COMPLETION_PATH, body: JSON.stringify(encodeLlamacpp(req)), headers: engineHeaders(options, req.traceparent) };
-    try {
-      yield* streamSse(upstream, call, decoder, signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw llamacppError(err, decoder.tokens, policy);
-    }
-  }
+  const stream = createEngineStream(upstream, {
+    open: (req) => ({
+      call: { path: COMPLETION_PATH, body: JSON.stringify(encodeLlamacpp(req)), headers: engineHeaders(options, req.traceparent) },
+      decoder: new LlamacppStreamDecoder(),
+    }),
+    toError: (err, tokens) => llamacppError(err, tokens, policy),
+  });
 
   return {
     kind: 'llamacpp',

@@ -4,7 +4,7 @@
 
 import type { EngineError } from '../contract.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
-import { toEngineError, type ErrorPolicy } from '../openai-compat/error-map.ts';
+import { toEngineError, type ErrorPolicy } from '../http/error-map.ts';
 
 const LOADING = /loading model/i;
 

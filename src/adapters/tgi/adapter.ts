@@ -2,12 +2,11 @@
 // keep-alive upstream pool per replica. Wire translation lives in encode/decode/errors; this
 // file only sequences calls. Client headers never reach the engine; cancel is the abort signal.
 
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
-import { createUpstream } from '../../transport/http-agent.ts';
-import { streamSse } from '../../transport/sse-stream.ts';
-import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
-import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
-import { createProber, statusFailure } from '../openai-compat/probe.ts';
+import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
+import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
+import { fetchMetricsText } from '../http/metrics-text.ts';
+import { createProber, statusFailure } from '../http/probe.ts';
 import { decodeTgiInfo, TgiStreamDecoder } from './decode.ts';
 import { encodeTgiRequest, TGI_STREAM_PATH } from './encode.ts';
 import { tgiError, tgiErrorPolicy } from './errors.ts';
@@ -15,13 +14,7 @@ import { TgiOptionsSchema } from './options.ts';
 
 export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(TgiOptionsSchema, init.options, 'tgi');
-  const upstream = createUpstream({
-    baseUrl: init.baseUrl,
-    connectTimeoutMs: init.timeouts.connectMs,
-    headersTimeoutMs: init.timeouts.firstByteMs,
-    bodyTimeoutMs: init.timeouts.idleMs,
-    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
-  });
+  const upstream = createEngineUpstream(init, options);
   const policy = tgiErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
 
@@ -44,17 +37,14 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
     return info.props;
   }
 
-  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
-    const decoder = new TgiStreamDecoder();
-    const headers = { ...engineHeaders(options, req.traceparent), accept: 'text/event-stream' };
-    const call = { path: TGI_STREAM_PATH, body: JSON.stringify(encodeTgiRequest(req)), headers };
-    try {
-      yield* streamSse(upstream, call, decoder, signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw tgiError(err, decoder.tokens, policy);
-    }
-  }
+  const stream = createEngineStream(upstream, {
+    open: (req) => {
+      const headers = { ...engineHeaders(options, req.traceparent), accept: 'text/event-stream' };
+      const call = { path: TGI_STREAM_PATH, body: JSON.stringify(encodeTgiRequest(req)), headers };
+      return { call, decoder: new TgiStreamDecoder() };
+    },
+    toError: (err, tokens) => tgiError(err, tokens, policy),
+  });
 
   return {
     kind: 'tgi',

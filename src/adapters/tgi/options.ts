@@ -2,7 +2,7 @@
 // engine takes plus TGI's own, validated when the adapter is built so a typo fails at load.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { HttpOptionFields } from '../openai-compat/http-options.ts';
+import { HttpOptionFields } from '../http/http-options.ts';
 
 export const TgiOptionsSchema = Type.Object(
   {

@@ -3,12 +3,11 @@
 // names come from the configured profile; context size and slots from options (Triton reports
 // neither). Client headers never reach the engine; cancel is the abort signal.
 
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
-import { createUpstream } from '../../transport/http-agent.ts';
-import { streamSse } from '../../transport/sse-stream.ts';
-import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
-import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
-import { createProber, statusFailure } from '../openai-compat/probe.ts';
+import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
+import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
+import { fetchMetricsText } from '../http/metrics-text.ts';
+import { createProber, statusFailure } from '../http/probe.ts';
 import { decodeTritonFacts, TritonStreamDecoder } from './decode.ts';
 import { encodeTritonRequest, tritonStreamPath } from './encode.ts';
 import { tritonError, tritonErrorPolicy } from './errors.ts';
@@ -17,25 +16,13 @@ import { TritonOptionsSchema, tritonMetricsUrl, tritonSlots, tritonWire } from '
 export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(TritonOptionsSchema, init.options, 'triton');
   const wire = tritonWire(options);
-  const upstream = createUpstream({
-    baseUrl: init.baseUrl,
-    connectTimeoutMs: init.timeouts.connectMs,
-    // Triton sends headers with the first response, so this budget covers queueing + prefill.
-    headersTimeoutMs: init.timeouts.firstByteMs,
-    bodyTimeoutMs: init.timeouts.idleMs,
-    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
-  });
+  // Triton sends headers with the first response, so the first-byte budget covers queueing + prefill.
+  const upstream = createEngineUpstream(init, options);
   const policy = tritonErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
   // Triton serves Prometheus text on its own port (--metrics-port, default 8002).
   const metricsUrl = tritonMetricsUrl(init.baseUrl, options.metrics_url);
-  const metricsUpstream = createUpstream({
-    baseUrl: metricsUrl.origin,
-    connectTimeoutMs: init.timeouts.connectMs,
-    headersTimeoutMs: init.timeouts.firstByteMs,
-    bodyTimeoutMs: init.timeouts.idleMs,
-    maxConnections: 1,
-  });
+  const metricsUpstream = createEngineUpstream({ baseUrl: metricsUrl.origin, timeouts: init.timeouts }, { max_connections: 1 });
   const known = { ctxMax: options.ctx_max, slotsTotal: tritonSlots(options), deterministic: options.deterministic };
 
   async function getOk(path: string, signal: AbortSignal): Promise<{ json: unknown; text: string }> {
@@ -62,17 +49,14 @@ export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
     return facts.props;
   }
 
-  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
-    const decoder = new TritonStreamDecoder(wire, req.maxTokens);
-    const headers = { ...engineHeaders(options, req.traceparent), accept: 'text/event-stream' };
-    const call = { path: tritonStreamPath(init.model), body: JSON.stringify(encodeTritonRequest(req, wire)), headers };
-    try {
-      yield* streamSse(upstream, call, decoder, signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw tritonError(err, decoder.tokens, policy);
-    }
-  }
+  const stream = createEngineStream(upstream, {
+    open: (req) => {
+      const headers = { ...engineHeaders(options, req.traceparent), accept: 'text/event-stream' };
+      const call = { path: tritonStreamPath(init.model), body: JSON.stringify(encodeTritonRequest(req, wire)), headers };
+      return { call, decoder: new TritonStreamDecoder(wire, req.maxTokens) };
+    },
+    toError: (err, tokens) => tritonError(err, tokens, policy),
+  });
 
   return {
     kind: 'triton',

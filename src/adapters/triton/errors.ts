@@ -6,7 +6,7 @@
 import { EngineError } from '../contract.ts';
 import { isRecord, parseJson, stringField } from '../../transport/json-fields.ts';
 import { toUpstreamFailure, type InBandError } from '../../transport/upstream-failure.ts';
-import { toEngineError, type ErrorPolicy } from '../openai-compat/error-map.ts';
+import { toEngineError, type ErrorPolicy } from '../http/error-map.ts';
 
 const DETAIL_LIMIT = 512;
 

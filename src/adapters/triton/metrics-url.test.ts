@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseOptions } from '../openai-compat/http-options.ts';
+import { parseOptions } from '../http/http-options.ts';
 import { createTritonAdapter } from './adapter.ts';
 import { TritonOptionsSchema, tritonMetricsUrl } from './options.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseOptions } from '../openai-compat/http-options.ts';
+import { parseOptions } from '../http/http-options.ts';
 import { TritonOptionsSchema, tritonSlots, tritonWire } from './options.ts';
 
 describe('Triton options', () => {

@@ -3,7 +3,7 @@
 // Triton does not report (context size, slots). Validated when the adapter is built.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { HttpOptionFields } from '../openai-compat/http-options.ts';
+import { HttpOptionFields } from '../http/http-options.ts';
 
 const TensorName = Type.String({ minLength: 1, pattern: '^[A-Za-z0-9_.-]+$' });
 

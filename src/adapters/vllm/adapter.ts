@@ -3,12 +3,11 @@
 // signal (vLLM aborts the request in the engine on disconnect).
 
 import { Type } from '@sinclair/typebox';
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
-import { createUpstream } from '../../transport/http-agent.ts';
-import { streamSse } from '../../transport/sse-stream.ts';
-import { HttpOptionFields, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../openai-compat/http-options.ts';
-import { fetchMetricsText } from '../openai-compat/metrics-text.ts';
-import { createProber } from '../openai-compat/probe.ts';
+import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
+import { HttpOptionFields, backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
+import { fetchMetricsText } from '../http/metrics-text.ts';
+import { createProber } from '../http/probe.ts';
 import { VllmStreamDecoder } from './decode.ts';
 import { COMPLETIONS_PATH, encodeVllm } from './encode.ts';
 import { vllmError, vllmErrorPolicy } from './errors.ts';
@@ -24,13 +23,7 @@ export const VllmOptionsSchema = Type.Object(
 
 export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(VllmOptionsSchema, init.options, 'vllm');
-  const upstream = createUpstream({
-    baseUrl: init.baseUrl,
-    connectTimeoutMs: init.timeouts.connectMs,
-    headersTimeoutMs: init.timeouts.firstByteMs,
-    bodyTimeoutMs: init.timeouts.idleMs,
-    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
-  });
+  const upstream = createEngineUpstream(init, options);
   const policy = vllmErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
 
@@ -51,16 +44,13 @@ export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
     };
   }
 
-  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
-    const decoder = new VllmStreamDecoder();
-    const call = { path: COMPLETIONS_PATH, body: JSON.stringify(encodeVllm(req)), headers: engineHeaders(options, req.traceparent) };
-    try {
-      yield* streamSse(upstream, call, decoder, signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw vllmError(err, decoder.tokens, policy);
-    }
-  }
+  const stream = createEngineStream(upstream, {
+    open: (req) => ({
+      call: { path: COMPLETIONS_PATH, body: JSON.stringify(encodeVllm(req)), headers: engineHeaders(options, req.traceparent) },
+      decoder: new VllmStreamDecoder(),
+    }),
+    toError: (err, tokens) => vllmError(err, tokens, policy),
+  });
 
   return {
     kind: 'vllm',

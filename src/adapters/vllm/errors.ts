@@ -3,7 +3,7 @@
 // No request queue cap by default; a 429/503 (admission control, version-dependent) is busy.
 
 import type { EngineError } from '../contract.ts';
-import { toEngineError, type ErrorPolicy } from '../openai-compat/error-map.ts';
+import { toEngineError, type ErrorPolicy } from '../http/error-map.ts';
 
 export function vllmErrorPolicy(overloadRetryAfterMs: number): ErrorPolicy {
   return { engine: 'vLLM', isLoading: () => false, overloadRetryAfterMs };

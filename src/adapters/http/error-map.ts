@@ -1,11 +1,11 @@
 // Maps transport failures and engine error bodies into the error taxonomy, once for every
-// OpenAI-style engine. Client-facing messages are written here; upstream text only ever goes
-// to `upstreamDetail` (logs). Engines plug in what differs: their label and how they say
-// "still loading".
+// HTTP engine (OpenAI-style bodies in full; TGI and Triton map their own bodies first). Client-
+// facing messages are written here; upstream text only ever goes to `upstreamDetail` (logs).
+// Engines plug in what differs: their label and how they say "still loading".
 
 import { EngineError, type EngineErrorCode } from '../contract.ts';
 import { UpstreamFailure, toUpstreamFailure, type InBandError } from '../../transport/upstream-failure.ts';
-import { parseErrorText } from './error-body.ts';
+import { parseErrorText } from '../openai-compat/error-body.ts';
 
 export interface ErrorPolicy {
   /** Human label used in our messages, e.g. "llama.cpp". */

@@ -1,0 +1,45 @@
+// The skeleton every HTTP engine adapter shares: its upstream pool built from the adapter's
+// timeouts and `max_connections`, and the streaming call that turns failures into the engine's
+// EngineError. What is engine-specific (paths, wire codecs, error mapping) is passed in.
+
+import type { AdapterInit, CanonicalEvent, CanonicalRequest, EngineError, WorkerAdapter } from '../contract.ts';
+import { createUpstream, type Upstream } from '../../transport/http-agent.ts';
+import { streamSse, type SseCall, type SseDecoder } from '../../transport/sse-stream.ts';
+import type { HttpOptions } from './http-options.ts';
+
+/** One keep-alive pool to `init.baseUrl`: first-byte budget = headers timeout, idle = body timeout. */
+export function createEngineUpstream(init: Pick<AdapterInit, 'baseUrl' | 'timeouts'>, options: Pick<HttpOptions, 'max_connections'>): Upstream {
+  return createUpstream({
+    baseUrl: init.baseUrl,
+    connectTimeoutMs: init.timeouts.connectMs,
+    headersTimeoutMs: init.timeouts.firstByteMs,
+    bodyTimeoutMs: init.timeouts.idleMs,
+    ...(options.max_connections === undefined ? {} : { maxConnections: options.max_connections }),
+  });
+}
+
+/** A decoder that counts the tokens it produced (decides WORKER_RESET vs. an early error). */
+export interface CountingDecoder extends SseDecoder<CanonicalEvent> {
+  readonly tokens: number;
+}
+
+/** What differs per engine in a generation stream. */
+export interface EngineStreamWire {
+  /** The request and a fresh decoder; called on the stream's first next(), so it may throw there. */
+  open(req: CanonicalRequest): { call: SseCall; decoder: CountingDecoder };
+  /** The engine's mapping of a failure, given how many tokens had streamed before it. */
+  toError(err: unknown, tokens: number): EngineError;
+}
+
+/** An adapter's stream(): an abort rethrows the signal's reason, any other failure is mapped. */
+export function createEngineStream(upstream: Upstream, wire: EngineStreamWire): WorkerAdapter['stream'] {
+  return async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+    const { call, decoder } = wire.open(req);
+    try {
+      yield* streamSse(upstream, call, decoder, signal);
+    } catch (err) {
+      if (signal.aborted) throw signal.reason;
+      throw wire.toError(err, decoder.tokens);
+    }
+  };
+}
