@@ -82,7 +82,7 @@ describe('the single engine switch', () => {
   function sources(dir: string): string[] {
     return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
       const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) return /^src\/(generated|adapters\/(mock|llamacpp|vllm|tgi|triton|openai-compat|http))$/.test(rel) ? [] : sources(rel);
+      if (e.isDirectory()) return /^src\/(generated|adapters\/(mock|llamacpp|vllm|tgi|triton|openai-compat))$/.test(rel) ? [] : sources(rel);
       return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && rel !== 'src/adapters/registry.ts' ? [rel] : [];
     });
   }
