@@ -109,6 +109,11 @@ export const ConfigSchema = Type.Object(
         body_limit_bytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
         heartbeat_ms: Type.Integer({ minimum: 100, default: 15_000 }),
         retention_ms: Type.Integer({ minimum: 0, default: 300_000, description: 'how long a finished task and its events stay readable' }),
+        max_finished_tasks: Type.Integer({
+          minimum: 1,
+          default: 10_000,
+          description: 'finished tasks kept readable at most; past it the oldest are forgotten before retention_ms (bounds memory)',
+        }),
         unclaimed_stream_timeout_ms: Type.Integer({ minimum: 0, default: 0, description: '0 = never cancel a task whose stream nobody opened' }),
         max_prompt_chars: Type.Integer({ minimum: 1, default: 200_000 }),
         max_tokens_limit: Type.Integer({ minimum: 1, default: 32_768 }),

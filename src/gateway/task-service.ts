@@ -40,6 +40,8 @@ export type Submitted = { task: Task; answer: TaskAccepted; replay: boolean };
 
 export class TaskService {
   readonly tasks = new Map<string, Task>();
+  /** Finished tasks still readable, oldest first (Set keeps insertion order). */
+  private readonly finished = new Set<Task>();
   readonly dispatcher: Dispatcher;
   private readonly idempotency: IdempotencyIndex;
   private readonly deps: TaskServiceDeps;
@@ -298,13 +300,28 @@ export class TaskService {
     });
   }
 
+  /**
+   * Finished tasks stay readable for `retention_ms`, and at most `max_finished_tasks` of them:
+   * past that bound the oldest finished task is forgotten early, so memory stays bounded under
+   * sustained load. Readers of a forgotten task get 404, as after retention.
+   */
   private scheduleRemoval(task: Task): void {
-    const timer = setTimeout(() => {
-      this.tasks.delete(task.id);
-      this.idempotency.forget(task.id);
-      task.log.close();
-    }, this.deps.config.server.retention_ms);
-    timer.unref();
+    task.removal = setTimeout(() => this.forget(task), this.deps.config.server.retention_ms);
+    task.removal.unref();
+    this.finished.add(task);
+    const max = this.deps.config.server.max_finished_tasks;
+    for (const oldest of this.finished) {
+      if (this.finished.size <= max) break;
+      this.forget(oldest);
+    }
+  }
+
+  private forget(task: Task): void {
+    clearTimeout(task.removal);
+    this.finished.delete(task);
+    if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
+    this.idempotency.forget(task.id);
+    task.log.close();
   }
 
   /** Ends a pool's unfinished tasks (drain deadline, pool removal) with a terminal `error`. */

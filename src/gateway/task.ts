@@ -69,8 +69,10 @@ export class Task {
   abort: AbortController | undefined;
   cancelReason: string | undefined;
   streamOpened = false;
-  /** Timers owned by the task (deadline, unclaimed stream, retention); cleared at the end. */
+  /** Timers owned by the task (deadline, unclaimed stream); cleared when it finishes. */
   readonly timers: NodeJS.Timeout[] = [];
+  /** Removal after retention, once finished; cleared if the task is forgotten earlier. */
+  removal: NodeJS.Timeout | undefined;
   answer: TaskAccepted | undefined;
   /** sha256 of the prompt, kept only when `audit.hash_prompts` is on (never the prompt itself). */
   promptSha256: string | undefined;
