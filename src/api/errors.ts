@@ -1,10 +1,9 @@
-// The two renderers of an OrchError (STYLE: exactly two): the HTTP error body and the SSE
-// `error` event data. Both are exhaustive over the envelope fields; neither ever carries a
+// The HTTP renderer of an OrchError (the SSE `error` event data is the other one, in
+// core/errors.ts: errorEventData). Both are exhaustive over the envelope fields; neither ever carries a
 // stack trace or an upstream body. Fastify's own errors are translated here too.
 
 import type { FastifyError, FastifyReply } from 'fastify';
 import { httpStatusOf, orchError, type OrchError } from '../core/errors.ts';
-import type { ErrorData } from '../core/task/events.ts';
 
 export interface ErrorBody {
   error: OrchError & { correlation_id: string };
@@ -12,16 +11,6 @@ export interface ErrorBody {
 
 export function renderHttpError(error: OrchError, correlationId: string): ErrorBody {
   return { error: { ...error, correlation_id: correlationId } };
-}
-
-export function renderSseError(error: OrchError): ErrorData {
-  return {
-    code: error.code,
-    message: error.message,
-    retriable: error.retriable,
-    ...(error.retry_after_ms !== undefined ? { retry_after_ms: error.retry_after_ms } : {}),
-    ...(error.engine !== undefined ? { engine: error.engine } : {}),
-  };
 }
 
 /** Sends an error with its status, and the backoff headers when it carries a retry hint. */

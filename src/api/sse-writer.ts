@@ -13,8 +13,6 @@ export interface SseOptions {
   heartbeatMs: number;
   correlationId: string;
   observer: LifecycleObserver;
-  /** Extra status code; 200 unless told otherwise. */
-  headers?: Record<string, string>;
 }
 
 export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: number, opts: SseOptions): void {
@@ -25,7 +23,6 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
     'x-accel-buffering': 'no',
     'x-correlation-id': opts.correlationId,
     'x-task-id': task.id,
-    ...opts.headers,
   });
   res.flushHeaders();
   task.streamOpened = true;

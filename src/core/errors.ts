@@ -2,6 +2,8 @@
 // Every layer (HTTP body, SSE `error` event, CLI exit codes, docs) reads this table; a test
 // keeps it, the OpenAPI `ErrorCode` enum and docs/api.md in sync.
 
+import type { ErrorData } from './task/events.ts';
+
 export const ERROR_TABLE = {
   INVALID_PARAMS: { status: 400, retriable: false },
   UNAUTHORIZED: { status: 401, retriable: false },
@@ -48,6 +50,20 @@ export interface OrchError extends ErrorDetail {
 
 export function orchError(code: ErrorCode, message: string, detail: ErrorDetail = {}): OrchError {
   return { code, message, retriable: ERROR_TABLE[code].retriable, ...detail };
+}
+
+/**
+ * The SSE `error` event's data for an error (one of the two renderers; the HTTP body is the
+ * other, in src/api/errors.ts): only the fields a stream reader needs, never more.
+ */
+export function errorEventData(error: OrchError): ErrorData {
+  return {
+    code: error.code,
+    message: error.message,
+    retriable: error.retriable,
+    ...(error.retry_after_ms !== undefined ? { retry_after_ms: error.retry_after_ms } : {}),
+    ...(error.engine !== undefined ? { engine: error.engine } : {}),
+  };
 }
 
 export function httpStatusOf(code: ErrorCode): number {

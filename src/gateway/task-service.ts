@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
 import { backoffMs } from '../core/admission/predict.ts';
 import { IdempotencyIndex, fingerprint } from '../core/admission/idempotency.ts';
-import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
+import { errorEventData, fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
 import type { Clock, IdSource } from '../core/ports.ts';
 import type { SessionStore } from '../core/session/session-store.ts';
@@ -98,13 +98,7 @@ export class TaskService {
     const offered = plan.pool.queue.offer(task);
     if (!offered.admitted) {
       if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
-      const retry = backoffMs({
-        queued: plan.pool.queue.size,
-        maxQueued: plan.pool.config.queue.max_queued,
-        slotsTotal: plan.pool.slotsTotal,
-        slotsBusy: plan.pool.slotsBusy,
-        avgServiceMs: plan.pool.stats.avgServiceMs,
-      });
+      const retry = queueBackoffMs(plan.pool);
       return fail(orchError('ADMISSION_REJECT', `pool ${plan.pool.id} queue is full (${plan.pool.config.queue.max_queued} waiting)`, {
         pool_id: plan.pool.id,
         retry_after_ms: retry,
@@ -192,7 +186,7 @@ export class TaskService {
   }
 
   private evict(victim: Task, pool: Pool<Task>): void {
-    const retry = backoffMs({ queued: pool.queue.size, slotsTotal: pool.slotsTotal, avgServiceMs: pool.stats.avgServiceMs });
+    const retry = queueBackoffMs(pool);
     this.finish(victim, {
       state: 'evicted',
       reason: 'drop-lru',
@@ -238,15 +232,8 @@ export class TaskService {
       if (task.tokensOut > 0) this.appendMetrics(task);
       task.log.append('end', { tokens_out: task.tokensOut, decode_time_ms: decodeMs, finish_reason: finishReason });
     } else {
-      const { error } = ending;
       task.cancelReason = ending.reason;
-      task.error = {
-        code: error.code,
-        message: error.message,
-        retriable: error.retriable,
-        ...(error.retry_after_ms !== undefined ? { retry_after_ms: error.retry_after_ms } : {}),
-        ...(error.engine !== undefined ? { engine: error.engine } : {}),
-      };
+      task.error = errorEventData(ending.error);
       task.log.append('error', task.error);
     }
     // A completed stream has nothing left to abort; the others share one reason per state
@@ -343,6 +330,17 @@ export class TaskService {
       }
     }
   }
+}
+
+/** The honest retry hint for work a full queue turned away (refused or evicted). */
+function queueBackoffMs(pool: Pool<Task>): number {
+  return backoffMs({
+    queued: pool.queue.size,
+    maxQueued: pool.config.queue.max_queued,
+    slotsTotal: pool.slotsTotal,
+    slotsBusy: pool.slotsBusy,
+    avgServiceMs: pool.stats.avgServiceMs,
+  });
 }
 
 /** Predictions can be unbounded when a pool has nothing to measure; the wire wants an integer. */
