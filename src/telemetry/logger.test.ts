@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdmittedFact, TerminalFact } from '../core/observer.ts';
 import { createLogObserver } from './log-observer.ts';
-import { correlationIdFrom, createLogger, REDACTED, requestLogger, scrubSecrets, type LogLevel } from './logger.ts';
+import { correlationIdFrom, createLogger, REDACTED, scrubSecrets, type LogLevel } from './logger.ts';
 
 const SECRET = 'sk-live-5up3r5ecr3t';
 
@@ -50,16 +50,6 @@ describe('createLogger', () => {
     expect(line?.req).toEqual({ method: 'POST', url: `/v1/tasks?api_key=${REDACTED}&stream=true`, route: '/v1/tasks', remote_address: '127.0.0.1' });
     expect(line?.res).toEqual({ status_code: 202 });
     expect(line?.level).toBe('info');
-  });
-
-  // ORCH-0802 ORCH-0008
-  it('binds the correlation id to every line of a request', () => {
-    const { logger, records } = capture('debug');
-    const log = requestLogger(logger, 'corr-42');
-    log.info('admitted');
-    log.debug({ step: 2 }, 'placed');
-    log.child({ task_id: 't-1' }).info('finished');
-    expect(records().map((r) => r.correlation_id)).toEqual(['corr-42', 'corr-42', 'corr-42']);
   });
 
   it('leaves clean objects untouched instead of copying them', () => {

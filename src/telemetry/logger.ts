@@ -1,5 +1,5 @@
 // The JSON logger (pino): secrets redacted at any depth, request/response serializers that
-// never include headers, and the per-request child logger bound to the correlation id.
+// never include headers, and the correlation-id rule (Fastify binds the id to request lines).
 // It must not log per token; the lifecycle lines come from log-observer.ts.
 
 import { hostname } from 'node:os';
@@ -121,9 +121,4 @@ const CORRELATION_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function correlationIdFrom(header: string | string[] | undefined, generate: () => string): string {
   const value = Array.isArray(header) ? header[0] : header;
   return value !== undefined && CORRELATION_ID.test(value) ? value : generate();
-}
-
-/** The logger for one request: every line it writes carries `correlation_id`. */
-export function requestLogger(logger: Logger, correlationId: string): Logger {
-  return logger.child({ correlation_id: correlationId });
 }
