@@ -3,10 +3,11 @@ import { EngineError } from '../contract.ts';
 import { createUpstream } from '../../transport/http-agent.ts';
 import { startFakeServer } from '../../transport/fake-server.ts';
 import { createProber } from './probe.ts';
-import type { ErrorPolicy } from './error-map.ts';
+import { toEngineError, type ErrorPolicy } from './error-map.ts';
 
 const never = new AbortController().signal;
-const errors: ErrorPolicy = { engine: 'test', isLoading: () => false, overloadRetryAfterMs: 100 };
+const policy: ErrorPolicy = { engine: 'test', isLoading: () => false, overloadRetryAfterMs: 100 };
+const errors = (err: unknown) => toEngineError(err, 0, policy);
 const backoff = { attempts: 3, baseMs: 1, capMs: 5 };
 const upstreamOf = (url: string) => createUpstream({ baseUrl: url, connectTimeoutMs: 500, headersTimeoutMs: 1_000, bodyTimeoutMs: 1_000 });
 const ready = (res: { status: number }) => ({ live: true, ready: res.status === 200 });

@@ -2,11 +2,10 @@
 // retried with capped backoff + full jitter on transient transport failures only. health()
 // never throws; an unreachable engine is reported as not live.
 
-import type { EngineHealth } from '../contract.ts';
+import type { EngineError, EngineHealth } from '../contract.ts';
 import { getJson, type JsonResponse, type Upstream } from '../../transport/http-agent.ts';
 import { UpstreamFailure, isTransientFailure, parseRetryAfterMs, toUpstreamFailure } from '../../transport/upstream-failure.ts';
 import { withRetry, type BackoffPolicy } from '../retry.ts';
-import { toEngineError, type ErrorPolicy } from './error-map.ts';
 
 export interface Prober {
   /** Resolves with any status; rejects with UpstreamFailure (transport) or the signal's reason. */
@@ -17,10 +16,11 @@ export interface Prober {
   health(path: string, signal: AbortSignal, interpret: (res: JsonResponse) => EngineHealth): Promise<EngineHealth>;
 }
 
-export function createProber(upstream: Upstream, headers: Record<string, string>, backoff: BackoffPolicy, errors: ErrorPolicy): Prober {
+/** `toError`: the engine's own mapping of a failed control call (no tokens have streamed). */
+export function createProber(upstream: Upstream, headers: Record<string, string>, backoff: BackoffPolicy, toError: (err: unknown) => EngineError): Prober {
   const get = (path: string, signal: AbortSignal): Promise<JsonResponse> =>
     withRetry(() => getJson(upstream, path, headers, signal), { policy: backoff, signal, shouldRetry: isTransientFailure });
-  const mapped = (err: unknown, signal: AbortSignal): unknown => (signal.aborted ? signal.reason : toEngineError(err, 0, errors));
+  const mapped = (err: unknown, signal: AbortSignal): unknown => (signal.aborted ? signal.reason : toError(err));
   return {
     get,
     async getOk(path, signal) {
@@ -61,7 +61,7 @@ function unreachableDetail(err: unknown, signal: AbortSignal): string {
 }
 
 /** A non-2xx answer to a control call, as the failure the error map understands. */
-export function statusFailure(res: JsonResponse): UpstreamFailure {
+function statusFailure(res: JsonResponse): UpstreamFailure {
   const retryAfterMs = parseRetryAfterMs(res.headers['retry-after'], Date.now());
   return new UpstreamFailure('status', `engine answered HTTP ${res.status}`, {
     status: res.status,

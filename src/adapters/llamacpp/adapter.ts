@@ -18,7 +18,7 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(LlamacppOptionsSchema, init.options, 'llamacpp');
   const upstream = createEngineUpstream(init, options);
   const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
+  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), (err) => llamacppError(err, 0, policy));
 
   const stream = createEngineStream(upstream, {
     open: (req) => ({

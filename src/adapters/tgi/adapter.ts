@@ -6,7 +6,7 @@ import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } f
 import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
 import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
 import { fetchMetricsText } from '../http/metrics-text.ts';
-import { createProber, statusFailure } from '../http/probe.ts';
+import { createProber } from '../http/probe.ts';
 import { decodeTgiInfo, TgiStreamDecoder } from './decode.ts';
 import { encodeTgiRequest, TGI_STREAM_PATH } from './encode.ts';
 import { tgiError, tgiErrorPolicy } from './errors.ts';
@@ -16,17 +16,10 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(TgiOptionsSchema, init.options, 'tgi');
   const upstream = createEngineUpstream(init, options);
   const policy = tgiErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), (err) => tgiError(err, 0, policy));
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
-    let res;
-    try {
-      res = await prober.get('/info', signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw tgiError(err, 0, policy);
-    }
-    if (res.status !== 200) throw tgiError(statusFailure(res), 0, policy);
+    const res = await prober.getOk('/info', signal);
     const info = decodeTgiInfo(res.json, options.deterministic);
     if (!info.ok) {
       throw new EngineError('ENGINE_ERROR', `the TGI replica returned /info without ${info.field}`, {

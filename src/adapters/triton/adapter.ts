@@ -7,7 +7,7 @@ import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } f
 import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
 import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
 import { fetchMetricsText } from '../http/metrics-text.ts';
-import { createProber, statusFailure } from '../http/probe.ts';
+import { createProber } from '../http/probe.ts';
 import { decodeTritonFacts, TritonStreamDecoder } from './decode.ts';
 import { encodeTritonRequest, tritonStreamPath } from './encode.ts';
 import { tritonError, tritonErrorPolicy } from './errors.ts';
@@ -19,27 +19,15 @@ export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
   // Triton sends headers with the first response, so the first-byte budget covers queueing + prefill.
   const upstream = createEngineUpstream(init, options);
   const policy = tritonErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), policy);
+  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), (err) => tritonError(err, 0, policy));
   // Triton serves Prometheus text on its own port (--metrics-port, default 8002).
   const metricsUrl = tritonMetricsUrl(init.baseUrl, options.metrics_url);
   const metricsUpstream = createEngineUpstream({ baseUrl: metricsUrl.origin, timeouts: init.timeouts }, { max_connections: 1 });
   const known = { ctxMax: options.ctx_max, slotsTotal: tritonSlots(options), deterministic: options.deterministic };
 
-  async function getOk(path: string, signal: AbortSignal): Promise<{ json: unknown; text: string }> {
-    let res;
-    try {
-      res = await prober.get(path, signal);
-    } catch (err) {
-      if (signal.aborted) throw signal.reason;
-      throw tritonError(err, 0, policy);
-    }
-    if (res.status !== 200) throw tritonError(statusFailure(res), 0, policy);
-    return res;
-  }
-
   async function props(signal: AbortSignal): Promise<EngineProps> {
-    const server = await getOk('/v2', signal);
-    const model = await getOk(`/v2/models/${encodeURIComponent(init.model)}`, signal);
+    const server = await prober.getOk('/v2', signal);
+    const model = await prober.getOk(`/v2/models/${encodeURIComponent(init.model)}`, signal);
     const facts = decodeTritonFacts(server.json, model.json, wire, known);
     if (!facts.ok) {
       throw new EngineError('ENGINE_ERROR', `the Triton replica metadata lacks ${facts.field}`, {

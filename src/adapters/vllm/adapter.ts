@@ -25,7 +25,7 @@ export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(VllmOptionsSchema, init.options, 'vllm');
   const upstream = createEngineUpstream(init, options);
   const policy = vllmErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), policy);
+  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), (err) => vllmError(err, 0, policy));
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
     const [version, models] = await Promise.all([prober.getOk('/version', signal), prober.getOk('/v1/models', signal)]);
