@@ -16,7 +16,7 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
   const options = parseOptions(TgiOptionsSchema, init.options, 'tgi');
   const upstream = createEngineUpstream(init, options);
   const policy = tgiErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), (err) => tgiError(err, 0, policy));
+  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), (err) => tgiError(err, 0, policy));
 
   async function props(signal: AbortSignal): Promise<EngineProps> {
     const res = await prober.getOk('/info', signal);

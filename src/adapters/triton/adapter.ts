@@ -19,7 +19,7 @@ export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
   // Triton sends headers with the first response, so the first-byte budget covers queueing + prefill.
   const upstream = createEngineUpstream(init, options);
   const policy = tritonErrorPolicy(options.overload_retry_after_ms);
-  const prober = createProber(upstream, engineHeaders(options), backoffOf(options), (err) => tritonError(err, 0, policy));
+  const prober = createProber(upstream, probeHeaders(options), backoffOf(options), (err) => tritonError(err, 0, policy));
   // Triton serves Prometheus text on its own port (--metrics-port, default 8002).
   const metricsUrl = tritonMetricsUrl(init.baseUrl, options.metrics_url);
   const metricsUpstream = createEngineUpstream({ baseUrl: metricsUrl.origin, timeouts: init.timeouts }, { max_connections: 1 });
