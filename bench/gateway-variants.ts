@@ -8,7 +8,7 @@ import { compareArms, hopMicrosPerToken, medianRound, otherOutcomes, pairedRatio
 import { gatewayConfig, poolConfig, type GatewayOptions } from './gateway-config.ts';
 import { runClosedLoop } from './load.ts';
 import { clientPool, judgeFull, promptOf, streamRunner } from './paths.ts';
-import type { BenchContext, Cell, Table } from './scenario.ts';
+import { skipped, type BenchContext, type Cell, type Table } from './scenario.ts';
 import { startGateway, startSimulator, waitGatewayIdle, type Service } from './services.ts';
 import { median, ratio, round } from './stats.ts';
 import { orchqueueProtocol } from './stream-client.ts';
@@ -91,6 +91,12 @@ export async function runVariants(ctx: BenchContext, label: string, variants: re
     await Promise.all([...saturationArms, ...flowArms].map((a) => a.pool.close()));
   }
   return outcome;
+}
+
+/** The result of a comparison in which no variant beyond the baseline could be measured: why each could not. */
+export function noneMeasured(outcome: VariantOutcome): ReturnType<typeof skipped> {
+  const reasons = Object.entries(outcome.unavailable).map(([name, why]) => `${name}: ${why}`).join('; ');
+  return skipped(`${reasons}.`, { unavailable: outcome.unavailable });
 }
 
 /** Paired per-round throughput ratios of a variant to the baseline. */

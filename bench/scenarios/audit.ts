@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { medianRound } from '../compare.ts';
 import { verdictOf, type BenchContext, type Scenario, type TargetCheck } from '../scenario.ts';
-import { describeShare, flowTable, FLOW_NOTE, runVariants, saturationTable, SATURATION_NOTE, shareRounds, type Variant } from '../gateway-variants.ts';
+import { describeShare, flowTable, FLOW_NOTE, noneMeasured, runVariants, saturationTable, SATURATION_NOTE, shareRounds, type Variant } from '../gateway-variants.ts';
 
 const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -88,15 +88,7 @@ export const auditScenario: Scenario = {
       await rm(pgliteDir, { recursive: true, force: true });
     }
     const measured = outcome.saturation.map((r) => r.name).filter((n) => n !== 'audit off');
-    if (measured.length === 0) {
-      return {
-        status: 'skipped',
-        tables: [],
-        targets: [],
-        notes: [`Not yet available: ${Object.entries(outcome.unavailable).map(([k, v]) => `${k}: ${v}`).join('; ')}.`],
-        data: { unavailable: outcome.unavailable },
-      };
-    }
+    if (measured.length === 0) return noneMeasured(outcome);
     const targets: TargetCheck[] = measured.map((name) => {
       const shares = shareRounds(outcome.saturation, name, 'audit off');
       return { issue: '#4', name: `throughput with audit on (${name}), share of audit off`, target: '≥ 90% (cost ≤ 10%)', actual: describeShare(shares), verdict: verdictOf(shares, (s) => s >= 0.9) };

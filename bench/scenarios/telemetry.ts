@@ -9,7 +9,7 @@ import { startOtlpSink } from '../otlp-sink.ts';
 import { verdictOf, type BenchContext, type Scenario, type TargetCheck } from '../scenario.ts';
 import type { Service } from '../services.ts';
 import { round } from '../stats.ts';
-import { describeShare, runVariants, saturationTable, SATURATION_NOTE, shareRounds, type Variant } from '../gateway-variants.ts';
+import { describeShare, noneMeasured, runVariants, saturationTable, SATURATION_NOTE, shareRounds, type Variant } from '../gateway-variants.ts';
 
 async function scrape(gateway: Service): Promise<{ status: number; orchqueueSeries: boolean }> {
   try {
@@ -72,15 +72,7 @@ export const telemetryScenario: Scenario = {
       await sink.close();
     }
     const measured = outcome.saturation.map((r) => r.name).filter((n) => n !== 'metrics off');
-    if (measured.length === 0) {
-      return {
-        status: 'skipped',
-        tables: [],
-        targets: [],
-        notes: [`Not yet available: ${Object.entries(outcome.unavailable).map(([k, v]) => `${k}: ${v}`).join('; ')}.`],
-        data: { unavailable: outcome.unavailable },
-      };
-    }
+    if (measured.length === 0) return noneMeasured(outcome);
     if (metricsOffServes) notes.push('With telemetry.metrics false the gateway still served orchqueue_ series on /metrics: the "off" baseline may not be fully off.');
     if (outcome.saturation.some((r) => r.name === 'metrics + tracing')) notes.push(`Tracing exported to a loopback OTLP/HTTP receiver that accepts everything: ${sink.requests()} export requests, ${round(sink.bytes() / 1e6)} MB in this scenario (default batch span processor settings).`);
     const shares = shareRounds(outcome.saturation, 'metrics on', 'metrics off');
