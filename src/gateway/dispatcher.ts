@@ -14,7 +14,7 @@ import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
 import { jobFor } from './admission.ts';
 import { taskFacts, type Task } from './task.ts';
-import type { Ending } from './task-service.ts';
+import type { Ending } from './ending.ts';
 
 export interface DispatcherDeps {
   config: Config;

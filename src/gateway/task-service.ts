@@ -16,6 +16,8 @@ import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
 import { planAdmission, type AdmissionPlan } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
+import { ABORT_REASONS, appendMetrics, settleSession, type Ending } from './ending.ts';
+import { FinishedTasks } from './retention.ts';
 import { Task, taskFacts, type TaskAccepted, type TaskRequest } from './task.ts';
 
 export interface TaskServiceDeps {
@@ -31,17 +33,11 @@ export interface TaskServiceDeps {
   traceparentFor?: (taskId: string) => string | undefined;
 }
 
-export type Ending =
-  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number }
-  | { state: 'canceled'; reason: string }
-  | { state: Exclude<TerminalState, 'completed'>; error: OrchError; reason?: string };
-
 export type Submitted = { task: Task; answer: TaskAccepted; replay: boolean };
 
 export class TaskService {
   readonly tasks = new Map<string, Task>();
-  /** Finished tasks still readable, oldest first (Set keeps insertion order). */
-  private readonly finished = new Set<Task>();
+  private readonly finished: FinishedTasks;
   readonly dispatcher: Dispatcher;
   private readonly idempotency: IdempotencyIndex;
   private readonly deps: TaskServiceDeps;
@@ -51,6 +47,14 @@ export class TaskService {
     // Entries are forgotten when their task leaves retention; the TTL is only a backstop.
     this.idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: 24 * 3_600_000 }, deps.clock);
     this.dispatcher = new Dispatcher({ ...deps, finish: (task, ending) => this.finish(task, ending) });
+    this.finished = new FinishedTasks({
+      retentionMs: () => deps.config.server.retention_ms,
+      max: () => deps.config.server.max_finished_tasks,
+      onForget: (task) => {
+        if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
+        this.idempotency.forget(task.id);
+      },
+    });
   }
 
   /** A visible task (its admission is committed), or undefined. */
@@ -208,7 +212,7 @@ export class TaskService {
 
   /**
    * Ends a task exactly once: leaves the queue, aborts the engine call, appends the terminal
-   * event, settles the session turn, tells observers, schedules removal after retention.
+   * event, settles the session turn, tells observers, hands it to retention.
    */
   finish(task: Task, ending: Ending): boolean {
     if (task.finished) return false;
@@ -229,7 +233,7 @@ export class TaskService {
       const finishReason: FinishReason = ending.state === 'completed' ? ending.finishReason : 'canceled';
       task.finishReason = finishReason;
       if (ending.state === 'canceled') task.cancelReason = ending.reason;
-      if (task.tokensOut > 0) this.appendMetrics(task);
+      if (task.tokensOut > 0) appendMetrics(task);
       task.log.append('end', { tokens_out: task.tokensOut, decode_time_ms: decodeMs, finish_reason: finishReason });
     } else {
       task.cancelReason = ending.reason;
@@ -239,7 +243,7 @@ export class TaskService {
     // A completed stream has nothing left to abort; the others share one reason per state
     // (building an Error per task showed up in profiles).
     if (ending.state !== 'completed') task.abort?.abort(ABORT_REASONS[ending.state]);
-    this.settleSession(task, ending, wasQueued);
+    settleSession(this.deps.sessions, task, ending, wasQueued);
     this.deps.observer.finished?.({
       ...taskFacts(task),
       state: task.state as TerminalState,
@@ -253,62 +257,8 @@ export class TaskService {
       decode_time_ms: decodeMs,
       e2e_ms: Math.round(task.finishedMono - task.createdMono),
     });
-    this.scheduleRemoval(task);
-    return true;
-  }
-
-  private appendMetrics(task: Task): void {
-    const ttft = task.firstTokenMono !== undefined && task.startedMono !== undefined ? task.firstTokenMono - task.startedMono : 0;
-    const decodeS = task.firstTokenMono !== undefined ? ((task.finishedMono ?? 0) - task.firstTokenMono) / 1000 : 0;
-    task.log.append('metrics', {
-      tokens_out: task.tokensOut,
-      ttft_ms: Math.round(ttft),
-      tokens_per_s: decodeS > 0 ? Math.round((task.tokensOut / decodeS) * 10) / 10 : 0,
-    });
-  }
-
-  private settleSession(task: Task, ending: Ending, wasQueued: boolean): void {
-    const sessionId = task.request.session_id;
-    if (sessionId === undefined) return;
-    if (wasQueued || !task.replica) {
-      this.deps.sessions.cancelTurn(sessionId);
-      return;
-    }
-    const timeMs = Math.round((task.finishedMono ?? 0) - (task.startedMono ?? task.createdMono));
-    const tokens = task.promptTokens + task.tokensOut;
-    this.deps.sessions.endTurn(sessionId, {
-      tokens: task.tokensOut,
-      time_ms: timeMs,
-      cost: (tokens * task.pool.config.cost_per_1k_tokens) / 1000,
-      pool_id: task.pool.id,
-      replica_id: task.replica.id,
-      ...(ending.state === 'completed' && ending.slotId !== undefined ? { slot_id: ending.slotId } : {}),
-      ...(ending.state === 'completed' && ending.cachedTokens !== undefined ? { cached_tokens: ending.cachedTokens } : {}),
-    });
-  }
-
-  /**
-   * Finished tasks stay readable for `retention_ms`, and at most `max_finished_tasks` of them:
-   * past that bound the oldest finished task is forgotten early, so memory stays bounded under
-   * sustained load. Readers of a forgotten task get 404, as after retention.
-   */
-  private scheduleRemoval(task: Task): void {
-    task.removal = setTimeout(() => this.forget(task), this.deps.config.server.retention_ms);
-    task.removal.unref();
     this.finished.add(task);
-    const max = this.deps.config.server.max_finished_tasks;
-    for (const oldest of this.finished) {
-      if (this.finished.size <= max) break;
-      this.forget(oldest);
-    }
-  }
-
-  private forget(task: Task): void {
-    clearTimeout(task.removal);
-    this.finished.delete(task);
-    if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
-    this.idempotency.forget(task.id);
-    task.log.close();
+    return true;
   }
 
   /** Ends a pool's unfinished tasks (drain deadline, pool removal) with a terminal `error`. */
@@ -356,11 +306,3 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
-
-/** Abort reasons handed to the engine call when a task ends before its stream does. */
-const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>> = {
-  canceled: new Error('task canceled'),
-  failed: new Error('task failed'),
-  expired: new Error('task expired'),
-  evicted: new Error('task evicted'),
-};
