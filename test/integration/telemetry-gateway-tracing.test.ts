@@ -2,8 +2,6 @@
 // in-process OTLP/HTTP JSON receiver, a llama.cpp fake as the engine, and one streamed task
 // sent with a client `traceparent`. Checks the exported span tree and the header the engine got.
 
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startLlamacppFake, type LlamacppFake, type SeenRequest } from '../../src/adapters/llamacpp/fake.ts';
 import type { AdmissionRecorder } from '../../src/core/observer.ts';
@@ -11,41 +9,7 @@ import type { ComposeOptions } from '../../src/main.ts';
 import { SPAN_NAMES } from '../../src/telemetry/spans.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { openStream, tokens } from '../support/sse-client.ts';
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string | number;
-  endTimeUnixNano: string | number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-}
-
-interface Receiver {
-  url: string;
-  spans: OtlpSpan[];
-  posts: number;
-  server: Server;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const receiver: Receiver = { url: '', spans: [], posts: 0, server: createServer() };
-  receiver.server.on('request', (req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      receiver.posts++;
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) receiver.spans.push(...ss.spans);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => receiver.server.listen(0, '127.0.0.1', resolve));
-  receiver.url = `http://127.0.0.1:${(receiver.server.address() as AddressInfo).port}`; // TCP, so an AddressInfo
-  return receiver;
-}
+import { spanAttr as attr, startOtlpReceiver, type OtlpReceiver, type OtlpSpan } from './telemetry-otlp-receiver.ts';
 
 const CLIENT_TRACE = '0af7651916cd43dd8448eb211c80319c';
 const CLIENT_SPAN = 'b7ad6b7169203331';
@@ -60,20 +24,15 @@ const slowRecorder: AdmissionRecorder = {
   commitAdmission: () => new Promise((resolve) => setTimeout(resolve, COMMIT_MS)),
 };
 
-const attr = (span: OtlpSpan, key: string): unknown => {
-  const value = span.attributes.find((a) => a.key === key)?.value;
-  return value === undefined ? undefined : Object.values(value)[0];
-};
-
 // Tests in this file run one after another (vitest's default inside a file), and each closes
 // its gateway, whose close() shuts the SDK down and releases the OTel globals for the next.
 let gw: TestGateway | undefined;
 let fake: LlamacppFake | undefined;
-let receiver: Receiver | undefined;
+let receiver: OtlpReceiver | undefined;
 afterEach(async () => {
   await gw?.close();
   await fake?.close();
-  await new Promise((resolve) => (receiver ? receiver.server.close(resolve) : resolve(undefined)));
+  await receiver?.close();
   gw = fake = receiver = undefined;
 });
 
@@ -102,7 +61,7 @@ async function streamOneTask(g: TestGateway, f: LlamacppFake, headers: Record<st
 describe('gateway tracing', () => {
   // ORCH-0803
   it('exports the span tree of a streamed task under the client trace and hands the engine call span to the engine', async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     const { gw: g, fake: f } = await start({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }, { recorder: slowRecorder });
     const { taskId, engineCall } = await streamOneTask(g, f, { traceparent: CLIENT_TRACEPARENT });
     await g.close(); // flushes the SDK's batch processor
@@ -145,14 +104,14 @@ describe('gateway tracing', () => {
 
   // ORCH-0803
   it('with no OTLP endpoint and no client traceparent sends the engine no traceparent and exports nothing', async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     const { gw: g, fake: f } = await start({ OTEL_SERVICE_NAME: 'unused-without-endpoint' });
     const { engineCall } = await streamOneTask(g, f, {});
     expect(engineCall.headers.traceparent).toBeUndefined();
     expect(f.seen.every((s) => s.headers.traceparent === undefined)).toBe(true);
     await g.close();
     gw = undefined;
-    expect(receiver.posts).toBe(0);
+    expect(receiver.requests).toEqual([]);
     expect(receiver.spans).toEqual([]);
   });
 

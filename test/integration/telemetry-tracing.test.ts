@@ -2,62 +2,21 @@
 // the span tree of one request (HTTP → admission, queue wait, dispatch → engine call) arrives
 // with the client's trace id and the right parent links.
 
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { endSpan, SPAN_NAMES, startEngineCallSpan, startHttpSpan, startTaskSpan, traceHeaders } from '../../src/telemetry/spans.ts';
 import { startTracing, tracesEndpoint, type Tracing } from '../../src/telemetry/tracing.ts';
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  attributes: { key: string; value: Record<string, unknown> }[];
-  status?: { code?: number };
-}
-
-interface Receiver {
-  url: string;
-  spans: OtlpSpan[];
-  requests: { path: string; headers: IncomingHttpHeaders }[];
-  server: Server;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const spans: OtlpSpan[] = [];
-  const requests: Receiver['requests'] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      requests.push({ path: req.url ?? '', headers: req.headers });
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] };
-      for (const rs of body.resourceSpans) for (const ss of rs.scopeSpans) spans.push(...ss.spans);
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo; // listening on TCP, so an AddressInfo
-  return { url: `http://127.0.0.1:${port}`, spans, requests, server };
-}
+import { spanAttr as attr, startOtlpReceiver, type OtlpReceiver } from './telemetry-otlp-receiver.ts';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
 const clientHeaders = { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, 'content-type': 'application/json' };
 
-const attr = (span: OtlpSpan, key: string): unknown => {
-  const value = span.attributes.find((a) => a.key === key)?.value;
-  return value === undefined ? undefined : Object.values(value)[0];
-};
-
-let receiver: Receiver | undefined;
+let receiver: OtlpReceiver | undefined;
 let tracing: Tracing | undefined;
 afterEach(async () => {
   await tracing?.shutdown();
   tracing = undefined;
-  await new Promise((resolve) => receiver?.server.close(resolve) ?? resolve(undefined));
+  await receiver?.close();
   receiver = undefined;
 });
 
@@ -79,7 +38,7 @@ function traceOneTask(t: Tracing): Record<string, string> {
 
 describe('tracing', () => {
   it('exports the span tree of a request with the client trace id kept and parents linked', async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     tracing = startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: `${receiver.url}/` });
     expect(tracing.enabled).toBe(true);
     const engineHeaders = traceOneTask(tracing);
@@ -112,7 +71,7 @@ describe('tracing', () => {
   });
 
   it('marks a span failed when the step ends with an error code', async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     tracing = startTracing({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces` });
     const call = startEngineCallSpan(tracing.tracer, startHttpSpan(tracing.tracer, { method: 'POST', route: '/v1/tasks', headers: {} }).context, { task_id: 't-2' });
     endSpan(call.span, { error_code: 'WORKER_RESET', outcome: 'failed' });
@@ -124,7 +83,7 @@ describe('tracing', () => {
   });
 
   it('without an endpoint starts no SDK, exports nothing, and still passes the client traceparent to engines', async () => {
-    receiver = await startReceiver();
+    receiver = await startOtlpReceiver();
     tracing = startTracing({});
     expect(tracing.enabled).toBe(false);
     const headers = traceOneTask(tracing);
