@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { asMetricsContract, lintContract, lintExposition, type MetricsContract } from './metrics-lint.ts';
+import { asMetricsContract, lintContract, lintExposition, readMetricsContract, type MetricsContract } from './metrics-lint.ts';
 
-const contractText = readFileSync(new URL('../../ci/metrics.lint.json', import.meta.url), 'utf8');
 const docs = readFileSync(new URL('../../docs/metrics.md', import.meta.url), 'utf8');
 
 const small: MetricsContract = {
@@ -59,7 +58,7 @@ describe('lintExposition', () => {
 });
 
 describe('the metrics contract (ci/metrics.lint.json)', () => {
-  const contract = asMetricsContract(JSON.parse(contractText));
+  const contract = readMetricsContract();
 
   // ORCH-0801
   it('follows the naming rules: prefix, base units, _total on counters, bounded labels', () => {
@@ -70,6 +69,15 @@ describe('the metrics contract (ci/metrics.lint.json)', () => {
   it('is fully documented in docs/metrics.md', () => {
     const undocumented = contract.series.filter((s) => !docs.includes(`\`${s.name}\``)).map((s) => s.name);
     expect(undocumented).toEqual([]);
+  });
+
+  it('refuses a contract file that is not shaped like one, naming the bad entry', () => {
+    const entry = { name: 'orchqueue_x', type: 'gauge', unit: '1', help: 'x', labels: {}, required: true };
+    expect(asMetricsContract({ prefix: 'orchqueue_', series: [entry] }).series).toEqual([entry]);
+    expect(() => asMetricsContract(null)).toThrow('not an object');
+    expect(() => asMetricsContract({ series: [] })).toThrow('needs "prefix" and "series"');
+    expect(() => asMetricsContract({ prefix: 'orchqueue_', series: [entry, { ...entry, type: 'info' }] })).toThrow('series[1] is malformed');
+    expect(() => asMetricsContract({ prefix: 'orchqueue_', series: [{ ...entry, labels: { pool: 'many' } }] })).toThrow('series[0] is malformed');
   });
 
   it('catches naming mistakes in a contract entry', () => {

@@ -2,6 +2,7 @@
 // series present, nothing undocumented, names/types/help as documented, labels within budget.
 // It also checks the contract itself for naming rules (prefix, base units, `_total`).
 
+import { readFileSync } from 'node:fs';
 import { parsePromText, type Family } from './prom-text.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
@@ -126,4 +127,9 @@ export function asMetricsContract(value: unknown): MetricsContract {
   }
   // Each entry was checked field by field above.
   return { prefix, series: series as SeriesContract[] };
+}
+
+/** The repository's metrics contract, ci/metrics.lint.json, read and checked (tests and CI only). */
+export function readMetricsContract(): MetricsContract {
+  return asMetricsContract(JSON.parse(readFileSync(new URL('../../ci/metrics.lint.json', import.meta.url), 'utf8')));
 }

@@ -1,12 +1,11 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import type { AdmittedFact, PlacedFact, TaskFacts, TerminalFact } from '../core/observer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { asMetricsContract, lintExposition } from './metrics-lint.ts';
+import { lintExposition, readMetricsContract } from './metrics-lint.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from './prom-text.ts';
 import type { TelemetrySnapshot } from './snapshot.ts';
 
-const contract = asMetricsContract(JSON.parse(readFileSync(new URL('../../ci/metrics.lint.json', import.meta.url), 'utf8')));
+const contract = readMetricsContract();
 
 const task = (id: string, over: Partial<TaskFacts> = {}): TaskFacts => ({
   task_id: id, pool_id: 'p1', priority: 'interactive', correlation_id: `c-${id}`, max_tokens: 64, ...over,

@@ -4,11 +4,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { asMetricsContract } from '../../src/telemetry/metrics-lint.ts';
+import { readMetricsContract } from '../../src/telemetry/metrics-lint.ts';
 import { checkPromQL, scanPromQL } from '../../src/telemetry/promql-names.ts';
 
 const repo = (path: string) => new URL(`../../${path}`, import.meta.url);
-const contract = asMetricsContract(JSON.parse(readFileSync(repo('ci/metrics.lint.json'), 'utf8')));
+const contract = readMetricsContract();
 
 interface Panel {
   id: number;

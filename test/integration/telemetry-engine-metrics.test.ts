@@ -2,14 +2,13 @@
 // two llama.cpp fakes' own /metrics over HTTP and folds KV cache usage, waiting and running
 // requests into orchqueue_engine_* per replica; a replica that stops serving metrics loses them.
 
-import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { startLlamacppFake, type LlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
-import { asMetricsContract, lintExposition } from '../../src/telemetry/metrics-lint.ts';
+import { lintExposition, readMetricsContract } from '../../src/telemetry/metrics-lint.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from '../../src/telemetry/prom-text.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 
-const contract = asMetricsContract(JSON.parse(readFileSync(new URL('../../ci/metrics.lint.json', import.meta.url), 'utf8')));
+const contract = readMetricsContract();
 
 const KV = 'orchqueue_engine_kv_cache_usage_ratio';
 const WAITING = 'orchqueue_engine_requests_waiting';

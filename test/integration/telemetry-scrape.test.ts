@@ -2,17 +2,16 @@
 // GET /metrics checked against the metrics contract: every required series present, nothing
 // undocumented, labels within budget, and counters moved by exactly the traffic sent.
 
-import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compose, type Gateway } from '../../src/main.ts';
-import { asMetricsContract, lintExposition } from '../../src/telemetry/metrics-lint.ts';
+import { lintExposition, readMetricsContract } from '../../src/telemetry/metrics-lint.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from '../../src/telemetry/prom-text.ts';
 import { mockPool, testConfig } from '../support/gateway.ts';
 import { openStream } from '../support/sse-client.ts';
 
-const contract = asMetricsContract(JSON.parse(readFileSync(new URL('../../ci/metrics.lint.json', import.meta.url), 'utf8')));
+const contract = readMetricsContract();
 
 let gateway: Gateway | undefined;
 afterEach(async () => {
