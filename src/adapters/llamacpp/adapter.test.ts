@@ -1,19 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
+import { asEngineError, drain, quickInit, tokenTexts } from '../adapter-test-kit.ts';
+import type { CanonicalEvent, CanonicalRequest, WorkerAdapter } from '../contract.ts';
 import { createLlamacppAdapter } from './adapter.ts';
 import { fakeCompletion, startLlamacppFake, type LlamacppFake } from './fake.ts';
 
 const never = new AbortController().signal;
-
-function init(url: string, over: Partial<AdapterInit> = {}): AdapterInit {
-  return {
-    baseUrl: url,
-    model: 'fake-model',
-    timeouts: { connectMs: 1_000, firstByteMs: 2_000, idleMs: 2_000 },
-    options: { retry_attempts: 2, retry_base_ms: 5, retry_cap_ms: 20, overload_retry_after_ms: 250 },
-    ...over,
-  };
-}
 
 const req = (over: Partial<CanonicalRequest> = {}): CanonicalRequest => ({
   taskId: 'task-1',
@@ -24,23 +15,9 @@ const req = (over: Partial<CanonicalRequest> = {}): CanonicalRequest => ({
   ...over,
 });
 
-async function collect(adapter: WorkerAdapter, r: CanonicalRequest, signal = never) {
-  const events: CanonicalEvent[] = [];
-  try {
-    for await (const ev of adapter.stream(r, signal)) events.push(ev);
-    return { events, error: undefined };
-  } catch (error) {
-    return { events, error };
-  }
-}
-
-const text = (events: CanonicalEvent[]) => events.map((e) => (e.type === 'token' ? e.text : '')).join('');
-const tokens = (events: CanonicalEvent[]) => events.filter((e) => e.type === 'token').length;
-
-function engineError(err: unknown): EngineError {
-  expect(err).toBeInstanceOf(EngineError);
-  return err as EngineError;
-}
+const collect = (adapter: WorkerAdapter, r: CanonicalRequest, signal = never) => drain(adapter.stream(r, signal));
+const text = (events: CanonicalEvent[]) => tokenTexts(events).join('');
+const tokens = (events: CanonicalEvent[]) => tokenTexts(events).length;
 
 describe('llama.cpp adapter against the fake engine', () => {
   let fake: LlamacppFake;
@@ -48,7 +25,7 @@ describe('llama.cpp adapter against the fake engine', () => {
 
   beforeAll(async () => {
     fake = await startLlamacppFake({ slots: 2, nCtx: 512 });
-    adapter = createLlamacppAdapter(init(fake.url));
+    adapter = createLlamacppAdapter(quickInit(fake.url));
   });
   afterAll(async () => {
     await adapter.close();
@@ -114,7 +91,7 @@ describe('llama.cpp adapter against the fake engine', () => {
   it('is not ready while loading, then ready: health, props and stream agree', async () => {
     await fake.setMode('loading');
     expect(await adapter.health(never)).toEqual({ live: true, ready: false, detail: expect.any(String) });
-    expect(engineError((await collect(adapter, req())).error).code).toBe('POOL_UNREADY');
+    expect(asEngineError((await collect(adapter, req())).error).code).toBe('POOL_UNREADY');
     await expect(adapter.props(never)).rejects.toMatchObject({ code: 'POOL_UNREADY' });
     await fake.setMode('ready');
     expect(await adapter.health(never)).toEqual({ live: true, ready: true });
@@ -135,7 +112,7 @@ describe('llama.cpp adapter against the fake engine', () => {
   // ORCH-0603
   it('maps overload to REPLICA_EXHAUSTED with a retry hint', async () => {
     await fake.setMode('overloaded');
-    const err = engineError((await collect(adapter, req())).error);
+    const err = asEngineError((await collect(adapter, req())).error);
     expect(err.code).toBe('REPLICA_EXHAUSTED');
     expect(err.retryAfterMs).toBe(250);
     expect(err.upstreamStatus).toBe(503);
@@ -147,7 +124,7 @@ describe('llama.cpp adapter against the fake engine', () => {
       await fake.setMode({ kind: 'fail-at-token', at: 2 });
       const { events, error } = await collect(adapter, req());
       expect(tokens(events)).toBe(2);
-      const err = engineError(error);
+      const err = asEngineError(error);
       expect(err.code).toBe('WORKER_RESET');
       expect(err.message).not.toContain('fake engine failure');
       expect(err.upstreamDetail).toContain('fake engine failure');
@@ -157,14 +134,14 @@ describe('llama.cpp adapter against the fake engine', () => {
   // ORCH-0603 ORCH-0009
   it('maps an HTTP 500 before the stream to ENGINE_ERROR without leaking the upstream text', async () => {
     await fake.setMode('fail-before-first-token');
-    const err = engineError((await collect(adapter, req())).error);
+    const err = asEngineError((await collect(adapter, req())).error);
     expect(err.code).toBe('ENGINE_ERROR');
     expect(err.message).not.toContain('fake');
     expect(err.upstreamDetail).toContain('fake engine failure before the first token');
   });
 
   it('maps a prompt larger than the context to INVALID_PARAMS', async () => {
-    const err = engineError((await collect(adapter, req({ prompt: 'x'.repeat(600) }))).error);
+    const err = asEngineError((await collect(adapter, req({ prompt: 'x'.repeat(600) }))).error);
     expect(err.code).toBe('INVALID_PARAMS');
     expect(err.message).toMatch(/context window/);
   });
@@ -174,14 +151,14 @@ describe('llama.cpp adapter against the fake engine', () => {
     await fake.setMode({ kind: 'reset-at-token', at: 3 });
     const { events, error } = await collect(adapter, req());
     expect(tokens(events)).toBe(3);
-    expect(engineError(error).code).toBe('WORKER_RESET');
+    expect(asEngineError(error).code).toBe('WORKER_RESET');
   });
 
   it('maps a reset before the first byte to WORKER_RESET with no tokens', async () => {
     await fake.setMode({ kind: 'reset-at-token', at: 0 });
     const { events, error } = await collect(adapter, req());
     expect(events).toEqual([]);
-    expect(engineError(error).code).toBe('WORKER_RESET');
+    expect(asEngineError(error).code).toBe('WORKER_RESET');
   });
 
   it('refuses with REPLICA_EXHAUSTED when every slot is busy', async () => {
@@ -190,7 +167,7 @@ describe('llama.cpp adapter against the fake engine', () => {
     const busy = [new AbortController(), new AbortController()];
     const running = busy.map((c) => collect(adapter, req({ maxTokens: 500 }), c.signal));
     while (fake.busySlots() < 2) await new Promise((r) => setTimeout(r, 5));
-    expect(engineError((await collect(adapter, req())).error).code).toBe('REPLICA_EXHAUSTED');
+    expect(asEngineError((await collect(adapter, req())).error).code).toBe('REPLICA_EXHAUSTED');
     for (const c of busy) c.abort(new Error('done'));
     await Promise.all(running);
     await Promise.all([fake.settled(first), fake.settled(first + 1)]);
@@ -241,11 +218,11 @@ describe('llama.cpp adapter timeouts and unreachable engines', () => {
   // ORCH-0603
   it('maps a stream that hangs to DECODE_TIMEOUT through the idle timeout', async () => {
     const fake = await startLlamacppFake({ mode: { kind: 'hang-at-token', at: 2 } });
-    const adapter = createLlamacppAdapter(init(fake.url, { timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 150 } }));
+    const adapter = createLlamacppAdapter(quickInit(fake.url, { timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 150 } }));
     try {
       const { events, error } = await collect(adapter, req());
       expect(tokens(events)).toBe(2);
-      expect(engineError(error).code).toBe('DECODE_TIMEOUT');
+      expect(asEngineError(error).code).toBe('DECODE_TIMEOUT');
       expect((await fake.settled(0)).aborted).toBe(true);
     } finally {
       await adapter.close();
@@ -258,10 +235,10 @@ describe('llama.cpp adapter timeouts and unreachable engines', () => {
     const fake = await startLlamacppFake();
     const url = fake.url;
     await fake.close();
-    const adapter = createLlamacppAdapter(init(url));
+    const adapter = createLlamacppAdapter(quickInit(url));
     try {
       expect(await adapter.health(never)).toEqual({ live: false, ready: false, detail: 'connection refused' });
-      expect(engineError((await collect(adapter, req())).error).code).toBe('POOL_UNREADY');
+      expect(asEngineError((await collect(adapter, req())).error).code).toBe('POOL_UNREADY');
       await expect(adapter.props(never)).rejects.toMatchObject({ code: 'POOL_UNREADY' });
     } finally {
       await adapter.close();
@@ -270,7 +247,7 @@ describe('llama.cpp adapter timeouts and unreachable engines', () => {
 
   it('sends the configured API key as a bearer token', async () => {
     const fake = await startLlamacppFake();
-    const adapter = createLlamacppAdapter(init(fake.url, { options: { api_key: 'sekrit' } }));
+    const adapter = createLlamacppAdapter(quickInit(fake.url, { options: { api_key: 'sekrit' } }));
     try {
       await collect(adapter, req());
       expect(fake.seen[0]?.headers['authorization']).toBe('Bearer sekrit');
@@ -281,6 +258,6 @@ describe('llama.cpp adapter timeouts and unreachable engines', () => {
   });
 
   it('refuses unknown replica options at construction', () => {
-    expect(() => createLlamacppAdapter(init('http://127.0.0.1:1', { options: { retry_atempts: 3 } }))).toThrow(/invalid llamacpp replica options/);
+    expect(() => createLlamacppAdapter(quickInit('http://127.0.0.1:1', { options: { retry_atempts: 3 } }))).toThrow(/invalid llamacpp replica options/);
   });
 });

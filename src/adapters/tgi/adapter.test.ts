@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { drain, tokenTexts } from '../adapter-test-kit.ts';
 import { EngineError, type AdapterTimeouts, type CanonicalEvent, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
 import { createTgiAdapter } from './adapter.ts';
 import { encodeTgiRequest } from './encode.ts';
@@ -25,26 +26,14 @@ afterEach(async () => {
   fake = undefined;
 });
 
-/** Runs a stream to its end or failure, keeping what arrived before a failure. */
-async function run(stream: AsyncIterable<CanonicalEvent>): Promise<{ events: CanonicalEvent[]; error?: unknown }> {
-  const events: CanonicalEvent[] = [];
-  try {
-    for await (const e of stream) events.push(e);
-    return { events };
-  } catch (error) {
-    return { events, error };
-  }
-}
-
-const texts = (events: CanonicalEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.text] : []));
 const expectedTexts = (req: CanonicalRequest, n = req.maxTokens) => tgiFakeTokens(req.prompt, req.seed, n);
 
 describe('TGI adapter against the fake router', () => {
   it('streams the engine tokens through split chunks and keep-alives, ending with length and counts', async () => {
     const { adapter } = await setup({ splitChunks: true, keepAliveEvery: 1, extraFields: true });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(error).toBeUndefined();
-    expect(texts(events)).toEqual(expectedTexts(REQ));
+    expect(tokenTexts(events)).toEqual(expectedTexts(REQ));
     expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length', promptTokens: tgiInputLength(REQ.prompt), completionTokens: 12 });
   });
 
@@ -52,7 +41,7 @@ describe('TGI adapter against the fake router', () => {
   it('sends exactly the encoded body and only its own headers, propagating traceparent', async () => {
     const { fake, adapter } = await setup();
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    await run(adapter.stream({ ...REQ, traceparent }, never()));
+    await drain(adapter.stream({ ...REQ, traceparent }, never()));
     const seen = fake.seen[0];
     expect(seen?.path).toBe('/generate_stream');
     expect(seen?.body).toEqual(encodeTgiRequest(REQ));
@@ -65,27 +54,27 @@ describe('TGI adapter against the fake router', () => {
     const all = expectedTexts(REQ);
     const stopWord = all[4] as string;
     const firstHit = all.findIndex((t) => t.includes(stopWord));
-    const { events } = await run(adapter.stream({ ...REQ, stop: [stopWord] }, never()));
-    expect(texts(events)).toEqual(all.slice(0, firstHit + 1));
+    const { events } = await drain(adapter.stream({ ...REQ, stop: [stopWord] }, never()));
+    expect(tokenTexts(events)).toEqual(all.slice(0, firstHit + 1));
     expect(events.at(-1)).toMatchObject({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1 });
   });
 
   it('ends with stop on EOS and never emits the special token text', async () => {
     const { adapter } = await setup({ eosAfterTokens: 3 });
-    const { events } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(REQ, 3));
+    const { events } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(REQ, 3));
     expect(events.at(-1)).toMatchObject({ type: 'end', finishReason: 'stop', completionTokens: 4 });
   });
 
   it('reports connection refused while loading, then serves once the router listens', async () => {
     const { fake, adapter } = await setup({ mode: 'loading' });
     expect(await adapter.health(never())).toMatchObject({ live: false, ready: false });
-    expect((await run(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
+    expect((await drain(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
     await expect(adapter.props(never())).rejects.toMatchObject({ code: 'POOL_UNREADY' });
 
     await fake.setMode('ready');
     expect(await adapter.health(never())).toEqual({ live: true, ready: true });
-    expect(texts((await run(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts(REQ));
+    expect(tokenTexts((await drain(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts(REQ));
   });
 
   it('reports live but not ready when /health answers 503', async () => {
@@ -104,7 +93,7 @@ describe('TGI adapter against the fake router', () => {
   // ORCH-0603
   it('maps the in-band overloaded event to REPLICA_EXHAUSTED with a retry hint', async () => {
     const { adapter } = await setup({ mode: 'overloaded' });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toBeInstanceOf(EngineError);
     expect(error).toMatchObject({ code: 'REPLICA_EXHAUSTED', retryAfterMs: 1_000, message: 'the TGI replica is at its concurrency limit' });
@@ -112,44 +101,44 @@ describe('TGI adapter against the fake router', () => {
 
   it('maps an in-band validation event to INVALID_PARAMS without leaking the upstream text', async () => {
     const { adapter } = await setup();
-    const { error } = await run(adapter.stream({ ...REQ, stop: ['a', 'b', 'c', 'd', 'e'] }, never()));
+    const { error } = await drain(adapter.stream({ ...REQ, stop: ['a', 'b', 'c', 'd', 'e'] }, never()));
     expect(error).toMatchObject({ code: 'INVALID_PARAMS', message: 'the TGI replica rejected the generation parameters' });
     expect((error as EngineError).upstreamDetail).toContain('supports up to 4 stop sequences');
   });
 
   it('turns an in-band error after the first token into WORKER_RESET', async () => {
     const { adapter } = await setup({ mode: { kind: 'fail-at-token', at: 2 }, splitChunks: true });
-    const { events, error } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(REQ, 2));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(REQ, 2));
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
     expect((error as EngineError).message).not.toContain('CUDA');
   });
 
   it('turns a generation failure before the first token into a retriable WORKER_RESET', async () => {
     const { adapter } = await setup({ mode: 'fail-before-first-token' });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
   });
 
   it('turns a connection reset before the first token into WORKER_RESET', async () => {
     const { adapter } = await setup({ mode: { kind: 'reset-at-token', at: 0 } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
   });
 
   it('turns a connection reset mid-stream into WORKER_RESET after the tokens that arrived', async () => {
     const { adapter } = await setup({ mode: { kind: 'reset-at-token', at: 3 } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(REQ, 3));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(REQ, 3));
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
   });
 
   it('gives up on a silent engine with DECODE_TIMEOUT and closes the connection', async () => {
     const { fake, adapter } = await setup({ mode: { kind: 'hang-at-token', at: 1 } }, { idleMs: 150 });
-    const { events, error } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(REQ, 1));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(REQ, 1));
     expect(error).toMatchObject({ code: 'DECODE_TIMEOUT' });
     expect((await fake.settled(0)).aborted).toBe(true);
   });
@@ -182,7 +171,7 @@ describe('TGI adapter against the fake router', () => {
 
   it('reuses keep-alive connections across complete streams', async () => {
     const { fake, adapter } = await setup();
-    for (let i = 0; i < 4; i++) await run(adapter.stream(REQ, never()));
+    for (let i = 0; i < 4; i++) await drain(adapter.stream(REQ, never()));
     expect(fake.seen.map((s) => s.aborted)).toEqual([false, false, false, false]);
     // undici may open a second socket while the first is being released; never one per stream.
     expect(new Set(fake.seen.map((s) => s.notes['remotePort'])).size).toBeLessThan(4);

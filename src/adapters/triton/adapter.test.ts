@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { EngineError, type AdapterTimeouts, type CanonicalEvent, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
+import { drain, tokenTexts } from '../adapter-test-kit.ts';
+import { EngineError, type AdapterTimeouts, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
 import { createTritonAdapter } from './adapter.ts';
 import { encodeTritonRequest } from './encode.ts';
 import { startTritonFake, tritonFakeTokens, type TritonFake, type TritonFakeOptions } from './fake.ts';
@@ -36,45 +37,34 @@ afterEach(async () => {
   fake = undefined;
 });
 
-async function run(stream: AsyncIterable<CanonicalEvent>): Promise<{ events: CanonicalEvent[]; error?: unknown }> {
-  const events: CanonicalEvent[] = [];
-  try {
-    for await (const e of stream) events.push(e);
-    return { events };
-  } catch (error) {
-    return { events, error };
-  }
-}
-
-const texts = (events: CanonicalEvent[]) => events.flatMap((e) => (e.type === 'token' ? [e.text] : []));
 const expectedTexts = (n = REQ.maxTokens) => tritonFakeTokens(REQ.prompt, REQ.seed, n);
 
 describe('Triton adapter against the fake server', () => {
   it('streams ensemble deltas through split chunks, keep-alives and extra tensors, ending with length', async () => {
     const { adapter } = await setup({ fake: { splitChunks: true, keepAliveEvery: 1 } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(error).toBeUndefined();
-    expect(texts(events)).toEqual(expectedTexts());
+    expect(tokenTexts(events)).toEqual(expectedTexts());
     expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'length' });
   });
 
   it('turns the llmapi model cumulative text into deltas', async () => {
     const { fake, adapter } = await setup({ fake: { profile: 'llmapi', splitChunks: true } });
-    const { events } = await run(adapter.stream({ ...REQ, model: fake.model }, never()));
-    expect(texts(events)).toEqual(expectedTexts());
+    const { events } = await drain(adapter.stream({ ...REQ, model: fake.model }, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts());
     expect(fake.seen[0]?.body).toMatchObject({ sampling_param_max_tokens: 12, streaming: true, sampling_param_seed: 42 });
   });
 
   it('tolerates the text output rendered as a one-element array', async () => {
     const { adapter } = await setup({ fake: { arrayOutput: true } });
-    expect(texts((await run(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts());
+    expect(tokenTexts((await drain(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts());
   });
 
   // ORCH-0604
   it('sends exactly the encoded body and only its own headers, propagating traceparent', async () => {
     const { fake, adapter } = await setup();
     const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
-    await run(adapter.stream({ ...REQ, traceparent }, never()));
+    await drain(adapter.stream({ ...REQ, traceparent }, never()));
     const seen = fake.seen[0];
     expect(seen?.path).toBe('/v2/models/ensemble/generate_stream');
     expect(seen?.body).toEqual(encodeTritonRequest(REQ, TRITON_PROFILES.ensemble));
@@ -83,10 +73,10 @@ describe('Triton adapter against the fake server', () => {
 
   it('infers stop when the model ends before max_tokens and length when it reaches it', async () => {
     const { adapter } = await setup({ fake: { eosAfterTokens: 5 } });
-    const early = await run(adapter.stream(REQ, never()));
-    expect(texts(early.events)).toEqual(expectedTexts(5));
+    const early = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(early.events)).toEqual(expectedTexts(5));
     expect(early.events.at(-1)).toEqual({ type: 'end', finishReason: 'stop' });
-    const full = await run(adapter.stream({ ...REQ, maxTokens: 5 }, never()));
+    const full = await drain(adapter.stream({ ...REQ, maxTokens: 5 }, never()));
     expect(full.events.at(-1)).toEqual({ type: 'end', finishReason: 'length' });
   });
 
@@ -95,26 +85,26 @@ describe('Triton adapter against the fake server', () => {
     const all = expectedTexts();
     const stopWord = all[3] as string;
     const firstHit = all.findIndex((t) => t.includes(stopWord));
-    const { events } = await run(adapter.stream({ ...REQ, stop: [stopWord] }, never()));
-    expect(texts(events)).toEqual(all.slice(0, firstHit + 1));
+    const { events } = await drain(adapter.stream({ ...REQ, stop: [stopWord] }, never()));
+    expect(tokenTexts(events)).toEqual(all.slice(0, firstHit + 1));
     expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop' });
   });
 
   it('reports connection refused while models load, then serves once the port opens', async () => {
     const { fake, adapter } = await setup({ fake: { mode: 'loading' } });
     expect(await adapter.health(never())).toMatchObject({ live: false, ready: false });
-    expect((await run(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
+    expect((await drain(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
     await expect(adapter.props(never())).rejects.toMatchObject({ code: 'POOL_UNREADY' });
 
     await fake.setMode('ready');
     expect(await adapter.health(never())).toEqual({ live: true, ready: true });
-    expect(texts((await run(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts());
+    expect(tokenTexts((await drain(adapter.stream(REQ, never()))).events)).toEqual(expectedTexts());
   });
 
   it('reports live but not ready on readiness 400, and generation as POOL_UNREADY', async () => {
     const { adapter } = await setup({ fake: { mode: 'unready' } });
     expect(await adapter.health(never())).toMatchObject({ live: true, ready: false });
-    expect((await run(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
+    expect((await drain(adapter.stream(REQ, never()))).error).toMatchObject({ code: 'POOL_UNREADY' });
   });
 
   it('reads the version from /v2 and the model from its metadata, the rest from options', async () => {
@@ -133,7 +123,7 @@ describe('Triton adapter against the fake server', () => {
 
   it('maps a queue-full 503 to REPLICA_EXHAUSTED with a retry hint', async () => {
     const { adapter } = await setup({ fake: { mode: 'overloaded' } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toBeInstanceOf(EngineError);
     expect(error).toMatchObject({ code: 'REPLICA_EXHAUSTED', retryAfterMs: 1_000, upstreamStatus: 503 });
@@ -141,43 +131,43 @@ describe('Triton adapter against the fake server', () => {
 
   it('maps a 400 for an input the model does not declare to INVALID_PARAMS', async () => {
     const { adapter } = await setup({ options: { input_names: { seed: 'random_seed' } } });
-    const { error } = await run(adapter.stream(REQ, never()));
+    const { error } = await drain(adapter.stream(REQ, never()));
     expect(error).toMatchObject({ code: 'INVALID_PARAMS', message: 'the Triton replica rejected the generation inputs' });
     expect((error as EngineError).upstreamDetail).toContain("unexpected inference input 'random_seed'");
   });
 
   it('maps a 500 before inference to ENGINE_ERROR', async () => {
     const { adapter } = await setup({ fake: { mode: 'fail-before-first-token' } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toMatchObject({ code: 'ENGINE_ERROR', upstreamStatus: 500 });
   });
 
   it('turns an in-band error after the first response into WORKER_RESET', async () => {
     const { adapter } = await setup({ fake: { mode: { kind: 'fail-at-token', at: 2 }, splitChunks: true } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(2));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(2));
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
     expect((error as EngineError).message).not.toContain('illegal');
   });
 
   it('turns a reset before any response into WORKER_RESET', async () => {
     const { adapter } = await setup({ fake: { mode: { kind: 'reset-at-token', at: 0 } } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
   });
 
   it('turns a reset mid-stream into WORKER_RESET after the tokens that arrived', async () => {
     const { adapter } = await setup({ fake: { mode: { kind: 'reset-at-token', at: 3 } } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(3));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(3));
     expect(error).toMatchObject({ code: 'WORKER_RESET' });
   });
 
   it('gives up with DECODE_TIMEOUT when the first response never comes', async () => {
     const { fake, adapter } = await setup({ fake: { mode: { kind: 'hang-at-token', at: 0 } }, timeouts: { firstByteMs: 150 } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
     expect(events).toEqual([]);
     expect(error).toMatchObject({ code: 'DECODE_TIMEOUT', message: expect.stringContaining('first-byte') });
     expect((await fake.settled(0)).aborted).toBe(true);
@@ -185,8 +175,8 @@ describe('Triton adapter against the fake server', () => {
 
   it('gives up with DECODE_TIMEOUT when the stream goes silent', async () => {
     const { fake, adapter } = await setup({ fake: { mode: { kind: 'hang-at-token', at: 2 } }, timeouts: { idleMs: 150 } });
-    const { events, error } = await run(adapter.stream(REQ, never()));
-    expect(texts(events)).toEqual(expectedTexts(2));
+    const { events, error } = await drain(adapter.stream(REQ, never()));
+    expect(tokenTexts(events)).toEqual(expectedTexts(2));
     expect(error).toMatchObject({ code: 'DECODE_TIMEOUT', message: expect.stringContaining('idle') });
     expect((await fake.settled(0)).aborted).toBe(true);
   });
@@ -218,7 +208,7 @@ describe('Triton adapter against the fake server', () => {
 
   it('reuses keep-alive connections across complete streams', async () => {
     const { fake, adapter } = await setup();
-    for (let i = 0; i < 4; i++) await run(adapter.stream(REQ, never()));
+    for (let i = 0; i < 4; i++) await drain(adapter.stream(REQ, never()));
     expect(fake.seen.map((s) => s.aborted)).toEqual([false, false, false, false]);
     expect(new Set(fake.seen.map((s) => s.notes['remotePort'])).size).toBeLessThan(4);
   });

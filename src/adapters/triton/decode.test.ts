@@ -1,70 +1,37 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { Upstream, UpstreamBody } from '../../transport/http-agent.ts';
-import { streamSse } from '../../transport/sse-stream.ts';
+import { goldenFixtures, replayOutcome, splits, type ReplayOutcome } from '../adapter-test-kit.ts';
 import type { CanonicalEvent } from '../contract.ts';
 import { decodeTritonFacts, TritonStreamDecoder } from './decode.ts';
 import { tritonError, tritonErrorPolicy } from './errors.ts';
 import { TRITON_PROFILES, tritonWire } from './options.ts';
 
-interface Outcome {
-  events: CanonicalEvent[];
-  error?: { code: string; retryAfterMs?: number; upstreamDetail?: string };
-}
-interface Expected extends Outcome {
+interface Expected extends ReplayOutcome {
   profile: 'ensemble' | 'llmapi';
   maxTokens: number;
 }
 
-const FIXTURES = new URL('./fixtures/', import.meta.url);
-const names = readdirSync(FIXTURES).filter((f) => f.endsWith('.sse')).map((f) => f.slice(0, -'.sse'.length));
+const fixtures = goldenFixtures(new URL('./fixtures/', import.meta.url));
 const policy = tritonErrorPolicy(1_000);
-
-/** An upstream that answers 200 with the given body chunks: the adapter's real stream loop runs on it. */
-function replayUpstream(chunks: Uint8Array[]): Upstream {
-  return {
-    request: async () => ({ status: 200, headers: {}, body: Readable.from(chunks) as unknown as UpstreamBody /* only iterated and destroyed */ }),
-    close: async () => {},
-  };
-}
-
-async function replay(chunks: Uint8Array[], profile: Expected['profile'], maxTokens: number): Promise<Outcome> {
-  const decoder = new TritonStreamDecoder(TRITON_PROFILES[profile], maxTokens);
-  const events: CanonicalEvent[] = [];
-  const call = { path: '/v2/models/m/generate_stream', body: '{}', headers: {} };
-  try {
-    for await (const event of streamSse(replayUpstream(chunks), call, decoder, new AbortController().signal)) events.push(event);
-    return { events };
-  } catch (err) {
-    const mapped = tritonError(err, decoder.tokens, policy);
-    const error: Outcome['error'] = { code: mapped.code, upstreamDetail: mapped.upstreamDetail };
-    if (mapped.retryAfterMs !== undefined) error.retryAfterMs = mapped.retryAfterMs;
-    return { events, error };
-  }
-}
+const replay = (chunks: Uint8Array[], profile: Expected['profile'], maxTokens: number) =>
+  replayOutcome(new TritonStreamDecoder(TRITON_PROFILES[profile], maxTokens), chunks, (err, tokens) => tritonError(err, tokens, policy));
 
 const msg = (data: string) => ({ event: undefined, data, id: undefined, retry: undefined });
 
 describe('Triton golden fixtures', () => {
   it('has fixtures to replay', () => {
-    expect(names.length).toBeGreaterThanOrEqual(6);
+    expect(fixtures.length).toBeGreaterThanOrEqual(6);
   });
 
-  for (const name of names) {
-    const bytes = new Uint8Array(readFileSync(new URL(`${name}.sse`, FIXTURES)));
-    const { profile, maxTokens, ...expected } = JSON.parse(readFileSync(new URL(`${name}.json`, FIXTURES), 'utf8')) as Expected;
+  for (const fixture of fixtures) {
+    const { profile, maxTokens, ...expected } = fixture.expected as Expected;
 
-    it(`${name}: decodes to the expected canonical events`, async () => {
-      expect(await replay([bytes], profile, maxTokens)).toEqual(expected);
+    it(`${fixture.name}: decodes to the expected canonical events`, async () => {
+      expect(await replay([fixture.bytes], profile, maxTokens)).toEqual(expected);
     });
 
     // ORCH-0605
-    it(`${name}: gives identical events when split at every byte boundary`, async () => {
-      for (let cut = 1; cut < bytes.length; cut++) {
-        expect(await replay([bytes.subarray(0, cut), bytes.subarray(cut)], profile, maxTokens)).toEqual(expected);
-      }
-      expect(await replay(Array.from(bytes, (_, i) => bytes.subarray(i, i + 1)), profile, maxTokens)).toEqual(expected);
+    it(`${fixture.name}: gives identical events when split at every byte boundary`, async () => {
+      for (const chunks of splits(fixture.bytes)) expect(await replay(chunks, profile, maxTokens)).toEqual(expected);
     });
   }
 });

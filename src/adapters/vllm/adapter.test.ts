@@ -1,19 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
+import { asEngineError, drain, quickInit, tokenTexts } from '../adapter-test-kit.ts';
+import type { CanonicalEvent, CanonicalRequest, WorkerAdapter } from '../contract.ts';
 import { createVllmAdapter } from './adapter.ts';
 import { fakeCompletion, startVllmFake, type VllmFake } from './fake.ts';
 
 const never = new AbortController().signal;
-
-function init(url: string, over: Partial<AdapterInit> = {}): AdapterInit {
-  return {
-    baseUrl: url,
-    model: 'fake-model',
-    timeouts: { connectMs: 1_000, firstByteMs: 2_000, idleMs: 2_000 },
-    options: { retry_attempts: 2, retry_base_ms: 5, retry_cap_ms: 20, overload_retry_after_ms: 250 },
-    ...over,
-  };
-}
 
 const req = (over: Partial<CanonicalRequest> = {}): CanonicalRequest => ({
   taskId: 'task-1',
@@ -24,23 +15,9 @@ const req = (over: Partial<CanonicalRequest> = {}): CanonicalRequest => ({
   ...over,
 });
 
-async function collect(adapter: WorkerAdapter, r: CanonicalRequest, signal = never) {
-  const events: CanonicalEvent[] = [];
-  try {
-    for await (const ev of adapter.stream(r, signal)) events.push(ev);
-    return { events, error: undefined };
-  } catch (error) {
-    return { events, error };
-  }
-}
-
-const text = (events: CanonicalEvent[]) => events.map((e) => (e.type === 'token' ? e.text : '')).join('');
-const tokens = (events: CanonicalEvent[]) => events.filter((e) => e.type === 'token').length;
-
-function engineError(err: unknown): EngineError {
-  expect(err).toBeInstanceOf(EngineError);
-  return err as EngineError;
-}
+const collect = (adapter: WorkerAdapter, r: CanonicalRequest, signal = never) => drain(adapter.stream(r, signal));
+const text = (events: CanonicalEvent[]) => tokenTexts(events).join('');
+const tokens = (events: CanonicalEvent[]) => tokenTexts(events).length;
 
 describe('vLLM adapter against the fake engine', () => {
   let fake: VllmFake;
@@ -48,7 +25,7 @@ describe('vLLM adapter against the fake engine', () => {
 
   beforeAll(async () => {
     fake = await startVllmFake({ maxModelLen: 512 });
-    adapter = createVllmAdapter(init(fake.url));
+    adapter = createVllmAdapter(quickInit(fake.url));
   });
   afterAll(async () => {
     await adapter.close();
@@ -110,7 +87,7 @@ describe('vLLM adapter against the fake engine', () => {
   it('refuses TCP while loading (health not live, POOL_UNREADY), then serves on the same port', async () => {
     await fake.setMode('loading');
     expect(await adapter.health(never)).toEqual({ live: false, ready: false, detail: 'connection refused' });
-    expect(engineError((await collect(adapter, req())).error).code).toBe('POOL_UNREADY');
+    expect(asEngineError((await collect(adapter, req())).error).code).toBe('POOL_UNREADY');
     await expect(adapter.props(never)).rejects.toMatchObject({ code: 'POOL_UNREADY' });
     await fake.setMode('ready');
     expect(await adapter.health(never)).toEqual({ live: true, ready: true });
@@ -123,7 +100,7 @@ describe('vLLM adapter against the fake engine', () => {
 
   it('maps a 429 to REPLICA_EXHAUSTED honouring Retry-After', async () => {
     await fake.setMode('overloaded');
-    const err = engineError((await collect(adapter, req())).error);
+    const err = asEngineError((await collect(adapter, req())).error);
     expect(err.code).toBe('REPLICA_EXHAUSTED');
     expect(err.retryAfterMs).toBe(1000);
   });
@@ -134,7 +111,7 @@ describe('vLLM adapter against the fake engine', () => {
       await fake.setMode({ kind: 'fail-at-token', at: 2 });
       const { events, error } = await collect(adapter, req());
       expect(tokens(events)).toBe(2);
-      const err = engineError(error);
+      const err = asEngineError(error);
       expect(err.code).toBe('WORKER_RESET');
       expect(err.upstreamDetail).toContain('InternalServerError');
       expect(err.message).not.toContain('fake');
@@ -145,26 +122,26 @@ describe('vLLM adapter against the fake engine', () => {
     await fake.setMode('fail-before-first-token');
     for (const errorStyle of ['nested', 'flat'] as const) {
       fake.configure({ errorStyle });
-      const err = engineError((await collect(adapter, req())).error);
+      const err = asEngineError((await collect(adapter, req())).error);
       expect(err.code).toBe('ENGINE_ERROR');
       expect(err.upstreamDetail).toContain('fake engine failure before the first token');
     }
   });
 
   it('maps a context overflow to INVALID_PARAMS and an unknown model to ENGINE_ERROR', async () => {
-    expect(engineError((await collect(adapter, req({ maxTokens: 600 }))).error).code).toBe('INVALID_PARAMS');
-    expect(engineError((await collect(adapter, req({ model: 'other' }))).error).code).toBe('ENGINE_ERROR');
+    expect(asEngineError((await collect(adapter, req({ maxTokens: 600 }))).error).code).toBe('INVALID_PARAMS');
+    expect(asEngineError((await collect(adapter, req({ model: 'other' }))).error).code).toBe('ENGINE_ERROR');
   });
 
   it('maps a reset mid-stream to WORKER_RESET and a reset before the first byte too', async () => {
     await fake.setMode({ kind: 'reset-at-token', at: 3 });
     const mid = await collect(adapter, req());
     expect(tokens(mid.events)).toBe(3);
-    expect(engineError(mid.error).code).toBe('WORKER_RESET');
+    expect(asEngineError(mid.error).code).toBe('WORKER_RESET');
     await fake.setMode({ kind: 'reset-at-token', at: 0 });
     const early = await collect(adapter, req());
     expect(early.events).toEqual([]);
-    expect(engineError(early.error).code).toBe('WORKER_RESET');
+    expect(asEngineError(early.error).code).toBe('WORKER_RESET');
   });
 
   // ORCH-0601
@@ -190,11 +167,11 @@ describe('vLLM adapter against the fake engine', () => {
 describe('vLLM adapter timeouts', () => {
   it('maps a stream that hangs to DECODE_TIMEOUT through the idle timeout', async () => {
     const fake = await startVllmFake({ mode: { kind: 'hang-at-token', at: 1 } });
-    const adapter = createVllmAdapter(init(fake.url, { timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 150 } }));
+    const adapter = createVllmAdapter(quickInit(fake.url, { timeouts: { connectMs: 1_000, firstByteMs: 1_000, idleMs: 150 } }));
     try {
       const { events, error } = await collect(adapter, req());
       expect(tokens(events)).toBe(1);
-      expect(engineError(error).code).toBe('DECODE_TIMEOUT');
+      expect(asEngineError(error).code).toBe('DECODE_TIMEOUT');
       expect((await fake.settled(0)).aborted).toBe(true);
     } finally {
       await adapter.close();
@@ -204,7 +181,7 @@ describe('vLLM adapter timeouts', () => {
 
   it('takes max_num_seqs from options as the slot count', async () => {
     const fake = await startVllmFake();
-    const adapter = createVllmAdapter(init(fake.url, { options: { max_num_seqs: 32 } }));
+    const adapter = createVllmAdapter(quickInit(fake.url, { options: { max_num_seqs: 32 } }));
     try {
       expect((await adapter.props(never)).slotsTotal).toBe(32);
       expect(adapter.capabilities).toEqual({ slotAffinity: false, deterministic: true, reportsSlots: false });
