@@ -5,19 +5,8 @@ import { isAuditKind, type AuditRow } from './records.ts';
 import type { AuditQuery, AuditStore } from './store.ts';
 import { verifyChain, type VerifyResult } from './verify-chain.ts';
 
-export interface AuditRowJson {
-  seq: number;
-  at: string;
-  kind: AuditRow['kind'];
-  task_id: string | null;
-  session_id: string | null;
-  pool_id: string | null;
-  actor: string | null;
-  correlation_id: string | null;
-  data: AuditRow['data'];
-  prev_hash: string;
-  hash: string;
-}
+/** A row as the API and the export write it: `at` as an ISO string, every other field as stored. */
+export type AuditRowJson = Omit<AuditRow, 'at'> & { at: string };
 
 export type ExportFilter = Omit<AuditQuery, 'limit'>;
 
