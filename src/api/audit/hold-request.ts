@@ -4,14 +4,10 @@
 
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import type { HoldScope } from '../../audit/store.ts';
+import type { components } from '../../generated/api-types.ts';
 
-export interface HoldRequestBody {
-  task_id?: string;
-  session_id?: string;
-  from?: string;
-  to?: string;
-  reason: string;
-}
+/** The body as the contract's schema (AuditHoldRequest) has already validated it. */
+export type HoldRequestBody = components['schemas']['AuditHoldRequest'];
 
 const ONE_SCOPE = 'a hold needs exactly one scope: task_id, session_id, or from with to';
 
