@@ -41,14 +41,7 @@ export const BREAKER_STATE_VALUE: Readonly<Record<BreakerStateName, number>> = {
 /** What a pool must offer to be snapshotted (src/pool/pool.ts fits it structurally). */
 export interface SnapshotSource {
   status(): { id: string; engine: string; queue: { interactive: number; batch: number } };
-  replicaStatuses(): ReadonlyArray<{
-    id: string;
-    state: ReplicaStateName;
-    engine_version?: string;
-    slots_total: number;
-    slots_busy: number;
-    breaker: BreakerStateName;
-  }>;
+  replicaStatuses(): ReadonlyArray<Omit<ReplicaSnapshot, 'replica_id' | 'engine_metrics'> & { id: string }>;
 }
 
 /** Builds the scrape-time snapshot; `engineMetricsOf` supplies the last engine scrape per replica. */
