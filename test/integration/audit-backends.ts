@@ -67,19 +67,21 @@ export async function createTestDatabase(): Promise<{ name: string; drop(): Prom
   return { name, drop: async () => void (await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)) };
 }
 
+/** Runs `work` on a driver of its own and closes it, whatever happens. */
+async function closing<T>(driver: SqlDriver, work: (driver: SqlDriver) => Promise<T>): Promise<T> {
+  try {
+    return await work(driver);
+  } finally {
+    await driver.close();
+  }
+}
+
 async function pgDurable(): Promise<DurableBackend> {
   const database = await createTestDatabase();
   const url = databaseUrl(database.name);
   return {
     open: () => openPgStore({ connectionString: url }),
-    async asSuperuser(work) {
-      const driver = pgDriver({ connectionString: url, maxConnections: 1 });
-      try {
-        return await work(driver);
-      } finally {
-        await driver.close();
-      }
-    },
+    asSuperuser: (work) => closing(pgDriver({ connectionString: url, maxConnections: 1 }), work),
     async sever() {
       await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database.name}' AND pid <> pg_backend_pid()`);
     },
@@ -97,14 +99,7 @@ async function pgliteDurable(): Promise<DurableBackend> {
   };
   return {
     open: () => PgliteWorkerStore.open({ dataDir: dir, spawn }),
-    async asSuperuser(work) {
-      const driver = pgliteDriver(await PGlite.create(dir));
-      try {
-        return await work(driver);
-      } finally {
-        await driver.close();
-      }
-    },
+    asSuperuser: async (work) => closing(pgliteDriver(await PGlite.create(dir)), work),
     async sever() {
       await Promise.all(workers.splice(0).map((worker) => worker.terminate()));
     },
