@@ -61,6 +61,37 @@ export interface FakeServer {
 
 export type FakeHandler = (ex: FakeExchange) => Promise<void>;
 
+/** What every engine fake hands its tests; `M` is the engine's fault modes. */
+export interface EngineFake<M> {
+  readonly url: string;
+  readonly seen: SeenRequest[];
+  /** Resolves with seen[index] once its exchange is over (see FakeServer.settled). */
+  settled(index: number): Promise<SeenRequest>;
+  setMode(mode: M): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * The handle on an engine fake's server: `onMode` records a new mode. With `refuseWhileLoading`
+ * the port is closed while the mode is "loading", as for engines that listen only once loaded.
+ */
+export function engineFake<M>(server: FakeServer, onMode: (mode: M) => void, refuseWhileLoading: boolean): EngineFake<M> {
+  return {
+    get url() {
+      return server.url;
+    },
+    seen: server.seen,
+    settled: (index) => server.settled(index),
+    async setMode(mode) {
+      onMode(mode);
+      if (!refuseWhileLoading) return;
+      if (mode === 'loading') await server.refuseConnections();
+      else await server.acceptConnections();
+    },
+    close: () => server.close(),
+  };
+}
+
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export async function startFakeServer(handler: FakeHandler, opts: FakeServerOptions = {}): Promise<FakeServer> {

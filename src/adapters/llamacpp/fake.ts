@@ -2,7 +2,7 @@
 // SSE (no [DONE]), `/health` (503 JSON while loading), `/props`, `/slots`, with slots, KV
 // prefix reuse, fault modes and deterministic tokens. Shared by tests and bench/.
 
-import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../../transport/fake-server.ts';
 import { runGeneration, type FakeMode } from '../../transport/fake-generation.ts';
 import { commonPrefixLength, fakeTokenize } from '../../transport/fake-tokens.ts';
 import { isRecord, type JsonRecord } from '../../transport/json-fields.ts';
@@ -45,15 +45,11 @@ export interface LlamacppFakeOptions extends Partial<LlamacppFakeTuning> {
   mode?: FakeMode;
 }
 
-export interface LlamacppFake {
-  readonly url: string;
-  readonly seen: SeenRequest[];
-  settled(index: number): Promise<SeenRequest>;
-  setMode(mode: FakeMode): Promise<void>;
+/** "loading" keeps listening: llama-server answers 503 while its model loads. */
+export interface LlamacppFake extends EngineFake<FakeMode> {
   configure(patch: Partial<LlamacppFakeTuning>): void;
   /** Busy slots right now. */
   busySlots(): number;
-  close(): Promise<void>;
 }
 
 export async function startLlamacppFake(opts: LlamacppFakeOptions = {}): Promise<LlamacppFake> {
@@ -81,19 +77,10 @@ export async function startLlamacppFake(opts: LlamacppFakeOptions = {}): Promise
     splitChunks: () => tuning.splitChunks,
   });
 
-  return {
-    get url() {
-      return server.url;
-    },
-    seen: server.seen,
-    settled: (index) => server.settled(index),
-    setMode: async (next) => {
-      mode = next;
-    },
-    configure: (patch) => void Object.assign(tuning, patch),
+  return Object.assign(engineFake<FakeMode>(server, (next) => void (mode = next), false), {
+    configure: (patch: Partial<LlamacppFakeTuning>) => void Object.assign(tuning, patch),
     busySlots: () => slots.total - slots.idle,
-    close: () => server.close(),
-  };
+  });
 }
 
 interface Identity {

@@ -3,7 +3,7 @@
 // under HTTP 200 (overload included); `/info`; `/health`; TCP refused while "loading"; axum
 // keep-alive comments. Tokens come from (prompt, seed). Shared by tests and bench/.
 
-import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../../transport/fake-server.ts';
 import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
 import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
 import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
@@ -31,13 +31,7 @@ export interface TgiFakeOptions {
   metrics?: FakeMetricsSetting;
 }
 
-export interface TgiFake {
-  readonly url: string;
-  readonly seen: SeenRequest[];
-  settled(index: number): Promise<SeenRequest>;
-  setMode(mode: TgiFakeMode): Promise<void>;
-  close(): Promise<void>;
-}
+export type TgiFake = EngineFake<TgiFakeMode>;
 
 export const TGI_FAKE_INFO = {
   model_id: 'fake-org/fake-tgi-model',
@@ -82,19 +76,7 @@ export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> 
   }, { splitChunks: () => opts.splitChunks === true });
   if (mode === 'loading') await server.refuseConnections();
 
-  return {
-    get url() {
-      return server.url;
-    },
-    seen: server.seen,
-    settled: (index) => server.settled(index),
-    async setMode(next) {
-      mode = next;
-      if (next === 'loading') await server.refuseConnections();
-      else await server.acceptConnections();
-    },
-    close: () => server.close(),
-  };
+  return engineFake<TgiFakeMode>(server, (next) => void (mode = next), true);
 }
 
 /** `GET /metrics` as the TGI 3.x router writes it (metrics-exporter-prometheus: TYPE lines, no HELP), trimmed. */

@@ -3,7 +3,7 @@
 // tensor (extra tensors included), no terminator, headers only with the first response, 4xx/5xx
 // JSON before inference and in-band `{"error"}` after. TCP refused while "loading".
 
-import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../../transport/fake-server.ts';
 import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
 import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
 import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
@@ -33,15 +33,10 @@ export interface TritonFakeOptions {
   metrics?: FakeMetricsSetting;
 }
 
-export interface TritonFake {
-  readonly url: string;
+export interface TritonFake extends EngineFake<TritonFakeMode> {
   /** The metrics port's `/metrics` (Triton serves metrics apart from its HTTP API, default port 8002). */
   readonly metricsUrl: string;
   readonly model: string;
-  readonly seen: SeenRequest[];
-  settled(index: number): Promise<SeenRequest>;
-  setMode(mode: TritonFakeMode): Promise<void>;
-  close(): Promise<void>;
 }
 
 /** The token pieces the fake generates for (prompt, seed), for assertions and determinism suites. */
@@ -75,25 +70,13 @@ export async function startTritonFake(opts: TritonFakeOptions = {}): Promise<Tri
   });
   if (mode === 'loading') await server.refuseConnections();
 
-  return {
-    get url() {
-      return server.url;
-    },
-    get metricsUrl() {
-      return `${metricsServer.url}/metrics`;
-    },
+  return Object.assign(engineFake<TritonFakeMode>(server, (next) => void (mode = next), true), {
+    metricsUrl: `${metricsServer.url}/metrics`,
     model,
-    seen: server.seen,
-    settled: (index) => server.settled(index),
-    async setMode(next) {
-      mode = next;
-      if (next === 'loading') await server.refuseConnections();
-      else await server.acceptConnections();
-    },
     close: async () => {
       await Promise.all([server.close(), metricsServer.close()]);
     },
-  };
+  });
 }
 
 /** The metrics port as Triton 2.5x with the TensorRT-LLM backend writes it, trimmed (blocks: 0.25 → 1560/6240). */

@@ -4,7 +4,7 @@
 // on the same port. Deterministic tokens; shared by tests and bench/.
 
 import { randomBytes } from 'node:crypto';
-import { startFakeServer, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
 import { runGeneration, type FakeMode } from '../../transport/fake-generation.ts';
 import { commonPrefixLength, fakeTokenize } from '../../transport/fake-tokens.ts';
 import { isRecord, recordField, type JsonRecord } from '../../transport/json-fields.ts';
@@ -41,14 +41,9 @@ export interface VllmFakeOptions extends Partial<VllmFakeTuning> {
   mode?: FakeMode;
 }
 
-export interface VllmFake {
-  readonly url: string;
-  readonly seen: SeenRequest[];
-  settled(index: number): Promise<SeenRequest>;
-  /** Entering "loading" stops listening; leaving it listens again on the same port. */
-  setMode(mode: FakeMode): Promise<void>;
+/** Entering "loading" stops listening; leaving it listens again on the same port. */
+export interface VllmFake extends EngineFake<FakeMode> {
   configure(patch: Partial<VllmFakeTuning>): void;
-  close(): Promise<void>;
 }
 
 /** vLLM's automatic prefix caching works on whole KV blocks. */
@@ -94,20 +89,9 @@ export async function startVllmFake(opts: VllmFakeOptions = {}): Promise<VllmFak
   seen = server.seen;
   if (mode === 'loading') await server.refuseConnections();
 
-  return {
-    get url() {
-      return server.url;
-    },
-    seen: server.seen,
-    settled: (index) => server.settled(index),
-    async setMode(next) {
-      mode = next;
-      if (next === 'loading') await server.refuseConnections();
-      else await server.acceptConnections();
-    },
-    configure: (patch) => void Object.assign(tuning, patch),
-    close: () => server.close(),
-  };
+  return Object.assign(engineFake<FakeMode>(server, (next) => void (mode = next), true), {
+    configure: (patch: Partial<VllmFakeTuning>) => void Object.assign(tuning, patch),
+  });
 }
 
 function modelsDocument(model: string, maxModelLen: number): unknown {
