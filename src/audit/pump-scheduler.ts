@@ -12,10 +12,6 @@ export class PumpScheduler {
     this.#pump = pump;
   }
 
-  get waiting(): boolean {
-    return this.#timer !== null;
-  }
-
   /** Pumps on the next turn; a pending delay is kept unless `urgent`. */
   soon(urgent: boolean): void {
     if (this.#soon || (this.#timer !== null && !urgent)) return;
