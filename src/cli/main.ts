@@ -46,6 +46,11 @@ export function globalHelp(): string {
 }
 
 /** The command named by the first one or two words of argv, and the rest of argv. */
+/** The two-word commands whose first word is `word` (`session` → get, delete). */
+function groupOf(word: string | undefined): Command[] {
+  return COMMANDS.filter((c) => c.name.includes(' ') && c.name.split(' ')[0] === word);
+}
+
 function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
   const [first, second] = argv;
   for (const command of COMMANDS) {
@@ -95,6 +100,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
   }
   try {
+    const group = groupOf(argv[0]);
+    if (group.length > 0 && (argv[1] === undefined || argv[1] === '--help' || argv[1] === '-h')) {
+      // `orchqueue session --help`: the help of every command in the group.
+      out.write(group.map(commandHelp).join('\n'));
+      return argv[1] === undefined ? EXIT.USAGE : EXIT.OK;
+    }
     const found = findCommand(argv);
     if (!found) throw new UsageError(`unknown command "${argv.slice(0, 2).join(' ')}"`);
     const { command, rest } = found;

@@ -69,6 +69,15 @@ describe('orchqueue help', () => {
     }
   });
 
+  it('ORCH-1000 prints the help of a command group (session, audit) and exits 2 when its subcommand is missing', async () => {
+    const session = await inProcess(['session', '--help']);
+    expect(session.code).toBe(0);
+    expect(session.stdout).toContain('Usage: orchqueue session get');
+    expect(session.stdout).toContain('Usage: orchqueue session delete');
+    expect((await inProcess(['audit', '-h'])).stdout).toContain('Usage: orchqueue audit verify');
+    expect((await inProcess(['session'])).code).toBe(2);
+  });
+
   it('ORCH-1002 exits 2 for an unknown command, an unknown option, a missing argument or a bad number', async () => {
     const runs = await Promise.all([inProcess(['launch']), inProcess(['status']), inProcess(['pools', '--colour']), inProcess(['submit', '-p', 'x', '-n', 'ten'])]);
     expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2]);
