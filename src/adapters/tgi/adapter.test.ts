@@ -83,10 +83,12 @@ describe('TGI adapter against the fake router', () => {
   });
 
   it('reads slots, context and version from /info', async () => {
-    const { adapter } = await setup({ info: { max_concurrent_requests: 9, version: '3.0.1' } });
+    const { fake, adapter } = await setup({ info: { max_concurrent_requests: 9, version: '3.0.1' } });
     expect(await adapter.props(never())).toEqual({
       engineVersion: '3.0.1', model: TGI_FAKE_INFO.model_id, ctxMax: TGI_FAKE_INFO.max_total_tokens, slotsTotal: 9, deterministic: false,
     });
+    // A bodiless GET carries no content type.
+    expect(fake.seen.map((s) => [s.method, s.headers['content-type']])).toEqual([['GET', undefined]]);
     expect(adapter.capabilities).toEqual({ slotAffinity: false, deterministic: false, reportsSlots: true });
   });
 

@@ -108,8 +108,10 @@ describe('Triton adapter against the fake server', () => {
   });
 
   it('reads the version from /v2 and the model from its metadata, the rest from options', async () => {
-    const { adapter } = await setup({ fake: { version: '2.49.0' }, options: { max_batch_size: 8, ctx_max: 4096 } });
+    const { fake, adapter } = await setup({ fake: { version: '2.49.0' }, options: { max_batch_size: 8, ctx_max: 4096 } });
     expect(await adapter.props(never())).toEqual({ engineVersion: '2.49.0', model: 'ensemble', ctxMax: 4096, slotsTotal: 8, deterministic: false });
+    // Bodiless GETs carry no content type.
+    expect(fake.seen.map((s) => [s.method, s.headers['content-type']])).toEqual([['GET', undefined], ['GET', undefined]]);
     expect(adapter.capabilities).toEqual({ slotAffinity: false, deterministic: false, reportsSlots: false });
   });
 
