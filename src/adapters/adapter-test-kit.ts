@@ -103,7 +103,7 @@ export async function replayOutcome(decoder: CountingDecoder, chunks: Uint8Array
 }
 
 /** An upstream that answers 200 with the given body chunks: the adapter's real stream loop runs on it. */
-export function replayUpstream(chunks: Uint8Array[]): Upstream {
+function replayUpstream(chunks: Uint8Array[]): Upstream {
   return {
     request: async () => ({ status: 200, headers: {}, body: Readable.from(chunks) as unknown as UpstreamBody /* only iterated and destroyed */ }),
     close: async () => {},
