@@ -12,8 +12,8 @@ export interface paths {
         put?: never;
         /**
          * Submit a generation task
-         * @description Runs admission (schema, auth, idempotency, model, capabilities, session, rate limit,
-         *     deadline feasibility, queue capacity; in that order) and either refuses with a typed
+         * @description Runs admission (auth, schema, idempotency, audit availability, model, capabilities,
+         *     session, deadline feasibility, queue capacity; in that order) and either refuses with a typed
          *     error or admits the task into its pool's queue.
          *
          *     By default the answer is `202` with the task id and the URLs to follow it. With
@@ -47,7 +47,8 @@ export interface paths {
          * Read a task's state
          * @description Reads the task from the same event log its stream is written from, so the status and
          *     the stream never disagree. A finished task stays readable for `server.retention_ms`
-         *     (default 300000 ms) after its terminal event; after that it is `404`.
+         *     (default 300000 ms) after its terminal event, while it is among the newest
+         *     `server.max_finished_tasks` (default 10000) finished tasks; after that it is `404`.
          */
         get: operations["getTask"];
         put?: never;
@@ -76,7 +77,7 @@ export interface paths {
          *
          *     **Disconnect.** Closing the stream does not cancel the task; cancel explicitly, or set
          *     `deadline_ms`; a task whose stream is never opened still runs and stays readable for
-         *     `server.retention_ms` (default 5 min) after it ends.
+         *     `server.retention_ms` (default 5 min) after it ends (bounded by `server.max_finished_tasks`).
          */
         get: operations["streamTask"];
         put?: never;
@@ -677,7 +678,7 @@ export interface components {
         /** @description `event: metrics`: decode figures, sent just before the terminal `end`. */
         MetricsEvent: {
             tokens_out: number;
-            /** @description time to first token from receipt */
+            /** @description time from placement on a replica to the first token */
             ttft_ms: number;
             tokens_per_s: number;
         };
@@ -1526,6 +1527,7 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
+            429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
         };
     };

@@ -263,7 +263,7 @@ const MetricsEventSchema = {
   required: ["tokens_out", "ttft_ms", "tokens_per_s"],
   properties: {
     tokens_out: { type: "integer", minimum: 0 },
-    ttft_ms: { type: "number", minimum: 0, description: "time to first token from receipt" },
+    ttft_ms: { type: "number", minimum: 0, description: "time from placement on a replica to the first token" },
     tokens_per_s: { type: "number", minimum: 0 },
   },
 } as const;
@@ -1491,6 +1491,18 @@ export const responses = {
       },
       content: { "application/json": ErrorEnvelopeSchema },
     },
+    "429": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "retry-after": { type: "integer", minimum: 0 },
+          "x-backoff-ms": { type: "integer", minimum: 0 },
+        },
+        required: ["x-correlation-id", "retry-after", "x-backoff-ms"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
     "500": {
       headers: {
         type: "object",
@@ -2373,7 +2385,7 @@ export const sseEventSchemas = {
     required: ["tokens_out", "ttft_ms", "tokens_per_s"],
     properties: {
       tokens_out: { type: "integer", minimum: 0 },
-      ttft_ms: { type: "number", minimum: 0, description: "time to first token from receipt" },
+      ttft_ms: { type: "number", minimum: 0, description: "time from placement on a replica to the first token" },
       tokens_per_s: { type: "number", minimum: 0 },
     },
   },
