@@ -59,7 +59,6 @@ export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> 
   let mode: TgiFakeMode = opts.mode ?? 'ready';
   const info = { ...TGI_FAKE_INFO, ...opts.info };
   const server = await startFakeServer(async (ex) => {
-    ex.record.notes['remotePort'] = ex.req.socket.remotePort;
     const { method, url } = ex.req;
     if (method === 'GET' && url === '/health') {
       if (mode === 'unhealthy') ex.json(503, { error: 'unhealthy', error_type: 'healthcheck' });

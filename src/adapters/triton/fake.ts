@@ -50,7 +50,6 @@ export async function startTritonFake(opts: TritonFakeOptions = {}): Promise<Tri
   let mode: TritonFakeMode = opts.mode ?? 'ready';
   const modelPath = `/v2/models/${model}`;
   const server = await startFakeServer(async (ex) => {
-    ex.record.notes['remotePort'] = ex.req.socket.remotePort;
     const { method, url = '/' } = ex.req;
     const ready = mode !== 'unready';
     if (method === 'GET' && url === '/v2/health/live') ex.res.writeHead(200).end();
