@@ -41,6 +41,17 @@ describe('mock adapter', () => {
   });
 
   // ORCH-0606
+  it('stops on a stop sequence that spans several tokens', async () => {
+    const all = mockTokens('hello', 7, 50);
+    // The end of token 3, all of token 4 and the start of token 5.
+    const stopWord = `${(all[3] as string).slice(-2)}${all[4] as string}${(all[5] as string).slice(0, 2)}`;
+    const firstHit = all.findIndex((_, i) => all.slice(0, i + 1).join('').includes(stopWord));
+    const events = await collect(adapter().stream(req({ maxTokens: 50, stop: ['never appears', stopWord] }), new AbortController().signal));
+    expect(firstHit).toBeGreaterThanOrEqual(5);
+    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1 });
+  });
+
+  // ORCH-0606
   it('throws WORKER_RESET at the configured token', async () => {
     const seen: CanonicalEvent[] = [];
     const run = async () => {

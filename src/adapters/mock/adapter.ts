@@ -38,8 +38,11 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
       if (cfg.reset_before_first_token) throw new EngineError('WORKER_RESET', 'mock engine reset before the first token');
       if (cfg.first_token_delay_ms > 0) await sleep(cfg.first_token_delay_ms, undefined, { signal });
       let state = seedFor(req.prompt, req.seed);
-      let text = '';
+      // Only the last (longest stop - 1) characters can begin a stop that the next token
+      // completes; keeping just those keeps the per-token check O(stop length), not O(output).
+      let tail = '';
       const stops = req.stop ?? [];
+      const keep = Math.max(0, ...stops.map((s) => s.length)) - 1;
       for (let i = 0; i < req.maxTokens; i++) {
         if (cfg.fail_at_token !== undefined && i === cfg.fail_at_token) {
           throw new EngineError('WORKER_RESET', 'mock engine connection reset mid-stream');
@@ -57,11 +60,12 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
         state = step.state;
         yield { type: 'token', text: step.text };
         if (stops.length > 0) {
-          text += step.text;
-          if (stops.some((s) => text.includes(s))) {
+          const recent = tail + step.text;
+          if (stops.some((s) => recent.includes(s))) {
             yield { type: 'end', finishReason: 'stop', completionTokens: i + 1 };
             return;
           }
+          tail = keep > 0 ? recent.slice(-keep) : '';
         }
       }
       yield { type: 'end', finishReason: 'length', completionTokens: req.maxTokens };
