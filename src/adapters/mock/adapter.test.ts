@@ -68,6 +68,12 @@ describe('mock adapter', () => {
     await expect(run).rejects.toThrow('stop');
   });
 
+  it('rejects at once when it would hang on an already-aborted signal', async () => {
+    const ac = new AbortController();
+    ac.abort(new Error('gone'));
+    await expect(collect(adapter({ hang_at_token: 0 }).stream(req(), ac.signal))).rejects.toThrow('gone');
+  });
+
   it('can fail before the first token', async () => {
     await expect(collect(adapter({ reset_before_first_token: true }).stream(req(), new AbortController().signal)))
       .rejects.toBeInstanceOf(EngineError);

@@ -48,6 +48,8 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
           throw new EngineError('WORKER_RESET', 'mock engine connection reset mid-stream');
         }
         if (cfg.hang_at_token !== undefined && i === cfg.hang_at_token) {
+          // An already-aborted signal never fires 'abort' again.
+          signal.throwIfAborted();
           await new Promise<never>((_resolve, reject) => {
             signal.addEventListener('abort', () => reject(signal.reason), { once: true });
           });
