@@ -4,7 +4,7 @@
 
 import { readBodyText, type Upstream, type UpstreamResponse } from './http-agent.ts';
 import { SseParser, type SseMessage } from './sse-parser.ts';
-import { UpstreamFailure, parseRetryAfterMs, toUpstreamFailure, type InBandError } from './upstream-failure.ts';
+import { ERROR_BODY_LIMIT, UpstreamFailure, statusFailure, toUpstreamFailure, type InBandError } from './upstream-failure.ts';
 
 /** An engine's wire decoder: pure, stateful only across the messages of one stream. */
 export interface SseDecoder<E> {
@@ -21,9 +21,6 @@ export interface SseCall {
   body: string;
   headers: Record<string, string>;
 }
-
-/** Error bodies are for logs only; a few KiB is plenty and bounds memory. */
-const ERROR_BODY_LIMIT = 8 * 1024;
 
 export async function* streamSse<E>(
   upstream: Upstream,
@@ -88,10 +85,5 @@ function release(res: UpstreamResponse, complete: boolean): void {
 
 async function failureOfStatus(res: UpstreamResponse): Promise<UpstreamFailure> {
   const bodyText = await readBodyText(res.body, ERROR_BODY_LIMIT).catch(() => '');
-  const retryAfterMs = parseRetryAfterMs(res.headers['retry-after'], Date.now());
-  return new UpstreamFailure('status', `engine answered HTTP ${res.status}`, {
-    status: res.status,
-    bodyText,
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
+  return statusFailure(res.status, res.headers, bodyText);
 }

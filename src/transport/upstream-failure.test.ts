@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { UpstreamFailure, errorCodeOf, isTransientFailure, parseRetryAfterMs, toUpstreamFailure } from './upstream-failure.ts';
+import { ERROR_BODY_LIMIT, UpstreamFailure, errorCodeOf, isTransientFailure, parseRetryAfterMs, statusFailure, toUpstreamFailure } from './upstream-failure.ts';
 
 const coded = (code: string) => Object.assign(new Error(code), { code });
 
@@ -42,5 +42,18 @@ describe('parseRetryAfterMs', () => {
     expect(parseRetryAfterMs(undefined, now)).toBeUndefined();
     expect(parseRetryAfterMs('soon', now)).toBeUndefined();
     expect(parseRetryAfterMs('Tue, 31 Dec 2024 23:59:00 GMT', now)).toBe(0);
+  });
+});
+
+describe('statusFailure', () => {
+  it('keeps the status, the Retry-After hint and only the start of a long body', () => {
+    const failure = statusFailure(503, { 'retry-after': '2' }, 'x'.repeat(ERROR_BODY_LIMIT + 100));
+    expect(failure).toMatchObject({ kind: 'status', status: 503, retryAfterMs: 2000, message: 'engine answered HTTP 503' });
+    expect(failure.bodyText).toHaveLength(ERROR_BODY_LIMIT);
+  });
+
+  it('leaves the hint out when Retry-After is absent or unreadable', () => {
+    expect(statusFailure(429, {}, '').retryAfterMs).toBeUndefined();
+    expect(statusFailure(429, { 'retry-after': 'later' }, '').retryAfterMs).toBeUndefined();
   });
 });

@@ -110,6 +110,19 @@ export function isTransientFailure(err: unknown): boolean {
   return err instanceof UpstreamFailure && TRANSIENT.has(err.kind);
 }
 
+/** Error bodies are for logs only; a few KiB is plenty and bounds memory. */
+export const ERROR_BODY_LIMIT = 8 * 1024;
+
+/** A non-2xx answer: its status, the start of its body and any Retry-After hint. */
+export function statusFailure(status: number, headers: Record<string, string | string[] | undefined>, bodyText: string): UpstreamFailure {
+  const retryAfterMs = parseRetryAfterMs(headers['retry-after'], Date.now());
+  return new UpstreamFailure('status', `engine answered HTTP ${status}`, {
+    status,
+    bodyText: bodyText.slice(0, ERROR_BODY_LIMIT),
+    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+  });
+}
+
 /** Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; undefined when absent or bad. */
 export function parseRetryAfterMs(value: string | string[] | undefined, nowMs: number): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;

@@ -4,7 +4,7 @@
 
 import type { EngineError, EngineHealth } from '../contract.ts';
 import { getJson, type JsonResponse, type Upstream } from '../../transport/http-agent.ts';
-import { UpstreamFailure, isTransientFailure, parseRetryAfterMs, toUpstreamFailure } from '../../transport/upstream-failure.ts';
+import { isTransientFailure, statusFailure, toUpstreamFailure } from '../../transport/upstream-failure.ts';
 import { withRetry, type BackoffPolicy } from '../retry.ts';
 
 export interface Prober {
@@ -30,7 +30,7 @@ export function createProber(upstream: Upstream, headers: Record<string, string>
       } catch (err) {
         throw mapped(err, signal);
       }
-      if (res.status !== 200) throw mapped(statusFailure(res), signal);
+      if (res.status !== 200) throw mapped(statusFailure(res.status, res.headers, res.text), signal);
       return res;
     },
     async health(path, signal, interpret) {
@@ -58,14 +58,4 @@ function unreachableDetail(err: unknown, signal: AbortSignal): string {
     default:
       return 'engine answered malformed HTTP';
   }
-}
-
-/** A non-2xx answer to a control call, as the failure the error map understands. */
-function statusFailure(res: JsonResponse): UpstreamFailure {
-  const retryAfterMs = parseRetryAfterMs(res.headers['retry-after'], Date.now());
-  return new UpstreamFailure('status', `engine answered HTTP ${res.status}`, {
-    status: res.status,
-    bodyText: res.text.slice(0, 8 * 1024),
-    ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-  });
 }
