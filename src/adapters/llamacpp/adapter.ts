@@ -12,10 +12,8 @@ import { COMPLETION_PATH, encodeLlamacpp } from './encode.ts';
 import { llamacppError, llamacppErrorPolicy } from './errors.ts';
 import { decodeLlamacppProps, decodeSlotsFree } from './props.ts';
 
-export const LlamacppOptionsSchema = HttpOptionsSchema;
-
 export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
-  const options = parseOptions(LlamacppOptionsSchema, init.options, 'llamacpp');
+  const options = parseOptions(HttpOptionsSchema, init.options, 'llamacpp');
   const upstream = createEngineUpstream(init, options);
   const policy = llamacppErrorPolicy(options.overload_retry_after_ms);
   const prober = createProber(upstream, probeHeaders(options), backoffOf(options), (err) => llamacppError(err, 0, policy));

@@ -13,7 +13,7 @@ import { COMPLETIONS_PATH, encodeVllm } from './encode.ts';
 import { vllmError, vllmErrorPolicy } from './errors.ts';
 import { decodeVllmModel, decodeVllmVersion } from './props.ts';
 
-export const VllmOptionsSchema = Type.Object(
+const VllmOptionsSchema = Type.Object(
   {
     ...HttpOptionFields,
     max_num_seqs: Type.Integer({ minimum: 1, default: 256, description: 'the server --max-num-seqs; vLLM does not report it' }),
