@@ -18,8 +18,8 @@ import { orchError } from './core/errors.ts';
 import type { LifecycleObserver } from './core/observer.ts';
 import type { IdSource } from './core/ports.ts';
 import type { SessionStore } from './core/session/session-store.ts';
-import type { Task } from './gateway/task.ts';
-import type { TaskService } from './gateway/task-service.ts';
+import type { Task } from './orchestration/task.ts';
+import type { TaskService } from './orchestration/task-service.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
 import type { PoolManager } from './pool/pool-manager.ts';
 

@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import type { LifecycleObserver } from '../core/observer.ts';
 import type { TaskEvent } from '../core/task/events.ts';
-import type { Task } from '../gateway/task.ts';
+import type { Task } from '../orchestration/task.ts';
 
 export interface SseOptions {
   heartbeatMs: number;

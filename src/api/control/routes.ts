@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Result } from '../../core/errors.ts';
 import type { ControlFact, LifecycleObserver } from '../../core/observer.ts';
-import type { Task } from '../../gateway/task.ts';
+import type { Task } from '../../orchestration/task.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 import { actorOf } from '../auth.ts';
 import { sendError } from '../errors.ts';

@@ -3,7 +3,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import { orchError } from '../../core/errors.ts';
-import type { Task } from '../../gateway/task.ts';
+import type { Task } from '../../orchestration/task.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';

@@ -2,7 +2,7 @@
 
 import type { FastifyInstance } from 'fastify';
 import openapi from '../../generated/openapi.json' with { type: 'json' };
-import type { Task } from '../../gateway/task.ts';
+import type { Task } from '../../orchestration/task.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 import { operation } from '../operation.ts';
 

@@ -4,8 +4,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { orchError } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
-import { taskStatus, type TaskRequest } from '../../gateway/task.ts';
-import type { TaskService } from '../../gateway/task-service.ts';
+import { taskStatus, type TaskRequest } from '../../orchestration/task.ts';
+import type { TaskService } from '../../orchestration/task-service.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
 import { writeTaskStream } from '../sse-writer.ts';

@@ -5,8 +5,8 @@
 // unready until the next probe because the mock engine has no way to be unhealthy.
 
 import type { SessionStore } from '../../core/session/session-store.ts';
-import type { Task, TaskRequest } from '../../gateway/task.ts';
-import type { TaskService } from '../../gateway/task-service.ts';
+import type { Task, TaskRequest } from '../../orchestration/task.ts';
+import type { TaskService } from '../../orchestration/task-service.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 
 export interface StateDeps {
