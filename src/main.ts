@@ -12,16 +12,20 @@ import { createAudit, type Audit } from './audit/create-audit.ts';
 import { noopRecorder } from './audit/recorder.ts';
 import type { Config } from './config/schema.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
-import { ConfigReloader, type ConfigReloaded } from './config/reload.ts';
+import { engineCatalog } from './adapters/registry.ts';
 import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
 import type { Result } from './core/errors.ts';
-import { systemClock, type Clock, type IdSource } from './core/ports.ts';
-import { SessionStore } from './core/session/session-store.ts';
+import { IdempotencyIndex } from './core/admission/idempotency.ts';
+import type { IdSource, TimerClock } from './core/ports.ts';
+import { MemorySessionStore } from './core/session/session-store.ts';
+import type { SessionStore } from './core/state-ports.ts';
+import { TaskEventLog } from './core/task/event-log.ts';
 import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
-import type { Pool } from './pool/pool.ts';
+import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
 import { PoolManager } from './pool/pool-manager.ts';
+import { systemClock } from './system-clock.ts';
 import { buildServer } from './server.ts';
 import { createLogObserver } from './telemetry/log-observer.ts';
 import { createLogger } from './telemetry/logger.ts';
@@ -45,7 +49,7 @@ export interface Gateway {
 
 export interface ComposeOptions {
   logger?: Logger;
-  clock?: Clock;
+  clock?: TimerClock;
   /** Replaces the audit recorder (tests); the audit routes then serve no store. */
   recorder?: AdmissionRecorder;
   /** Environment for DATABASE_URL and OTEL_* (default: process.env). */
@@ -53,17 +57,28 @@ export interface ComposeOptions {
   observers?: LifecycleObserver[];
   /** Where a config reload reads from; default: the config given to compose (a no-op reload). */
   loadConfig?: () => Promise<ConfigResult>;
+  /** Extra route groups registered after the product's own (tests: Pact provider states). */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
+  // 1. The outside world: environment, logger, clock, ids.
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger({ level: config.telemetry.log_level });
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
+  // 2. The record: audit store and its writer (the admission commit point), tracing.
   const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
   const recorder = opts.recorder ?? (audit as Audit).writer;
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
+  // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
+  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog });
+  // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
+  const intervalMs = engineScrapeIntervalMs(config.pools);
+  const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
+    ? startEngineScraper({ pools: () => pools.list(), intervalMs, timeoutMs: Math.min(intervalMs, 5_000), logger })
+    : undefined;
   const streams = { open: 0 };
   const metrics: Metrics | undefined = config.telemetry.metrics
     ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), streams.open, engineScraper?.of) })
@@ -72,6 +87,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     const writer = audit.writer;
     metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending() }));
   }
+  // 4. Lifecycle facts fan out to every observer.
   const observer = fanOut(
     [
       createLogObserver(logger),
@@ -83,26 +99,20 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     ],
     logger,
   );
-  const sessions = new SessionStore(
+  // 5. Shared state behind core's ports (in memory: the embedded default).
+  const sessions = new MemorySessionStore(
     { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
     clock,
   );
-  // Pools report capacity to the dispatcher, which the task service owns: bind it once both exist.
-  const capacity: { pump?: (pool: Pool<Task>) => void } = {};
-  const pools: PoolManager<Task> = new PoolManager<Task>(config.pools, {
-    clock,
-    logger,
-    onCapacity: (pool) => {
-      const typed = pools.get(pool.id);
-      if (typed) capacity.pump?.(typed);
-    },
-    // Drain deadlines and removed pools end their tasks through the task service.
-    endWork: (pool, scope, error) => tasks.endPoolWork(pool, scope, error),
-  });
+  // Entries are forgotten when their task leaves retention; the TTL is only a backstop.
+  const idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: 24 * 3_600_000 }, clock);
+  // 6. The task service subscribes to the pools' capacity and endings.
   const tasks = new TaskService({
     config,
     pools,
     sessions,
+    idempotency,
+    newEventLog: () => new TaskEventLog(),
     clock,
     ids,
     observer,
@@ -110,27 +120,24 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     logger,
     traceparentFor: (id) => taskTracing.engineTraceparent(id),
   });
-  capacity.pump = (pool) => tasks.dispatcher.pump(pool);
   await pools.probeAll();
-  // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
-  const intervalMs = engineScrapeIntervalMs(config.pools);
-  const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
-    ? startEngineScraper({ pools: () => pools.list(), intervalMs, timeoutMs: Math.min(intervalMs, 5_000), logger })
-    : undefined;
-  const sweeper = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
-  sweeper.unref();
+  const sweep = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
+  sweep.unref();
+  // 7. Control: config reload beside the pool manager it drives.
   const initial = structuredClone(config);
   const reloader = new ConfigReloader({
     load: opts.loadConfig ?? (async () => ({ ok: true, config: structuredClone(initial) })),
     config,
     pools,
+    engines: engineCatalog,
     logger,
     observer,
   });
   const reloadConfig = (actor: string, correlationId?: string) => reloader.reload(actor, correlationId);
+  // 8. HTTP: route groups as plugins, then the server (which never listens by itself).
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
-  const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : [])];
+  const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   // Provider states for pact verification exist only in test mode (ORCH-0014).
   if (config.server.test_mode) plugins.push(testStateRoutes({ config, tasks, pools, sessions }));
   const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins });
@@ -142,7 +149,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     sessions,
     reloadConfig,
     async close() {
-      clearInterval(sweeper);
+      clearInterval(sweep);
       engineScraper?.stop();
       tasks.shutdown();
       await app.close();
@@ -166,13 +173,13 @@ function backpressureOf(metrics: Metrics): LifecycleObserver {
 }
 
 async function run(): Promise<void> {
-  const loaded = await loadConfig(process.argv.slice(2), process.env);
+  const loaded = await loadConfig(process.argv.slice(2), process.env, engineCatalog);
   if (!loaded.ok) {
     process.stderr.write(`orchqueue: invalid configuration\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`);
     process.exit(2);
   }
   const argv = process.argv.slice(2);
-  const gateway = await compose(loaded.config, { loadConfig: () => loadConfig(argv, process.env) });
+  const gateway = await compose(loaded.config, { loadConfig: () => loadConfig(argv, process.env, engineCatalog) });
   const { host, port } = loaded.config.server;
   const address = await gateway.app.listen({ host, port });
   gateway.app.log.info({ address, pools: gateway.pools.list().map((p) => p.id) }, 'orchqueue listening');

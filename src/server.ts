@@ -17,7 +17,7 @@ import type { Config } from './config/schema.ts';
 import { orchError } from './core/errors.ts';
 import type { LifecycleObserver } from './core/observer.ts';
 import type { IdSource } from './core/ports.ts';
-import type { SessionStore } from './core/session/session-store.ts';
+import type { SessionStore } from './core/state-ports.ts';
 import type { Task } from './orchestration/task.ts';
 import type { TaskService } from './orchestration/task-service.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';

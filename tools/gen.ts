@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadMergedDocument } from './gen-openapi.ts';
-import { renderApiTypes } from './gen-types.ts';
+import { renderApiTypes, renderEnums } from './gen-types.ts';
 import { renderRoutes } from './gen-routes.ts';
 import { renderConfigSchema } from './gen-config.ts';
 import { runSpecExtract } from './spec-extract.ts';
@@ -20,6 +20,7 @@ export async function renderAll(root: string = ROOT): Promise<Map<string, string
   return new Map([
     ['src/generated/openapi.json', `${JSON.stringify(doc, null, 2)}\n`],
     ['src/generated/api-types.ts', await renderApiTypes(doc)],
+    ['src/generated/enums.ts', renderEnums(doc)],
     ['src/generated/routes.ts', renderRoutes(doc)],
     ['contracts/schemas/config.schema.json', renderConfigSchema()],
   ]);

@@ -2,9 +2,13 @@
 // only this file: capability flags, canonical requests and events, typed engine errors.
 // Engine names appear in src/adapters/registry.ts and inside each engine's own folder.
 
+import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { ErrorCode } from '../core/errors.ts';
+import type { ServicePriors } from '../core/admission/predict.ts';
+import { EngineKind as ENGINE_KIND_VALUES } from '../generated/enums.ts';
 
-export const ENGINE_KINDS = ['mock', 'llamacpp', 'vllm', 'tgi', 'triton'] as const;
+/** Engine kinds come from the contract (`EngineKind` in contracts/openapi/data.yaml). */
+export const ENGINE_KINDS = ENGINE_KIND_VALUES;
 export type EngineKind = (typeof ENGINE_KINDS)[number];
 
 /** Canonical generation request: what the gateway asks of any engine. */
@@ -140,4 +144,18 @@ export interface AdapterTimeouts {
   firstByteMs: number;
   /** Longest silence between two stream chunks (keep-alive comments count) → DECODE_TIMEOUT. */
   idleMs: number;
+}
+
+/**
+ * What the pool manager and configuration checks may know about engines, as one object built
+ * by src/adapters/registry.ts and handed in by the composition root (no engine names outside).
+ */
+export interface EngineCatalog {
+  createAdapter(pool: PoolConfig, replica: ReplicaConfig): WorkerAdapter;
+  /** Slot count assumed until the engine reports its own (or config overrides it). */
+  defaultSlots(kind: EngineKind): number;
+  /** Speed expectations for admission predictions before a pool has measured itself. */
+  speedPriors(pool: PoolConfig): Partial<ServicePriors>;
+  /** Problems with a pool's configuration that only the engine kind can judge (e.g. a missing url). */
+  poolProblems(pool: PoolConfig): string[];
 }

@@ -3,7 +3,7 @@
 // WorkerAdapter and its capability flags. Factories throw on invalid replica `options`.
 
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
-import type { AdapterInit, EngineKind, WorkerAdapter } from './contract.ts';
+import type { AdapterInit, EngineCatalog, EngineKind, WorkerAdapter } from './contract.ts';
 import { createLlamacppAdapter } from './llamacpp/adapter.ts';
 import { createMockAdapter } from './mock/adapter.ts';
 import { createTgiAdapter } from './tgi/adapter.ts';
@@ -64,3 +64,16 @@ export function createAdapter(pool: PoolConfig, replica: ReplicaConfig): WorkerA
     replica,
   );
 }
+
+/** Engine-kind checks of a pool's configuration, run when a config file is loaded or reloaded. */
+export function poolProblems(pool: PoolConfig): string[] {
+  if (engineTraits(pool.engine).inProcess) return [];
+  return pool.replicas.filter((r) => !r.url).map((r) => `/pools/${pool.id}/replicas/${r.id}: url is required for engine ${pool.engine}`);
+}
+
+export const engineCatalog: EngineCatalog = {
+  createAdapter,
+  defaultSlots: (kind) => DEFAULT_SLOTS[kind],
+  speedPriors,
+  poolProblems,
+};

@@ -25,7 +25,7 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
     'x-task-id': task.id,
   });
   res.flushHeaders();
-  task.streamOpened = true;
+  task.streamAttached();
   opts.observer.streamOpened?.({ task_id: task.id, resumed: afterSeq > 0 });
 
   let lastSeq = afterSeq;
@@ -44,6 +44,7 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
     clearTimeout(heartbeat);
     off?.();
     res.off('close', finish);
+    task.streamDetached();
     opts.observer.streamClosed?.({ task_id: task.id });
     if (!res.writableEnded) res.end();
   };

@@ -3,7 +3,8 @@
 // nothing else here is wired into the server.
 
 import type { AuditConfig } from '../config/schema.ts';
-import { systemClock, type Clock } from '../core/ports.ts';
+import type { Clock } from '../core/ports.ts';
+import { systemClock } from '../system-clock.ts';
 import type { AuditLogger } from './gap-reporter.ts';
 import { openPgStore } from './pg-store.ts';
 import { PgliteWorkerStore } from './pglite-store.ts';

@@ -4,7 +4,8 @@
 // It owns the chain head; after any failure it reads the head back from the store.
 
 import type { AdmittedFact, ControlFact, PlacedFact, RejectedFact, TerminalFact } from '../core/observer.ts';
-import { systemClock, type Clock } from '../core/ports.ts';
+import type { Clock } from '../core/ports.ts';
+import { systemClock } from '../system-clock.ts';
 import { GapReporter, type AuditLogger } from './gap-reporter.ts';
 import { chainRecords, type ChainHead } from './hash-chain.ts';
 import { admissionRecord, controlRecord, placementRecord, rejectionRecord, terminalRecord, type AuditRecord } from './records.ts';

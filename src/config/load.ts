@@ -1,14 +1,14 @@
 // Loads the configuration: embedded defaults (one `demo` pool on the built-in mock engine),
 // or a YAML/JSON file from --config / ORCHQUEUE_CONFIG, then environment overrides
 // (HOST, PORT, DATABASE_URL, LOG_LEVEL), validated against the schema with defaults filled
-// in. A bad config is a typed list of problems, never a half-applied one.
+// in. A bad config is a typed list of problems, never a half-applied one. Checks that only an
+// engine kind can judge come in as `ConfigChecks` from the composition root: config is a leaf.
 
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { engineTraits } from '../adapters/registry.ts';
-import { ConfigSchema, type Config } from './schema.ts';
+import { ConfigSchema, type Config, type PoolConfig } from './schema.ts';
 
 export const DEFAULT_CONFIG_INPUT = {
   pools: [
@@ -21,6 +21,11 @@ export const DEFAULT_CONFIG_INPUT = {
   ],
 };
 
+/** Checks beyond the schema, supplied by whoever knows the engines (the adapter registry). */
+export interface ConfigChecks {
+  poolProblems?(pool: PoolConfig): string[];
+}
+
 export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
 
 const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false, coerceTypes: false });
@@ -28,7 +33,7 @@ addFormats.default(ajv);
 const validate = ajv.compile<Config>(ConfigSchema);
 
 /** Validates a parsed config object, filling defaults, and checks cross-field rules. */
-export function validateConfig(input: unknown): ConfigResult {
+export function validateConfig(input: unknown, checks: ConfigChecks = {}): ConfigResult {
   const candidate = structuredClone(input);
   if (!validate(candidate)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`);
@@ -44,8 +49,8 @@ export function validateConfig(input: unknown): ConfigResult {
     for (const replica of pool.replicas) {
       if (replicaIds.has(replica.id)) problems.push(`/pools/${pool.id}: duplicate replica id ${replica.id}`);
       replicaIds.add(replica.id);
-      if (!engineTraits(pool.engine).inProcess && !replica.url) problems.push(`/pools/${pool.id}/replicas/${replica.id}: url is required for engine ${pool.engine}`);
     }
+    problems.push(...(checks.poolProblems?.(pool) ?? []));
     for (const name of [pool.model, ...pool.aliases]) {
       const key = `${pool.engine}:${name}`;
       if (models.has(key)) problems.push(`/pools/${pool.id}: model ${name} on engine ${pool.engine} is already served by pool ${models.get(key)}`);
@@ -86,7 +91,7 @@ export function configPath(argv: readonly string[], env: NodeJS.ProcessEnv): str
   return env.ORCHQUEUE_CONFIG || undefined;
 }
 
-export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<ConfigResult> {
+export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv, checks: ConfigChecks = {}): Promise<ConfigResult> {
   const path = configPath(argv, env);
   let input: Record<string, unknown>;
   try {
@@ -94,5 +99,5 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   } catch (err) {
     return { ok: false, problems: [err instanceof Error ? err.message : String(err)] };
   }
-  return validateConfig(applyEnv(input, env));
+  return validateConfig(applyEnv(input, env), checks);
 }

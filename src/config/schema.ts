@@ -3,7 +3,7 @@
 // snake_case because operators write them in YAML/JSON files.
 
 import { Type, type Static } from '@sinclair/typebox';
-import { ENGINE_KINDS } from '../adapters/contract.ts';
+import { EngineKind as ENGINE_KINDS } from '../generated/enums.ts';
 
 const Ms = (description: string, def: number, min = 1) => Type.Integer({ minimum: min, default: def, description });
 

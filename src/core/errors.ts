@@ -2,8 +2,6 @@
 // Every layer (HTTP body, SSE `error` event, CLI exit codes, docs) reads this table; a test
 // keeps it, the OpenAPI `ErrorCode` enum and docs/api.md in sync.
 
-import type { ErrorData } from './task/events.ts';
-
 export const ERROR_TABLE = {
   INVALID_PARAMS: { status: 400, retriable: false },
   UNAUTHORIZED: { status: 401, retriable: false },
@@ -39,6 +37,15 @@ export interface ErrorDetail {
   retry_after_ms?: number;
   policy_label?: string;
   budget?: string;
+}
+
+/** An error as a stream reader sees it: the data of the SSE `error` event. */
+export interface ErrorData {
+  code: ErrorCode;
+  message: string;
+  retriable: boolean;
+  retry_after_ms?: number;
+  engine?: string;
 }
 
 /** The one error value of the domain. `message` is ours, never an upstream body. */

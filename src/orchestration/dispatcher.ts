@@ -9,16 +9,15 @@ import type { Config } from '../config/schema.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
-import type { Clock } from '../core/ports.ts';
+import { placementJob } from '../core/admission/admit.ts';
+import type { TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
-import { jobFor } from './admission.ts';
-import { taskFacts, type Task } from './task.ts';
-import type { Ending } from './ending.ts';
+import type { Ending, Task } from './task.ts';
 
 export interface DispatcherDeps {
   config: Config;
-  clock: Clock;
+  clock: TimerClock;
   observer: LifecycleObserver;
   logger: Logger;
   finish: (task: Task, ending: Ending) => boolean;
@@ -70,7 +69,7 @@ export class Dispatcher {
   private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
     const closed = this.closedFor(pool);
     if (closed) return this.end(pool, task, retryAt, closed);
-    const job = { ...jobFor(task.request, task.affinity?.replica_id), exclude: task.tried };
+    const job = { ...placementJob(task.request, task.affinity?.replica_id), exclude: task.tried };
     const decision = decide(pool.views(), job);
     if (decision.kind === 'assigned') {
       this.take(pool, task, retryAt);
@@ -122,31 +121,21 @@ export class Dispatcher {
   private async run(pool: Pool<Task>, task: Task, replica: Replica, decision: string): Promise<void> {
     const { clock } = this.deps;
     replica.lease();
-    task.replica = replica;
-    task.state = 'running';
-    task.startedAt ??= clock.now();
-    const startedMono = clock.monotonic();
-    task.startedMono ??= startedMono;
-    const abort = new AbortController();
-    task.abort = abort;
-    const queueWaitMs = Math.round(startedMono - task.createdMono);
+    const { signal, queueWaitMs } = task.place(replica, { now: clock.now(), mono: clock.monotonic() });
     const engine = pool.config.engine;
-    this.deps.observer.placed?.({ ...taskFacts(task), replica_id: replica.id, engine, queue_wait_ms: queueWaitMs, decision, attempt: task.tried.length + 1 });
+    this.deps.observer.placed?.({ ...task.facts(), replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs), decision, attempt: task.tried.length + 1 });
     // A re-placed task gets a second `started` naming the replica that now serves it.
-    task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: queueWaitMs });
-    const idle = setTimeout(() => this.timeout(task, 'idle'), pool.config.timeouts.idle_ms);
-    const wall = setTimeout(() => this.timeout(task, 'wall'), pool.config.timeouts.wall_ms);
+    task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs) });
+    const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
+    const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
-      for await (const event of replica.adapter.stream(this.canonical(task, replica), abort.signal)) {
+      for await (const event of replica.adapter.stream(this.canonical(task, replica), signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
-          if (task.tokensOut === 0) this.firstToken(task, replica, engine);
-          task.log.append('token', { t: event.text, i: task.tokensOut });
-          task.tokensOut++;
+          if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
           idle.refresh();
         } else {
           replica.breaker.success();
-          this.observeSpeed(pool, replica, task);
           this.deps.finish(task, {
             state: 'completed',
             finishReason: event.finishReason,
@@ -154,41 +143,37 @@ export class Dispatcher {
             ...(event.cachedTokens !== undefined ? { cachedTokens: event.cachedTokens } : {}),
             ...(event.slotId !== undefined ? { slotId: event.slotId } : {}),
           });
+          this.observeSpeed(pool, replica, task);
         }
       }
       if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
     } catch (err) {
       // An abort we caused (idle watchdog) carries its own typed reason.
-      if (!task.finished) this.fail(pool, task, replica, abort.signal.aborted ? abort.signal.reason : err);
+      if (!task.finished) this.fail(pool, task, replica, signal.aborted ? signal.reason : err);
     } finally {
-      clearTimeout(idle);
-      clearTimeout(wall);
+      idle.cancel();
+      wall.cancel();
       replica.release();
       this.pump(pool);
     }
   }
 
   private firstToken(task: Task, replica: Replica, engine: string): void {
-    task.firstTokenAt = this.deps.clock.now();
-    task.firstTokenMono = this.deps.clock.monotonic();
+    const firstMono = task.firstTokenMono ?? 0;
     this.deps.observer.firstToken?.({
-      ...taskFacts(task),
+      ...task.facts(),
       replica_id: replica.id,
       engine,
-      ttft_ms: Math.round(task.firstTokenMono - (task.startedMono ?? task.firstTokenMono)),
+      ttft_ms: Math.round(firstMono - (task.startedMono ?? firstMono)),
     });
   }
 
+  /** Feeds the completed task's figures (computed once, by the task) to replica and pool stats. */
   private observeSpeed(pool: Pool<Task>, replica: Replica, task: Task): void {
-    const now = this.deps.clock.monotonic();
-    const decodeMs = task.firstTokenMono === undefined ? 0 : now - task.firstTokenMono;
-    if (decodeMs > 0 && task.tokensOut > 1) replica.observeSpeed(((task.tokensOut - 1) * 1000) / decodeMs);
-    pool.stats.observe({
-      serviceMs: now - (task.startedMono ?? now),
-      tokens: task.tokensOut,
-      decodeMs,
-      ttftMs: task.firstTokenMono === undefined ? 0 : task.firstTokenMono - (task.startedMono ?? task.firstTokenMono),
-    });
+    const f = task.figures;
+    if (!f) return;
+    if (f.tokensPerS > 0) replica.observeSpeed(f.tokensPerS);
+    pool.stats.observe({ serviceMs: f.serviceMs, tokens: task.tokensOut, ttftMs: f.ttftMs, tokensPerS: f.tokensPerS });
   }
 
   private timeout(task: Task, which: 'idle' | 'wall'): void {
@@ -198,7 +183,7 @@ export class Dispatcher {
       retry_after_ms: 1_000,
     });
     if (task.tokensOut === 0 && which === 'idle') {
-      task.abort?.abort(new EngineError('DECODE_TIMEOUT', error.message));
+      task.abortCall(new EngineError('DECODE_TIMEOUT', error.message));
       return;
     }
     this.deps.finish(task, { state: 'failed', error });
@@ -209,10 +194,7 @@ export class Dispatcher {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
     if (task.tokensOut === 0 && task.tried.length === 0 && REPLACEABLE.has(error.code)) {
-      task.tried.push(replica.id);
-      task.state = 'queued';
-      task.replica = undefined;
-      task.abort = undefined;
+      task.requeue();
       this.failures.set(task, error);
       this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');
       pool.retry.push(task);
@@ -239,8 +221,7 @@ export class Dispatcher {
       this.deps.logger.warn({ pool_id: pool.id, replica_id: replica.id, code: error.code }, 'replica circuit breaker open');
     }
     if (waitMs === undefined) return;
-    const timer = setTimeout(() => this.pump(pool), waitMs + 1);
-    timer.unref();
+    this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
   }
 
   private canonical(task: Task, replica: Replica): CanonicalRequest {

@@ -1,30 +1,33 @@
-// The task service: admits tasks (ARCHITECTURE §3), owns the task table, cancels, and ends
-// every task with exactly one terminal event. Dispatch and engine streaming live in
-// dispatcher.ts; this file decides, that one executes.
+// The task service: admits tasks (core's pure `admit` over a snapshot, then the commit point),
+// owns the task table, cancels, and ends every task with exactly one terminal event. Dispatch
+// and engine streaming live in dispatcher.ts; this file decides, that one executes.
 
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { backoffMs } from '../core/admission/predict.ts';
-import { IdempotencyIndex, fingerprint } from '../core/admission/idempotency.ts';
-import { errorEventData, fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
+import { admit, type AdmissionPlan } from '../core/admission/admit.ts';
+import { fingerprint } from '../core/admission/idempotency.ts';
+import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
-import type { Clock, IdSource } from '../core/ports.ts';
-import type { SessionStore } from '../core/session/session-store.ts';
-import type { FinishReason, TerminalState } from '../core/task/events.ts';
+import type { IdSource, TimerClock } from '../core/ports.ts';
+import type { EventLog, IdempotencyStore, SessionStore } from '../core/state-ports.ts';
+import type { TerminalState } from '../core/task/events.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
-import { planAdmission, type AdmissionPlan } from './admission.ts';
+import { admissionSnapshot, queueBackoffMs } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
-import { ABORT_REASONS, appendMetrics, settleSession, type Ending } from './ending.ts';
+import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
-import { Task, taskFacts, type TaskAccepted, type TaskRequest } from './task.ts';
+import { Task, type Ending, type TaskAccepted, type TaskRequest } from './task.ts';
 
 export interface TaskServiceDeps {
   config: Config;
   pools: PoolManager<Task>;
   sessions: SessionStore;
-  clock: Clock;
+  idempotency: IdempotencyStore;
+  /** A new, empty event log for a task (the event-log port). */
+  newEventLog: () => EventLog;
+  clock: TimerClock;
   ids: IdSource;
   observer: LifecycleObserver;
   recorder: AdmissionRecorder;
@@ -35,26 +38,37 @@ export interface TaskServiceDeps {
 
 export type Submitted = { task: Task; answer: TaskAccepted; replay: boolean };
 
+/** A store that hangs must not hold admissions forever: past this, the admission is refused. */
+const ADMISSION_COMMIT_TIMEOUT_MS = 5_000;
+
 export class TaskService {
-  readonly tasks = new Map<string, Task>();
+  private readonly tasks = new Map<string, Task>();
   private readonly finished: FinishedTasks;
   readonly dispatcher: Dispatcher;
-  private readonly idempotency: IdempotencyIndex;
   private readonly deps: TaskServiceDeps;
 
   constructor(deps: TaskServiceDeps) {
     this.deps = deps;
-    // Entries are forgotten when their task leaves retention; the TTL is only a backstop.
-    this.idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: 24 * 3_600_000 }, deps.clock);
     this.dispatcher = new Dispatcher({ ...deps, finish: (task, ending) => this.finish(task, ending) });
     this.finished = new FinishedTasks({
+      clock: deps.clock,
       retentionMs: () => deps.config.server.retention_ms,
       max: () => deps.config.server.max_finished_tasks,
       onForget: (task) => {
         if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
-        this.idempotency.forget(task.id);
+        deps.idempotency.forget(task.id);
       },
     });
+    // Pools publish capacity and pool-wide endings; the service and its dispatcher subscribe.
+    deps.pools.subscribe({
+      capacity: (pool) => this.dispatcher.pump(pool),
+      endWork: (pool, scope, error) => this.endPoolWork(pool, scope, error),
+    });
+  }
+
+  /** Tasks held: unfinished, or finished and still retained. */
+  get size(): number {
+    return this.tasks.size;
   }
 
   /** A visible task (its admission is committed), or undefined. */
@@ -80,123 +94,124 @@ export class TaskService {
     return outcome;
   }
 
+  /** Snapshot → admit → apply, in one synchronous step; then the commit point. */
   private async admit(req: TaskRequest, correlationId: string): Promise<Result<Submitted>> {
-    const print = req.task_id !== undefined ? fingerprint(req) : '';
-    if (req.task_id !== undefined) {
-      const seen = this.idempotency.check(req.task_id, print);
-      if (seen.kind === 'conflict' || (seen.kind === 'new' && this.tasks.has(req.task_id))) {
-        return fail(orchError('CONFLICT', `task_id ${req.task_id} was already used with a different body`, { field: 'task_id' }));
-      }
-      if (seen.kind === 'replay') {
-        const task = this.tasks.get(req.task_id);
-        if (task) return ok({ task, answer: seen.answer as TaskAccepted, replay: true });
-      }
+    const { deps } = this;
+    const digest = req.task_id !== undefined ? fingerprint(req) : '';
+    const snapshot = admissionSnapshot(req, digest, {
+      config: deps.config,
+      pools: deps.pools,
+      sessions: deps.sessions,
+      idempotency: deps.idempotency,
+      holds: (id) => this.tasks.has(id),
+      auditAccepting: () => deps.recorder.accepting(),
+    });
+    const decided = admit(snapshot, req);
+    if (!decided.ok) return decided;
+    if (decided.value.kind === 'replay') {
+      const task = req.task_id !== undefined ? this.tasks.get(req.task_id) : undefined;
+      // A remembered key always has its task (keys are forgotten with their task).
+      if (task) return ok({ task, answer: decided.value.answer as TaskAccepted, replay: true });
+      return fail(orchError('CONFLICT', `task_id ${req.task_id} was already used`, { field: 'task_id' }));
     }
-    if (this.deps.config.audit.fail_closed && !this.deps.recorder.accepting()) {
-      return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store cannot record admissions right now', { retry_after_ms: 1_000 }));
-    }
-    const planned = planAdmission(req, this.deps);
-    if (!planned.ok) return planned;
-    const plan = planned.value;
-    const task = this.createTask(req, plan, correlationId);
-    const offered = plan.pool.queue.offer(task);
+    const { plan } = decided.value;
+    const pool = deps.pools.get(plan.poolId) as Pool<Task>;
+    const task = this.createTask(req, plan, pool, correlationId);
+    const offered = pool.queue.offer(task);
     if (!offered.admitted) {
-      if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
-      const retry = queueBackoffMs(plan.pool);
-      return fail(orchError('ADMISSION_REJECT', `pool ${plan.pool.id} queue is full (${plan.pool.config.queue.max_queued} waiting)`, {
-        pool_id: plan.pool.id,
-        retry_after_ms: retry,
-        policy_label: plan.pool.config.queue.policy,
+      return fail(orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.config.queue.max_queued} waiting)`, {
+        pool_id: pool.id,
+        retry_after_ms: queueBackoffMs(pool),
+        policy_label: pool.config.queue.policy,
       }));
     }
-    if (offered.evicted) this.evict(offered.evicted, plan.pool);
+    if (plan.session) deps.sessions.hold(plan.session.id, plan.session.maxTokens);
+    if (offered.evicted) this.evict(offered.evicted, pool);
     this.tasks.set(task.id, task);
-    const answer = this.answerFor(task, plan);
-    task.answer = answer;
-    return this.commit(task, plan, answer, print);
-  }
-
-  private createTask(req: TaskRequest, plan: AdmissionPlan, correlationId: string): Task {
-    const task = new Task({
-      id: req.task_id ?? this.deps.ids.uuid(),
-      request: req,
-      pool: plan.pool,
-      correlationId,
-      now: this.deps.clock.now(),
-      mono: this.deps.clock.monotonic(),
-    });
-    task.affinity = plan.affinity;
-    if (this.deps.config.audit.hash_prompts) task.promptSha256 = createHash('sha256').update(req.prompt).digest('hex');
-    return task;
-  }
-
-  /** The commit point: the task becomes visible and dispatchable once its admission is recorded. */
-  private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, print: string): Promise<Result<Submitted>> {
-    const fact = {
-      ...taskFacts(task),
-      queue_position: answer.queue_position,
-      predicted_start_ms: answer.predicted_start_ms,
-      policy_label: plan.pool.config.queue.policy,
-    };
-    try {
-      await withTimeout(this.deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS);
-    } catch (err) {
-      if (this.deps.config.audit.fail_closed) {
-        plan.pool.queue.remove(task.id);
-        this.tasks.delete(task.id);
-        if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
-        this.deps.logger.error({ err, task_id: task.id }, 'admission not recorded; refused (audit.fail_closed)');
-        return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 }));
-      }
-      this.deps.logger.error({ err, task_id: task.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
-    }
-    task.committed = true;
-    if (task.request.task_id !== undefined) this.idempotency.remember(task.id, print, answer);
-    this.deps.observer.admitted?.(fact);
-    this.armTimers(task);
-    if (!task.finished) this.dispatcher.pump(plan.pool);
-    return ok({ task, answer, replay: false });
-  }
-
-  private answerFor(task: Task, plan: AdmissionPlan): TaskAccepted {
-    const position = plan.pool.queue.position(task.id) ?? 0;
-    return {
+    const answer: TaskAccepted = {
       task_id: task.id,
-      queue_position: position,
+      queue_position: pool.queue.position(task.id) ?? 0,
       predicted_start_ms: finiteMs(plan.predictedStartMs),
       backoff_ms: finiteMs(plan.predictedStartMs),
       streams: { sse: `/v1/tasks/${task.id}/stream`, status: `/v1/tasks/${task.id}` },
     };
+    return this.commit(task, plan, answer, digest);
+  }
+
+  private createTask(req: TaskRequest, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string): Task {
+    const { clock, config } = this.deps;
+    return new Task({
+      id: req.task_id ?? this.deps.ids.uuid(),
+      request: req,
+      pool,
+      correlationId,
+      log: this.deps.newEventLog(),
+      now: clock.now(),
+      mono: clock.monotonic(),
+      promptTokens: plan.promptTokens,
+      ...(plan.affinity ? { affinity: plan.affinity } : {}),
+      ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
+    });
+  }
+
+  /**
+   * The commit point: the task becomes visible and dispatchable once its admission is
+   * recorded; only then is the plan confirmed (the session turn counted, the key remembered).
+   * A refused commit withdraws everything the apply step did.
+   */
+  private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, digest: string): Promise<Result<Submitted>> {
+    const { deps } = this;
+    const fact = { ...task.facts(), queue_position: answer.queue_position, predicted_start_ms: answer.predicted_start_ms, policy_label: task.pool.config.queue.policy };
+    try {
+      await withTimeout(deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
+    } catch (err) {
+      if (deps.config.audit.fail_closed) {
+        task.pool.queue.remove(task.id);
+        this.tasks.delete(task.id);
+        if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
+        deps.logger.error({ err, task_id: task.id }, 'admission not recorded; refused (audit.fail_closed)');
+        return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 }));
+      }
+      deps.logger.error({ err, task_id: task.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
+    }
+    task.commit(answer);
+    if (task.request.task_id !== undefined) deps.idempotency.remember(task.id, digest, answer);
+    deps.observer.admitted?.(fact);
+    if (plan.session && !task.finished) {
+      const turn = deps.sessions.confirmTurn(plan.session.id, plan.session.maxTokens);
+      // Only a race in the commit window gets here (the session expired or was deleted, or a
+      // concurrent turn used the budget): the task is recorded, so it ends with the refusal.
+      if (!turn.ok) this.finish(task, { state: 'failed', error: turn.error });
+    }
+    this.armTimers(task);
+    if (!task.finished) this.dispatcher.pump(task.pool);
+    return ok({ task, answer, replay: false });
   }
 
   private armTimers(task: Task): void {
+    const { clock, config } = this.deps;
     const { deadline_ms } = task.request;
     if (deadline_ms !== undefined) {
-      const left = deadline_ms - (this.deps.clock.monotonic() - task.createdMono);
-      task.timers.push(
-        setTimeout(() => {
-          this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline_ms} ms passed`), reason: 'deadline' });
-        }, Math.max(0, left)),
-      );
+      const left = deadline_ms - (clock.monotonic() - task.createdMono);
+      task.own(clock.setTimer(Math.max(0, left), () => {
+        this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline_ms} ms passed`), reason: 'deadline' });
+      }));
     }
-    const unclaimed = this.deps.config.server.unclaimed_stream_timeout_ms;
+    const unclaimed = config.server.unclaimed_stream_timeout_ms;
     if (unclaimed > 0) {
-      task.timers.push(
-        setTimeout(() => {
-          if (!task.streamOpened) this.finish(task, { state: 'canceled', reason: 'unclaimed' });
-        }, unclaimed),
-      );
+      task.own(clock.setTimer(unclaimed, () => {
+        if (!task.streamOpened) this.finish(task, { state: 'canceled', reason: 'unclaimed' });
+      }));
     }
   }
 
   private evict(victim: Task, pool: Pool<Task>): void {
-    const retry = queueBackoffMs(pool);
     this.finish(victim, {
       state: 'evicted',
       reason: 'drop-lru',
       error: orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, {
         pool_id: pool.id,
-        retry_after_ms: retry,
+        retry_after_ms: queueBackoffMs(pool),
         policy_label: 'drop-lru',
       }),
     });
@@ -211,51 +226,32 @@ export class TaskService {
   }
 
   /**
-   * Ends a task exactly once: leaves the queue, aborts the engine call, appends the terminal
-   * event, settles the session turn, tells observers, hands it to retention.
+   * Ends a task exactly once: leaves the queue, the task's own `end` (terminal event, abort),
+   * the session turn settled, observers told, retention from now.
    */
   finish(task: Task, ending: Ending): boolean {
-    if (task.finished) return false;
     const { clock } = this.deps;
-    for (const timer of task.timers) clearTimeout(timer);
-    task.timers.length = 0;
-    const wasQueued = task.state === 'queued';
-    if (wasQueued) {
+    if (task.finished) return false;
+    if (task.state === 'queued') {
       task.pool.queue.remove(task.id);
       const at = task.pool.retry.indexOf(task);
       if (at >= 0) task.pool.retry.splice(at, 1);
     }
-    task.finishedAt = clock.now();
-    task.finishedMono = clock.monotonic();
-    const decodeMs = task.firstTokenMono === undefined ? 0 : Math.round(task.finishedMono - task.firstTokenMono);
-    task.state = ending.state;
-    if (ending.state === 'completed' || (ending.state === 'canceled' && !('error' in ending))) {
-      const finishReason: FinishReason = ending.state === 'completed' ? ending.finishReason : 'canceled';
-      task.finishReason = finishReason;
-      if (ending.state === 'canceled') task.cancelReason = ending.reason;
-      if (task.tokensOut > 0) appendMetrics(task);
-      task.log.append('end', { tokens_out: task.tokensOut, decode_time_ms: decodeMs, finish_reason: finishReason });
-    } else {
-      task.cancelReason = ending.reason;
-      task.error = errorEventData(ending.error);
-      task.log.append('error', task.error);
-    }
-    // A completed stream has nothing left to abort; the others share one reason per state
-    // (building an Error per task showed up in profiles).
-    if (ending.state !== 'completed') task.abort?.abort(ABORT_REASONS[ending.state]);
-    settleSession(this.deps.sessions, task, ending, wasQueued);
+    const ended = task.end(ending, { now: clock.now(), mono: clock.monotonic() });
+    if (!ended) return false;
+    // Before its commit a task holds its session turn; after, the turn is counted and settled.
+    if (task.committed) settleSession(this.deps.sessions, task, ending, ended);
+    else if (task.request.session_id !== undefined) this.deps.sessions.release(task.request.session_id, task.request.max_tokens);
+    const f = ended.figures;
     this.deps.observer.finished?.({
-      ...taskFacts(task),
-      state: task.state as TerminalState,
-      ...(task.finishReason ? { finish_reason: task.finishReason } : {}),
-      ...(task.error ? { error_code: task.error.code } : {}),
-      ...(task.cancelReason ? { cancel_reason: task.cancelReason } : {}),
-      ...(task.replica ? { replica_id: task.replica.id, engine: task.pool.config.engine } : {}),
+      ...task.facts(),
+      state: ended.state as TerminalState,
+      ...task.endingFacts(),
       tokens_out: task.tokensOut,
       prompt_tokens: ending.state === 'completed' && ending.promptTokens !== undefined ? ending.promptTokens : task.promptTokens,
-      queue_wait_ms: Math.round((task.startedMono ?? task.finishedMono) - task.createdMono),
-      decode_time_ms: decodeMs,
-      e2e_ms: Math.round(task.finishedMono - task.createdMono),
+      queue_wait_ms: Math.round(f.queueWaitMs),
+      decode_time_ms: Math.round(f.decodeMs),
+      e2e_ms: Math.round(f.e2eMs),
     });
     this.finished.add(task);
     return true;
@@ -274,35 +270,22 @@ export class TaskService {
 
   /** Ends every unfinished task (shutdown): queued and running work gets a terminal event. */
   shutdown(): void {
-    for (const task of this.tasks.values()) {
+    for (const task of [...this.tasks.values()]) {
       if (!task.finished) {
         this.finish(task, { state: 'canceled', reason: 'shutdown', error: orchError('POOL_UNREADY', 'the gateway is shutting down', { retry_after_ms: 1_000 }) });
       }
     }
+    this.finished.clear();
   }
-}
-
-/** The honest retry hint for work a full queue turned away (refused or evicted). */
-function queueBackoffMs(pool: Pool<Task>): number {
-  return backoffMs({
-    queued: pool.queue.size,
-    maxQueued: pool.config.queue.max_queued,
-    slotsTotal: pool.slotsTotal,
-    slotsBusy: pool.slotsBusy,
-    avgServiceMs: pool.stats.avgServiceMs,
-  });
 }
 
 /** Predictions can be unbounded when a pool has nothing to measure; the wire wants an integer. */
 const finiteMs = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0);
 
-/** A store that hangs must not hold admissions forever: past this, the admission is refused. */
-const ADMISSION_COMMIT_TIMEOUT_MS = 5_000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+function withTimeout<T>(promise: Promise<T>, ms: number, clock: TimerClock): Promise<T> {
+  let timer: { cancel(): void } | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`no commit within ${ms} ms`)), ms);
+    timer = clock.setTimer(ms, () => reject(new Error(`no commit within ${ms} ms`)));
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => timer?.cancel());
 }

@@ -1,14 +1,16 @@
 // Builds pools and replicas from config, runs one health prober per replica, resolves a
 // client's model (name or alias, optional engine constraint) to a pool, and carries out the
 // control actions on pools: drain, atomic reload with rollback, and applying a new config.
-// It never ends tasks itself: `endWork` (the task service) does, so every end is terminal.
+// It never ends tasks itself: it publishes `endWork` to its subscriber (the task service), so
+// every end is terminal. Engines come in through an EngineCatalog (the adapter registry).
 
 import type { Logger } from 'pino';
-import { createAdapter, DEFAULT_SLOTS } from '../adapters/registry.ts';
+import type { EngineCatalog } from '../adapters/contract.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { Clock } from '../core/ports.ts';
-import type { QueueEntry } from '../core/queue/fair-queue.ts';
+import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
+import type { TaskQueue } from '../core/state-ports.ts';
 import { bindVersionPolicy, Pool, queueOptions } from './pool.ts';
 import { startProber, type Prober } from './prober.ts';
 import { Replica } from './replica.ts';
@@ -16,10 +18,18 @@ import { Replica } from './replica.ts';
 export interface PoolManagerDeps<T extends QueueEntry = QueueEntry> {
   clock: Clock;
   logger: Logger;
-  /** Called when a pool may have gained capacity (replica became ready, slot freed, drain ended). */
-  onCapacity: (pool: Pool<T>) => void;
-  /** Ends a pool's unfinished tasks with a terminal error: the queued ones, or all of them. */
-  endWork?: (pool: Pool<T>, scope: 'queued' | 'all', error: OrchError) => void;
+  /** Builds adapters and knows each engine kind's defaults (src/adapters/registry.ts). */
+  engines: EngineCatalog;
+  /** The queue port for a new pool (default: the in-memory FairQueue). */
+  newQueue?: (config: PoolConfig) => TaskQueue<T>;
+}
+
+/** What pools publish; the task service subscribes. */
+export interface PoolEvents<T extends QueueEntry = QueueEntry> {
+  /** A pool may have gained capacity (replica became ready, slot freed, drain ended). */
+  capacity(pool: Pool<T>): void;
+  /** A pool's unfinished tasks must end with a terminal error: the queued ones, or all. */
+  endWork(pool: Pool<T>, scope: 'queued' | 'all', error: OrchError): void;
 }
 
 export interface PoolChanges {
@@ -35,14 +45,37 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
   private readonly drainTimers = new Map<Pool<T>, NodeJS.Timeout>();
   private readonly reloading = new Set<string>();
   private readonly deps: PoolManagerDeps<T>;
+  private readonly listeners = new Set<Partial<PoolEvents<T>>>();
 
   constructor(configs: readonly PoolConfig[], deps: PoolManagerDeps<T>) {
     this.deps = deps;
     for (const config of configs) {
-      const pool = new Pool<T>(config, this.buildReplicas(config));
+      const pool = this.newPool(config);
       this.pools.set(config.id, pool);
       this.startProbers(pool, pool.replicas);
     }
+  }
+
+  /** Subscribes to pool events; returns the unsubscribe. */
+  subscribe(listener: Partial<PoolEvents<T>>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private capacity(pool: Pool<T>): void {
+    for (const l of this.listeners) l.capacity?.(pool);
+  }
+
+  private endWork(pool: Pool<T>, scope: 'queued' | 'all', error: OrchError): void {
+    for (const l of this.listeners) l.endWork?.(pool, scope, error);
+  }
+
+  private newPool(config: PoolConfig): Pool<T> {
+    const { engines, newQueue } = this.deps;
+    return new Pool<T>(config, this.buildReplicas(config), {
+      ...(newQueue ? { queue: newQueue(config) } : { queue: new FairQueue<T>(queueOptions(config)) }),
+      priors: engines.speedPriors(config),
+    });
   }
 
   /** Resolves a client-facing model name or alias; `engine` narrows the match. */
@@ -88,7 +121,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
 
   private drainDeadline(pool: Pool<T>): void {
     this.drainTimers.delete(pool);
-    this.deps.endWork?.(pool, 'all', drainingError(pool.id, 'the drain deadline passed'));
+    this.endWork(pool, 'all', drainingError(pool.id, 'the drain deadline passed'));
   }
 
   private endDrain(pool: Pool<T>): void {
@@ -124,7 +157,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
       }
       this.swap(pool, fresh);
       this.endDrain(pool);
-      this.deps.onCapacity(pool);
+      this.capacity(pool);
       return ok(pool);
     } finally {
       this.reloading.delete(id);
@@ -146,7 +179,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
       const pool = previous.get(config.id);
       previous.delete(config.id);
       if (pool === undefined) {
-        const created = new Pool<T>(config, this.buildReplicas(config));
+        const created = this.newPool(config);
         this.pools.set(config.id, created);
         this.startProbers(created, created.replicas);
         started.push(...created.replicas);
@@ -172,14 +205,14 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
       changes.removed.push(pool.id);
     }
     await Promise.all(started.map((r) => this.probers.get(r)?.probeNow()));
-    for (const pool of this.pools.values()) this.deps.onCapacity(pool);
+    for (const pool of this.pools.values()) this.capacity(pool);
     return changes;
   }
 
   private remove(pool: Pool<T>): void {
     this.endDrain(pool);
     pool.retired = true;
-    this.deps.endWork?.(pool, 'queued', drainingError(pool.id, 'the pool was removed from the configuration'));
+    this.endWork(pool, 'queued', drainingError(pool.id, 'the pool was removed from the configuration'));
     void this.discard(pool.replicas);
   }
 
@@ -213,9 +246,9 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
         new Replica({
           pool: config,
           config: rc,
-          adapter: createAdapter(config, rc),
+          adapter: this.deps.engines.createAdapter(config, rc),
           clock: this.deps.clock,
-          defaultSlots: DEFAULT_SLOTS[config.engine],
+          defaultSlots: this.deps.engines.defaultSlots(config.engine),
         }),
     );
   }
@@ -231,7 +264,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
         now: () => this.deps.clock.monotonic(),
         failuresToLeaveReady: config.health.breaker_failures,
         onChange: () => {
-          if (pool.replicas.includes(replica)) this.deps.onCapacity(pool);
+          if (pool.replicas.includes(replica)) this.capacity(pool);
         },
       });
       this.probers.set(replica, prober);

@@ -1,12 +1,12 @@
 // A pool: replicas of one model on one engine kind, its fair queue, its service statistics and
 // its drain state. Owns no timers itself; probers, the pool manager and the dispatcher act on it.
 
-import { speedPriors } from '../adapters/registry.ts';
 import type { PoolConfig } from '../config/schema.ts';
-import { ServiceStats } from '../core/admission/predict.ts';
+import { ServiceStats, type ServicePriors } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
 import type { ReplicaView } from '../core/placement/decide.ts';
 import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
+import type { TaskQueue } from '../core/state-ports.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
 export interface PoolStatus {
@@ -33,7 +33,7 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   readonly id: string;
   config: PoolConfig;
   replicas: Replica[] = [];
-  readonly queue: FairQueue<T>;
+  readonly queue: TaskQueue<T>;
   readonly stats: ServiceStats;
   /** Tasks that failed before their first token and wait to be re-placed ahead of the queue. */
   readonly retry: T[] = [];
@@ -41,11 +41,12 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   /** Removed from the configuration: takes no work, finishes what runs. */
   retired = false;
 
-  constructor(config: PoolConfig, replicas: Replica[]) {
+  /** `queue` is the queue port (default: the in-memory FairQueue); `priors` seed the speed stats. */
+  constructor(config: PoolConfig, replicas: Replica[], opts: { queue?: TaskQueue<T>; priors?: Partial<ServicePriors> } = {}) {
     this.id = config.id;
     this.config = config;
-    this.queue = new FairQueue<T>(queueOptions(config));
-    this.stats = new ServiceStats({ priors: speedPriors(config) });
+    this.queue = opts.queue ?? new FairQueue<T>(queueOptions(config));
+    this.stats = new ServiceStats({ priors: opts.priors ?? {} });
     this.setReplicas(replicas);
   }
 

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EngineHealth, WorkerAdapter } from '../adapters/contract.ts';
 import { createMockAdapter } from '../adapters/mock/adapter.ts';
-import { systemClock } from '../core/ports.ts';
+import { systemClock } from '../system-clock.ts';
 import { testConfig } from '../../test/support/gateway.ts';
 import { startProber } from './prober.ts';
 import { Replica } from './replica.ts';

@@ -46,7 +46,7 @@ describe('admission and the audit store', () => {
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('1');
     expect((res.body as { error: Record<string, unknown> }).error).toMatchObject({ code: 'AUDIT_UNAVAILABLE', retriable: true });
-    expect(gw.tasks.tasks.size).toBe(0);
+    expect(gw.tasks.size).toBe(0);
   });
 
   it('refuses and rolls back a task whose commit fails: no visible task, no queue entry, no session turn', async () => {
@@ -57,7 +57,7 @@ describe('admission and the audit store', () => {
     const res = await gw.post('/v1/tasks', { ...task, session_id: 'audited', task_id: '7c1e2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b' });
     expect(res.status).toBe(503);
     expect((await gw.get('/v1/tasks/7c1e2a3b-4d5e-4f60-8a9b-0c1d2e3f4a5b')).status).toBe(404);
-    expect(gw.tasks.tasks.size).toBe(0);
+    expect(gw.tasks.size).toBe(0);
     expect(((await gw.get('/v1/pools/demo')).body as { queue: { depth: number } }).queue.depth).toBe(0);
     expect(((await gw.get('/v1/sessions/audited')).body as { turns: number }).turns).toBe(0);
   });

@@ -15,7 +15,7 @@ afterAll(async () => gw.close());
 async function snapshot() {
   // ttl_ms_remaining counts down by itself; expires_at only moves when the session is used.
   const { ttl_ms_remaining: _ttl, ...session } = (await gw.get('/v1/sessions/watched')).body as Record<string, unknown>;
-  return { tasks: gw.tasks.tasks.size, pool: (await gw.get('/v1/pools/demo')).body, session };
+  return { tasks: gw.tasks.size, pool: (await gw.get('/v1/pools/demo')).body, session };
 }
 
 const valid = { model: 'demo', prompt: 'hello', max_tokens: 4 };

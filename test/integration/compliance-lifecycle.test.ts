@@ -67,10 +67,10 @@ describe('retention', () => {
     expect(status.status).toBe(200);
     // The event log is bounded: started, one event per token, metrics and the terminal event.
     expect((status.body as { last_event_id: number }).last_event_id).toBe(8 + 3);
-    expect(g.tasks.tasks.size).toBe(1);
+    expect(g.tasks.size).toBe(1);
     await waitFor(async () => (await g.get(`/v1/tasks/${id}`)).status === 404);
     expect((await g.get(`/v1/tasks/${id}/stream`)).status).toBe(404);
-    expect(g.tasks.tasks.size).toBe(0);
+    expect(g.tasks.size).toBe(0);
   });
 });
 

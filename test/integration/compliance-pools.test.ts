@@ -9,7 +9,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WorkerAdapter } from '../../src/adapters/contract.ts';
 import { createMockAdapter } from '../../src/adapters/mock/adapter.ts';
-import { systemClock } from '../../src/core/ports.ts';
+import { systemClock } from '../../src/system-clock.ts';
 import { startProber } from '../../src/pool/prober.ts';
 import { Replica } from '../../src/pool/replica.ts';
 import { testConfig } from '../support/gateway.ts';

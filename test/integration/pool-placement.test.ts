@@ -2,6 +2,7 @@
 // prefer in order, avoid, allow_fallback, accelerator labels; the circuit breaker (opens after
 // consecutive failures, one half-open trial); require_same_engine_version; capabilities.
 
+import { systemClock } from '../../src/system-clock.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PlacedFact } from '../../src/core/observer.ts';
 import { expectResponseMatches } from '../support/contract.ts';
@@ -19,7 +20,7 @@ afterEach(async () => {
 
 /** Real time plus an offset the test can jump forward (breaker waits without sleeping). */
 const skew = { ms: 0 };
-const clock = { now: () => Date.now() + skew.ms, monotonic: () => performance.now() + skew.ms };
+const clock = { now: () => Date.now() + skew.ms, monotonic: () => performance.now() + skew.ms, setTimer: systemClock.setTimer };
 
 async function gateway(replicas: Array<Record<string, unknown>>, over: Record<string, unknown> = {}, mock: Record<string, unknown> = {}) {
   gw = await startGateway(testConfig({ pools: [mockPool({ replicas, ...over }, mock)] }), { clock, observers: [{ placed: (f) => void placed.push(f) }] });

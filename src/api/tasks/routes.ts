@@ -4,7 +4,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { orchError } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
-import { taskStatus, type TaskRequest } from '../../orchestration/task.ts';
+import type { TaskRequest } from '../../orchestration/task.ts';
 import type { TaskService } from '../../orchestration/task-service.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
@@ -54,7 +54,7 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
     handler: async (req, reply) => {
       const task = tasks.get(req.params.task_id);
       if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
-      return reply.send(taskStatus(task, task.pool.queue.position(task.id)));
+      return reply.send(task.status(task.pool.queue.position(task.id)));
     },
   });
 

@@ -4,7 +4,7 @@
 // through the same services the API uses, except "the pool is unready", which marks replicas
 // unready until the next probe because the mock engine has no way to be unhealthy.
 
-import type { SessionStore } from '../../core/session/session-store.ts';
+import type { SessionStore } from '../../core/state-ports.ts';
 import type { Task, TaskRequest } from '../../orchestration/task.ts';
 import type { TaskService } from '../../orchestration/task-service.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';

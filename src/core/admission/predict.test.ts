@@ -68,36 +68,36 @@ describe('ServiceStats', () => {
 
   it('weighs the prior as one sample, then settles at alpha', () => {
     const stats = new ServiceStats({ priors: { serviceMs: 1000, tokensPerS: 10, ttftMs: 100 }, alpha: 0.25 });
-    stats.observe({ serviceMs: 2000, tokens: 11, decodeMs: 500, ttftMs: 300 });
+    stats.observe({ serviceMs: 2000, tokens: 11, tokensPerS: 20, ttftMs: 300 });
     expect(stats.avgServiceMs).toBe(1500);
     expect(stats.tokensPerS).toBe(15);
     expect(stats.ttftMs).toBe(200);
-    stats.observe({ serviceMs: 1500, tokens: 2, decodeMs: 50, ttftMs: 200 });
+    stats.observe({ serviceMs: 1500, tokens: 2, tokensPerS: 20, ttftMs: 200 });
     expect(stats.avgServiceMs).toBe(1500);
-    stats.observe({ serviceMs: 2300, tokens: 2, decodeMs: 50, ttftMs: 200 });
+    stats.observe({ serviceMs: 2300, tokens: 2, tokensPerS: 20, ttftMs: 200 });
     expect(stats.avgServiceMs).toBe(1700);
   });
 
   it('converges on a steady workload', () => {
     const stats = new ServiceStats();
-    for (let i = 0; i < 200; i++) stats.observe({ serviceMs: 400, tokens: 21, decodeMs: 100, ttftMs: 30 });
+    for (let i = 0; i < 200; i++) stats.observe({ serviceMs: 400, tokens: 21, tokensPerS: 200, ttftMs: 30 });
     expect(stats.avgServiceMs).toBeCloseTo(400, 6);
     expect(stats.tokensPerS).toBeCloseTo(200, 6);
     expect(stats.ttftMs).toBeCloseTo(30, 6);
   });
 
   it.each([
-    ['a task that produced no token', { serviceMs: 5, tokens: 0, decodeMs: 0, ttftMs: 0 }],
-    ['non-finite figures', { serviceMs: Number.NaN, tokens: 3, decodeMs: Number.POSITIVE_INFINITY, ttftMs: -1 }],
+    ['a task that produced no token', { serviceMs: 5, tokens: 0, tokensPerS: 0, ttftMs: 0 }],
+    ['non-finite figures', { serviceMs: Number.NaN, tokens: 3, tokensPerS: Number.POSITIVE_INFINITY, ttftMs: -1 }],
   ])('ignores %s', (_title, sample) => {
     const stats = new ServiceStats();
     stats.observe(sample);
     expect(snapshot(stats)).toEqual(PRIORS);
   });
 
-  it('measures speed only from two tokens on', () => {
+  it('ignores an unmeasured speed (0: fewer than two tokens)', () => {
     const stats = new ServiceStats({ priors: { tokensPerS: 10 } });
-    stats.observe({ serviceMs: 100, tokens: 1, decodeMs: 0, ttftMs: 100 });
+    stats.observe({ serviceMs: 100, tokens: 1, tokensPerS: 0, ttftMs: 100 });
     expect(stats.tokensPerS).toBe(10);
     expect(stats.avgServiceMs).not.toBe(DEFAULT_PRIORS.serviceMs);
   });

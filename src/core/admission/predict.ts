@@ -89,9 +89,9 @@ export interface ServiceObservation {
   /** Time the task held its slot. */
   serviceMs: number;
   tokens: number;
-  /** First token to last token. */
-  decodeMs: number;
   ttftMs: number;
+  /** Decode speed from the task's figures (src/core/task/figures.ts); 0 when unmeasurable. */
+  tokensPerS: number;
 }
 
 /**
@@ -126,11 +126,11 @@ export class ServiceStats {
    * A task that produced no token (failed or canceled before it) says nothing about speed and
    * is ignored; so is a non-finite or negative figure. Tokens/s needs two tokens to measure.
    */
-  observe({ serviceMs, tokens, decodeMs, ttftMs }: ServiceObservation): void {
+  observe({ serviceMs, tokens, ttftMs, tokensPerS }: ServiceObservation): void {
     if (!(tokens >= 1)) return;
     this.#mix('serviceMs', serviceMs);
     this.#mix('ttftMs', ttftMs);
-    if (tokens >= 2 && decodeMs > 0 && Number.isFinite(decodeMs)) this.#mix('tokensPerS', ((tokens - 1) * 1000) / decodeMs);
+    if (tokensPerS > 0) this.#mix('tokensPerS', tokensPerS);
   }
 
   #mix(key: keyof ServicePriors, value: number): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../ports.ts';
-import { SessionStore, type SessionCreate, type TurnUsage } from './session-store.ts';
+import { MemorySessionStore as SessionStore, type SessionCreate, type TurnUsage } from './session-store.ts';
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
 

@@ -4,7 +4,8 @@
 
 import { fail, ok, orchError, type Result } from '../errors.ts';
 import type { Clock } from '../ports.ts';
-import { exhaustedBudget, newRecord, toView, validateCreate, type Affinity, type SessionCreate, type SessionRecord, type SessionView } from './session-record.ts';
+import type { SessionStore } from '../state-ports.ts';
+import { exhaustedBudget, newRecord, toView, validateCreate, type Affinity, type BudgetName, type SessionCreate, type SessionRecord, type SessionView } from './session-record.ts';
 
 export type { Affinity, BudgetName, KvWarmth, SessionBudgets, SessionCreate, SessionView } from './session-record.ts';
 
@@ -27,10 +28,25 @@ export interface TurnUsage {
   cached_tokens?: number;
 }
 
+/** Where a new turn of a session stands, counting turns held by uncommitted admissions. */
+export type SessionStanding =
+  | { kind: 'new'; room: true }
+  | { kind: 'new'; room: false; retryAfterMs?: number; limit: number }
+  | { kind: 'expired' }
+  | {
+      kind: 'live';
+      affinity?: Affinity;
+      exhausted?: { budget: BudgetName; used: number; limit: number };
+      tokens: { limit?: number; used: number };
+    };
+
 type Lookup = { kind: 'live'; rec: SessionRecord } | { kind: 'expired' } | { kind: 'unknown' };
 
-export class SessionStore {
+/** The embedded SessionStore: one process's sessions in insertion/LRU-ordered maps. */
+export class MemorySessionStore implements SessionStore {
   readonly #opts: SessionStoreOptions;
+  /** Turns admitted but not yet committed, per session id. */
+  readonly #held = new Map<string, { turns: number; tokens: number }>();
   readonly #clock: Clock;
   /** Ordered by last use: every refresh moves a session to the end. */
   readonly #live = new Map<string, SessionRecord>();
@@ -64,6 +80,52 @@ export class SessionStore {
     const found = this.#lookup(id, now);
     if (found.kind === 'live') return ok(toView(found.rec, now));
     return fail(found.kind === 'expired' ? expiredError(id) : notFoundError(id));
+  }
+
+  standing(id: string): SessionStanding {
+    const now = this.#clock.now();
+    const found = this.#lookup(id, now);
+    if (found.kind === 'expired') return { kind: 'expired' };
+    const held = this.#held.get(id) ?? { turns: 0, tokens: 0 };
+    if (found.kind === 'unknown') {
+      if (held.turns >= this.#opts.maxTurns) return { kind: 'live', exhausted: { budget: 'turns', used: held.turns, limit: this.#opts.maxTurns }, tokens: { used: held.tokens } };
+      if (held.turns > 0 || this.#hasRoom(now)) return { kind: 'new', room: true };
+      const lru = this.#live.values().next().value;
+      return { kind: 'new', room: false, limit: this.#opts.maxSessions, ...(lru ? { retryAfterMs: Math.max(1, lru.expiresAt - now) } : {}) };
+    }
+    const { rec } = found;
+    const counted = { ...rec, turns: rec.turns + held.turns, used: { ...rec.used, tokens: rec.used.tokens + held.tokens } };
+    const exhausted = exhaustedBudget(counted);
+    const limit = rec.limits.tokens;
+    return {
+      kind: 'live',
+      ...(rec.affinity ? { affinity: { ...rec.affinity } } : {}),
+      ...(exhausted ? { exhausted } : {}),
+      tokens: { ...(limit !== undefined ? { limit } : {}), used: counted.used.tokens },
+    };
+  }
+
+  hold(id: string, maxTokens: number): void {
+    const held = this.#held.get(id);
+    if (held) {
+      held.turns++;
+      held.tokens += maxTokens;
+    } else {
+      this.#held.set(id, { turns: 1, tokens: maxTokens });
+    }
+  }
+
+  release(id: string, maxTokens: number): void {
+    const held = this.#held.get(id);
+    if (!held) return;
+    held.turns--;
+    held.tokens -= maxTokens;
+    if (held.turns <= 0) this.#held.delete(id);
+  }
+
+  confirmTurn(id: string, maxTokens: number): Result<{ affinity?: Affinity }> {
+    this.release(id, maxTokens);
+    return this.beginTurn(id);
   }
 
   /**

@@ -3,11 +3,13 @@
 // once, at append time, however many readers follow the task. After the terminal event the
 // log refuses further appends: that is what makes "no token after the cancel ack" hold.
 
-import type { TaskEvent } from './events.ts';
+import type { EventLog, LogListener } from '../state-ports.ts';
+import type { EventDataOf, TaskEvent, TaskEventName } from './events.ts';
 
-export type LogListener = (frame: string, event: TaskEvent) => void;
+export type { LogListener } from '../state-ports.ts';
 
-export class TaskEventLog {
+/** The in-memory EventLog: the embedded default of the event-log port. */
+export class TaskEventLog implements EventLog {
   private readonly frames: string[] = [];
   private readonly events: TaskEvent[] = [];
   private readonly listeners = new Set<LogListener>();
@@ -30,7 +32,7 @@ export class TaskEventLog {
    * Appends an event built from `event` and `data`; returns its seq, or 0 when the log is
    * already closed by a terminal event (the append is dropped, by design).
    */
-  append<E extends TaskEvent['event']>(event: E, data: Extract<TaskEvent, { event: E }>['data']): number {
+  append<E extends TaskEventName>(event: E, data: EventDataOf<E>): number {
     if (this.terminalEvent) return 0;
     const seq = this.events.length + 1;
     const entry = { seq, event, data } as TaskEvent; // the generic pair is exactly one union member

@@ -2,11 +2,10 @@
 // is one of these, with a per-task `seq` that is also the SSE `id:`. Exactly one terminal
 // event (`end` or `error`) ends every task.
 
-import type { ErrorCode } from '../errors.ts';
+import type { ErrorData } from '../errors.ts';
 
-export const TASK_STATES = ['queued', 'running', 'completed', 'canceled', 'failed', 'expired', 'evicted'] as const;
-export type TaskState = (typeof TASK_STATES)[number];
-export type TerminalState = Exclude<TaskState, 'queued' | 'running'>;
+export { TASK_STATES, type TaskState, type TerminalState } from './lifecycle.ts';
+export type { ErrorData } from '../errors.ts';
 
 export type Priority = 'interactive' | 'batch';
 export type FinishReason = 'stop' | 'length' | 'canceled';
@@ -33,13 +32,6 @@ export interface EndData {
   decode_time_ms: number;
   finish_reason: FinishReason;
 }
-export interface ErrorData {
-  code: ErrorCode;
-  message: string;
-  retriable: boolean;
-  retry_after_ms?: number;
-  engine?: string;
-}
 
 export type TaskEvent =
   | { seq: number; event: 'started'; data: StartedData }
@@ -50,3 +42,6 @@ export type TaskEvent =
 
 export type TaskEventName = TaskEvent['event'];
 export const isTerminalEvent = (e: TaskEvent): boolean => e.event === 'end' || e.event === 'error';
+
+/** The data an event of kind `E` carries. */
+export type EventDataOf<E extends TaskEventName> = Extract<TaskEvent, { event: E }>['data'];

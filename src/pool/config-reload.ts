@@ -2,15 +2,16 @@
 // with, validate it and dry-run every replica's adapter, then apply it. A bad file changes
 // nothing and is refused with every problem listed. Pools swap through the pool manager; a few
 // server settings apply live; anything else that differs waits for a restart and is reported.
+// It lives beside the pool manager it drives; config/ stays a leaf that only loads and checks.
 
 import type { Logger } from 'pino';
-import { createAdapter } from '../adapters/registry.ts';
+import type { EngineCatalog } from '../adapters/contract.ts';
 import { fail, ok, orchError, type Result } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import type { QueueEntry } from '../core/queue/fair-queue.ts';
-import type { PoolChanges, PoolManager } from '../pool/pool-manager.ts';
-import type { ConfigResult } from './load.ts';
-import type { Config } from './schema.ts';
+import type { ConfigResult } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import type { PoolChanges, PoolManager } from './pool-manager.ts';
 
 /** Server settings read at use, so a reload changes them for the next task. */
 const LIVE_SERVER_KEYS = ['retention_ms', 'unclaimed_stream_timeout_ms', 'max_prompt_chars', 'max_tokens_limit'] as const;
@@ -21,6 +22,8 @@ export interface ConfigReloadDeps<T extends QueueEntry> {
   /** The running configuration; updated in place so every holder sees the new values. */
   config: Config;
   pools: PoolManager<T>;
+  /** Builds the dry-run adapters (the same catalog the pool manager uses). */
+  engines: EngineCatalog;
   logger: Logger;
   observer: LifecycleObserver;
 }
@@ -70,7 +73,7 @@ export class ConfigReloader<T extends QueueEntry> {
     const loaded = await this.deps.load();
     if (!loaded.ok) return fail(invalidConfig(loaded.problems));
     const next = loaded.config;
-    const adapterProblems = await dryRunAdapters(next);
+    const adapterProblems = await dryRunAdapters(next, this.deps.engines);
     if (adapterProblems.length > 0) return fail(invalidConfig(adapterProblems));
     const changes = await this.deps.pools.apply(next.pools);
     const restartNeeded = applyLiveSettings(this.deps.config, next);
@@ -79,12 +82,12 @@ export class ConfigReloader<T extends QueueEntry> {
 }
 
 /** Builds (and closes) every replica's adapter: unknown engines and bad options fail here, not mid-swap. */
-async function dryRunAdapters(config: Config): Promise<string[]> {
+async function dryRunAdapters(config: Config, engines: EngineCatalog): Promise<string[]> {
   const problems: string[] = [];
   for (const pool of config.pools) {
     for (const replica of pool.replicas) {
       try {
-        await createAdapter(pool, replica).close();
+        await engines.createAdapter(pool, replica).close();
       } catch (err) {
         problems.push(`/pools/${pool.id}/replicas/${replica.id}/options ${err instanceof Error ? err.message : 'is invalid'}`);
       }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from './load.ts';
-import { applyLiveSettings, invalidConfig } from './reload.ts';
-import type { Config } from './schema.ts';
+import { validateConfig } from '../config/load.ts';
+import { applyLiveSettings, invalidConfig } from './config-reload.ts';
+import type { Config } from '../config/schema.ts';
 
 function config(over: Record<string, unknown> = {}): Config {
   const result = validateConfig({ pools: [{ id: 'p', engine: 'mock', model: 'm', replicas: [{ id: 'a' }] }], ...over });

@@ -1,0 +1,205 @@
+// Admission as one pure function (ARCHITECTURE §3): a validated request and a snapshot of the
+// state it depends on → the plan to apply, or the first refusal in the documented order:
+// idempotency → audit gate → model/pool → capability → placement → session → deadline → queue.
+// It reads plain data only and changes nothing; the shell applies the plan (holds the session
+// turn, offers the queue) in the same synchronous step, and confirms it after the audit commit.
+
+import { fail, ok, orchError, type OrchError, type Result } from '../errors.ts';
+import { everPlaceable, type PlacementJob, type ReplicaView } from '../placement/decide.ts';
+import type { Priority } from '../task/events.ts';
+import type { SessionStanding } from '../session/session-store.ts';
+import { checkCapability, checkDeadline, estimatePromptTokens } from './checks.ts';
+import type { IdempotencyCheck } from './idempotency.ts';
+import { predictFinishMs } from './predict.ts';
+
+/** The part of a validated task request admission reads. */
+export interface AdmissionRequest {
+  model: string;
+  prompt: string;
+  max_tokens: number;
+  task_id?: string;
+  session_id?: string;
+  priority?: Priority;
+  deadline_ms?: number;
+  seed?: number;
+  engine?: string;
+  placement?: {
+    pin?: string;
+    prefer?: string[];
+    avoid?: string[];
+    allow_fallback?: boolean;
+    accelerator?: 'nvidia' | 'cpu';
+  };
+}
+
+export interface PoolSnapshot {
+  id: string;
+  engine: string;
+  model: string;
+  aliases: readonly string[];
+  draining: boolean;
+  /** Why no work can start now (no ready replica, all overloaded); undefined when ready. */
+  unready?: OrchError;
+  /** Largest context among ready replicas. */
+  ctxMax: number;
+  deterministic: boolean;
+  replicas: readonly ReplicaView[];
+  healthIntervalMs: number;
+  queue: { size: number; interactive: number; batch: number; maxQueued: number; policy: 'reject' | 'drop-lru' };
+  /** Predictions for a newcomer, from the pool's measured state (src/core/admission/predict.ts). */
+  forecast: { startMs: number; backoffMs: number; tokensPerS: number; ttftMs: number };
+}
+
+export interface AdmissionSnapshot {
+  /** The idempotency store's answer for the request's task_id ('new' without one). */
+  idempotency: IdempotencyCheck;
+  /** A task with this task_id is still held although its key is not remembered. */
+  taskIdInUse: boolean;
+  /** false with `audit.fail_closed` while the store cannot record admissions. */
+  auditAccepting: boolean;
+  pools: readonly PoolSnapshot[];
+  limits: { maxTokensLimit: number; maxPromptChars: number };
+  /** Where the named session stands (only when the request names one). */
+  session?: SessionStanding;
+}
+
+export interface AdmissionPlan {
+  poolId: string;
+  job: PlacementJob;
+  promptTokens: number;
+  predictedStartMs: number;
+  /** The session turn to hold now and confirm after the commit. */
+  session?: { id: string; maxTokens: number };
+  affinity?: { replica_id: string; slot_id?: number };
+  /** drop-lru: admitting this task evicts the oldest entry of the lowest waiting class. */
+  evicts: boolean;
+}
+
+export type AdmissionDecision = { kind: 'replay'; answer: unknown } | { kind: 'admit'; plan: AdmissionPlan };
+
+export function placementJob(req: AdmissionRequest, affinityReplicaId?: string): PlacementJob {
+  const p = req.placement;
+  return {
+    promptTokens: estimatePromptTokens(req.prompt.length),
+    maxTokens: req.max_tokens,
+    affinityReplicaId,
+    pin: p?.pin,
+    prefer: p?.prefer,
+    avoid: p?.avoid,
+    allowFallback: p?.allow_fallback ?? false,
+    accelerator: p?.accelerator,
+  };
+}
+
+export function admit(snapshot: AdmissionSnapshot, req: AdmissionRequest): Result<AdmissionDecision> {
+  const idem = snapshot.idempotency;
+  if (req.task_id !== undefined && (idem.kind === 'conflict' || (idem.kind === 'new' && snapshot.taskIdInUse))) {
+    return fail(orchError('CONFLICT', `task_id ${req.task_id} was already used with a different body`, { field: 'task_id' }));
+  }
+  if (idem.kind === 'replay') return ok({ kind: 'replay', answer: idem.answer });
+  if (!snapshot.auditAccepting) {
+    return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store cannot record admissions right now', { retry_after_ms: 1_000 }));
+  }
+  const resolved = resolvePool(snapshot.pools, req);
+  if (!resolved.ok) return resolved;
+  const pool = resolved.value;
+  const capability = checkCapability(
+    { max_tokens: req.max_tokens, prompt_chars: req.prompt.length, ...(req.seed !== undefined ? { seed: req.seed } : {}) },
+    { ctxMax: pool.ctxMax, maxTokensLimit: snapshot.limits.maxTokensLimit, maxPromptChars: snapshot.limits.maxPromptChars, deterministic: pool.deterministic },
+  );
+  if (!capability.ok) return fail({ ...capability.error, pool_id: pool.id });
+  const placement = checkPlacement(pool, req);
+  if (!placement.ok) return placement;
+  const session = checkSession(snapshot.session, req, pool.id);
+  if (!session.ok) return session;
+  const affinity = session.value;
+  const job = placementJob(req, affinity?.replica_id);
+  const { forecast } = pool;
+  if (req.deadline_ms !== undefined) {
+    const finish = predictFinishMs({ startMs: forecast.startMs, maxTokens: req.max_tokens, tokensPerS: forecast.tokensPerS, ttftMs: forecast.ttftMs });
+    const deadline = checkDeadline({ deadline_ms: req.deadline_ms, predictedStartMs: forecast.startMs, predictedFinishMs: finish });
+    if (!deadline.ok) return fail({ ...deadline.error, pool_id: pool.id });
+  }
+  const room = queueRoom(pool, req.priority ?? 'interactive');
+  if (room === 'full') {
+    return fail(orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.queue.maxQueued} waiting)`, {
+      pool_id: pool.id,
+      retry_after_ms: forecast.backoffMs,
+      policy_label: pool.queue.policy,
+    }));
+  }
+  return ok({
+    kind: 'admit',
+    plan: {
+      poolId: pool.id,
+      job,
+      promptTokens: job.promptTokens,
+      predictedStartMs: forecast.startMs,
+      ...(req.session_id !== undefined ? { session: { id: req.session_id, maxTokens: req.max_tokens } } : {}),
+      ...(affinity ? { affinity } : {}),
+      evicts: room === 'evict',
+    },
+  });
+}
+
+function resolvePool(pools: readonly PoolSnapshot[], req: AdmissionRequest): Result<PoolSnapshot> {
+  const serves = (p: PoolSnapshot) => p.model === req.model || p.aliases.includes(req.model);
+  const pool = pools.find((p) => serves(p) && (req.engine === undefined || p.engine === req.engine));
+  if (!pool) {
+    return pools.some(serves)
+      ? fail(orchError('INVALID_PARAMS', `model ${req.model} is not served by engine ${req.engine}`, { field: 'engine' }))
+      : fail(orchError('INVALID_PARAMS', `unknown model ${req.model}`, { field: 'model' }));
+  }
+  if (pool.draining) return fail(orchError('DRAINING', `pool ${pool.id} is draining and takes no new work`, { pool_id: pool.id, retry_after_ms: 5_000 }));
+  if (pool.unready) return fail(pool.unready);
+  return ok(pool);
+}
+
+function checkPlacement(pool: PoolSnapshot, req: AdmissionRequest): Result<void> {
+  const p = req.placement;
+  const ids = new Set(pool.replicas.map((r) => r.id));
+  const lists = [['placement.pin', p?.pin === undefined ? [] : [p.pin]], ['placement.prefer', p?.prefer ?? []], ['placement.avoid', p?.avoid ?? []]] as const;
+  for (const [field, list] of lists) {
+    const unknown = list.find((id) => !ids.has(id));
+    if (unknown !== undefined) return fail(orchError('INVALID_PARAMS', `unknown replica ${unknown} in pool ${pool.id}`, { field, pool_id: pool.id }));
+  }
+  if (everPlaceable(pool.replicas, placementJob(req))) return ok(undefined);
+  // ORCH-0505: a pin that cannot be honoured, without allow_fallback, is REPLICA_EXHAUSTED.
+  const pinned = p?.pin !== undefined && p.allow_fallback !== true;
+  const message = pinned ? `pinned replica ${p?.pin} of pool ${pool.id} cannot take the task` : `no ready replica of pool ${pool.id} satisfies the placement constraints`;
+  return fail(orchError(pinned ? 'REPLICA_EXHAUSTED' : 'POOL_UNREADY', message, { pool_id: pool.id, retry_after_ms: pool.healthIntervalMs }));
+}
+
+/** Session step: the token budget first, then expiry, session cap and the other limits. */
+function checkSession(standing: SessionStanding | undefined, req: AdmissionRequest, poolId: string): Result<{ replica_id: string; slot_id?: number } | undefined> {
+  if (req.session_id === undefined || standing === undefined) return ok(undefined);
+  const id = req.session_id;
+  if (standing.kind === 'expired') return fail(orchError('SESSION_EXPIRED', `session ${id} has expired`));
+  if (standing.kind === 'new') {
+    if (standing.room) return ok(undefined);
+    const message = `session limit reached (${standing.limit} live sessions); retry later or delete unused sessions`;
+    return fail(orchError('RATE_LIMITED', message, standing.retryAfterMs !== undefined ? { retry_after_ms: standing.retryAfterMs } : {}));
+  }
+  const { limit, used } = standing.tokens;
+  if (limit !== undefined && used + req.max_tokens > limit) {
+    const message = `max_tokens ${req.max_tokens} exceeds the session's remaining token budget ${Math.max(0, limit - used)}`;
+    return fail(orchError('BUDGET_EXCEEDED', message, { budget: 'tokens', field: 'max_tokens' }));
+  }
+  if (standing.exhausted) {
+    const over = standing.exhausted;
+    return fail(orchError('BUDGET_EXCEEDED', `session ${id} has used ${over.used} of its ${over.limit} ${over.budget}`, { budget: over.budget }));
+  }
+  // Affinity learned on another pool says nothing about this one's replicas.
+  const a = standing.affinity?.pool_id === poolId ? standing.affinity : undefined;
+  return ok(a ? { replica_id: a.replica_id, ...(a.slot_id !== undefined ? { slot_id: a.slot_id } : {}) } : undefined);
+}
+
+/** Step 9: room in the queue, room by evicting (drop-lru), or full. */
+function queueRoom(pool: PoolSnapshot, priority: Priority): 'free' | 'evict' | 'full' {
+  const q = pool.queue;
+  if (q.maxQueued > 0 && q.size < q.maxQueued) return 'free';
+  if (q.maxQueued === 0 || q.policy !== 'drop-lru') return 'full';
+  // The victim is the oldest of the lowest waiting class; batch never evicts interactive work.
+  if (q.batch > 0 || (priority === 'interactive' && q.interactive > 0)) return 'evict';
+  return 'full';
+}
