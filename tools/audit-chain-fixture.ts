@@ -1,7 +1,7 @@
 // Writes src/audit/fixtures/chain-v1.json: an audit chain built from lifecycle facts the way the
 // gateway records them, hashed by the code of its day. The committed file is the evidence that
 // chains written before a change to canonical JSON still verify; regenerate only on purpose.
-// Usage: node tools/audit-chain-fixture.ts
+// Usage: node tools/audit-chain-fixture.ts (its test checks that today's code gives the same file).
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,16 +31,22 @@ function records(): AuditRecord[] {
   ];
 }
 
-const first = chainRecords(GENESIS_HEAD, records());
-// A purge row that anchors a chain starting after the rows it deleted (seq 1..4), as sql-store writes it.
-const anchor = first.rows[3];
-if (anchor === undefined) throw new Error('fixture needs at least four rows');
-const purge: AuditRecord = {
-  at: at(9), kind: 'control', task_id: null, session_id: null, pool_id: null, actor: 'ops:1a2b', correlation_id: null,
-  data: { action: 'retention_purge', target: 'audit_log', outcome: 'done', detail: { older_than: at(5).toISOString(), deleted_rows: 4 }, anchor_seq: anchor.seq, anchor_hash: anchor.hash },
-};
-const second = chainRecords(first.head, [purge, admissionRecord({ ...task, task_id: 't-3', queue_position: 7, predicted_start_ms: 1500, policy_label: 'drop-lru', evicted_task_id: 't-2' }, at(10))]);
+/** The fixture file's text, built with today's record builders and hash chain. */
+export function renderChainFixture(): string {
+  const first = chainRecords(GENESIS_HEAD, records());
+  // A purge row that anchors a chain starting after the rows it deleted (seq 1..4), as sql-store writes it.
+  const anchor = first.rows[3];
+  if (anchor === undefined) throw new Error('fixture needs at least four rows');
+  const purge: AuditRecord = {
+    at: at(9), kind: 'control', task_id: null, session_id: null, pool_id: null, actor: 'ops:1a2b', correlation_id: null,
+    data: { action: 'retention_purge', target: 'audit_log', outcome: 'done', detail: { older_than: at(5).toISOString(), deleted_rows: 4 }, anchor_seq: anchor.seq, anchor_hash: anchor.hash },
+  };
+  const second = chainRecords(first.head, [purge, admissionRecord({ ...task, task_id: 't-3', queue_position: 7, predicted_start_ms: 1500, policy_label: 'drop-lru', evicted_task_id: 't-2' }, at(10))]);
+  const rows = [...first.rows, ...second.rows].map(({ content, ...row }) => ({ ...row, at: row.at.toISOString(), content }));
+  const fixture = { made_by: 'tools/audit-chain-fixture.ts with the hand-written canonical JSON (before RFC 8785 via `canonicalize`)', purge_anchor_seq: anchor.seq, rows };
+  return `${JSON.stringify(fixture, null, 2)}\n`;
+}
 
-const rows = [...first.rows, ...second.rows].map(({ content, ...row }) => ({ ...row, at: row.at.toISOString(), content }));
-const fixture = { made_by: 'tools/audit-chain-fixture.ts with the hand-written canonical JSON (before RFC 8785 via `canonicalize`)', purge_anchor_seq: anchor.seq, rows };
-writeFileSync(join(ROOT, 'src/audit/fixtures/chain-v1.json'), `${JSON.stringify(fixture, null, 2)}\n`);
+export const FIXTURE_PATH = join(ROOT, 'src/audit/fixtures/chain-v1.json');
+
+if (import.meta.main) writeFileSync(FIXTURE_PATH, renderChainFixture());
