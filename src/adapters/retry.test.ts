@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { abortableSleep, backoffDelayMs, withRetry, type BackoffPolicy } from './retry.ts';
+import { abortableSleep, withRetry, type BackoffPolicy } from './retry.ts';
 
 const policy: BackoffPolicy = { attempts: 4, baseMs: 10, capMs: 50 };
-
-describe('backoffDelayMs', () => {
-  // ORCH-0602
-  it('grows exponentially and is capped, scaled by the jitter draw', () => {
-    const top = () => 0.999999;
-    expect([0, 1, 2, 3, 4].map((n) => backoffDelayMs(n, policy, top))).toEqual([9, 19, 39, 49, 49]);
-    expect(backoffDelayMs(3, policy, () => 0)).toBe(0);
-    expect(backoffDelayMs(2, policy, () => 0.5)).toBe(20);
-  });
-});
 
 // ORCH-0602
 describe('withRetry', () => {

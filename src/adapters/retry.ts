@@ -1,12 +1,12 @@
-// Capped exponential backoff with full jitter for idempotent engine calls (health, props).
-// Never used for generation streams: once a stream has started it cannot be replayed.
-// Randomness and sleeping are injected so tests are exact and instant.
+// Retries for idempotent engine calls (health, props), paced by capped exponential backoff
+// with full jitter (core/backoff.ts). Never used for generation streams: once a stream has
+// started it cannot be replayed. Randomness and sleeping are injected so tests are exact and instant.
 
-export interface BackoffPolicy {
+import { fullJitterMs, type BackoffCurve } from '../core/backoff.ts';
+
+export interface BackoffPolicy extends BackoffCurve {
   /** Total tries including the first; 1 disables retrying. */
   attempts: number;
-  baseMs: number;
-  capMs: number;
 }
 
 export interface RetryOptions {
@@ -19,12 +19,6 @@ export interface RetryOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-/** Full jitter (AWS architecture blog, "Exponential Backoff and Jitter"): U(0, min(cap, base·2^n)). */
-export function backoffDelayMs(retryIndex: number, policy: BackoffPolicy, random: () => number): number {
-  const ceiling = Math.min(policy.capMs, policy.baseMs * 2 ** retryIndex);
-  return Math.floor(random() * ceiling);
-}
-
 export async function withRetry<T>(call: (attempt: number) => Promise<T>, opts: RetryOptions): Promise<T> {
   const random = opts.random ?? Math.random;
   const sleep = opts.sleep ?? abortableSleep;
@@ -35,7 +29,7 @@ export async function withRetry<T>(call: (attempt: number) => Promise<T>, opts: 
       const last = attempt + 1 >= opts.policy.attempts;
       if (last || opts.signal.aborted || !opts.shouldRetry(err)) throw err;
     }
-    await sleep(backoffDelayMs(attempt, opts.policy, random), opts.signal);
+    await sleep(fullJitterMs(attempt, opts.policy, random), opts.signal);
   }
 }
 

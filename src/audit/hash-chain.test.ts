@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 import { chainRecords, GENESIS_HEAD, rowContent, rowContentJson, rowHash } from './hash-chain.ts';
 import type { AuditRecord } from './records.ts';
 import { decodeBatch, encodeBatch } from './sql-rows.ts';

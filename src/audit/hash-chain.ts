@@ -1,9 +1,9 @@
-// The tamper-evidence rule, in one place: hash = sha256(prev_hash + canonical JSON of the row's
-// content), content being every column except prev_hash and hash. Changing this breaks every
-// stored chain, so it is versioned by migration, never edited.
+// The tamper-evidence rule, in one place: hash = sha256(prev_hash + canonical JSON (RFC 8785) of
+// the row's content), content being every column except prev_hash and hash. Changing this breaks
+// every stored chain, so it is versioned by migration, never edited; fixtures/chain-v1.json holds it.
 
 import { hash as digest } from 'node:crypto';
-import { canonicalJson } from './canonical-json.ts';
+import { canonicalJson } from '../core/canonical-json.ts';
 import type { AuditRecord, AuditRow } from './records.ts';
 
 /** prev_hash of seq 1: the chain's fixed origin. */
@@ -29,7 +29,7 @@ export interface ChainedRow extends AuditRow {
   content: string;
 }
 
-const textOrNull = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
+const textOrNull = (value: string | null): string => (value === null ? 'null' : canonicalJson(value));
 const isTextOrNull = (value: unknown): value is string | null => value === null || typeof value === 'string';
 
 /**
@@ -43,7 +43,7 @@ export function rowContentJson(seq: number, record: AuditRecord): string {
     return canonicalJson(rowContent(seq, record));
   }
   return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}","correlation_id":${textOrNull(correlation)},"data":${canonicalJson(record.data)},`
-    + `"kind":${JSON.stringify(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
+    + `"kind":${canonicalJson(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
 }
 
 // sha256 over the UTF-8 of prev_hash followed by the content; the one-shot form skips a Hash object per row.

@@ -2,7 +2,8 @@
 // decisions, outcomes and control actions, never prompts or outputs (at most prompt_sha256).
 
 import type { AdmittedFact, ControlFact, PlacedFact, RejectedFact, TerminalFact } from '../core/observer.ts';
-import { storableString, toJsonValue, type JsonValue } from './canonical-json.ts';
+import type { JsonValue } from '../core/canonical-json.ts';
+import { storableString, toJsonValue } from './jsonb-value.ts';
 
 export const AUDIT_KINDS = ['admission', 'rejection', 'placement', 'terminal', 'control', 'session_delete'] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];

@@ -1,28 +1,29 @@
-// Retry pacing for a failing audit store: the wait doubles with each failure up to a cap and
-// starts over after a success, so an outage costs a few probes, not a busy loop.
+// Retry pacing for a failing audit store: the wait doubles with each failure up to a cap
+// (core/backoff.ts, without jitter: one writer, no crowd to spread) and starts over after a
+// success, so an outage costs a few probes, not a busy loop.
+
+import { backoffCeilingMs, type BackoffCurve } from '../core/backoff.ts';
 
 export class RetryBackoff {
-  readonly #initialMs: number;
-  readonly #maxMs: number;
-  #nextMs: number;
+  readonly #curve: BackoffCurve;
+  /** Failures since the last success. */
+  #failures = 0;
   #retryAtMs = 0;
 
   constructor(initialMs: number, maxMs: number) {
-    this.#initialMs = initialMs;
-    this.#maxMs = maxMs;
-    this.#nextMs = initialMs;
+    this.#curve = { baseMs: initialMs, capMs: maxMs };
   }
 
   /** Records a failure at `nowMs`; returns how long until the next attempt. */
   failed(nowMs: number): number {
-    const delay = this.#nextMs;
+    const delay = backoffCeilingMs(this.#failures, this.#curve);
+    this.#failures += 1;
     this.#retryAtMs = nowMs + delay;
-    this.#nextMs = Math.min(this.#nextMs * 2, this.#maxMs);
     return delay;
   }
 
   succeeded(): void {
-    this.#nextMs = this.#initialMs;
+    this.#failures = 0;
     this.#retryAtMs = 0;
   }
 

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EngineHealth, WorkerAdapter } from '../adapters/contract.ts';
 import { createMockAdapter } from '../adapters/mock/adapter.ts';
 import { systemClock } from '../system-clock.ts';
@@ -63,5 +63,41 @@ describe('prober', () => {
     } finally {
       prober.stop();
     }
+  });
+
+  describe('probe pacing', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    /** The delays the prober schedules while its replica keeps failing, one per probe. */
+    async function delaysWhileFailing(random: () => number, probes: number): Promise<number[]> {
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      const delays: number[] = [];
+      const schedule = vi.spyOn(globalThis, 'setTimeout');
+      const replica = replicaWith(scripted([timeout]));
+      const prober = startProber(replica, { intervalMs: 100, maxBackoffMs: 1_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, random });
+      try {
+        while (delays.length < probes) {
+          await vi.waitFor(() => expect(schedule.mock.calls.length).toBeGreaterThan(delays.length));
+          const delay = schedule.mock.calls[delays.length]?.[1] ?? Number.NaN;
+          delays.push(delay);
+          await vi.advanceTimersByTimeAsync(delay);
+        }
+        return delays;
+      } finally {
+        prober.stop();
+      }
+    }
+
+    // ORCH-0501
+    it('backs off exponentially with full jitter up to max_backoff_ms while the engine fails', async () => {
+      // Ceilings after 1..6 failures: 200, 400, 800, 1000, 1000, 1000; a draw of 0.5 takes half.
+      expect(await delaysWhileFailing(() => 0.5, 6)).toEqual([100, 200, 400, 500, 500, 500]);
+    });
+
+    it('never probes sooner than 10 ms after a failure, whatever the draw', async () => {
+      expect(await delaysWhileFailing(() => 0, 3)).toEqual([10, 10, 10]);
+    });
   });
 });

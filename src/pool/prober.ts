@@ -5,6 +5,7 @@
 // the discovered version is acceptable is the pool's judgement (pool.ts), made at read time.
 
 import type { Logger } from 'pino';
+import { fullJitterMs } from '../core/backoff.ts';
 import type { ReplicaState } from '../core/placement/decide.ts';
 import type { Replica } from './replica.ts';
 
@@ -95,8 +96,8 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
 
   function schedule(): void {
     if (stopped) return;
-    const backoff = Math.min(opts.maxBackoffMs, opts.intervalMs * 2 ** Math.min(failures, 16));
-    const delay = failures === 0 ? opts.intervalMs : Math.max(10, Math.floor(random() * backoff));
+    // After n failures in a row: full jitter under min(max_backoff_ms, interval_ms·2^n), at least 10 ms.
+    const delay = failures === 0 ? opts.intervalMs : Math.max(10, fullJitterMs(failures, { baseMs: opts.intervalMs, capMs: opts.maxBackoffMs }, random));
     timer = setTimeout(() => void probeNow().finally(schedule), delay);
     timer.unref();
   }

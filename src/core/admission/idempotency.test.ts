@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../ports.ts';
 import { fingerprint, IdempotencyIndex } from './idempotency.ts';
@@ -26,8 +27,16 @@ describe('fingerprint', () => {
     expect(fingerprint(a)).not.toBe(fingerprint(b));
   });
 
-  it('is plain JSON with sorted keys', () => {
-    expect(fingerprint({ b: [1, 'x', null, true], a: { d: 2, c: 1 } })).toBe('{"a":{"c":1,"d":2},"b":[1,"x",null,true]}');
+  it('is the sha256 of the canonical JSON, 64 hex characters however long the prompt', () => {
+    const text = '{"a":{"c":1,"d":2},"b":[1,"x",null,true]}';
+    expect(fingerprint({ b: [1, 'x', null, true], a: { d: 2, c: 1 } })).toBe(createHash('sha256').update(text).digest('hex'));
+    expect(fingerprint({ model: 'demo', prompt: 'p'.repeat(100_000) })).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('fingerprints a body holding a lone surrogate (which RFC 8785 cannot encode) as if it were U+FFFD', () => {
+    const print = fingerprint({ prompt: 'x\uD800', stop: ['\uDC00'], meta: { ['k\uD800']: 1 } });
+    expect(print).toBe(fingerprint({ meta: { 'k\uFFFD': 1 }, stop: ['\uFFFD'], prompt: 'x\uFFFD' }));
+    expect(print).not.toBe(fingerprint({ prompt: 'x', stop: ['\uDC00'], meta: { ['k\uD800']: 1 } }));
   });
 });
 
@@ -47,10 +56,10 @@ describe('IdempotencyIndex', () => {
     expect(index.check('t2', print)).toEqual({ kind: 'new' });
   });
 
-  it('forgets an answer after its TTL', () => {
+  it('forgets an answer once it is older than its TTL, on a clock that starts at 0', () => {
     const { clock, index } = setup();
     index.remember('t1', 'p', 1);
-    clock.advance(999);
+    clock.advance(1000);
     expect(index.check('t1', 'p').kind).toBe('replay');
     clock.advance(1);
     expect(index.check('t1', 'p').kind).toBe('new');
@@ -65,6 +74,24 @@ describe('IdempotencyIndex', () => {
     expect(index.check('d', 'p')).toEqual({ kind: 'replay', answer: 'd' });
   });
 
+  it('keeps an id that is being retried over one nobody asked about again', () => {
+    const { index } = setup();
+    for (const id of ['a', 'b', 'c']) index.remember(id, 'p', id);
+    expect(index.check('a', 'p').kind).toBe('replay');
+    index.remember('d', 'p', 'd');
+    expect(index.check('b', 'p').kind).toBe('new');
+    expect(index.check('a', 'p')).toEqual({ kind: 'replay', answer: 'a' });
+  });
+
+  it('does not restart the TTL when an answer is replayed', () => {
+    const { clock, index } = setup();
+    index.remember('t1', 'p', 1);
+    clock.advance(600);
+    expect(index.check('t1', 'p').kind).toBe('replay');
+    clock.advance(600);
+    expect(index.check('t1', 'p').kind).toBe('new');
+  });
+
   it('forgets on request', () => {
     const { index } = setup();
     index.remember('t1', 'p', 1);
@@ -73,10 +100,13 @@ describe('IdempotencyIndex', () => {
     expect(index.check('t1', 'p').kind).toBe('new');
   });
 
-  it('remembers nothing with a TTL of 0', () => {
-    const { index } = setup({ maxEntries: 3, ttlMs: 0 });
-    index.remember('t1', 'p', 1);
-    expect(index.check('t1', 'p').kind).toBe('new');
+  it('remembers nothing with a TTL of 0 or no room', () => {
+    for (const opts of [{ maxEntries: 3, ttlMs: 0 }, { maxEntries: 0, ttlMs: 1000 }]) {
+      const { index } = setup(opts);
+      index.remember('t1', 'p', 1);
+      expect(index.check('t1', 'p').kind).toBe('new');
+      expect(index.forget('t1')).toBe(false);
+    }
   });
 
   it('restarts the TTL when an id is remembered again and keeps expiring in order', () => {

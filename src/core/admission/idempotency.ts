@@ -2,28 +2,32 @@
 // and a reused id with another body gets 409 (ARCHITECTURE §3 step 3). Bounded in size and
 // time; the caller remembers an answer only once the task is committed.
 
+// lru-cache is a pure in-memory data structure (no I/O; with ttlResolution 0 and no autopurge
+// it sets no timers), so core may use it; time comes from the injected Clock.
+import { LRUCache } from 'lru-cache';
+import { canonicalDigest } from '../canonical-json.ts';
 import type { Clock } from '../ports.ts';
 
-/** Canonical JSON: object keys sorted, undefined members dropped, so key order never matters. */
+/**
+ * sha256 (hex) of the body's canonical JSON (RFC 8785): key order never matters, and an index
+ * entry holds 64 characters, not the whole prompt. Total over parsed JSON: RFC 8785 has no text
+ * for a lone surrogate (JSON.parse makes one from "\\ud800"), so such a body is hashed with it
+ * replaced by U+FFFD, the way UTF-8 encodes it; it then matches only a body with U+FFFD there.
+ */
 export function fingerprint(body: object): string {
-  return canonicalJson(body);
+  try {
+    return canonicalDigest(body);
+  } catch {
+    return canonicalDigest(wellFormed(body));
+  }
 }
 
-function canonicalJson(value: unknown): string {
-  if (value !== null && typeof value === 'object' && 'toJSON' in value && typeof value.toJSON === 'function') {
-    return canonicalJson(value.toJSON());
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const members: string[] = [];
-    for (const key of Object.keys(value).sort()) {
-      const member: unknown = (value as Record<string, unknown>)[key];
-      if (member !== undefined) members.push(`${JSON.stringify(key)}:${canonicalJson(member)}`);
-    }
-    return `{${members.join(',')}}`;
-  }
-  // JSON.stringify yields undefined for functions and symbols; JSON would say null.
-  return JSON.stringify(value) ?? 'null';
+/** A copy with every string, keys included, made well-formed (lone surrogates → U+FFFD). */
+function wellFormed(value: unknown): unknown {
+  if (typeof value === 'string') return value.toWellFormed();
+  if (Array.isArray(value)) return value.map(wellFormed);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, member]) => [key.toWellFormed(), wellFormed(member)]));
 }
 
 export type IdempotencyCheck = { kind: 'new' } | { kind: 'replay'; answer: unknown } | { kind: 'conflict' };
@@ -31,28 +35,35 @@ export type IdempotencyCheck = { kind: 'new' } | { kind: 'replay'; answer: unkno
 interface Remembered {
   fingerprint: string;
   answer: unknown;
-  expiresAt: number;
 }
 
 export interface IdempotencyOptions {
   maxEntries: number;
-  /** How long an answer is replayable (monotonic); 0 remembers nothing. */
+  /** How long an answer stays replayable (monotonic, whole ms); 0 remembers nothing. */
   ttlMs: number;
 }
 
 export class IdempotencyIndex {
-  readonly #opts: IdempotencyOptions;
-  readonly #clock: Clock;
-  /** Insertion ordered; one TTL for all, so the front is always the next to expire. */
-  readonly #entries = new Map<string, Remembered>();
+  /**
+   * Least recently used (remembered or checked) dropped first beyond maxEntries; an answer goes
+   * stale once older than ttlMs (a check of a stale id removes it). null when nothing is kept.
+   */
+  readonly #answers: LRUCache<string, Remembered> | null;
 
   constructor(opts: IdempotencyOptions, clock: Clock) {
-    this.#opts = { ...opts };
-    this.#clock = clock;
+    this.#answers = opts.ttlMs <= 0 || opts.maxEntries <= 0 ? null : new LRUCache<string, Remembered>({
+      max: opts.maxEntries,
+      ttl: opts.ttlMs,
+      // Read the clock on every check: no cached time, no timer resetting it.
+      ttlResolution: 0,
+      // lru-cache reads a start time of 0 as "no TTL"; the offset keeps a clock that starts at 0
+      // (tests) honest and changes no age.
+      perf: { now: () => clock.monotonic() + 1 },
+    });
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#answers?.size ?? 0;
   }
 
   fingerprint(body: object): string {
@@ -60,32 +71,17 @@ export class IdempotencyIndex {
   }
 
   check(taskId: string, print: string): IdempotencyCheck {
-    this.#purge(this.#clock.monotonic());
-    const seen = this.#entries.get(taskId);
+    const seen = this.#answers?.get(taskId);
     if (seen === undefined) return { kind: 'new' };
     return seen.fingerprint === print ? { kind: 'replay', answer: seen.answer } : { kind: 'conflict' };
   }
 
+  /** Remembers (or replaces) the answer for `taskId`; its TTL starts now. */
   remember(taskId: string, print: string, answer: unknown): void {
-    const now = this.#clock.monotonic();
-    this.#purge(now);
-    if (this.#opts.ttlMs <= 0 || this.#opts.maxEntries <= 0) return;
-    this.#entries.delete(taskId);
-    this.#entries.set(taskId, { fingerprint: print, answer, expiresAt: now + this.#opts.ttlMs });
-    for (const oldest of this.#entries.keys()) {
-      if (this.#entries.size <= this.#opts.maxEntries) break;
-      this.#entries.delete(oldest);
-    }
+    this.#answers?.set(taskId, { fingerprint: print, answer });
   }
 
   forget(taskId: string): boolean {
-    return this.#entries.delete(taskId);
-  }
-
-  #purge(now: number): void {
-    for (const [id, entry] of this.#entries) {
-      if (now < entry.expiresAt) return;
-      this.#entries.delete(id);
-    }
+    return this.#answers?.delete(taskId) ?? false;
   }
 }
