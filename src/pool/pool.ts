@@ -5,7 +5,7 @@ import { speedPriors } from '../adapters/registry.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import { ServiceStats } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
-import type { ReplicaView } from '../core/placement/decide.ts';
+import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/placement/decide.ts';
 import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
@@ -22,6 +22,8 @@ export interface PoolStatus {
   queue: { depth: number; interactive: number; batch: number; max_queued: number; policy: 'reject' | 'drop-lru' };
   last_error?: string;
 }
+
+export type Replacement = { kind: 'elsewhere' } | { kind: 'same' } | { kind: 'none'; retryAfterMs: number };
 
 export interface DrainState {
   /** Wall-clock ms (for the API) and monotonic ms (for decisions) of the deadline. */
@@ -59,9 +61,9 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.drain !== undefined || this.retired;
   }
 
-  /** Some replica could take a task now (load aside). */
+  /** Some replica could take a task now (load aside) and its breaker is closed (half-open is not ready). */
   get ready(): boolean {
-    return !this.draining && this.replicas.some((r) => r.serviceable);
+    return !this.draining && this.replicas.some((r) => r.ready);
   }
 
   /** Could work ever start here without operator action (some replica ready or coming up)? */
@@ -101,8 +103,32 @@ export class Pool<T extends QueueEntry = QueueEntry> {
         retry_after_ms: Math.max(1, Math.ceil(waitMs)),
       });
     }
-    const retryMs = up.length > 0 ? Math.min(...up.map((r) => r.breaker.waitMs)) : this.config.health.interval_ms;
-    return orchError('POOL_UNREADY', `pool ${this.id} has no ready replica`, { pool_id: this.id, retry_after_ms: retryMs });
+    return orchError('POOL_UNREADY', `pool ${this.id} has no ready replica`, { pool_id: this.id, retry_after_ms: this.recoveryMs(up) });
+  }
+
+  /**
+   * The honest wait before one of `up` (engines that answer their probes) may serve again: an
+   * open breaker's remaining time, or one probe interval (a half-open breaker's trial probe, or
+   * an engine not answering yet). At least 1 ms.
+   */
+  recoveryMs(up: readonly Replica[] = this.replicas.filter((r) => r.effectiveState === 'ready' && r.versionOk)): number {
+    const interval = this.config.health.interval_ms;
+    const waits = up.map((r) => (r.breakerOpenForMs > 0 ? r.breakerOpenForMs : interval));
+    return Math.max(1, Math.ceil(waits.length > 0 ? Math.min(...waits) : interval));
+  }
+
+  /**
+   * Where a task that failed before its first token on `failed` may run again (finding 8 of
+   * issue 10): `elsewhere` when another replica can take it now; `same` when none can but
+   * `failed` (or any replica, once recovered) may: it serves now, or the task's deadline outlasts
+   * its open breaker, so the task waits for recovery within its deadline; else `none`: the task
+   * should end at once with the honest wait as its retry hint instead of waiting out an outage.
+   */
+  replacement(failed: Replica, job: PlacementJob, deadlineLeftMs: number | undefined): Replacement {
+    if (everPlaceable(this.views(), { ...job, exclude: [...(job.exclude ?? []), failed.id] })) return { kind: 'elsewhere' };
+    if (failed.serviceable) return { kind: 'same' };
+    if (deadlineLeftMs !== undefined && deadlineLeftMs > failed.breakerOpenForMs) return { kind: 'same' };
+    return { kind: 'none', retryAfterMs: this.recoveryMs([failed]) };
   }
 
   status(): PoolStatus {

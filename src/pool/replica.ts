@@ -76,9 +76,22 @@ export class Replica {
     return Math.max(0, this.exhaustedUntil - this.clock.monotonic());
   }
 
+  /** Time until an open breaker allows its half-open trial; 0 when it is not open. */
+  get breakerOpenForMs(): number {
+    return this.breaker.remainingOpenMs(this.clock.monotonic());
+  }
+
   /** Could a task be leased here now, load aside? */
   get serviceable(): boolean {
     return this.effectiveState === 'ready' && this.versionOk && !this.exhausted && this.breaker.state(this.clock.monotonic()) !== 'open';
+  }
+
+  /**
+   * Ready to be reported and to admit work: serviceable with a closed breaker. A half-open
+   * replica may take its one trial (placement allows it) but is not ready until that succeeds.
+   */
+  get ready(): boolean {
+    return this.serviceable && this.breaker.state(this.clock.monotonic()) === 'closed';
   }
 
   get hasFreeSlot(): boolean {
@@ -132,7 +145,10 @@ export class Replica {
     this.tokensPerS = this.tokensPerS === undefined ? tokensPerS : this.tokensPerS * 0.8 + tokensPerS * 0.2;
   }
 
-  /** What an operator sees: a version mismatch reads as unready, an open breaker as failed. */
+  /**
+   * What an operator sees: a version mismatch reads as unready, an open breaker as failed, a
+   * half-open one as unready (its trial has not succeeded yet).
+   */
   status(): ReplicaStatus {
     const labels = this.config.labels ?? {};
     const breaker = this.breaker.state(this.clock.monotonic());
@@ -140,7 +156,9 @@ export class Replica {
     let state = this.effectiveState;
     if (state === 'ready' && mismatch !== undefined) state = 'unready';
     else if (state === 'ready' && breaker === 'open') state = 'failed';
-    const lastError = mismatch ?? this.lastError;
+    else if (state === 'ready' && breaker === 'half_open') state = 'unready';
+    const trial = breaker === 'half_open' ? 'circuit breaker half-open: waiting for a successful trial' : undefined;
+    const lastError = mismatch ?? this.lastError ?? trial;
     return {
       id: this.id,
       ...(this.config.url ? { url: this.config.url } : {}),
