@@ -40,6 +40,8 @@ export class Dispatcher {
   private readonly pumping = new Set<string>();
   /** The last failure of a task that waits to be re-placed: its terminal error if it cannot be. */
   private readonly failures = new WeakMap<Task, OrchError>();
+  /** Re-placed tasks that may return to the replica they failed on: nothing else can serve them (Pool.replacement). */
+  private readonly mayReturn = new WeakSet<Task>();
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
@@ -70,7 +72,7 @@ export class Dispatcher {
   private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
     const closed = this.closedFor(pool);
     if (closed) return this.end(pool, task, retryAt, closed);
-    const job = { ...jobFor(task.request, task.affinity?.replica_id), exclude: task.tried };
+    const job = { ...jobFor(task.request, task.affinity?.replica_id), exclude: this.mayReturn.has(task) ? [] : task.tried };
     const decision = decide(pool.views(), job);
     if (decision.kind === 'assigned') {
       this.take(pool, task, retryAt);
@@ -209,6 +211,15 @@ export class Dispatcher {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
     if (task.tokensOut === 0 && task.tried.length === 0 && REPLACEABLE.has(error.code)) {
+      const deadline = task.request.deadline_ms;
+      const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
+      const where = pool.replacement(replica, jobFor(task.request, task.affinity?.replica_id), deadlineLeftMs);
+      // Nowhere to go within the deadline: end now with the honest wait, not after the outage.
+      if (where.kind === 'none') {
+        this.deps.finish(task, { state: 'failed', error: { ...error, retry_after_ms: where.retryAfterMs } });
+        return;
+      }
+      if (where.kind === 'same') this.mayReturn.add(task);
       task.tried.push(replica.id);
       task.state = 'queued';
       task.replica = undefined;
