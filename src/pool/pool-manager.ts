@@ -9,7 +9,7 @@ import type { PoolConfig } from '../config/schema.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { Clock } from '../core/ports.ts';
 import type { QueueEntry } from '../core/queue/fair-queue.ts';
-import { bindVersionPolicy, Pool, queueOptions } from './pool.ts';
+import { bindVersionPolicy, Pool, queueOptions, type PoolOptions } from './pool.ts';
 import { startProber, type Prober } from './prober.ts';
 import { Replica } from './replica.ts';
 
@@ -20,6 +20,8 @@ export interface PoolManagerDeps<T extends QueueEntry = QueueEntry> {
   onCapacity: (pool: Pool<T>) => void;
   /** Ends a pool's unfinished tasks with a terminal error: the queued ones, or all of them. */
   endWork?: (pool: Pool<T>, scope: 'queued' | 'all', error: OrchError) => void;
+  /** A queued entry's max_tokens, for start predictions (Pool.predictStartMs). */
+  maxTokensOf?: (entry: T) => number;
 }
 
 export interface PoolChanges {
@@ -39,7 +41,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
   constructor(configs: readonly PoolConfig[], deps: PoolManagerDeps<T>) {
     this.deps = deps;
     for (const config of configs) {
-      const pool = new Pool<T>(config, this.buildReplicas(config));
+      const pool = new Pool<T>(config, this.buildReplicas(config), this.poolOptions());
       this.pools.set(config.id, pool);
       this.startProbers(pool, pool.replicas);
     }
@@ -146,7 +148,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
       const pool = previous.get(config.id);
       previous.delete(config.id);
       if (pool === undefined) {
-        const created = new Pool<T>(config, this.buildReplicas(config));
+        const created = new Pool<T>(config, this.buildReplicas(config), this.poolOptions());
         this.pools.set(config.id, created);
         this.startProbers(created, created.replicas);
         started.push(...created.replicas);
@@ -218,6 +220,11 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
           defaultSlots: DEFAULT_SLOTS[config.engine],
         }),
     );
+  }
+
+  private poolOptions(): PoolOptions<T> {
+    const { maxTokensOf } = this.deps;
+    return maxTokensOf ? { maxTokensOf: (entry) => maxTokensOf(entry) } : {};
   }
 
   private startProbers(pool: Pool<T>, replicas: readonly Replica[]): void {

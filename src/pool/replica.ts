@@ -21,6 +21,18 @@ export interface ReplicaStatus {
   labels: { accelerator?: 'nvidia' | 'cpu'; device_mask?: string; memory_bytes?: number };
 }
 
+/** What a lease tells the predictions about its task (issue 10 finding 9). */
+export interface LeasedWork {
+  readonly maxTokens: number;
+  /** Tokens streamed so far, read live. */
+  tokensOut(): number;
+}
+
+/** A held slot; `release` is idempotent. */
+export interface Lease {
+  release(): void;
+}
+
 /** The version a pool expects of its replicas, and why: a config pin, or what its peers run. */
 export interface ExpectedVersion {
   version: string;
@@ -48,6 +60,7 @@ export class Replica {
   /** Set by the pool that owns this replica. */
   expectedVersion: () => ExpectedVersion | undefined = () => undefined;
   private retired: (() => void) | undefined;
+  private readonly leases = new Set<LeasedWork>();
   private readonly clock: Clock;
 
   constructor(opts: { pool: PoolConfig; config: ReplicaConfig; adapter: WorkerAdapter; clock: Clock; defaultSlots: number }) {
@@ -98,14 +111,26 @@ export class Replica {
     return this.slotsBusy < this.slotsTotal;
   }
 
-  lease(): void {
+  /** Takes a slot for `work` until the returned lease is released. */
+  lease(work: LeasedWork): Lease {
     this.slotsBusy++;
+    this.leases.add(work);
     this.breaker.leased(this.clock.monotonic());
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.leases.delete(work);
+        this.slotsBusy--;
+        if (this.slotsBusy === 0 && this.retired) this.retired();
+      },
+    };
   }
 
-  release(): void {
-    this.slotsBusy--;
-    if (this.slotsBusy === 0 && this.retired) this.retired();
+  /** The work in this replica's slots now. */
+  get running(): readonly LeasedWork[] {
+    return [...this.leases];
   }
 
   /** Keeps an overloaded engine out of placement for `ms`. */
