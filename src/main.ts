@@ -98,6 +98,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     },
     // Drain deadlines and removed pools end their tasks through the task service.
     endWork: (pool, scope, error) => tasks.endPoolWork(pool, scope, error),
+    maxTokensOf: (task) => task.request.max_tokens,
   });
   const tasks = new TaskService({
     config,

@@ -4,7 +4,7 @@
 
 import type { Config } from '../config/schema.ts';
 import { checkCapability, checkDeadline } from '../core/admission/checks.ts';
-import { predictFinishMs, predictStartMs } from '../core/admission/predict.ts';
+import { predictFinishMs } from '../core/admission/predict.ts';
 import { fail, ok, orchError, type Result } from '../core/errors.ts';
 import { everPlaceable, type PlacementJob } from '../core/placement/decide.ts';
 import type { SessionStore } from '../core/session/session-store.ts';
@@ -79,12 +79,7 @@ export function planAdmission(req: TaskRequest, deps: { pools: PoolManager<Task>
     if (a && a.pool_id === pool.id) affinity = { replica_id: a.replica_id, ...(a.slot_id !== undefined ? { slot_id: a.slot_id } : {}) };
   }
   const job = jobFor(req, affinity?.replica_id);
-  const predictedStartMs = predictStartMs({
-    position: pool.queue.size,
-    slotsTotal: pool.slotsTotal,
-    slotsBusy: pool.slotsBusy,
-    avgServiceMs: pool.stats.avgServiceMs,
-  });
+  const predictedStartMs = pool.predictStartMs(pool.queue.size);
   if (req.deadline_ms !== undefined) {
     const finish = predictFinishMs({
       startMs: predictedStartMs,

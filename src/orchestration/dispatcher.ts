@@ -123,7 +123,7 @@ export class Dispatcher {
 
   private async run(pool: Pool<Task>, task: Task, replica: Replica, decision: string): Promise<void> {
     const { clock } = this.deps;
-    replica.lease();
+    const lease = replica.lease({ maxTokens: task.request.max_tokens, tokensOut: () => task.tokensOut });
     task.replica = replica;
     task.state = 'running';
     task.startedAt ??= clock.now();
@@ -165,7 +165,7 @@ export class Dispatcher {
     } finally {
       clearTimeout(idle);
       clearTimeout(wall);
-      replica.release();
+      lease.release();
       this.pump(pool);
     }
   }
@@ -190,6 +190,7 @@ export class Dispatcher {
       tokens: task.tokensOut,
       decodeMs,
       ttftMs: task.firstTokenMono === undefined ? 0 : task.firstTokenMono - (task.startedMono ?? task.firstTokenMono),
+      maxTokens: task.request.max_tokens,
     });
   }
 

@@ -5,7 +5,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
-import { backoffMs } from '../core/admission/predict.ts';
 import { IdempotencyIndex, fingerprint } from '../core/admission/idempotency.ts';
 import { errorEventData, fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
@@ -102,7 +101,7 @@ export class TaskService {
     const offered = plan.pool.queue.offer(task);
     if (!offered.admitted) {
       if (plan.sessionId !== undefined) this.deps.sessions.cancelTurn(plan.sessionId);
-      const retry = queueBackoffMs(plan.pool);
+      const retry = plan.pool.queueBackoffMs();
       return fail(orchError('ADMISSION_REJECT', `pool ${plan.pool.id} queue is full (${plan.pool.config.queue.max_queued} waiting)`, {
         pool_id: plan.pool.id,
         retry_after_ms: retry,
@@ -190,7 +189,7 @@ export class TaskService {
   }
 
   private evict(victim: Task, pool: Pool<Task>): void {
-    const retry = queueBackoffMs(pool);
+    const retry = pool.queueBackoffMs();
     this.finish(victim, {
       state: 'evicted',
       reason: 'drop-lru',
@@ -280,17 +279,6 @@ export class TaskService {
       }
     }
   }
-}
-
-/** The honest retry hint for work a full queue turned away (refused or evicted). */
-function queueBackoffMs(pool: Pool<Task>): number {
-  return backoffMs({
-    queued: pool.queue.size,
-    maxQueued: pool.config.queue.max_queued,
-    slotsTotal: pool.slotsTotal,
-    slotsBusy: pool.slotsBusy,
-    avgServiceMs: pool.stats.avgServiceMs,
-  });
 }
 
 /** Predictions can be unbounded when a pool has nothing to measure; the wire wants an integer. */
