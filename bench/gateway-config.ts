@@ -11,6 +11,8 @@ export interface PoolSpec {
   slots: number;
   maxQueued: number;
   policy?: 'reject' | 'drop-lru';
+  /** The pool's configured per-stream speed prior (`tokens_per_s`). */
+  tokensPerS?: number;
 }
 
 export function poolConfig(spec: PoolSpec): Record<string, unknown> {
@@ -20,6 +22,7 @@ export function poolConfig(spec: PoolSpec): Record<string, unknown> {
     model: spec.model,
     replicas: [{ id: `${spec.id}-0`, url: spec.engineUrl, slots: spec.slots }],
     queue: { max_queued: spec.maxQueued, policy: spec.policy ?? 'reject' },
+    ...(spec.tokensPerS !== undefined ? { tokens_per_s: spec.tokensPerS } : {}),
   };
 }
 

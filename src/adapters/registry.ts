@@ -46,7 +46,8 @@ export function engineTraits(kind: EngineKind): EngineTraits {
  * configured speed (it is known exactly), nothing for real engines (generic priors apply).
  */
 export function speedPriors(pool: PoolConfig): { tokensPerS?: number; ttftMs?: number; serviceMs?: number } {
-  if (pool.engine !== 'mock') return {};
+  // A configured per-stream speed beats the generic default until the pool has measured itself.
+  if (pool.engine !== 'mock') return pool.tokens_per_s === undefined ? {} : { tokensPerS: pool.tokens_per_s };
   const mock = pool.replicas[0]?.mock;
   const tokensPerS = mock?.tokens_per_s ?? 200;
   const ttftMs = mock?.first_token_delay_ms ?? 20;

@@ -53,6 +53,9 @@ export const PoolSchema = Type.Object(
     replicas: Type.Array(ReplicaSchema, { minItems: 1 }),
     require_same_engine_version: Type.Boolean({ default: false }),
     engine_version: Type.Optional(Type.String({ description: 'pin: replicas reporting another version are kept out' })),
+    tokens_per_s: Type.Optional(
+      Type.Number({ exclusiveMinimum: 0, description: 'decode speed of one stream expected before the pool has measured itself: start predictions and retry hints from the first request' }),
+    ),
     cost_per_1k_tokens: Type.Number({ minimum: 0, default: 1, description: 'cost units charged to session cost budgets per 1000 tokens (prompt estimate + output)' }),
     queue: Type.Object(
       {

@@ -4,22 +4,10 @@
 
 import type { Config } from '../config/schema.ts';
 import type { AdmissionRequest, AdmissionSnapshot, PoolSnapshot } from '../core/admission/admit.ts';
-import { backoffMs, predictStartMs } from '../core/admission/predict.ts';
 import type { IdempotencyStore, SessionStore } from '../core/state-ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
 import type { Task } from './task.ts';
-
-/** The time until one slot release frees a place in a full queue (the 429 and drop-lru hint). */
-export function queueBackoffMs(pool: Pool<Task>): number {
-  return backoffMs({
-    queued: pool.queue.size,
-    maxQueued: pool.config.queue.max_queued,
-    slotsTotal: pool.slotsTotal,
-    slotsBusy: pool.slotsBusy,
-    avgServiceMs: pool.stats.avgServiceMs,
-  });
-}
 
 export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
   const ready = pool.replicas.filter((r) => r.state === 'ready');
@@ -43,8 +31,8 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
       policy: pool.config.queue.policy,
     },
     forecast: {
-      startMs: predictStartMs({ position: queue.size, slotsTotal: pool.slotsTotal, slotsBusy: pool.slotsBusy, avgServiceMs: pool.stats.avgServiceMs }),
-      backoffMs: queueBackoffMs(pool),
+      startMs: pool.predictStartMs(queue.size),
+      backoffMs: pool.queueBackoffMs(),
       tokensPerS: pool.stats.tokensPerS,
       ttftMs: pool.stats.ttftMs,
     },

@@ -39,6 +39,8 @@ export class Dispatcher {
   private readonly pumping = new Set<string>();
   /** The last failure of a task that waits to be re-placed: its terminal error if it cannot be. */
   private readonly failures = new WeakMap<Task, OrchError>();
+  /** Re-placed tasks that may return to the replica they failed on: nothing else can serve them (Pool.replacement). */
+  private readonly mayReturn = new WeakSet<Task>();
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
@@ -69,7 +71,7 @@ export class Dispatcher {
   private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
     const closed = this.closedFor(pool);
     if (closed) return this.end(pool, task, retryAt, closed);
-    const job = { ...placementJob(task.request, task.affinity?.replica_id), exclude: task.tried };
+    const job = { ...placementJob(task.request, task.affinity?.replica_id), exclude: this.mayReturn.has(task) ? [] : task.tried };
     const decision = decide(pool.views(), job);
     if (decision.kind === 'assigned') {
       this.take(pool, task, retryAt);
@@ -120,7 +122,7 @@ export class Dispatcher {
 
   private async run(pool: Pool<Task>, task: Task, replica: Replica, decision: string): Promise<void> {
     const { clock } = this.deps;
-    replica.lease();
+    const lease = replica.lease({ maxTokens: task.request.max_tokens, tokensOut: () => task.tokensOut });
     const { signal, queueWaitMs } = task.place(replica, { now: clock.now(), mono: clock.monotonic() });
     const engine = pool.config.engine;
     this.deps.observer.placed?.({ ...task.facts(), replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs), decision, attempt: task.tried.length + 1 });
@@ -153,7 +155,7 @@ export class Dispatcher {
     } finally {
       idle.cancel();
       wall.cancel();
-      replica.release();
+      lease.release();
       this.pump(pool);
     }
   }
@@ -173,7 +175,7 @@ export class Dispatcher {
     const f = task.figures;
     if (!f) return;
     if (f.tokensPerS > 0) replica.observeSpeed(f.tokensPerS);
-    pool.stats.observe({ serviceMs: f.serviceMs, tokens: task.tokensOut, ttftMs: f.ttftMs, tokensPerS: f.tokensPerS });
+    pool.stats.observe({ serviceMs: f.serviceMs, tokens: task.tokensOut, ttftMs: f.ttftMs, tokensPerS: f.tokensPerS, maxTokens: task.request.max_tokens });
   }
 
   private timeout(task: Task, which: 'idle' | 'wall'): void {
@@ -194,6 +196,15 @@ export class Dispatcher {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
     if (task.tokensOut === 0 && task.tried.length === 0 && REPLACEABLE.has(error.code)) {
+      const deadline = task.request.deadline_ms;
+      const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
+      const where = pool.replacement(replica, placementJob(task.request, task.affinity?.replica_id), deadlineLeftMs);
+      // Nowhere to go within the deadline: end now with the honest wait, not after the outage.
+      if (where.kind === 'none') {
+        this.deps.finish(task, { state: 'failed', error: { ...error, retry_after_ms: where.retryAfterMs } });
+        return;
+      }
+      if (where.kind === 'same') this.mayReturn.add(task);
       task.requeue();
       this.failures.set(task, error);
       this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');

@@ -14,7 +14,7 @@ import type { EventLog, IdempotencyStore, SessionStore } from '../core/state-por
 import type { TerminalState } from '../core/task/events.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
-import { admissionSnapshot, queueBackoffMs } from './admission.ts';
+import { admissionSnapshot } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
@@ -121,7 +121,7 @@ export class TaskService {
     if (!offered.admitted) {
       return fail(orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.config.queue.max_queued} waiting)`, {
         pool_id: pool.id,
-        retry_after_ms: queueBackoffMs(pool),
+        retry_after_ms: pool.queueBackoffMs(),
         policy_label: pool.config.queue.policy,
       }));
     }
@@ -211,7 +211,7 @@ export class TaskService {
       reason: 'drop-lru',
       error: orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, {
         pool_id: pool.id,
-        retry_after_ms: queueBackoffMs(pool),
+        retry_after_ms: pool.queueBackoffMs(),
         policy_label: 'drop-lru',
       }),
     });

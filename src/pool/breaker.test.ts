@@ -51,4 +51,31 @@ describe('CircuitBreaker', () => {
     expect(b.failure(1)).toBe(true);
     expect(b.waitMs).toBe(50);
   });
+
+  it('closes on a successful probe only once half-open, and stays on probation: one more failure re-opens it', () => {
+    const b = new CircuitBreaker({ failures: 3, openMs: 100 });
+    for (let i = 0; i < 3; i++) b.failure(0);
+    b.probeSucceeded(50);
+    expect(b.state(50)).toBe('open');
+    b.probeSucceeded(100);
+    expect(b.state(100)).toBe('closed');
+    expect(b.failure(101)).toBe(true);
+    expect(b.state(102)).toBe('open');
+  });
+
+  it('leaves a closed breaker and its failure count alone on a successful probe', () => {
+    const b = new CircuitBreaker({ failures: 3, openMs: 100 });
+    b.failure(0);
+    b.probeSucceeded(1);
+    expect(b.failure(2)).toBe(false);
+    expect(b.failure(3)).toBe(true);
+  });
+
+  it('reports the time left before the half-open trial, and 0 when not open', () => {
+    const b = new CircuitBreaker({ failures: 1, openMs: 100 });
+    expect(b.remainingOpenMs(0)).toBe(0);
+    b.failure(10);
+    expect(b.remainingOpenMs(40)).toBe(70);
+    expect(b.remainingOpenMs(110)).toBe(0);
+  });
 });

@@ -1,5 +1,6 @@
 // A per-replica circuit breaker: opens after N consecutive failures, lets one half-open trial
-// through after `openMs`, closes on a success. Time is passed in, so it is trivially testable.
+// through after `openMs`, closes on a success. The trial is a task, or a health probe that
+// reaches the engine (then on probation: one more failure re-opens it). Time is passed in.
 
 import type { BreakerState } from '../core/placement/decide.ts';
 
@@ -9,6 +10,9 @@ export class CircuitBreaker {
   private stateValue: BreakerState = 'closed';
   private readonly threshold: number;
   private readonly openMs: number;
+
+  /** Told each time the breaker (re-)opens, e.g. so the prober can time the half-open trial. */
+  onOpen: (() => void) | undefined;
 
   constructor(opts: { failures: number; openMs: number }) {
     this.threshold = opts.failures;
@@ -37,6 +41,22 @@ export class CircuitBreaker {
     this.stateValue = 'closed';
   }
 
+  /**
+   * A health probe reached the engine. On a half-open breaker that is the trial: it closes, on
+   * probation (the next failure re-opens it at once), because a probe proves the engine answers,
+   * not that it generates. An open breaker still waits out `openMs`; a closed one is unchanged.
+   */
+  probeSucceeded(nowMs: number): void {
+    if (this.state(nowMs) !== 'half_open') return;
+    this.stateValue = 'closed';
+    this.failures = Math.max(0, this.threshold - 1);
+  }
+
+  /** Time until an open breaker allows its half-open trial; 0 when it is not open. */
+  remainingOpenMs(nowMs: number): number {
+    return this.state(nowMs) === 'open' ? Math.max(0, this.openedAt + this.openMs - nowMs) : 0;
+  }
+
   /** Records a failure; true when this failure opened the breaker. */
   failure(nowMs: number): boolean {
     this.failures++;
@@ -44,6 +64,7 @@ export class CircuitBreaker {
     if (this.stateValue === 'half_open' || this.failures >= this.threshold || wasOpen) {
       this.stateValue = 'open';
       this.openedAt = nowMs;
+      this.onOpen?.();
       return true;
     }
     return false;

@@ -22,6 +22,8 @@ export interface PoolManagerDeps<T extends QueueEntry = QueueEntry> {
   engines: EngineCatalog;
   /** The queue port for a new pool (default: the in-memory FairQueue). */
   newQueue?: (config: PoolConfig) => TaskQueue<T>;
+  /** A queued entry's max_tokens, for start predictions (Pool.predictStartMs). */
+  maxTokensOf?: (entry: T) => number;
 }
 
 /** What pools publish; the task service subscribes. */
@@ -71,10 +73,11 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
   }
 
   private newPool(config: PoolConfig): Pool<T> {
-    const { engines, newQueue } = this.deps;
+    const { engines, newQueue, maxTokensOf } = this.deps;
     return new Pool<T>(config, this.buildReplicas(config), {
-      ...(newQueue ? { queue: newQueue(config) } : { queue: new FairQueue<T>(queueOptions(config)) }),
+      queue: newQueue ? newQueue(config) : new FairQueue<T>(queueOptions(config)),
       priors: engines.speedPriors(config),
+      ...(maxTokensOf ? { maxTokensOf: (entry: T) => maxTokensOf(entry) } : {}),
     });
   }
 

@@ -75,3 +75,71 @@ describe('unreadyError', () => {
     expect(pool.unreadyError()).toMatchObject({ code: 'POOL_UNREADY' });
   });
 });
+
+describe('breaker and readiness', () => {
+  it('does not report a half-open replica ready, to the pool or to operators, until its trial succeeds', () => {
+    const config = poolConfig({ health: { breaker_failures: 1, breaker_open_ms: 100 } });
+    const pool = new Pool(config, replicas(config, ['v1']));
+    const r = pool.replicas[0] as Replica;
+    now = 0;
+    r.breaker.failure(now);
+    expect(pool.ready).toBe(false);
+    expect(pool.replicaStatuses()[0]).toMatchObject({ state: 'failed', breaker: 'open' });
+    now = 100;
+    expect(r.breaker.state(now)).toBe('half_open');
+    expect(pool.ready).toBe(false);
+    expect(pool.replicaStatuses()[0]).toMatchObject({ state: 'unready', breaker: 'half_open', last_error: expect.stringMatching(/half-open/) });
+    // Placement may still send the one trial there.
+    expect(pool.views()[0]).toMatchObject({ state: 'ready', breaker: 'half_open' });
+    r.breaker.success();
+    expect(pool.ready).toBe(true);
+    expect(pool.replicaStatuses()[0]).toMatchObject({ state: 'ready', breaker: 'closed' });
+  });
+
+  it("refuses with the open breaker's remaining wait as the retry hint", () => {
+    const config = poolConfig({ health: { breaker_failures: 1, breaker_open_ms: 1_000, interval_ms: 50 } });
+    const pool = new Pool(config, replicas(config, ['v1']));
+    now = 0;
+    pool.replicas[0]?.breaker.failure(0);
+    now = 300;
+    expect(pool.unreadyError()).toMatchObject({ code: 'POOL_UNREADY', retry_after_ms: 700 });
+  });
+});
+
+describe('replacement after a failure before the first token', () => {
+  const job = { promptTokens: 1, maxTokens: 1, allowFallback: false };
+  function single(over: Record<string, unknown> = {}) {
+    const config = poolConfig({ health: { breaker_failures: 1, breaker_open_ms: 1_000 }, ...over });
+    const pool = new Pool(config, replicas(config, ['v1', 'v1']));
+    for (const r of pool.replicas) r.ctxMax = 4096;
+    now = 0;
+    return pool;
+  }
+
+  it('goes elsewhere when another replica can take the task now', () => {
+    const pool = single();
+    const [a] = pool.replicas as [Replica, Replica];
+    a.breaker.failure(now);
+    expect(pool.replacement(a, job, undefined)).toEqual({ kind: 'elsewhere' });
+  });
+
+  it('may return to the failed replica when it is the only one and still serves', () => {
+    const pool = single({ health: { breaker_failures: 3, breaker_open_ms: 1_000 } });
+    const [a, b] = pool.replicas as [Replica, Replica];
+    b.state = 'failed';
+    a.breaker.failure(now);
+    expect(pool.replacement(a, job, undefined)).toEqual({ kind: 'same' });
+  });
+
+  it('waits for the only replica when the deadline outlasts its open breaker, else ends with the remaining wait', () => {
+    const pool = single();
+    const [a, b] = pool.replicas as [Replica, Replica];
+    b.state = 'failed';
+    a.breaker.failure(now);
+    now = 200;
+    expect(pool.replacement(a, job, 5_000)).toEqual({ kind: 'same' });
+    expect(pool.replacement(a, job, 500)).toEqual({ kind: 'none', retryAfterMs: 800 });
+    expect(pool.replacement(a, job, undefined)).toEqual({ kind: 'none', retryAfterMs: 800 });
+  });
+});
+

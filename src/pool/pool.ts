@@ -2,9 +2,9 @@
 // its drain state. Owns no timers itself; probers, the pool manager and the dispatcher act on it.
 
 import type { PoolConfig } from '../config/schema.ts';
-import { ServiceStats, type ServicePriors } from '../core/admission/predict.ts';
+import { backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
-import type { ReplicaView } from '../core/placement/decide.ts';
+import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/placement/decide.ts';
 import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
@@ -23,10 +23,24 @@ export interface PoolStatus {
   last_error?: string;
 }
 
+export type Replacement = { kind: 'elsewhere' } | { kind: 'same' } | { kind: 'none'; retryAfterMs: number };
+
 export interface DrainState {
   /** Wall-clock ms (for the API) and monotonic ms (for decisions) of the deadline. */
   deadlineAt: number;
   deadlineMono: number;
+}
+
+export interface PoolOptions<T extends QueueEntry> {
+  /** The queue port (default: the in-memory FairQueue). */
+  queue?: TaskQueue<T>;
+  /** Speed expectations before the pool has measured itself (EngineCatalog.speedPriors). */
+  priors?: Partial<ServicePriors>;
+  /**
+   * A queued entry's max_tokens, for start predictions; without it a queued task counts as the
+   * measured average. Method syntax on purpose: a Pool<Task> must stay usable as a Pool.
+   */
+  maxTokensOf?(entry: T): number;
 }
 
 export class Pool<T extends QueueEntry = QueueEntry> {
@@ -41,12 +55,14 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   /** Removed from the configuration: takes no work, finishes what runs. */
   retired = false;
 
-  /** `queue` is the queue port (default: the in-memory FairQueue); `priors` seed the speed stats. */
-  constructor(config: PoolConfig, replicas: Replica[], opts: { queue?: TaskQueue<T>; priors?: Partial<ServicePriors> } = {}) {
+  private readonly options: PoolOptions<T>;
+
+  constructor(config: PoolConfig, replicas: Replica[], opts: PoolOptions<T> = {}) {
     this.id = config.id;
     this.config = config;
     this.queue = opts.queue ?? new FairQueue<T>(queueOptions(config));
     this.stats = new ServiceStats({ priors: opts.priors ?? {} });
+    this.options = opts;
     this.setReplicas(replicas);
   }
 
@@ -60,9 +76,9 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.drain !== undefined || this.retired;
   }
 
-  /** Some replica could take a task now (load aside). */
+  /** Some replica could take a task now (load aside) and its breaker is closed (half-open is not ready). */
   get ready(): boolean {
-    return !this.draining && this.replicas.some((r) => r.serviceable);
+    return !this.draining && this.replicas.some((r) => r.ready);
   }
 
   /** Could work ever start here without operator action (some replica ready or coming up)? */
@@ -91,6 +107,57 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.replicas.map((r) => r.view());
   }
 
+  /**
+   * Predicted wait until the task at `position` of the fair queue (0-based, dispatch order; the
+   * re-placements waiting ahead of the queue count too) starts, from the running leases' remaining tokens, the queued tasks'
+   * lengths and each replica's speed (issue 10 finding 9). Infinity when no slot is up.
+   */
+  predictStartMs(position: number): number {
+    const at = this.retry.length + position;
+    return predictStartMs({ groups: this.slotGroups(), queued: this.queuedTokens(at), position: at });
+  }
+
+  /** Retry hint for work a full queue turned away: until a dispatch frees a place. */
+  queueBackoffMs(): number {
+    return backoffMs({
+      groups: this.slotGroups(),
+      queued: this.queuedTokens(Number.POSITIVE_INFINITY),
+      maxQueued: this.config.queue.max_queued,
+      fallbackMs: this.recoveryMs(),
+    });
+  }
+
+  /** What the predictions see of each replica that is up: its slots, running work and speed. */
+  slotGroups(): SlotGroup[] {
+    const { fill, ttftMs } = this.stats;
+    return this.replicas
+      .filter((r) => r.effectiveState === 'ready' && r.versionOk)
+      .map((r) => ({
+        slotsTotal: r.slotsTotal,
+        running: r.running.map((w) => {
+          const out = w.tokensOut();
+          return { remainingTokens: expectedRemainingTokens(w.maxTokens, out, fill), firstTokenSeen: out > 0 };
+        }),
+        tokensPerS: r.tokensPerS ?? this.stats.tokensPerS,
+        ttftMs,
+      }));
+  }
+
+  /** Expected tokens of up to `limit` waiting tasks, in dispatch order. */
+  private queuedTokens(limit: number): number[] {
+    const { fill, tokensPerS, ttftMs, avgServiceMs } = this.stats;
+    const unknownLength = Math.max(1, ((avgServiceMs - ttftMs) * tokensPerS) / 1000);
+    const tokens: number[] = [];
+    for (const list of [this.retry, this.queue]) {
+      for (const entry of list) {
+        if (tokens.length >= limit) return tokens;
+        const maxTokens = this.options.maxTokensOf?.(entry);
+        tokens.push(maxTokens === undefined ? unknownLength : expectedRemainingTokens(maxTokens, 0, fill));
+      }
+    }
+    return tokens;
+  }
+
   /** Why no new work can start here: overload (with the earliest retry) or no ready replica. */
   unreadyError(): OrchError {
     const up = this.replicas.filter((r) => r.effectiveState === 'ready' && r.versionOk);
@@ -102,8 +169,32 @@ export class Pool<T extends QueueEntry = QueueEntry> {
         retry_after_ms: Math.max(1, Math.ceil(waitMs)),
       });
     }
-    const retryMs = up.length > 0 ? Math.min(...up.map((r) => r.breaker.waitMs)) : this.config.health.interval_ms;
-    return orchError('POOL_UNREADY', `pool ${this.id} has no ready replica`, { pool_id: this.id, retry_after_ms: retryMs });
+    return orchError('POOL_UNREADY', `pool ${this.id} has no ready replica`, { pool_id: this.id, retry_after_ms: this.recoveryMs(up) });
+  }
+
+  /**
+   * The honest wait before one of `up` (engines that answer their probes) may serve again: an
+   * open breaker's remaining time, or one probe interval (a half-open breaker's trial probe, or
+   * an engine not answering yet). At least 1 ms.
+   */
+  recoveryMs(up: readonly Replica[] = this.replicas.filter((r) => r.effectiveState === 'ready' && r.versionOk)): number {
+    const interval = this.config.health.interval_ms;
+    const waits = up.map((r) => (r.breakerOpenForMs > 0 ? r.breakerOpenForMs : interval));
+    return Math.max(1, Math.ceil(waits.length > 0 ? Math.min(...waits) : interval));
+  }
+
+  /**
+   * Where a task that failed before its first token on `failed` may run again (finding 8 of
+   * issue 10): `elsewhere` when another replica can take it now; `same` when none can but
+   * `failed` (or any replica, once recovered) may: it serves now, or the task's deadline outlasts
+   * its open breaker, so the task waits for recovery within its deadline; else `none`: the task
+   * should end at once with the honest wait as its retry hint instead of waiting out an outage.
+   */
+  replacement(failed: Replica, job: PlacementJob, deadlineLeftMs: number | undefined): Replacement {
+    if (everPlaceable(this.views(), { ...job, exclude: [...(job.exclude ?? []), failed.id] })) return { kind: 'elsewhere' };
+    if (failed.serviceable) return { kind: 'same' };
+    if (deadlineLeftMs !== undefined && deadlineLeftMs > failed.breakerOpenForMs) return { kind: 'same' };
+    return { kind: 'none', retryAfterMs: this.recoveryMs([failed]) };
   }
 
   status(): PoolStatus {

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EngineHealth, WorkerAdapter } from '../adapters/contract.ts';
 import { createMockAdapter } from '../adapters/mock/adapter.ts';
+import type { Clock } from '../core/ports.ts';
 import { systemClock } from '../system-clock.ts';
 import { testConfig } from '../../test/support/gateway.ts';
 import { startProber } from './prober.ts';
@@ -21,11 +22,14 @@ function scripted(answers: Array<EngineHealth | Error>): WorkerAdapter {
   };
 }
 
-function replicaWith(adapter: WorkerAdapter) {
+function replicaWith(adapter: WorkerAdapter, clock: Clock = systemClock) {
   const pool = testConfig().pools[0];
   if (!pool) throw new Error('test config has a pool');
-  return new Replica({ pool, config: { id: 'r0' }, adapter, clock: systemClock, defaultSlots: 1 });
+  return new Replica({ pool, config: { id: 'r0' }, adapter, clock, defaultSlots: 1 });
 }
+
+/** Date.now is faked with the timers, so replica, breaker and prober share the fake time. */
+const fakeClock = { now: () => Date.now(), monotonic: () => Date.now() };
 
 const ok: EngineHealth = { live: true, ready: true };
 const timeout = new Error('probe timed out');
@@ -98,6 +102,42 @@ describe('prober', () => {
 
     it('never probes sooner than 10 ms after a failure, whatever the draw', async () => {
       expect(await delaysWhileFailing(() => 0, 3)).toEqual([10, 10, 10]);
+    });
+
+    // Issue 10 finding 8: confirmations used to back off with jitter (≈9 s at a 2 s interval).
+    it('takes a dead idle engine out of ready within two probe intervals, even with the longest jitter', async () => {
+      vi.useFakeTimers();
+      const replica = replicaWith(scripted([ok, timeout]), fakeClock);
+      const prober = startProber(replica, { intervalMs: 1_000, maxBackoffMs: 30_000, timeoutMs: 100, logger: pino({ level: 'silent' }), onChange: () => {}, now: Date.now, failuresToLeaveReady: 3, random: () => 0.999 });
+      try {
+        await vi.advanceTimersByTimeAsync(0);
+        expect(replica.state).toBe('ready');
+        // The engine died just after that probe: the next one misses, two quick ones confirm.
+        await vi.advanceTimersByTimeAsync(1_999);
+        expect(replica.state).toBe('failed');
+      } finally {
+        prober.stop();
+      }
+    });
+
+    it('probes as soon as an open breaker allows its trial, and a reachable engine closes it', async () => {
+      vi.useFakeTimers();
+      const replica = replicaWith(scripted([ok]), fakeClock);
+      const changes: string[] = [];
+      const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 100, logger: pino({ level: 'silent' }), onChange: (r) => changes.push(r.breaker.state(Date.now())), now: Date.now });
+      try {
+        await vi.advanceTimersByTimeAsync(0);
+        // Tasks open the breaker between probes; the next probe is re-timed to its half-open moment.
+        for (let i = 0; i < 3; i++) replica.breaker.failure(Date.now());
+        expect(replica.breaker.state(Date.now())).toBe('open');
+        expect(replica.ready).toBe(false);
+        await vi.advanceTimersByTimeAsync(replica.breaker.waitMs + 1);
+        expect(replica.breaker.state(Date.now())).toBe('closed');
+        expect(replica.ready).toBe(true);
+        expect(changes).toContain('closed');
+      } finally {
+        prober.stop();
+      }
     });
   });
 });

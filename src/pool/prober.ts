@@ -1,5 +1,8 @@
 // Health prober for one replica: health → props → state, on a timer with capped exponential
-// backoff and full jitter while the engine is failing. It is the only writer of a replica's
+// backoff and full jitter while the engine is failing. A missed probe of a ready replica is
+// confirmed within one interval, so a dead engine leaves `ready` within two probe intervals
+// (plus probe timeouts); a probe that reaches the engine is a half-open breaker's trial
+// (breaker.ts), run as soon as the breaker allows it. It is the only writer of a replica's
 // state and discovered facts (version, ctx, slots); it calls `onChange` when capacity may
 // have appeared so the dispatcher can pump (event-driven, never polled by requests). Whether
 // the discovered version is acceptable is the pool's judgement (pool.ts), made at read time.
@@ -45,6 +48,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
   async function probeOnce(): Promise<ReplicaState> {
     const before = replica.state;
     const versionBefore = replica.engineVersion;
+    const breakerBefore = replica.breaker.state(opts.now());
     const signal = AbortSignal.timeout(opts.timeoutMs);
     try {
       const health = await replica.adapter.health(signal);
@@ -64,6 +68,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
         }
         everReady = true;
         misses = 0;
+        replica.breaker.probeSucceeded(opts.now());
         // A version mismatch is judged live against the pool (pin or peers), not frozen here.
         setState('ready', undefined);
       }
@@ -71,7 +76,8 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
       unreachable(err instanceof Error ? err.message : 'probe failed');
     }
     failures = replica.state === 'ready' && misses === 0 ? 0 : failures + 1;
-    if (replica.state !== before || replica.engineVersion !== versionBefore) {
+    const breakerClosed = breakerBefore !== 'closed' && replica.breaker.state(opts.now()) === 'closed';
+    if (replica.state !== before || replica.engineVersion !== versionBefore || breakerClosed) {
       const mismatch = replica.versionMismatch();
       opts.logger.info({ replica_id: replica.id, from: before, to: replica.state, last_error: mismatch ?? replica.lastError }, 'replica state');
       opts.onChange(replica);
@@ -94,13 +100,35 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
     replica.lastError = error;
   }
 
+  function nextDelayMs(): number {
+    // A ready replica that missed a probe is checked again soon, without backoff: the
+    // `tolerance` probes that take it out of `ready` all fit in one interval after the first miss.
+    if (replica.state === 'ready' && misses > 0) return Math.max(10, Math.floor(opts.intervalMs / tolerance));
+    if (failures === 0) {
+      // An open breaker is tried (half-open) by the first probe after its wait, not up to an interval later.
+      const openMs = replica.breakerOpenForMs;
+      return openMs > 0 ? Math.min(opts.intervalMs, openMs + 1) : opts.intervalMs;
+    }
+    // After n failures in a row: full jitter under min(max_backoff_ms, interval_ms·2^n), at least 10 ms.
+    return Math.max(10, fullJitterMs(failures, { baseMs: opts.intervalMs, capMs: opts.maxBackoffMs }, random));
+  }
+
   function schedule(): void {
     if (stopped) return;
-    // After n failures in a row: full jitter under min(max_backoff_ms, interval_ms·2^n), at least 10 ms.
-    const delay = failures === 0 ? opts.intervalMs : Math.max(10, fullJitterMs(failures, { baseMs: opts.intervalMs, capMs: opts.maxBackoffMs }, random));
-    timer = setTimeout(() => void probeNow().finally(schedule), delay);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void probeNow().finally(schedule);
+    }, nextDelayMs());
     timer.unref();
   }
+
+  // A breaker opened by task failures re-times the next probe to its half-open moment; a probe
+  // in flight schedules the next one itself when it ends.
+  replica.breaker.onOpen = () => {
+    if (timer === undefined || stopped) return;
+    clearTimeout(timer);
+    schedule();
+  };
 
   function probeNow(): Promise<ReplicaState> {
     inFlight ??= probeOnce().finally(() => {
@@ -114,6 +142,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
     probeNow,
     stop() {
       stopped = true;
+      replica.breaker.onOpen = undefined;
       if (timer) clearTimeout(timer);
     },
   };

@@ -21,6 +21,18 @@ export interface ReplicaStatus {
   labels: { accelerator?: 'nvidia' | 'cpu'; device_mask?: string; memory_bytes?: number };
 }
 
+/** What a lease tells the predictions about its task (issue 10 finding 9). */
+export interface LeasedWork {
+  readonly maxTokens: number;
+  /** Tokens streamed so far, read live. */
+  tokensOut(): number;
+}
+
+/** A held slot; `release` is idempotent. */
+export interface Lease {
+  release(): void;
+}
+
 /** The version a pool expects of its replicas, and why: a config pin, or what its peers run. */
 export interface ExpectedVersion {
   version: string;
@@ -48,6 +60,7 @@ export class Replica {
   /** Set by the pool that owns this replica. */
   expectedVersion: () => ExpectedVersion | undefined = () => undefined;
   private retired: (() => void) | undefined;
+  private readonly leases = new Set<LeasedWork>();
   private readonly clock: Clock;
 
   constructor(opts: { pool: PoolConfig; config: ReplicaConfig; adapter: WorkerAdapter; clock: Clock; defaultSlots: number }) {
@@ -76,23 +89,48 @@ export class Replica {
     return Math.max(0, this.exhaustedUntil - this.clock.monotonic());
   }
 
+  /** Time until an open breaker allows its half-open trial; 0 when it is not open. */
+  get breakerOpenForMs(): number {
+    return this.breaker.remainingOpenMs(this.clock.monotonic());
+  }
+
   /** Could a task be leased here now, load aside? */
   get serviceable(): boolean {
     return this.effectiveState === 'ready' && this.versionOk && !this.exhausted && this.breaker.state(this.clock.monotonic()) !== 'open';
+  }
+
+  /**
+   * Ready to be reported and to admit work: serviceable with a closed breaker. A half-open
+   * replica may take its one trial (placement allows it) but is not ready until that succeeds.
+   */
+  get ready(): boolean {
+    return this.serviceable && this.breaker.state(this.clock.monotonic()) === 'closed';
   }
 
   get hasFreeSlot(): boolean {
     return this.slotsBusy < this.slotsTotal;
   }
 
-  lease(): void {
+  /** Takes a slot for `work` until the returned lease is released. */
+  lease(work: LeasedWork): Lease {
     this.slotsBusy++;
+    this.leases.add(work);
     this.breaker.leased(this.clock.monotonic());
+    let held = true;
+    return {
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.leases.delete(work);
+        this.slotsBusy--;
+        if (this.slotsBusy === 0 && this.retired) this.retired();
+      },
+    };
   }
 
-  release(): void {
-    this.slotsBusy--;
-    if (this.slotsBusy === 0 && this.retired) this.retired();
+  /** The work in this replica's slots now. */
+  get running(): readonly LeasedWork[] {
+    return [...this.leases];
   }
 
   /** Keeps an overloaded engine out of placement for `ms`. */
@@ -132,7 +170,10 @@ export class Replica {
     this.tokensPerS = this.tokensPerS === undefined ? tokensPerS : this.tokensPerS * 0.8 + tokensPerS * 0.2;
   }
 
-  /** What an operator sees: a version mismatch reads as unready, an open breaker as failed. */
+  /**
+   * What an operator sees: a version mismatch reads as unready, an open breaker as failed, a
+   * half-open one as unready (its trial has not succeeded yet).
+   */
   status(): ReplicaStatus {
     const labels = this.config.labels ?? {};
     const breaker = this.breaker.state(this.clock.monotonic());
@@ -140,7 +181,9 @@ export class Replica {
     let state = this.effectiveState;
     if (state === 'ready' && mismatch !== undefined) state = 'unready';
     else if (state === 'ready' && breaker === 'open') state = 'failed';
-    const lastError = mismatch ?? this.lastError;
+    else if (state === 'ready' && breaker === 'half_open') state = 'unready';
+    const trial = breaker === 'half_open' ? 'circuit breaker half-open: waiting for a successful trial' : undefined;
+    const lastError = mismatch ?? this.lastError ?? trial;
     return {
       id: this.id,
       ...(this.config.url ? { url: this.config.url } : {}),

@@ -68,6 +68,10 @@ export interface EngineFake<M> {
   /** Resolves with seen[index] once its exchange is over (see FakeServer.settled). */
   settled(index: number): Promise<SeenRequest>;
   setMode(mode: M): Promise<void>;
+  /** The engine process is gone: connects fail with ECONNREFUSED, open streams are cut. */
+  refuseConnections(): Promise<void>;
+  /** The engine is back on the same port. */
+  acceptConnections(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +92,8 @@ export function engineFake<M>(server: FakeServer, onMode: (mode: M) => void, ref
       if (mode === 'loading') await server.refuseConnections();
       else await server.acceptConnections();
     },
+    refuseConnections: () => server.refuseConnections(),
+    acceptConnections: () => server.acceptConnections(),
     close: () => server.close(),
   };
 }

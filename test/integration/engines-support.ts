@@ -14,6 +14,9 @@ export interface FakeEngine {
   readonly url: string;
   readonly seen: SeenRequest[];
   setMode(mode: FakeMode): Promise<void>;
+  /** The engine process goes away (ECONNREFUSED) and comes back on the same port. */
+  refuseConnections(): Promise<void>;
+  acceptConnections(): Promise<void>;
   close(): Promise<void>;
 }
 

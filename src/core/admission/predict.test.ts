@@ -1,20 +1,61 @@
 import { describe, expect, it } from 'vitest';
 
-import { backoffMs, DEFAULT_PRIORS, predictFinishMs, predictStartMs, retryAfterSeconds, ServiceStats, type BackoffInput, type StartInput } from './predict.ts';
+import {
+  backoffMs,
+  DEFAULT_PRIORS,
+  dispatchTimesMs,
+  expectedRemainingTokens,
+  predictFinishMs,
+  predictStartMs,
+  retryAfterSeconds,
+  ServiceStats,
+  type BackoffInput,
+  type DispatchInput,
+  type SlotGroup,
+} from './predict.ts';
 
-// ORCH-0111
+/** One replica: `slots` slots, running tasks with these remaining tokens (first token seen), 10 tokens/s, 100 ms to first token. */
+const replica = (slots: number, running: number[], tokensPerS = 10): SlotGroup => ({
+  slotsTotal: slots,
+  running: running.map((remainingTokens) => ({ remainingTokens, firstTokenSeen: true })),
+  tokensPerS,
+  ttftMs: 100,
+});
+
+// ORCH-0111; issue 10 finding 9
 describe('predictStartMs', () => {
-  it.each<[string, StartInput, number]>([
-    ['starts at once at position 0 with a free slot', { position: 0, slotsTotal: 4, slotsBusy: 3, avgServiceMs: 1000 }, 0],
-    ['starts at once while positions ahead fit the free slots', { position: 1, slotsTotal: 4, slotsBusy: 2, avgServiceMs: 1000 }, 0],
-    ['waits one release when every slot is busy', { position: 0, slotsTotal: 4, slotsBusy: 4, avgServiceMs: 1000 }, 250],
-    ['waits one release per task ahead', { position: 7, slotsTotal: 4, slotsBusy: 4, avgServiceMs: 1000 }, 2000],
-    ['counts only releases beyond the free slots', { position: 3, slotsTotal: 4, slotsBusy: 2, avgServiceMs: 1000 }, 500],
-    ['rounds up to whole milliseconds', { position: 0, slotsTotal: 3, slotsBusy: 3, avgServiceMs: 1000 }, 334],
-    ['treats more busy than total (after a reload) as none free', { position: 0, slotsTotal: 2, slotsBusy: 5, avgServiceMs: 600 }, 300],
-    ['is infinite when the pool has no slots', { position: 0, slotsTotal: 0, slotsBusy: 0, avgServiceMs: 1000 }, Number.POSITIVE_INFINITY],
+  it.each<[string, DispatchInput & { position: number }, number]>([
+    ['starts at once at position 0 with a free slot', { groups: [replica(2, [50])], queued: [], position: 0 }, 0],
+    ['starts at once while positions ahead fit the free slots', { groups: [replica(3, [50])], queued: [20], position: 1 }, 0],
+    ['waits for the running task with the fewest tokens left', { groups: [replica(2, [50, 220])], queued: [], position: 0 }, 5_000],
+    ['serves the queue ahead on the slot that frees first', { groups: [replica(2, [50, 220])], queued: [31], position: 1 }, 8_100],
+    ['takes the slot of the faster replica when it frees first', { groups: [replica(1, [100], 10), replica(1, [100], 50)], queued: [], position: 0 }, 2_000],
+    ['treats more leases than slots (after a reload) as none free', { groups: [replica(1, [10, 30])], queued: [], position: 0 }, 1_000],
+    ['rounds up to whole milliseconds', { groups: [replica(1, [1], 3)], queued: [], position: 0 }, 334],
+    ['is infinite when the pool has no slots', { groups: [], queued: [], position: 0 }, Number.POSITIVE_INFINITY],
+    ['is infinite without a usable speed', { groups: [replica(1, [5], 0)], queued: [], position: 0 }, Number.POSITIVE_INFINITY],
   ])('%s', (_title, input, expected) => {
     expect(predictStartMs(input)).toBe(expected);
+  });
+
+  it('adds the time to first token for a running task that has not streamed yet', () => {
+    const groups: SlotGroup[] = [{ slotsTotal: 1, running: [{ remainingTokens: 11, firstTokenSeen: false }], tokensPerS: 10, ttftMs: 100 }];
+    expect(predictStartMs({ groups, queued: [], position: 0 })).toBe(1_100);
+  });
+
+  it('gives one time per dispatch, in order', () => {
+    expect(dispatchTimesMs({ groups: [replica(2, [10])], queued: [11, 11, 11] }, 4)).toEqual([0, 1_000, 1_100, 2_100]);
+  });
+});
+
+describe('expectedRemainingTokens', () => {
+  it.each([
+    [100, 0, 1, 100],
+    [100, 40, 1, 60],
+    [100, 40, 0.5, 30],
+    [100, 120, 1, 0],
+  ])('max %i, %i out, fill %d → %d', (max, out, fill, expected) => {
+    expect(expectedRemainingTokens(max, out, fill)).toBe(expected);
   });
 });
 
@@ -30,24 +71,24 @@ describe('predictFinishMs', () => {
   });
 });
 
-// ORCH-0107 ORCH-0111
+// ORCH-0107 ORCH-0111; issue 10 finding 9
 describe('backoffMs', () => {
+  const full = (queuedCount: number): number[] => new Array<number>(queuedCount).fill(10);
   it.each<[string, BackoffInput, number]>([
-    ['is one slot release when the queue is just full', { queued: 10, slotsTotal: 4, avgServiceMs: 1000 }, 250],
-    ['does not depend on depth when capacity is unknown', { queued: 500, slotsTotal: 4, avgServiceMs: 1000 }, 250],
-    ['needs more releases when the queue is over a shrunk capacity', { queued: 12, maxQueued: 10, slotsTotal: 4, avgServiceMs: 1000 }, 750],
-    ['is one release for a queue of capacity 0 with all slots busy', { queued: 0, maxQueued: 0, slotsTotal: 2, slotsBusy: 2, avgServiceMs: 1000 }, 500],
-    ['is 1 ms when a free slot is about to take work', { queued: 10, maxQueued: 10, slotsTotal: 4, slotsBusy: 3, avgServiceMs: 1000 }, 1],
-    ['is never below 1 ms', { queued: 10, slotsTotal: 4, avgServiceMs: 0.5 }, 1],
-    ['falls back when there are no slots', { queued: 10, slotsTotal: 0, avgServiceMs: 1000 }, 1000],
-    ['uses a given fallback', { queued: 10, slotsTotal: 0, avgServiceMs: 1000, fallbackMs: 2500 }, 2500],
+    ['is the first release when the queue is just full', { groups: [replica(2, [220, 50])], queued: full(10) }, 5_000],
+    ['does not depend on depth when capacity is unknown', { groups: [replica(2, [220, 50])], queued: full(500) }, 5_000],
+    ['needs more dispatches when the queue is over a shrunk capacity', { groups: [replica(1, [10])], queued: [11, 11, 11], maxQueued: 1 }, 3_200],
+    ['is one release for a queue of capacity 0 with all slots busy', { groups: [replica(1, [30])], queued: [], maxQueued: 0 }, 3_000],
+    ['is 1 ms when a free slot is about to take work', { groups: [replica(2, [50])], queued: full(10), maxQueued: 10 }, 1],
+    ['falls back when there are no slots', { groups: [], queued: full(10) }, 1_000],
+    ['uses a given fallback', { groups: [], queued: full(10), fallbackMs: 2_500 }, 2_500],
   ])('%s', (_title, input, expected) => {
     expect(backoffMs(input)).toBe(expected);
   });
 
   it('agrees with predictStartMs for the task that would take the freed place', () => {
-    const state = { slotsTotal: 3, slotsBusy: 3, avgServiceMs: 900 };
-    expect(backoffMs({ queued: 5, maxQueued: 5, ...state })).toBe(predictStartMs({ position: 0, ...state }));
+    const state = { groups: [replica(3, [5, 9, 40])], queued: full(5) };
+    expect(backoffMs({ ...state, maxQueued: 5 })).toBe(predictStartMs({ ...state, position: 0 }));
   });
 });
 
@@ -100,6 +141,16 @@ describe('ServiceStats', () => {
     stats.observe({ serviceMs: 100, tokens: 1, tokensPerS: 0, ttftMs: 100 });
     expect(stats.tokensPerS).toBe(10);
     expect(stats.avgServiceMs).not.toBe(DEFAULT_PRIORS.serviceMs);
+  });
+
+  it('learns the share of max_tokens that completed tasks use, from a prior of 1', () => {
+    const stats = new ServiceStats({ alpha: 0.5 });
+    expect(stats.fill).toBe(1);
+    stats.observe({ serviceMs: 100, tokens: 50, tokensPerS: 544.4, ttftMs: 10, maxTokens: 100 });
+    expect(stats.fill).toBe(0.75);
+    stats.observe({ serviceMs: 100, tokens: 50, tokensPerS: 544.4, ttftMs: 10 });
+    stats.observe({ serviceMs: 100, tokens: 50, tokensPerS: 544.4, ttftMs: 10, maxTokens: 40 });
+    expect(stats.fill).toBe(0.75);
   });
 
   it('refuses an alpha outside (0, 1]', () => {
