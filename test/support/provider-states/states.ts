@@ -1,8 +1,8 @@
 // Provider states for consumer-driven contract verification: each sets the gateway up so one
 // pact interaction can be replayed against the real server ("a task exists", "the queue is
 // full", ...), and tears it down again. Only the pact provider test registers them (routes.ts).
-// They act through the same services the API uses, except "the pool is unready", which marks replicas
-// unready until the next probe because the mock engine has no way to be unhealthy.
+// They act through the same services the API uses, except "the pool is unready", which marks
+// replicas unready until the next probe because the mock engine has no way to be unhealthy.
 
 import type { SessionStore } from '../../../src/core/session/session-store.ts';
 import type { Task, TaskRequest } from '../../../src/orchestration/task.ts';
