@@ -2,7 +2,10 @@
 # The OrchQueue gateway image. Node 24 runs the TypeScript sources directly (type stripping),
 # which never checks types, so the build stage typechecks them first; the runtime stage gets
 # production dependencies only (the `node` devDependency and the toolchain stay behind) and
-# runs as the unprivileged `node` user.
+# runs as the unprivileged `node` user. Only what runs ships: src/ without its unit tests and
+# golden fixtures (.dockerignore), bin/ (the `orchqueue` CLI), migrations/ and the package
+# files. Engine fakes, test kits and CI lints live outside src/ (test/, tools/) and never enter
+# the build context; the contracts/ sources are compiled into src/generated/.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -15,6 +18,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+# Fails the build if .dockerignore ever stops keeping tests or fixtures out of src/.
+RUN test -z "$(find src -name '*.test.ts' -o -name fixtures)"
 RUN node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 
 # ---- runtime
@@ -26,8 +31,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/src ./src
+COPY bin ./bin
 COPY migrations ./migrations
-COPY contracts ./contracts
 # PGlite's default data directory (audit.data_dir: .data/audit) must be writable by `node`.
 RUN mkdir -p /app/.data && chown node:node /app/.data
 VOLUME ["/app/.data"]

@@ -1,5 +1,6 @@
-// Lint rules that keep the layering honest: core stays free of I/O, generated code is never
-// linted (it is checked by regeneration instead).
+// Lint rules. The layering (who may import whom, cycles, what ships) is checked by
+// dependency-cruiser (.dependency-cruiser.mjs, `npm run deps`); the core guard below only gives
+// the same verdict early, in the editor. Generated code is never linted (regeneration checks it).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

@@ -89,7 +89,7 @@ export const METHOD = `## Method
 
 - **Processes.** Every party runs in its own Node process on loopback (127.0.0.1), started and
   stopped by \`bench/run.ts\`: the engine simulator (the protocol-faithful llama.cpp fake,
-  \`src/adapters/llamacpp/fake-main.ts\`), the bare pass-through proxy
+  \`test/fakes/llamacpp/fake-main.ts\`), the bare pass-through proxy
   (\`bench/passthrough-proxy.ts\`: node:http + an undici Pool piping the SSE body, no parsing),
   and the gateway (\`node src/main.ts --config <file>\`: pools of engine \`llamacpp\` pointing at
   the simulator, audit \`off\`, log level \`warn\`, every other setting at its shipped default —

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { cleanEnv, freePort, readUrlLine, type Child, type ProcessGroup } from './processes.ts';
 
-const SIMULATOR = fileURLToPath(new URL('../src/adapters/llamacpp/fake-main.ts', import.meta.url));
+const SIMULATOR = fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url));
 const PROXY = fileURLToPath(new URL('./passthrough-proxy.ts', import.meta.url));
 const GATEWAY = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 

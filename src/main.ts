@@ -7,7 +7,6 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
-import { testStateRoutes } from './api/test-states/routes.ts';
 import { createAudit, type Audit } from './audit/create-audit.ts';
 import { noopRecorder } from './audit/recorder.ts';
 import type { Config } from './config/schema.ts';
@@ -57,7 +56,7 @@ export interface ComposeOptions {
   observers?: LifecycleObserver[];
   /** Where a config reload reads from; default: the config given to compose (a no-op reload). */
   loadConfig?: () => Promise<ConfigResult>;
-  /** Extra route groups registered after the product's own (tests: Pact provider states). */
+  /** Extra Fastify plugins registered after the gateway's own (tests: pact provider states). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
 
@@ -138,8 +137,6 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
   const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
-  // Provider states for pact verification exist only in test mode (ORCH-0014).
-  if (config.server.test_mode) plugins.push(testStateRoutes({ config, tasks, pools, sessions }));
   const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins });
   return {
     app,

@@ -8,13 +8,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseEngineMetrics } from '../telemetry/engine-scrape.ts';
 import { EngineError, type AdapterInit, type AdapterTimeouts, type WorkerAdapter } from './contract.ts';
 import { createLlamacppAdapter } from './llamacpp/adapter.ts';
-import { startLlamacppFake } from './llamacpp/fake.ts';
+import { startLlamacppFake } from '../../test/fakes/llamacpp/fake.ts';
 import { createTgiAdapter } from './tgi/adapter.ts';
-import { startTgiFake } from './tgi/fake.ts';
+import { startTgiFake } from '../../test/fakes/tgi/fake.ts';
 import { createTritonAdapter } from './triton/adapter.ts';
-import { startTritonFake } from './triton/fake.ts';
+import { startTritonFake } from '../../test/fakes/triton/fake.ts';
 import { createVllmAdapter } from './vllm/adapter.ts';
-import { startVllmFake } from './vllm/fake.ts';
+import { startVllmFake } from '../../test/fakes/vllm/fake.ts';
 
 const TIMEOUTS: AdapterTimeouts = { connectMs: 1_000, firstByteMs: 2_000, idleMs: 2_000 };
 const never = () => new AbortController().signal;

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from './cli-child.ts';
+import { cli } from '../../test/support/cli-child.ts';
 
 describe('orchqueue control commands (against a recording server)', () => {
   let server: Server;

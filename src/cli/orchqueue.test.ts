@@ -10,7 +10,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockTokens } from '../adapters/mock/tokens.ts';
 import { mockPool, startGateway, testConfig, type TestGateway } from '../../test/support/gateway.ts';
-import { cli, finished, start, type Run } from './cli-child.ts';
+import { cli, finished, start, type Run } from '../../test/support/cli-child.ts';
 import { COMMANDS, runCli } from './main.ts';
 
 /** The same CLI in this process, for help and usage (no gateway involved, no process start-up cost). */

@@ -120,7 +120,6 @@ export const ConfigSchema = Type.Object(
         unclaimed_stream_timeout_ms: Type.Integer({ minimum: 0, default: 0, description: '0 = never cancel a task whose stream nobody opened' }),
         max_prompt_chars: Type.Integer({ minimum: 1, default: 200_000 }),
         max_tokens_limit: Type.Integer({ minimum: 1, default: 32_768 }),
-        test_mode: Type.Boolean({ default: false, description: 'enables provider-state endpoints for contract tests' }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -9,7 +9,7 @@ import type { OfferResult, QueueEntry, FairQueueOptions } from './queue/fair-que
 import type { IdempotencyCheck } from './admission/idempotency.ts';
 import type { EventDataOf, Priority, TaskEvent, TaskEventName } from './task/events.ts';
 import type { Result } from './errors.ts';
-import type { Affinity, SessionCreate, SessionStanding, SessionView, TurnUsage } from './session/session-store.ts';
+import type { Affinity, SessionCreate, SessionStanding, SessionView, TurnUsage } from './session/session-record.ts';
 
 /** One pool's bounded two-class wait queue and its full-queue policy. */
 export interface TaskQueue<T extends QueueEntry> extends Iterable<T> {

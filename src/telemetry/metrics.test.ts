@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AdmittedFact, PlacedFact, TaskFacts, TerminalFact } from '../core/observer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
-import { lintExposition, readMetricsContract } from './metrics-lint.ts';
+import { lintExposition, readMetricsContract } from '../../tools/metrics-lint/metrics-lint.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from './prom-text.ts';
 import type { TelemetrySnapshot } from './snapshot.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUpstream, getJson, readBodyText, type Upstream } from './http-agent.ts';
-import { startFakeServer, type FakeServer } from './fake-server.ts';
+import { startFakeServer, type FakeServer } from '../../test/fakes/http/fake-server.ts';
 import { UpstreamFailure } from './upstream-failure.ts';
 
 const never = new AbortController().signal;

@@ -145,4 +145,12 @@ describe('Dockerfile', () => {
       }
     }
   });
+
+  it('ships only what runs: src without tests or fixtures, bin, migrations and the package files', () => {
+    const shipped = [...final.matchAll(/^COPY (?:--from=\S+ )?(.+) \S+$/gm)].flatMap((m) => (m[1] as string).split(/\s+/));
+    expect(shipped.sort()).toEqual(['/app/src', 'bin', 'migrations', 'package-lock.json', 'package.json']);
+    const ignored = read('.dockerignore').split('\n');
+    expect(ignored).toEqual(expect.arrayContaining(['**/*.test.ts', '**/fixtures/']));
+    for (const path of ['test', 'tools', 'bench', 'contracts', 'ci']) expect(ignored, path).not.toContain(`!${path}/`);
+  });
 });

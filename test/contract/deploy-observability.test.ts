@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { readMetricsContract } from '../../src/telemetry/metrics-lint.ts';
-import { checkPromQL, scanPromQL } from '../../src/telemetry/promql-names.ts';
+import { readMetricsContract } from '../../tools/metrics-lint/metrics-lint.ts';
+import { checkPromQL, scanPromQL } from '../../tools/metrics-lint/promql-names.ts';
 
 const repo = (path: string) => new URL(`../../${path}`, import.meta.url);
 const contract = readMetricsContract();

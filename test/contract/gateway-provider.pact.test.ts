@@ -1,14 +1,15 @@
 // Provider side of the CLI ↔ gateway contract: the real gateway (compose + listen on an
-// ephemeral port, test mode) replays every interaction of the committed pact file in
-// contracts/pacts/. Provider states are set up through the gateway's own test-mode endpoint
-// (POST /_test/states, src/api/test-states/, wired by compose() only with server.test_mode),
-// which the pact verifier's state handlers call.
+// ephemeral port) replays every interaction of the committed pact file in contracts/pacts/.
+// Provider states are set up through POST /_test/states (test/support/provider-states/), a
+// plugin this test passes to compose() and the shipped gateway never has, which the pact
+// verifier's state handlers call.
 // No broker and no network beyond loopback.
 
 import { Verifier } from '@pact-foundation/pact';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_STATES_PATH, testStateRoutes } from '../../src/api/test-states/routes.ts';
+import { validateConfig } from '../../src/config/load.ts';
+import { providerStateRoutes, TEST_STATES_PATH } from '../support/provider-states/routes.ts';
 import { mockPool, startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { MODELS, PACT_FILE, PROVIDER } from './pact-fixtures.ts';
 
@@ -16,10 +17,9 @@ const STATES = ['a task exists', 'a completed task exists', 'the queue is full',
 
 let gw: TestGateway;
 beforeAll(async () => {
-  // ORCH-0014: with server.test_mode, compose() registers the provider-state routes itself.
+  // ORCH-0014: the provider-state routes come only from this test, as a compose() plugin.
   gw = await startGateway(
     testConfig({
-      server: { test_mode: true },
       pools: [
         mockPool({ id: 'demo', model: MODELS.fast, replicas: [{ id: 'mock-0', slots: 4 }] }),
         mockPool({ id: 'slow', model: MODELS.slow, replicas: [{ id: 'slow-0', slots: 4 }] }, { tokens_per_s: 5 }),
@@ -28,6 +28,7 @@ beforeAll(async () => {
         mockPool({ id: 'cold', model: MODELS.cold, replicas: [{ id: 'cold-0', slots: 1 }], health: { interval_ms: 3_600_000 } }),
       ],
     }),
+    { plugins: [providerStateRoutes(() => gw)] },
   );
 });
 afterAll(async () => gw?.close());
@@ -70,14 +71,18 @@ describe('the gateway as the pact provider for the orchqueue CLI', () => {
   });
 });
 
-describe('provider-state routes outside test mode', () => {
-  it('ORCH-0014 cannot be registered, so a gateway without server.test_mode has no /_test/states', async () => {
+describe('the shipped gateway without the provider-state plugin', () => {
+  it('ORCH-0014 has no /_test/states, and no configuration turns it on', async () => {
     const plain = await startGateway();
     try {
-      expect(() => testStateRoutes({ config: plain.config, tasks: plain.tasks, pools: plain.pools, sessions: plain.sessions })).toThrow(/test_mode/);
       expect((await plain.post(TEST_STATES_PATH, { state: 'a task exists' })).status).toBe(404);
     } finally {
       await plain.close();
     }
+    const config = testConfig();
+    expect(validateConfig({ ...config, server: { ...config.server, test_mode: true } })).toEqual({
+      ok: false,
+      problems: ['/server must NOT have additional properties (test_mode)'],
+    });
   });
 });

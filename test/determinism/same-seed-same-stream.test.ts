@@ -4,7 +4,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { startLlamacppFake, type LlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
+import { startLlamacppFake, type LlamacppFake } from '../fakes/llamacpp/fake.ts';
 import { mockPool, startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 
 const SEEDS = Array.from({ length: 64 }, (_, i) => i * 7_919 + 1);

@@ -4,7 +4,7 @@
 // pin, and cancel reaching the engine as a disconnect the fake observes.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeCompletion } from '../../src/transport/fake-tokens.ts';
+import { fakeCompletion } from '../fakes/http/fake-tokens.ts';
 import { expectResponseMatches, expectSseEventMatches } from '../support/contract.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { openStream, terminal, tokens } from '../support/sse-client.ts';

@@ -3,7 +3,7 @@
 // engine's reported prompt-cache reuse (`timings.cache_n`) turns kv_warmth hot.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startLlamacppFake, type LlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
+import { startLlamacppFake, type LlamacppFake } from '../fakes/llamacpp/fake.ts';
 import { expectResponseMatches } from '../support/contract.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { openStream, tokens } from '../support/sse-client.ts';

@@ -3,12 +3,12 @@
 // loopback port; the journeys only see this small common surface.
 
 import type { EngineKind } from '../../src/adapters/contract.ts';
-import { startLlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
-import { startTgiFake } from '../../src/adapters/tgi/fake.ts';
-import { startTritonFake } from '../../src/adapters/triton/fake.ts';
-import { startVllmFake } from '../../src/adapters/vllm/fake.ts';
-import type { FakeMode } from '../../src/transport/fake-generation.ts';
-import type { SeenRequest } from '../../src/transport/fake-server.ts';
+import { startLlamacppFake } from '../fakes/llamacpp/fake.ts';
+import { startTgiFake } from '../fakes/tgi/fake.ts';
+import { startTritonFake } from '../fakes/triton/fake.ts';
+import { startVllmFake } from '../fakes/vllm/fake.ts';
+import type { FakeMode } from '../fakes/http/fake-generation.ts';
+import type { SeenRequest } from '../fakes/http/fake-server.ts';
 
 export interface FakeEngine {
   readonly url: string;

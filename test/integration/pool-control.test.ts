@@ -4,7 +4,7 @@
 // control facts every action hands to the observers with its actor.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLlamacppFake, type LlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
+import { startLlamacppFake, type LlamacppFake } from '../fakes/llamacpp/fake.ts';
 import type { ControlFact } from '../../src/core/observer.ts';
 import { expectResponseMatches } from '../support/contract.ts';
 import { mockPool, startGateway, testConfig, type TestGateway } from '../support/gateway.ts';

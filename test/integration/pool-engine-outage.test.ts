@@ -4,7 +4,7 @@
 // readiness follows the engine.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { fakeCompletion } from '../../src/transport/fake-tokens.ts';
+import { fakeCompletion } from '../fakes/http/fake-tokens.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { openStream, terminal, tokens } from '../support/sse-client.ts';
 import { enginePool, generations, kit, waitFor, type FakeEngine } from './engines-support.ts';

@@ -3,8 +3,8 @@
 // requests into orchqueue_engine_* per replica; a replica that stops serving metrics loses them.
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { startLlamacppFake, type LlamacppFake } from '../../src/adapters/llamacpp/fake.ts';
-import { lintExposition, readMetricsContract } from '../../src/telemetry/metrics-lint.ts';
+import { startLlamacppFake, type LlamacppFake } from '../fakes/llamacpp/fake.ts';
+import { lintExposition, readMetricsContract } from '../../tools/metrics-lint/metrics-lint.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from '../../src/telemetry/prom-text.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 

@@ -3,7 +3,7 @@
 // sent with a client `traceparent`. Checks the exported span tree and the header the engine got.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { startLlamacppFake, type LlamacppFake, type SeenRequest } from '../../src/adapters/llamacpp/fake.ts';
+import { startLlamacppFake, type LlamacppFake, type SeenRequest } from '../fakes/llamacpp/fake.ts';
 import type { AdmissionRecorder } from '../../src/core/observer.ts';
 import type { ComposeOptions } from '../../src/main.ts';
 import { SPAN_NAMES } from '../../src/telemetry/spans.ts';

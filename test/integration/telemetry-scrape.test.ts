@@ -6,7 +6,7 @@ import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { compose, type Gateway } from '../../src/main.ts';
-import { lintExposition, readMetricsContract } from '../../src/telemetry/metrics-lint.ts';
+import { lintExposition, readMetricsContract } from '../../tools/metrics-lint/metrics-lint.ts';
 import { parsePromText, sampleValue, type ParsedExposition } from '../../src/telemetry/prom-text.ts';
 import { mockPool, testConfig } from '../support/gateway.ts';
 import { openStream } from '../support/sse-client.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../contract.ts';
 import { createUpstream } from '../../transport/http-agent.ts';
-import { startFakeServer } from '../../transport/fake-server.ts';
+import { startFakeServer } from '../../../test/fakes/http/fake-server.ts';
 import { createProber } from './probe.ts';
 import { toEngineError, type ErrorPolicy } from './error-map.ts';
 

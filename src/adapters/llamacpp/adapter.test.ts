@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asEngineError, drain, quickInit, tokenTexts } from '../adapter-test-kit.ts';
+import { asEngineError, drain, quickInit, tokenTexts } from '../../../test/support/adapter-test-kit.ts';
 import type { CanonicalEvent, CanonicalRequest, WorkerAdapter } from '../contract.ts';
 import { createLlamacppAdapter } from './adapter.ts';
-import { fakeCompletion, startLlamacppFake, type LlamacppFake } from './fake.ts';
+import { fakeCompletion, startLlamacppFake, type LlamacppFake } from '../../../test/fakes/llamacpp/fake.ts';
 
 const never = new AbortController().signal;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeOutcome, goldenFixtures, splits } from '../adapter-test-kit.ts';
+import { decodeOutcome, goldenFixtures, splits } from '../../../test/support/adapter-test-kit.ts';
 import { LlamacppStreamDecoder } from './decode.ts';
 import { llamacppError, llamacppErrorPolicy } from './errors.ts';
 

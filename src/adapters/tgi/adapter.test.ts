@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { drain, tokenTexts } from '../adapter-test-kit.ts';
+import { drain, tokenTexts } from '../../../test/support/adapter-test-kit.ts';
 import { EngineError, type AdapterTimeouts, type CanonicalEvent, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
 import { createTgiAdapter } from './adapter.ts';
 import { encodeTgiRequest } from './encode.ts';
-import { tgiInputLength } from './fake-validation.ts';
-import { startTgiFake, tgiFakeTokens, TGI_FAKE_INFO, type TgiFake, type TgiFakeOptions } from './fake.ts';
+import { tgiInputLength } from '../../../test/fakes/tgi/fake-validation.ts';
+import { startTgiFake, tgiFakeTokens, TGI_FAKE_INFO, type TgiFake, type TgiFakeOptions } from '../../../test/fakes/tgi/fake.ts';
 
 const TIMEOUTS: AdapterTimeouts = { connectMs: 1_000, firstByteMs: 5_000, idleMs: 5_000 };
 const REQ: CanonicalRequest = { taskId: 'task-1', model: 'fake-org/fake-tgi-model', prompt: 'Tell me about queues', maxTokens: 12, seed: 42, temperature: 0.8 };

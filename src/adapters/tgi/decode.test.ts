@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goldenFixtures, replayOutcome, splits } from '../adapter-test-kit.ts';
+import { goldenFixtures, replayOutcome, splits } from '../../../test/support/adapter-test-kit.ts';
 import { EngineError, type CanonicalEvent } from '../contract.ts';
 import { decodeTgiInfo, decodeTgiMessage, TgiStreamDecoder } from './decode.ts';
 import { tgiError, tgiErrorPolicy } from './errors.ts';

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { drain, tokenTexts } from '../adapter-test-kit.ts';
+import { drain, tokenTexts } from '../../../test/support/adapter-test-kit.ts';
 import { EngineError, type AdapterTimeouts, type CanonicalRequest, type WorkerAdapter } from '../contract.ts';
 import { createTritonAdapter } from './adapter.ts';
 import { encodeTritonRequest } from './encode.ts';
-import { startTritonFake, tritonFakeTokens, type TritonFake, type TritonFakeOptions } from './fake.ts';
+import { startTritonFake, tritonFakeTokens, type TritonFake, type TritonFakeOptions } from '../../../test/fakes/triton/fake.ts';
 import { TRITON_PROFILES } from './options.ts';
 
 const TIMEOUTS: AdapterTimeouts = { connectMs: 1_000, firstByteMs: 5_000, idleMs: 5_000 };

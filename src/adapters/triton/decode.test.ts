@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goldenFixtures, replayOutcome, splits, type ReplayOutcome } from '../adapter-test-kit.ts';
+import { goldenFixtures, replayOutcome, splits, type ReplayOutcome } from '../../../test/support/adapter-test-kit.ts';
 import type { CanonicalEvent } from '../contract.ts';
 import { decodeTritonFacts, TritonStreamDecoder } from './decode.ts';
 import { tritonError, tritonErrorPolicy } from './errors.ts';

@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { asEngineError, drain, quickInit, tokenTexts } from '../adapter-test-kit.ts';
+import { asEngineError, drain, quickInit, tokenTexts } from '../../../test/support/adapter-test-kit.ts';
 import type { CanonicalEvent, CanonicalRequest, WorkerAdapter } from '../contract.ts';
 import { createVllmAdapter } from './adapter.ts';
-import { fakeCompletion, startVllmFake, type VllmFake } from './fake.ts';
+import { fakeCompletion, startVllmFake, type VllmFake } from '../../../test/fakes/vllm/fake.ts';
 
 const never = new AbortController().signal;
 

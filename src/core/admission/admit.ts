@@ -7,7 +7,7 @@
 import { fail, ok, orchError, type OrchError, type Result } from '../errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../placement/decide.ts';
 import type { Priority } from '../task/events.ts';
-import type { SessionStanding } from '../session/session-store.ts';
+import type { SessionStanding } from '../session/session-record.ts';
 import { checkCapability, checkDeadline, estimatePromptTokens } from './checks.ts';
 import type { IdempotencyCheck } from './idempotency.ts';
 import { predictFinishMs } from './predict.ts';

@@ -43,6 +43,28 @@ export interface SessionView {
   expires_at: string;
 }
 
+export interface TurnUsage {
+  tokens: number;
+  time_ms: number;
+  cost: number;
+  pool_id: string;
+  replica_id: string;
+  slot_id?: number;
+  cached_tokens?: number;
+}
+
+/** Where a new turn of a session stands, counting turns held by uncommitted admissions. */
+export type SessionStanding =
+  | { kind: 'new'; room: true }
+  | { kind: 'new'; room: false; retryAfterMs?: number; limit: number }
+  | { kind: 'expired' }
+  | {
+      kind: 'live';
+      affinity?: Affinity;
+      exhausted?: { budget: BudgetName; used: number; limit: number };
+      tokens: { limit?: number; used: number };
+    };
+
 export interface SessionRecord {
   readonly id: string;
   readonly createdAt: number;

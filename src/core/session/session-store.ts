@@ -5,9 +5,9 @@
 import { fail, ok, orchError, type Result } from '../errors.ts';
 import type { Clock } from '../ports.ts';
 import type { SessionStore } from '../state-ports.ts';
-import { exhaustedBudget, newRecord, toView, validateCreate, type Affinity, type BudgetName, type SessionCreate, type SessionRecord, type SessionView } from './session-record.ts';
+import { exhaustedBudget, newRecord, toView, validateCreate, type Affinity, type SessionCreate, type SessionRecord, type SessionStanding, type SessionView, type TurnUsage } from './session-record.ts';
 
-export type { Affinity, BudgetName, KvWarmth, SessionBudgets, SessionCreate, SessionView } from './session-record.ts';
+export type { Affinity, BudgetName, KvWarmth, SessionBudgets, SessionCreate, SessionStanding, SessionView, TurnUsage } from './session-record.ts';
 
 export interface SessionStoreOptions {
   /** Default TTL for sessions that do not ask for their own. */
@@ -18,27 +18,6 @@ export interface SessionStoreOptions {
   maxSessions: number;
 }
 
-export interface TurnUsage {
-  tokens: number;
-  time_ms: number;
-  cost: number;
-  pool_id: string;
-  replica_id: string;
-  slot_id?: number;
-  cached_tokens?: number;
-}
-
-/** Where a new turn of a session stands, counting turns held by uncommitted admissions. */
-export type SessionStanding =
-  | { kind: 'new'; room: true }
-  | { kind: 'new'; room: false; retryAfterMs?: number; limit: number }
-  | { kind: 'expired' }
-  | {
-      kind: 'live';
-      affinity?: Affinity;
-      exhausted?: { budget: BudgetName; used: number; limit: number };
-      tokens: { limit?: number; used: number };
-    };
 
 type Lookup = { kind: 'live'; rec: SessionRecord } | { kind: 'expired' } | { kind: 'unknown' };
 

@@ -3,10 +3,10 @@
 // under HTTP 200 (overload included); `/info`; `/health`; TCP refused while "loading"; axum
 // keep-alive comments. Tokens come from (prompt, seed). Shared by tests and bench/.
 
-import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../../transport/fake-server.ts';
-import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
-import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
-import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../http/fake-server.ts';
+import { fakeCompletion, fakeTokenStream } from '../http/fake-tokens.ts';
+import { faultAt, type FakeMode } from '../http/fake-generation.ts';
+import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { tgiInputLength, validateTgiRequest, type TgiFakeRequest } from './fake-validation.ts';
 
 /** The shared fault modes, plus `unhealthy`: `/health` answers 503 while generation still works. */

@@ -1,7 +1,7 @@
 // Slot table of the llama.cpp fake: which slots are busy and what each one's KV cache holds, so
 // a follow-up prompt on the same slot reuses its prefix (`timings.cache_n`) like llama-server.
 
-import { commonPrefixLength } from '../../transport/fake-tokens.ts';
+import { commonPrefixLength } from '../http/fake-tokens.ts';
 
 export interface FakeSlot {
   id: number;

@@ -1,13 +1,13 @@
 // Provider states for consumer-driven contract verification: each sets the gateway up so one
 // pact interaction can be replayed against the real server ("a task exists", "the queue is
-// full", ...), and tears it down again. Test mode only (routes.ts refuses otherwise). They act
-// through the same services the API uses, except "the pool is unready", which marks replicas
-// unready until the next probe because the mock engine has no way to be unhealthy.
+// full", ...), and tears it down again. Only the pact provider test registers them (routes.ts).
+// They act through the same services the API uses, except "the pool is unready", which marks
+// replicas unready until the next probe because the mock engine has no way to be unhealthy.
 
-import type { SessionStore } from '../../core/state-ports.ts';
-import type { Task, TaskRequest } from '../../orchestration/task.ts';
-import type { TaskService } from '../../orchestration/task-service.ts';
-import type { PoolManager } from '../../pool/pool-manager.ts';
+import type { SessionStore } from '../../../src/core/state-ports.ts';
+import type { Task, TaskRequest } from '../../../src/orchestration/task.ts';
+import type { TaskService } from '../../../src/orchestration/task-service.ts';
+import type { PoolManager } from '../../../src/pool/pool-manager.ts';
 
 export interface StateDeps {
   tasks: TaskService;

@@ -1,6 +1,6 @@
 // Engine simulator entry point for bench/: runs the llama.cpp fake in its own process and
 // prints one JSON line {"url": ...} on stdout once it listens. Stops on SIGINT/SIGTERM.
-//   node src/adapters/llamacpp/fake-main.ts --port 0 --tokens-per-s 50 --slots 4
+//   node test/fakes/llamacpp/fake-main.ts --port 0 --tokens-per-s 50 --slots 4
 
 import { parseArgs } from 'node:util';
 import { startLlamacppFake } from './fake.ts';

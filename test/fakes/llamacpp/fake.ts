@@ -2,18 +2,18 @@
 // SSE (no [DONE]), `/health` (503 JSON while loading), `/props`, `/slots`, with slots, KV
 // prefix reuse, fault modes and deterministic tokens. Shared by tests and bench/.
 
-import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../../transport/fake-server.ts';
-import { runGeneration, type FakeMode } from '../../transport/fake-generation.ts';
-import { commonPrefixLength, fakeTokenize } from '../../transport/fake-tokens.ts';
-import { isRecord, type JsonRecord } from '../../transport/json-fields.ts';
-import { writePromText, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../http/fake-server.ts';
+import { runGeneration, type FakeMode } from '../http/fake-generation.ts';
+import { commonPrefixLength, fakeTokenize } from '../http/fake-tokens.ts';
+import { isRecord, type JsonRecord } from '../../../src/transport/json-fields.ts';
+import { writePromText, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { FakeSlotTable } from './fake-slots.ts';
 import { LOADING_BODY, NO_METRICS_BODY, NO_SLOT_BODY, errorBody, llamacppFormat, llamacppMetricsText } from './fake-format.ts';
 
-export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../../transport/fake-tokens.ts';
-export type { FakeMode } from '../../transport/fake-generation.ts';
-export type { SeenRequest } from '../../transport/fake-server.ts';
-export type { FakeEngineGauges, FakeMetricsSetting } from '../../transport/fake-metrics.ts';
+export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../http/fake-tokens.ts';
+export type { FakeMode } from '../http/fake-generation.ts';
+export type { SeenRequest } from '../http/fake-server.ts';
+export type { FakeEngineGauges, FakeMetricsSetting } from '../http/fake-metrics.ts';
 
 /** Knobs that may change while the fake runs (configure()). */
 export interface LlamacppFakeTuning {

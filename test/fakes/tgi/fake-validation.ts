@@ -2,7 +2,7 @@
 // failures are request-level rejections (axum → 422), parameter failures are in-band
 // `validation` events. Messages follow TGI's wording so adapters can be tested against them.
 
-import { fakeTokenize } from '../../transport/fake-tokens.ts';
+import { fakeTokenize } from '../http/fake-tokens.ts';
 
 /** The fake's prompt length in tokens, as `details.input_length` reports it. */
 export function tgiInputLength(prompt: string): number {

@@ -3,7 +3,7 @@
 // It also checks the contract itself for naming rules (prefix, base units, `_total`).
 
 import { readFileSync } from 'node:fs';
-import { parsePromText, type Family } from './prom-text.ts';
+import { parsePromText, type Family } from '../../src/telemetry/prom-text.ts';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram' | 'summary';
 

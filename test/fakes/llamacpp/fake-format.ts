@@ -1,8 +1,8 @@
 // Wire shapes written by the llama.cpp fake, copied from llama-server (ENGINES.md §1:
 // server-task.cpp `to_json_non_oaicompat_{partial,final}`, `format_error_response`).
 
-import type { GenerationFormat, GenerationOutcome } from '../../transport/fake-generation.ts';
-import type { FakeEngineGauges } from '../../transport/fake-metrics.ts';
+import type { GenerationFormat, GenerationOutcome } from '../http/fake-generation.ts';
+import type { FakeEngineGauges } from '../http/fake-metrics.ts';
 
 export const LOADING_BODY = { error: { code: 503, message: 'Loading model', type: 'unavailable_error' } };
 export const NO_SLOT_BODY = { error: { code: 503, message: 'no slot available', type: 'unavailable_error' } };

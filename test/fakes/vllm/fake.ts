@@ -4,16 +4,16 @@
 // on the same port. Deterministic tokens; shared by tests and bench/.
 
 import { randomBytes } from 'node:crypto';
-import { engineFake, startFakeServer, type EngineFake, type FakeExchange, type SeenRequest } from '../../transport/fake-server.ts';
-import { runGeneration, type FakeMode } from '../../transport/fake-generation.ts';
-import { commonPrefixLength, fakeTokenize } from '../../transport/fake-tokens.ts';
-import { isRecord, recordField, type JsonRecord } from '../../transport/json-fields.ts';
-import { fakeGauges, writePromText, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange, type SeenRequest } from '../http/fake-server.ts';
+import { runGeneration, type FakeMode } from '../http/fake-generation.ts';
+import { commonPrefixLength, fakeTokenize } from '../http/fake-tokens.ts';
+import { isRecord, recordField, type JsonRecord } from '../../../src/transport/json-fields.ts';
+import { fakeGauges, writePromText, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { errorBody, vllmFormat, vllmMetricsText, type VllmErrorStyle } from './fake-format.ts';
 
-export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../../transport/fake-tokens.ts';
-export type { FakeMode } from '../../transport/fake-generation.ts';
-export type { SeenRequest } from '../../transport/fake-server.ts';
+export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../http/fake-tokens.ts';
+export type { FakeMode } from '../http/fake-generation.ts';
+export type { SeenRequest } from '../http/fake-server.ts';
 
 export interface VllmFakeTuning {
   /** Decode speed; 0 (default) = as fast as the event loop allows. */

@@ -1,9 +1,9 @@
 // Replays a recorded SSE capture through an engine decoder exactly as streamSse would, without
-// any I/O: golden fixture tests and bench replays use it to compare decoders byte for byte.
+// any I/O: the golden fixture tests (through adapter-test-kit.ts) compare decoders byte for byte.
 
-import { SseParser } from './sse-parser.ts';
-import type { SseDecoder } from './sse-stream.ts';
-import type { InBandError } from './upstream-failure.ts';
+import { SseParser } from '../../src/transport/sse-parser.ts';
+import type { SseDecoder } from '../../src/transport/sse-stream.ts';
+import type { InBandError } from '../../src/transport/upstream-failure.ts';
 
 export interface CaptureResult<E> {
   events: E[];

@@ -2,8 +2,8 @@
 // `text_completion` chunks, the `choices: []` usage chunk, `data: [DONE]` (also after an
 // in-band error), and both error envelopes (nested current, flat legacy).
 
-import type { GenerationFormat } from '../../transport/fake-generation.ts';
-import type { FakeEngineGauges } from '../../transport/fake-metrics.ts';
+import type { GenerationFormat } from '../http/fake-generation.ts';
+import type { FakeEngineGauges } from '../http/fake-metrics.ts';
 
 export type VllmErrorStyle = 'nested' | 'flat';
 

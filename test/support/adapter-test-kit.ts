@@ -4,12 +4,12 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
-import type { Upstream, UpstreamBody } from '../transport/http-agent.ts';
-import { decodeCapture, type CaptureResult } from '../transport/sse-capture.ts';
-import { streamSse } from '../transport/sse-stream.ts';
-import { UpstreamFailure } from '../transport/upstream-failure.ts';
-import { EngineError, type AdapterInit, type CanonicalEvent } from './contract.ts';
-import type { CountingDecoder } from './http/engine.ts';
+import type { Upstream, UpstreamBody } from '../../src/transport/http-agent.ts';
+import { decodeCapture, type CaptureResult } from './sse-capture.ts';
+import { streamSse } from '../../src/transport/sse-stream.ts';
+import { UpstreamFailure } from '../../src/transport/upstream-failure.ts';
+import { EngineError, type AdapterInit, type CanonicalEvent } from '../../src/adapters/contract.ts';
+import type { CountingDecoder } from '../../src/adapters/http/engine.ts';
 
 export interface StreamOutcome {
   events: CanonicalEvent[];

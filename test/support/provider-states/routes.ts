@@ -1,20 +1,15 @@
 // `POST /_test/states`: the provider-state endpoint pact verification calls before (setup) and
-// after (teardown) each interaction. It exists only when `server.test_mode` is true: the
-// plugin refuses to register otherwise, so a production config can never expose it. It is a
-// control-plane route (a control token is required when tokens are configured) and is not
-// part of the public contract.
+// after (teardown) each interaction (ORCH-0014). It lives under test/, never in src/: the pact
+// provider test passes it to compose() in `ComposeOptions.plugins`, so no configuration of the
+// shipped gateway can expose it. A control-plane route (a control token is required when tokens
+// are configured), not part of the public contract.
 
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../config/schema.ts';
-import { orchError } from '../../core/errors.ts';
-import { sendError } from '../errors.ts';
-import { providerStates, type StateDeps } from './states.ts';
+import { sendError } from '../../../src/api/errors.ts';
+import { orchError } from '../../../src/core/errors.ts';
+import { providerStates, type ProviderState, type StateDeps } from './states.ts';
 
 export const TEST_STATES_PATH = '/_test/states';
-
-export interface TestStateRoutesDeps extends StateDeps {
-  config: Config;
-}
 
 interface StateChange {
   state?: unknown;
@@ -22,14 +17,16 @@ interface StateChange {
   params?: unknown;
 }
 
-/** The Fastify plugin to pass in `ServerDeps.plugins` (or register before listen). */
-export function testStateRoutes(deps: TestStateRoutesDeps): (app: FastifyInstance) => Promise<void> {
-  if (!deps.config.server.test_mode) {
-    throw new Error('provider-state routes exist only with server.test_mode: true');
-  }
-  const states = providerStates(deps);
+/**
+ * The Fastify plugin to pass in `ComposeOptions.plugins`. `gateway` is read at each request, so
+ * it may name the gateway that compose() is still building when the plugin is made.
+ */
+export function providerStateRoutes(gateway: () => StateDeps): (app: FastifyInstance) => Promise<void> {
+  // Made at the first request (the gateway exists by then) and kept: states remember their fillers.
+  let made: Record<string, ProviderState> | undefined;
   return async (app) => {
     app.post<{ Body: StateChange | undefined }>(TEST_STATES_PATH, { config: { plane: 'control' } }, async (req, reply) => {
+      const states = (made ??= providerStates(gateway()));
       const { state, action = 'setup', params = {} } = req.body ?? {};
       const handler = typeof state === 'string' ? states[state] : undefined;
       if (!handler) {

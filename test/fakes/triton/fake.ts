@@ -3,10 +3,10 @@
 // tensor (extra tensors included), no terminator, headers only with the first response, 4xx/5xx
 // JSON before inference and in-band `{"error"}` after. TCP refused while "loading".
 
-import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../../transport/fake-server.ts';
-import { fakeCompletion, fakeTokenStream } from '../../transport/fake-tokens.ts';
-import { faultAt, type FakeMode } from '../../transport/fake-generation.ts';
-import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../../transport/fake-metrics.ts';
+import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../http/fake-server.ts';
+import { fakeCompletion, fakeTokenStream } from '../http/fake-tokens.ts';
+import { faultAt, type FakeMode } from '../http/fake-generation.ts';
+import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { checkTritonRequest, FAKE_PROFILES, modelMetadata, type TritonFakeProfile, type TritonFakeRequest } from './fake-model.ts';
 
 /** The shared fault modes, plus `unready`: live, but the model has no ready instance. */

@@ -2,7 +2,7 @@
 // tensors (TRTLLM `docs/model_config.md`, `all_models/llmapi`), metadata documents and the
 // request check Triton does before inference (unknown input → 400, bad types → 400).
 
-import { isRecord } from '../../transport/json-fields.ts';
+import { isRecord } from '../../../src/transport/json-fields.ts';
 
 export type TritonFakeProfile = 'ensemble' | 'llmapi';
 
