@@ -9,7 +9,9 @@ import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
 import { testStateRoutes } from './api/test-states/routes.ts';
 import { createAudit, type Audit } from './audit/create-audit.ts';
+import { reconcileAbandoned } from './audit/reconcile-abandoned.ts';
 import { noopRecorder } from './audit/recorder.ts';
+import { taskHistory } from './audit/task-history.ts';
 import type { Config } from './config/schema.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
 import { ConfigReloader, type ConfigReloaded } from './config/reload.ts';
@@ -61,6 +63,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
   const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
+  await reconcileAbandoned(audit, logger);
   const recorder = opts.recorder ?? (audit as Audit).writer;
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
@@ -70,7 +73,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
     const writer = audit.writer;
-    metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending() }));
+    metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending(), head: writer.head() }));
   }
   const observer = fanOut(
     [
@@ -133,7 +136,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : [])];
   // Provider states for pact verification exist only in test mode (ORCH-0014).
   if (config.server.test_mode) plugins.push(testStateRoutes({ config, tasks, pools, sessions }));
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins });
+  const history = audit?.store ? taskHistory(audit.store) : undefined;
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins, ...(history ? { taskHistory: history } : {}) });
   return {
     app,
     config,

@@ -16,6 +16,7 @@ describe('orchqueue control commands (against a recording server)', () => {
     'POST /v1/pools/demo/drain {"deadline_ms":30000}': [202, { pool_id: 'demo', draining: true, deadline_at: '2025-01-01T12:00:30.000Z' }],
     'POST /v1/pools/demo/reload ': [200, { id: 'demo', engine: 'mock', model: 'demo', aliases: [], live: true, ready: true, draining: false, slots: { total: 4, busy: 0 }, queue: { depth: 0, interactive: 0, batch: 0, max_queued: 256, policy: 'reject' }, replicas: [] }],
     'POST /v1/config/reload ': [200, { reloaded: true, pools: ['demo'] }],
+    'GET /v1/audit/head ': [200, { head_seq: 9730, head_hash: 'ab'.repeat(32) }],
   };
   let auditAnswer: unknown = { ok: true, rows: 42 };
   /** Answers to POST /v1/tasks, in order: [status, headers]; the last one repeats. */
@@ -91,5 +92,24 @@ describe('orchqueue control commands (against a recording server)', () => {
     expect(broken.code).toBe(9);
     expect(JSON.parse(broken.stdout)).toEqual(auditAnswer);
     expect(seen).toContain('POST /v1/audit/verify ');
+  });
+
+  it('audit head prints the chain head from GET /v1/audit/head, as text or JSON', async () => {
+    const text = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
+    expect([text.code, text.stdout]).toEqual([0, `head_seq: 9730\nhead_hash: ${'ab'.repeat(32)}\n`]);
+    const json = await cli(['audit', 'head', '--json'], { ORCHQUEUE_URL: url });
+    expect(JSON.parse(json.stdout)).toEqual({ head_seq: 9730, head_hash: 'ab'.repeat(32) });
+    expect(seen).toContain('GET /v1/audit/head ');
+  });
+
+  it('audit head exits 4 when the gateway has no audit (404)', async () => {
+    const head = answers['GET /v1/audit/head '];
+    delete answers['GET /v1/audit/head '];
+    try {
+      const off = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
+      expect([off.code, off.stdout]).toEqual([4, '']);
+    } finally {
+      if (head !== undefined) answers['GET /v1/audit/head '] = head;
+    }
   });
 });

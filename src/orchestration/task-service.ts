@@ -137,6 +137,7 @@ export class TaskService {
       queue_position: answer.queue_position,
       predicted_start_ms: answer.predicted_start_ms,
       policy_label: plan.pool.config.queue.policy,
+      model: task.request.model,
     };
     try {
       await withTimeout(this.deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS);

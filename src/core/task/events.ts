@@ -4,9 +4,10 @@
 
 import type { ErrorCode } from '../errors.ts';
 
-export const TASK_STATES = ['queued', 'running', 'completed', 'canceled', 'failed', 'expired', 'evicted'] as const;
+export const TASK_STATES = ['queued', 'running', 'completed', 'canceled', 'failed', 'expired', 'evicted', 'abandoned'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-export type TerminalState = Exclude<TaskState, 'queued' | 'running'>;
+/** How a live task ends. `abandoned` is never one: only the audit says it, for a task a crash left open. */
+export type TerminalState = Exclude<TaskState, 'queued' | 'running' | 'abandoned'>;
 
 export type Priority = 'interactive' | 'batch';
 export type FinishReason = 'stop' | 'length' | 'canceled';
