@@ -16,9 +16,9 @@ describe('orchqueue control commands (against a recording server)', () => {
     'POST /v1/pools/demo/drain {"deadline_ms":30000}': [202, { pool_id: 'demo', draining: true, deadline_at: '2025-01-01T12:00:30.000Z' }],
     'POST /v1/pools/demo/reload ': [200, { id: 'demo', engine: 'mock', model: 'demo', aliases: [], live: true, ready: true, draining: false, slots: { total: 4, busy: 0 }, queue: { depth: 0, interactive: 0, batch: 0, max_queued: 256, policy: 'reject' }, replicas: [] }],
     'POST /v1/config/reload ': [200, { reloaded: true, pools: ['demo'] }],
-    'GET /v1/audit/head ': [200, { head_seq: 9730, head_hash: 'ab'.repeat(32) }],
   };
   let auditAnswer: unknown = { ok: true, rows: 42 };
+  let headAnswer: [number, unknown] = [200, { head_seq: 9730, head_hash: 'ab'.repeat(32) }];
   /** Answers to POST /v1/tasks, in order: [status, headers]; the last one repeats. */
   let submitScript: [number, Record<string, string>][] = [];
   const submitTimes: number[] = [];
@@ -40,7 +40,8 @@ describe('orchqueue control commands (against a recording server)', () => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(status === 202 ? accepted : reject));
         return;
       }
-      const [status, answer] = req.url === '/v1/audit/verify' ? [200, auditAnswer] : (answers[key] ?? [404, { error: { code: 'NOT_FOUND', message: 'no', retriable: false, correlation_id: 'c' } }]);
+      const [status, answer] = req.url === '/v1/audit/verify' ? [200, auditAnswer] : req.url === '/v1/audit/head' ? headAnswer
+        : (answers[key] ?? [404, { error: { code: 'NOT_FOUND', message: 'no', retriable: false, correlation_id: 'c' } }]);
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -103,13 +104,8 @@ describe('orchqueue control commands (against a recording server)', () => {
   });
 
   it('audit head exits 4 when the gateway has no audit (404)', async () => {
-    const head = answers['GET /v1/audit/head '];
-    delete answers['GET /v1/audit/head '];
-    try {
-      const off = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
-      expect([off.code, off.stdout]).toEqual([4, '']);
-    } finally {
-      if (head !== undefined) answers['GET /v1/audit/head '] = head;
-    }
+    headAnswer = [404, { error: { code: 'NOT_FOUND', message: 'audit is off (audit.backend: off)', retriable: false, correlation_id: 'c' } }];
+    const off = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
+    expect([off.code, off.stdout]).toEqual([4, '']);
   });
 });
