@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
 import { createAudit, type Audit } from './audit/create-audit.ts';
+import { reconcileAbandoned } from './audit/reconcile-abandoned.ts';
 import { noopRecorder } from './audit/recorder.ts';
+import { taskHistory } from './audit/task-history.ts';
 import type { Config } from './config/schema.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
 import { engineCatalog } from './adapters/registry.ts';
@@ -68,6 +70,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const ids: IdSource = { uuid: randomUUID };
   // 2. The record: audit store and its writer (the admission commit point), tracing.
   const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
+  await reconcileAbandoned(audit, logger);
   const recorder = opts.recorder ?? (audit as Audit).writer;
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
@@ -84,7 +87,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
     const writer = audit.writer;
-    metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending() }));
+    metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending(), head: writer.head() }));
   }
   // 4. Lifecycle facts fan out to every observer.
   const observer = fanOut(
@@ -137,7 +140,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
   const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins });
+  const history = audit?.store ? taskHistory(audit.store) : undefined;
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins, ...(history ? { taskHistory: history } : {}) });
   return {
     app,
     config,

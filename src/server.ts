@@ -12,7 +12,7 @@ import { fromFastifyError, sendError } from './api/errors.ts';
 import { poolRoutes } from './api/pools/routes.ts';
 import { sessionRoutes } from './api/sessions/routes.ts';
 import { systemRoutes } from './api/system/routes.ts';
-import { taskRoutes } from './api/tasks/routes.ts';
+import { taskRoutes, type TaskRoutesDeps } from './api/tasks/routes.ts';
 import type { Config } from './config/schema.ts';
 import { orchError } from './core/errors.ts';
 import type { LifecycleObserver } from './core/observer.ts';
@@ -31,6 +31,8 @@ export interface ServerDeps {
   sessions: SessionStore;
   ids: IdSource;
   observer: LifecycleObserver;
+  /** GET /v1/tasks/{id} for a task no longer in memory: its status from the audit (absent: 404). */
+  taskHistory?: TaskRoutesDeps['history'];
   /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
@@ -91,7 +93,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => sendError(reply, orchError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   await app.register(systemRoutes, { pools: deps.pools });
-  await app.register(taskRoutes, { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms });
+  await app.register(taskRoutes, {
+    tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms,
+    ...(deps.taskHistory === undefined ? {} : { history: deps.taskHistory }),
+  });
   await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer });
   await app.register(poolRoutes, { pools: deps.pools });
   for (const plugin of deps.plugins ?? []) await app.register(plugin);

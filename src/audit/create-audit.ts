@@ -1,6 +1,6 @@
 // The audit composition: picks the backend from config, opens the store (migrations applied),
-// starts the writer on the stored chain head and runs retention. main.ts calls this once;
-// nothing else here is wired into the server.
+// hands the configured retention to the database (it only takes it from the owner role), starts
+// the writer on the stored chain head and runs retention. main.ts calls this once.
 
 import type { AuditConfig } from '../config/schema.ts';
 import type { Clock } from '../core/ports.ts';
@@ -29,6 +29,9 @@ export interface CreateAuditDeps {
 
 const DAY_MS = 86_400_000;
 const RETENTION_INTERVAL_MS = 3_600_000;
+// The database refuses a cutoff newer than its own now() - retention_days; this much slack keeps
+// a gateway clock slightly ahead of the database's from being refused every hour.
+export const RETENTION_SKEW_MARGIN_MS = 300_000;
 export const RETENTION_ACTOR = 'system:retention';
 
 export function databaseUrlOf(config: AuditConfig, env: Readonly<Record<string, string | undefined>>): string {
@@ -56,7 +59,7 @@ function startRetention(config: AuditConfig, writer: AuditRecorder, deps: Create
   if (days === undefined) return () => undefined;
   const clock = deps.clock ?? systemClock;
   const run = (): void => {
-    writer.purge(new Date(clock.now() - days * DAY_MS), RETENTION_ACTOR).then(
+    writer.purge(new Date(clock.now() - days * DAY_MS - RETENTION_SKEW_MARGIN_MS), RETENTION_ACTOR).then(
       (result) => { if (result.deleted_rows > 0) deps.logger.warn({ ...result }, 'audit retention purged rows'); },
       (error: unknown) => deps.logger.warn({ err: String(error) }, 'audit retention purge failed; will retry'),
     );
@@ -71,11 +74,25 @@ function startRetention(config: AuditConfig, writer: AuditRecorder, deps: Create
   };
 }
 
+/** The owner writes the configured retention into the database; any other role can only read it. */
+async function syncRetention(store: AuditStore, config: AuditConfig, logger: AuditLogger): Promise<void> {
+  const wanted = config.retention_days ?? null;
+  const setting = await store.syncRetention(wanted);
+  if (setting.retention_days === wanted) return;
+  logger.warn(
+    { configured_days: wanted, database_days: setting.retention_days },
+    setting.retention_days === null
+      ? 'audit.retention_days is set but the database owner has not configured retention: purges are refused (see docs/operations.md "Retention")'
+      : 'audit.retention_days differs from the retention the database owner configured; the database refuses cutoffs newer than its own',
+  );
+}
+
 export async function createAudit(config: AuditConfig, deps: CreateAuditDeps): Promise<Audit> {
   if (config.backend === 'off') return { store: null, writer: noopRecorder(), close: () => Promise.resolve() };
   const store = await openStore(config, deps);
   let writer: AuditWriter;
   try {
+    await syncRetention(store, config, deps.logger);
     writer = await AuditWriter.start(config, deps.clock === undefined ? { store, logger: deps.logger } : { store, logger: deps.logger, clock: deps.clock });
   } catch (error) {
     await store.close().catch(() => undefined);

@@ -8,7 +8,7 @@ import type { AuditStore } from './store.ts';
 export type StoreMethod = Exclude<keyof AuditStore, 'backend' | 'append'> | 'appendEncoded';
 
 export const STORE_METHODS: readonly StoreMethod[] = [
-  'head', 'appendEncoded', 'query', 'verify', 'purgePrefix', 'addHold', 'removeHold', 'listHolds', 'close',
+  'head', 'appendEncoded', 'query', 'verify', 'purgePrefix', 'syncRetention', 'openAdmissions', 'addHold', 'removeHold', 'listHolds', 'close',
 ];
 
 export interface WorkerRequest {

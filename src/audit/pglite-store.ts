@@ -7,9 +7,9 @@ import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
 import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
-import type { AuditRow } from './records.ts';
+import type { AuditRow, OpenAdmission } from './records.ts';
 import { encodeBatch } from './sql-rows.ts';
-import type { AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest } from './store.ts';
+import type { AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
 import type { VerifyResult } from './verify-chain.ts';
 
 export const MEMORY_DATA_DIR = 'memory://';
@@ -111,6 +111,8 @@ export class PgliteWorkerStore implements AuditStore {
   query(query: AuditQuery): Promise<AuditRow[]> { return this.#call('query', query) as Promise<AuditRow[]>; }
   verify(): Promise<VerifyResult> { return this.#call('verify') as Promise<VerifyResult>; }
   purgePrefix(request: PurgeRequest): Promise<PurgeOutcome> { return this.#call('purgePrefix', request) as Promise<PurgeOutcome>; }
+  syncRetention(days: number | null): Promise<RetentionSetting> { return this.#call('syncRetention', days) as Promise<RetentionSetting>; }
+  openAdmissions(afterSeq: number, limit: number): Promise<OpenAdmission[]> { return this.#call('openAdmissions', afterSeq, limit) as Promise<OpenAdmission[]>; }
   addHold(hold: NewHold): Promise<AuditHold> { return this.#call('addHold', hold) as Promise<AuditHold>; }
   async removeHold(id: string): Promise<boolean> { return (await this.#call('removeHold', id)) === true; }
   listHolds(): Promise<AuditHold[]> { return this.#call('listHolds') as Promise<AuditHold[]>; }

@@ -2,6 +2,8 @@
 // + telemetry counters + shutdown), its error, and the no-op recorder used when audit is off.
 
 import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
+import { GENESIS_HEAD, type ChainHead } from './hash-chain.ts';
+import type { OpenAdmission } from './records.ts';
 
 export interface AuditWriterOptions {
   batch_max_rows: number;
@@ -27,6 +29,10 @@ export interface AuditRecorder extends AdmissionRecorder, LifecycleObserver {
   pending(): number;
   /** Batches committed so far. */
   commits(): number;
+  /** The last committed row's seq and hash, as this writer knows it (read at scrape time). */
+  head(): ChainHead;
+  /** Records the terminal `abandoned` row for a task a previous run left open (reconcile-abandoned.ts). */
+  abandoned(open: OpenAdmission): void;
   flush(): Promise<void>;
   /** Retention: deletes the unheld prefix older than `olderThan`, recorded in the chain. */
   purge(olderThan: Date, actor: string, correlationId?: string): Promise<PurgeResult>;
@@ -52,6 +58,8 @@ export function noopRecorder(): AuditRecorder {
     lagMs: () => 0,
     pending: () => 0,
     commits: () => 0,
+    head: () => GENESIS_HEAD,
+    abandoned: () => undefined,
     flush: () => Promise.resolve(),
     purge: () => Promise.reject(new AuditUnavailableError('audit is off')),
     close: () => Promise.resolve(),

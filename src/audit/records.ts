@@ -27,6 +27,21 @@ export interface AuditRow extends AuditRecord {
   hash: string;
 }
 
+/** An admission row with no later terminal row: a task the previous run left open (issue 10, finding 6). */
+export interface OpenAdmission {
+  seq: number;
+  at: Date;
+  task_id: string;
+  session_id: string | null;
+  pool_id: string | null;
+  correlation_id: string | null;
+  admission: { [key: string]: JsonValue };
+  /** The data of the task's last placement row, if it was placed. */
+  placement: { [key: string]: JsonValue } | null;
+}
+
+export const RESTART_ACTOR = 'system:restart';
+
 export function isAuditKind(value: unknown): value is AuditKind {
   return typeof value === 'string' && (AUDIT_KINDS as readonly string[]).includes(value);
 }
@@ -52,7 +67,7 @@ export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
     data: compact({
       accepted: true, priority: fact.priority, max_tokens: fact.max_tokens, queue_position: fact.queue_position,
       predicted_start_ms: fact.predicted_start_ms, policy_label: fact.policy_label, evicted_task_id: fact.evicted_task_id,
-      prompt_sha256: fact.prompt_sha256,
+      prompt_sha256: fact.prompt_sha256, model: fact.model,
     }),
   };
 }
@@ -92,5 +107,21 @@ export function controlRecord(fact: ControlFact, at: Date): AuditRecord {
     at, kind: isSessionDelete ? 'session_delete' : 'control', task_id: null,
     session_id: isSessionDelete ? text(fact.target) : null, pool_id: null, actor: text(fact.actor), correlation_id: orNull(fact.correlation_id),
     data: compact({ action: fact.action, target: fact.target, outcome: fact.outcome, detail: fact.detail }),
+  };
+}
+
+/**
+ * The terminal row a restart writes for a task the previous run left open: state `abandoned`,
+ * the restart as its cause, and what the previous run had recorded (admission seq, last replica).
+ */
+export function abandonedRecord(open: OpenAdmission, at: Date): AuditRecord {
+  const placement = open.placement ?? {};
+  return {
+    at, kind: 'terminal', task_id: open.task_id, session_id: open.session_id, pool_id: open.pool_id, actor: RESTART_ACTOR,
+    correlation_id: open.correlation_id,
+    data: compact({
+      state: 'abandoned', cause: 'gateway_restart', last_known_state: open.placement === null ? 'queued' : 'running',
+      admission_seq: open.seq, replica_id: placement.replica_id, engine: placement.engine,
+    }),
   };
 }

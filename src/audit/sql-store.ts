@@ -1,15 +1,16 @@
 // AuditStore over any SqlDriver: the one implementation both backends run (server Postgres on
 // the main thread, PGlite inside the audit worker). It inserts chained rows; it never decides
-// seq or hashes except for the purge row, which must commit atomically with the deletion.
+// seq or hashes except for the purge row, which the database checks and commits with the deletion
+// (audit_purge_plan + audit_purge_commit, migrations/0002).
 
 import { randomUUID } from 'node:crypto';
 import { migrate, readMigrations } from './migrate.ts';
 import { chainRecords, GENESIS_HEAD, type ChainedRow, type ChainHead } from './hash-chain.ts';
-import type { AuditRecord, AuditRow } from './records.ts';
-import type { SqlDriver, SqlParam } from './sql-driver.ts';
+import type { AuditRecord, AuditRow, OpenAdmission } from './records.ts';
+import type { SqlDriver, SqlParam, SqlRow } from './sql-driver.ts';
 import { AUDIT_COLUMNS, decodeBatch, HOLD_COLUMNS, INSERT_BATCH_SQL, insertBatch, insertParams, toAuditHold, toAuditRow, type InsertBatch } from './sql-rows.ts';
-import type { AuditBackend, AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest } from './store.ts';
-import { verifyChain, type VerifyResult } from './verify-chain.ts';
+import type { AuditBackend, AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
+import { verifyChain, type ChainMarks, type VerifyResult } from './verify-chain.ts';
 
 const VERIFY_PAGE_ROWS = 1_000;
 export const MAX_QUERY_LIMIT = 10_000;
@@ -30,14 +31,56 @@ function whereClause(query: AuditQuery): { sql: string; params: SqlParam[] } {
   return { sql: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, params };
 }
 
-function purgeRecord(request: PurgeRequest, deleted: number, through: number | null, anchorHash: string | null): AuditRecord {
-  const anchor: AuditRecord['data'] = through === null || anchorHash === null ? {} : { anchor_seq: through, anchor_hash: anchorHash };
+/** What audit_purge_plan answers: the prefix it would delete and the head the purge row extends. */
+interface PurgePlan {
+  through: number | null;
+  anchorHash: string | null;
+  deleted: number;
+  head: ChainHead;
+  retentionDays: number;
+}
+
+function purgePlanOf(row: SqlRow | undefined): PurgePlan {
+  if (row === undefined) throw new Error('audit_purge_plan returned no row');
+  return {
+    through: row.through_seq === null || row.through_seq === undefined ? null : Number(row.through_seq),
+    anchorHash: typeof row.anchor_hash === 'string' ? row.anchor_hash : null,
+    deleted: Number(row.deleted_rows ?? 0),
+    head: { seq: Number(row.head_seq), hash: String(row.head_hash) },
+    retentionDays: Number(row.retention_days),
+  };
+}
+
+// The database checks every field of this row against its own plan (audit_purge_commit).
+function purgeRecord(request: PurgeRequest, plan: PurgePlan): AuditRecord {
+  const anchor: AuditRecord['data'] = plan.through === null || plan.anchorHash === null ? {} : { anchor_seq: plan.through, anchor_hash: plan.anchorHash };
   return {
     at: request.at, kind: 'control', task_id: null, session_id: null, pool_id: null, actor: request.actor,
     correlation_id: request.correlation_id ?? null,
-    data: { action: 'retention_purge', target: 'audit_log', outcome: 'done', detail: { older_than: request.older_than.toISOString(), deleted_rows: deleted }, ...anchor },
+    data: {
+      action: 'retention_purge', target: 'audit_log', outcome: 'done',
+      detail: { older_than: request.older_than.toISOString(), deleted_rows: plan.deleted, retention_days: plan.retentionDays }, ...anchor,
+    },
   };
 }
+
+function marksOf(rows: SqlRow[]): ChainMarks {
+  const marks: { genesis: ChainMarks['genesis']; purges: ChainMarks['purges'][number][] } = { genesis: null, purges: [] };
+  for (const row of rows) {
+    const seq = Number(row.seq);
+    const hash = String(row.hash);
+    if (row.kind === 'genesis') marks.genesis = { seq, hash };
+    else marks.purges.push({ seq, hash, anchor: row.anchor_seq === null ? null : { seq: Number(row.anchor_seq), hash: String(row.anchor_hash) } });
+  }
+  return marks;
+}
+
+const OPEN_ADMISSIONS_SQL = `SELECT a.seq, a.at, a.task_id, a.session_id, a.pool_id, a.correlation_id, a.data,
+    (SELECT p.data FROM audit_log p WHERE p.task_id = a.task_id AND p.kind = 'placement' AND p.seq > a.seq ORDER BY p.seq DESC LIMIT 1) AS placement
+  FROM audit_log a
+  WHERE a.kind = 'admission' AND a.task_id IS NOT NULL AND a.seq > $1
+    AND NOT EXISTS (SELECT 1 FROM audit_log t WHERE t.task_id = a.task_id AND t.seq > a.seq AND t.kind IN ('terminal', 'admission'))
+  ORDER BY a.seq LIMIT $2`;
 
 export class SqlAuditStore implements AuditStore {
   readonly backend: AuditBackend;
@@ -79,8 +122,9 @@ export class SqlAuditStore implements AuditStore {
     return rows.map(toAuditRow);
   }
 
-  verify(): Promise<VerifyResult> {
-    return verifyChain(this.#pages());
+  async verify(): Promise<VerifyResult> {
+    const marks = marksOf(await this.#driver.query('SELECT kind, seq, hash, anchor_seq, anchor_hash FROM audit_chain_marks ORDER BY seq'));
+    return verifyChain(this.#pages(), marks);
   }
 
   async *#pages(): AsyncGenerator<AuditRow> {
@@ -96,17 +140,43 @@ export class SqlAuditStore implements AuditStore {
 
   purgePrefix(request: PurgeRequest): Promise<PurgeOutcome> {
     return this.#driver.transaction(async (tx) => {
-      const [result] = await tx.query('SELECT through_seq, anchor_hash, deleted_rows FROM audit_purge_prefix($1)', [request.older_than.toISOString()]);
-      const through = result?.through_seq === null || result?.through_seq === undefined ? null : Number(result.through_seq);
-      const anchorHash = typeof result?.anchor_hash === 'string' ? result.anchor_hash : null;
-      const deleted = Number(result?.deleted_rows ?? 0);
-      const { rows } = chainRecords(request.head, [purgeRecord(request, deleted, through, anchorHash)]);
-      await tx.query(INSERT_BATCH_SQL, insertParams(insertBatch(rows)));
+      const olderThan = request.older_than.toISOString();
+      const plan = purgePlanOf((await tx.query('SELECT * FROM audit_purge_plan($1)', [olderThan]))[0]);
+      const { rows } = chainRecords(plan.head, [purgeRecord(request, plan)]);
       const [chained] = rows;
       if (chained === undefined) throw new Error('chainRecords returned no row for one record');
+      const [result] = await tx.query('SELECT deleted_rows FROM audit_purge_commit($1, $2, $3, $4)', [olderThan, chained.content, chained.prev_hash, chained.hash]);
       const { content: _content, ...row } = chained;
-      return { row, deleted_rows: deleted, anchor_seq: through };
+      return { row, deleted_rows: Number(result?.deleted_rows ?? 0), anchor_seq: plan.through };
     });
+  }
+
+  async syncRetention(days: number | null): Promise<RetentionSetting> {
+    const [access] = await this.#driver.query(`SELECT has_table_privilege('audit_settings', 'UPDATE') AS owner`);
+    const owner = access?.owner === true;
+    if (owner) {
+      await this.#driver.query(
+        'UPDATE audit_settings SET retention_days = $1, updated_at = now(), updated_by = current_user WHERE retention_days IS DISTINCT FROM $1::integer',
+        [days],
+      );
+    }
+    const [setting] = await this.#driver.query('SELECT retention_days FROM audit_settings');
+    const stored = setting?.retention_days;
+    return { retention_days: stored === null || stored === undefined ? null : Number(stored), owner };
+  }
+
+  async openAdmissions(afterSeq: number, limit: number): Promise<OpenAdmission[]> {
+    const rows = await this.#driver.query(OPEN_ADMISSIONS_SQL, [afterSeq, limit]);
+    return rows.map((row) => ({
+      seq: Number(row.seq),
+      at: row.at instanceof Date ? row.at : new Date(String(row.at)),
+      task_id: String(row.task_id),
+      session_id: row.session_id === null ? null : String(row.session_id),
+      pool_id: row.pool_id === null ? null : String(row.pool_id),
+      correlation_id: row.correlation_id === null ? null : String(row.correlation_id),
+      admission: row.data as OpenAdmission['admission'],
+      placement: (row.placement ?? null) as OpenAdmission['placement'],
+    }));
   }
 
   async addHold(hold: NewHold): Promise<AuditHold> {

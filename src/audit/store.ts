@@ -2,7 +2,7 @@
 // backends (server Postgres, PGlite in a worker) share the SQL in sql-store.ts.
 
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
-import type { AuditKind, AuditRow } from './records.ts';
+import type { AuditKind, AuditRow, OpenAdmission } from './records.ts';
 import type { VerifyResult } from './verify-chain.ts';
 
 export type AuditBackend = 'postgres' | 'pglite';
@@ -37,13 +37,22 @@ export interface AuditHold {
 }
 
 export interface PurgeRequest {
-  /** Rows with `at` before this instant may go, if no hold covers them. */
+  /**
+   * Rows with `at` before this instant may go, if no hold covers them. The database refuses a
+   * cutoff newer than now() - audit_settings.retention_days (its own clock).
+   */
   older_than: Date;
   actor: string;
   correlation_id?: string;
-  /** When the purge row is stamped; also its place in the chain comes after `head`. */
+  /** When the purge row is stamped; its place in the chain is after the database's head. */
   at: Date;
-  head: ChainHead;
+}
+
+/** The retention floor the database enforces, and whether this connection could set it (owner). */
+export interface RetentionSetting {
+  retention_days: number | null;
+  /** True when this connection may change it (the owner role; always on PGlite). */
+  owner: boolean;
 }
 
 export interface PurgeOutcome {
@@ -64,6 +73,13 @@ export interface AuditStore {
   verify(): Promise<VerifyResult>;
   /** Deletes the unheld prefix older than `older_than` and appends the purge row, atomically. */
   purgePrefix(request: PurgeRequest): Promise<PurgeOutcome>;
+  /**
+   * Sets the database's retention floor to `days` (null: no purge allowed) when this connection
+   * is the owner; otherwise leaves it. Answers the floor in force either way.
+   */
+  syncRetention(days: number | null): Promise<RetentionSetting>;
+  /** Admissions with no later terminal (or admission) row for the same task, in seq order. */
+  openAdmissions(afterSeq: number, limit: number): Promise<OpenAdmission[]>;
   addHold(hold: NewHold): Promise<AuditHold>;
   /** False when no hold has that id. */
   removeHold(id: string): Promise<boolean>;

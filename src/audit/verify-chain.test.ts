@@ -62,4 +62,44 @@ describe('verifyChain', () => {
     const tail = chainRecords({ seq: 5, hash: rows[4]!.hash }, [purge]).rows;
     expect(await verifyChain(iterate([...rows.slice(2), ...tail]))).toMatchObject({ ok: true, rows: 4, head_seq: 6 });
   });
+
+  describe('with the database\'s chain marks (genesis and purges)', () => {
+    const purgeRow = (rows: AuditRow[], anchorIndex: number): AuditRow => {
+      const anchor = rows[anchorIndex]!;
+      const last = rows.at(-1)!;
+      const purge: AuditRecord = { ...record(last.seq + 1, { action: 'retention_purge', anchor_seq: anchor.seq, anchor_hash: anchor.hash }), kind: 'control', task_id: null };
+      return chainRecords({ seq: last.seq, hash: last.hash }, [purge]).rows[0]!;
+    };
+
+    it('accepts a chain that starts at its recorded genesis row', async () => {
+      const rows = chain(3);
+      expect(await verifyChain(iterate(rows), { genesis: { seq: 1, hash: rows[0]!.hash }, purges: [] })).toMatchObject({ ok: true, rows: 3 });
+    });
+
+    it('names a restarted chain: seq 1 again, but not the recorded genesis row', async () => {
+      const original = chain(3);
+      const restarted = chainRecords(GENESIS_HEAD, [record(99)]).rows;
+      expect(await verifyChain(iterate(restarted), { genesis: { seq: 1, hash: original[0]!.hash }, purges: [] }))
+        .toMatchObject({ ok: false, first_bad_seq: 1, reason: expect.stringMatching(/not the recorded genesis row.*restarted/) });
+    });
+
+    it('names an emptied chain whose genesis was recorded', async () => {
+      expect(await verifyChain(iterate([]), { genesis: { seq: 1, hash: 'a'.repeat(64) }, purges: [] }))
+        .toMatchObject({ ok: false, first_bad_seq: 1, reason: expect.stringMatching(/chain is empty but the database recorded row 1/) });
+    });
+
+    it('accepts a chain cut at the latest purge anchor and names one cut further, or missing its purge row', async () => {
+      const rows = chain(5);
+      const purge = purgeRow(rows, 1);
+      const marks = { genesis: { seq: 1, hash: rows[0]!.hash }, purges: [{ seq: purge.seq, hash: purge.hash, anchor: { seq: 2, hash: rows[1]!.hash } }] };
+      expect(await verifyChain(iterate([...rows.slice(2), purge]), marks)).toMatchObject({ ok: true, rows: 4, head_seq: 6 });
+      // Row 3 removed as well: the in-chain purge row no longer explains the start, and the marks name it.
+      expect(await verifyChain(iterate([...rows.slice(3), purge]), marks)).toMatchObject({ ok: false, first_bad_seq: 4, reason: expect.stringMatching(/must start at seq 3.*rows are missing/) });
+      // The tail, purge row included, removed: caught at the start (nothing anchors it any more).
+      expect(await verifyChain(iterate(rows.slice(2)), marks)).toMatchObject({ ok: false, first_bad_seq: 3 });
+      // A recorded purge that deleted nothing, removed from the end together with what followed it.
+      const noop = { genesis: { seq: 1, hash: rows[0]!.hash }, purges: [{ seq: 6, hash: 'b'.repeat(64), anchor: null }] };
+      expect(await verifyChain(iterate(rows), noop)).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/ends at seq 5.*rows were removed/) });
+    });
+  });
 });

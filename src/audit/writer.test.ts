@@ -2,9 +2,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AdmittedFact, TerminalFact } from '../core/observer.ts';
 import type { AuditLogger } from './gap-reporter.ts';
 import { chainRecords, GENESIS_HEAD, type ChainHead } from './hash-chain.ts';
-import type { AuditRow } from './records.ts';
+import type { AuditRow, OpenAdmission } from './records.ts';
 import { AuditUnavailableError, type AuditWriterOptions } from './recorder.ts';
-import type { AuditHold, AuditQuery, AuditStore, PurgeOutcome, PurgeRequest } from './store.ts';
+import type { AuditHold, AuditQuery, AuditStore, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
 import { verifyChain, type VerifyResult } from './verify-chain.ts';
 import { AuditWriter } from './writer.ts';
 
@@ -53,7 +53,7 @@ class FakeStore implements AuditStore {
     const keep = this.rows.findIndex((row) => row.at >= request.older_than);
     const deleted = keep === -1 ? this.rows.length : keep;
     const anchor = deleted > 0 ? this.rows[deleted - 1] : undefined;
-    const { rows } = chainRecords(request.head, [{
+    const { rows } = chainRecords(await this.head(), [{
       at: request.at, kind: 'control', task_id: null, session_id: null, pool_id: null, actor: request.actor, correlation_id: null,
       data: { action: 'retention_purge', ...(anchor === undefined ? {} : { anchor_seq: anchor.seq, anchor_hash: anchor.hash }) },
     }]);
@@ -62,6 +62,8 @@ class FakeStore implements AuditStore {
     return { row: rows[0]!, deleted_rows: deleted, anchor_seq: anchor?.seq ?? null };
   }
 
+  async syncRetention(days: number | null): Promise<RetentionSetting> { return { retention_days: days, owner: true }; }
+  async openAdmissions(): Promise<OpenAdmission[]> { return []; }
   async addHold(): Promise<AuditHold> { throw new Error('not used'); }
   async removeHold(): Promise<boolean> { return false; }
   async listHolds(): Promise<AuditHold[]> { return []; }

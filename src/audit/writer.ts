@@ -8,7 +8,7 @@ import type { Clock } from '../core/ports.ts';
 import { systemClock } from '../system-clock.ts';
 import { GapReporter, type AuditLogger } from './gap-reporter.ts';
 import { chainRecords, type ChainHead } from './hash-chain.ts';
-import { admissionRecord, controlRecord, placementRecord, rejectionRecord, terminalRecord, type AuditRecord } from './records.ts';
+import { abandonedRecord, admissionRecord, controlRecord, placementRecord, rejectionRecord, terminalRecord, type AuditRecord, type OpenAdmission } from './records.ts';
 import type { AuditStore } from './store.ts';
 import { PumpScheduler } from './pump-scheduler.ts';
 import { RetryBackoff } from './retry-backoff.ts';
@@ -80,9 +80,11 @@ export class AuditWriter implements AuditRecorder {
   placed(fact: PlacedFact): void { this.#enqueue(placementRecord(fact, this.#at()), null); }
   finished(fact: TerminalFact): void { this.#enqueue(terminalRecord(fact, this.#at()), null); }
   control(fact: ControlFact): void { this.#enqueue(controlRecord(fact, this.#at()), null); }
+  abandoned(open: OpenAdmission): void { this.#enqueue(abandonedRecord(open, this.#at()), null); }
 
   gaps(): number { return this.#gaps.total; }
   commits(): number { return this.#commits; }
+  head(): ChainHead { return this.#head; }
   pending(): number { return this.#queue.length + this.#inFlight.length + (this.#unresolved?.entries.length ?? 0); }
 
   lagMs(): number {
@@ -279,7 +281,7 @@ export class AuditWriter implements AuditRecorder {
 
   async #purgeNow(op: PurgeOp): Promise<void> {
     try {
-      const request = { older_than: op.olderThan, actor: op.actor, at: this.#at(), head: this.#head };
+      const request = { older_than: op.olderThan, actor: op.actor, at: this.#at() };
       const outcome = await this.#store.purgePrefix(op.correlationId === undefined ? request : { ...request, correlation_id: op.correlationId });
       this.#head = { seq: outcome.row.seq, hash: outcome.row.hash };
       op.resolve({ deleted_rows: outcome.deleted_rows, anchor_seq: outcome.anchor_seq, seq: outcome.row.seq });

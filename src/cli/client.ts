@@ -19,6 +19,7 @@ export type DrainAccepted = Schemas['DrainAccepted'];
 export type ConfigReloaded = Schemas['ConfigReloaded'];
 export type ApiErrorBody = Schemas['ApiError'];
 export type AuditVerifyResult = Schemas['AuditVerification'];
+export type AuditHead = Schemas['AuditHead'];
 
 export interface StreamEvent {
   id: number;
@@ -123,6 +124,7 @@ export interface OrchQueueClient {
   reloadPool(poolId: string): Promise<PoolDetail>;
   reloadConfig(): Promise<ConfigReloaded>;
   auditVerify(): Promise<AuditVerifyResult>;
+  auditHead(): Promise<AuditHead>;
 }
 
 interface Call {
@@ -193,5 +195,6 @@ export function createClient(opts: ClientOptions): OrchQueueClient {
     reloadPool: (poolId) => json({ method: 'POST', path: `/v1/pools/${id(poolId)}/reload` }, [200]),
     reloadConfig: () => json({ method: 'POST', path: '/v1/config/reload' }, [200]),
     auditVerify: () => json({ method: 'POST', path: '/v1/audit/verify' }, [200]),
+    auditHead: () => json({ method: 'GET', path: '/v1/audit/head' }, [200]),
   };
 }

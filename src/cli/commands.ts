@@ -1,5 +1,5 @@
 // The one-request CLI commands: status, cancel, session get|delete, pools, drain, reload,
-// audit verify. Each calls one client method and prints the answer; refusals propagate as
+// audit verify|head. Each calls one client method and prints the answer; refusals propagate as
 // ApiError and become exit codes in main.ts.
 
 import { intOption, type Command } from './command.ts';
@@ -116,5 +116,18 @@ export const auditVerify: Command = {
     const result = await client.auditVerify();
     printResult(out, result);
     return result.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
+  },
+};
+
+export const auditHead: Command = {
+  name: 'audit head',
+  args: '',
+  summary: "Print the audit chain's head (head_seq, head_hash) for an external witness.",
+  details: 'Calls GET /v1/audit/head. Record the pair at a regular interval somewhere the database owner\ncannot write; a later `orchqueue audit verify` must still find that row with that hash.\nA gateway with audit off answers 404 (exit 4).',
+  options: {},
+  positionals: [],
+  run: async ({ client, out }) => {
+    printResult(out, await client.auditHead());
+    return EXIT.OK;
   },
 };

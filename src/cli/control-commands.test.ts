@@ -18,6 +18,7 @@ describe('orchqueue control commands (against a recording server)', () => {
     'POST /v1/config/reload ': [200, { reloaded: true, pools: ['demo'] }],
   };
   let auditAnswer: unknown = { ok: true, rows: 42 };
+  let headAnswer: [number, unknown] = [200, { head_seq: 9730, head_hash: 'ab'.repeat(32) }];
   /** Answers to POST /v1/tasks, in order: [status, headers]; the last one repeats. */
   let submitScript: [number, Record<string, string>][] = [];
   const submitTimes: number[] = [];
@@ -39,7 +40,8 @@ describe('orchqueue control commands (against a recording server)', () => {
         res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(status === 202 ? accepted : reject));
         return;
       }
-      const [status, answer] = req.url === '/v1/audit/verify' ? [200, auditAnswer] : (answers[key] ?? [404, { error: { code: 'NOT_FOUND', message: 'no', retriable: false, correlation_id: 'c' } }]);
+      const [status, answer] = req.url === '/v1/audit/verify' ? [200, auditAnswer] : req.url === '/v1/audit/head' ? headAnswer
+        : (answers[key] ?? [404, { error: { code: 'NOT_FOUND', message: 'no', retriable: false, correlation_id: 'c' } }]);
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -91,5 +93,19 @@ describe('orchqueue control commands (against a recording server)', () => {
     expect(broken.code).toBe(9);
     expect(JSON.parse(broken.stdout)).toEqual(auditAnswer);
     expect(seen).toContain('POST /v1/audit/verify ');
+  });
+
+  it('audit head prints the chain head from GET /v1/audit/head, as text or JSON', async () => {
+    const text = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
+    expect([text.code, text.stdout]).toEqual([0, `head_seq: 9730\nhead_hash: ${'ab'.repeat(32)}\n`]);
+    const json = await cli(['audit', 'head', '--json'], { ORCHQUEUE_URL: url });
+    expect(JSON.parse(json.stdout)).toEqual({ head_seq: 9730, head_hash: 'ab'.repeat(32) });
+    expect(seen).toContain('GET /v1/audit/head ');
+  });
+
+  it('audit head exits 4 when the gateway has no audit (404)', async () => {
+    headAnswer = [404, { error: { code: 'NOT_FOUND', message: 'audit is off (audit.backend: off)', retriable: false, correlation_id: 'c' } }];
+    const off = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
+    expect([off.code, off.stdout]).toEqual([4, '']);
   });
 });

@@ -22,6 +22,8 @@ export interface AdmittedFact extends TaskFacts {
   /** Set when admitting this task evicted another under `drop-lru`. */
   evicted_task_id?: string;
   policy_label: string;
+  /** The model as requested; the audit answers GET /v1/tasks/{id} with it after a restart. */
+  model?: string;
 }
 
 export interface RejectedFact {

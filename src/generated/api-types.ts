@@ -48,7 +48,11 @@ export interface paths {
          * @description Reads the task from the same event log its stream is written from, so the status and
          *     the stream never disagree. A finished task stays readable for `server.retention_ms`
          *     (default 300000 ms) after its terminal event, while it is among the newest
-         *     `server.max_finished_tasks` (default 10000) finished tasks; after that it is `404`.
+         *     `server.max_finished_tasks` (default 10000) finished tasks. After that, or after a
+         *     restart, the status is answered from the audit log when audit is on: the task's last
+         *     recorded state (`abandoned` for a task a crash left in flight), with `last_event_id: 0`
+         *     and no `first_token_at` (the event log is gone), and `model` empty for rows written
+         *     before the admission recorded it. A task the audit never admitted is `404`.
          */
         get: operations["getTask"];
         put?: never;
@@ -375,6 +379,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/audit/head": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the audit chain head
+         * @description The last committed row's `seq` and `hash`, read from the store without walking the
+         *     chain. For an external witness: record the pair at a regular interval somewhere the
+         *     database owner cannot write; a later `POST /v1/audit/verify` must answer a chain that
+         *     still holds that row with that hash (docs/operations.md "Witnessing the head"). An
+         *     empty log answers `head_seq: 0` and the genesis hash (64 zeros).
+         */
+        get: operations["getAuditHead"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/audit/holds": {
         parameters: {
             query?: never;
@@ -547,10 +575,12 @@ export interface components {
         Priority: "interactive" | "batch";
         /**
          * @description `queued → running → completed | canceled | failed | expired | evicted`. `expired`: the
-         *     deadline passed; `evicted`: dropped from a full queue under `drop-lru`.
+         *     deadline passed; `evicted`: dropped from a full queue under `drop-lru`. `abandoned`: only
+         *     in a status answered from the audit log, for a task that was in flight when the gateway
+         *     stopped without ending it (a crash); the restart recorded it as abandoned.
          * @enum {string}
          */
-        TaskState: "queued" | "running" | "completed" | "canceled" | "failed" | "expired" | "evicted";
+        TaskState: "queued" | "running" | "completed" | "canceled" | "failed" | "expired" | "evicted" | "abandoned";
         /** @enum {string} */
         FinishReason: "stop" | "length" | "canceled";
         /**
@@ -908,6 +938,12 @@ export interface components {
             first_bad_seq?: number;
             /** @description when not `ok`: why that row breaks it */
             reason?: string;
+        };
+        AuditHead: {
+            /** @description the last committed row's seq (0 for an empty log) */
+            head_seq: number;
+            /** @description the last committed row's hash */
+            head_hash: string;
         };
         /** @description Exactly one scope, `task_id`, `session_id`, or `from` with `to`. */
         AuditHoldRequest: {
@@ -2013,6 +2049,45 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getAuditHead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the chain head */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "head_seq": 9730,
+                     *       "head_hash": "3f1c0f6e1c9b5a0d2e7f4b8a6c5d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["AuditHead"];
                 };
             };
             401: components["responses"]["Unauthorized"];

@@ -4,7 +4,7 @@
 export const ErrorCode = ["INVALID_PARAMS", "UNAUTHORIZED", "BUDGET_EXCEEDED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "SESSION_EXPIRED", "PAYLOAD_TOO_LARGE", "DEADLINE_UNMET", "ADMISSION_REJECT", "RATE_LIMITED", "QUEUE_FULL_DROP_LRU", "INTERNAL", "ENGINE_ERROR", "WORKER_RESET", "POOL_UNREADY", "REPLICA_EXHAUSTED", "AUDIT_UNAVAILABLE", "DRAINING", "DECODE_TIMEOUT", "DEADLINE_EXCEEDED"] as const;
 export const EngineKind = ["mock", "llamacpp", "vllm", "tgi", "triton"] as const;
 export const Priority = ["interactive", "batch"] as const;
-export const TaskState = ["queued", "running", "completed", "canceled", "failed", "expired", "evicted"] as const;
+export const TaskState = ["queued", "running", "completed", "canceled", "failed", "expired", "evicted", "abandoned"] as const;
 export const FinishReason = ["stop", "length", "canceled"] as const;
 export const ReplicaState = ["starting", "ready", "draining", "unready", "failed"] as const;
 export const BreakerState = ["closed", "open", "half_open"] as const;

@@ -63,8 +63,8 @@ const PrioritySchema = {
 
 const TaskStateSchema = {
   type: "string",
-  enum: ["queued", "running", "completed", "canceled", "failed", "expired", "evicted"],
-  description: "`queued → running → completed | canceled | failed | expired | evicted`. `expired`: the\ndeadline passed; `evicted`: dropped from a full queue under `drop-lru`.\n",
+  enum: ["queued", "running", "completed", "canceled", "failed", "expired", "evicted", "abandoned"],
+  description: "`queued → running → completed | canceled | failed | expired | evicted`. `expired`: the\ndeadline passed; `evicted`: dropped from a full queue under `drop-lru`. `abandoned`: only\nin a status answered from the audit log, for a task that was in flight when the gateway\nstopped without ending it (a crash); the restart recorded it as abandoned.\n",
 } as const;
 
 const FinishReasonSchema = { type: "string", enum: ["stop", "length", "canceled"] } as const;
@@ -587,6 +587,16 @@ const AuditVerificationSchema = {
   },
 } as const;
 
+const AuditHeadSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["head_seq", "head_hash"],
+  properties: {
+    head_seq: { type: "integer", minimum: 0, description: "the last committed row's seq (0 for an empty log)" },
+    head_hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "the last committed row's hash" },
+  },
+} as const;
+
 const AuditHoldRequestSchema = {
   type: "object",
   additionalProperties: false,
@@ -660,6 +670,7 @@ export const schemas = {
   AuditRow: AuditRowSchema,
   AuditPage: AuditPageSchema,
   AuditVerification: AuditVerificationSchema,
+  AuditHead: AuditHeadSchema,
   AuditHoldRequest: AuditHoldRequestSchema,
   AuditHold: AuditHoldSchema,
 } as const;
@@ -1083,6 +1094,23 @@ export const operations = {
     path: "/v1/audit/verify",
     tags: ["control"],
     reqIds: ["ORCH-0701", "ORCH-0704", "ORCH-0708"],
+    schema: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  getAuditHead: {
+    method: "GET",
+    path: "/v1/audit/head",
+    tags: ["control"],
+    reqIds: ["ORCH-0701", "ORCH-0704"],
     schema: {
       headers: {
         type: "object",
@@ -2043,6 +2071,59 @@ export const responses = {
         required: ["x-correlation-id"],
       },
       content: { "application/json": AuditVerificationSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  getAuditHead: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": AuditHeadSchema },
     },
     "401": {
       headers: {

@@ -161,7 +161,13 @@ export class TaskService {
    */
   private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, digest: string): Promise<Result<Submitted>> {
     const { deps } = this;
-    const fact = { ...task.facts(), queue_position: answer.queue_position, predicted_start_ms: answer.predicted_start_ms, policy_label: task.pool.config.queue.policy };
+    const fact = {
+      ...task.facts(),
+      queue_position: answer.queue_position,
+      predicted_start_ms: answer.predicted_start_ms,
+      policy_label: task.pool.config.queue.policy,
+      model: task.request.model,
+    };
     try {
       await withTimeout(deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
     } catch (err) {

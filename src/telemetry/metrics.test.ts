@@ -60,7 +60,7 @@ function driveOneDay(m: Metrics): void {
 describe('createMetrics', () => {
   it('produces a scrape that passes the metrics contract after synthetic traffic', async () => {
     const m = createMetrics({ snapshot });
-    m.auditStatus(() => ({ lag_seconds: 0.5, gaps_total: 2, pending: 7 }));
+    m.auditStatus(() => ({ lag_seconds: 0.5, gaps_total: 2, pending: 7, head: { seq: 3, hash: 'ab'.repeat(32) } }));
     driveOneDay(m);
     const { text } = await scrape(m);
     expect(lintExposition(text, contract)).toEqual([]);
@@ -143,8 +143,10 @@ describe('createMetrics', () => {
     const m = createMetrics({ snapshot, collectDefaults: false });
     expect((await scrape(m)).parsed.families.has('orchqueue_audit_lag_seconds')).toBe(false);
     let gaps = 2;
-    m.auditStatus(() => ({ lag_seconds: 1.25, gaps_total: gaps, pending: 9 }));
+    m.auditStatus(() => ({ lag_seconds: 1.25, gaps_total: gaps, pending: 9, head: { seq: 9730, hash: `0000000000ff${'e'.repeat(52)}` } }));
     let { parsed } = await scrape(m);
+    expect(sampleValue(parsed, 'orchqueue_audit_head_seq')).toBe(9730);
+    expect(sampleValue(parsed, 'orchqueue_audit_head_hash_prefix')).toBe(255);
     expect(sampleValue(parsed, 'orchqueue_audit_lag_seconds')).toBe(1.25);
     expect(sampleValue(parsed, 'orchqueue_audit_pending_records')).toBe(9);
     expect(sampleValue(parsed, 'orchqueue_audit_gaps_total')).toBe(2);

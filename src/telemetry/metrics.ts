@@ -15,7 +15,12 @@ export interface AuditStatus {
   lag_seconds: number;
   gaps_total: number;
   pending: number;
+  /** The committed chain head, for an external witness (docs/operations.md "Witnessing the head"). */
+  head?: { seq: number; hash: string };
 }
+
+/** The head hash's first 12 hex digits (48 bits) as a number: exact in a float64 sample. */
+export const hashPrefixValue = (hash: string): number => Number.parseInt(hash.slice(0, 12), 16);
 
 export interface Metrics extends LifecycleObserver {
   readonly registry: Registry;
@@ -157,6 +162,23 @@ function registerAuditMetrics(registry: Registry, read: () => AuditStatus): void
       // The audit writer owns the running total; mirror it rather than double-count.
       this.reset();
       this.inc(read().gaps_total);
+    },
+  });
+  new Gauge({
+    name: 'orchqueue_audit_head_seq',
+    help: 'Sequence number of the last committed audit row (the chain head).',
+    registers,
+    collect() {
+      this.set(read().head?.seq ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'orchqueue_audit_head_hash_prefix',
+    help: 'First 48 bits of the chain head hash as an integer, to witness with orchqueue_audit_head_seq.',
+    registers,
+    collect() {
+      const head = read().head;
+      this.set(head === undefined ? 0 : hashPrefixValue(head.hash));
     },
   });
   new Gauge({

@@ -1,7 +1,9 @@
 // Crash safety of the audit commit point (ORCH-0709): the real gateway (`node src/main.ts`) on
 // an embedded (PGlite) audit store is killed with SIGKILL in the middle of a load, restarted on
 // the same data directory, and then its own audit API shows that the chain verifies and that
-// every task that got a 202 has its admission row.
+// every task that got a 202 has its admission row. Issue 10, finding 6: tasks in flight at the
+// kill each get exactly one `abandoned` terminal row on restart, and their status is answered
+// from the audit instead of 404.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,11 +22,11 @@ interface Child {
   address: string;
 }
 
-async function writeConfig(dir: string): Promise<string> {
+async function writeConfig(dir: string, tokensPerS = 5_000): Promise<string> {
   const config = {
     ...DEFAULT_CONFIG_INPUT,
     server: { host: '127.0.0.1', port: 0 },
-    pools: [{ id: 'demo', engine: 'mock', model: 'demo', queue: { max_queued: 10_000 }, replicas: [{ id: 'mock-0', slots: 8, mock: { tokens_per_s: 5_000, first_token_delay_ms: 1 } }] }],
+    pools: [{ id: 'demo', engine: 'mock', model: 'demo', queue: { max_queued: 10_000 }, replicas: [{ id: 'mock-0', slots: 8, mock: { tokens_per_s: tokensPerS, first_token_delay_ms: 1 } }] }],
     audit: { backend: 'pglite', data_dir: join(dir, 'audit'), fail_closed: true },
     telemetry: { log_level: 'info', metrics: false },
   };
@@ -95,6 +97,11 @@ async function get(address: string, path: string): Promise<unknown> {
   return res.body.json();
 }
 
+async function status(address: string, path: string): Promise<{ code: number; body: unknown }> {
+  const res = await request(`${address}${path}`);
+  return { code: res.statusCode, body: await res.body.json() };
+}
+
 async function post(address: string, path: string): Promise<unknown> {
   const res = await request(`${address}${path}`, { method: 'POST' });
   return res.body.json();
@@ -151,4 +158,57 @@ describe('audit crash safety', () => {
       await exited(second.process);
     }
   }, 120_000);
+
+  it('closes every task in flight at a SIGKILL with one abandoned row on restart, and answers its status from the audit', async () => {
+    const crashDir = await mkdtemp(join(tmpdir(), 'orchqueue-audit-abandon-'));
+    try {
+      // One token a second and 200 to write: every task is still queued or running at the kill.
+      const configPath = await writeConfig(crashDir, 1);
+      const first = await startGateway(configPath);
+      const inFlight: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const taskId = crypto.randomUUID();
+        const res = await request(`${first.address}/v1/tasks`, {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ task_id: taskId, model: 'demo', prompt: `abandon ${i}`, max_tokens: 200 }),
+        });
+        await res.body.text();
+        expect(res.statusCode).toBe(202);
+        inFlight.push(taskId);
+      }
+      expect(await status(first.address, `/v1/tasks/${inFlight[0]}`)).toMatchObject({ code: 200, body: { state: 'running' } });
+      first.process.kill('SIGKILL');
+      await exited(first.process);
+
+      const second = await startGateway(configPath);
+      try {
+        for (const taskId of inFlight) {
+          const page = (await get(second.address, `/v1/audit?task_id=${taskId}&kind=terminal`)) as { rows: { actor: string; data: Record<string, unknown> }[] };
+          expect(page.rows, taskId).toHaveLength(1);
+          expect(page.rows[0]).toMatchObject({ actor: 'system:restart', data: { state: 'abandoned', cause: 'gateway_restart' } });
+          const answer = await status(second.address, `/v1/tasks/${taskId}`);
+          expect(answer, taskId).toMatchObject({ code: 200, body: { task_id: taskId, state: 'abandoned', model: 'demo', pool_id: 'demo', last_event_id: 0 } });
+          expect(await status(second.address, `/v1/tasks/${taskId}/stream`)).toMatchObject({ code: 404, body: { error: { code: 'NOT_FOUND' } } });
+        }
+        const running = (await get(second.address, `/v1/audit?task_id=${inFlight[0]}&kind=terminal`)) as { rows: { data: Record<string, unknown> }[] };
+        expect(running.rows[0]?.data).toMatchObject({ last_known_state: 'running', replica_id: 'mock-0', engine: 'mock' });
+        expect(await status(second.address, `/v1/tasks/${crypto.randomUUID()}`)).toMatchObject({ code: 404 });
+        expect(await post(second.address, '/v1/audit/verify')).toMatchObject({ ok: true });
+      } finally {
+        second.process.kill('SIGTERM');
+        await exited(second.process);
+      }
+      // A clean stop and start finds nothing left to close: still exactly one terminal row each.
+      const third = await startGateway(configPath);
+      try {
+        const terminals = (await get(third.address, '/v1/audit?kind=terminal&limit=1000')) as { rows: { task_id: string }[] };
+        expect(terminals.rows.filter((row) => inFlight.includes(row.task_id))).toHaveLength(inFlight.length);
+      } finally {
+        third.process.kill('SIGTERM');
+        await exited(third.process);
+      }
+    } finally {
+      await rm(crashDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

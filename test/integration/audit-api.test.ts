@@ -130,6 +130,15 @@ describe('audit control-plane routes', () => {
     expect(answer.body).toEqual({ ok: true, rows: head.seq, head_seq: head.seq, head_hash: head.hash });
   });
 
+  it('answers the chain head for an external witness, matching what verify reports', async () => {
+    const answer = await call(server.url, 'GET', '/v1/audit/head');
+    expect(answer.status).toBe(200);
+    expectResponseMatches('getAuditHead', 200, answer.body, { headers: answer.headers });
+    const verified = (await call(server.url, 'POST', '/v1/audit/verify')).body as { head_seq: number; head_hash: string };
+    expect(answer.body).toEqual({ head_seq: verified.head_seq, head_hash: verified.head_hash });
+    expect(verified.head_seq).toBeGreaterThan(0);
+  });
+
   // ORCH-0707
   it('places, lists and removes legal holds, and records both actions with the actor', async () => {
     const created = await call(server.url, 'POST', '/v1/audit/holds', { session_id: 'sess-api', reason: 'case 9' });
@@ -180,7 +189,7 @@ describe('audit control-plane routes', () => {
     flaky.down = true;
     const broken = await serve({ store: flaky, writer });
     try {
-      for (const [method, path] of [['GET', '/v1/audit'], ['GET', '/v1/audit/export'], ['POST', '/v1/audit/verify'], ['GET', '/v1/audit/holds']] as const) {
+      for (const [method, path] of [['GET', '/v1/audit'], ['GET', '/v1/audit/export'], ['POST', '/v1/audit/verify'], ['GET', '/v1/audit/head'], ['GET', '/v1/audit/holds']] as const) {
         const answer = await call(broken.url, method, path);
         expect(answer.status, path).toBe(503);
         expect(answer.body).toMatchObject({ error: { code: 'AUDIT_UNAVAILABLE', retriable: true } });
@@ -194,7 +203,7 @@ describe('audit control-plane routes', () => {
   it('answers 404 on every audit route when audit is off', async () => {
     const off = await serve({ store: null, writer: noopRecorder() });
     try {
-      for (const [method, path] of [['GET', '/v1/audit'], ['GET', '/v1/audit/export'], ['POST', '/v1/audit/verify'], ['GET', '/v1/audit/holds'], ['DELETE', '/v1/audit/holds/x']] as const) {
+      for (const [method, path] of [['GET', '/v1/audit'], ['GET', '/v1/audit/export'], ['POST', '/v1/audit/verify'], ['GET', '/v1/audit/head'], ['GET', '/v1/audit/holds'], ['DELETE', '/v1/audit/holds/x']] as const) {
         const answer = await call(off.url, method, path);
         expect(answer.status, path).toBe(404);
         expect(answer.body).toMatchObject({ error: { code: 'NOT_FOUND', message: 'audit is off (audit.backend: off)' } });

@@ -145,6 +145,8 @@ export function faultyStore(inner: AuditStore): AuditStore & { down: boolean; ap
     query: async (query: Parameters<AuditStore['query']>[0]) => (failIfDown(), inner.query(query)),
     verify: async () => (failIfDown(), inner.verify()),
     purgePrefix: async (request: Parameters<AuditStore['purgePrefix']>[0]) => (failIfDown(), inner.purgePrefix(request)),
+    syncRetention: async (days: number | null) => (failIfDown(), inner.syncRetention(days)),
+    openAdmissions: async (afterSeq: number, limit: number) => (failIfDown(), inner.openAdmissions(afterSeq, limit)),
     addHold: async (hold: Parameters<AuditStore['addHold']>[0]) => (failIfDown(), inner.addHold(hold)),
     removeHold: async (id: string) => (failIfDown(), inner.removeHold(id)),
     listHolds: async () => (failIfDown(), inner.listHolds()),

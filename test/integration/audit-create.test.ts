@@ -38,14 +38,15 @@ describe('createAudit', () => {
     const database = await createTestDatabase();
     const url = databaseUrl(database.name);
     try {
-      const first = await createAudit({ ...BASE, database_url: 'postgres://nobody@127.0.0.1:1/none' }, { logger: recordingLogger(), env: { DATABASE_URL: url } });
+      // Rows written "ten years ago"; the database's own clock decides what the retention floor allows.
+      const earlier: Clock = { now: () => Date.now() - 3_650 * 86_400_000, monotonic: () => performance.now() };
+      const first = await createAudit({ ...BASE, database_url: 'postgres://nobody@127.0.0.1:1/none' }, { logger: recordingLogger(), env: { DATABASE_URL: url }, clock: earlier });
       expect(first.store?.backend).toBe('postgres');
       for (let i = 0; i < 5; i++) await first.writer.commitAdmission(admittedFact(`retain-${i}`));
       await first.close();
 
-      // Ten years on, a one-day retention makes every earlier row purgeable.
-      const later: Clock = { now: () => Date.now() + 3_650 * 86_400_000, monotonic: () => performance.now() };
-      const second = await createAudit({ ...BASE, retention_days: 1 }, { logger: recordingLogger(), env: { DATABASE_URL: url }, clock: later });
+      // A one-day retention makes every earlier row purgeable; the owner's start writes the floor.
+      const second = await createAudit({ ...BASE, retention_days: 1 }, { logger: recordingLogger(), env: { DATABASE_URL: url } });
       try {
         const store = second.store!;
         const rows = await eventually(() => store.query({ limit: 100 }), (found) => found.some((row) => row.actor === RETENTION_ACTOR));

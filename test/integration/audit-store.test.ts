@@ -199,47 +199,65 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(oneTask).toHaveLength(2);
   });
 
-  // ORCH-0703 ORCH-0708
+  // ORCH-0703 ORCH-0708: on a store of its own, with rows from 2020 and a one-day retention floor.
   it('purges only the unheld prefix, records the purge, and still verifies after each purge', async () => {
-    const writer = await startWriter();
-    await writer.commitAdmission(admittedFact('held-task'));
-    await writer.commitAdmission(admittedFact('after-held', { session_id: 'held-session' }));
-    writer.finished(terminalFact('after-held', { session_id: 'held-session' }));
-    await writer.flush();
-    const heldSeq = (await store.query({ task_id: 'held-task', limit: 1 }))[0]!.seq;
-    const taskHold = await store.addHold({ task_id: 'held-task', reason: 'litigation 42', created_by: 'legal@example' });
-    const sessionHold = await store.addHold({ session_id: 'held-session', reason: 'complaint', created_by: 'legal@example' });
-    expect((await store.listHolds()).map((hold) => hold.id)).toEqual(expect.arrayContaining([taskHold.id, sessionHold.id]));
+    const own = await backend.fresh();
+    let now = Date.parse('2020-01-01T00:00:00.000Z');
+    const clock: Clock = { now: () => now, monotonic: () => performance.now() };
+    const writer = await startWriter(own.store, {}, clock);
+    try {
+      const target = own.store;
+      expect(await target.syncRetention(1)).toEqual({ retention_days: 1, owner: true });
+      for (let i = 1; i <= 5; i++) {
+        now += 60_000;
+        await writer.commitAdmission(admittedFact(`old-${i}`));
+      }
+      now += 60_000;
+      await writer.commitAdmission(admittedFact('held-task'));
+      await writer.commitAdmission(admittedFact('after-held', { session_id: 'held-session' }));
+      writer.finished(terminalFact('after-held', { session_id: 'held-session' }));
+      await writer.flush();
+      const taskHold = await target.addHold({ task_id: 'held-task', reason: 'litigation 42', created_by: 'legal@example' });
+      const sessionHold = await target.addHold({ session_id: 'held-session', reason: 'complaint', created_by: 'legal@example' });
+      const rangeHold = await target.addHold({ from_at: new Date('2020-01-01T00:03:00.000Z'), to_at: new Date('2020-01-01T00:03:00.001Z'), reason: 'audit', created_by: 'legal@example' });
+      expect((await target.listHolds()).map((hold) => hold.id)).toEqual(expect.arrayContaining([taskHold.id, sessionHold.id, rangeHold.id]));
 
-    // Later than every row written so far, including the 2030 ones of the filter test.
-    const cutoff = new Date('2031-01-01T00:00:00.000Z');
-    const page5 = (await store.query({ task_id: 'page-5', limit: 1 }))[0]!.seq;
-    const rangeHold = await store.addHold({ from_at: new Date('2030-01-01T00:06:00.000Z'), to_at: new Date('2030-01-01T00:06:00.001Z'), reason: 'audit', created_by: 'legal@example' });
-    const byRange = await writer.purge(cutoff, 'ops@example');
-    expect(byRange).toMatchObject({ anchor_seq: page5 - 1, deleted_rows: page5 - 1 });
-    expect(await store.verify()).toMatchObject({ ok: true });
-    expect(await store.removeHold(rangeHold.id)).toBe(true);
+      // A cutoff inside the retention floor is refused and deletes nothing.
+      await expect(writer.purge(new Date(Date.now() - 3_600_000), 'ops@example')).rejects.toThrow(/retention floor of 1 days/);
+      expect(await target.query({ limit: 100 })).toHaveLength(8);
 
-    const first = await writer.purge(cutoff, 'ops@example');
-    expect(first).toMatchObject({ anchor_seq: heldSeq - 1, deleted_rows: heldSeq - page5 });
-    const remaining = await store.query({ limit: 10_000 });
-    expect(remaining[0]?.seq).toBe(heldSeq);
-    expect(remaining.at(-1)).toMatchObject({ seq: first.seq, kind: 'control', actor: 'ops@example', data: { action: 'retention_purge', anchor_seq: heldSeq - 1 } });
-    expect(await store.verify()).toMatchObject({ ok: true });
+      const cutoff = new Date('2020-06-01T00:00:00.000Z');
+      const byRange = await writer.purge(cutoff, 'ops@example');
+      expect(byRange).toMatchObject({ anchor_seq: 2, deleted_rows: 2 });
+      expect(await target.verify()).toMatchObject({ ok: true });
+      expect(await target.removeHold(rangeHold.id)).toBe(true);
 
-    expect(await store.removeHold(taskHold.id)).toBe(true);
-    expect(await store.removeHold(taskHold.id)).toBe(false);
-    const second = await writer.purge(cutoff, 'ops@example');
-    const afterSecond = await store.query({ limit: 10_000 });
-    expect(afterSecond[0]?.task_id).toBe('after-held');
-    expect(second.deleted_rows).toBe(1);
-    expect(await store.verify()).toMatchObject({ ok: true });
+      const first = await writer.purge(cutoff, 'ops@example');
+      expect(first).toMatchObject({ anchor_seq: 5, deleted_rows: 3 });
+      const remaining = await target.query({ limit: 100 });
+      expect(remaining[0]?.seq).toBe(6);
+      expect(remaining.at(-1)).toMatchObject({
+        seq: first.seq, kind: 'control', actor: 'ops@example',
+        data: { action: 'retention_purge', anchor_seq: 5, detail: { deleted_rows: 3, retention_days: 1, older_than: cutoff.toISOString() } },
+      });
+      expect(await target.verify()).toMatchObject({ ok: true });
 
-    expect(await store.removeHold(sessionHold.id)).toBe(true);
-    await writer.purge(cutoff, 'ops@example');
-    const left = await store.query({ limit: 10_000 });
-    expect(left).toHaveLength(1);
-    expect(left[0]?.data).toMatchObject({ action: 'retention_purge' });
-    expect(await store.verify()).toMatchObject({ ok: true, rows: 1 });
+      expect(await target.removeHold(taskHold.id)).toBe(true);
+      expect(await target.removeHold(taskHold.id)).toBe(false);
+      const second = await writer.purge(cutoff, 'ops@example');
+      expect((await target.query({ limit: 100 }))[0]?.task_id).toBe('after-held');
+      expect(second.deleted_rows).toBe(1);
+      expect(await target.verify()).toMatchObject({ ok: true });
+
+      expect(await target.removeHold(sessionHold.id)).toBe(true);
+      await writer.purge(cutoff, 'ops@example');
+      const left = await target.query({ limit: 100 });
+      expect(left).toHaveLength(1);
+      expect(left[0]?.data).toMatchObject({ action: 'retention_purge' });
+      expect(await target.verify()).toMatchObject({ ok: true, rows: 1 });
+    } finally {
+      await writer.close(1_000);
+      await own.dispose();
+    }
   });
 });

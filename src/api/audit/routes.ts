@@ -1,5 +1,5 @@
 // Control-plane audit routes (ORCH-0704..0707): read and page the log, export it as NDJSON,
-// verify the chain, place and remove legal holds. Thin: the store answers and the writer
+// verify the chain, read its head (for an external witness), place and remove legal holds. Thin: the store answers and the writer
 // records hold changes with the caller's identity. With audit off every route is 404.
 
 import { Readable } from 'node:stream';
@@ -64,7 +64,7 @@ function holdFact(req: FastifyRequest, action: ControlFact['action'], target: st
   return { action, actor: actorOf(req), target, outcome: 'done', correlation_id: String(req.id), detail };
 }
 
-const AUDIT_OPERATIONS = ['listAudit', 'exportAudit', 'verifyAudit', 'listAuditHolds', 'createAuditHold', 'deleteAuditHold'] as const;
+const AUDIT_OPERATIONS = ['listAudit', 'exportAudit', 'verifyAudit', 'getAuditHead', 'listAuditHolds', 'createAuditHold', 'deleteAuditHold'] as const;
 
 export async function auditRoutes(app: FastifyInstance, deps: AuditRoutesDeps): Promise<void> {
   const { store, writer } = deps;
@@ -105,6 +105,18 @@ function readRoutes(app: FastifyInstance, store: AuditStore): void {
       const lines = Readable.from(exportNdjson(store, filterOf(req.query)));
       lines.on('error', (error) => req.log.warn({ err: String(error) }, 'audit export aborted mid-stream'));
       return reply.type('application/x-ndjson').send(lines);
+    },
+  });
+
+  app.route({
+    ...operation('getAuditHead', 'control'),
+    handler: async (req, reply) => {
+      try {
+        const head = await store.head();
+        return { head_seq: head.seq, head_hash: head.hash };
+      } catch (error) {
+        return unavailable(req, reply, error);
+      }
     },
   });
 

@@ -1,9 +1,11 @@
 // Data-plane task routes: submit (202, or the stream itself with Accept: text/event-stream),
-// status, stream with resume, cancel. Thin: all decisions live in the task service.
+// status, stream with resume, cancel. Thin: all decisions live in the task service. A status
+// for a task no longer in memory comes from the audit (`history`); its stream is 404.
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { orchError } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
+import type { components } from '../../generated/api-types.ts';
 import type { TaskRequest } from '../../orchestration/task.ts';
 import type { TaskService } from '../../orchestration/task-service.ts';
 import { sendError } from '../errors.ts';
@@ -14,6 +16,11 @@ export interface TaskRoutesDeps {
   tasks: TaskService;
   observer: LifecycleObserver;
   heartbeatMs: number;
+  /**
+   * The last known status of a task that is not in memory, from the audit log (audit/task-history.ts);
+   * undefined when the audit never admitted it. Absent when audit is off.
+   */
+  history?: (taskId: string) => Promise<components['schemas']['TaskStatus'] | undefined>;
 }
 
 type ById = { Params: { task_id: string } };
@@ -53,8 +60,16 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
     ...operation('getTask', 'data'),
     handler: async (req, reply) => {
       const task = tasks.get(req.params.task_id);
-      if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
-      return reply.send(task.status(task.pool.queue.position(task.id)));
+      if (task) return reply.send(task.status(task.pool.queue.position(task.id)));
+      let recorded: components['schemas']['TaskStatus'] | undefined;
+      try {
+        recorded = await deps.history?.(req.params.task_id);
+      } catch (error) {
+        req.log.warn({ err: String(error) }, 'task status from the audit log failed');
+        return sendError(reply, orchError('AUDIT_UNAVAILABLE', 'the task is not in memory and the audit store cannot be read', { retry_after_ms: 1_000 }));
+      }
+      if (recorded === undefined) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
+      return reply.send(recorded);
     },
   });
 
@@ -62,7 +77,8 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
     ...operation('streamTask', 'data'),
     handler: async (req, reply) => {
       const task = tasks.get(req.params.task_id);
-      if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
+      // A task known only to the audit has no event log left to replay: 404, and its status says how it ended.
+      if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id} (no event log; GET /v1/tasks/${req.params.task_id} answers from the audit when it was admitted)`, { field: 'task_id' }));
       const after = lastEventId(req);
       if (after === null) return sendError(reply, orchError('INVALID_PARAMS', 'Last-Event-ID must be a non-negative integer', { field: 'last-event-id' }));
       reply.hijack();

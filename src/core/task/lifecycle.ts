@@ -2,8 +2,12 @@
 // them and the one pure `transition`. The shell's Task applies it and never assigns a state by
 // hand, so an illegal move (a second ending, leaving a terminal state) is a typed value here.
 
-export const TASK_STATES = ['queued', 'running', 'completed', 'canceled', 'failed', 'expired', 'evicted'] as const;
+export const TASK_STATES = ['queued', 'running', 'completed', 'canceled', 'failed', 'expired', 'evicted', 'abandoned'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
+/**
+ * How a live task ends. `abandoned` is a state no transition reaches: only the audit records it,
+ * for a task a crash left open (reconciled at the next start), and nothing leaves it either.
+ */
 export const TERMINAL_STATES = ['completed', 'canceled', 'failed', 'expired', 'evicted'] as const;
 export type TerminalState = (typeof TERMINAL_STATES)[number];
 
@@ -21,7 +25,8 @@ export interface IllegalTransition {
 
 export type Transition = { ok: true; state: TaskState } | { ok: false; illegal: IllegalTransition };
 
-export const isTerminalState = (state: TaskState): state is TerminalState => state !== 'queued' && state !== 'running';
+/** A state nothing leaves: the five endings and `abandoned`. */
+export const isFinalState = (state: TaskState): boolean => state !== 'queued' && state !== 'running';
 
 /**
  * queued → running (place) → queued (requeue, before the first token) … → one terminal state.
@@ -33,7 +38,7 @@ export function transition(from: TaskState, event: LifecycleEvent): Transition {
     ok: false,
     illegal: { from, event: event.type, ...(event.type === 'end' ? { to: event.state } : {}) },
   });
-  if (isTerminalState(from)) return illegal();
+  if (isFinalState(from)) return illegal();
   switch (event.type) {
     case 'place':
       return from === 'queued' ? { ok: true, state: 'running' } : illegal();

@@ -1,0 +1,64 @@
+// A task's last known state, read from its audit rows (issue 10, finding 6): what
+// GET /v1/tasks/{id} answers once the task is no longer in memory (retention passed, or a
+// restart). Same shape as the live status; what only the event log knew is absent or zero.
+
+import type { components } from '../generated/api-types.ts';
+import { ERROR_TABLE, isErrorCode } from '../core/errors.ts';
+import { TASK_STATES, type TaskState } from '../core/task/events.ts';
+import type { JsonValue } from '../core/canonical-json.ts';
+import type { AuditRow } from './records.ts';
+import type { AuditStore } from './store.ts';
+
+export type TaskStatus = components['schemas']['TaskStatus'];
+
+// A task has a handful of rows (admission, placements per attempt, terminal, a few rejections).
+const TASK_ROWS_LIMIT = 1_000;
+
+type FinishReason = NonNullable<TaskStatus['finish_reason']>;
+const isFinishReason = (value: unknown): value is FinishReason => value === 'stop' || value === 'length' || value === 'canceled';
+const str = (value: JsonValue | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
+const int = (value: JsonValue | undefined): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined);
+const isTaskState = (value: unknown): value is TaskState => (TASK_STATES as readonly unknown[]).includes(value);
+
+function errorOf(code: JsonValue | undefined): TaskStatus['error'] | undefined {
+  if (!isErrorCode(code)) return undefined;
+  return { code, message: `the task ended with ${code} (answered from the audit log)`, retriable: ERROR_TABLE[code].retriable };
+}
+
+/** Folds one task's rows (seq order) into its status; undefined when no admission row is among them. */
+export function statusFromRows(rows: readonly AuditRow[]): TaskStatus | undefined {
+  const start = rows.findLastIndex((row) => row.kind === 'admission');
+  const admission = rows[start];
+  if (admission === undefined || admission.task_id === null) return undefined;
+  const later = rows.slice(start + 1);
+  const placement = later.findLast((row) => row.kind === 'placement');
+  const terminal = later.find((row) => row.kind === 'terminal');
+  const recorded = terminal?.data.state;
+  const state: TaskState = isTaskState(recorded) ? recorded : placement !== undefined ? 'running' : 'queued';
+  const priority = admission.data.priority === 'batch' ? 'batch' : 'interactive';
+  const replica = str(terminal?.data.replica_id) ?? str(placement?.data.replica_id);
+  const engine = str(terminal?.data.engine) ?? str(placement?.data.engine);
+  const finishReason = terminal?.data.finish_reason;
+  const error = errorOf(terminal?.data.error_code);
+  return {
+    task_id: admission.task_id,
+    state,
+    model: str(admission.data.model) ?? '',
+    pool_id: admission.pool_id ?? '',
+    priority,
+    ...(admission.session_id === null ? {} : { session_id: admission.session_id }),
+    ...(replica !== undefined && engine !== undefined ? { replica_id: replica, engine } : {}),
+    created_at: admission.at.toISOString(),
+    ...(placement === undefined ? {} : { started_at: placement.at.toISOString() }),
+    ...(terminal === undefined ? {} : { finished_at: terminal.at.toISOString() }),
+    tokens_out: int(terminal?.data.tokens_out) ?? 0,
+    ...(isFinishReason(finishReason) ? { finish_reason: finishReason } : {}),
+    ...(error === undefined ? {} : { error }),
+    last_event_id: 0,
+  };
+}
+
+/** The `history` dependency of the task routes: the task's status from the audit, or undefined. */
+export function taskHistory(store: AuditStore): (taskId: string) => Promise<TaskStatus | undefined> {
+  return async (taskId) => statusFromRows(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT }));
+}
