@@ -3,7 +3,7 @@
 // `text`, an engine tool-call delta is `tool_call_delta`, the terminal `end` / `error` are
 // `end` / `error`. Exactly one terminal item ends a sequence.
 
-import type { OrchError } from '../errors.ts';
+import { orchError, type OrchError } from '../errors.ts';
 import type { ChatFinishReason } from './finish-reason.ts';
 import type { Usage } from './usage.ts';
 
@@ -16,3 +16,9 @@ export type ChatOutputEvent =
   | { kind: 'tool_call_delta'; index: number; id?: string; name?: string; arguments: string }
   | { kind: 'end'; finish: ChatFinishReason; usage: Usage }
   | { kind: 'error'; error: OrchError };
+
+/**
+ * How a dialect renders `end{canceled}`: a canceled task has no answer, and neither dialect has
+ * a finish reason for it, so its stream ends with this error (no code fits better yet).
+ */
+export const CANCELED_OUTPUT_ERROR: OrchError = orchError('INTERNAL', 'the task was canceled before it finished');
