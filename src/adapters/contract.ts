@@ -3,6 +3,8 @@
 // Engine names appear in src/adapters/registry.ts and inside each engine's own folder.
 
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
+import type { ChatCapabilities, ValidConversation } from '../core/chat/conversation.ts';
+import type { AnswerFinishReason } from '../core/chat/finish-reason.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ServicePriors } from '../core/admission/predict.ts';
 import { EngineKind as ENGINE_KIND_VALUES } from '../generated/enums.ts';
@@ -29,25 +31,61 @@ export interface CanonicalRequest {
   cachePrompt?: boolean;
   /** W3C trace context to propagate to the engine, if tracing is on. */
   traceparent?: string;
+  /**
+   * The chat workload (issue 11): when present the adapter speaks the engine's chat endpoint
+   * and `prompt` is only the conversation's flat text (core/chat/prompt-text.ts) for accounting.
+   * Only sent to adapters whose `capabilities.chat` is set.
+   */
+  chat?: ValidConversation;
 }
+
+/** A request of the chat workload; stream() types its events as ChatStreamEvent. */
+export type ChatCanonicalRequest = CanonicalRequest & { chat: ValidConversation };
 
 /**
  * Canonical stream events. An adapter's stream yields zero or more `token`s and then exactly
  * one `end`; any failure is thrown as an EngineError instead (never yielded).
  */
-export type CanonicalEvent =
-  | { type: 'token'; text: string }
-  | {
-      type: 'end';
-      finishReason: 'stop' | 'length';
-      /** Engine-reported counts when the wire carries them. */
-      promptTokens?: number;
-      completionTokens?: number;
-      /** Engine-reported KV cache reuse for the prompt, in tokens (llama.cpp `tokens_cached`/`timings.cache_n`). */
-      cachedTokens?: number;
-      /** The engine slot that served the request (llama.cpp `id_slot`), for session affinity. */
-      slotId?: number;
-    };
+export type CanonicalEvent = CanonicalTokenEvent | CanonicalEndEvent;
+
+export interface CanonicalTokenEvent {
+  type: 'token';
+  text: string;
+}
+
+export interface CanonicalEndEvent {
+  type: 'end';
+  finishReason: 'stop' | 'length';
+  /** Engine-reported counts when the wire carries them (the usage of the answer). */
+  promptTokens?: number;
+  completionTokens?: number;
+  /** Engine-reported KV cache reuse for the prompt, in tokens (llama.cpp `tokens_cached`/`timings.cache_n`). */
+  cachedTokens?: number;
+  /** The engine slot that served the request (llama.cpp `id_slot`), for session affinity. */
+  slotId?: number;
+}
+
+/**
+ * One fragment of a tool call the model is writing (chat workload). Calls are numbered by
+ * `index` in the order they begin; `id` and `name` come with a call's first fragment only.
+ */
+export interface CanonicalToolCallDelta {
+  type: 'tool_call_delta';
+  index: number;
+  id?: string;
+  name?: string;
+  /** The next piece of the arguments' JSON text (may be empty). */
+  arguments: string;
+}
+
+/** The end of a chat answer: tool calls and content filtering are reasons of their own. */
+export type ChatEndEvent = Omit<CanonicalEndEvent, 'finishReason'> & { finishReason: AnswerFinishReason };
+
+/**
+ * What a chat stream yields: tokens and tool-call fragments in the order the model wrote them,
+ * then exactly one `end`. Failures are thrown as EngineError, as for CanonicalEvent.
+ */
+export type ChatStreamEvent = CanonicalTokenEvent | CanonicalToolCallDelta | ChatEndEvent;
 
 export interface EngineHealth {
   /** The process answers at all. */
@@ -74,6 +112,11 @@ export interface AdapterCapabilities {
   deterministic: boolean;
   /** The engine reports its own slot count through props(). */
   reportsSlots: boolean;
+  /**
+   * The chat workload and what it can take (issue 11); absent = no chat endpoint, and a chat
+   * request is refused before admission with a reason naming the pool.
+   */
+  chat?: ChatCapabilities;
 }
 
 /** Codes an adapter may raise; all are members of the error taxonomy. */
@@ -115,6 +158,11 @@ export interface WorkerAdapter {
   /**
    * Streams one generation. Aborting `signal` must close the upstream connection within
    * milliseconds and end the iteration (throwing the signal's reason or returning).
+   */
+  stream(req: ChatCanonicalRequest, signal: AbortSignal): AsyncIterable<ChatStreamEvent>;
+  /**
+   * The completion workload. Its events never carry tool calls; a request typed without `chat`
+   * must not carry one (pass ChatCanonicalRequest to get the chat overload above).
    */
   stream(req: CanonicalRequest, signal: AbortSignal): AsyncIterable<CanonicalEvent>;
   /**

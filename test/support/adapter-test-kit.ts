@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import type { Upstream, UpstreamBody } from '../../src/transport/http-agent.ts';
 import { decodeCapture, type CaptureResult } from './sse-capture.ts';
-import { streamSse } from '../../src/transport/sse-stream.ts';
+import { streamSse, type SseDecoder } from '../../src/transport/sse-stream.ts';
 import { UpstreamFailure } from '../../src/transport/upstream-failure.ts';
 import { EngineError, type AdapterInit, type CanonicalEvent } from '../../src/adapters/contract.ts';
 import type { CountingDecoder } from '../../src/adapters/http/engine.ts';
@@ -74,7 +74,11 @@ export function* splits(bytes: Uint8Array): Generator<Uint8Array[]> {
 type ToError = (err: unknown, tokens: number) => EngineError;
 
 /** A capture decoded without I/O, with the code the engine's error map gives how it ended (null = whole). */
-export function decodeOutcome(decoder: CountingDecoder, chunks: Uint8Array[], toError: ToError): CaptureResult<CanonicalEvent> & { code: string | null } {
+export function decodeOutcome<E = CanonicalEvent>(
+  decoder: SseDecoder<E> & { readonly tokens: number },
+  chunks: Uint8Array[],
+  toError: ToError,
+): CaptureResult<E> & { code: string | null } {
   const result = decodeCapture(decoder, chunks);
   const failure = result.error !== null
     ? new UpstreamFailure('in-band', 'in-band', { inBand: result.error })

@@ -1,18 +1,20 @@
 // The built-in mock engine as a WorkerAdapter: in-process, deterministic, with a configurable
 // speed, first-token delay, slot count and fault injection. It is reported honestly as engine
-// `mock` everywhere. Stop sequences end the stream with finish reason `stop`.
+// `mock` everywhere. Stop sequences end the stream with finish reason `stop`. It speaks chat:
+// text seeded by the conversation's flat text (`prompt`), or a scripted tool call (chat-script.ts).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MockEngineConfig } from '../../config/schema.ts';
 import {
   EngineError,
   type AdapterInit,
-  type CanonicalEvent,
   type CanonicalRequest,
+  type ChatStreamEvent,
   type EngineHealth,
   type EngineProps,
   type WorkerAdapter,
 } from '../contract.ts';
+import { scriptedToolCall, type ScriptedCall } from './chat-script.ts';
 import { nextToken, seedFor } from './tokens.ts';
 
 export const MOCK_DEFAULTS: MockEngineConfig = {
@@ -32,12 +34,35 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
   const tokenDelayMs = 1000 / cfg.tokens_per_s;
   let busy = 0;
 
-  async function* generate(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent> {
+  /** Sleeps on a budget, not per token, so high speeds do not become one timer per token. */
+  async function pace(i: number, signal: AbortSignal): Promise<void> {
+    if (tokenDelayMs >= 1 && i > 0) await sleep(tokenDelayMs, undefined, { signal });
+    else if (i > 0 && i % 64 === 0) await sleep(0, undefined, { signal });
+    signal.throwIfAborted();
+  }
+
+  /** A scripted call: one fragment per token, at most max_tokens of them (then `length`). */
+  async function* toolCall(call: ScriptedCall, maxTokens: number, signal: AbortSignal): AsyncGenerator<ChatStreamEvent> {
+    const sent = Math.min(call.fragments.length, maxTokens);
+    for (let i = 0; i < sent; i++) {
+      await pace(i, signal);
+      const args = call.fragments[i] ?? '';
+      yield i === 0 ? { type: 'tool_call_delta', index: 0, id: call.id, name: call.name, arguments: args } : { type: 'tool_call_delta', index: 0, arguments: args };
+    }
+    yield { type: 'end', finishReason: sent < call.fragments.length ? 'length' : 'tool_calls', completionTokens: sent };
+  }
+
+  async function* generate(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<ChatStreamEvent> {
     busy++;
     try {
       if (cfg.reset_before_first_token) throw new EngineError('WORKER_RESET', 'mock engine reset before the first token');
       if (cfg.first_token_delay_ms > 0) await sleep(cfg.first_token_delay_ms, undefined, { signal });
       let state = seedFor(req.prompt, req.seed);
+      const call = req.chat === undefined ? undefined : scriptedToolCall(req.chat, req.taskId, state);
+      if (call !== undefined) {
+        yield* toolCall(call, req.maxTokens, signal);
+        return;
+      }
       // Only the last (longest stop - 1) characters can begin a stop that the next token
       // completes; keeping just those keeps the per-token check O(stop length), not O(output).
       let tail = '';
@@ -54,10 +79,7 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
             signal.addEventListener('abort', () => reject(signal.reason), { once: true });
           });
         }
-        // Sleep on a budget, not per token, so high speeds do not become one timer per token.
-        if (tokenDelayMs >= 1 && i > 0) await sleep(tokenDelayMs, undefined, { signal });
-        else if (i > 0 && i % 64 === 0) await sleep(0, undefined, { signal });
-        signal.throwIfAborted();
+        await pace(i, signal);
         const step = nextToken(state);
         state = step.state;
         yield { type: 'token', text: step.text };
@@ -78,7 +100,13 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
 
   return {
     kind: 'mock',
-    capabilities: { slotAffinity: false, deterministic: true, reportsSlots: false },
+    capabilities: {
+      slotAffinity: false,
+      deterministic: true,
+      reportsSlots: false,
+      // Images only change the seed (through the flat text); json modes are not honoured, so refused.
+      chat: { vision: true, tools: true, responseFormat: false, logprobs: false },
+    },
     async health(): Promise<EngineHealth> {
       return { live: true, ready: true };
     },
@@ -92,7 +120,9 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
         deterministic: true,
       };
     },
-    stream: generate,
+    // Tool-call deltas and chat end reasons only come for requests that carry `chat`, which is
+    // exactly the chat overload of stream(); completion requests get tokens and stop/length.
+    stream: generate as WorkerAdapter['stream'],
     async close(): Promise<void> {},
   };
 }
