@@ -70,7 +70,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     serverFactory: (handler) => guard.createServer(handler),
     clientErrorHandler,
     // Bad percent-encoding and over-long path segments, which the router refuses itself.
-    frameworkErrors: (err, _req, reply) => sendError(reply, fromFastifyError(err)),
+    frameworkErrors: (err, req, reply) => sendError(reply.header('x-correlation-id', String(req.id)), fromFastifyError(err)),
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: config.server.body_limit_bytes,
     // Request lines come from the lifecycle log observer and metrics, not per request.

@@ -68,6 +68,9 @@ function describe(issue: AjvIssue | undefined, field: string | undefined): strin
   if (!issue) return 'invalid request';
   if (issue.keyword === 'additionalProperties') return `unknown field ${field}`;
   if (issue.keyword === 'required') return `missing required field ${field}`;
+  if (issue.keyword === 'pattern' && String(issue.params?.pattern).includes('\\u0000')) {
+    return `${field ?? 'body'} contains a NUL character${String(issue.params?.pattern).includes('uD800') ? ' or an unpaired UTF-16 surrogate' : ''}`;
+  }
   return `${field ?? 'body'} ${issue.message ?? 'is invalid'}`;
 }
 
