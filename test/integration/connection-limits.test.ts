@@ -81,11 +81,20 @@ describe('timeouts', () => {
 });
 
 describe('refused uploads', () => {
-  it('lets a plain client that sends its whole body read the 413', async () => {
+  it('keeps reading a refused upload after the 413 instead of resetting it, then serves the next request on the connection', async () => {
     gw = await startGateway(testConfig({ server: { body_limit_bytes: 4_096 } }));
-    const res = await request(`${gw.url}/v1/tasks`, { method: 'POST', body: Buffer.alloc(2_000_000, 0x61), headers: { 'content-type': 'application/json' } });
-    expect(res.statusCode).toBe(413);
-    expect(((await res.body.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE');
+    const peer = await open(gw.url);
+    peer.socket.write(`POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 300000\r\n\r\n${'x'.repeat(100_000)}`);
+    await expect.poll(() => peer.text()).toContain('PAYLOAD_TOO_LARGE');
+    expect(envelopeOf(peer.text())).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE' });
+    expect(peer.text()).toContain('4096 bytes');
+    // The client is still uploading when the answer arrives: the gateway must not close on it.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await peer.closed(0)).toBe(false);
+    peer.socket.write('x'.repeat(200_000));
+    peer.socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    await expect.poll(() => peer.text()).toMatch(/"status":"ok"/);
+    peer.socket.destroy();
     const fetched = await fetch(`${gw.url}/v1/sessions`, { method: 'POST', body: 'x'.repeat(2_000_000), headers: { 'content-type': 'application/json' } });
     expect(fetched.status).toBe(413);
   });

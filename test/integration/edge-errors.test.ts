@@ -5,20 +5,26 @@
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mockPool, startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
+import { createTestDatabase, databaseUrl } from './audit-backends.ts';
 
 let gw: TestGateway;
+let db: Awaited<ReturnType<typeof createTestDatabase>>;
 const SECRET_URL = 'http://admin:hunter2@127.0.0.1:9/engine?token=tok-abc&model=m&sig=s1g';
 
 beforeAll(async () => {
+  db = await createTestDatabase();
   gw = await startGateway(
     testConfig({
       server: { body_limit_bytes: 4_096 },
-      audit: { backend: 'pglite', data_dir: 'memory://' },
+      audit: { backend: 'postgres', database_url: databaseUrl(db.name) },
       pools: [mockPool({ replicas: [{ id: 'mock-0', slots: 2, url: SECRET_URL }] })],
     }),
   );
 });
-afterAll(async () => gw.close());
+afterAll(async () => {
+  await gw.close();
+  await db.drop();
+});
 
 function expectEnvelope(res: HttpResult, status: number, code: string, field?: string): void {
   expect(res.status, res.text).toBe(status);
