@@ -77,9 +77,14 @@ function envelopeProblem(status: number, headers: Record<string, string | string
   return undefined;
 }
 
+/** Status histogram: the suite also checks that the generator reaches past auth and routing. */
+const statuses = new Map<number, number>();
+
+
 async function send(pool: Pool, c: FuzzCase): Promise<Failure | undefined> {
   const res = await pool.request({ method: c.method as 'GET', path: c.path, headers: c.headers, ...(c.body === undefined ? {} : { body: c.body }) });
   const text = c.method === 'HEAD' ? '' : await res.body.text();
+  statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
   const fail = (problem: string): Failure => ({ label: c.label, request: `${c.method} ${c.path.slice(0, 200)} ${JSON.stringify(c.headers).slice(0, 200)} ${(c.body ?? '').slice(0, 200)}`, status: res.statusCode, problem, body: text.slice(0, 300) });
   if (res.statusCode >= 500) return fail('5xx');
   if (c.mustFail && res.statusCode < 400) return fail('a broken write was accepted');
@@ -155,6 +160,10 @@ describe(`fuzz (seed ${SEED})`, () => {
     const raw = (await Promise.all(malformedRequests(SEED).map((bytes) => sendRaw(gw.url, bytes)))).filter((p): p is string => p !== undefined);
     expect({ seed: SEED, failures, transportErrors, raw: raw.slice(0, 10) }, `fuzz seed ${SEED}: replay with ORCHQUEUE_FUZZ_SEED=${SEED}`).toEqual({ seed: SEED, failures: [], transportErrors: 0, raw: [] });
     expect(await observableState(), `fuzz seed ${SEED}: state changed`).toEqual(before);
+    // The generator must reach past auth and routing, or the suite proves little.
+    const histogram = Object.fromEntries(statuses);
+    for (const status of [200, 400, 401, 403, 404]) expect(histogram[status] ?? 0, `fuzz seed ${SEED}: no ${status} in ${JSON.stringify(histogram)}`).toBeGreaterThan(0);
+    expect(histogram[400] ?? 0, `fuzz seed ${SEED}: too few 400s in ${JSON.stringify(histogram)}`).toBeGreaterThan(REQUESTS / 10);
   }, 120_000);
 
   it('still completes a normal task afterwards, and the audit chain is intact', async () => {

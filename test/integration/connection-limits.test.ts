@@ -3,7 +3,6 @@
 // plain client reads the answer, and connections are capped globally and per client address.
 
 import { connect, type Socket } from 'node:net';
-import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 
