@@ -12,6 +12,7 @@ import { reconcileAbandoned } from './audit/reconcile-abandoned.ts';
 import { noopRecorder } from './audit/recorder.ts';
 import { taskHistory } from './audit/task-history.ts';
 import type { Config } from './config/schema.ts';
+import { checkExposure } from './config/exposure.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
 import { engineCatalog } from './adapters/registry.ts';
 import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
@@ -21,6 +22,7 @@ import type { IdSource, TimerClock } from './core/ports.ts';
 import { MemorySessionStore } from './core/session/session-store.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import { TaskEventLog } from './core/task/event-log.ts';
+import { redactCredentials } from './core/redact.ts';
 import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
@@ -161,6 +163,21 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   };
 }
 
+/** The message of a startup failure and of its causes, on one line ("connect ECONNREFUSED 10.0.0.5:5432"). */
+function startupFailure(error: unknown): string {
+  const parts: string[] = [];
+  const note = (e: unknown) => {
+    const text = e instanceof Error ? e.message || ('code' in e ? String(e.code) : e.name) : String(e);
+    if (text && !parts.includes(text)) parts.push(text);
+  };
+  for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; e = e instanceof Error ? e.cause : undefined, depth++) {
+    note(e);
+    // Node reports a refused dual-stack connect as an AggregateError with an empty message.
+    if (e instanceof AggregateError && e.errors.length > 0) note(e.errors[0]);
+  }
+  return parts.join(': ').replace(/\s+/g, ' ');
+}
+
 /** Queue policies acting (refusal or eviction), counted for the backpressure alert. */
 function backpressureOf(metrics: Metrics): LifecycleObserver {
   return {
@@ -174,15 +191,35 @@ function backpressureOf(metrics: Metrics): LifecycleObserver {
 }
 
 async function run(): Promise<void> {
-  const loaded = await loadConfig(process.argv.slice(2), process.env, engineCatalog);
+  const argv = process.argv.slice(2);
+  const loaded = await loadConfig(argv, process.env, engineCatalog);
   if (!loaded.ok) {
     process.stderr.write(`orchqueue: invalid configuration\n${loaded.problems.map((p) => `  - ${p}`).join('\n')}\n`);
     process.exit(2);
   }
-  const argv = process.argv.slice(2);
-  const gateway = await compose(loaded.config, { loadConfig: () => loadConfig(argv, process.env, engineCatalog) });
+  const exposure = checkExposure(loaded.config);
+  if (!exposure.ok) {
+    process.stderr.write(`orchqueue: ${exposure.problem}\n`);
+    process.exit(2);
+  }
+  let gateway: Gateway;
+  try {
+    gateway = await compose(loaded.config, { loadConfig: () => loadConfig(argv, process.env, engineCatalog) });
+  } catch (error) {
+    // One line an operator can act on (an unreachable DATABASE_URL, a locked PGlite dir), credentials redacted.
+    process.stderr.write(`orchqueue: cannot start: ${redactCredentials(startupFailure(error))}\n`);
+    process.exit(1);
+  }
+  for (const warning of exposure.warnings) gateway.app.log.warn({ host: loaded.config.server.host }, `insecure exposure: ${warning}`);
   const { host, port } = loaded.config.server;
-  const address = await gateway.app.listen({ host, port });
+  let address: string;
+  try {
+    address = await gateway.app.listen({ host, port });
+  } catch (error) {
+    process.stderr.write(`orchqueue: cannot listen on ${host}:${port}: ${startupFailure(error)}\n`);
+    await gateway.close().catch(() => undefined);
+    process.exit(1);
+  }
   gateway.app.log.info({ address, pools: gateway.pools.list().map((p) => p.id) }, 'orchqueue listening');
   let closing = false;
   const stop = (signal: string) => {

@@ -1,6 +1,7 @@
 // buildServer(deps): the Fastify instance with validation from the contract, the error
-// taxonomy, correlation ids, auth and every route group. It never listens by itself
-// (main.ts and tests do), so tests get the real server on an ephemeral port.
+// taxonomy, correlation ids, auth, the connection edge (timeouts, caps) and every route group.
+// It never listens by itself (main.ts and tests do), so tests get the real server on an
+// ephemeral port.
 
 import { randomUUID } from 'node:crypto';
 import { Ajv2020 } from 'ajv/dist/2020.js';
@@ -8,7 +9,9 @@ import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { installAuth } from './api/auth.ts';
+import { clientErrorHandler, connectionGuard, discardUnreadBody, type ConnectionLimits } from './api/connection-guard.ts';
 import { fromFastifyError, sendError } from './api/errors.ts';
+import { installJsonParsers } from './api/json-body.ts';
 import { poolRoutes } from './api/pools/routes.ts';
 import { sessionRoutes } from './api/sessions/routes.ts';
 import { systemRoutes } from './api/system/routes.ts';
@@ -45,11 +48,32 @@ function validators() {
   return { strict, coercing };
 }
 
+/** Longest path segment the router matches; longer ids are 414, ids up to it reach the schema (maxLength 128 → 400). */
+const MAX_PARAM_LENGTH = 512;
+
+function limitsOf(server: Config['server']): ConnectionLimits {
+  return {
+    headersTimeoutMs: server.headers_timeout_ms,
+    requestTimeoutMs: server.request_timeout_ms,
+    keepAliveTimeoutMs: server.keep_alive_timeout_ms,
+    maxConnections: server.max_connections,
+    maxConnectionsPerClient: server.max_connections_per_client,
+    bodyDiscardLimitBytes: server.body_discard_limit_bytes,
+  };
+}
+
 export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   const { config } = deps;
+  const limits = limitsOf(config.server);
+  const guard = connectionGuard(limits);
   const app = Fastify({
     // A pino Logger is a FastifyBaseLogger; widening keeps FastifyInstance's default generics.
     loggerInstance: deps.logger as FastifyBaseLogger,
+    serverFactory: (handler) => guard.createServer(handler),
+    clientErrorHandler,
+    // Bad percent-encoding and over-long path segments, which the router refuses itself.
+    frameworkErrors: (err, req, reply) => sendError(reply.header('x-correlation-id', String(req.id)), fromFastifyError(err)),
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     bodyLimit: config.server.body_limit_bytes,
     // Request lines come from the lifecycle log observer and metrics, not per request.
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlation_id' }),
@@ -58,19 +82,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
 
-  // Bodiless POSTs (cancel, reload) often still say Content-Type: application/json.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
-    if (text === '') return done(null, undefined);
-    parseJson(req, text, done);
-  });
-  // A bodiless POST may arrive chunked with no Content-Type at all (curl -H 'transfer-encoding:
-  // chunked', some HTTP clients' cancel): accept it when empty, refuse any real non-JSON body.
-  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => {
-    if (body.length === 0) return done(null, undefined);
-    done(Object.assign(new Error('Content-Type must be application/json'), { code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', statusCode: 415 }), undefined);
-  });
+  installJsonParsers(app);
 
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
@@ -79,11 +91,14 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-correlation-id', String(req.id));
+    const refused = guard.refusal(req);
+    if (refused) return sendError(reply.header('connection', 'close'), refused);
   });
+  app.addHook('onSend', discardUnreadBody(limits));
   installAuth(app, { data: config.auth.data_tokens, control: config.auth.control_tokens });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const error = fromFastifyError(err);
+    const error = fromFastifyError(err, { bodyLimitBytes: config.server.body_limit_bytes });
     if (error.code === 'INTERNAL') req.log.error({ err }, 'unhandled error');
     if (req.routeOptions.config?.operationId === 'createTask') {
       deps.observer.rejected?.({ correlation_id: String(req.id), code: error.code, message: error.message });

@@ -26,6 +26,12 @@ function matches(candidate: Buffer, tokens: readonly Buffer[]): boolean {
   return found;
 }
 
+/** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110 §11.1). */
+export function bearerToken(header: string | undefined): string {
+  const match = typeof header === 'string' ? /^bearer[ \t]+(\S+)[ \t]*$/i.exec(header) : null;
+  return match?.[1] ?? '';
+}
+
 export function installAuth(app: FastifyInstance, tokens: AuthTokens): void {
   const data = tokens.data.map(digest);
   const control = tokens.control.map(digest);
@@ -39,7 +45,7 @@ export function installAuth(app: FastifyInstance, tokens: AuthTokens): void {
       return;
     }
     const header = req.headers.authorization;
-    const token = typeof header === 'string' && header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const token = bearerToken(header);
     if (!token) return sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
     const d = digest(token);
     if (matches(d, allowed)) {

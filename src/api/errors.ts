@@ -2,8 +2,18 @@
 // core/errors.ts: errorEventData). Both are exhaustive over the envelope fields; neither ever carries a
 // stack trace or an upstream body. Fastify's own errors are translated here too.
 
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { httpStatusOf, orchError, type OrchError } from '../core/errors.ts';
+
+/** A refusal raised where Fastify expects an Error (a body parser); rendered as its OrchError. */
+export class RequestRefusal extends Error {
+  readonly error: OrchError;
+  constructor(error: OrchError) {
+    super(error.message);
+    this.error = error;
+  }
+}
 
 export interface ErrorBody {
   error: OrchError & { correlation_id: string };
@@ -21,6 +31,20 @@ export function sendError(reply: FastifyReply, error: OrchError): FastifyReply {
     reply.header('x-backoff-ms', String(Math.max(1, Math.round(error.retry_after_ms))));
   }
   return reply.code(status).type('application/json').send(renderHttpError(error, String(reply.request.id)));
+}
+
+/**
+ * The same envelope as raw HTTP/1.1 bytes, for answers written on the socket before Fastify
+ * has a request (parser errors, header overflow, timeouts, refused connections). Always closes.
+ */
+export function rawHttpError(error: OrchError, correlationId: string): string {
+  const status = httpStatusOf(error.code);
+  const body = JSON.stringify(renderHttpError(error, correlationId));
+  const retry = error.retry_after_ms === undefined ? '' : `Retry-After: ${Math.max(1, Math.ceil(error.retry_after_ms / 1000))}\r\n`;
+  return (
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+    `X-Correlation-Id: ${correlationId}\r\n${retry}Connection: close\r\n\r\n${body}`
+  );
 }
 
 interface AjvIssue {
@@ -44,11 +68,15 @@ function describe(issue: AjvIssue | undefined, field: string | undefined): strin
   if (!issue) return 'invalid request';
   if (issue.keyword === 'additionalProperties') return `unknown field ${field}`;
   if (issue.keyword === 'required') return `missing required field ${field}`;
+  if (issue.keyword === 'pattern' && String(issue.params?.pattern).includes('\\u0000')) {
+    return `${field ?? 'body'} contains a NUL character${String(issue.params?.pattern).includes('uD800') ? ' or an unpaired UTF-16 surrogate' : ''}`;
+  }
   return `${field ?? 'body'} ${issue.message ?? 'is invalid'}`;
 }
 
 /** Translates Fastify/ajv/parser errors into the taxonomy; anything unexpected is INTERNAL. */
-export function fromFastifyError(err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }): OrchError {
+export function fromFastifyError(err: FastifyError & { validation?: AjvIssue[]; validationContext?: string }, limits?: { bodyLimitBytes: number }): OrchError {
+  if (err instanceof RequestRefusal) return err.error;
   if (err.validation) {
     const issue = err.validation[0];
     const field = fieldOf(issue, err.validationContext);
@@ -56,7 +84,11 @@ export function fromFastifyError(err: FastifyError & { validation?: AjvIssue[]; 
   }
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return orchError('PAYLOAD_TOO_LARGE', 'request body exceeds the configured limit');
+      return orchError('PAYLOAD_TOO_LARGE', limits ? `request body exceeds the limit of ${limits.bodyLimitBytes} bytes (server.body_limit_bytes)` : 'request body exceeds the configured limit');
+    case 'FST_ERR_BAD_URL':
+      return orchError('INVALID_PARAMS', 'the request path has a malformed percent-encoding', { field: 'path' });
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return orchError('URI_TOO_LONG', 'a path segment is longer than 512 characters', { field: 'path' });
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return orchError('INVALID_PARAMS', 'malformed JSON body');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

@@ -34,6 +34,9 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
   let off: (() => void) | undefined;
   const heartbeat = setTimeout(function beat() {
     if (done) return;
+    // A reader that resumed beyond the head of a task that then ended below its id gets no
+    // terminal frame (only ids > Last-Event-ID are sent): close it here.
+    if (task.log.terminal && lastSeq >= task.log.lastSeq) return finish();
     res.write(': hb\n\n');
     heartbeat.refresh();
   }, opts.heartbeatMs);

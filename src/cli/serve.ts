@@ -20,6 +20,7 @@ JSON lines on stdout. SIGHUP reloads the configuration file; Ctrl-C or SIGTERM s
     config: { type: 'string', short: 'c', value: 'file', description: 'configuration file, YAML or JSON (env ORCHQUEUE_CONFIG)' },
     host: { type: 'string', value: 'host', description: 'bind address (env HOST; default 127.0.0.1)' },
     port: { type: 'string', value: 'port', description: 'bind port (env PORT; default 8080; 0 picks a free port)' },
+    insecure: { type: 'boolean', description: 'allow an open control plane on a non-loopback address (server.allow_open; logged as a warning)' },
   },
   positionals: [],
   local: true,
@@ -30,7 +31,8 @@ JSON lines on stdout. SIGHUP reloads the configuration file; Ctrl-C or SIGTERM s
     if (host !== undefined) env.HOST = host;
     if (port !== undefined) env.PORT = String(port);
     const config = stringOption(ctx, 'config');
-    const child = spawn(process.execPath, [...process.execArgv, MAIN, ...(config ? ['--config', config] : [])], { stdio: 'inherit', env });
+    const args = [...(config ? ['--config', config] : []), ...(ctx.values.insecure ? ['--insecure'] : [])];
+    const child = spawn(process.execPath, [...process.execArgv, MAIN, ...args], { stdio: 'inherit', env });
     const forward = (signal: NodeJS.Signals) => () => void child.kill(signal);
     const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
     for (const [signal, handler] of handlers) process.on(signal, handler);

@@ -1,8 +1,9 @@
 // Loads the configuration: embedded defaults (one `demo` pool on the built-in mock engine),
 // or a YAML/JSON file from --config / ORCHQUEUE_CONFIG, then environment overrides
-// (HOST, PORT, DATABASE_URL, LOG_LEVEL), validated against the schema with defaults filled
-// in. A bad config is a typed list of problems, never a half-applied one. Checks that only an
-// engine kind can judge come in as `ConfigChecks` from the composition root: config is a leaf.
+// (HOST, PORT, DATABASE_URL, LOG_LEVEL) and the --insecure flag (server.allow_open), validated
+// against the schema with defaults filled in. A bad config is a typed list of problems, never a
+// half-applied one. Checks that only an engine kind can judge come in as `ConfigChecks` from the
+// composition root: config is a leaf.
 
 import { readFile } from 'node:fs/promises';
 import { Ajv } from 'ajv';
@@ -40,6 +41,9 @@ export function validateConfig(input: unknown, checks: ConfigChecks = {}): Confi
     return { ok: false, problems };
   }
   const problems: string[] = [];
+  if (candidate.server.headers_timeout_ms > candidate.server.request_timeout_ms) {
+    problems.push('/server: headers_timeout_ms must not exceed request_timeout_ms (the headers are part of the request)');
+  }
   const poolIds = new Set<string>();
   const models = new Map<string, string>();
   for (const pool of candidate.pools) {
@@ -99,5 +103,13 @@ export async function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv
   } catch (err) {
     return { ok: false, problems: [err instanceof Error ? err.message : String(err)] };
   }
-  return validateConfig(applyEnv(input, env), checks);
+  return validateConfig(applyArgs(applyEnv(input, env), argv), checks);
+}
+
+/** `--insecure` is `server.allow_open: true` (an open control plane on a public address). */
+export function applyArgs(input: Record<string, unknown>, argv: readonly string[]): Record<string, unknown> {
+  if (!argv.includes('--insecure')) return input;
+  const out = structuredClone(input);
+  ((out.server ??= {}) as Record<string, unknown>).allow_open = true;
+  return out;
 }

@@ -5,7 +5,10 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EngineKind as ENGINE_KINDS } from '../generated/enums.ts';
 
-const Ms = (description: string, def: number, min = 1) => Type.Integer({ minimum: min, default: def, description });
+/** The longest timer Node can arm (2^31 − 1 ms, about 24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+const Ms = (description: string, def: number, min = 1, max = MAX_TIMER_MS) => Type.Integer({ minimum: min, maximum: max, default: def, description });
 
 export const LabelsSchema = Type.Object(
   {
@@ -19,7 +22,7 @@ export const LabelsSchema = Type.Object(
 export const MockEngineSchema = Type.Object(
   {
     tokens_per_s: Type.Number({ exclusiveMinimum: 0, default: 200, description: 'decode speed of the built-in mock engine' }),
-    first_token_delay_ms: Type.Integer({ minimum: 0, default: 20 }),
+    first_token_delay_ms: Type.Integer({ minimum: 0, maximum: MAX_TIMER_MS, default: 20 }),
     fail_at_token: Type.Optional(Type.Integer({ minimum: 0, description: 'fault: throw WORKER_RESET after N tokens' })),
     hang_at_token: Type.Optional(Type.Integer({ minimum: 0, description: 'fault: stop producing after N tokens' })),
     reset_before_first_token: Type.Optional(Type.Boolean({ description: 'fault: fail before the first token' })),
@@ -95,10 +98,10 @@ export const AuditSchema = Type.Object(
     database_url: Type.Optional(Type.String({ description: 'server Postgres; DATABASE_URL overrides' })),
     fail_closed: Type.Boolean({ default: true }),
     batch_max_rows: Type.Integer({ minimum: 1, default: 256 }),
-    batch_max_ms: Type.Integer({ minimum: 0, default: 5 }),
+    batch_max_ms: Type.Integer({ minimum: 0, maximum: 60_000, default: 5 }),
     buffer_max_rows: Type.Integer({ minimum: 1, default: 10_000 }),
     hash_prompts: Type.Boolean({ default: false }),
-    retention_days: Type.Optional(Type.Integer({ minimum: 1 })),
+    retention_days: Type.Optional(Type.Integer({ minimum: 1, maximum: 36_500 })),
   },
   { additionalProperties: false, default: {} },
 );
@@ -107,19 +110,40 @@ export const ConfigSchema = Type.Object(
   {
     server: Type.Object(
       {
-        host: Type.String({ default: '127.0.0.1' }),
+        host: Type.String({ default: '127.0.0.1', description: 'bind address; a non-loopback address needs auth.control_tokens or allow_open' }),
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
-        body_limit_bytes: Type.Integer({ minimum: 1024, default: 1_048_576 }),
-        heartbeat_ms: Type.Integer({ minimum: 100, default: 15_000 }),
-        retention_ms: Type.Integer({ minimum: 0, default: 300_000, description: 'how long a finished task and its events stay readable' }),
+        allow_open: Type.Boolean({
+          default: false,
+          description: 'start on a non-loopback address with an open control plane (no auth.control_tokens); logged as a warning. Same as --insecure',
+        }),
+        body_limit_bytes: Type.Integer({ minimum: 1024, maximum: 67_108_864, default: 1_048_576 }),
+        body_discard_limit_bytes: Type.Integer({
+          minimum: 0,
+          maximum: 67_108_864,
+          default: 4_194_304,
+          description: 'after an early refusal (413, 401) the rest of an upload is read and thrown away up to this many bytes, so the client sees the answer; past it the connection is closed',
+        }),
+        headers_timeout_ms: Ms('time a client has to send the request line and headers', 10_000, 100, 600_000),
+        request_timeout_ms: Ms('time a client has to send the whole request, body included (not the response: streams are not cut)', 30_000, 100, 3_600_000),
+        keep_alive_timeout_ms: Ms('idle time before a keep-alive connection is closed', 72_000, 100, 600_000),
+        max_connections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 4096, description: 'open client connections at most; more are answered 429 RATE_LIMITED and closed' }),
+        max_connections_per_client: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 256,
+          description: 'open connections per client address at most; more are answered 429 RATE_LIMITED and closed',
+        }),
+        heartbeat_ms: Ms('SSE heartbeat interval while no event flows', 15_000, 100, 3_600_000),
+        retention_ms: Ms('how long a finished task and its events stay readable', 300_000, 0, 86_400_000),
         max_finished_tasks: Type.Integer({
           minimum: 1,
+          maximum: 10_000_000,
           default: 10_000,
           description: 'finished tasks kept readable at most; past it the oldest are forgotten before retention_ms (bounds memory)',
         }),
-        unclaimed_stream_timeout_ms: Type.Integer({ minimum: 0, default: 0, description: '0 = never cancel a task whose stream nobody opened' }),
-        max_prompt_chars: Type.Integer({ minimum: 1, default: 200_000 }),
-        max_tokens_limit: Type.Integer({ minimum: 1, default: 32_768 }),
+        unclaimed_stream_timeout_ms: Ms('0 = never cancel a task whose stream nobody opened', 0, 0, 86_400_000),
+        max_prompt_chars: Type.Integer({ minimum: 1, maximum: 67_108_864, default: 200_000 }),
+        max_tokens_limit: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32_768 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -132,9 +156,9 @@ export const ConfigSchema = Type.Object(
     ),
     sessions: Type.Object(
       {
-        ttl_ms: Type.Integer({ minimum: 1, default: 600_000 }),
-        max_turns: Type.Integer({ minimum: 1, default: 8 }),
-        max_sessions: Type.Integer({ minimum: 1, default: 100_000 }),
+        ttl_ms: Ms('default idle lifetime of a session', 600_000, 1, 604_800_000),
+        max_turns: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 8 }),
+        max_sessions: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000 }),
       },
       { additionalProperties: false, default: {} },
     ),

@@ -542,7 +542,7 @@ export interface components {
          * @description Error codes; each maps to one HTTP status and one `retriable` flag (table in docs/api.md).
          * @enum {string}
          */
-        ErrorCode: "INVALID_PARAMS" | "UNAUTHORIZED" | "BUDGET_EXCEEDED" | "FORBIDDEN" | "NOT_FOUND" | "CONFLICT" | "SESSION_EXPIRED" | "PAYLOAD_TOO_LARGE" | "DEADLINE_UNMET" | "ADMISSION_REJECT" | "RATE_LIMITED" | "QUEUE_FULL_DROP_LRU" | "INTERNAL" | "ENGINE_ERROR" | "WORKER_RESET" | "POOL_UNREADY" | "REPLICA_EXHAUSTED" | "AUDIT_UNAVAILABLE" | "DRAINING" | "DECODE_TIMEOUT" | "DEADLINE_EXCEEDED";
+        ErrorCode: "INVALID_PARAMS" | "UNAUTHORIZED" | "BUDGET_EXCEEDED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "SESSION_EXPIRED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "DEADLINE_UNMET" | "ADMISSION_REJECT" | "RATE_LIMITED" | "QUEUE_FULL_DROP_LRU" | "HEADERS_TOO_LARGE" | "INTERNAL" | "ENGINE_ERROR" | "WORKER_RESET" | "POOL_UNREADY" | "REPLICA_EXHAUSTED" | "AUDIT_UNAVAILABLE" | "DRAINING" | "DECODE_TIMEOUT" | "DEADLINE_EXCEEDED";
         ApiError: {
             code: components["schemas"]["ErrorCode"];
             /** @description human-readable, written by the gateway; never an upstream body or a stack trace */
@@ -613,10 +613,10 @@ export interface components {
              * @example demo
              */
             model: string;
-            /** @description the prompt text; at most `server.max_prompt_chars` characters (configurable) */
+            /** @description the prompt text; at most `server.max_prompt_chars` characters (configurable). NUL characters, unpaired UTF-16 surrogates and a body that is not valid UTF-8 are `400 INVALID_PARAMS` naming `prompt` */
             prompt: string;
             /**
-             * @description exactly this many tokens are generated unless a stop sequence matches; at most `server.max_tokens_limit` (configurable) and the pool context
+             * @description exactly this many tokens are generated unless a stop sequence matches; at most `server.max_tokens_limit` (configurable, default 32768) and the pool context
              * @example 32
              */
             max_tokens: number;
@@ -629,7 +629,7 @@ export interface components {
             session_id?: string;
             /** @default interactive */
             priority?: components["schemas"]["Priority"];
-            /** @description the task must finish within this many ms of receipt; refused with `DEADLINE_UNMET` if that is predictably impossible, ended with `DEADLINE_EXCEEDED` if it passes */
+            /** @description at most one day (86400000). The task must finish within this many ms of receipt; refused with `DEADLINE_UNMET` if that is predictably impossible, ended with `DEADLINE_EXCEEDED` if it passes */
             deadline_ms?: number;
             /** @description sampling seed; same seed and prompt give the same tokens on a deterministic pool */
             seed?: number;
@@ -730,7 +730,7 @@ export interface components {
         SessionBudgetLimits: {
             /** @description output tokens over all turns */
             tokens?: number;
-            /** @description decode wall time over all turns */
+            /** @description decode wall time over all turns (at most 365 days) */
             time_ms?: number;
             /** @description cost units over all turns (tokens × the pool's `cost_per_1k_tokens` / 1000) */
             cost?: number;
@@ -738,7 +738,7 @@ export interface components {
         SessionCreate: {
             /** @description chosen id; generated (a UUID) when absent */
             session_id?: string;
-            /** @description idle lifetime, refreshed on every use (default `sessions.ttl_ms`, 600000) */
+            /** @description idle lifetime, refreshed on every use (default `sessions.ttl_ms`, 600000; at most 7 days) */
             ttl_ms?: number;
             /** @description turn cap (default `sessions.max_turns`, 8) */
             max_turns?: number;
@@ -858,7 +858,7 @@ export interface components {
             replicas: components["schemas"]["Replica"][];
         };
         DrainRequest: {
-            /** @description how long running work may continue; 0 ends it at once */
+            /** @description how long running work may continue; 0 ends it at once; at most one day (86400000) */
             deadline_ms: number;
         };
         DrainAccepted: {
@@ -951,12 +951,12 @@ export interface components {
             session_id?: string;
             /**
              * Format: date-time
-             * @description start of the held range (inclusive)
+             * @description start of the held range (inclusive; years 0001–9999)
              */
             from?: string;
             /**
              * Format: date-time
-             * @description end of the held range (exclusive)
+             * @description end of the held range (exclusive; years 0001–9999)
              */
             to?: string;
             reason: string;
@@ -1163,7 +1163,12 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description `PAYLOAD_TOO_LARGE`: the body is larger than `server.body_limit_bytes` (default 1 MiB). */
+        /**
+         * @description `PAYLOAD_TOO_LARGE`: the body is larger than `server.body_limit_bytes` (default 1 MiB); the
+         *     message states the limit. The rest of the upload is read and discarded (up to
+         *     `server.body_discard_limit_bytes`) so the client sees this answer before the connection
+         *     is closed.
+         */
         PayloadTooLarge: {
             headers: {
                 "X-Correlation-Id": components["headers"]["XCorrelationId"];
@@ -1305,9 +1310,9 @@ export interface components {
         AuditSessionFilter: string;
         /** @description only rows of this kind */
         AuditKindFilter: components["schemas"]["AuditKind"];
-        /** @description only rows with `at` at or after this instant */
+        /** @description only rows with `at` at or after this instant (years 0001–9999; anything else is `400`) */
         AuditSince: string;
-        /** @description only rows with `at` before this instant */
+        /** @description only rows with `at` before this instant (years 0001–9999; anything else is `400`) */
         AuditUntil: string;
         /** @description paging cursor, only rows with a greater `seq` */
         AuditAfterSeq: number;
@@ -1930,9 +1935,9 @@ export interface operations {
                 session_id?: components["parameters"]["AuditSessionFilter"];
                 /** @description only rows of this kind */
                 kind?: components["parameters"]["AuditKindFilter"];
-                /** @description only rows with `at` at or after this instant */
+                /** @description only rows with `at` at or after this instant (years 0001–9999; anything else is `400`) */
                 since?: components["parameters"]["AuditSince"];
-                /** @description only rows with `at` before this instant */
+                /** @description only rows with `at` before this instant (years 0001–9999; anything else is `400`) */
                 until?: components["parameters"]["AuditUntil"];
                 /** @description paging cursor, only rows with a greater `seq` */
                 after_seq?: components["parameters"]["AuditAfterSeq"];
@@ -1979,9 +1984,9 @@ export interface operations {
                 session_id?: components["parameters"]["AuditSessionFilter"];
                 /** @description only rows of this kind */
                 kind?: components["parameters"]["AuditKindFilter"];
-                /** @description only rows with `at` at or after this instant */
+                /** @description only rows with `at` at or after this instant (years 0001–9999; anything else is `400`) */
                 since?: components["parameters"]["AuditSince"];
-                /** @description only rows with `at` before this instant */
+                /** @description only rows with `at` before this instant (years 0001–9999; anything else is `400`) */
                 until?: components["parameters"]["AuditUntil"];
                 /** @description paging cursor, only rows with a greater `seq` */
                 after_seq?: components["parameters"]["AuditAfterSeq"];

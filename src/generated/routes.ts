@@ -11,13 +11,16 @@ const ErrorCodeSchema = {
     "BUDGET_EXCEEDED",
     "FORBIDDEN",
     "NOT_FOUND",
+    "REQUEST_TIMEOUT",
     "CONFLICT",
     "SESSION_EXPIRED",
     "PAYLOAD_TOO_LARGE",
+    "URI_TOO_LONG",
     "DEADLINE_UNMET",
     "ADMISSION_REJECT",
     "RATE_LIMITED",
     "QUEUE_FULL_DROP_LRU",
+    "HEADERS_TOO_LARGE",
     "INTERNAL",
     "ENGINE_ERROR",
     "WORKER_RESET",
@@ -103,12 +106,14 @@ const TaskRequestSchema = {
     prompt: {
       type: "string",
       minLength: 1,
-      description: "the prompt text; at most `server.max_prompt_chars` characters (configurable)",
+      pattern: "^[^\\u0000\\uD800-\\uDFFF]*$",
+      description: "the prompt text; at most `server.max_prompt_chars` characters (configurable). NUL characters, unpaired UTF-16 surrogates and a body that is not valid UTF-8 are `400 INVALID_PARAMS` naming `prompt`",
     },
     max_tokens: {
       type: "integer",
       minimum: 1,
-      description: "exactly this many tokens are generated unless a stop sequence matches; at most `server.max_tokens_limit` (configurable) and the pool context",
+      maximum: 1000000,
+      description: "exactly this many tokens are generated unless a stop sequence matches; at most `server.max_tokens_limit` (configurable, default 32768) and the pool context",
       examples: [32],
     },
     task_id: { type: "string", format: "uuid", description: "client-chosen id; makes the request idempotent" },
@@ -121,7 +126,8 @@ const TaskRequestSchema = {
     deadline_ms: {
       type: "integer",
       minimum: 1,
-      description: "the task must finish within this many ms of receipt; refused with `DEADLINE_UNMET` if that is predictably impossible, ended with `DEADLINE_EXCEEDED` if it passes",
+      maximum: 86400000,
+      description: "at most one day (86400000). The task must finish within this many ms of receipt; refused with `DEADLINE_UNMET` if that is predictably impossible, ended with `DEADLINE_EXCEEDED` if it passes",
     },
     seed: {
       type: "integer",
@@ -134,7 +140,7 @@ const TaskRequestSchema = {
     stop: {
       type: "array",
       maxItems: 8,
-      items: { type: "string", minLength: 1 },
+      items: { type: "string", minLength: 1, maxLength: 1000, pattern: "^[^\\u0000\\uD800-\\uDFFF]*$" },
       description: "stop sequences; generation ends (`finish_reason` `stop`) when one is produced",
     },
     engine: { allOf: [EngineKindSchema], description: "only pools on this engine kind" },
@@ -285,11 +291,17 @@ const SessionBudgetLimitsSchema = {
   additionalProperties: false,
   description: "optional budgets; an absent budget is unlimited",
   properties: {
-    tokens: { type: "integer", minimum: 1, description: "output tokens over all turns" },
-    time_ms: { type: "integer", minimum: 1, description: "decode wall time over all turns" },
+    tokens: { type: "integer", minimum: 1, maximum: 1000000000000, description: "output tokens over all turns" },
+    time_ms: {
+      type: "integer",
+      minimum: 1,
+      maximum: 31536000000,
+      description: "decode wall time over all turns (at most 365 days)",
+    },
     cost: {
       type: "number",
       exclusiveMinimum: 0,
+      maximum: 1000000000000000,
       description: "cost units over all turns (tokens × the pool's `cost_per_1k_tokens` / 1000)",
     },
   },
@@ -307,9 +319,15 @@ const SessionCreateSchema = {
     ttl_ms: {
       type: "integer",
       minimum: 1000,
-      description: "idle lifetime, refreshed on every use (default `sessions.ttl_ms`, 600000)",
+      maximum: 604800000,
+      description: "idle lifetime, refreshed on every use (default `sessions.ttl_ms`, 600000; at most 7 days)",
     },
-    max_turns: { type: "integer", minimum: 1, description: "turn cap (default `sessions.max_turns`, 8)" },
+    max_turns: {
+      type: "integer",
+      minimum: 1,
+      maximum: 1000000,
+      description: "turn cap (default `sessions.max_turns`, 8)",
+    },
     budgets: SessionBudgetLimitsSchema,
   },
 } as const;
@@ -459,7 +477,12 @@ const DrainRequestSchema = {
   additionalProperties: false,
   required: ["deadline_ms"],
   properties: {
-    deadline_ms: { type: "integer", minimum: 0, description: "how long running work may continue; 0 ends it at once" },
+    deadline_ms: {
+      type: "integer",
+      minimum: 0,
+      maximum: 86400000,
+      description: "how long running work may continue; 0 ends it at once; at most one day (86400000)",
+    },
   },
 } as const;
 
@@ -603,11 +626,15 @@ const AuditHoldRequestSchema = {
   required: ["reason"],
   description: "Exactly one scope, `task_id`, `session_id`, or `from` with `to`.",
   properties: {
-    task_id: { type: "string", minLength: 1, maxLength: 128 },
-    session_id: { type: "string", minLength: 1, maxLength: 128 },
-    from: { type: "string", format: "date-time", description: "start of the held range (inclusive)" },
-    to: { type: "string", format: "date-time", description: "end of the held range (exclusive)" },
-    reason: { type: "string", minLength: 1, maxLength: 1000 },
+    task_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000]*$" },
+    session_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000]*$" },
+    from: {
+      type: "string",
+      format: "date-time",
+      description: "start of the held range (inclusive; years 0001–9999)",
+    },
+    to: { type: "string", format: "date-time", description: "end of the held range (exclusive; years 0001–9999)" },
+    reason: { type: "string", minLength: 1, maxLength: 1000, pattern: "^[^\\u0000]*$" },
   },
 } as const;
 
@@ -1039,12 +1066,37 @@ export const operations = {
       querystring: {
         type: "object",
         properties: {
-          task_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this task" },
-          session_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this session" },
+          task_id: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            pattern: "^[^\\u0000]*$",
+            description: "only rows of this task",
+          },
+          session_id: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            pattern: "^[^\\u0000]*$",
+            description: "only rows of this session",
+          },
           kind: AuditKindSchema,
-          since: { type: "string", format: "date-time", description: "only rows with `at` at or after this instant" },
-          until: { type: "string", format: "date-time", description: "only rows with `at` before this instant" },
-          after_seq: { type: "integer", minimum: 0, description: "paging cursor, only rows with a greater `seq`" },
+          since: {
+            type: "string",
+            format: "date-time",
+            description: "only rows with `at` at or after this instant (years 0001–9999; anything else is `400`)",
+          },
+          until: {
+            type: "string",
+            format: "date-time",
+            description: "only rows with `at` before this instant (years 0001–9999; anything else is `400`)",
+          },
+          after_seq: {
+            type: "integer",
+            minimum: 0,
+            maximum: 9007199254740991,
+            description: "paging cursor, only rows with a greater `seq`",
+          },
           limit: { type: "integer", minimum: 1, maximum: 1000, default: 100, description: "rows per page" },
         },
         additionalProperties: false,
@@ -1069,12 +1121,37 @@ export const operations = {
       querystring: {
         type: "object",
         properties: {
-          task_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this task" },
-          session_id: { type: "string", minLength: 1, maxLength: 128, description: "only rows of this session" },
+          task_id: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            pattern: "^[^\\u0000]*$",
+            description: "only rows of this task",
+          },
+          session_id: {
+            type: "string",
+            minLength: 1,
+            maxLength: 128,
+            pattern: "^[^\\u0000]*$",
+            description: "only rows of this session",
+          },
           kind: AuditKindSchema,
-          since: { type: "string", format: "date-time", description: "only rows with `at` at or after this instant" },
-          until: { type: "string", format: "date-time", description: "only rows with `at` before this instant" },
-          after_seq: { type: "integer", minimum: 0, description: "paging cursor, only rows with a greater `seq`" },
+          since: {
+            type: "string",
+            format: "date-time",
+            description: "only rows with `at` at or after this instant (years 0001–9999; anything else is `400`)",
+          },
+          until: {
+            type: "string",
+            format: "date-time",
+            description: "only rows with `at` before this instant (years 0001–9999; anything else is `400`)",
+          },
+          after_seq: {
+            type: "integer",
+            minimum: 0,
+            maximum: 9007199254740991,
+            description: "paging cursor, only rows with a greater `seq`",
+          },
         },
         additionalProperties: false,
       },
@@ -1166,7 +1243,7 @@ export const operations = {
     schema: {
       params: {
         type: "object",
-        properties: { hold_id: { type: "string", minLength: 1, maxLength: 128 } },
+        properties: { hold_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000]*$" } },
         required: ["hold_id"],
         additionalProperties: false,
       },

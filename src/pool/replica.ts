@@ -6,6 +6,7 @@ import type { WorkerAdapter } from '../adapters/contract.ts';
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { ReplicaState, ReplicaView } from '../core/placement/decide.ts';
 import type { Clock } from '../core/ports.ts';
+import { redactCredentials } from '../core/redact.ts';
 import { CircuitBreaker } from './breaker.ts';
 
 export interface ReplicaStatus {
@@ -186,14 +187,14 @@ export class Replica {
     const lastError = mismatch ?? this.lastError ?? trial;
     return {
       id: this.id,
-      ...(this.config.url ? { url: this.config.url } : {}),
+      ...(this.config.url ? { url: redactCredentials(this.config.url) } : {}),
       state,
       ...(this.engineVersion ? { engine_version: this.engineVersion } : {}),
       ...(this.ctxMax ? { ctx_max: this.ctxMax } : {}),
       slots_total: this.slotsTotal,
       slots_busy: this.slotsBusy,
       breaker,
-      ...(lastError ? { last_error: lastError } : {}),
+      ...(lastError ? { last_error: redactCredentials(lastError) } : {}),
       labels,
     };
   }

@@ -4,6 +4,7 @@
 
 import { hostname } from 'node:os';
 import { pino, stdSerializers, type DestinationStream, type Logger } from 'pino';
+import { REDACTED, redactCredentials } from '../core/redact.ts';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -13,7 +14,7 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
 
 /**
  * Key names whose values are never written, compared lower-case without `-` and `_`, so
@@ -33,16 +34,11 @@ const REDACT_PATHS = [
 ];
 
 const MAX_DEPTH = 8;
-const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)[^/@\s]+@/gi;
-const URL_SECRET_PARAM = /([?&](?:api[_-]?key|key|token|access_token|sig|signature|password)=)[^&#\s]*/gi;
 
 export const isSecretKey = (key: string): boolean => SECRET_KEYS.has(key.toLowerCase().replace(/[-_]/g, ''));
 
-/** Removes credentials from a URL-bearing string (userinfo and secret query parameters). */
-export function scrubUrl(text: string): string {
-  if (!text.includes('@') && !text.includes('=')) return text;
-  return text.replace(URL_USERINFO, `$1${REDACTED}@`).replace(URL_SECRET_PARAM, `$1${REDACTED}`);
-}
+/** Removes credentials from a URL-bearing string: the one redaction in core/redact.ts. */
+export const scrubUrl = redactCredentials;
 
 const isPlain = (v: object): boolean => {
   const proto: unknown = Object.getPrototypeOf(v);

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { checkExposure } from '../../src/config/exposure.ts';
 import { applyEnv, readConfigFile, validateConfig } from '../../src/config/load.ts';
 
 const repo = (path: string) => new URL(`../../${path.replace(/^\.\//, '')}`, import.meta.url);
@@ -16,6 +17,7 @@ interface Service {
   command?: string[];
   environment?: Record<string, string>;
   volumes?: string[];
+  ports?: string[];
   depends_on?: string[] | Record<string, unknown>;
 }
 const compose = parseYaml(read('docker-compose.yml')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
@@ -80,6 +82,9 @@ describe('docker-compose.yml', () => {
     const llamaPort = llamaArgs[llamaArgs.indexOf('--port') + 1];
     const urls = result.config.pools.flatMap((p) => p.replicas.map((r) => new URL(r.url ?? 'http://none')));
     expect(urls.map((u) => `${u.hostname}:${u.port}`)).toEqual([`llamacpp:${llamaPort}`]);
+    // The stack starts (issue 10 finding 4) only because its open gateway is published on loopback.
+    expect(checkExposure(result.config).ok).toBe(true);
+    expect(gateway.ports?.map(String)).toEqual(['127.0.0.1:8080:8080']);
   });
 });
 

@@ -5,6 +5,7 @@
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import type { HoldScope } from '../../audit/store.ts';
 import type { components } from '../../generated/api-types.ts';
+import { instantOf } from './instant.ts';
 
 /** The body as the contract's schema (AuditHoldRequest) has already validated it. */
 export type HoldRequestBody = components['schemas']['AuditHoldRequest'];
@@ -22,8 +23,12 @@ export function holdScopeOf(body: HoldRequestBody): Result<HoldScope> {
   if (body.session_id !== undefined) return ok({ session_id: body.session_id });
   if (body.from === undefined) return fail(orchError('INVALID_PARAMS', 'a time range needs both from and to', { field: 'from' }));
   if (body.to === undefined) return fail(orchError('INVALID_PARAMS', 'a time range needs both from and to', { field: 'to' }));
-  const from = new Date(body.from);
-  const to = new Date(body.to);
+  const fromAt = instantOf(body.from, 'from');
+  if (!fromAt.ok) return fromAt;
+  const toAt = instantOf(body.to, 'to');
+  if (!toAt.ok) return toAt;
+  const from = fromAt.value;
+  const to = toAt.value;
   if (!(from.getTime() < to.getTime())) return fail(orchError('INVALID_PARAMS', 'to must be later than from', { field: 'to' }));
   return ok({ from_at: from, to_at: to });
 }

@@ -8,12 +8,13 @@ import { exportNdjson, auditRowJson, type ExportFilter } from '../../audit/ndjso
 import type { AuditKind } from '../../audit/records.ts';
 import type { AuditRecorder } from '../../audit/recorder.ts';
 import type { AuditHold, AuditStore } from '../../audit/store.ts';
-import { orchError } from '../../core/errors.ts';
+import { ok, orchError, type Result } from '../../core/errors.ts';
 import type { ControlFact } from '../../core/observer.ts';
 import { actorOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
 import { holdScopeOf, type HoldRequestBody } from './hold-request.ts';
+import { instantOf } from './instant.ts';
 
 export interface AuditRoutesDeps {
   /** null when audit.backend is off. */
@@ -30,15 +31,20 @@ interface FilterQuery {
   after_seq?: number;
 }
 
-function filterOf(query: FilterQuery): ExportFilter {
-  return {
+/** The store's filter; a time bound the store cannot hold is a 400, not a store failure. */
+function filterOf(query: FilterQuery): Result<ExportFilter> {
+  const since = query.since === undefined ? undefined : instantOf(query.since, 'since');
+  if (since && !since.ok) return since;
+  const until = query.until === undefined ? undefined : instantOf(query.until, 'until');
+  if (until && !until.ok) return until;
+  return ok({
     ...(query.task_id === undefined ? {} : { task_id: query.task_id }),
     ...(query.session_id === undefined ? {} : { session_id: query.session_id }),
     ...(query.kind === undefined ? {} : { kind: query.kind }),
-    ...(query.since === undefined ? {} : { since: new Date(query.since) }),
-    ...(query.until === undefined ? {} : { until: new Date(query.until) }),
+    ...(since === undefined ? {} : { since: since.value }),
+    ...(until === undefined ? {} : { until: until.value }),
     ...(query.after_seq === undefined ? {} : { after_seq: query.after_seq }),
-  };
+  });
 }
 
 function holdJson(hold: AuditHold): Record<string, string> {
@@ -83,8 +89,10 @@ function readRoutes(app: FastifyInstance, store: AuditStore): void {
     ...operation('listAudit', 'control'),
     handler: async (req, reply) => {
       const { limit } = req.query;
+      const filter = filterOf(req.query);
+      if (!filter.ok) return sendError(reply, filter.error);
       try {
-        const rows = await store.query({ ...filterOf(req.query), limit });
+        const rows = await store.query({ ...filter.value, limit });
         const last = rows.at(-1);
         return { rows: rows.map(auditRowJson), ...(rows.length === limit && last !== undefined ? { next_after_seq: last.seq } : {}) };
       } catch (error) {
@@ -96,13 +104,15 @@ function readRoutes(app: FastifyInstance, store: AuditStore): void {
   app.route<{ Querystring: FilterQuery }>({
     ...operation('exportAudit', 'control'),
     handler: async (req, reply) => {
+      const filter = filterOf(req.query);
+      if (!filter.ok) return sendError(reply, filter.error);
       // Probe first: once the stream has started, a failure can only cut the connection.
       try {
         await store.head();
       } catch (error) {
         return unavailable(req, reply, error);
       }
-      const lines = Readable.from(exportNdjson(store, filterOf(req.query)));
+      const lines = Readable.from(exportNdjson(store, filter.value));
       lines.on('error', (error) => req.log.warn({ err: String(error) }, 'audit export aborted mid-stream'));
       return reply.type('application/x-ndjson').send(lines);
     },

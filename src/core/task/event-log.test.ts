@@ -43,12 +43,17 @@ describe('TaskEventLog', () => {
     expect(log.listenerCount).toBe(0);
   });
 
-  it('clamps a resume point beyond the end to "nothing to replay"', () => {
+  // ORCH-0403 (issue 10 finding 10: Last-Event-ID above the head)
+  it('gives a reader resuming beyond the head only the ids greater than its resume point, as they arrive', () => {
     const log = new TaskEventLog();
     log.append('token', { t: 'a', i: 0 });
     const seen: number[] = [];
-    log.follow(99, (_f, e) => seen.push(e.seq));
+    log.follow(3, (_f, e) => seen.push(e.seq));
     log.append('token', { t: 'b', i: 1 });
-    expect(seen).toEqual([2]);
+    log.append('token', { t: 'c', i: 2 });
+    expect(seen).toEqual([]);
+    log.append('token', { t: 'd', i: 3 });
+    log.append('end', { tokens_out: 4, decode_time_ms: 1, finish_reason: 'length' });
+    expect(seen).toEqual([4, 5]);
   });
 });

@@ -54,9 +54,13 @@ export class TaskEventLog implements EventLog {
       listener(this.frames[i] as string, this.events[i] as TaskEvent);
     }
     if (this.terminalEvent) return () => {};
-    this.listeners.add(listener);
+    // A reader resuming beyond the head gets only ids > afterSeq, also from later appends.
+    const reader: LogListener = afterSeq <= this.events.length ? listener : (frame, event) => {
+      if (event.seq > afterSeq) listener(frame, event);
+    };
+    this.listeners.add(reader);
     return () => {
-      this.listeners.delete(listener);
+      this.listeners.delete(reader);
     };
   }
 
