@@ -24,6 +24,7 @@ const LEGAL: Readonly<Record<TaskState, Readonly<Record<string, TaskState>>>> = 
 
 const PAIRS = TASK_STATES.flatMap((from) => EVENTS.map((event) => ({ from, event, to: LEGAL[from][label(event)] })));
 
+// ORCH-0114
 describe('transition', () => {
   it('covers every state and event in the table', () => {
     expect(PAIRS).toHaveLength(TASK_STATES.length * (2 + TERMINAL_STATES.length));
