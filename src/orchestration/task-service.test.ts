@@ -1,0 +1,104 @@
+// The task service's own timers on a fake clock: a task's deadline and the unclaimed-stream
+// timeout fire exactly when due, never before, and end the task with the right terminal event.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServiceKit, type ServiceKit } from '../../test/support/task-service.ts';
+
+let kit: ServiceKit | undefined;
+afterEach(async () => {
+  await kit?.close();
+  kit = undefined;
+});
+
+// ORCH-0109 ORCH-0205
+describe('task deadline', () => {
+  it('expires a running task with DEADLINE_EXCEEDED exactly at deadline_ms, not a millisecond before', async () => {
+    kit = await startServiceKit({ mock: { hang_at_token: 2 } });
+    const task = await kit.submit({ deadline_ms: 1_000 });
+    await kit.tokens(task, 2);
+    kit.clock.advance(999);
+    expect(task.state).toBe('running');
+    kit.clock.advance(1);
+    expect(task.state).toBe('expired');
+    expect(task.status(undefined)).toMatchObject({ state: 'expired', tokens_out: 2, error: { code: 'DEADLINE_EXCEEDED', retriable: false } });
+    expect(task.log.terminal?.event).toBe('error');
+    expect(kit.finished).toEqual([expect.objectContaining({ task_id: task.id, state: 'expired', error_code: 'DEADLINE_EXCEEDED', cancel_reason: 'deadline', e2e_ms: 1_000 })]);
+    // The engine call is aborted, so the slot frees.
+    const pool = kit.pools.get('demo');
+    await expect.poll(() => pool?.status().slots.busy).toBe(0);
+  });
+
+  it('expires a task still waiting in the queue at its deadline and takes it out of the queue', async () => {
+    kit = await startServiceKit({ pool: { replicas: [{ id: 'mock-0', slots: 1 }] }, mock: { hang_at_token: 0 } });
+    const blocker = await kit.submit();
+    const waiting = await kit.submit({ deadline_ms: 500 });
+    const pool = kit.pools.get('demo');
+    expect([blocker.state, waiting.state, pool?.queue.size]).toEqual(['running', 'queued', 1]);
+    kit.clock.advance(499);
+    expect(waiting.state).toBe('queued');
+    kit.clock.advance(1);
+    expect(waiting.status(undefined)).toMatchObject({ state: 'expired', error: { code: 'DEADLINE_EXCEEDED' } });
+    expect(pool?.queue.size).toBe(0);
+    expect(blocker.state).toBe('running');
+    expect(kit.finished).toEqual([expect.objectContaining({ task_id: waiting.id, state: 'expired', queue_wait_ms: 500, e2e_ms: 500 })]);
+  });
+
+  it('counts the deadline from admission, not from placement', async () => {
+    kit = await startServiceKit({ pool: { replicas: [{ id: 'mock-0', slots: 1 }] }, mock: { hang_at_token: 0 } });
+    const blocker = await kit.submit();
+    const waiting = await kit.submit({ deadline_ms: 1_000 });
+    kit.clock.advance(600);
+    kit.service.cancel(blocker.id);
+    // The freed slot goes to the waiting task at fake time 600; its deadline stays at 1000.
+    await expect.poll(() => waiting.state).toBe('running');
+    kit.clock.advance(399);
+    expect(waiting.state).toBe('running');
+    kit.clock.advance(1);
+    expect(waiting.state).toBe('expired');
+  });
+
+  it('leaves no deadline or watchdog timer behind once the task has ended', async () => {
+    kit = await startServiceKit({ config: { server: { retention_ms: 60_000 } }, mock: { hang_at_token: 1 } });
+    const task = await kit.submit({ deadline_ms: 1_000 });
+    await kit.tokens(task, 1);
+    expect(kit.clock.timers).toBe(3); // deadline, idle and wall
+    kit.service.cancel(task.id);
+    // Only the retention timer is left once the aborted engine call has unwound.
+    await expect.poll(() => kit?.clock.timers).toBe(1);
+    kit.clock.advance(5_000);
+    expect(task.state).toBe('canceled');
+    expect(kit.finished).toHaveLength(1);
+  });
+});
+
+// ORCH-0205
+describe('unclaimed stream timeout', () => {
+  it('cancels a task nobody streamed exactly at unclaimed_stream_timeout_ms', async () => {
+    kit = await startServiceKit({ config: { server: { unclaimed_stream_timeout_ms: 3_000 } }, mock: { hang_at_token: 2 } });
+    const task = await kit.submit();
+    await kit.tokens(task, 2);
+    kit.clock.advance(2_999);
+    expect(task.state).toBe('running');
+    kit.clock.advance(1);
+    expect(task.status(undefined)).toMatchObject({ state: 'canceled', finish_reason: 'canceled' });
+    expect(task.log.terminal?.event).toBe('end');
+    expect(kit.finished).toEqual([expect.objectContaining({ task_id: task.id, state: 'canceled', cancel_reason: 'unclaimed' })]);
+  });
+
+  it('leaves a task alone once its stream was opened, even after the reader left', async () => {
+    kit = await startServiceKit({ config: { server: { unclaimed_stream_timeout_ms: 3_000 } }, mock: { hang_at_token: 2 } });
+    const task = await kit.submit();
+    task.streamAttached();
+    task.streamDetached();
+    kit.clock.advance(10_000);
+    expect(task.state).toBe('running');
+    expect(kit.finished).toEqual([]);
+  });
+
+  it('arms no timer when the timeout is 0 (the default)', async () => {
+    kit = await startServiceKit({ mock: { hang_at_token: 2 } });
+    const task = await kit.submit();
+    expect(kit.clock.timers).toBe(2); // the dispatcher's idle and wall watchdogs only
+    kit.clock.advance(59_999);
+    expect(task.state).toBe('running');
+  });
+});
