@@ -2,6 +2,7 @@
 // timeout fire exactly when due, never before, and end the task with the right terminal event.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServiceKit, type ServiceKit } from '../../test/support/task-service.ts';
+import type { AdmissionRecorder } from '../core/observer.ts';
 
 let kit: ServiceKit | undefined;
 afterEach(async () => {
@@ -100,5 +101,41 @@ describe('unclaimed stream timeout', () => {
     expect(kit.clock.timers).toBe(2); // the dispatcher's idle and wall watchdogs only
     kit.clock.advance(59_999);
     expect(task.state).toBe('running');
+  });
+});
+
+describe('the admission commit point', () => {
+  it('refuses an admission whose commit has not resolved within 5 s with AUDIT_UNAVAILABLE (fail_closed)', async () => {
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => new Promise<void>(() => {}) };
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder });
+    const pending = kit.service.submit({ model: 'demo', prompt: 'slow store', max_tokens: 4, session_id: 'held' }, 'c1');
+    kit.clock.advance(4_999);
+    expect(kit.service.size).toBe(1);
+    kit.clock.advance(1);
+    const result = await pending;
+    expect(result.ok ? 'admitted' : result.error.code).toBe('AUDIT_UNAVAILABLE');
+    expect(kit.service.size).toBe(0);
+    expect(kit.pools.get('demo')?.queue.size).toBe(0);
+    expect(kit.sessions.standing('held')).toEqual({ kind: 'new', room: true });
+  });
+
+  // Regression: the dispatcher stops at an uncommitted head; withdrawing it must pump the pool,
+  // or committed work behind it waits for an unrelated capacity event with slots free.
+  it('dispatches committed work queued behind an admission that is rolled back', async () => {
+    let commits = 0;
+    const recorder: AdmissionRecorder = {
+      accepting: () => true,
+      // The first commit never resolves (it times out); later ones succeed at once.
+      commitAdmission: () => (commits++ === 0 ? new Promise<void>(() => {}) : Promise.resolve()),
+    };
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, mock: { hang_at_token: 2 }, recorder });
+    const first = kit.service.submit({ model: 'demo', prompt: 'first', max_tokens: 4 }, 'c1');
+    const behind = await kit.submit();
+    expect(behind.state).toBe('queued');
+    kit.clock.advance(5_000);
+    const refused = await first;
+    expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
+    expect(behind.state).toBe('running');
+    expect(kit.pools.get('demo')?.queue.size).toBe(0);
   });
 });
