@@ -175,6 +175,8 @@ export class TaskService {
         task.pool.queue.remove(task.id);
         this.tasks.delete(task.id);
         if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
+        // The withdrawn task may have been the uncommitted head the dispatcher stopped at.
+        this.dispatcher.pump(task.pool);
         deps.logger.error({ err, task_id: task.id }, 'admission not recorded; refused (audit.fail_closed)');
         return fail(orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 }));
       }

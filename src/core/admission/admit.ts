@@ -170,7 +170,10 @@ function checkPlacement(pool: PoolSnapshot, req: AdmissionRequest): Result<void>
   return fail(orchError(pinned ? 'REPLICA_EXHAUSTED' : 'POOL_UNREADY', message, { pool_id: pool.id, retry_after_ms: pool.healthIntervalMs }));
 }
 
-/** Session step: the token budget first, then expiry, session cap and the other limits. */
+/**
+ * Session step: expiry, the session cap for a new id, then the token budget before the other
+ * used-up limits (an expired or new session has no budget to check yet).
+ */
 function checkSession(standing: SessionStanding | undefined, req: AdmissionRequest, poolId: string): Result<{ replica_id: string; slot_id?: number } | undefined> {
   if (req.session_id === undefined || standing === undefined) return ok(undefined);
   const id = req.session_id;

@@ -11,7 +11,7 @@ export interface TaskTimes {
 }
 
 export interface TaskFigures {
-  /** Admission to the (last) placement, or to the end for a task never placed. */
+  /** Admission to the first placement (a requeue keeps it), or to the end for a task never placed. */
   queueWaitMs: number;
   /** Placement to the first token; 0 without tokens. */
   ttftMs: number;

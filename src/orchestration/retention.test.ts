@@ -1,0 +1,72 @@
+// Retention of finished tasks on a fake clock: a finished task stays readable for exactly
+// server.retention_ms, and past server.max_finished_tasks the oldest finished task goes first.
+import { afterEach, describe, expect, it } from 'vitest';
+import { startServiceKit, type ServiceKit } from '../../test/support/task-service.ts';
+
+let kit: ServiceKit | undefined;
+afterEach(async () => {
+  await kit?.close();
+  kit = undefined;
+});
+
+/** Tasks hang before their first token, so only a cancel ends them, at a fake time we choose. */
+const start = (server: Record<string, unknown>) => startServiceKit({ config: { server }, mock: { hang_at_token: 0 } });
+
+// ORCH-0406 ORCH-0903
+describe('finished task retention', () => {
+  it('forgets a finished task retention_ms after its end, not before', async () => {
+    kit = await start({ retention_ms: 10_000 });
+    const task = await kit.submit({ task_id: 'kept' });
+    kit.clock.advance(2_000);
+    kit.service.cancel(task.id);
+    kit.clock.advance(9_999);
+    expect(kit.service.get('kept')).toBe(task);
+    expect(kit.service.size).toBe(1);
+    kit.clock.advance(1);
+    expect(kit.service.get('kept')).toBeUndefined();
+    expect(kit.service.size).toBe(0);
+  });
+
+  it('keeps the task_id taken while retained and frees it (with its idempotency key) after', async () => {
+    kit = await start({ retention_ms: 10_000 });
+    const task = await kit.submit({ task_id: 'reused', prompt: 'first' });
+    kit.service.cancel(task.id);
+    const early = await kit.service.submit({ model: 'demo', prompt: 'second', max_tokens: 4, task_id: 'reused' }, 'c1');
+    expect(early.ok ? 'admitted' : early.error.code).toBe('CONFLICT');
+    kit.clock.advance(10_000);
+    const again = await kit.submit({ task_id: 'reused', prompt: 'second' });
+    expect(again).not.toBe(task);
+    expect(again.state).toBe('running');
+  });
+
+  it('forgets the oldest finished task first once max_finished_tasks are held', async () => {
+    kit = await start({ retention_ms: 10_000, max_finished_tasks: 2 });
+    const [a, b, c] = [await kit.submit({ task_id: 'a' }), await kit.submit({ task_id: 'b' }), await kit.submit({ task_id: 'c' })];
+    kit.service.cancel('a');
+    kit.clock.advance(10);
+    kit.service.cancel('b');
+    kit.clock.advance(10);
+    expect([kit.service.get('a'), kit.service.get('b'), kit.service.get('c')]).toEqual([a, b, c]);
+    kit.service.cancel('c');
+    // The third ending pushes the oldest out before its retention window ends.
+    expect([kit.service.get('a'), kit.service.get('b'), kit.service.get('c')]).toEqual([undefined, b, c]);
+    // The others keep their own windows: b ended at 10, c at 20.
+    kit.clock.advance(10_009 - 20);
+    expect([kit.service.get('b'), kit.service.get('c')]).toEqual([b, c]);
+    kit.clock.advance(1);
+    expect([kit.service.get('b'), kit.service.get('c')]).toEqual([undefined, c]);
+    kit.clock.advance(10);
+    expect(kit.service.get('c')).toBeUndefined();
+    expect(kit.service.size).toBe(0);
+  });
+
+  it('counts only finished tasks toward max_finished_tasks', async () => {
+    kit = await start({ retention_ms: 10_000, max_finished_tasks: 1 });
+    const running = await kit.submit({ task_id: 'running' });
+    const done = await kit.submit({ task_id: 'done' });
+    kit.service.cancel('done');
+    expect(kit.service.get('done')).toBe(done);
+    expect(kit.service.get('running')).toBe(running);
+    expect(running.state).toBe('running');
+  });
+});
