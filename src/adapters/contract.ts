@@ -46,7 +46,7 @@ export type ChatCanonicalRequest = CanonicalRequest & { chat: ValidConversation 
  * Canonical stream events. An adapter's stream yields zero or more `token`s and then exactly
  * one `end`; any failure is thrown as an EngineError instead (never yielded).
  */
-export type CanonicalEvent = CanonicalTokenEvent | CanonicalEndEvent;
+export type CanonicalEvent = CanonicalTokenEvent | CanonicalToolCallDelta | CanonicalEndEvent;
 
 export interface CanonicalTokenEvent {
   type: 'token';
@@ -55,7 +55,8 @@ export interface CanonicalTokenEvent {
 
 export interface CanonicalEndEvent {
   type: 'end';
-  finishReason: 'stop' | 'length';
+  /** `tool_calls` and `content_filter` only end chat answers; completions end `stop` or `length`. */
+  finishReason: AnswerFinishReason;
   /** Engine-reported counts when the wire carries them (the usage of the answer). */
   promptTokens?: number;
   completionTokens?: number;
@@ -78,14 +79,14 @@ export interface CanonicalToolCallDelta {
   arguments: string;
 }
 
-/** The end of a chat answer: tool calls and content filtering are reasons of their own. */
-export type ChatEndEvent = Omit<CanonicalEndEvent, 'finishReason'> & { finishReason: AnswerFinishReason };
+/** The end of a chat answer (the same event: tool calls and content filtering are its reasons). */
+export type ChatEndEvent = CanonicalEndEvent;
 
 /**
  * What a chat stream yields: tokens and tool-call fragments in the order the model wrote them,
- * then exactly one `end`. Failures are thrown as EngineError, as for CanonicalEvent.
+ * then exactly one `end` (one event union for both workloads).
  */
-export type ChatStreamEvent = CanonicalTokenEvent | CanonicalToolCallDelta | ChatEndEvent;
+export type ChatStreamEvent = CanonicalEvent;
 
 export interface EngineHealth {
   /** The process answers at all. */
@@ -158,11 +159,6 @@ export interface WorkerAdapter {
   /**
    * Streams one generation. Aborting `signal` must close the upstream connection within
    * milliseconds and end the iteration (throwing the signal's reason or returning).
-   */
-  stream(req: ChatCanonicalRequest, signal: AbortSignal): AsyncIterable<ChatStreamEvent>;
-  /**
-   * The completion workload. Its events never carry tool calls; a request typed without `chat`
-   * must not carry one (pass ChatCanonicalRequest to get the chat overload above).
    */
   stream(req: CanonicalRequest, signal: AbortSignal): AsyncIterable<CanonicalEvent>;
   /**

@@ -581,8 +581,11 @@ export interface components {
          * @enum {string}
          */
         TaskState: "queued" | "running" | "completed" | "canceled" | "failed" | "expired" | "evicted" | "abandoned";
-        /** @enum {string} */
-        FinishReason: "stop" | "length" | "canceled";
+        /**
+         * @description Why a task ended normally: `stop` (end of answer or a stop sequence), `length` (max_tokens), `tool_calls` (a chat answer that ends by calling tools), `content_filter` (the engine or provider filtered the answer), `canceled`.
+         * @enum {string}
+         */
+        FinishReason: "stop" | "length" | "canceled" | "tool_calls" | "content_filter";
         /**
          * @description Client placement overrides. `pin` selects exactly one replica: if it cannot take the
          *     task the request fails (`503 REPLICA_EXHAUSTED`) unless `allow_fallback` is true; there
@@ -703,6 +706,15 @@ export interface components {
             /** @description token text */
             t: string;
             /** @description 0-based token index */
+            i: number;
+        };
+        /** @description `event: tool_call`: one fragment of a tool call a chat answer is writing (one output token). Calls are numbered by `index` in the order they begin; `id` and `name` come with a call's first fragment only; `arguments` continues the call's JSON arguments text. */
+        ToolCallEvent: {
+            index: number;
+            id?: string;
+            name?: string;
+            arguments: string;
+            /** @description 0-based output token index (shared with token events) */
             i: number;
         };
         /** @description `event: metrics`: decode figures, sent just before the terminal `end`. */

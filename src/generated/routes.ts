@@ -70,7 +70,11 @@ const TaskStateSchema = {
   description: "`queued → running → completed | canceled | failed | expired | evicted`. `expired`: the\ndeadline passed; `evicted`: dropped from a full queue under `drop-lru`. `abandoned`: only\nin a status answered from the audit log, for a task that was in flight when the gateway\nstopped without ending it (a crash); the restart recorded it as abandoned.\n",
 } as const;
 
-const FinishReasonSchema = { type: "string", enum: ["stop", "length", "canceled"] } as const;
+const FinishReasonSchema = {
+  type: "string",
+  description: "Why a task ended normally: `stop` (end of answer or a stop sequence), `length` (max_tokens), `tool_calls` (a chat answer that ends by calling tools), `content_filter` (the engine or provider filtered the answer), `canceled`.",
+  enum: ["stop", "length", "canceled", "tool_calls", "content_filter"],
+} as const;
 
 const PlacementSchema = {
   type: "object",
@@ -259,6 +263,20 @@ const TokenEventSchema = {
   properties: {
     t: { type: "string", description: "token text" },
     i: { type: "integer", minimum: 0, description: "0-based token index" },
+  },
+} as const;
+
+const ToolCallEventSchema = {
+  type: "object",
+  additionalProperties: false,
+  description: "`event: tool_call`: one fragment of a tool call a chat answer is writing (one output token). Calls are numbered by `index` in the order they begin; `id` and `name` come with a call's first fragment only; `arguments` continues the call's JSON arguments text.",
+  required: ["index", "arguments", "i"],
+  properties: {
+    index: { type: "integer", minimum: 0 },
+    id: { type: "string" },
+    name: { type: "string" },
+    arguments: { type: "string" },
+    i: { type: "integer", minimum: 0, description: "0-based output token index (shared with token events)" },
   },
 } as const;
 
@@ -672,6 +690,7 @@ export const schemas = {
   CancelResult: CancelResultSchema,
   StartedEvent: StartedEventSchema,
   TokenEvent: TokenEventSchema,
+  ToolCallEvent: ToolCallEventSchema,
   MetricsEvent: MetricsEventSchema,
   EndEvent: EndEventSchema,
   SessionBudgetLimits: SessionBudgetLimitsSchema,

@@ -136,6 +136,9 @@ export class Dispatcher {
         if (event.type === 'token') {
           if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
           idle.refresh();
+        } else if (event.type === 'tool_call_delta') {
+          if (task.toolCall(event, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
+          idle.refresh();
         } else {
           replica.breaker.success();
           this.deps.finish(task, {

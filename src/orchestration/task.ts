@@ -87,6 +87,7 @@ export class Task {
   #readers = 0;
   readonly #timers: Timer[] = [];
   #figures: TaskFigures | undefined;
+  readonly #usage: { promptTokens: number; cachedTokens?: number };
 
   constructor(init: TaskInit) {
     this.id = init.id;
@@ -100,6 +101,7 @@ export class Task {
     this.promptTokens = init.promptTokens;
     this.affinity = init.affinity;
     this.promptSha256 = init.promptSha256;
+    this.#usage = { promptTokens: init.promptTokens };
   }
 
   get state(): TaskState {
@@ -138,6 +140,10 @@ export class Task {
   get firstTokenMono(): number | undefined {
     return this.#firstTokenMono;
   }
+  /** Input tokens (as the engine reported them at the end, else estimated) and output tokens. */
+  get usage(): { promptTokens: number; cachedTokens?: number; outputTokens: number } {
+    return { ...this.#usage, outputTokens: this.#tokensOut };
+  }
   /** The end-of-task figures, once the task has ended. */
   get figures(): TaskFigures | undefined {
     return this.#figures;
@@ -174,6 +180,25 @@ export class Task {
       this.#firstTokenMono = at.mono;
     }
     this.log.append('token', { t: text, i: this.#tokensOut });
+    this.#tokensOut++;
+    return first;
+  }
+
+  /** One fragment of a tool call (one output token); true for the first output token. */
+  toolCall(delta: { index: number; id?: string; name?: string; arguments: string }, at: { now: number; mono: number }): boolean {
+    if (this.finished) return false;
+    const first = this.#tokensOut === 0;
+    if (first) {
+      this.#firstTokenAt = at.now;
+      this.#firstTokenMono = at.mono;
+    }
+    this.log.append('tool_call', {
+      index: delta.index,
+      ...(delta.id !== undefined ? { id: delta.id } : {}),
+      ...(delta.name !== undefined ? { name: delta.name } : {}),
+      arguments: delta.arguments,
+      i: this.#tokensOut,
+    });
     this.#tokensOut++;
     return first;
   }
@@ -229,6 +254,10 @@ export class Task {
           ttft_ms: Math.round(figures.ttftMs),
           tokens_per_s: Math.round(figures.tokensPerS * 10) / 10,
         });
+      }
+      if (ending.state === 'completed') {
+        if (ending.promptTokens !== undefined) this.#usage.promptTokens = ending.promptTokens;
+        if (ending.cachedTokens !== undefined) this.#usage.cachedTokens = ending.cachedTokens;
       }
       this.log.append('end', { tokens_out: this.#tokensOut, decode_time_ms: Math.round(figures.decodeMs), finish_reason: this.#finishReason });
     } else {

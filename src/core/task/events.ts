@@ -8,7 +8,7 @@ export { TASK_STATES, type TaskState, type TerminalState } from './lifecycle.ts'
 export type { ErrorData } from '../errors.ts';
 
 export type Priority = 'interactive' | 'batch';
-export type FinishReason = 'stop' | 'length' | 'canceled';
+export type FinishReason = 'stop' | 'length' | 'canceled' | 'tool_calls' | 'content_filter';
 
 export interface StartedData {
   pool_id: string;
@@ -20,6 +20,15 @@ export interface TokenData {
   /** token text */
   t: string;
   /** 0-based token index */
+  i: number;
+}
+/** One fragment of a tool call a chat answer is writing (one output token). */
+export interface ToolCallData {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments: string;
+  /** 0-based output token index, shared with token events */
   i: number;
 }
 export interface MetricsData {
@@ -36,6 +45,7 @@ export interface EndData {
 export type TaskEvent =
   | { seq: number; event: 'started'; data: StartedData }
   | { seq: number; event: 'token'; data: TokenData }
+  | { seq: number; event: 'tool_call'; data: ToolCallData }
   | { seq: number; event: 'metrics'; data: MetricsData }
   | { seq: number; event: 'end'; data: EndData }
   | { seq: number; event: 'error'; data: ErrorData };
