@@ -60,5 +60,10 @@ export function statusFromRows(rows: readonly AuditRow[]): TaskStatus | undefine
 
 /** The `history` dependency of the task routes: the task's status from the audit, or undefined. */
 export function taskHistory(store: AuditStore): (taskId: string) => Promise<TaskStatus | undefined> {
-  return async (taskId) => statusFromRows(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT }));
+  return async (taskId) => {
+    // No task id holds NUL or a lone surrogate (ids are validated at admission), and Postgres
+    // text cannot hold them: such an id is simply unknown, not a store failure.
+    if (taskId.includes('\u0000') || !taskId.isWellFormed()) return undefined;
+    return statusFromRows(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT }));
+  };
 }
