@@ -12,6 +12,8 @@ import { installAuth } from './api/auth.ts';
 import { clientErrorHandler, connectionGuard, discardUnreadBody, type ConnectionLimits } from './api/connection-guard.ts';
 import { fromFastifyError, sendError } from './api/errors.ts';
 import { installJsonParsers } from './api/json-body.ts';
+import { anthropicRoutes } from './api/anthropic/routes.ts';
+import { openAiRoutes } from './api/openai/routes.ts';
 import { poolRoutes } from './api/pools/routes.ts';
 import { sessionRoutes } from './api/sessions/routes.ts';
 import { systemRoutes } from './api/system/routes.ts';
@@ -114,6 +116,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer });
   await app.register(poolRoutes, { pools: deps.pools });
+  const dialectDeps = { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms };
+  await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, defaultMaxTokens: config.server.default_max_tokens });
+  await app.register(anthropicRoutes, dialectDeps);
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
 }

@@ -20,6 +20,11 @@ export interface OperationModel {
   path: string;
   tags: string[];
   reqIds: string[];
+  /**
+   * `x-open-body: true`: the body schema checks shapes only and the gateway's own normalizer
+   * refuses unknown fields by name (the dialect routes, whose clients send vendor extensions).
+   */
+  openBody: boolean;
   schema: { body?: SchemaNode; params?: SchemaObject; querystring?: SchemaObject; headers?: SchemaObject };
   responses: Record<string, ResponseModel>;
 }
@@ -113,6 +118,7 @@ export function readOperations(doc: JsonObject): OperationModel[] {
         path: path.replace(/\{([^}]+)\}/g, ':$1'),
         tags: stringList(op.tags),
         reqIds: stringList(op['x-req-id']),
+        openBody: op['x-open-body'] === true,
         schema: requestSchemas(doc, op, where),
         responses: responseModels(doc, op, where),
       });

@@ -74,7 +74,7 @@ function assertUsable(ops: OperationModel[], sse: Record<string, SchemaNode>, co
     }
   }
   for (const op of ops) {
-    if (op.schema.body === undefined) continue;
+    if (op.schema.body === undefined || op.openBody) continue;
     const open = openObjects(inlineSchema(op.schema.body, components));
     if (open.length > 0) throw new Error(`${op.operationId}: request body objects without additionalProperties: false at ${open.join(', ')}`);
   }

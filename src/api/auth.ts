@@ -45,7 +45,9 @@ export function installAuth(app: FastifyInstance, tokens: AuthTokens): void {
       return;
     }
     const header = req.headers.authorization;
-    const token = bearerToken(header);
+    // Anthropic clients send the key as x-api-key (ORCH-1108); only on the Anthropic dialect.
+    const apiKey = req.routeOptions.config?.dialect === 'anthropic' ? req.headers['x-api-key'] : undefined;
+    const token = bearerToken(header) || (typeof apiKey === 'string' ? apiKey.trim() : '');
     if (!token) return sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
     const d = digest(token);
     if (matches(d, allowed)) {

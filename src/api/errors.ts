@@ -5,6 +5,17 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { httpStatusOf, orchError, type OrchError } from '../core/errors.ts';
+import { anthropicErrorResponse } from './anthropic/errors.ts';
+import { openAiErrorResponse } from './openai/errors.ts';
+
+/** The client wire format a route speaks; its errors use that dialect's envelope (ORCH-1103). */
+export type Dialect = 'openai' | 'anthropic';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    dialect?: Dialect;
+  }
+}
 
 /** A refusal raised where Fastify expects an Error (a body parser); rendered as its OrchError. */
 export class RequestRefusal extends Error {
@@ -25,6 +36,11 @@ export function renderHttpError(error: OrchError, correlationId: string): ErrorB
 
 /** Sends an error with its status, and the backoff headers when it carries a retry hint. */
 export function sendError(reply: FastifyReply, error: OrchError): FastifyReply {
+  const dialect = reply.request.routeOptions.config?.dialect;
+  if (dialect !== undefined) {
+    const answer = dialect === 'openai' ? openAiErrorResponse(error) : anthropicErrorResponse(error, String(reply.request.id));
+    return reply.code(answer.status).headers(answer.headers).type('application/json').send(answer.body);
+  }
   const status = httpStatusOf(error.code);
   if (error.retry_after_ms !== undefined && (status === 429 || status === 503)) {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retry_after_ms / 1000))));

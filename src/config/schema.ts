@@ -134,6 +134,7 @@ export const ConfigSchema = Type.Object(
           description: 'open connections per client address at most; more are answered 429 RATE_LIMITED and closed',
         }),
         heartbeat_ms: Ms('SSE heartbeat interval while no event flows', 15_000, 100, 3_600_000),
+        default_max_tokens: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 512, description: 'max_tokens for an OpenAI-dialect request that gives none (OpenAI lets clients omit it)' }),
         retention_ms: Ms('how long a finished task and its events stay readable', 300_000, 0, 86_400_000),
         max_finished_tasks: Type.Integer({
           minimum: 1,

@@ -169,6 +169,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI Chat Completions, through the same admission, queue and audit
+         * @description The OpenAI wire format (`chat.completion` / `chat.completion.chunk` SSE ending in
+         *     `data: [DONE]`). Every request is a task: same admission, fair queue, placement, audit rows,
+         *     metrics and traces as `POST /v1/tasks`; its id is in the `X-Task-Id` header and it stays
+         *     readable at `/v1/tasks/{task_id}`. Messages are normalized strictly (roles, tool-call ids,
+         *     content parts) and parameters the gateway or the placed engine cannot honour (`n > 1`,
+         *     `logprobs` without engine support, …) are refused up front naming the parameter. Errors
+         *     use OpenAI's envelope `{error: {message, type, param, code}}` with `code` from the error
+         *     table, and 429/503 carry `Retry-After` and `retry-after-ms`. A client disconnect cancels the
+         *     task and aborts the engine call (these clients cannot resume). See docs/api.md.
+         */
+        post: operations["createChatCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * OpenAI legacy text completions, through the same admission, queue and audit
+         * @description The legacy OpenAI `text_completion` format (streaming SSE ending in `data: [DONE]`, or one
+         *     body). `prompt` is one string; `n > 1`, `echo`, `suffix`, `best_of > 1` and `logprobs` are
+         *     refused naming the parameter. Otherwise as `/v1/chat/completions`.
+         */
+        post: operations["createCompletion"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The models a data client may use (OpenAI list format)
+         * @description One entry per pool model and per alias, with the context length, engine and capabilities
+         *     in extra fields (`orchqueue`). A data token may call it.
+         */
+        get: operations["listModels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Anthropic Messages, through the same admission, queue and audit
+         * @description The Anthropic wire format: streaming events (`message_start`, `content_block_start` /
+         *     `delta` / `stop`, `message_delta` with cumulative usage, `message_stop`, `ping`) or one
+         *     `message` body; system prompt, tool use / tool result blocks, `stop_sequences`. The key may
+         *     come as `x-api-key` (Anthropic's header) or as a bearer token. Errors use Anthropic's
+         *     envelope `{type: "error", error: {type, message}}`. Otherwise as `/v1/chat/completions`.
+         */
+        post: operations["createMessage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/pools": {
         parameters: {
             query?: never;
@@ -700,6 +795,101 @@ export interface components {
             replica_id: string;
             engine: string;
             queue_wait_ms: number;
+        };
+        /** @description OpenAI's chat request. The schema checks shapes only; roles, content parts, tool-call ids and unsupported parameters are checked by the gateway's normalizer, which names the index and field of the first problem. Fields not listed are refused by the normalizer. */
+        OpenAiChatRequest: {
+            model: string;
+            messages: Record<string, never>[];
+            max_tokens?: number | null;
+            max_completion_tokens?: number | null;
+            temperature?: number | null;
+            top_p?: number | null;
+            seed?: number | null;
+            stop?: string | string[] | null;
+            user?: string;
+            stream?: boolean | null;
+            stream_options?: Record<string, never> | null;
+            n?: number | null;
+            tools?: Record<string, never>[];
+            tool_choice?: string | Record<string, never>;
+            response_format?: Record<string, never>;
+            logprobs?: boolean | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description OpenAI's legacy completion request; `prompt` is one string. */
+        OpenAiCompletionRequest: {
+            model: string;
+            prompt: string;
+            max_tokens?: number | null;
+            temperature?: number | null;
+            top_p?: number | null;
+            seed?: number | null;
+            stop?: string | string[] | null;
+            stream?: boolean | null;
+            stream_options?: Record<string, never> | null;
+            user?: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** @description Anthropic's Messages request. Shapes only; the normalizer checks roles, alternation, tool_use / tool_result pairing and content blocks, naming the index and field. */
+        AnthropicMessagesRequest: {
+            model: string;
+            messages: Record<string, never>[];
+            max_tokens: number;
+            system?: string | Record<string, never>[];
+            stop_sequences?: string[];
+            temperature?: number;
+            top_p?: number;
+            stream?: boolean;
+            tools?: Record<string, never>[];
+            tool_choice?: Record<string, never>;
+            metadata?: Record<string, never>;
+        } & {
+            [key: string]: unknown;
+        };
+        OpenAiError: {
+            error: {
+                message: string;
+                type: string;
+                param: string | null;
+                code: components["schemas"]["ErrorCode"];
+            };
+        };
+        AnthropicError: {
+            /** @enum {string} */
+            type: "error";
+            error: {
+                type: string;
+                message: string;
+            };
+            request_id?: string;
+        };
+        ModelList: {
+            /** @enum {string} */
+            object: "list";
+            data: {
+                id: string;
+                /** @enum {string} */
+                object: "model";
+                created: number;
+                owned_by: string;
+                /** @description OrchQueue's extra fields */
+                orchqueue?: {
+                    pool_id?: string;
+                    engine?: components["schemas"]["EngineKind"];
+                    alias_of?: string;
+                    context_length?: number;
+                    ready?: boolean;
+                    capabilities?: {
+                        chat?: boolean;
+                        tools?: boolean;
+                        vision?: boolean;
+                        response_format?: boolean;
+                        logprobs?: boolean;
+                    };
+                };
+            }[];
         };
         /** @description `event: token`: one token of output. */
         TokenEvent: {
@@ -1651,6 +1841,194 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             500: components["responses"]["InternalError"];
+        };
+    };
+    createChatCompletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "model": "demo",
+                 *       "messages": [
+                 *         {
+                 *           "role": "user",
+                 *           "content": "hello"
+                 *         }
+                 *       ],
+                 *       "max_tokens": 16,
+                 *       "stream": true
+                 *     }
+                 */
+                "application/json": components["schemas"]["OpenAiChatRequest"];
+            };
+        };
+        responses: {
+            /** @description A `chat.completion` object, or with `stream` an SSE stream of `chat.completion.chunk` frames. */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    /** @description the task this request became */
+                    "X-Task-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            /** @description An error in OpenAI's envelope. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    createCompletion: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAiCompletionRequest"];
+            };
+        };
+        responses: {
+            /** @description A `text_completion` object, or with `stream` an SSE stream of them. */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    /** @description the task this request became */
+                    "X-Task-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            /** @description An error in OpenAI's envelope. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    listModels: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model list. */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelList"];
+                };
+            };
+            /** @description An error in OpenAI's envelope. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiError"];
+                };
+            };
+        };
+    };
+    createMessage: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnthropicMessagesRequest"];
+            };
+        };
+        responses: {
+            /** @description A `message` object, or with `stream` an SSE stream of Anthropic events. */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    /** @description the task this request became */
+                    "X-Task-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                    "text/event-stream": string;
+                };
+            };
+            /** @description An error in Anthropic's envelope. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnthropicError"];
+                };
+            };
         };
     };
     listPools: {

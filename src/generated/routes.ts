@@ -255,6 +255,147 @@ const StartedEventSchema = {
   },
 } as const;
 
+const OpenAiChatRequestSchema = {
+  type: "object",
+  description: "OpenAI's chat request. The schema checks shapes only; roles, content parts, tool-call ids and unsupported parameters are checked by the gateway's normalizer, which names the index and field of the first problem. Fields not listed are refused by the normalizer.",
+  required: ["model", "messages"],
+  additionalProperties: true,
+  properties: {
+    model: { type: "string", minLength: 1, maxLength: 256 },
+    messages: { type: "array", maxItems: 4096, items: { type: "object" } },
+    max_tokens: { type: ["integer", "null"], minimum: 1, maximum: 1000000 },
+    max_completion_tokens: { type: ["integer", "null"], minimum: 1, maximum: 1000000 },
+    temperature: { type: ["number", "null"], minimum: 0, maximum: 2 },
+    top_p: { type: ["number", "null"], exclusiveMinimum: 0, maximum: 1 },
+    seed: { type: ["integer", "null"], minimum: 0, maximum: 4294967295 },
+    stop: {
+      oneOf: [{ type: "string" }, { type: "array", maxItems: 8, items: { type: "string" } }, { type: "null" }],
+    },
+    user: { type: "string", maxLength: 256 },
+    stream: { type: ["boolean", "null"] },
+    stream_options: { type: ["object", "null"] },
+    n: { type: ["integer", "null"], minimum: 1 },
+    tools: { type: "array", maxItems: 128, items: { type: "object" } },
+    tool_choice: { oneOf: [{ type: "string" }, { type: "object" }] },
+    response_format: { type: "object" },
+    logprobs: { type: ["boolean", "null"] },
+  },
+} as const;
+
+const OpenAiCompletionRequestSchema = {
+  type: "object",
+  description: "OpenAI's legacy completion request; `prompt` is one string.",
+  required: ["model", "prompt"],
+  additionalProperties: true,
+  properties: {
+    model: { type: "string", minLength: 1, maxLength: 256 },
+    prompt: { type: "string" },
+    max_tokens: { type: ["integer", "null"], minimum: 1, maximum: 1000000 },
+    temperature: { type: ["number", "null"], minimum: 0, maximum: 2 },
+    top_p: { type: ["number", "null"], exclusiveMinimum: 0, maximum: 1 },
+    seed: { type: ["integer", "null"], minimum: 0, maximum: 4294967295 },
+    stop: {
+      oneOf: [{ type: "string" }, { type: "array", maxItems: 8, items: { type: "string" } }, { type: "null" }],
+    },
+    stream: { type: ["boolean", "null"] },
+    stream_options: { type: ["object", "null"] },
+    user: { type: "string", maxLength: 256 },
+  },
+} as const;
+
+const AnthropicMessagesRequestSchema = {
+  type: "object",
+  description: "Anthropic's Messages request. Shapes only; the normalizer checks roles, alternation, tool_use / tool_result pairing and content blocks, naming the index and field.",
+  required: ["model", "messages", "max_tokens"],
+  additionalProperties: true,
+  properties: {
+    model: { type: "string", minLength: 1, maxLength: 256 },
+    messages: { type: "array", maxItems: 4096, items: { type: "object" } },
+    max_tokens: { type: "integer", minimum: 1, maximum: 1000000 },
+    system: { oneOf: [{ type: "string" }, { type: "array", items: { type: "object" } }] },
+    stop_sequences: { type: "array", maxItems: 8, items: { type: "string" } },
+    temperature: { type: "number", minimum: 0, maximum: 1 },
+    top_p: { type: "number", exclusiveMinimum: 0, maximum: 1 },
+    stream: { type: "boolean" },
+    tools: { type: "array", maxItems: 128, items: { type: "object" } },
+    tool_choice: { type: "object" },
+    metadata: { type: "object" },
+  },
+} as const;
+
+const OpenAiErrorSchema = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["message", "type", "param", "code"],
+      properties: {
+        message: { type: "string" },
+        type: { type: "string" },
+        param: { type: ["string", "null"] },
+        code: ErrorCodeSchema,
+      },
+    },
+  },
+} as const;
+
+const AnthropicErrorSchema = {
+  type: "object",
+  required: ["type", "error"],
+  properties: {
+    type: { type: "string", enum: ["error"] },
+    error: {
+      type: "object",
+      required: ["type", "message"],
+      properties: { type: { type: "string" }, message: { type: "string" } },
+    },
+    request_id: { type: "string" },
+  },
+} as const;
+
+const ModelListSchema = {
+  type: "object",
+  required: ["object", "data"],
+  properties: {
+    object: { type: "string", enum: ["list"] },
+    data: {
+      type: "array",
+      items: {
+        type: "object",
+        required: ["id", "object", "created", "owned_by"],
+        properties: {
+          id: { type: "string" },
+          object: { type: "string", enum: ["model"] },
+          created: { type: "integer" },
+          owned_by: { type: "string" },
+          orchqueue: {
+            type: "object",
+            description: "OrchQueue's extra fields",
+            properties: {
+              pool_id: { type: "string" },
+              engine: EngineKindSchema,
+              alias_of: { type: "string" },
+              context_length: { type: "integer" },
+              ready: { type: "boolean" },
+              capabilities: {
+                type: "object",
+                properties: {
+                  chat: { type: "boolean" },
+                  tools: { type: "boolean" },
+                  vision: { type: "boolean" },
+                  response_format: { type: "boolean" },
+                  logprobs: { type: "boolean" },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  },
+} as const;
+
 const TokenEventSchema = {
   type: "object",
   additionalProperties: false,
@@ -689,6 +830,12 @@ export const schemas = {
   TaskStatus: TaskStatusSchema,
   CancelResult: CancelResultSchema,
   StartedEvent: StartedEventSchema,
+  OpenAiChatRequest: OpenAiChatRequestSchema,
+  OpenAiCompletionRequest: OpenAiCompletionRequestSchema,
+  AnthropicMessagesRequest: AnthropicMessagesRequestSchema,
+  OpenAiError: OpenAiErrorSchema,
+  AnthropicError: AnthropicErrorSchema,
+  ModelList: ModelListSchema,
   TokenEvent: TokenEventSchema,
   ToolCallEvent: ToolCallEventSchema,
   MetricsEvent: MetricsEventSchema,
@@ -944,6 +1091,77 @@ export const operations = {
         required: ["session_id"],
         additionalProperties: false,
       },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  createChatCompletion: {
+    method: "POST",
+    path: "/v1/chat/completions",
+    tags: ["dialects"],
+    reqIds: ["ORCH-1100", "ORCH-1101", "ORCH-1102", "ORCH-1103", "ORCH-1104", "ORCH-1105"],
+    schema: {
+      body: OpenAiChatRequestSchema,
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  createCompletion: {
+    method: "POST",
+    path: "/v1/completions",
+    tags: ["dialects"],
+    reqIds: ["ORCH-1106", "ORCH-1103", "ORCH-1104", "ORCH-1105"],
+    schema: {
+      body: OpenAiCompletionRequestSchema,
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  listModels: {
+    method: "GET",
+    path: "/v1/models",
+    tags: ["dialects"],
+    reqIds: ["ORCH-1107"],
+    schema: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  createMessage: {
+    method: "POST",
+    path: "/v1/messages",
+    tags: ["dialects"],
+    reqIds: ["ORCH-1108", "ORCH-1101", "ORCH-1102", "ORCH-1103", "ORCH-1104", "ORCH-1105"],
+    schema: {
+      body: AnthropicMessagesRequestSchema,
       headers: {
         type: "object",
         properties: {
@@ -1733,6 +1951,68 @@ export const responses = {
       },
       content: { "application/json": ErrorEnvelopeSchema },
     },
+  },
+  createChatCompletion: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "x-task-id": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/json": { type: "object", additionalProperties: true },
+        "text/event-stream": { type: "string" },
+      },
+    },
+    default: { content: { "application/json": OpenAiErrorSchema } },
+  },
+  createCompletion: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "x-task-id": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/json": { type: "object", additionalProperties: true },
+        "text/event-stream": { type: "string" },
+      },
+    },
+    default: { content: { "application/json": OpenAiErrorSchema } },
+  },
+  listModels: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ModelListSchema },
+    },
+    default: { content: { "application/json": OpenAiErrorSchema } },
+  },
+  createMessage: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "x-task-id": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/json": { type: "object", additionalProperties: true },
+        "text/event-stream": { type: "string" },
+      },
+    },
+    default: { content: { "application/json": AnthropicErrorSchema } },
   },
   listPools: {
     "200": {

@@ -254,6 +254,7 @@ export class Dispatcher {
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
       ...(traceparent !== undefined ? { traceparent } : {}),
+      ...(r.chat !== undefined ? { chat: r.chat } : {}),
     };
   }
 }

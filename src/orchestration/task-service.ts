@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.ts';
+import type { ChatCapabilities } from '../core/chat/conversation.ts';
 import { admit, type AdmissionPlan } from '../core/admission/admit.ts';
 import { fingerprint } from '../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
@@ -18,7 +19,7 @@ import { admissionSnapshot } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
-import { Task, type Ending, type TaskAccepted, type TaskRequest } from './task.ts';
+import { Task, type Ending, type TaskAccepted, type TaskSubmission } from './task.ts';
 
 export interface TaskServiceDeps {
   config: Config;
@@ -71,13 +72,33 @@ export class TaskService {
     return this.tasks.size;
   }
 
+  /**
+   * What the pool serving `model` can do with a chat request: every replica's adapter must speak
+   * chat, and the flags are what all of them can do. Refusals name the model or the pool.
+   */
+  chatCapabilities(model: string): Result<ChatCapabilities> {
+    const pool = this.deps.pools.resolve(model);
+    if (!pool) return fail(orchError('INVALID_PARAMS', `unknown model ${model}`, { field: 'model' }));
+    const caps = pool.replicas.map((r) => r.adapter.capabilities.chat);
+    if (caps.length === 0 || caps.some((c) => c === undefined)) {
+      return fail(orchError('INVALID_PARAMS', `model ${model} (pool ${pool.id}, engine ${pool.config.engine}) has no chat endpoint; use /v1/completions or /v1/tasks`, { field: 'model', pool_id: pool.id }));
+    }
+    const all = caps as ChatCapabilities[];
+    return ok({
+      vision: all.every((c) => c.vision),
+      tools: all.every((c) => c.tools),
+      responseFormat: all.every((c) => c.responseFormat),
+      logprobs: all.every((c) => c.logprobs),
+    });
+  }
+
   /** A visible task (its admission is committed), or undefined. */
   get(id: string): Task | undefined {
     const task = this.tasks.get(id);
     return task?.committed ? task : undefined;
   }
 
-  async submit(req: TaskRequest, correlationId: string): Promise<Result<Submitted>> {
+  async submit(req: TaskSubmission, correlationId: string): Promise<Result<Submitted>> {
     const outcome = await this.admit(req, correlationId);
     if (!outcome.ok) {
       this.deps.observer.rejected?.({
@@ -95,7 +116,7 @@ export class TaskService {
   }
 
   /** Snapshot → admit → apply, in one synchronous step; then the commit point. */
-  private async admit(req: TaskRequest, correlationId: string): Promise<Result<Submitted>> {
+  private async admit(req: TaskSubmission, correlationId: string): Promise<Result<Submitted>> {
     const { deps } = this;
     const digest = req.task_id !== undefined ? fingerprint(req) : '';
     const snapshot = admissionSnapshot(req, digest, {
@@ -138,7 +159,7 @@ export class TaskService {
     return this.commit(task, plan, answer, digest);
   }
 
-  private createTask(req: TaskRequest, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string): Task {
+  private createTask(req: TaskSubmission, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string): Task {
     const { clock, config } = this.deps;
     return new Task({
       id: req.task_id ?? this.deps.ids.uuid(),

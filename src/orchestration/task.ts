@@ -9,12 +9,18 @@ import type { EventLog } from '../core/state-ports.ts';
 import type { FinishReason, Priority } from '../core/task/events.ts';
 import { taskFigures, type TaskFigures } from '../core/task/figures.ts';
 import { transition, type LifecycleEvent, type TaskState, type TerminalState } from '../core/task/lifecycle.ts';
+import type { ValidConversation } from '../core/chat/conversation.ts';
 import type { components } from '../generated/api-types.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
 
 /** A request that passed schema validation: the wire shape of POST /v1/tasks. */
 export type TaskRequest = components['schemas']['TaskRequest'];
+/**
+ * What a front door submits: the task request, plus the normalized conversation when it came
+ * through a chat dialect (its `prompt` is then the conversation's flat text, for accounting).
+ */
+export type TaskSubmission = TaskRequest & { chat?: ValidConversation };
 export type TaskAccepted = components['schemas']['TaskAccepted'];
 export type TaskStatus = components['schemas']['TaskStatus'];
 
@@ -42,7 +48,7 @@ const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>
 
 export interface TaskInit {
   id: string;
-  request: TaskRequest;
+  request: TaskSubmission;
   pool: Pool<Task>;
   correlationId: string;
   log: EventLog;
@@ -56,7 +62,7 @@ export interface TaskInit {
 export class Task {
   readonly id: string;
   readonly priority: Priority;
-  readonly request: TaskRequest;
+  readonly request: TaskSubmission;
   readonly pool: Pool<Task>;
   readonly correlationId: string;
   readonly log: EventLog;

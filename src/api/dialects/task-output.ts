@@ -1,0 +1,149 @@
+// Serves one task's event log in a client dialect (OpenAI, Anthropic): task events become the
+// dialect-free chat output (core/chat/output-event.ts), which a dialect's frame writer renders.
+// These clients cannot resume, so a client that goes away before the terminal event cancels
+// the task (ORCH-1104), which aborts the engine call.
+
+import type { ServerResponse } from 'node:http';
+import { ChatAnswerBuilder, type AnswerOutcome } from '../../core/chat/answer.ts';
+import type { ChatOutputEvent } from '../../core/chat/output-event.ts';
+import { orchError } from '../../core/errors.ts';
+import type { LifecycleObserver } from '../../core/observer.ts';
+import type { TaskEvent } from '../../core/task/events.ts';
+import type { Task } from '../../orchestration/task.ts';
+
+/** A dialect's streaming renderer. */
+export interface FrameWriter {
+  /** Frames sent before any event (OpenAI's role chunk, Anthropic's message_start). */
+  start(): string;
+  write(event: ChatOutputEvent): string;
+  /** Sent while the task is idle (queued, or the engine is thinking). */
+  heartbeat(): string;
+}
+
+/** The chat output item for a task event; undefined for events a dialect does not show. */
+export function outputOf(event: TaskEvent, task: Task): ChatOutputEvent | undefined {
+  switch (event.event) {
+    case 'token':
+      return { kind: 'text', text: event.data.t };
+    case 'tool_call': {
+      const d = event.data;
+      return { kind: 'tool_call_delta', index: d.index, ...(d.id !== undefined ? { id: d.id } : {}), ...(d.name !== undefined ? { name: d.name } : {}), arguments: d.arguments };
+    }
+    case 'end': {
+      const usage = task.usage;
+      return {
+        kind: 'end',
+        finish: event.data.finish_reason,
+        usage: { inputTokens: usage.promptTokens, outputTokens: event.data.tokens_out, ...(usage.cachedTokens !== undefined ? { cachedInputTokens: usage.cachedTokens } : {}) },
+      };
+    }
+    case 'error': {
+      const e = event.data;
+      return { kind: 'error', error: orchError(e.code, e.message, { ...(e.retry_after_ms !== undefined ? { retry_after_ms: e.retry_after_ms } : {}), ...(e.engine !== undefined ? { engine: e.engine } : {}) }) };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export interface DialectStreamOptions {
+  heartbeatMs: number;
+  correlationId: string;
+  observer: LifecycleObserver;
+  /** Cancels the task: the client went away before its end. */
+  cancel: () => void;
+}
+
+/**
+ * Streams the task as the dialect's SSE frames. Under socket backpressure it stops listening
+ * and resumes from the log once drained (the log is the buffer, as for /v1/tasks streams).
+ */
+export function streamInDialect(res: ServerResponse, task: Task, writer: FrameWriter, opts: DialectStreamOptions): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-correlation-id': opts.correlationId,
+    'x-task-id': task.id,
+  });
+  res.write(writer.start());
+  task.streamAttached();
+  opts.observer.streamOpened?.({ task_id: task.id, resumed: false });
+
+  let lastSeq = 0;
+  let waiting = false;
+  let done = false;
+  let off: (() => void) | undefined;
+  const heartbeat = setTimeout(function beat() {
+    if (done) return;
+    res.write(writer.heartbeat());
+    heartbeat.refresh();
+  }, opts.heartbeatMs);
+
+  const finish = (clientGone: boolean) => {
+    if (done) return;
+    done = true;
+    clearTimeout(heartbeat);
+    off?.();
+    res.off('close', onClose);
+    task.streamDetached();
+    opts.observer.streamClosed?.({ task_id: task.id });
+    if (clientGone && !task.finished) opts.cancel();
+    if (!res.writableEnded) res.end();
+  };
+  const onClose = () => finish(true);
+
+  const listener = (_frame: string, event: TaskEvent) => {
+    if (waiting || done) return;
+    lastSeq = event.seq;
+    const item = outputOf(event, task);
+    if (item === undefined) return;
+    const flushed = res.write(writer.write(item));
+    heartbeat.refresh();
+    if (item.kind === 'end' || item.kind === 'error') finish(false);
+    else if (!flushed) {
+      waiting = true;
+      res.once('drain', resume);
+    }
+  };
+
+  function resume(): void {
+    if (done) return;
+    waiting = false;
+    off?.();
+    off = task.log.follow(lastSeq, listener);
+  }
+
+  res.on('close', onClose);
+  off = task.log.follow(0, listener);
+}
+
+/**
+ * The task's whole answer once it ends (non-streaming calls). If the client goes away first
+ * (`res` closes unfinished), the task is canceled and the promise resolves `canceled`.
+ */
+export function answerOf(task: Task, res: ServerResponse, cancel: () => void): Promise<AnswerOutcome> {
+  return new Promise((resolve) => {
+    const builder = new ChatAnswerBuilder();
+    const onClose = () => {
+      if (!res.writableFinished && !task.finished) cancel();
+    };
+    const settle = () => {
+      const outcome = builder.result();
+      if (outcome === undefined) return false;
+      res.off('close', onClose);
+      resolve(outcome);
+      return true;
+    };
+    res.on('close', onClose);
+    // A finished log replays synchronously and registers nothing; a live one is followed to
+    // its terminal event, after which the log drops its listeners itself.
+    task.log.follow(0, (_frame, event) => {
+      const item = outputOf(event, task);
+      if (item === undefined || builder.result() !== undefined) return;
+      builder.push(item);
+      settle();
+    });
+  });
+}
