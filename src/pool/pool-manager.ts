@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { EngineCatalog } from '../adapters/contract.ts';
 import type { PoolConfig } from '../config/schema.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
-import type { Clock } from '../core/ports.ts';
+import type { Timer, TimerClock } from '../core/ports.ts';
 import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
 import { bindVersionPolicy, Pool, queueOptions } from './pool.ts';
@@ -16,7 +16,7 @@ import { startProber, type Prober } from './prober.ts';
 import { Replica } from './replica.ts';
 
 export interface PoolManagerDeps<T extends QueueEntry = QueueEntry> {
-  clock: Clock;
+  clock: TimerClock;
   logger: Logger;
   /** Builds adapters and knows each engine kind's defaults (src/adapters/registry.ts). */
   engines: EngineCatalog;
@@ -44,7 +44,7 @@ export interface PoolChanges {
 export class PoolManager<T extends QueueEntry = QueueEntry> {
   readonly pools = new Map<string, Pool<T>>();
   private readonly probers = new Map<Replica, Prober>();
-  private readonly drainTimers = new Map<Pool<T>, NodeJS.Timeout>();
+  private readonly drainTimers = new Map<Pool<T>, Timer>();
   private readonly reloading = new Set<string>();
   private readonly deps: PoolManagerDeps<T>;
   private readonly listeners = new Set<Partial<PoolEvents<T>>>();
@@ -114,9 +114,8 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
     const { clock } = this.deps;
     pool.drain = { deadlineAt: clock.now() + deadlineMs, deadlineMono: clock.monotonic() + deadlineMs };
     for (const r of pool.replicas) r.draining = true;
-    clearTimeout(this.drainTimers.get(pool));
-    const timer = setTimeout(() => this.drainDeadline(pool), deadlineMs);
-    timer.unref();
+    this.drainTimers.get(pool)?.cancel();
+    const timer = clock.setTimer(deadlineMs, () => this.drainDeadline(pool));
     this.drainTimers.set(pool, timer);
     this.deps.logger.info({ pool_id: id, deadline_ms: deadlineMs }, 'pool draining');
     return ok({ deadlineAt: pool.drain.deadlineAt });
@@ -128,7 +127,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
   }
 
   private endDrain(pool: Pool<T>): void {
-    clearTimeout(this.drainTimers.get(pool));
+    this.drainTimers.get(pool)?.cancel();
     this.drainTimers.delete(pool);
     pool.drain = undefined;
     for (const r of pool.replicas) r.draining = false;
@@ -235,7 +234,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
   }
 
   async close(): Promise<void> {
-    for (const timer of this.drainTimers.values()) clearTimeout(timer);
+    for (const timer of this.drainTimers.values()) timer.cancel();
     this.drainTimers.clear();
     const replicas = [...this.probers.keys()];
     for (const prober of this.probers.values()) prober.stop();
