@@ -1,7 +1,8 @@
 // The load generator's client for one stream: sends one request over an undici Pool, parses
 // the SSE body incrementally with the project's own parser and reports what arrived and when.
-// Two wire protocols: llama.cpp `/completion` (direct and proxy paths) and OrchQueue's
-// one-round-trip `POST /v1/tasks` with Accept: text/event-stream (gateway path).
+// Wire protocols: llama.cpp `/completion` (direct and proxy paths), OrchQueue's one-round-trip
+// `POST /v1/tasks` with Accept: text/event-stream (gateway path), and OpenAI chat streaming
+// (`POST /v1/chat/completions`, spoken by llama-server and by the gateway's front door alike).
 
 import type { Pool } from 'undici';
 import { SseParser, type SseMessage } from '../src/transport/sse-parser.ts';
@@ -147,3 +148,23 @@ export async function streamOnce(pool: Pool, protocol: Protocol, req: StreamRequ
 export function isFull(outcome: StreamOutcome, maxTokens: number): boolean {
   return outcome.status === 200 && outcome.terminal === 'end' && outcome.tokens === maxTokens;
 }
+
+/**
+ * OpenAI `chat.completion.chunk` streaming with the usage chunk: content deltas are tokens, the
+ * chunk with `choices: []` carries the usage, `data: [DONE]` ends. The same protocol reaches the
+ * engine's own chat endpoint and the gateway's front door, so the two are compared like for like.
+ */
+export const openAiChatProtocol: Protocol = {
+  name: 'OpenAI POST /v1/chat/completions (SSE)',
+  path: '/v1/chat/completions',
+  headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+  body: (model, prompt, maxTokens) =>
+    JSON.stringify({ model, messages: [{ role: 'user', content: prompt }], max_tokens: maxTokens, stream: true, stream_options: { include_usage: true } }),
+  classify(message) {
+    if (message.data === '[DONE]') return 'end';
+    if (message.data.startsWith('{"error"')) return 'error';
+    // A content delta (the role chunk's content is empty, the usage chunk has no delta).
+    return message.data.includes('"delta":{"content":') ? 'token' : 'other';
+  },
+  reportedTokens: () => undefined,
+};
