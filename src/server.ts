@@ -9,6 +9,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { installAuth } from './api/auth.ts';
+import { docsRoutes } from './api/docs/routes.ts';
 import { clientErrorHandler, connectionGuard, discardUnreadBody, type ConnectionLimits } from './api/connection-guard.ts';
 import { fromFastifyError, sendError } from './api/errors.ts';
 import { installJsonParsers } from './api/json-body.ts';
@@ -110,6 +111,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setNotFoundHandler((req, reply) => sendError(reply, orchError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`)));
 
   await app.register(systemRoutes, { pools: deps.pools });
+  await app.register(docsRoutes);
   await app.register(taskRoutes, {
     tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms,
     ...(deps.taskHistory === undefined ? {} : { history: deps.taskHistory }),
