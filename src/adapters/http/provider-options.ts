@@ -2,7 +2,7 @@
 // reference only (`api_key: { env } | { file }`, never inline), extra request headers that
 // may not carry a credential, how health is judged, and the facts a provider does not report.
 
-import { Type, type Static, type TProperties } from '@sinclair/typebox';
+import { Type, type TProperties } from '@sinclair/typebox';
 import { CredentialRefSchema } from './credentials.ts';
 import { HttpOptionFields } from './http-options.ts';
 
@@ -24,8 +24,6 @@ export const ProviderOptionFields = {
   }),
 } satisfies TProperties;
 
-const ProviderOptionsSchema = Type.Object(ProviderOptionFields);
-export type ProviderOptions = Static<typeof ProviderOptionsSchema>;
 
 /**
  * The configured extra headers, lower-cased; throws naming the field when one would carry a
