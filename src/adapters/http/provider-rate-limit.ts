@@ -33,9 +33,7 @@ export function snapshot(requests: Budget, tokens: Budget, observedAtMs: number)
   return out;
 }
 
-/** Milliseconds until a spent budget is full again, for a 429 that gave no Retry-After. */
+/** Milliseconds until a spent budget is full again (undefined when none is spent), for an answer without Retry-After. */
 export function resetHintOf(limit: ProviderRateLimit | undefined, nowMs: number): number | undefined {
-  if (limit === undefined) return undefined;
-  const at = limit.resetAtMs ?? Math.max(limit.requestsResetAtMs ?? 0, limit.tokensResetAtMs ?? 0);
-  return at > 0 ? Math.max(0, Math.ceil(at - nowMs)) : undefined;
+  return limit?.resetAtMs === undefined ? undefined : Math.max(0, Math.ceil(limit.resetAtMs - nowMs));
 }
