@@ -64,6 +64,8 @@ export interface CanonicalEndEvent {
   cachedTokens?: number;
   /** The engine slot that served the request (llama.cpp `id_slot`), for session affinity. */
   slotId?: number;
+  /** What the provider says the request cost, in US dollars (OpenRouter `usage.cost`); absent when it says nothing. */
+  costUsd?: number;
 }
 
 /**
@@ -94,6 +96,21 @@ export interface EngineHealth {
   /** It can take generation work now (model loaded). */
   ready: boolean;
   detail?: string;
+}
+
+/**
+ * A hosted provider's rate-limit budget as its last answer reported it (issue 13 item 5:
+ * OpenAI-style `x-ratelimit-*`, Anthropic `anthropic-ratelimit-*`). Times are ms since the epoch.
+ */
+export interface ProviderRateLimit {
+  /** When the headers were read. */
+  observedAtMs: number;
+  remainingRequests?: number;
+  remainingTokens?: number;
+  requestsResetAtMs?: number;
+  tokensResetAtMs?: number;
+  /** When every spent budget (remaining 0) is full again; absent when none is spent. */
+  resetAtMs?: number;
 }
 
 export interface EngineProps {
@@ -167,6 +184,12 @@ export interface WorkerAdapter {
    * `--metrics` answers 501); throws on any other failure. Absent on engines without metrics.
    */
   metricsText?(signal: AbortSignal): Promise<string | undefined>;
+  /**
+   * Hosted providers: the rate-limit budget from the latest answer that reported one, so
+   * admission can refuse with the provider's reset time instead of sending a request bound to
+   * fail. Absent on engines; undefined until an answer carried rate-limit headers.
+   */
+  rateLimit?(): ProviderRateLimit | undefined;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }

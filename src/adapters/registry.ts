@@ -4,16 +4,21 @@
 
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { AdapterInit, EngineCatalog, EngineKind, WorkerAdapter } from './contract.ts';
+import { createAnthropicAdapter } from './anthropic/adapter.ts';
 import { createLlamacppAdapter } from './llamacpp/adapter.ts';
 import { createMockAdapter } from './mock/adapter.ts';
+import { createOpenAiAdapter } from './openai/adapter.ts';
 import { createTgiAdapter } from './tgi/adapter.ts';
 import { createTritonAdapter } from './triton/adapter.ts';
 import { createVllmAdapter } from './vllm/adapter.ts';
 
 type Factory = (init: AdapterInit, replica: ReplicaConfig) => WorkerAdapter;
 
-/** Slot count assumed until the engine reports its own (or config overrides it). */
-export const DEFAULT_SLOTS: Record<EngineKind, number> = { mock: 4, llamacpp: 1, vllm: 256, tgi: 128, triton: 64 };
+/**
+ * Slot count assumed until the engine reports its own (or config overrides it). Hosted
+ * providers report none: their concurrency is the replica's `slots`, else this.
+ */
+export const DEFAULT_SLOTS: Record<EngineKind, number> = { mock: 4, llamacpp: 1, vllm: 256, tgi: 128, triton: 64, openai: 8, anthropic: 8 };
 
 const FACTORIES: Record<EngineKind, Factory> = {
   mock: (init, replica) => createMockAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.mock, mock: replica.mock ?? {} }),
@@ -21,6 +26,8 @@ const FACTORIES: Record<EngineKind, Factory> = {
   vllm: (init) => createVllmAdapter(init),
   tgi: (init) => createTgiAdapter(init),
   triton: (init) => createTritonAdapter(init),
+  openai: (init, replica) => createOpenAiAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.openai }),
+  anthropic: (init, replica) => createAnthropicAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.anthropic }),
 };
 
 /** What the rest of the gateway may know about an engine kind, as traits rather than names. */
@@ -35,6 +42,8 @@ const TRAITS: Record<EngineKind, EngineTraits> = {
   vllm: { inProcess: false },
   tgi: { inProcess: false },
   triton: { inProcess: false },
+  openai: { inProcess: false },
+  anthropic: { inProcess: false },
 };
 
 export function engineTraits(kind: EngineKind): EngineTraits {

@@ -2,6 +2,7 @@
 // pure decoder and yield what it produced. It never retries (a stream that has started cannot
 // be replayed) and never maps errors to the taxonomy: failures leave as UpstreamFailure.
 
+import type { IncomingHttpHeaders } from 'node:http';
 import { readBodyText, type Upstream, type UpstreamResponse } from './http-agent.ts';
 import { SseParser, type SseMessage } from './sse-parser.ts';
 import { ERROR_BODY_LIMIT, UpstreamFailure, statusFailure, toUpstreamFailure, type InBandError } from './upstream-failure.ts';
@@ -20,6 +21,8 @@ export interface SseCall {
   path: string;
   body: string;
   headers: Record<string, string>;
+  /** Sees every answer's status and headers before the body is read (hosted providers' rate-limit headers). */
+  onResponse?(status: number, headers: IncomingHttpHeaders): void;
 }
 
 export async function* streamSse<E>(
@@ -29,6 +32,7 @@ export async function* streamSse<E>(
   signal: AbortSignal,
 ): AsyncGenerator<E, void, undefined> {
   const res = await upstream.request({ method: 'POST', path: call.path, body: call.body, headers: call.headers, signal });
+  call.onResponse?.(res.status, res.headers);
   if (res.status < 200 || res.status > 299) throw await failureOfStatus(res);
   // Leaving the loop must not destroy the body by itself: a finished stream is drained so its
   // socket goes back to the pool, an unfinished one is cut on purpose (see finally).

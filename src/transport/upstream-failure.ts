@@ -35,6 +35,8 @@ export interface UpstreamFailureInit {
   /** Up to a few KiB of the upstream body, for logs only. */
   bodyText?: string;
   retryAfterMs?: number;
+  /** The answer's headers (status failures only), for provider-specific retry hints. */
+  headers?: Readonly<Record<string, string | string[] | undefined>>;
   inBand?: InBandError;
   cause?: unknown;
 }
@@ -44,6 +46,7 @@ export class UpstreamFailure extends Error {
   readonly status: number | undefined;
   readonly bodyText: string | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>> | undefined;
   readonly inBand: InBandError | undefined;
   constructor(kind: UpstreamFailureKind, message: string, init: UpstreamFailureInit = {}) {
     super(message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -52,6 +55,7 @@ export class UpstreamFailure extends Error {
     this.status = init.status;
     this.bodyText = init.bodyText;
     this.retryAfterMs = init.retryAfterMs;
+    this.headers = init.headers;
     this.inBand = init.inBand;
   }
 }
@@ -119,6 +123,7 @@ export function statusFailure(status: number, headers: Record<string, string | s
   return new UpstreamFailure('status', `engine answered HTTP ${status}`, {
     status,
     bodyText: bodyText.slice(0, ERROR_BODY_LIMIT),
+    headers,
     ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
   });
 }

@@ -23,10 +23,18 @@ export interface CountingDecoder extends SseDecoder<CanonicalEvent> {
   readonly tokens: number;
 }
 
+export interface OpenedStream {
+  call: SseCall;
+  decoder: CountingDecoder;
+}
+
 /** What differs per engine in a generation stream. */
 export interface EngineStreamWire {
-  /** The request and a fresh decoder; called on the stream's first next(), so it may throw there. */
-  open(req: CanonicalRequest): { call: SseCall; decoder: CountingDecoder };
+  /**
+   * The request and a fresh decoder; called on the stream's first next(), so it may throw there
+   * (an EngineError passes through). Async for what is resolved at use (provider credentials).
+   */
+  open(req: CanonicalRequest): OpenedStream | Promise<OpenedStream>;
   /** The engine's mapping of a failure, given how many tokens had streamed before it. */
   toError(err: unknown, tokens: number): EngineError;
 }
@@ -34,7 +42,7 @@ export interface EngineStreamWire {
 /** An adapter's stream(): an abort rethrows the signal's reason, any other failure is mapped. */
 export function createEngineStream(upstream: Upstream, wire: EngineStreamWire): WorkerAdapter['stream'] {
   return async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
-    const { call, decoder } = wire.open(req);
+    const { call, decoder } = await wire.open(req);
     try {
       yield* streamSse(upstream, call, decoder, signal);
     } catch (err) {

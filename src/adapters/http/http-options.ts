@@ -26,7 +26,7 @@ export function parseOptions<S extends TObject>(schema: S, raw: Record<string, u
   throw new Error(`invalid ${engine} replica options${where}`);
 }
 
-export function backoffOf(options: HttpOptions): BackoffPolicy {
+export function backoffOf(options: Pick<HttpOptions, 'retry_attempts' | 'retry_base_ms' | 'retry_cap_ms'>): BackoffPolicy {
   return { attempts: options.retry_attempts, baseMs: options.retry_base_ms, capMs: options.retry_cap_ms };
 }
 

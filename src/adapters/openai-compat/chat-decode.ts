@@ -3,7 +3,8 @@
 // fragments are tracked by `index` (id and name arrive on a call's first fragment); usage comes
 // from the `choices: []` chunk or, on older llama.cpp, the finish chunk; `data: [DONE]` ends it.
 // In-band errors: `data: {"error":...}` and llama.cpp's legacy `error:` line. Unknown keys
-// (`obfuscation`, `timings`, `reasoning_content`, ...) are ignored.
+// (`obfuscation`, `timings`, `reasoning_content`, ...) are ignored. OpenRouter (§7): usage comes
+// in a trailing chunk whose `choices` is not empty, with `usage.cost` (USD) read as the cost.
 
 import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { SseDecoder } from '../../transport/sse-stream.ts';
@@ -37,7 +38,7 @@ const FINISH: Record<string, Finish | 'failed'> = {
   error: 'failed',
 };
 
-type Usage = Pick<ChatEndEvent, 'promptTokens' | 'completionTokens' | 'cachedTokens'>;
+type Usage = Pick<ChatEndEvent, 'promptTokens' | 'completionTokens' | 'cachedTokens' | 'costUsd'>;
 
 function readUsage(chunk: JsonRecord): Usage | undefined {
   const usage = recordField(chunk, 'usage');
@@ -46,10 +47,12 @@ function readUsage(chunk: JsonRecord): Usage | undefined {
   const completion = numberField(usage, 'completion_tokens');
   const details = recordField(usage, 'prompt_tokens_details');
   const cached = details === undefined ? undefined : numberField(details, 'cached_tokens');
+  const cost = numberField(usage, 'cost');
   return {
     ...(prompt === undefined ? {} : { promptTokens: prompt }),
     ...(completion === undefined ? {} : { completionTokens: completion }),
     ...(cached === undefined ? {} : { cachedTokens: cached }),
+    ...(cost === undefined ? {} : { costUsd: cost }),
   };
 }
 

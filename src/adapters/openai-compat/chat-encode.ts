@@ -1,5 +1,6 @@
 // Canonical chat request → OpenAI-style `POST /v1/chat/completions` body, shared by the engines
-// that serve that route (llama.cpp, vLLM, TGI's Messages API; ENGINES.md §1-§3). Pure. What the
+// that serve that route (llama.cpp, vLLM, TGI's Messages API; ENGINES.md §1-§3) and the `openai`
+// provider (OpenAI, OpenRouter, any OpenAI-compatible API; §6, §7). Pure. What the
 // wire cannot say is reported as a warning, never dropped silently: `developer` is sent as
 // `system` (engine chat templates know no developer role), a tool result's error flag is lost.
 
@@ -29,7 +30,9 @@ export interface WireToolCall {
 export interface ChatCompletionsBody {
   model: string;
   messages: WireMessage[];
-  max_tokens: number;
+  /** Exactly one of the two limits is sent (ChatEncodeOptions.maxTokensField). */
+  max_tokens?: number;
+  max_completion_tokens?: number;
   stream: true;
   stream_options: { include_usage: true };
   seed?: number;
@@ -47,13 +50,21 @@ export interface EncodedChat {
   warnings: ChatWarning[];
 }
 
-export function encodeChat(req: ChatCanonicalRequest): EncodedChat {
+export interface ChatEncodeOptions {
+  /**
+   * The output limit's name: `max_tokens` (engines, OpenRouter, Together, Groq) or
+   * `max_completion_tokens` (OpenAI's reasoning models refuse `max_tokens`).
+   */
+  maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+}
+
+export function encodeChat(req: ChatCanonicalRequest, options: ChatEncodeOptions = {}): EncodedChat {
   const warnings: ChatWarning[] = [];
   const { chat } = req;
   const body: ChatCompletionsBody = {
     model: req.model,
     messages: chat.messages.map((m, i) => wireMessage(m, i, warnings)),
-    max_tokens: req.maxTokens,
+    ...(options.maxTokensField === 'max_completion_tokens' ? { max_completion_tokens: req.maxTokens } : { max_tokens: req.maxTokens }),
     stream: true,
     stream_options: { include_usage: true },
   };

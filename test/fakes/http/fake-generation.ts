@@ -27,6 +27,8 @@ export interface GenerationOutcome {
 
 export interface GenerationFormat {
   headers: Record<string, string>;
+  /** Bytes written right after the headers (Anthropic `message_start`, OpenAI's role chunk). */
+  start?: string;
   /** SSE bytes of one partial/token event. */
   token(piece: string, tokenId: number, sent: number): string;
   final(outcome: GenerationOutcome): string;
@@ -121,6 +123,7 @@ async function openStream(ex: FakeExchange, plan: GenerationPlan, format: Genera
   }
   ex.res.writeHead(200, format.headers);
   ex.res.flushHeaders();
+  if (format.start !== undefined && !(await ex.write(format.start))) return false;
   if (plan.firstTokenDelayMs > 0) await Promise.race([sleep(plan.firstTokenDelayMs), ex.closed]);
   return plan.keepAliveEvery > 0 ? ex.write(format.keepAlive) : ex.isOpen();
 }
