@@ -1180,6 +1180,38 @@ export interface components {
         };
     };
     responses: {
+        /** @description An error in OpenAI's envelope, status from the error table. 429/503 carry `Retry-After` (seconds) and `retry-after-ms`, which the OpenAI SDK reads first; `x-should-retry` says whether the SDK should retry at all. */
+        OpenAiErrorResponse: {
+            headers: {
+                "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                /** @description seconds to wait (429/503 with a retry hint) */
+                "Retry-After"?: number;
+                /** @description the same hint in milliseconds */
+                "retry-after-ms"?: number;
+                /** @description `true` when the error is retriable */
+                "x-should-retry"?: "true" | "false";
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["OpenAiError"];
+            };
+        };
+        /** @description An error in Anthropic's envelope, status from the error table, `request_id` = the correlation id. 429/503 carry `Retry-After` and `retry-after-ms`; `x-should-retry` says whether the SDK should retry at all. */
+        AnthropicErrorResponse: {
+            headers: {
+                "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                /** @description seconds to wait (429/503 with a retry hint) */
+                "Retry-After"?: number;
+                /** @description the same hint in milliseconds */
+                "retry-after-ms"?: number;
+                /** @description `true` when the error is retriable */
+                "x-should-retry"?: "true" | "false";
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["AnthropicError"];
+            };
+        };
         /**
          * @description The task's events as Server-Sent Events (`text/event-stream`).
          *
@@ -1891,15 +1923,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description An error in OpenAI's envelope. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OpenAiError"];
-                };
-            };
+            default: components["responses"]["OpenAiErrorResponse"];
         };
     };
     createCompletion: {
@@ -1937,15 +1961,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description An error in OpenAI's envelope. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OpenAiError"];
-                };
-            };
+            default: components["responses"]["OpenAiErrorResponse"];
         };
     };
     listModels: {
@@ -1974,15 +1990,7 @@ export interface operations {
                     "application/json": components["schemas"]["ModelList"];
                 };
             };
-            /** @description An error in OpenAI's envelope. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OpenAiError"];
-                };
-            };
+            default: components["responses"]["OpenAiErrorResponse"];
         };
     };
     createMessage: {
@@ -2020,15 +2028,7 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
-            /** @description An error in Anthropic's envelope. */
-            default: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AnthropicError"];
-                };
-            };
+            default: components["responses"]["AnthropicErrorResponse"];
         };
     };
     listPools: {

@@ -1967,7 +1967,19 @@ export const responses = {
         "text/event-stream": { type: "string" },
       },
     },
-    default: { content: { "application/json": OpenAiErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "retry-after": { type: "integer", minimum: 0 },
+          "retry-after-ms": { type: "integer", minimum: 0 },
+          "x-should-retry": { type: "string", enum: ["true", "false"] },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": OpenAiErrorSchema },
+    },
   },
   createCompletion: {
     "200": {
@@ -1984,7 +1996,19 @@ export const responses = {
         "text/event-stream": { type: "string" },
       },
     },
-    default: { content: { "application/json": OpenAiErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "retry-after": { type: "integer", minimum: 0 },
+          "retry-after-ms": { type: "integer", minimum: 0 },
+          "x-should-retry": { type: "string", enum: ["true", "false"] },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": OpenAiErrorSchema },
+    },
   },
   listModels: {
     "200": {
@@ -1995,7 +2019,19 @@ export const responses = {
       },
       content: { "application/json": ModelListSchema },
     },
-    default: { content: { "application/json": OpenAiErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "retry-after": { type: "integer", minimum: 0 },
+          "retry-after-ms": { type: "integer", minimum: 0 },
+          "x-should-retry": { type: "string", enum: ["true", "false"] },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": OpenAiErrorSchema },
+    },
   },
   createMessage: {
     "200": {
@@ -2012,7 +2048,19 @@ export const responses = {
         "text/event-stream": { type: "string" },
       },
     },
-    default: { content: { "application/json": AnthropicErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "retry-after": { type: "integer", minimum: 0 },
+          "retry-after-ms": { type: "integer", minimum: 0 },
+          "x-should-retry": { type: "string", enum: ["true", "false"] },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": AnthropicErrorSchema },
+    },
   },
   listPools: {
     "200": {

@@ -59,13 +59,35 @@ interface Failure {
   body: string;
 }
 
+/** The dialect routes answer in their client's envelope (ORCH-1103), every other route in ours. */
+const OPENAI_ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models']);
+const ANTHROPIC_ROUTES = new Set(['/v1/messages']);
+
+/** OpenAI's `{error: {message, type, param, code}}` with our code, or Anthropic's `{type: "error", error: {type, message}}`. */
+function dialectProblem(route: string, status: number, parsed: unknown): string | undefined {
+  if (OPENAI_ROUTES.has(route)) {
+    const error = (parsed as { error?: Record<string, unknown> } | null)?.error;
+    if (!error || typeof error.message !== 'string' || typeof error.type !== 'string' || !('param' in error)) return 'no OpenAI error envelope';
+    if (!isErrorCode(error.code) || ERROR_TABLE[error.code].status !== status) return `OpenAI envelope code ${String(error.code)} sent with status ${status}`;
+    return undefined;
+  }
+  const body = parsed as { type?: unknown; error?: { type?: unknown; message?: unknown } } | null;
+  if (body?.type !== 'error' || typeof body.error?.type !== 'string' || typeof body.error.message !== 'string') return 'no Anthropic error envelope';
+  return undefined;
+}
+
 /** The envelope rule: an error body names a known code whose status is the one sent. */
-function envelopeProblem(status: number, headers: Record<string, string | string[] | undefined>, text: string): string | undefined {
+function envelopeProblem(status: number, headers: Record<string, string | string[] | undefined>, text: string, path = ''): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     return 'error body is not JSON';
+  }
+  const route = path.split('?')[0] ?? '';
+  if (OPENAI_ROUTES.has(route) || ANTHROPIC_ROUTES.has(route)) {
+    if (/\bat .*\.(ts|js):\d+|node_modules/.test(text)) return 'stack trace in the body';
+    return dialectProblem(route, status, parsed);
   }
   const error = (parsed as { error?: Record<string, unknown> } | null)?.error;
   if (!error || typeof error !== 'object') return 'no error envelope';
@@ -89,7 +111,7 @@ async function send(pool: Pool, c: FuzzCase): Promise<Failure | undefined> {
   if (res.statusCode >= 500) return fail('5xx');
   if (c.mustFail && res.statusCode < 400) return fail('a broken write was accepted');
   if (res.statusCode >= 400 && c.method !== 'HEAD') {
-    const problem = envelopeProblem(res.statusCode, res.headers, text);
+    const problem = envelopeProblem(res.statusCode, res.headers, text, c.path);
     if (problem) return fail(problem);
   }
   return undefined;
