@@ -35,6 +35,8 @@ export interface ChatPlanInput {
   eosAfterTokens: number | undefined;
   /** The engine's id for tool call `index` (vLLM random, TGI "0", ...). */
   toolCallId: (index: number) => string;
+  /** The token that completes a stop string is sent whole (TGI) instead of cut before it. */
+  keepStopText?: boolean;
 }
 
 const FRAGMENT_CHARS = 8;
@@ -79,6 +81,10 @@ export function planFakeChat(input: ChatPlanInput): FakeChatScript {
     const piece = tokens.next().value.piece;
     const combined = text + piece;
     const word = stops.find((s) => s.length > 0 && combined.includes(s, Math.max(0, text.length - s.length + 1)));
+    if (word !== undefined && input.keepStopText === true) {
+      steps.push({ kind: 'text', piece });
+      return { ...base, steps, finish: 'stop', stoppedBy: word, completionTokens: steps.length };
+    }
     if (word !== undefined) {
       const before = combined.slice(text.length, Math.max(text.length, combined.indexOf(word, Math.max(0, text.length - word.length + 1))));
       if (before.length > 0) steps.push({ kind: 'text', piece: before });
