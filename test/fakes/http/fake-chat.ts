@@ -71,27 +71,35 @@ export function planFakeChat(input: ChatPlanInput): FakeChatScript {
     const steps: ChatStep[] = sent.map((args, i) => (i === 0 ? { kind: 'tool', index: 0, id: input.toolCallId(0), name: tool.name, args } : { kind: 'tool', index: 0, args }));
     return { ...base, steps, finish: sent.length < fragments.length ? 'length' : 'tool_calls', completionTokens: steps.length };
   }
-  const stops = stopList(input.body['stop']);
+  return { ...base, ...planText(input, promptText) };
+}
+
+/** Seeded tokens until EOS, max_tokens or a stop string (cut before it, or sent whole with keepStopText). */
+function planText(input: ChatPlanInput, promptText: string): Pick<FakeChatScript, 'steps' | 'finish' | 'stoppedBy' | 'completionTokens'> {
+  const stops = stopList(input.body['stop']).filter((s) => s.length > 0);
   const tokens = fakeTokenStream(promptText, input.seed);
   const steps: ChatStep[] = [];
+  const done = (finish: ChatFinish, stoppedBy?: string, extraTokens = 0) => ({ steps, finish, stoppedBy, completionTokens: steps.length + extraTokens });
   let text = '';
   for (;;) {
-    if (input.eosAfterTokens !== undefined && steps.length >= input.eosAfterTokens) return { ...base, steps, finish: 'stop', completionTokens: steps.length };
-    if (steps.length >= input.maxTokens) return { ...base, steps, finish: 'length', completionTokens: steps.length };
+    if (input.eosAfterTokens !== undefined && steps.length >= input.eosAfterTokens) return done('stop');
+    if (steps.length >= input.maxTokens) return done('length');
     const piece = tokens.next().value.piece;
     const combined = text + piece;
-    const word = stops.find((s) => s.length > 0 && combined.includes(s, Math.max(0, text.length - s.length + 1)));
-    if (word !== undefined && input.keepStopText === true) {
+    // A stop string may begin in earlier text and end in this piece.
+    const hit = stops
+      .map((word) => ({ word, at: combined.indexOf(word, Math.max(0, text.length - word.length + 1)) }))
+      .filter((h) => h.at >= 0)
+      .sort((a, b) => a.at - b.at)[0];
+    if (hit === undefined) {
+      text = combined;
       steps.push({ kind: 'text', piece });
-      return { ...base, steps, finish: 'stop', stoppedBy: word, completionTokens: steps.length };
+      continue;
     }
-    if (word !== undefined) {
-      const before = combined.slice(text.length, Math.max(text.length, combined.indexOf(word, Math.max(0, text.length - word.length + 1))));
-      if (before.length > 0) steps.push({ kind: 'text', piece: before });
-      return { ...base, steps, finish: 'stop', stoppedBy: word, completionTokens: steps.length + (before.length > 0 ? 0 : 1) };
-    }
-    text = combined;
-    steps.push({ kind: 'text', piece });
+    const sent = input.keepStopText === true ? piece : combined.slice(text.length, Math.max(text.length, hit.at));
+    if (sent.length > 0) steps.push({ kind: 'text', piece: sent });
+    // The token that completed the stop string was generated even when nothing of it is sent.
+    return done('stop', hit.word, sent.length > 0 ? 0 : 1);
   }
 }
 

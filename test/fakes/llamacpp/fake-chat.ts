@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FakeExchange } from '../http/fake-server.ts';
 import type { FakeMode } from '../http/fake-generation.ts';
-import { planFakeChat, runChatStream, type ChatStep, type ChatWireFormat, type FakeChatScript } from '../http/fake-chat.ts';
+import { fakeChatPrompt, planFakeChat, runChatStream, type ChatStep, type ChatWireFormat, type FakeChatScript } from '../http/fake-chat.ts';
 import { commonPrefixLength, fakeTokenize } from '../http/fake-tokens.ts';
 import { isRecord, recordField, type JsonRecord } from '../../../src/transport/json-fields.ts';
 import type { FakeSlotTable } from './fake-slots.ts';
@@ -48,8 +48,7 @@ export async function llamacppChat(ex: FakeExchange, deps: LlamacppChatDeps): Pr
   if (deps.mode === 'overloaded') return ex.json(503, NO_SLOT_BODY);
   if (deps.mode === 'fail-before-first-token') return fail(500, 'fake engine failure before the first token', 'server_error');
   const seed = intOr(body, 'seed', -1) >= 0 ? intOr(body, 'seed', -1) : Math.floor(Math.random() * 2 ** 32);
-  const probe = planFakeChat({ body, seed, maxTokens: 0, eosAfterTokens: undefined, toolCallId: () => '' });
-  const promptIds = fakeTokenize(probe.promptText);
+  const promptIds = fakeTokenize(fakeChatPrompt(body['messages']));
   const room = deps.slots.nCtx - promptIds.length;
   if (room <= 0) {
     return fail(400, 'the request exceeds the available context size, try increasing it', 'exceed_context_size_error', { n_prompt_tokens: promptIds.length, n_ctx: deps.slots.nCtx });

@@ -9,7 +9,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FakeExchange } from '../http/fake-server.ts';
-import { planFakeChat, runChatStream, type ChatStep, type ChatWireFormat, type FakeChatScript } from '../http/fake-chat.ts';
+import { fakeChatPrompt, planFakeChat, runChatStream, type ChatStep, type ChatWireFormat, type FakeChatScript } from '../http/fake-chat.ts';
 import type { FakeMode } from '../http/fake-generation.ts';
 import { isRecord, recordField, type JsonRecord } from '../../../src/transport/json-fields.ts';
 import { tgiInputLength } from './fake-validation.ts';
@@ -40,7 +40,7 @@ export async function tgiChat(ex: FakeExchange, deps: TgiChatDeps): Promise<void
   }
   if (body['stream'] !== true) return ex.json(422, { error: 'this fake implements only stream: true', error_type: 'validation' });
   const seed = typeof body['seed'] === 'number' ? body['seed'] : 0;
-  const inputLength = tgiInputLength(planFakeChat({ body, seed, maxTokens: 0, eosAfterTokens: undefined, toolCallId: () => '' }).promptText);
+  const inputLength = tgiInputLength(fakeChatPrompt(body['messages']));
   const maxTokens = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : deps.info.max_total_tokens - inputLength;
   const invalid = validate(body, inputLength, maxTokens, deps.info);
   // The SSE response (and its 200) starts before scheduling: from here every error is in-band.

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { FakeExchange } from '../http/fake-server.ts';
 import type { FakeMode } from '../http/fake-generation.ts';
-import { planFakeChat, runChatStream, type ChatWireFormat, type FakeChatScript } from '../http/fake-chat.ts';
+import { fakeChatPrompt, planFakeChat, runChatStream, type ChatWireFormat, type FakeChatScript } from '../http/fake-chat.ts';
 import { fakeTokenize } from '../http/fake-tokens.ts';
 import { isRecord, recordField } from '../../../src/transport/json-fields.ts';
 import { errorBody, type VllmErrorStyle } from './fake-format.ts';
@@ -52,7 +52,7 @@ export async function vllmChat(ex: FakeExchange, deps: VllmChatDeps): Promise<vo
   if (deps.mode === 'overloaded') return ex.json(429, errorBody(style, 429, 'TooManyRequestsError', 'server is at capacity'), { 'retry-after': '1' });
   if (deps.mode === 'fail-before-first-token') return reject(500, 'InternalServerError', 'fake engine failure before the first token');
   const seed = typeof body['seed'] === 'number' ? body['seed'] : Math.floor(Math.random() * 2 ** 32);
-  const promptIds = fakeTokenize(planFakeChat({ body, seed, maxTokens: 0, eosAfterTokens: undefined, toolCallId: () => '' }).promptText);
+  const promptIds = fakeTokenize(fakeChatPrompt(body['messages']));
   const maxTokens = typeof body['max_tokens'] === 'number' ? body['max_tokens'] : deps.maxModelLen - promptIds.length;
   if (promptIds.length + maxTokens > deps.maxModelLen) {
     return reject(400, 'BadRequestError', `This model's maximum context length is ${deps.maxModelLen} tokens. However, you requested ${promptIds.length + maxTokens} tokens (${promptIds.length} in the messages, ${maxTokens} in the completion). Please reduce the length of the messages or completion.`);
