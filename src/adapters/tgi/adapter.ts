@@ -1,6 +1,7 @@
 // Hugging Face TGI as a WorkerAdapter: `/health`, `/info`, `/generate_stream` and the Messages
-// API `/v1/chat/completions` (chat workload) over one keep-alive upstream pool per replica. Wire translation lives in encode/decode/errors; this
-// file only sequences calls. Client headers never reach the engine; cancel is the abort signal.
+// API `/v1/chat/completions` (chat workload) over one keep-alive upstream pool per replica. Wire
+// translation lives in the codec files; this one only sequences calls. Client headers never
+// reach the engine; cancel is the abort signal.
 
 import { EngineError, type AdapterInit, type ChatCanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
 import { createEngineStream, createEngineUpstream, routeByWorkload } from '../http/engine.ts';
