@@ -1,7 +1,7 @@
 // WorkerAdapter for one vLLM OpenAI-compatible server: streams `/v1/completions` (or
-// `/v1/chat/completions` for the chat workload), probes
-// `/health`, reads `/version` + `/v1/models`. Only engine headers are sent; cancel is the abort
-// signal (vLLM aborts the request in the engine on disconnect).
+// `/v1/chat/completions` for the chat workload), probes `/health`, reads `/version` +
+// `/v1/models`. Only engine headers are sent; cancel is the abort signal (vLLM aborts the
+// request in the engine on disconnect).
 
 import { Type } from '@sinclair/typebox';
 import { EngineError, type AdapterInit, type ChatCanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
