@@ -1,8 +1,9 @@
 // The skeleton every HTTP engine adapter shares: its upstream pool built from the adapter's
-// timeouts and `max_connections`, and the streaming call that turns failures into the engine's
-// EngineError. What is engine-specific (paths, wire codecs, error mapping) is passed in.
+// timeouts and `max_connections`, the streaming call that turns failures into the engine's
+// EngineError, and the split by workload (completion vs chat). What is engine-specific (paths,
+// wire codecs, error mapping) is passed in.
 
-import type { AdapterInit, CanonicalEvent, CanonicalRequest, EngineError, WorkerAdapter } from '../contract.ts';
+import type { AdapterInit, CanonicalEvent, CanonicalRequest, ChatCanonicalRequest, EngineError, WorkerAdapter } from '../contract.ts';
 import { createUpstream, type Upstream } from '../../transport/http-agent.ts';
 import { streamSse, type SseCall, type SseDecoder } from '../../transport/sse-stream.ts';
 import type { HttpOptions } from './http-options.ts';
@@ -28,20 +29,23 @@ export interface OpenedStream {
   decoder: CountingDecoder;
 }
 
-/** What differs per engine in a generation stream. */
-export interface EngineStreamWire {
+/** What differs per engine in a generation stream (per workload: completion or chat). */
+export interface EngineStreamWire<R extends CanonicalRequest = CanonicalRequest> {
   /**
    * The request and a fresh decoder; called on the stream's first next(), so it may throw there
    * (an EngineError passes through). Async for what is resolved at use (provider credentials).
    */
-  open(req: CanonicalRequest): OpenedStream | Promise<OpenedStream>;
+  open(req: R): OpenedStream | Promise<OpenedStream>;
   /** The engine's mapping of a failure, given how many tokens had streamed before it. */
   toError(err: unknown, tokens: number): EngineError;
 }
 
 /** An adapter's stream(): an abort rethrows the signal's reason, any other failure is mapped. */
-export function createEngineStream(upstream: Upstream, wire: EngineStreamWire): WorkerAdapter['stream'] {
-  return async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+export function createEngineStream<R extends CanonicalRequest = CanonicalRequest>(
+  upstream: Upstream,
+  wire: EngineStreamWire<R>,
+): (req: R, signal: AbortSignal) => AsyncGenerator<CanonicalEvent, void, undefined> {
+  return async function* stream(req: R, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
     const { call, decoder } = await wire.open(req);
     try {
       yield* streamSse(upstream, call, decoder, signal);
@@ -50,4 +54,12 @@ export function createEngineStream(upstream: Upstream, wire: EngineStreamWire): 
       throw wire.toError(err, decoder.tokens);
     }
   };
+}
+
+/** One stream() for both workloads: a request with `chat` goes to the chat wire, others to completions. */
+export function routeByWorkload(
+  completion: (req: CanonicalRequest, signal: AbortSignal) => AsyncIterable<CanonicalEvent>,
+  chat: (req: ChatCanonicalRequest, signal: AbortSignal) => AsyncIterable<CanonicalEvent>,
+): WorkerAdapter['stream'] {
+  return (req, signal) => (req.chat === undefined ? completion(req, signal) : chat({ ...req, chat: req.chat }, signal));
 }

@@ -89,7 +89,7 @@ describe('TGI adapter against the fake router', () => {
     });
     // A bodiless GET carries no content type.
     expect(fake.seen.map((s) => [s.method, s.headers['content-type']])).toEqual([['GET', undefined]]);
-    expect(adapter.capabilities).toEqual({ slotAffinity: false, deterministic: false, reportsSlots: true });
+    expect(adapter.capabilities).toMatchObject({ slotAffinity: false, deterministic: false, reportsSlots: true });
   });
 
   // ORCH-0603

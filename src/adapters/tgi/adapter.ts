@@ -1,12 +1,16 @@
-// Hugging Face TGI as a WorkerAdapter: `/health`, `/info` and `/generate_stream` over one
-// keep-alive upstream pool per replica. Wire translation lives in encode/decode/errors; this
-// file only sequences calls. Client headers never reach the engine; cancel is the abort signal.
+// Hugging Face TGI as a WorkerAdapter: `/health`, `/info`, `/generate_stream` and the Messages
+// API `/v1/chat/completions` (chat workload) over one keep-alive upstream pool per replica. Wire
+// translation lives in the codec files; this one only sequences calls. Client headers never
+// reach the engine; cancel is the abort signal.
 
-import { EngineError, type AdapterInit, type EngineProps, type WorkerAdapter } from '../contract.ts';
-import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
+import { EngineError, type AdapterInit, type ChatCanonicalRequest, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { createEngineStream, createEngineUpstream, routeByWorkload } from '../http/engine.ts';
 import { backoffOf, engineHeaders, parseOptions, probeHeaders } from '../http/http-options.ts';
 import { fetchMetricsText } from '../http/metrics-text.ts';
 import { createProber } from '../http/probe.ts';
+import { openChatStream } from '../openai-compat/chat-call.ts';
+import { encodeTgiChat } from './chat-encode.ts';
+import { tgiChatError } from './chat-errors.ts';
 import { decodeTgiInfo, TgiStreamDecoder } from './decode.ts';
 import { encodeTgiRequest, TGI_STREAM_PATH } from './encode.ts';
 import { tgiError, tgiErrorPolicy } from './errors.ts';
@@ -30,7 +34,7 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
     return info.props;
   }
 
-  const stream = createEngineStream(upstream, {
+  const completion = createEngineStream(upstream, {
     open: (req) => {
       const headers = { ...engineHeaders(options, req.traceparent), accept: 'text/event-stream' };
       const call = { path: TGI_STREAM_PATH, body: JSON.stringify(encodeTgiRequest(req)), headers };
@@ -38,10 +42,21 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
     },
     toError: (err, tokens) => tgiError(err, tokens, policy),
   });
+  // TGI numbers tool calls "0", "1", ... in every answer: the gateway mints ids instead.
+  const chat = createEngineStream<ChatCanonicalRequest>(upstream, {
+    open: (req) => openChatStream(req, { body: encodeTgiChat(req), headers: engineHeaders(options, req.traceparent), toolCallIds: 'mint' }),
+    toError: (err, tokens) => tgiChatError(err, tokens, policy),
+  });
 
   return {
     kind: 'tgi',
-    capabilities: { slotAffinity: false, deterministic: options.deterministic, reportsSlots: true },
+    capabilities: {
+      slotAffinity: false,
+      deterministic: options.deterministic,
+      reportsSlots: true,
+      // Tools are TGI's own grammar (no server flag); logprobs are not forwarded.
+      chat: { vision: options.chat_vision, tools: true, responseFormat: true, logprobs: false },
+    },
     health: (signal) =>
       prober.health('/health', signal, (res) => {
         if (res.status === 200) return { live: true, ready: true };
@@ -49,7 +64,7 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
         return { live: true, ready: false, detail: `engine health answered HTTP ${res.status}` };
       }),
     props,
-    stream,
+    stream: routeByWorkload(completion, chat),
     // The router serves Prometheus text on its API port.
     metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),

@@ -11,6 +11,7 @@ export const TgiOptionsSchema = Type.Object(
       default: false,
       description: 'declare that equal (prompt, seed) give equal tokens on every replica; continuous batching usually breaks this',
     }),
+    chat_vision: Type.Boolean({ default: false, description: 'the served model is a vision-language model, so chat takes images' }),
   },
   { additionalProperties: false },
 );

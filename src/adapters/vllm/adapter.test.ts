@@ -184,7 +184,7 @@ describe('vLLM adapter timeouts', () => {
     const adapter = createVllmAdapter(quickInit(fake.url, { options: { max_num_seqs: 32 } }));
     try {
       expect((await adapter.props(never)).slotsTotal).toBe(32);
-      expect(adapter.capabilities).toEqual({ slotAffinity: false, deterministic: true, reportsSlots: false });
+      expect(adapter.capabilities).toMatchObject({ slotAffinity: false, deterministic: true, reportsSlots: false });
     } finally {
       await adapter.close();
       await fake.close();

@@ -1,6 +1,7 @@
 // Protocol-faithful llama-server fake: a real HTTP server on 127.0.0.1 speaking `/completion`
-// SSE (no [DONE]), `/health` (503 JSON while loading), `/props`, `/slots`, with slots, KV
-// prefix reuse, fault modes and deterministic tokens. Shared by tests and bench/.
+// SSE (no [DONE]), `/v1/chat/completions` (fake-chat.ts), `/health` (503 JSON while loading),
+// `/props`, `/slots`, with slots, KV prefix reuse, fault modes and deterministic tokens. Shared
+// by tests and bench/.
 
 import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../http/fake-server.ts';
 import { runGeneration, type FakeMode } from '../http/fake-generation.ts';
@@ -8,6 +9,7 @@ import { commonPrefixLength, fakeTokenize } from '../http/fake-tokens.ts';
 import { isRecord, type JsonRecord } from '../../../src/transport/json-fields.ts';
 import { writePromText, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { FakeSlotTable } from './fake-slots.ts';
+import { llamacppChat } from './fake-chat.ts';
 import { LOADING_BODY, NO_METRICS_BODY, NO_SLOT_BODY, errorBody, llamacppFormat, llamacppMetricsText } from './fake-format.ts';
 
 export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../http/fake-tokens.ts';
@@ -32,6 +34,10 @@ export interface LlamacppFakeTuning {
   unknownKeys: boolean;
   /** `GET /metrics`: false = started without `--metrics` (501); gauges left out are live (running = busy slots). */
   metrics: FakeMetricsSetting;
+  /** Started with `--jinja`: the chat route takes tools (else 500 "tools param requires --jinja flag"). */
+  jinja: boolean;
+  /** An older build: chat usage in the finish chunk, always, and no separate usage chunk. */
+  usageInFinishChunk: boolean;
 }
 
 export interface LlamacppFakeOptions extends Partial<LlamacppFakeTuning> {
@@ -62,6 +68,8 @@ export async function startLlamacppFake(opts: LlamacppFakeOptions = {}): Promise
     errorStyle: opts.errorStyle ?? 'data',
     unknownKeys: opts.unknownKeys ?? false,
     metrics: opts.metrics ?? {},
+    jinja: opts.jinja ?? true,
+    usageInFinishChunk: opts.usageInFinishChunk ?? false,
   };
   const slots = new FakeSlotTable(opts.slots ?? 2, opts.nCtx ?? 4096);
   const identity: Identity = {
@@ -113,6 +121,10 @@ async function route(ex: FakeExchange, state: FakeState): Promise<void> {
   }
   if (ex.record.method === 'POST' && (path === '/completion' || path === '/completions')) {
     return completion(ex, { slots: state.slots, tuning: state.tuning, mode: state.mode(), modelAlias: state.identity.modelAlias });
+  }
+  if (ex.record.method === 'POST' && (path === '/v1/chat/completions' || path === '/chat/completions')) {
+    const { slots, tuning, identity } = state;
+    return llamacppChat(ex, { slots, tuning, mode: state.mode(), modelAlias: identity.modelAlias, buildInfo: identity.buildInfo });
   }
   ex.json(404, errorBody(404, 'File Not Found', 'not_found_error'));
 }

@@ -1,6 +1,7 @@
 // A protocol-faithful fake TGI router (ENGINES.md §3): `/generate_stream` token events and a
 // final event carrying the last token plus `generated_text` and `details`; every error in-band
-// under HTTP 200 (overload included); `/info`; `/health`; TCP refused while "loading"; axum
+// under HTTP 200 (overload included); the Messages API `/v1/chat/completions` (fake-chat.ts);
+// `/info`; `/health`; TCP refused while "loading"; axum
 // keep-alive comments. Tokens come from (prompt, seed). Shared by tests and bench/.
 
 import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../http/fake-server.ts';
@@ -8,6 +9,7 @@ import { fakeCompletion, fakeTokenStream } from '../http/fake-tokens.ts';
 import { faultAt, type FakeMode } from '../http/fake-generation.ts';
 import { fakeGauges, writePromText, type FakeEngineGauges, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { tgiInputLength, validateTgiRequest, type TgiFakeRequest } from './fake-validation.ts';
+import { tgiChat } from './fake-chat.ts';
 
 /** The shared fault modes, plus `unhealthy`: `/health` answers 503 while generation still works. */
 export type TgiFakeMode = FakeMode | 'unhealthy';
@@ -69,6 +71,15 @@ export async function startTgiFake(opts: TgiFakeOptions = {}): Promise<TgiFake> 
       writePromText(ex, tgiMetricsText(fakeGauges(opts.metrics ?? {}, server.seen, '/generate_stream'), info));
     } else if (method === 'POST' && url === '/generate_stream') {
       await generateStream(ex, mode, opts, info);
+    } else if (method === 'POST' && url === '/v1/chat/completions') {
+      await tgiChat(ex, {
+        mode: modeOf(mode),
+        info,
+        tokensPerS: opts.tokensPerS ?? 0,
+        firstTokenDelayMs: opts.firstTokenDelayMs ?? 0,
+        keepAliveEvery: opts.keepAliveEvery ?? 0,
+        eosAfterTokens: opts.eosAfterTokens,
+      });
     } else {
       ex.res.writeHead(404).end();
     }

@@ -1,5 +1,6 @@
-// Protocol-faithful vLLM fake: a real HTTP server on 127.0.0.1 speaking `/v1/completions` SSE
-// with `[DONE]`, `/health` (200, empty), `/version`, `/v1/models`. While "loading" it truly
+// Protocol-faithful vLLM fake: a real HTTP server on 127.0.0.1 speaking `/v1/completions` and
+// `/v1/chat/completions` (fake-chat.ts) SSE with `[DONE]`, `/health` (200, empty), `/version`,
+// `/v1/models`. While "loading" it truly
 // refuses TCP (vLLM binds before its engine is up but listens only after), then listens again
 // on the same port. Deterministic tokens; shared by tests and bench/.
 
@@ -10,6 +11,7 @@ import { commonPrefixLength, fakeTokenize } from '../http/fake-tokens.ts';
 import { isRecord, recordField, type JsonRecord } from '../../../src/transport/json-fields.ts';
 import { fakeGauges, writePromText, type FakeMetricsSetting } from '../http/fake-metrics.ts';
 import { errorBody, vllmFormat, vllmMetricsText, type VllmErrorStyle } from './fake-format.ts';
+import { vllmChat } from './fake-chat.ts';
 
 export { fakeCompletion, fakeTokenStream, fakeTokenize } from '../http/fake-tokens.ts';
 export type { FakeMode } from '../http/fake-generation.ts';
@@ -31,6 +33,8 @@ export interface VllmFakeTuning {
   promptTokensDetails: boolean;
   /** `GET /metrics` gauges (left out = live: running = open generations); false = 404. */
   metrics: FakeMetricsSetting;
+  /** Started with `--enable-auto-tool-choice --tool-call-parser ...` (else chat tool_choice "auto" is a 400). */
+  autoToolChoice: boolean;
 }
 
 export interface VllmFakeOptions extends Partial<VllmFakeTuning> {
@@ -61,6 +65,7 @@ export async function startVllmFake(opts: VllmFakeOptions = {}): Promise<VllmFak
     unknownKeys: opts.unknownKeys ?? false,
     promptTokensDetails: opts.promptTokensDetails ?? false,
     metrics: opts.metrics ?? {},
+    autoToolChoice: opts.autoToolChoice ?? true,
   };
   const model = opts.model ?? 'fake-model';
   const maxModelLen = opts.maxModelLen ?? 4096;
@@ -81,6 +86,9 @@ export async function startVllmFake(opts: VllmFakeOptions = {}): Promise<VllmFak
       }
       if (ex.record.method === 'POST' && path === '/v1/completions') {
         return completions(ex, { model, maxModelLen, tuning, mode, prefixCache });
+      }
+      if (ex.record.method === 'POST' && path === '/v1/chat/completions') {
+        return vllmChat(ex, { model, maxModelLen, tuning, mode, reusePrefix: (ids) => reusePrefix(prefixCache, ids) });
       }
       ex.json(404, { detail: 'Not Found' });
     },
