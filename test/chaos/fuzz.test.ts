@@ -60,8 +60,8 @@ interface Failure {
 }
 
 /** The dialect routes answer in their client's envelope (ORCH-1103), every other route in ours. */
-const OPENAI_ROUTES = new Set(['/v1/chat/completions', '/v1/completions', '/v1/models']);
-const ANTHROPIC_ROUTES = new Set(['/v1/messages']);
+const OPENAI_ROUTES = new Set(['POST /v1/chat/completions', 'POST /v1/completions', 'GET /v1/models']);
+const ANTHROPIC_ROUTES = new Set(['POST /v1/messages']);
 
 /** OpenAI's `{error: {message, type, param, code}}` with our code, or Anthropic's `{type: "error", error: {type, message}}`. */
 function dialectProblem(route: string, status: number, parsed: unknown): string | undefined {
@@ -77,14 +77,15 @@ function dialectProblem(route: string, status: number, parsed: unknown): string 
 }
 
 /** The envelope rule: an error body names a known code whose status is the one sent. */
-function envelopeProblem(status: number, headers: Record<string, string | string[] | undefined>, text: string, path = ''): string | undefined {
+function envelopeProblem(status: number, headers: Record<string, string | string[] | undefined>, text: string, path = '', method = ''): string | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     return 'error body is not JSON';
   }
-  const route = path.split('?')[0] ?? '';
+  // A method the route does not serve is no dialect route: `no route` answers in our envelope.
+  const route = `${method} ${path.split('?')[0] ?? ''}`;
   if (OPENAI_ROUTES.has(route) || ANTHROPIC_ROUTES.has(route)) {
     if (/\bat .*\.(ts|js):\d+|node_modules/.test(text)) return 'stack trace in the body';
     return dialectProblem(route, status, parsed);
@@ -111,7 +112,7 @@ async function send(pool: Pool, c: FuzzCase): Promise<Failure | undefined> {
   if (res.statusCode >= 500) return fail('5xx');
   if (c.mustFail && res.statusCode < 400) return fail('a broken write was accepted');
   if (res.statusCode >= 400 && c.method !== 'HEAD') {
-    const problem = envelopeProblem(res.statusCode, res.headers, text, c.path);
+    const problem = envelopeProblem(res.statusCode, res.headers, text, c.path, c.method);
     if (problem) return fail(problem);
   }
   return undefined;
