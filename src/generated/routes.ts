@@ -56,7 +56,7 @@ const ApiErrorSchema = {
 
 const ErrorEnvelopeSchema = { type: "object", additionalProperties: false, required: ["error"], properties: { error: ApiErrorSchema } } as const;
 
-const EngineKindSchema = { type: "string", enum: ["mock", "llamacpp", "vllm", "tgi", "triton"] } as const;
+const EngineKindSchema = { type: "string", enum: ["mock", "llamacpp", "vllm", "tgi", "triton", "gemini", "ollama"] } as const;
 
 const PrioritySchema = {
   type: "string",
