@@ -167,6 +167,11 @@ export interface WorkerAdapter {
    * `--metrics` answers 501); throws on any other failure. Absent on engines without metrics.
    */
   metricsText?(signal: AbortSignal): Promise<string | undefined>;
+  /**
+   * Model ids the engine or provider can serve now (Ollama `/api/tags`), for the model catalog
+   * (issue 13 item 8). Throws EngineError when it cannot be asked. Absent when it cannot list.
+   */
+  models?(signal: AbortSignal): Promise<string[]>;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }

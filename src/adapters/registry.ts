@@ -4,8 +4,10 @@
 
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { AdapterInit, EngineCatalog, EngineKind, WorkerAdapter } from './contract.ts';
+import { createGeminiAdapter } from './gemini/adapter.ts';
 import { createLlamacppAdapter } from './llamacpp/adapter.ts';
 import { createMockAdapter } from './mock/adapter.ts';
+import { createOllamaAdapter } from './ollama/adapter.ts';
 import { createTgiAdapter } from './tgi/adapter.ts';
 import { createTritonAdapter } from './triton/adapter.ts';
 import { createVllmAdapter } from './vllm/adapter.ts';
@@ -13,7 +15,7 @@ import { createVllmAdapter } from './vllm/adapter.ts';
 type Factory = (init: AdapterInit, replica: ReplicaConfig) => WorkerAdapter;
 
 /** Slot count assumed until the engine reports its own (or config overrides it). */
-export const DEFAULT_SLOTS: Record<EngineKind, number> = { mock: 4, llamacpp: 1, vllm: 256, tgi: 128, triton: 64 };
+export const DEFAULT_SLOTS: Record<EngineKind, number> = { mock: 4, llamacpp: 1, vllm: 256, tgi: 128, triton: 64, gemini: 16, ollama: 1 };
 
 const FACTORIES: Record<EngineKind, Factory> = {
   mock: (init, replica) => createMockAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.mock, mock: replica.mock ?? {} }),
@@ -21,6 +23,8 @@ const FACTORIES: Record<EngineKind, Factory> = {
   vllm: (init) => createVllmAdapter(init),
   tgi: (init) => createTgiAdapter(init),
   triton: (init) => createTritonAdapter(init),
+  gemini: (init) => createGeminiAdapter(init),
+  ollama: (init) => createOllamaAdapter(init),
 };
 
 /** What the rest of the gateway may know about an engine kind, as traits rather than names. */
@@ -35,6 +39,8 @@ const TRAITS: Record<EngineKind, EngineTraits> = {
   vllm: { inProcess: false },
   tgi: { inProcess: false },
   triton: { inProcess: false },
+  gemini: { inProcess: false },
+  ollama: { inProcess: false },
 };
 
 export function engineTraits(kind: EngineKind): EngineTraits {
