@@ -65,7 +65,7 @@ export function createOllamaAdapter(init: AdapterInit, deps: OllamaAdapterDeps =
       ctxMax: options.num_ctx ?? OLLAMA_DEFAULT_CTX,
       slotsTotal: options.num_parallel,
       // A seeded request samples reproducibly on one server; parallel batching may still differ.
-      deterministic: false,
+      deterministic: options.deterministic,
     };
   }
 
@@ -91,7 +91,7 @@ export function createOllamaAdapter(init: AdapterInit, deps: OllamaAdapterDeps =
     kind: 'ollama',
     capabilities: {
       slotAffinity: false,
-      deterministic: false,
+      deterministic: options.deterministic,
       reportsSlots: false,
       // Vision and tools depend on the pulled model; the server refuses what the model cannot do.
       chat: { vision: true, tools: true, responseFormat: true, logprobs: false },
