@@ -169,6 +169,18 @@ describe('Gemini adapter against the fake provider', () => {
     expect(adapter.capabilities.chat).toEqual({ vision: true, tools: true, responseFormat: true, logprobs: false });
   });
 
+  it('lists the models that serve generateContent across every models.list page', async () => {
+    fake.configure({ listPageCap: 1 });
+    const before = fake.seen.length;
+    expect(await adapter.models?.(never)).toEqual(['fake-model', 'gemini-fake-pro']);
+    expect(fake.seen.slice(before).map((s) => s.path)).toEqual([
+      '/v1beta/models?pageSize=1000',
+      expect.stringMatching(/^\/v1beta\/models\?pageSize=1000&pageToken=/),
+      expect.stringMatching(/^\/v1beta\/models\?pageSize=1000&pageToken=/),
+    ]);
+    fake.configure({ listPageCap: 1000 });
+  });
+
   // ORCH-0601
   it('aborting after 3 tokens closes the connection and the fake observes it', async () => {
     fake.configure({ tokensPerS: 100 });

@@ -10,12 +10,15 @@ import { createEngineUpstream } from '../http/engine.ts';
 import { parseOptions } from '../http/http-options.ts';
 import { createProber, type Prober } from '../http/probe.ts';
 import { scrubSecret } from '../http/secret-scrub.ts';
-import { isRecord, numberField, stringField } from '../../transport/json-fields.ts';
 import { streamSse } from '../../transport/sse-stream.ts';
 import { GeminiStreamDecoder } from './decode.ts';
 import { encodeGemini, geminiModelPath, geminiStreamPath } from './encode.ts';
 import { geminiError, geminiErrorPolicy } from './errors.ts';
 import { GeminiOptionsSchema } from './options.ts';
+import { decodeGeminiModelCard, decodeGeminiModelPage } from './props.ts';
+
+/** A bound on models.list pages: the catalog is a few dozen models. */
+const MAX_MODEL_PAGES = 20;
 
 export interface GeminiAdapterDeps {
   /** Where `api_key: { env }` is looked up (tests pass their own). */
@@ -45,23 +48,42 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     });
   }
 
-  async function props(signal: AbortSignal): Promise<EngineProps> {
+  async function askable(): Promise<Prober> {
     const credential = await key();
     if (!credential.ok) throw new EngineError('POOL_UNREADY', credential.reason);
-    const res = await proberWith(credential.value).getOk(modelPath, signal);
-    const card = isRecord(res.json) ? res.json : {};
-    const input = numberField(card, 'inputTokenLimit');
-    const output = numberField(card, 'outputTokenLimit');
-    if (input === undefined) throw new EngineError('ENGINE_ERROR', 'the Gemini provider described the model without inputTokenLimit', { upstreamDetail: res.text.slice(0, 512) });
+    return proberWith(credential.value);
+  }
+
+  async function props(signal: AbortSignal): Promise<EngineProps> {
+    const res = await (await askable()).getOk(modelPath, signal);
+    const card = decodeGeminiModelCard(res.json, init.model);
+    if (card === undefined) throw new EngineError('ENGINE_ERROR', 'the Gemini provider described the model without inputTokenLimit', { upstreamDetail: res.text.slice(0, 512) });
     return {
-      engineVersion: stringField(card, 'version') ?? 'unknown',
-      model: (stringField(card, 'name') ?? init.model).replace(/^models\//, ''),
+      engineVersion: card.version ?? 'unknown',
+      model: card.model,
       // A request must fit the input limit and its max_tokens the output limit; their sum bounds both.
-      ctxMax: input + (output ?? 0),
+      ctxMax: card.inputTokenLimit + (card.outputTokenLimit ?? 0),
       slotsTotal: options.max_concurrency,
       // A seed is forwarded, but the provider promises best effort only.
       deterministic: false,
     };
+  }
+
+  /** `models.list`, every page (bounded), keeping models that serve generateContent. */
+  async function models(signal: AbortSignal): Promise<string[]> {
+    const prober = await askable();
+    const ids: string[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < MAX_MODEL_PAGES; page++) {
+      const query = `?pageSize=1000${token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`}`;
+      const res = await prober.getOk(`/${options.api_version}/models${query}`, signal);
+      const decoded = decodeGeminiModelPage(res.json);
+      if (decoded === undefined) throw new EngineError('ENGINE_ERROR', 'the Gemini provider answered models.list without a model list', { upstreamDetail: res.text.slice(0, 512) });
+      ids.push(...decoded.ids);
+      token = decoded.nextPageToken;
+      if (token === undefined) break;
+    }
+    return ids;
   }
 
   async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
@@ -90,6 +112,7 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     health,
     props,
     stream,
+    models,
     close: () => upstream.close(),
   };
 }

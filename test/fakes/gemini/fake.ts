@@ -2,7 +2,7 @@
 // `x-goog-api-key` auth, `models.get`, `:streamGenerateContent` (SSE with `alt=sse`, else one
 // progressively written JSON array) and `:generateContent`, google.rpc error bodies (429
 // RESOURCE_EXHAUSTED with RetryInfo, 503 UNAVAILABLE, 400 API_KEY_INVALID, 403 without a key,
-// 404 unknown model). Deterministic text; whole function calls when a tool is asked for.
+// 404 unknown model), paginated `models.list`. Deterministic text; whole function calls when a tool is asked for.
 
 import { randomBytes } from 'node:crypto';
 import { engineFake, startFakeServer, type EngineFake, type FakeExchange } from '../http/fake-server.ts';
@@ -25,6 +25,8 @@ export interface GeminiFakeTuning {
   echoKeyInErrors: boolean;
   /** Extra keys a real answer carries (`safetyRatings`, `avgLogprobs`) that decoders must ignore. */
   unknownKeys: boolean;
+  /** Most models per models.list page whatever pageSize asks (the provider caps it too). */
+  listPageCap: number;
 }
 
 export interface GeminiFakeOptions extends Partial<GeminiFakeTuning> {
@@ -47,6 +49,7 @@ export async function startGeminiFake(opts: GeminiFakeOptions): Promise<GeminiFa
     splitChunks: opts.splitChunks ?? false,
     echoKeyInErrors: opts.echoKeyInErrors ?? false,
     unknownKeys: opts.unknownKeys ?? false,
+    listPageCap: opts.listPageCap ?? 1000,
   };
   const model = opts.model ?? 'gemini-fake';
   let mode: GeminiFakeMode = opts.mode ?? 'ready';
@@ -54,7 +57,8 @@ export async function startGeminiFake(opts: GeminiFakeOptions): Promise<GeminiFa
   const server = await startFakeServer(
     async (ex) => {
       const url = new URL(ex.record.path, 'http://fake');
-      if (!url.pathname.startsWith(API)) return ex.json(404, googleError(404, 'NOT_FOUND', 'Method not found.'));
+      const listing = url.pathname === API.slice(0, -1);
+      if (!url.pathname.startsWith(API) && !listing) return ex.json(404, googleError(404, 'NOT_FOUND', 'Method not found.'));
       const given = ex.req.headers['x-goog-api-key'] ?? url.searchParams.get('key') ?? undefined;
       const echo = tuning.echoKeyInErrors && typeof given === 'string' ? ` (received ${given})` : '';
       if (given === undefined) {
@@ -65,6 +69,7 @@ export async function startGeminiFake(opts: GeminiFakeOptions): Promise<GeminiFa
           { '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } },
         ]));
       }
+      if (listing && ex.record.method === 'GET') return ex.json(200, modelPage([modelCard(model), ...OTHER_MODELS], url.searchParams, tuning.listPageCap));
       const [name, method] = decodeURIComponent(url.pathname.slice(API.length)).split(':');
       if (name !== model) return ex.json(404, googleError(404, 'NOT_FOUND', `models/${name ?? ''} is not found for API version v1beta, or is not supported for generateContent.${echo}`));
       if (ex.record.method === 'GET' && method === undefined) return ex.json(200, modelCard(model));
@@ -96,6 +101,20 @@ function modelCard(model: string): unknown {
     maxTemperature: 2,
     thinking: false,
   };
+}
+
+/** Listed besides the served model: one that only embeds (not a chat model), one more chat model. */
+const OTHER_MODELS = [
+  { name: 'models/text-embedding-004', version: '004', inputTokenLimit: 2048, outputTokenLimit: 1, supportedGenerationMethods: ['embedContent'] },
+  { name: 'models/gemini-fake-pro', version: '002', inputTokenLimit: 2_097_152, outputTokenLimit: 8192, supportedGenerationMethods: ['generateContent', 'countTokens'] },
+];
+
+/** models.list: `pageSize` per page (default 50), the next page's offset as an opaque token. */
+function modelPage(cards: unknown[], params: URLSearchParams, cap: number): unknown {
+  const size = Math.min(cap, Math.max(1, Number(params.get('pageSize') ?? '50') || 50));
+  const start = Number(Buffer.from(params.get('pageToken') ?? '', 'base64url').toString() || '0');
+  const next = start + size < cards.length ? Buffer.from(String(start + size)).toString('base64url') : undefined;
+  return { models: cards.slice(start, start + size), ...(next === undefined ? {} : { nextPageToken: next }) };
 }
 
 interface GenerateDeps {
