@@ -42,7 +42,9 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     return proberWith(credential.value).health(modelPath, signal, (res): EngineHealth => {
       // A 429 is a quota on requests, not a broken replica: the next request decides.
       if (res.status === 200 || res.status === 429) return { live: true, ready: true };
-      if (res.status === 400 || res.status === 401 || res.status === 403) return { live: true, ready: false, detail: `the provider refused the API key (HTTP ${res.status})` };
+      // Google answers an invalid key with 400 API_KEY_INVALID; a 400 can also be FAILED_PRECONDITION (region).
+      if (res.status === 400) return { live: true, ready: false, detail: 'the provider refused the API key or the caller (HTTP 400)' };
+      if (res.status === 401 || res.status === 403) return { live: true, ready: false, detail: `the provider refused the API key (HTTP ${res.status})` };
       if (res.status === 404) return { live: true, ready: false, detail: `the provider does not serve model ${init.model}` };
       return { live: true, ready: false, detail: `the provider answered HTTP ${res.status}` };
     });
