@@ -27,6 +27,7 @@ export async function* streamNdjson<E>(
 ): AsyncGenerator<E, void, undefined> {
   const res = await upstream.request({ method: 'POST', path: call.path, body: call.body, headers: call.headers, signal });
   if (res.status < 200 || res.status > 299) throw await failureOfStatus(res);
+  // Same body handling as sse-stream.ts: undici yields Buffers; leaving the loop must not destroy it.
   const chunks = (res.body.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
   const parser = new NdjsonParser();
   const out: E[] = [];

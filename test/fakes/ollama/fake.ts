@@ -137,6 +137,7 @@ interface ChatDeps {
 }
 
 async function chat(ex: FakeExchange, deps: ChatDeps): Promise<void> {
+  // resolveModel has read `model` from it, so the body is a JSON object.
   const body = ex.record.body as JsonRecord;
   const messages = Array.isArray(body['messages']) ? body['messages'].filter(isRecord) : [];
   if (messages.length === 0) return ex.json(400, { error: 'messages is required' });
