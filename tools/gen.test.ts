@@ -167,7 +167,7 @@ describe('generated request schemas', () => {
     ['temperature above 2', { ...minimal, temperature: 2.1 }],
     ['nine stop sequences', { ...minimal, stop: Array.from({ length: 9 }, (_, i) => `s${i}`) }],
     ['an empty stop sequence', { ...minimal, stop: [''] }],
-    ['an unknown engine', { ...minimal, engine: 'ollama' }],
+    ['an unknown engine', { ...minimal, engine: 'sglang' }],
     ['an unknown priority', { ...minimal, priority: 'urgent' }],
   ])('refuse %s', (_, body) => {
     expect(taskRequest(body)).toBe(false);

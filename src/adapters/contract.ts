@@ -190,6 +190,11 @@ export interface WorkerAdapter {
    * fail. Absent on engines; undefined until an answer carried rate-limit headers.
    */
   rateLimit?(): ProviderRateLimit | undefined;
+  /**
+   * Model ids the engine or provider can serve now (Ollama `/api/tags`), for the model catalog
+   * (issue 13 item 8). Throws EngineError when it cannot be asked. Absent when it cannot list.
+   */
+  models?(signal: AbortSignal): Promise<string[]>;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }

@@ -5,8 +5,10 @@
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { AdapterInit, EngineCatalog, EngineKind, WorkerAdapter } from './contract.ts';
 import { createAnthropicAdapter } from './anthropic/adapter.ts';
+import { createGeminiAdapter } from './gemini/adapter.ts';
 import { createLlamacppAdapter } from './llamacpp/adapter.ts';
 import { createMockAdapter } from './mock/adapter.ts';
+import { createOllamaAdapter } from './ollama/adapter.ts';
 import { createOpenAiAdapter } from './openai/adapter.ts';
 import { createTgiAdapter } from './tgi/adapter.ts';
 import { createTritonAdapter } from './triton/adapter.ts';
@@ -18,7 +20,7 @@ type Factory = (init: AdapterInit, replica: ReplicaConfig) => WorkerAdapter;
  * Slot count assumed until the engine reports its own (or config overrides it). Hosted
  * providers report none: their concurrency is the replica's `slots`, else this.
  */
-export const DEFAULT_SLOTS: Record<EngineKind, number> = { mock: 4, llamacpp: 1, vllm: 256, tgi: 128, triton: 64, openai: 8, anthropic: 8 };
+export const DEFAULT_SLOTS: Record<EngineKind, number> = { mock: 4, llamacpp: 1, vllm: 256, tgi: 128, triton: 64, openai: 8, anthropic: 8, gemini: 16, ollama: 1 };
 
 const FACTORIES: Record<EngineKind, Factory> = {
   mock: (init, replica) => createMockAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.mock, mock: replica.mock ?? {} }),
@@ -28,6 +30,8 @@ const FACTORIES: Record<EngineKind, Factory> = {
   triton: (init) => createTritonAdapter(init),
   openai: (init, replica) => createOpenAiAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.openai }),
   anthropic: (init, replica) => createAnthropicAdapter({ ...init, slots: replica.slots ?? DEFAULT_SLOTS.anthropic }),
+  gemini: (init) => createGeminiAdapter(init),
+  ollama: (init) => createOllamaAdapter(init),
 };
 
 /** What the rest of the gateway may know about an engine kind, as traits rather than names. */
@@ -44,6 +48,8 @@ const TRAITS: Record<EngineKind, EngineTraits> = {
   triton: { inProcess: false },
   openai: { inProcess: false },
   anthropic: { inProcess: false },
+  gemini: { inProcess: false },
+  ollama: { inProcess: false },
 };
 
 export function engineTraits(kind: EngineKind): EngineTraits {

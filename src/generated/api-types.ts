@@ -662,7 +662,7 @@ export interface components {
             error: components["schemas"]["ApiError"];
         };
         /** @enum {string} */
-        EngineKind: "mock" | "llamacpp" | "vllm" | "tgi" | "triton" | "openai" | "anthropic";
+        EngineKind: "mock" | "llamacpp" | "vllm" | "tgi" | "triton" | "openai" | "anthropic" | "gemini" | "ollama";
         /**
          * @description queue class; interactive and batch share the pool by weighted fairness (batch is never starved)
          * @enum {string}

@@ -2,7 +2,7 @@
 // The contract's string enums as runtime values.
 
 export const ErrorCode = ["INVALID_PARAMS", "UNAUTHORIZED", "BUDGET_EXCEEDED", "FORBIDDEN", "NOT_FOUND", "REQUEST_TIMEOUT", "CONFLICT", "SESSION_EXPIRED", "PAYLOAD_TOO_LARGE", "URI_TOO_LONG", "DEADLINE_UNMET", "ADMISSION_REJECT", "RATE_LIMITED", "QUEUE_FULL_DROP_LRU", "HEADERS_TOO_LARGE", "INTERNAL", "ENGINE_ERROR", "WORKER_RESET", "POOL_UNREADY", "REPLICA_EXHAUSTED", "AUDIT_UNAVAILABLE", "DRAINING", "DECODE_TIMEOUT", "DEADLINE_EXCEEDED"] as const;
-export const EngineKind = ["mock", "llamacpp", "vllm", "tgi", "triton", "openai", "anthropic"] as const;
+export const EngineKind = ["mock", "llamacpp", "vllm", "tgi", "triton", "openai", "anthropic", "gemini", "ollama"] as const;
 export const Priority = ["interactive", "batch"] as const;
 export const TaskState = ["queued", "running", "completed", "canceled", "failed", "expired", "evicted", "abandoned"] as const;
 export const FinishReason = ["stop", "length", "canceled", "tool_calls", "content_filter"] as const;

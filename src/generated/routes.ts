@@ -56,7 +56,10 @@ const ApiErrorSchema = {
 
 const ErrorEnvelopeSchema = { type: "object", additionalProperties: false, required: ["error"], properties: { error: ApiErrorSchema } } as const;
 
-const EngineKindSchema = { type: "string", enum: ["mock", "llamacpp", "vllm", "tgi", "triton", "openai", "anthropic"] } as const;
+const EngineKindSchema = {
+  type: "string",
+  enum: ["mock", "llamacpp", "vllm", "tgi", "triton", "openai", "anthropic", "gemini", "ollama"],
+} as const;
 
 const PrioritySchema = {
   type: "string",

@@ -63,14 +63,15 @@ export async function* streamSse<E>(
     if (signal.aborted) throw signal.reason;
     throw toUpstreamFailure(err);
   } finally {
-    release(res, decoder.complete);
+    releaseBody(res, decoder.complete);
   }
 }
 
 /** Bytes we are willing to read after the terminal event to keep the socket; beyond that, cut. */
 const DRAIN_LIMIT = 64 * 1024;
 
-function release(res: UpstreamResponse, complete: boolean): void {
+/** Hands a finished body's socket back to the pool (drained within a limit) or cuts an unfinished one. */
+export function releaseBody(res: UpstreamResponse, complete: boolean): void {
   const body = res.body;
   if (body.readableEnded || body.destroyed) return;
   // Destroying an unfinished undici body emits an abort error nobody is left to read.
@@ -87,7 +88,7 @@ function release(res: UpstreamResponse, complete: boolean): void {
   body.resume();
 }
 
-async function failureOfStatus(res: UpstreamResponse): Promise<UpstreamFailure> {
+export async function failureOfStatus(res: UpstreamResponse): Promise<UpstreamFailure> {
   const bodyText = await readBodyText(res.body, ERROR_BODY_LIMIT).catch(() => '');
   return statusFailure(res.status, res.headers, bodyText);
 }

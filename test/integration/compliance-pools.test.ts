@@ -75,14 +75,14 @@ describe('health prober', () => {
 
 describe('the single engine switch', () => {
   const ROOT = join(import.meta.dirname, '../..');
-  const ENGINE_COMPARISON = /(?:[!=]==?\s*'(?:mock|llamacpp|vllm|tgi|triton)'|'(?:mock|llamacpp|vllm|tgi|triton)'\s*[!=]==?|case '(?:mock|llamacpp|vllm|tgi|triton)':)/;
+  const ENGINE_COMPARISON = /(?:[!=]==?\s*'(?:mock|llamacpp|vllm|tgi|triton|gemini|ollama)'|'(?:mock|llamacpp|vllm|tgi|triton|gemini|ollama)'\s*[!=]==?|case '(?:mock|llamacpp|vllm|tgi|triton|gemini|ollama)':)/;
   // Engine folders and the registry may name engines; nothing else may.
   const KNOWN: string[] = [];
 
   function sources(dir: string): string[] {
     return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
       const rel = `${dir}/${e.name}`;
-      if (e.isDirectory()) return /^src\/(generated|adapters\/(mock|llamacpp|vllm|tgi|triton|openai-compat))$/.test(rel) ? [] : sources(rel);
+      if (e.isDirectory()) return /^src\/(generated|adapters\/(mock|llamacpp|vllm|tgi|triton|gemini|ollama|openai-compat))$/.test(rel) ? [] : sources(rel);
       return e.name.endsWith('.ts') && !e.name.endsWith('.test.ts') && rel !== 'src/adapters/registry.ts' ? [rel] : [];
     });
   }
