@@ -1894,6 +1894,7 @@ export interface operations {
             /** @description An error in OpenAI's envelope. */
             default: {
                 headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1940,6 +1941,7 @@ export interface operations {
             /** @description An error in OpenAI's envelope. */
             default: {
                 headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1977,6 +1979,7 @@ export interface operations {
             /** @description An error in OpenAI's envelope. */
             default: {
                 headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2023,6 +2026,7 @@ export interface operations {
             /** @description An error in Anthropic's envelope. */
             default: {
                 headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
                     [name: string]: unknown;
                 };
                 content: {

@@ -1967,7 +1967,14 @@ export const responses = {
         "text/event-stream": { type: "string" },
       },
     },
-    default: { content: { "application/json": OpenAiErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": OpenAiErrorSchema },
+    },
   },
   createCompletion: {
     "200": {
@@ -1984,7 +1991,14 @@ export const responses = {
         "text/event-stream": { type: "string" },
       },
     },
-    default: { content: { "application/json": OpenAiErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": OpenAiErrorSchema },
+    },
   },
   listModels: {
     "200": {
@@ -1995,7 +2009,14 @@ export const responses = {
       },
       content: { "application/json": ModelListSchema },
     },
-    default: { content: { "application/json": OpenAiErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": OpenAiErrorSchema },
+    },
   },
   createMessage: {
     "200": {
@@ -2012,7 +2033,14 @@ export const responses = {
         "text/event-stream": { type: "string" },
       },
     },
-    default: { content: { "application/json": AnthropicErrorSchema } },
+    default: {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": AnthropicErrorSchema },
+    },
   },
   listPools: {
     "200": {
