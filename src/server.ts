@@ -29,6 +29,9 @@ import type { TaskService } from './orchestration/task-service.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
 import type { PoolManager } from './pool/pool-manager.ts';
 
+/** Operations that submit work: their refusals before admission are still recorded. */
+const SUBMISSIONS = new Set(['createTask', 'createChatCompletion', 'createCompletion', 'createMessage']);
+
 export interface ServerDeps {
   config: Config;
   logger: Logger;
@@ -103,7 +106,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const error = fromFastifyError(err, { bodyLimitBytes: config.server.body_limit_bytes });
     if (error.code === 'INTERNAL') req.log.error({ err }, 'unhandled error');
-    if (req.routeOptions.config?.operationId === 'createTask') {
+    // Refusals of a submission are recorded like admission refusals (audit row, metric, log),
+    // whichever front door it came through (ORCH-1100).
+    if (SUBMISSIONS.has(req.routeOptions.config?.operationId ?? '')) {
       deps.observer.rejected?.({ correlation_id: String(req.id), code: error.code, message: error.message });
     }
     return sendError(reply, error);

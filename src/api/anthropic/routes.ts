@@ -8,6 +8,7 @@ import type { TaskService } from '../../orchestration/task-service.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
 import { answerOf, streamInDialect } from '../dialects/task-output.ts';
 import { sendError } from '../errors.ts';
+import { refusalRecorder } from '../dialects/refusal.ts';
 import { operation } from '../operation.ts';
 import { AnthropicMessageFrames } from './frames.ts';
 import { decodeAnthropicRequest, type AnthropicMessagesRequest } from './request.ts';
@@ -21,6 +22,7 @@ export interface AnthropicRoutesDeps {
 
 export async function anthropicRoutes(app: FastifyInstance, deps: AnthropicRoutesDeps): Promise<void> {
   const { tasks } = deps;
+  const refuse = refusalRecorder(deps.observer);
   const op = operation('createMessage', 'data');
 
   app.route<{ Body: AnthropicMessagesRequest }>({
@@ -28,9 +30,9 @@ export async function anthropicRoutes(app: FastifyInstance, deps: AnthropicRoute
     config: { ...op.config, dialect: 'anthropic' },
     handler: async (req, reply) => {
       const caps = tasks.chatCapabilities(req.body.model);
-      if (!caps.ok) return sendError(reply, caps.error);
+      if (!caps.ok) return refuse(req, reply, caps.error);
       const decoded = decodeAnthropicRequest(req.body, caps.value);
-      if (!decoded.ok) return sendError(reply, decoded.error);
+      if (!decoded.ok) return refuse(req, reply, decoded.error);
       const chat = decoded.value;
       const outcome = await tasks.submit(chatSubmission(chat), String(req.id));
       if (!outcome.ok) return sendError(reply, outcome.error);

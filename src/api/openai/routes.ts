@@ -14,6 +14,7 @@ import type { PoolManager } from '../../pool/pool-manager.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
 import { answerOf, streamInDialect, type FrameWriter } from '../dialects/task-output.ts';
 import { sendError } from '../errors.ts';
+import { refusalRecorder } from '../dialects/refusal.ts';
 import { operation, type OperationId } from '../operation.ts';
 import { stopOf } from '../stop-list.ts';
 import { OpenAiCompletionFrames } from './completion-frames.ts';
@@ -58,14 +59,15 @@ const route = (id: OperationId) => {
 
 export async function openAiRoutes(app: FastifyInstance, deps: OpenAiRoutesDeps): Promise<void> {
   const { tasks } = deps;
+  const refuse = refusalRecorder(deps.observer);
 
   app.route<{ Body: OpenAiChatRequest }>({
     ...route('createChatCompletion'),
     handler: async (req, reply) => {
       const caps = tasks.chatCapabilities(req.body.model);
-      if (!caps.ok) return sendError(reply, caps.error);
+      if (!caps.ok) return refuse(req, reply, caps.error);
       const decoded = decodeOpenAiChatRequest(req.body, caps.value, { defaultMaxTokens: deps.defaultMaxTokens });
-      if (!decoded.ok) return sendError(reply, decoded.error);
+      if (!decoded.ok) return refuse(req, reply, decoded.error);
       const chat = decoded.value;
       return serve(req, reply, chatSubmission(chat), {
         stream: chat.stream,
@@ -82,7 +84,7 @@ export async function openAiRoutes(app: FastifyInstance, deps: OpenAiRoutesDeps)
     ...route('createCompletion'),
     handler: async (req, reply) => {
       const decoded = decodeCompletion(req.body, deps.defaultMaxTokens);
-      if (!decoded.ok) return sendError(reply, decoded.error);
+      if (!decoded.ok) return refuse(req, reply, decoded.error);
       const { submission, stream, includeUsage } = decoded.value;
       return serve(req, reply, submission, {
         stream,
