@@ -148,7 +148,7 @@ export class TenantDirectory {
     }
     const material = newKeyMaterial();
     const record: KeyRecord = {
-      id: `k_${this.#deps.ids.uuid().replaceAll('-', '').slice(0, 20)}`,
+      id: `k_${this.#deps.ids.uuid().replaceAll('-', '')}`,
       tenant_id: input.tenant_id,
       name: input.name ?? null,
       scopes: [...new Set(input.scopes)],
