@@ -174,7 +174,7 @@ describe('keys never leak', () => {
     for (const r of admissions) expect(r).toMatchObject({ actor: `key:${a.keyId}`, data: { tenant: 'team-a' } });
     expect(rows.find((r) => r.kind === 'rejection')).toMatchObject({ actor: `key:${a.keyId}`, data: { tenant: 'team-a', code: 'RATE_LIMITED', limit: 'requests_per_min' } });
     expect(rows.find((r) => r.data.action === 'key_create')).toMatchObject({ data: { target: `key:${a.keyId}` } });
-  });
+  }, 60_000);
 });
 
 describe('budgets across a restart', () => {
@@ -207,5 +207,5 @@ describe('budgets across a restart', () => {
       gw = undefined;
       await rm(dir, { recursive: true, force: true });
     }
-  });
+  }, 90_000);
 });
