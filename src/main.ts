@@ -5,12 +5,13 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { adminRoutes } from './api/admin/routes.ts';
 import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
 import { createAudit, type Audit } from './audit/create-audit.ts';
 import { reconcileAbandoned } from './audit/reconcile-abandoned.ts';
 import { noopRecorder } from './audit/recorder.ts';
-import { taskHistory } from './audit/task-history.ts';
+import { ownedTaskHistory } from './audit/task-history.ts';
 import type { Config } from './config/schema.ts';
 import { checkExposure } from './config/exposure.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
@@ -29,6 +30,12 @@ import { TaskService } from './orchestration/task-service.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
 import { PoolManager } from './pool/pool-manager.ts';
 import { systemClock } from './system-clock.ts';
+import { MemoryQuotaCounters } from './core/tenancy/quota-counters.ts';
+import { TenantDirectory } from './tenancy/directory.ts';
+import { MemoryTenantStore } from './tenancy/memory-store.ts';
+import { QuotaGate } from './tenancy/quota-gate.ts';
+import { SqlTenantStore } from './tenancy/sql-store.ts';
+import type { TenantStore } from './tenancy/store.ts';
 import { buildServer } from './server.ts';
 import { createLogObserver } from './telemetry/log-observer.ts';
 import { createLogger } from './telemetry/logger.ts';
@@ -74,6 +81,13 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
   await reconcileAbandoned(audit, logger);
   const recorder = opts.recorder ?? (audit as Audit).writer;
+  // Tenants and keys live in the audit database (in memory with audit off), ORCH-1203.
+  const tenantStore: TenantStore = audit?.sql ? new SqlTenantStore(audit.sql) : new MemoryTenantStore();
+  const directory = await TenantDirectory.open({
+    store: tenantStore, clock, ids,
+    tokens: { data: config.auth.data_tokens, control: config.auth.control_tokens },
+    defaultTenant: config.tenancy.default_tenant,
+  });
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
   // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
@@ -91,6 +105,14 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     const writer = audit.writer;
     metrics.auditStatus(() => ({ lag_seconds: writer.lagMs() / 1000, gaps_total: writer.gaps(), pending: writer.pending(), head: writer.head() }));
   }
+  // Shared state behind core's ports (in memory: the embedded default), before the observers
+  // because the quota gate watches placements.
+  const sessions = new MemorySessionStore(
+    { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
+    clock,
+  );
+  const quotas = new QuotaGate({ directory, counters: new MemoryQuotaCounters(), sessions, store: tenantStore, clock, logger, defaultSessionTtlMs: config.sessions.ttl_ms });
+  await quotas.restore();
   // 4. Lifecycle facts fan out to every observer.
   const observer = fanOut(
     [
@@ -98,16 +120,13 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       ...(audit ? [audit.writer] : []),
       ...(metrics ? [metrics, backpressureOf(metrics)] : []),
       taskTracing,
+      quotas.observer,
       { streamOpened: () => void streams.open++, streamClosed: () => void streams.open-- },
       ...(opts.observers ?? []),
     ],
     logger,
   );
-  // 5. Shared state behind core's ports (in memory: the embedded default).
-  const sessions = new MemorySessionStore(
-    { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
-    clock,
-  );
+  // 5. The rest of the shared state (idempotency, event logs).
   // Entries are forgotten when their task leaves retention; the TTL is only a backstop.
   const idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: 24 * 3_600_000 }, clock);
   // 6. The task service subscribes to the pools' capacity and endings.
@@ -123,6 +142,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     recorder,
     logger,
     traceparentFor: (id) => taskTracing.engineTraceparent(id),
+    quotas,
   });
   await pools.probeAll();
   const sweep = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
@@ -141,9 +161,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   // 8. HTTP: route groups as plugins, then the server (which never listens by itself).
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
-  const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
-  const history = audit?.store ? taskHistory(audit.store) : undefined;
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins, ...(history ? { taskHistory: history } : {}) });
+  const admin = (app: FastifyInstance) => adminRoutes(app, { directory, observer, standing: (tenant) => quotas.standing({ tenant, keyId: '' }) });
+  const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
+  const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
   return {
     app,
     config,

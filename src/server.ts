@@ -16,7 +16,7 @@ import { installJsonParsers } from './api/json-body.ts';
 import { anthropicRoutes } from './api/anthropic/routes.ts';
 import { openAiRoutes } from './api/openai/routes.ts';
 import { poolRoutes } from './api/pools/routes.ts';
-import { sessionRoutes } from './api/sessions/routes.ts';
+import { sessionRoutes, type SessionRoutesDeps } from './api/sessions/routes.ts';
 import { systemRoutes } from './api/system/routes.ts';
 import { taskRoutes, type TaskRoutesDeps } from './api/tasks/routes.ts';
 import type { Config } from './config/schema.ts';
@@ -26,6 +26,7 @@ import type { IdSource } from './core/ports.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import type { Task } from './orchestration/task.ts';
 import type { TaskService } from './orchestration/task-service.ts';
+import type { TenantDirectory } from './tenancy/directory.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
 import type { PoolManager } from './pool/pool-manager.ts';
 
@@ -40,6 +41,10 @@ export interface ServerDeps {
   sessions: SessionStore;
   ids: IdSource;
   observer: LifecycleObserver;
+  /** Credentials → tenant, key id and scopes (src/tenancy/directory.ts). */
+  directory: TenantDirectory;
+  /** Tenant session caps for POST /v1/sessions (src/tenancy/quota-gate.ts). */
+  quotas?: SessionRoutesDeps['quotas'];
   /** GET /v1/tasks/{id} for a task no longer in memory: its status from the audit (absent: 404). */
   taskHistory?: TaskRoutesDeps['history'];
   /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
@@ -101,7 +106,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (refused) return sendError(reply.header('connection', 'close'), refused);
   });
   app.addHook('onSend', discardUnreadBody(limits));
-  installAuth(app, { data: config.auth.data_tokens, control: config.auth.control_tokens });
+  installAuth(app, deps.directory);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const error = fromFastifyError(err, { bodyLimitBytes: config.server.body_limit_bytes });
@@ -121,7 +126,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms,
     ...(deps.taskHistory === undefined ? {} : { history: deps.taskHistory }),
   });
-  await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer });
+  await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer, ...(deps.quotas ? { quotas: deps.quotas } : {}) });
   await app.register(poolRoutes, { pools: deps.pools });
   const dialectDeps = { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms };
   await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, defaultMaxTokens: config.server.default_max_tokens });

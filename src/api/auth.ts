@@ -1,30 +1,24 @@
-// Bearer-token auth with two scopes (ARCHITECTURE §3 step 2): data-plane tokens reach the
-// data routes; control-plane tokens reach both. An empty token list leaves that plane open.
-// The actor recorded in the audit trail is a short token fingerprint, never the token.
+// Auth and scope (ARCHITECTURE §3 step 2, ORCH-1200/1201): the bearer token (or the Anthropic
+// x-api-key) resolves through the tenant directory to a principal — tenant, key id, scopes —
+// before the body is read; each operation needs one scope (scopes.ts). A scope that no static
+// token and no live key grants stays open, as the default tenant. The actor written to the
+// audit trail is the key id (`key:<id>`) or a static token's fingerprint, never the credential.
 
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { orchError } from '../core/errors.ts';
+import { DEFAULT_TENANT, SCOPES, type Principal, type Scope } from '../core/tenancy/principal.ts';
+import type { TenantDirectory } from '../tenancy/directory.ts';
 import { sendError } from './errors.ts';
+import type { OperationId } from './operation.ts';
+import { OPERATION_SCOPES } from './scopes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    actor?: string;
+    principal?: Principal;
   }
 }
 
-export interface AuthTokens {
-  data: readonly string[];
-  control: readonly string[];
-}
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-function matches(candidate: Buffer, tokens: readonly Buffer[]): boolean {
-  let found = false;
-  for (const t of tokens) if (timingSafeEqual(candidate, t)) found = true;
-  return found;
-}
+const ANONYMOUS: Principal = { tenant: DEFAULT_TENANT, keyId: 'anonymous', scopes: new Set(SCOPES) };
 
 /** The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive (RFC 9110 §11.1). */
 export function bearerToken(header: string | undefined): string {
@@ -32,33 +26,47 @@ export function bearerToken(header: string | undefined): string {
   return match?.[1] ?? '';
 }
 
-export function installAuth(app: FastifyInstance, tokens: AuthTokens): void {
-  const data = tokens.data.map(digest);
-  const control = tokens.control.map(digest);
+function scopeOf(req: FastifyRequest): Scope | 'public' {
+  const config = req.routeOptions.config;
+  const plane = config?.plane ?? 'public';
+  if (plane === 'public') return 'public';
+  const id = config?.operationId;
+  const scope = id !== undefined && Object.hasOwn(OPERATION_SCOPES, id) ? OPERATION_SCOPES[id as OperationId] : undefined;
+  return scope ?? (plane === 'data' ? 'tasks' : 'control');
+}
+
+export function installAuth(app: FastifyInstance, directory: TenantDirectory): void {
   app.addHook('onRequest', async (req, reply) => {
-    const plane = req.routeOptions.config?.plane ?? 'public';
-    if (plane === 'public') return;
-    const allowed = plane === 'data' ? [...data, ...control] : control;
-    const open = plane === 'data' ? data.length === 0 && control.length === 0 : control.length === 0;
-    if (open) {
-      req.actor = 'anonymous';
+    const scope = scopeOf(req);
+    if (scope === 'public') return;
+    if (directory.isOpen(scope)) {
+      req.principal = ANONYMOUS;
       return;
     }
-    const header = req.headers.authorization;
     // Anthropic clients send the key as x-api-key (ORCH-1108); only on the Anthropic dialect.
     const apiKey = req.routeOptions.config?.dialect === 'anthropic' ? req.headers['x-api-key'] : undefined;
-    const token = bearerToken(header) || (typeof apiKey === 'string' ? apiKey.trim() : '');
+    const token = bearerToken(req.headers.authorization) || (typeof apiKey === 'string' ? apiKey.trim() : '');
     if (!token) return sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
-    const d = digest(token);
-    if (matches(d, allowed)) {
-      req.actor = `token:${d.toString('hex').slice(0, 12)}`;
-      return;
-    }
-    if (plane === 'control' && matches(d, data)) return sendError(reply, orchError('FORBIDDEN', 'this token has no control-plane scope'));
-    return sendError(reply, orchError('UNAUTHORIZED', 'invalid bearer token'));
+    const found = directory.authenticate(token);
+    // Unknown, revoked and expired keys get the same answer: nothing tells them apart.
+    if (found.kind === 'unknown') return sendError(reply, orchError('UNAUTHORIZED', 'invalid bearer token'));
+    if (!found.principal.scopes.has(scope)) return sendError(reply, orchError('FORBIDDEN', `this credential has no ${scope} scope`));
+    req.principal = found.principal;
   });
 }
 
+/** The caller; routes behind auth always have one (public routes get the anonymous default). */
+export function principalOf(req: FastifyRequest): Principal {
+  return req.principal ?? ANONYMOUS;
+}
+
+/** The owner a task submitted by this caller gets. */
+export function ownerOf(req: FastifyRequest): { tenant: string; keyId: string } {
+  const p = principalOf(req);
+  return { tenant: p.tenant, keyId: p.keyId };
+}
+
+/** The audit actor: the key id or token fingerprint, never the credential. */
 export function actorOf(req: FastifyRequest): string {
-  return req.actor ?? 'anonymous';
+  return principalOf(req).keyId;
 }

@@ -9,12 +9,17 @@ import type { AuditLogger } from './gap-reporter.ts';
 import { openPgStore } from './pg-store.ts';
 import { PgliteWorkerStore } from './pglite-store.ts';
 import { noopRecorder, type AuditRecorder } from './recorder.ts';
+import type { SqlParam, SqlRow } from './sql-driver.ts';
 import type { AuditStore } from './store.ts';
+
+export type SqlRunner = (statement: string, params?: readonly SqlParam[]) => Promise<SqlRow[]>;
 import { AuditWriter } from './writer.ts';
 
 export interface Audit {
   /** null when audit.backend is off. */
   store: AuditStore | null;
+  /** The tenancy tables' seam into the same database (absent when audit.backend is off). */
+  sql?: SqlRunner;
   writer: AuditRecorder;
   /** Drains the writer, stops retention, closes the store. */
   close(): Promise<void>;
@@ -40,7 +45,7 @@ export function databaseUrlOf(config: AuditConfig, env: Readonly<Record<string, 
   return url;
 }
 
-async function openStore(config: AuditConfig, deps: CreateAuditDeps): Promise<AuditStore> {
+async function openStore(config: AuditConfig, deps: CreateAuditDeps): Promise<AuditStore & { sql: SqlRunner }> {
   const env = deps.env ?? {};
   if (config.backend === 'postgres') {
     return openPgStore({
@@ -101,6 +106,7 @@ export async function createAudit(config: AuditConfig, deps: CreateAuditDeps): P
   const stopRetention = startRetention(config, writer, deps);
   return {
     store,
+    sql: (statement, params) => store.sql(statement, params),
     writer,
     async close() {
       stopRetention();

@@ -4,11 +4,14 @@
 
 import type { AuditStore } from './store.ts';
 
+/** The audit store plus the tenancy seam (`sql`, the tables of migrations/0003). */
+type WorkerSurface = AuditStore & { sql: unknown };
+
 // A batch travels as one pre-encoded string (sql-rows.ts encodeBatch), not as row objects.
-export type StoreMethod = Exclude<keyof AuditStore, 'backend' | 'append'> | 'appendEncoded';
+export type StoreMethod = Exclude<keyof WorkerSurface, 'backend' | 'append'> | 'appendEncoded';
 
 export const STORE_METHODS: readonly StoreMethod[] = [
-  'head', 'appendEncoded', 'query', 'verify', 'purgePrefix', 'syncRetention', 'openAdmissions', 'addHold', 'removeHold', 'listHolds', 'close',
+  'head', 'appendEncoded', 'query', 'verify', 'purgePrefix', 'syncRetention', 'openAdmissions', 'addHold', 'removeHold', 'listHolds', 'sql', 'close',
 ];
 
 export interface WorkerRequest {

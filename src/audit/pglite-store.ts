@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
 import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
+import type { SqlParam, SqlRow } from './sql-driver.ts';
 import { encodeBatch } from './sql-rows.ts';
 import type { AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
 import type { VerifyResult } from './verify-chain.ts';
@@ -116,6 +117,8 @@ export class PgliteWorkerStore implements AuditStore {
   addHold(hold: NewHold): Promise<AuditHold> { return this.#call('addHold', hold) as Promise<AuditHold>; }
   async removeHold(id: string): Promise<boolean> { return (await this.#call('removeHold', id)) === true; }
   listHolds(): Promise<AuditHold[]> { return this.#call('listHolds') as Promise<AuditHold[]>; }
+  /** One statement on the tenancy tables (migrations/0003), run by the worker. */
+  sql(statement: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> { return this.#call('sql', statement, params) as Promise<SqlRow[]>; }
 
   async close(): Promise<void> {
     if (this.#closed) return;

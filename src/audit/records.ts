@@ -62,10 +62,10 @@ const text = (value: string): string => storableString(value);
 
 export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
   return {
-    at, kind: 'admission', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: null,
+    at, kind: 'admission', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
     data: compact({
-      accepted: true, priority: fact.priority, max_tokens: fact.max_tokens, queue_position: fact.queue_position,
+      tenant: fact.tenant, accepted: true, priority: fact.priority, max_tokens: fact.max_tokens, queue_position: fact.queue_position,
       predicted_start_ms: fact.predicted_start_ms, policy_label: fact.policy_label, evicted_task_id: fact.evicted_task_id,
       prompt_sha256: fact.prompt_sha256, model: fact.model,
     }),
@@ -75,25 +75,25 @@ export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
 export function rejectionRecord(fact: RejectedFact, at: Date): AuditRecord {
   return {
     at, kind: 'rejection', task_id: orNull(fact.task_id), session_id: orNull(fact.session_id), pool_id: orNull(fact.pool_id),
-    actor: null, correlation_id: text(fact.correlation_id),
-    data: compact({ accepted: false, code: fact.code, policy_label: fact.policy_label, priority: fact.priority }),
+    actor: orNull(fact.key_id), correlation_id: text(fact.correlation_id),
+    data: compact({ tenant: fact.tenant, accepted: false, code: fact.code, policy_label: fact.policy_label, limit: fact.limit, priority: fact.priority }),
   };
 }
 
 export function placementRecord(fact: PlacedFact, at: Date): AuditRecord {
   return {
-    at, kind: 'placement', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: null,
+    at, kind: 'placement', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
-    data: compact({ replica_id: fact.replica_id, engine: fact.engine, decision: fact.decision, attempt: fact.attempt, queue_wait_ms: fact.queue_wait_ms }),
+    data: compact({ tenant: fact.tenant, replica_id: fact.replica_id, engine: fact.engine, decision: fact.decision, attempt: fact.attempt, queue_wait_ms: fact.queue_wait_ms }),
   };
 }
 
 export function terminalRecord(fact: TerminalFact, at: Date): AuditRecord {
   return {
-    at, kind: 'terminal', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: null,
+    at, kind: 'terminal', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
     data: compact({
-      state: fact.state, finish_reason: fact.finish_reason, error_code: fact.error_code, cancel_reason: fact.cancel_reason,
+      tenant: fact.tenant, state: fact.state, finish_reason: fact.finish_reason, error_code: fact.error_code, cancel_reason: fact.cancel_reason,
       replica_id: fact.replica_id, engine: fact.engine, tokens_out: fact.tokens_out, prompt_tokens: fact.prompt_tokens,
       queue_wait_ms: fact.queue_wait_ms, decode_time_ms: fact.decode_time_ms, e2e_ms: fact.e2e_ms,
     }),
@@ -106,7 +106,7 @@ export function controlRecord(fact: ControlFact, at: Date): AuditRecord {
   return {
     at, kind: isSessionDelete ? 'session_delete' : 'control', task_id: null,
     session_id: isSessionDelete ? text(fact.target) : null, pool_id: null, actor: text(fact.actor), correlation_id: orNull(fact.correlation_id),
-    data: compact({ action: fact.action, target: fact.target, outcome: fact.outcome, detail: fact.detail }),
+    data: compact({ action: fact.action, tenant: fact.tenant, target: fact.target, outcome: fact.outcome, detail: fact.detail }),
   };
 }
 

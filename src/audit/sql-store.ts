@@ -206,6 +206,11 @@ export class SqlAuditStore implements AuditStore {
     return (await this.#driver.query(`SELECT ${HOLD_COLUMNS} FROM audit_holds ORDER BY created_at, id`)).map(toAuditHold);
   }
 
+  /** One statement on the tenancy tables (migrations/0003), which share this database. */
+  sql(statement: string, params: readonly SqlParam[] = []): Promise<SqlRow[]> {
+    return this.#driver.query(statement, params);
+  }
+
   close(): Promise<void> {
     return this.#driver.close();
   }

@@ -67,3 +67,20 @@ export function taskHistory(store: AuditStore): (taskId: string) => Promise<Task
     return statusFromRows(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT }));
   };
 }
+
+/** The tenant of a task's latest admission row (rows written before tenancy: the default tenant). */
+export function tenantFromRows(rows: readonly AuditRow[]): string {
+  const admission = rows.findLast((row) => row.kind === 'admission');
+  const tenant = admission?.data.tenant;
+  return typeof tenant === 'string' ? tenant : 'default';
+}
+
+/** Like taskHistory, with the owning tenant, so the route answers other tenants 404 (ORCH-1205). */
+export function ownedTaskHistory(store: AuditStore): (taskId: string) => Promise<{ status: TaskStatus; tenant: string } | undefined> {
+  return async (taskId) => {
+    if (taskId.includes('\u0000') || !taskId.isWellFormed()) return undefined;
+    const rows = await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT });
+    const status = statusFromRows(rows);
+    return status === undefined ? undefined : { status, tenant: tenantFromRows(rows) };
+  };
+}

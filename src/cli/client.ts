@@ -20,6 +20,10 @@ export type ConfigReloaded = Schemas['ConfigReloaded'];
 export type ApiErrorBody = Schemas['ApiError'];
 export type AuditVerifyResult = Schemas['AuditVerification'];
 export type AuditHead = Schemas['AuditHead'];
+export type Tenant = Schemas['Tenant'];
+export type TenantDetail = Schemas['TenantDetail'];
+export type ApiKey = Schemas['ApiKey'];
+export type ApiKeyCreated = Schemas['ApiKeyCreated'];
 
 export interface StreamEvent {
   id: number;
@@ -125,10 +129,19 @@ export interface OrchQueueClient {
   reloadConfig(): Promise<ConfigReloaded>;
   auditVerify(): Promise<AuditVerifyResult>;
   auditHead(): Promise<AuditHead>;
+  listTenants(): Promise<Tenant[]>;
+  createTenant(body: Schemas['TenantCreate']): Promise<Tenant>;
+  getTenant(tenantId: string): Promise<TenantDetail>;
+  updateTenant(tenantId: string, body: Schemas['TenantUpdate']): Promise<Tenant>;
+  listKeys(tenantId?: string): Promise<ApiKey[]>;
+  createKey(body: Schemas['KeyCreate']): Promise<ApiKeyCreated>;
+  getKey(keyId: string): Promise<ApiKey>;
+  updateKey(keyId: string, body: Schemas['KeyUpdate']): Promise<ApiKey>;
+  revokeKey(keyId: string): Promise<ApiKey>;
 }
 
 interface Call {
-  method: 'GET' | 'POST' | 'DELETE';
+  method: 'GET' | 'POST' | 'DELETE' | 'PATCH';
   path: string;
   body?: unknown;
   headers?: Record<string, string>;
@@ -196,5 +209,14 @@ export function createClient(opts: ClientOptions): OrchQueueClient {
     reloadConfig: () => json({ method: 'POST', path: '/v1/config/reload' }, [200]),
     auditVerify: () => json({ method: 'POST', path: '/v1/audit/verify' }, [200]),
     auditHead: () => json({ method: 'GET', path: '/v1/audit/head' }, [200]),
+    listTenants: async () => (await json<{ tenants: Tenant[] }>({ method: 'GET', path: '/v1/admin/tenants' }, [200])).tenants,
+    createTenant: (body) => json({ method: 'POST', path: '/v1/admin/tenants', body }, [201]),
+    getTenant: (tenantId) => json({ method: 'GET', path: `/v1/admin/tenants/${id(tenantId)}` }, [200]),
+    updateTenant: (tenantId, body) => json({ method: 'PATCH', path: `/v1/admin/tenants/${id(tenantId)}`, body }, [200]),
+    listKeys: async (tenantId) => (await json<{ keys: ApiKey[] }>({ method: 'GET', path: `/v1/admin/keys${tenantId === undefined ? '' : `?tenant_id=${id(tenantId)}`}` }, [200])).keys,
+    createKey: (body) => json({ method: 'POST', path: '/v1/admin/keys', body }, [201]),
+    getKey: (keyId) => json({ method: 'GET', path: `/v1/admin/keys/${id(keyId)}` }, [200]),
+    updateKey: (keyId, body) => json({ method: 'PATCH', path: `/v1/admin/keys/${id(keyId)}`, body }, [200]),
+    revokeKey: (keyId) => json({ method: 'DELETE', path: `/v1/admin/keys/${id(keyId)}` }, [200]),
   };
 }

@@ -9,9 +9,10 @@ import { EXIT, EXIT_CODE_HELP, exitCodeForError } from './exit-codes.ts';
 import { processOutput, type Output } from './output.ts';
 import { serve } from './serve.ts';
 import { submit } from './submit.ts';
+import { TENANT_COMMANDS } from './tenant-commands.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
-export const COMMANDS: Command[] = [serve, submit, status, cancel, sessionGet, sessionDelete, pools, drain, reload, auditVerify, auditHead];
+export const COMMANDS: Command[] = [serve, submit, status, cancel, sessionGet, sessionDelete, pools, drain, reload, auditVerify, auditHead, ...TENANT_COMMANDS];
 
 export function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));
@@ -41,6 +42,8 @@ export function globalHelp(): string {
     "  echo 'hello' | orchqueue submit --model demo --priority batch --retry --json",
     '  orchqueue status 0b6f1d9e-3c1a-4a5e-9d7e-2f4b8c6a1e01',
     '  orchqueue drain demo --deadline-ms 30000',
+    '  orchqueue tenants create team-a --limits \'{"requests_per_min":600}\'',
+    '  orchqueue keys create team-a --scopes tasks,models --expires-at 2027-01-01T00:00:00Z',
     '',
   ].join('\n');
 }

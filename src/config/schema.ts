@@ -32,6 +32,27 @@ export const MockEngineSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Quota limits of a tenant or key (src/core/tenancy/limits.ts; the contract's QuotaLimits). */
+export const QuotaLimitsSchema = Type.Object(
+  {
+    requests_per_min: Type.Optional(Type.Integer({ minimum: 0, maximum: 100_000_000 })),
+    tokens_per_min: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000_000 })),
+    max_concurrent_tasks: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+    max_queued_tasks: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+    max_sessions: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000_000 })),
+    max_session_ttl_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 604_800_000 })),
+    budget: Type.Optional(Type.Object(
+      {
+        period: Type.Union([Type.Literal('day'), Type.Literal('month')]),
+        tokens: Type.Optional(Type.Integer({ minimum: 0 })),
+        cost: Type.Optional(Type.Number({ minimum: 0 })),
+      },
+      { additionalProperties: false },
+    )),
+  },
+  { additionalProperties: false, default: {}, description: 'unset = unlimited; limits per tenant and optionally per key (docs/operations.md "Tenants and keys")' },
+);
+
 export const ReplicaSchema = Type.Object(
   {
     id: Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }),
@@ -152,6 +173,18 @@ export const ConfigSchema = Type.Object(
       {
         data_tokens: Type.Array(Type.String({ minLength: 8 }), { default: [], description: 'empty = data plane open' }),
         control_tokens: Type.Array(Type.String({ minLength: 8 }), { default: [], description: 'empty = control plane open' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tenancy: Type.Object(
+      {
+        default_tenant: Type.Object(
+          {
+            weight: Type.Integer({ minimum: 1, maximum: 1000, default: 1, description: "the default tenant's share of each queue class among tenants with waiting work" }),
+            limits: QuotaLimitsSchema,
+          },
+          { additionalProperties: false, default: {}, description: 'the tenant of static tokens (auth.*_tokens) and of open planes' },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),

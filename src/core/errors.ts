@@ -40,6 +40,8 @@ export interface ErrorDetail {
   retry_after_ms?: number;
   policy_label?: string;
   budget?: string;
+  /** The tenant or key quota that refused (ORCH-1212), e.g. `requests_per_min`. */
+  limit?: string;
 }
 
 /** An error as a stream reader sees it: the data of the SSE `error` event. */

@@ -14,6 +14,9 @@ export interface TaskFacts {
   max_tokens: number;
   /** sha256 of the prompt, only when `audit.hash_prompts` is on. */
   prompt_sha256?: string;
+  /** The tenant that owns the task and the key that submitted it (never the key itself), ORCH-1216. */
+  tenant?: string;
+  key_id?: string;
 }
 
 export interface AdmittedFact extends TaskFacts {
@@ -35,6 +38,10 @@ export interface RejectedFact {
   priority?: Priority;
   policy_label?: string;
   message: string;
+  /** The quota limit that refused (RATE_LIMITED from a tenant or key quota). */
+  limit?: string;
+  tenant?: string;
+  key_id?: string;
 }
 
 export interface PlacedFact extends TaskFacts {
@@ -74,11 +81,18 @@ export type ControlAction =
   | 'session_delete'
   | 'hold_create'
   | 'hold_delete'
-  | 'retention_purge';
+  | 'retention_purge'
+  | 'tenant_create'
+  | 'tenant_update'
+  | 'key_create'
+  | 'key_update'
+  | 'key_revoke';
 
 export interface ControlFact {
   action: ControlAction;
   actor: string;
+  /** The actor's tenant, when a principal acted. */
+  tenant?: string;
   target: string;
   outcome: 'accepted' | 'refused' | 'done';
   correlation_id?: string;

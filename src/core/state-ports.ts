@@ -9,6 +9,8 @@ import type { OfferResult, QueueEntry, FairQueueOptions } from './queue/fair-que
 import type { IdempotencyCheck } from './admission/idempotency.ts';
 import type { EventDataOf, Priority, TaskEvent, TaskEventName } from './task/events.ts';
 import type { Result } from './errors.ts';
+import type { BudgetPeriod } from './tenancy/limits.ts';
+import type { QuotaReservation, QuotaUsage } from './tenancy/quota.ts';
 import type { Affinity, SessionCreate, SessionStanding, SessionView, TurnUsage } from './session/session-record.ts';
 
 /** One pool's bounded two-class wait queue and its full-queue policy. */
@@ -58,10 +60,37 @@ export interface SessionStore {
   /** Gives a hold back (the admission was refused or rolled back): nothing is left behind. */
   release(id: string, maxTokens: number): void;
   /** Turns a hold into a counted turn after the commit (creates the session when new). */
-  confirmTurn(id: string, maxTokens: number): Result<{ affinity?: Affinity }>;
+  confirmTurn(id: string, maxTokens: number, create?: { owner?: string; ttl_ms?: number }): Result<{ affinity?: Affinity }>;
+  /** The owner of a live session (undefined: unknown, expired, or created without one). */
+  ownerOf(id: string): string | undefined;
+  /** Live sessions of one owner, and when the soonest of them expires (tenant session caps). */
+  ownedBy(owner: string): { count: number; nextExpiryMs?: number };
   endTurn(id: string, usage: TurnUsage): void;
   /** Gives back the turn of a task that ended before it ran. */
   cancelTurn(id: string): void;
   delete(id: string): boolean;
   sweep(): number;
 }
+
+/**
+ * Rate and quota counters per subject (`tenant:<id>`, `key:<id>`), ORCH-1213. Admission reads
+ * `usage`, then `reserve`s in the same synchronous step; the end of the task `settle`s with the
+ * real counts (or `release`s a reservation whose admission was withdrawn). A shared backend
+ * keeps reserve-then-settle atomic per step (one server-side script for check-and-reserve over
+ * all subjects of a request, one for settle), so limits stay exact across gateway replicas.
+ */
+export interface QuotaCounters {
+  usage(subject: string, now: number, period?: BudgetPeriod): QuotaUsageCounts;
+  reserve(reservation: QuotaReservation): void;
+  /** Withdrawn before it ran: every count the reservation took is given back. */
+  release(reservation: QuotaReservation): void;
+  /** The task left its queue for a replica (queued → running). */
+  started(reservation: QuotaReservation): void;
+  /** The task ended: in-flight (and queued when it never ran) given back, tokens and cost trued up. */
+  settle(reservation: QuotaReservation, actual: { tokens: number; budgetTokens: number; budgetCost: number; wasQueued: boolean }): void;
+  /** Seeds a period's totals (restored from the database after a restart). */
+  restorePeriod(subject: string, startMs: number, totals: { tokens: number; cost: number }): void;
+}
+
+/** QuotaUsage without the session counts, which the SessionStore owns. */
+export type QuotaUsageCounts = Omit<QuotaUsage, 'sessions'>;

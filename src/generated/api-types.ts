@@ -546,6 +546,116 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/tenants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List tenants
+         * @description Every tenant with its fairness weight and quota limits, by id.
+         */
+        get: operations["listTenants"];
+        put?: never;
+        /**
+         * Create a tenant
+         * @description A new tenant with an optional weight (default 1) and limits (unset = unlimited).
+         *     `409 CONFLICT` when the id is taken. Recorded in the audit log (`tenant_create`).
+         */
+        post: operations["createTenant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/tenants/{tenant_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read a tenant
+         * @description The tenant, its keys (never the keys themselves) and its usage now: the current
+         *     minute window, tasks in flight and queued, live sessions and the budget period.
+         */
+        get: operations["getTenant"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a tenant's weight or limits
+         * @description Replaces the given fields (limits as a whole). The default tenant is configured in
+         *     the config file (`tenancy.default_tenant`): `409`. Applies to the next admission.
+         *     Recorded in the audit log (`tenant_update`).
+         */
+        patch: operations["updateTenant"];
+        trace?: never;
+    };
+    "/v1/admin/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys
+         * @description Every key (optionally of one tenant): id, prefix, scopes, limits, expiry, revocation.
+         *     Never the key and never its hash.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Issue an API key
+         * @description A new key for a tenant with its scopes, optional name, expiry and limits. The
+         *     answer carries the key in `secret`, this once: the gateway keeps only its sha256.
+         *     Recorded in the audit log (`key_create`, with the key id, never the key).
+         */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read an API key
+         * @description The key without its secret or hash.
+         */
+        get: operations["getKey"];
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key is refused from this answer on (`401`, like any unknown key); it stays listed
+         *     with `revoked_at`. Revoking again answers the first revocation. Recorded in the audit
+         *     log (`key_revoke`).
+         */
+        delete: operations["revokeKey"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a key's name, expiry or limits
+         * @description `expires_at: null` removes the expiry; a time in the past is `400` (revoke instead).
+         *     A revoked key cannot change (`409`). Recorded in the audit log (`key_update`).
+         */
+        patch: operations["updateKey"];
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -657,6 +767,8 @@ export interface components {
             policy_label?: string;
             /** @description which session budget ran out: `turns`, `tokens`, `time_ms` or `cost` */
             budget?: string;
+            /** @description the tenant or key quota that refused: `requests_per_min`, `tokens_per_min`, `max_concurrent_tasks`, `max_queued_tasks`, `max_sessions`, `max_session_ttl_ms`, `budget.tokens` or `budget.cost` */
+            limit?: string;
         };
         ErrorEnvelope: {
             error: components["schemas"]["ApiError"];
@@ -976,6 +1088,126 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             expires_at: string;
+        };
+        /** @description lower-case letters, digits, `_` and `-`, at most 63 characters */
+        TenantIdValue: string;
+        /**
+         * @description `tasks`: submit, read, stream, cancel own tasks and sessions; `models`: list models and
+         *     capabilities; `control`: pools, drain, reload, metrics (and every tenant's tasks);
+         *     `audit`: read, export, verify, holds (and every tenant's tasks); `admin`: tenants and keys.
+         * @enum {string}
+         */
+        Scope: "tasks" | "models" | "control" | "audit" | "admin";
+        /** @description Unset = unlimited. A refusal is `429 RATE_LIMITED` naming the limit in `limit`, with its reset in `Retry-After`/`X-Backoff-Ms`. */
+        QuotaLimits: {
+            /** @description admissions per fixed one-minute window */
+            requests_per_min?: number;
+            /** @description max_tokens reserved per one-minute window at admission, settled to the real count at the end */
+            tokens_per_min?: number;
+            /** @description admitted and unfinished tasks (queued or running) */
+            max_concurrent_tasks?: number;
+            /** @description tasks waiting in a queue */
+            max_queued_tasks?: number;
+            /** @description live sessions */
+            max_sessions?: number;
+            /** @description longest ttl_ms a session may ask for (longer is `400`); also caps the default TTL */
+            max_session_ttl_ms?: number;
+            budget?: {
+                /**
+                 * @description calendar period in UTC
+                 * @enum {string}
+                 */
+                period: "day" | "month";
+                /** @description prompt estimate + output tokens per period */
+                tokens?: number;
+                /** @description cost units per period (tokens × the pool's `cost_per_1k_tokens` / 1000) */
+                cost?: number;
+            };
+        };
+        Tenant: {
+            id: components["schemas"]["TenantIdValue"];
+            /** @description share of each queue class among tenants with waiting work */
+            weight: number;
+            limits: components["schemas"]["QuotaLimits"];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        TenantCreate: {
+            id: components["schemas"]["TenantIdValue"];
+            weight?: number;
+            limits?: components["schemas"]["QuotaLimits"];
+        };
+        TenantUpdate: {
+            weight?: number;
+            limits?: components["schemas"]["QuotaLimits"];
+        };
+        QuotaUsageView: {
+            /** @description `tenant:<id>` or `key:<id>` */
+            subject: string;
+            /**
+             * Format: date-time
+             * @description the current one-minute window
+             */
+            window_start: string;
+            requests: number;
+            tokens: number;
+            in_flight: number;
+            queued: number;
+            sessions?: number;
+            period?: {
+                /** Format: date-time */
+                start: string;
+                /** Format: date-time */
+                end: string;
+                tokens: number;
+                cost: number;
+            };
+        };
+        TenantDetail: {
+            tenant: components["schemas"]["Tenant"];
+            keys: components["schemas"]["ApiKey"][];
+            usage: components["schemas"]["QuotaUsageView"][];
+        };
+        ApiKey: {
+            id: string;
+            tenant_id: components["schemas"]["TenantIdValue"];
+            name?: string;
+            scopes: components["schemas"]["Scope"][];
+            /** @description the first characters of the key, to tell keys apart */
+            prefix: string;
+            limits: components["schemas"]["QuotaLimits"];
+            /** Format: date-time */
+            expires_at?: string;
+            /** Format: date-time */
+            revoked_at?: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description the key id or token fingerprint that issued it */
+            created_by: string;
+        };
+        ApiKeyCreated: {
+            key: components["schemas"]["ApiKey"];
+            /** @description the API key, shown this once (send it as `Authorization: Bearer <secret>`) */
+            secret: string;
+        };
+        KeyCreate: {
+            tenant_id: components["schemas"]["TenantIdValue"];
+            scopes: components["schemas"]["Scope"][];
+            name?: string;
+            /**
+             * Format: date-time
+             * @description must be in the future
+             */
+            expires_at?: string;
+            limits?: components["schemas"]["QuotaLimits"];
+        };
+        KeyUpdate: {
+            name?: string | null;
+            /** Format: date-time */
+            expires_at?: string | null;
+            limits?: components["schemas"]["QuotaLimits"];
         };
         /**
          * @description `starting` not yet probed successfully; `ready` takes work; `draining` finishes its work,
@@ -1537,6 +1769,10 @@ export interface components {
          *     `400 INVALID_PARAMS`.
          */
         LastEventId: string;
+        TenantId: components["schemas"]["TenantIdValue"];
+        KeyId: string;
+        /** @description only keys of this tenant */
+        KeyTenantFilter: components["schemas"]["TenantIdValue"];
         PoolId: string;
         /** @description only rows of this task */
         AuditTaskFilter: string;
@@ -2601,6 +2837,343 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTenants: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenants: components["schemas"]["Tenant"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantCreate"];
+            };
+        };
+        responses: {
+            /** @description the tenant */
+            201: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTenant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TenantDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateTenant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                tenant_id: components["parameters"]["TenantId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TenantUpdate"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Tenant"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: {
+                /** @description only keys of this tenant */
+                tenant_id?: components["parameters"]["KeyTenantFilter"];
+            };
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        keys: components["schemas"]["ApiKey"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyCreate"];
+            };
+        };
+        responses: {
+            /** @description the key, with its secret shown once */
+            201: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyCreated"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                key_id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                key_id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Client correlation id, echoed on the response when it is 1–128 characters of
+                 *     `[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason
+                 *     to refuse the request.
+                 */
+                "X-Correlation-Id"?: components["parameters"]["CorrelationId"];
+            };
+            path: {
+                key_id: components["parameters"]["KeyId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KeyUpdate"];
+            };
+        };
+        responses: {
+            /** @description ok */
+            200: {
+                headers: {
+                    "X-Correlation-Id": components["headers"]["XCorrelationId"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };

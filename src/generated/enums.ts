@@ -6,6 +6,7 @@ export const EngineKind = ["mock", "llamacpp", "vllm", "tgi", "triton", "openai"
 export const Priority = ["interactive", "batch"] as const;
 export const TaskState = ["queued", "running", "completed", "canceled", "failed", "expired", "evicted", "abandoned"] as const;
 export const FinishReason = ["stop", "length", "canceled", "tool_calls", "content_filter"] as const;
+export const Scope = ["tasks", "models", "control", "audit", "admin"] as const;
 export const ReplicaState = ["starting", "ready", "draining", "unready", "failed"] as const;
 export const BreakerState = ["closed", "open", "half_open"] as const;
 export const QueuePolicy = ["reject", "drop-lru"] as const;

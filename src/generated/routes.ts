@@ -51,6 +51,10 @@ const ApiErrorSchema = {
     retry_after_ms: { type: "integer", minimum: 0, description: "backoff hint in milliseconds" },
     policy_label: { type: "string", description: "the queue policy that refused the task (e.g. `reject`)" },
     budget: { type: "string", description: "which session budget ran out: `turns`, `tokens`, `time_ms` or `cost`" },
+    limit: {
+      type: "string",
+      description: "the tenant or key quota that refused: `requests_per_min`, `tokens_per_min`, `max_concurrent_tasks`, `max_queued_tasks`, `max_sessions`, `max_session_ttl_ms`, `budget.tokens` or `budget.cost`",
+    },
   },
 } as const;
 
@@ -528,6 +532,184 @@ const SessionSchema = {
   },
 } as const;
 
+const TenantIdValueSchema = {
+  type: "string",
+  pattern: "^[a-z0-9][a-z0-9_-]{0,62}$",
+  description: "lower-case letters, digits, `_` and `-`, at most 63 characters",
+} as const;
+
+const ScopeSchema = {
+  type: "string",
+  enum: ["tasks", "models", "control", "audit", "admin"],
+  description: "`tasks`: submit, read, stream, cancel own tasks and sessions; `models`: list models and\ncapabilities; `control`: pools, drain, reload, metrics (and every tenant's tasks);\n`audit`: read, export, verify, holds (and every tenant's tasks); `admin`: tenants and keys.\n",
+} as const;
+
+const QuotaLimitsSchema = {
+  type: "object",
+  additionalProperties: false,
+  description: "Unset = unlimited. A refusal is `429 RATE_LIMITED` naming the limit in `limit`, with its reset in `Retry-After`/`X-Backoff-Ms`.",
+  properties: {
+    requests_per_min: { type: "integer", minimum: 0, maximum: 100000000, description: "admissions per fixed one-minute window" },
+    tokens_per_min: {
+      type: "integer",
+      minimum: 0,
+      maximum: 10000000000,
+      description: "max_tokens reserved per one-minute window at admission, settled to the real count at the end",
+    },
+    max_concurrent_tasks: {
+      type: "integer",
+      minimum: 0,
+      maximum: 10000000,
+      description: "admitted and unfinished tasks (queued or running)",
+    },
+    max_queued_tasks: { type: "integer", minimum: 0, maximum: 10000000, description: "tasks waiting in a queue" },
+    max_sessions: { type: "integer", minimum: 0, maximum: 10000000, description: "live sessions" },
+    max_session_ttl_ms: {
+      type: "integer",
+      minimum: 1,
+      maximum: 604800000,
+      description: "longest ttl_ms a session may ask for (longer is `400`); also caps the default TTL",
+    },
+    budget: {
+      type: "object",
+      additionalProperties: false,
+      required: ["period"],
+      properties: {
+        period: { type: "string", enum: ["day", "month"], description: "calendar period in UTC" },
+        tokens: { type: "integer", minimum: 0, description: "prompt estimate + output tokens per period" },
+        cost: {
+          type: "number",
+          minimum: 0,
+          description: "cost units per period (tokens × the pool's `cost_per_1k_tokens` / 1000)",
+        },
+      },
+    },
+  },
+} as const;
+
+const TenantSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "weight", "limits", "created_at", "updated_at"],
+  properties: {
+    id: TenantIdValueSchema,
+    weight: { type: "integer", minimum: 1, description: "share of each queue class among tenants with waiting work" },
+    limits: QuotaLimitsSchema,
+    created_at: { type: "string", format: "date-time" },
+    updated_at: { type: "string", format: "date-time" },
+  },
+} as const;
+
+const TenantCreateSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["id"],
+  properties: {
+    id: TenantIdValueSchema,
+    weight: { type: "integer", minimum: 1, maximum: 1000 },
+    limits: QuotaLimitsSchema,
+  },
+} as const;
+
+const TenantUpdateSchema = {
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  properties: { weight: { type: "integer", minimum: 1, maximum: 1000 }, limits: QuotaLimitsSchema },
+} as const;
+
+const QuotaUsageViewSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["subject", "window_start", "requests", "tokens", "in_flight", "queued"],
+  properties: {
+    subject: { type: "string", description: "`tenant:<id>` or `key:<id>`" },
+    window_start: { type: "string", format: "date-time", description: "the current one-minute window" },
+    requests: { type: "integer", minimum: 0 },
+    tokens: { type: "integer", minimum: 0 },
+    in_flight: { type: "integer", minimum: 0 },
+    queued: { type: "integer", minimum: 0 },
+    sessions: { type: "integer", minimum: 0 },
+    period: {
+      type: "object",
+      additionalProperties: false,
+      required: ["start", "end", "tokens", "cost"],
+      properties: {
+        start: { type: "string", format: "date-time" },
+        end: { type: "string", format: "date-time" },
+        tokens: { type: "number", minimum: 0 },
+        cost: { type: "number", minimum: 0 },
+      },
+    },
+  },
+} as const;
+
+const ApiKeySchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["id", "tenant_id", "scopes", "prefix", "limits", "created_at", "created_by"],
+  properties: {
+    id: { type: "string" },
+    tenant_id: TenantIdValueSchema,
+    name: { type: "string" },
+    scopes: { type: "array", items: ScopeSchema },
+    prefix: { type: "string", description: "the first characters of the key, to tell keys apart" },
+    limits: QuotaLimitsSchema,
+    expires_at: { type: "string", format: "date-time" },
+    revoked_at: { type: "string", format: "date-time" },
+    created_at: { type: "string", format: "date-time" },
+    created_by: { type: "string", description: "the key id or token fingerprint that issued it" },
+  },
+} as const;
+
+const TenantDetailSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["tenant", "keys", "usage"],
+  properties: {
+    tenant: TenantSchema,
+    keys: { type: "array", items: ApiKeySchema },
+    usage: { type: "array", items: QuotaUsageViewSchema },
+  },
+} as const;
+
+const ApiKeyCreatedSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["key", "secret"],
+  properties: {
+    key: ApiKeySchema,
+    secret: {
+      type: "string",
+      description: "the API key, shown this once (send it as `Authorization: Bearer <secret>`)",
+    },
+  },
+} as const;
+
+const KeyCreateSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["tenant_id", "scopes"],
+  properties: {
+    tenant_id: TenantIdValueSchema,
+    scopes: { type: "array", minItems: 1, uniqueItems: true, items: ScopeSchema },
+    name: { type: "string", minLength: 1, maxLength: 128 },
+    expires_at: { type: "string", format: "date-time", description: "must be in the future" },
+    limits: QuotaLimitsSchema,
+  },
+} as const;
+
+const KeyUpdateSchema = {
+  type: "object",
+  additionalProperties: false,
+  minProperties: 1,
+  properties: {
+    name: { type: ["string", "null"], minLength: 1, maxLength: 128 },
+    expires_at: { type: ["string", "null"], format: "date-time" },
+    limits: QuotaLimitsSchema,
+  },
+} as const;
+
 const ReplicaStateSchema = {
   type: "string",
   enum: ["starting", "ready", "draining", "unready", "failed"],
@@ -847,6 +1029,18 @@ export const schemas = {
   SessionCreate: SessionCreateSchema,
   BudgetUsage: BudgetUsageSchema,
   Session: SessionSchema,
+  TenantIdValue: TenantIdValueSchema,
+  Scope: ScopeSchema,
+  QuotaLimits: QuotaLimitsSchema,
+  Tenant: TenantSchema,
+  TenantCreate: TenantCreateSchema,
+  TenantUpdate: TenantUpdateSchema,
+  QuotaUsageView: QuotaUsageViewSchema,
+  ApiKey: ApiKeySchema,
+  TenantDetail: TenantDetailSchema,
+  ApiKeyCreated: ApiKeyCreatedSchema,
+  KeyCreate: KeyCreateSchema,
+  KeyUpdate: KeyUpdateSchema,
   ReplicaState: ReplicaStateSchema,
   BreakerState: BreakerStateSchema,
   QueuePolicy: QueuePolicySchema,
@@ -1485,6 +1679,194 @@ export const operations = {
         type: "object",
         properties: { hold_id: { type: "string", minLength: 1, maxLength: 128, pattern: "^[^\\u0000]*$" } },
         required: ["hold_id"],
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  listTenants: {
+    method: "GET",
+    path: "/v1/admin/tenants",
+    tags: ["control"],
+    reqIds: ["ORCH-1203"],
+    schema: {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  createTenant: {
+    method: "POST",
+    path: "/v1/admin/tenants",
+    tags: ["control"],
+    reqIds: ["ORCH-1203"],
+    schema: {
+      body: TenantCreateSchema,
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  getTenant: {
+    method: "GET",
+    path: "/v1/admin/tenants/:tenant_id",
+    tags: ["control"],
+    reqIds: ["ORCH-1203", "ORCH-1215"],
+    schema: {
+      params: {
+        type: "object",
+        properties: { tenant_id: TenantIdValueSchema },
+        required: ["tenant_id"],
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  updateTenant: {
+    method: "PATCH",
+    path: "/v1/admin/tenants/:tenant_id",
+    tags: ["control"],
+    reqIds: ["ORCH-1203"],
+    schema: {
+      body: TenantUpdateSchema,
+      params: {
+        type: "object",
+        properties: { tenant_id: TenantIdValueSchema },
+        required: ["tenant_id"],
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  listKeys: {
+    method: "GET",
+    path: "/v1/admin/keys",
+    tags: ["control"],
+    reqIds: ["ORCH-1202"],
+    schema: {
+      querystring: { type: "object", properties: { tenant_id: TenantIdValueSchema }, additionalProperties: false },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  createKey: {
+    method: "POST",
+    path: "/v1/admin/keys",
+    tags: ["control"],
+    reqIds: ["ORCH-1202"],
+    schema: {
+      body: KeyCreateSchema,
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  getKey: {
+    method: "GET",
+    path: "/v1/admin/keys/:key_id",
+    tags: ["control"],
+    reqIds: ["ORCH-1202"],
+    schema: {
+      params: {
+        type: "object",
+        properties: { key_id: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" } },
+        required: ["key_id"],
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  revokeKey: {
+    method: "DELETE",
+    path: "/v1/admin/keys/:key_id",
+    tags: ["control"],
+    reqIds: ["ORCH-1202", "ORCH-1204"],
+    schema: {
+      params: {
+        type: "object",
+        properties: { key_id: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" } },
+        required: ["key_id"],
+        additionalProperties: false,
+      },
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": {
+            type: "string",
+            description: "Client correlation id, echoed on the response when it is 1–128 characters of\n`[A-Za-z0-9._:-]`; otherwise (or when absent) the gateway generates one. Never a reason\nto refuse the request.\n",
+          },
+        },
+      },
+    },
+  },
+  updateKey: {
+    method: "PATCH",
+    path: "/v1/admin/keys/:key_id",
+    tags: ["control"],
+    reqIds: ["ORCH-1202"],
+    schema: {
+      body: KeyUpdateSchema,
+      params: {
+        type: "object",
+        properties: { key_id: { type: "string", minLength: 1, maxLength: 64, pattern: "^[A-Za-z0-9_-]+$" } },
+        required: ["key_id"],
         additionalProperties: false,
       },
       headers: {
@@ -2754,6 +3136,553 @@ export const responses = {
       content: { "application/json": ErrorEnvelopeSchema },
     },
     "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  listTenants: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/json": {
+          type: "object",
+          additionalProperties: false,
+          required: ["tenants"],
+          properties: { tenants: { type: "array", items: TenantSchema } },
+        },
+      },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  createTenant: {
+    "201": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": TenantSchema },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "409": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "413": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  getTenant: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": TenantDetailSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  updateTenant: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": TenantSchema },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "409": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "413": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  listKeys: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: {
+        "application/json": {
+          type: "object",
+          additionalProperties: false,
+          required: ["keys"],
+          properties: { keys: { type: "array", items: ApiKeySchema } },
+        },
+      },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  createKey: {
+    "201": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ApiKeyCreatedSchema },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "413": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  getKey: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ApiKeySchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  revokeKey: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ApiKeySchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "500": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "503": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+  },
+  updateKey: {
+    "200": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ApiKeySchema },
+    },
+    "400": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "401": {
+      headers: {
+        type: "object",
+        properties: {
+          "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 },
+          "www-authenticate": { type: "string" },
+        },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "403": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "404": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "409": {
+      headers: {
+        type: "object",
+        properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },
+        required: ["x-correlation-id"],
+      },
+      content: { "application/json": ErrorEnvelopeSchema },
+    },
+    "413": {
       headers: {
         type: "object",
         properties: { "x-correlation-id": { type: "string", minLength: 1, maxLength: 128 } },

@@ -5,6 +5,7 @@
 import type { Config } from '../config/schema.ts';
 import type { AdmissionRequest, AdmissionSnapshot, PoolSnapshot } from '../core/admission/admit.ts';
 import type { IdempotencyStore, SessionStore } from '../core/state-ports.ts';
+import type { QuotaStanding } from '../core/tenancy/quota.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
 import type { Task } from './task.ts';
@@ -36,6 +37,7 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
       tokensPerS: pool.stats.tokensPerS,
       ttftMs: pool.stats.ttftMs,
     },
+    costPer1kTokens: pool.config.cost_per_1k_tokens,
   };
 }
 
@@ -47,6 +49,8 @@ export interface SnapshotSources {
   /** Whether a task with this id is still held (retained or running). */
   holds: (taskId: string) => boolean;
   auditAccepting: () => boolean;
+  /** The caller's quota standing (src/tenancy/quota-gate.ts); absent when no tenancy is wired. */
+  quota?: () => QuotaStanding;
 }
 
 /**
@@ -62,5 +66,6 @@ export function admissionSnapshot(req: AdmissionRequest, digest: string, src: Sn
     pools: src.pools.list().filter((p) => !p.retired && (p.config.model === req.model || p.config.aliases.includes(req.model))).map(poolSnapshot),
     limits: { maxTokensLimit: server.max_tokens_limit, maxPromptChars: server.max_prompt_chars },
     ...(req.session_id !== undefined ? { session: src.sessions.standing(req.session_id) } : {}),
+    ...(src.quota ? { quota: src.quota() } : {}),
   };
 }

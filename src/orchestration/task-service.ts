@@ -19,7 +19,8 @@ import { admissionSnapshot } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
-import { Task, type Ending, type TaskAccepted, type TaskSubmission } from './task.ts';
+import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from './task.ts';
+import type { QuotaReservation, QuotaStanding } from '../core/tenancy/quota.ts';
 
 export interface TaskServiceDeps {
   config: Config;
@@ -35,7 +36,27 @@ export interface TaskServiceDeps {
   logger: Logger;
   /** W3C trace context for a task's engine call (telemetry), handed to the dispatcher. */
   traceparentFor?: (taskId: string) => string | undefined;
+  /** Tenant quotas (src/tenancy/quota-gate.ts); absent: no limits apply. */
+  quotas?: TaskQuotas;
 }
+
+/**
+ * Admission step 7's shell side, per task: the standing admit reads, the reservation applied in
+ * the same step, given back on a withdrawn admission, settled when the task ends.
+ */
+export interface TaskQuotas {
+  standing(owner: TaskOwner): QuotaStanding;
+  reserve(taskId: string, reservation: QuotaReservation): void;
+  release(taskId: string): void;
+  settle(taskId: string, actual: { tokens: number; budgetTokens: number; budgetCost: number; wasQueued: boolean }): void;
+  /** How a session this owner's task creates is made: its owner, and the TTL the tenant allows. */
+  sessionCreate(owner: TaskOwner): { owner: string; ttl_ms?: number };
+}
+
+const ANONYMOUS_OWNER: TaskOwner = { tenant: 'default', keyId: 'anonymous' };
+
+/** Idempotency keys are per tenant (ORCH-1205): the same client task_id of two tenants never meets. */
+export const idempotencyKey = (tenant: string, taskId: string): string => `${tenant}\u0000${taskId}`;
 
 export type Submitted = { task: Task; answer: TaskAccepted; replay: boolean };
 
@@ -57,7 +78,7 @@ export class TaskService {
       max: () => deps.config.server.max_finished_tasks,
       onForget: (task) => {
         if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
-        deps.idempotency.forget(task.id);
+        deps.idempotency.forget(idempotencyKey(task.tenant, task.id));
       },
     });
     // Pools publish capacity and pool-wide endings; the service and its dispatcher subscribe.
@@ -98,8 +119,8 @@ export class TaskService {
     return task?.committed ? task : undefined;
   }
 
-  async submit(req: TaskSubmission, correlationId: string): Promise<Result<Submitted>> {
-    const outcome = await this.admit(req, correlationId);
+  async submit(req: TaskSubmission, correlationId: string, owner: TaskOwner = ANONYMOUS_OWNER): Promise<Result<Submitted>> {
+    const outcome = await this.admit(req, correlationId, owner);
     if (!outcome.ok) {
       this.deps.observer.rejected?.({
         correlation_id: correlationId,
@@ -110,34 +131,45 @@ export class TaskService {
         ...(req.session_id !== undefined ? { session_id: req.session_id } : {}),
         priority: req.priority ?? 'interactive',
         ...(outcome.error.policy_label !== undefined ? { policy_label: outcome.error.policy_label } : {}),
+        ...(outcome.error.limit !== undefined ? { limit: outcome.error.limit } : {}),
+        tenant: owner.tenant,
+        key_id: owner.keyId,
       });
     }
     return outcome;
   }
 
   /** Snapshot → admit → apply, in one synchronous step; then the commit point. */
-  private async admit(req: TaskSubmission, correlationId: string): Promise<Result<Submitted>> {
+  private async admit(req: TaskSubmission, correlationId: string, owner: TaskOwner): Promise<Result<Submitted>> {
     const { deps } = this;
     const digest = req.task_id !== undefined ? fingerprint(req) : '';
-    const snapshot = admissionSnapshot(req, digest, {
+    // Another tenant's live session is not this caller's to use (ORCH-1205).
+    const sessionOwner = req.session_id !== undefined ? deps.sessions.ownerOf(req.session_id) : undefined;
+    if (sessionOwner !== undefined && sessionOwner !== owner.tenant) {
+      return fail(orchError('CONFLICT', `session_id ${req.session_id} is taken; choose another id`, { field: 'session_id' }));
+    }
+    const { quotas } = deps;
+    const scoped = req.task_id === undefined ? req : { ...req, task_id: idempotencyKey(owner.tenant, req.task_id) };
+    const snapshot = admissionSnapshot(scoped, digest, {
       config: deps.config,
       pools: deps.pools,
       sessions: deps.sessions,
       idempotency: deps.idempotency,
-      holds: (id) => this.tasks.has(id),
+      holds: () => req.task_id !== undefined && this.tasks.has(req.task_id),
       auditAccepting: () => deps.recorder.accepting(),
+      ...(quotas ? { quota: () => quotas.standing(owner) } : {}),
     });
     const decided = admit(snapshot, req);
     if (!decided.ok) return decided;
     if (decided.value.kind === 'replay') {
       const task = req.task_id !== undefined ? this.tasks.get(req.task_id) : undefined;
       // A remembered key always has its task (keys are forgotten with their task).
-      if (task) return ok({ task, answer: decided.value.answer as TaskAccepted, replay: true });
+      if (task && task.tenant === owner.tenant) return ok({ task, answer: decided.value.answer as TaskAccepted, replay: true });
       return fail(orchError('CONFLICT', `task_id ${req.task_id} was already used`, { field: 'task_id' }));
     }
     const { plan } = decided.value;
     const pool = deps.pools.get(plan.poolId) as Pool<Task>;
-    const task = this.createTask(req, plan, pool, correlationId);
+    const task = this.createTask(req, plan, pool, correlationId, owner);
     const offered = pool.queue.offer(task);
     if (!offered.admitted) {
       return fail(orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.config.queue.max_queued} waiting)`, {
@@ -147,6 +179,7 @@ export class TaskService {
       }));
     }
     if (plan.session) deps.sessions.hold(plan.session.id, plan.session.maxTokens);
+    if (plan.quota) quotas?.reserve(task.id, plan.quota);
     if (offered.evicted) this.evict(offered.evicted, pool);
     this.tasks.set(task.id, task);
     const answer: TaskAccepted = {
@@ -159,7 +192,7 @@ export class TaskService {
     return this.commit(task, plan, answer, digest);
   }
 
-  private createTask(req: TaskSubmission, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string): Task {
+  private createTask(req: TaskSubmission, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string, owner: TaskOwner): Task {
     const { clock, config } = this.deps;
     return new Task({
       id: req.task_id ?? this.deps.ids.uuid(),
@@ -170,6 +203,7 @@ export class TaskService {
       now: clock.now(),
       mono: clock.monotonic(),
       promptTokens: plan.promptTokens,
+      owner,
       ...(plan.affinity ? { affinity: plan.affinity } : {}),
       ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
     });
@@ -196,6 +230,7 @@ export class TaskService {
         task.pool.queue.remove(task.id);
         this.tasks.delete(task.id);
         if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
+        if (!task.finished) deps.quotas?.release(task.id);
         // The withdrawn task may have been the uncommitted head the dispatcher stopped at.
         this.dispatcher.pump(task.pool);
         deps.logger.error({ err, task_id: task.id }, 'admission not recorded; refused (audit.fail_closed)');
@@ -204,10 +239,11 @@ export class TaskService {
       deps.logger.error({ err, task_id: task.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
     }
     task.commit(answer);
-    if (task.request.task_id !== undefined) deps.idempotency.remember(task.id, digest, answer);
+    if (task.request.task_id !== undefined) deps.idempotency.remember(idempotencyKey(task.tenant, task.id), digest, answer);
     deps.observer.admitted?.(fact);
     if (plan.session && !task.finished) {
-      const turn = deps.sessions.confirmTurn(plan.session.id, plan.session.maxTokens);
+      const create = deps.quotas?.sessionCreate({ tenant: task.tenant, keyId: task.keyId }) ?? { owner: task.tenant };
+      const turn = deps.sessions.confirmTurn(plan.session.id, plan.session.maxTokens, create);
       // Only a race in the commit window gets here (the session expired or was deleted, or a
       // concurrent turn used the budget): the task is recorded, so it ends with the refusal.
       if (!turn.ok) this.finish(task, { state: 'failed', error: turn.error });
@@ -271,6 +307,7 @@ export class TaskService {
     // Before its commit a task holds its session turn; after, the turn is counted and settled.
     if (task.committed) settleSession(this.deps.sessions, task, ending, ended);
     else if (task.request.session_id !== undefined) this.deps.sessions.release(task.request.session_id, task.request.max_tokens);
+    this.settleQuota(task, ended.wasQueued);
     const f = ended.figures;
     this.deps.observer.finished?.({
       ...task.facts(),
@@ -284,6 +321,19 @@ export class TaskService {
     });
     this.finished.add(task);
     return true;
+  }
+
+  /** Tokens per minute count output tokens; budgets count prompt + output, priced by the pool. */
+  private settleQuota(task: Task, wasQueued: boolean): void {
+    const { quotas } = this.deps;
+    if (!quotas) return;
+    if (!task.committed) {
+      quotas.release(task.id);
+      return;
+    }
+    const ran = task.tokensOut > 0 || !wasQueued;
+    const budgetTokens = ran ? task.promptTokens + task.tokensOut : 0;
+    quotas.settle(task.id, { tokens: task.tokensOut, budgetTokens, budgetCost: (budgetTokens * task.pool.config.cost_per_1k_tokens) / 1000, wasQueued });
   }
 
   /** Ends a pool's unfinished tasks (drain deadline, pool removal) with a terminal `error`. */

@@ -57,6 +57,14 @@ export interface TaskInit {
   promptTokens: number;
   affinity?: { replica_id: string; slot_id?: number };
   promptSha256?: string;
+  /** Who submitted it (ORCH-1205); absent: the default tenant, anonymous. */
+  owner?: TaskOwner;
+}
+
+/** The tenant a task belongs to and the key id that submitted it (never the key). */
+export interface TaskOwner {
+  tenant: string;
+  keyId: string;
 }
 
 export class Task {
@@ -73,6 +81,9 @@ export class Task {
   readonly affinity: { replica_id: string; slot_id?: number } | undefined;
   /** sha256 of the prompt, kept only when `audit.hash_prompts` is on (never the prompt itself). */
   readonly promptSha256: string | undefined;
+  /** The owning tenant and the submitting key id, set at creation (issue 12). */
+  readonly tenant: string;
+  readonly keyId: string;
 
   #state: TaskState = 'queued';
   #committed = false;
@@ -107,6 +118,8 @@ export class Task {
     this.promptTokens = init.promptTokens;
     this.affinity = init.affinity;
     this.promptSha256 = init.promptSha256;
+    this.tenant = init.owner?.tenant ?? 'default';
+    this.keyId = init.owner?.keyId ?? 'anonymous';
     this.#usage = { promptTokens: init.promptTokens };
   }
 
@@ -286,6 +299,8 @@ export class Task {
       correlation_id: this.correlationId,
       max_tokens: this.request.max_tokens,
       ...(this.promptSha256 !== undefined ? { prompt_sha256: this.promptSha256 } : {}),
+      tenant: this.tenant,
+      key_id: this.keyId,
     };
   }
 

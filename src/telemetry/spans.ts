@@ -27,6 +27,9 @@ export interface TaskSpanAttrs {
   tokens_out?: number;
   outcome?: string;
   error_code?: string;
+  /** The owning tenant and the submitting key id (never the key), issue 12. */
+  tenant?: string;
+  key_id?: string;
 }
 
 const ATTRIBUTE_NAMES: Readonly<Record<keyof TaskSpanAttrs, string>> = {
@@ -40,6 +43,8 @@ const ATTRIBUTE_NAMES: Readonly<Record<keyof TaskSpanAttrs, string>> = {
   tokens_out: 'gen_ai.usage.output_tokens',
   outcome: 'orchqueue.outcome',
   error_code: 'error.type',
+  tenant: 'orchqueue.tenant',
+  key_id: 'orchqueue.key_id',
 };
 
 export const SPAN_NAMES = {

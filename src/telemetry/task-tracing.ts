@@ -83,14 +83,14 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
       const request = requests.get(f.correlation_id);
       if (!request) return;
       const parent = request.context;
-      const attrs = { task_id: f.task_id, pool_id: f.pool_id, priority: f.priority };
+      const attrs = { task_id: f.task_id, pool_id: f.pool_id, priority: f.priority, tenant: f.tenant, key_id: f.key_id };
       endSpan(startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, attrs, request.startMs).span, { outcome: 'admitted' });
       tasks.set(f.task_id, { parent, queueWait: startTaskSpan(tracing.tracer, SPAN_NAMES.queueWait, parent, attrs) });
     },
     rejected(f) {
       const request = requests.get(f.correlation_id);
       if (!request) return;
-      const attrs = { pool_id: f.pool_id, priority: f.priority };
+      const attrs = { pool_id: f.pool_id, priority: f.priority, tenant: f.tenant, key_id: f.key_id };
       const span = startTaskSpan(tracing.tracer, SPAN_NAMES.admission, request.context, attrs, request.startMs);
       endSpan(span.span, { outcome: 'rejected', error_code: f.code });
     },

@@ -17,6 +17,7 @@ import type { AuditStore } from '../../src/audit/store.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
 import { schemas } from '../../src/generated/routes.ts';
 import { expectResponseMatches } from '../support/contract.ts';
+import { staticDirectory } from '../support/tenancy.ts';
 import { admittedFact, createTestDatabase, databaseUrl, faultyStore, recordingLogger, terminalFact } from './audit-backends.ts';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -33,7 +34,7 @@ async function serve(deps: AuditRoutesDeps): Promise<{ app: FastifyInstance; url
   addFormats(coercing);
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === 'body' ? strict : coercing).compile(schema as object));
   app.addHook('onRequest', async (req, reply) => void reply.header('x-correlation-id', String(req.id)));
-  installAuth(app, { data: [DATA_TOKEN], control: [CONTROL_TOKEN] });
+  installAuth(app, await staticDirectory({ data: [DATA_TOKEN], control: [CONTROL_TOKEN] }));
   app.setErrorHandler((err: FastifyError, _req, reply) => sendError(reply, fromFastifyError(err)));
   await app.register(auditRoutes, deps);
   const url = await app.listen({ host: '127.0.0.1', port: 0 });

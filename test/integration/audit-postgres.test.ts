@@ -175,7 +175,7 @@ describe('audit migrations on server Postgres', () => {
       await client.connect();
       const { rows } = await client.query('SELECT version FROM schema_migrations');
       await client.end();
-      expect(rows).toEqual([{ version: '0001' }, { version: '0002' }]);
+      expect(rows).toEqual([{ version: '0001' }, { version: '0002' }, { version: '0003' }]);
     } finally {
       await database.drop();
     }

@@ -7,6 +7,7 @@ import type { LifecycleObserver } from '../../core/observer.ts';
 import type { TaskService } from '../../orchestration/task-service.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
 import { answerOf, streamInDialect } from '../dialects/task-output.ts';
+import { ownerOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
 import { refusalRecorder } from '../dialects/refusal.ts';
 import { operation } from '../operation.ts';
@@ -34,7 +35,7 @@ export async function anthropicRoutes(app: FastifyInstance, deps: AnthropicRoute
       const decoded = decodeAnthropicRequest(req.body, caps.value);
       if (!decoded.ok) return refuse(req, reply, decoded.error);
       const chat = decoded.value;
-      const outcome = await tasks.submit(chatSubmission(chat), String(req.id));
+      const outcome = await tasks.submit(chatSubmission(chat), String(req.id), ownerOf(req));
       if (!outcome.ok) return sendError(reply, outcome.error);
       const { task } = outcome.value;
       const id = `msg_${task.id.replaceAll('-', '')}`;

@@ -13,6 +13,7 @@ import type { TaskService } from '../../orchestration/task-service.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
 import { answerOf, streamInDialect, type FrameWriter } from '../dialects/task-output.ts';
+import { ownerOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
 import { refusalRecorder } from '../dialects/refusal.ts';
 import { operation, type OperationId } from '../operation.ts';
@@ -109,7 +110,7 @@ export async function openAiRoutes(app: FastifyInstance, deps: OpenAiRoutesDeps)
   }
 
   async function serve(req: FastifyRequest, reply: FastifyReply, submission: TaskSubmission, how: Rendering) {
-    const outcome = await tasks.submit(submission, String(req.id));
+    const outcome = await tasks.submit(submission, String(req.id), ownerOf(req));
     if (!outcome.ok) return sendError(reply, outcome.error);
     const { task } = outcome.value;
     const created = Math.floor(task.createdAt / 1000);

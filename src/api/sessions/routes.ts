@@ -1,12 +1,16 @@
 // Data-plane session routes: create with budgets, read, delete. Sessions hold metadata only.
+// A session belongs to the tenant that created it (ORCH-1205): another tenant's read and delete
+// answer 404 as for an unknown id. Creation checks the tenant's session cap and TTL cap (ORCH-1213).
 
-import type { FastifyInstance } from 'fastify';
-import { orchError } from '../../core/errors.ts';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { IdSource } from '../../core/ports.ts';
 import type { SessionBudgets } from '../../core/session/session-store.ts';
 import type { SessionStore } from '../../core/state-ports.ts';
-import { actorOf } from '../auth.ts';
+import { DEFAULT_TENANT, mayAccess } from '../../core/tenancy/principal.ts';
+import { checkSessionQuota, type QuotaStanding } from '../../core/tenancy/quota.ts';
+import { actorOf, ownerOf, principalOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
 
@@ -14,6 +18,11 @@ export interface SessionRoutesDeps {
   sessions: SessionStore;
   ids: IdSource;
   observer: LifecycleObserver;
+  /** The caller's quota standing and the TTL its sessions get by default; absent: no tenant limits. */
+  quotas?: {
+    standing(owner: { tenant: string; keyId: string }): QuotaStanding;
+    sessionCreate(owner: { tenant: string; keyId: string }): { owner: string; ttl_ms?: number };
+  };
 }
 
 type ById = { Params: { session_id: string } };
@@ -21,12 +30,25 @@ type CreateBody = { session_id?: string; ttl_ms?: number; max_turns?: number; bu
 
 export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDeps): Promise<void> {
   const { sessions } = deps;
+  /** The session id when the caller may see it; another tenant's session is as unknown. */
+  const visible = (req: FastifyRequest, id: string): Result<string> => {
+    const owner = sessions.ownerOf(id) ?? DEFAULT_TENANT;
+    if (mayAccess(principalOf(req), owner)) return ok(id);
+    return fail(orchError('NOT_FOUND', `session ${id} not found`));
+  };
 
   app.route<{ Body: CreateBody | undefined }>({
     ...operation('createSession', 'data'),
     handler: async (req, reply) => {
       const body = req.body ?? {};
-      const created = sessions.create({ ...body, session_id: body.session_id ?? deps.ids.uuid() });
+      const owner = ownerOf(req);
+      const rules = deps.quotas?.sessionCreate(owner) ?? { owner: owner.tenant };
+      if (deps.quotas) {
+        const checked = checkSessionQuota(deps.quotas.standing(owner), body.ttl_ms, 1_000);
+        if (!checked.ok) return sendError(reply, checked.error);
+      }
+      const ttl = body.ttl_ms ?? rules.ttl_ms;
+      const created = sessions.create({ ...body, ...(ttl !== undefined ? { ttl_ms: ttl } : {}), owner: rules.owner, session_id: body.session_id ?? deps.ids.uuid() });
       if (!created.ok) return sendError(reply, created.error);
       return reply.code(201).send(created.value);
     },
@@ -35,7 +57,9 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDep
   app.route<ById>({
     ...operation('getSession', 'data'),
     handler: async (req, reply) => {
-      const view = sessions.view(req.params.session_id);
+      const id = visible(req, req.params.session_id);
+      if (!id.ok) return sendError(reply, id.error);
+      const view = sessions.view(id.value);
       return view.ok ? reply.send(view.value) : sendError(reply, view.error);
     },
   });
@@ -44,8 +68,8 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDep
     ...operation('deleteSession', 'data'),
     handler: async (req, reply) => {
       const id = req.params.session_id;
-      if (!sessions.delete(id)) return sendError(reply, orchError('NOT_FOUND', `unknown session ${id}`, { field: 'session_id' }));
-      deps.observer.control?.({ action: 'session_delete', actor: actorOf(req), target: id, outcome: 'done', correlation_id: String(req.id) });
+      if (!visible(req, id).ok || !sessions.delete(id)) return sendError(reply, orchError('NOT_FOUND', `unknown session ${id}`, { field: 'session_id' }));
+      deps.observer.control?.({ action: 'session_delete', actor: actorOf(req), tenant: principalOf(req).tenant, target: id, outcome: 'done', correlation_id: String(req.id) });
       return reply.code(204).send();
     },
   });

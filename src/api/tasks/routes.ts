@@ -8,6 +8,8 @@ import type { LifecycleObserver } from '../../core/observer.ts';
 import type { components } from '../../generated/api-types.ts';
 import type { TaskRequest } from '../../orchestration/task.ts';
 import type { TaskService } from '../../orchestration/task-service.ts';
+import { mayAccess } from '../../core/tenancy/principal.ts';
+import { ownerOf, principalOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
 import { writeTaskStream } from '../sse-writer.ts';
@@ -20,7 +22,7 @@ export interface TaskRoutesDeps {
    * The last known status of a task that is not in memory, from the audit log (audit/task-history.ts);
    * undefined when the audit never admitted it. Absent when audit is off.
    */
-  history?: (taskId: string) => Promise<components['schemas']['TaskStatus'] | undefined>;
+  history?: (taskId: string) => Promise<{ status: components['schemas']['TaskStatus']; tenant: string } | undefined>;
 }
 
 type ById = { Params: { task_id: string } };
@@ -40,11 +42,16 @@ function lastEventId(req: FastifyRequest): number | undefined | null {
 
 export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Promise<void> {
   const { tasks } = deps;
+  /** A task the caller may see: its own tenant's, or any with control/audit scope; else as unknown. */
+  const visible = (req: FastifyRequest, id: string) => {
+    const task = tasks.get(id);
+    return task && mayAccess(principalOf(req), task.tenant) ? task : undefined;
+  };
 
   app.route<{ Body: TaskRequest }>({
     ...operation('createTask', 'data'),
     handler: async (req, reply) => {
-      const outcome = await tasks.submit(req.body, String(req.id));
+      const outcome = await tasks.submit(req.body, String(req.id), ownerOf(req));
       if (!outcome.ok) return sendError(reply, outcome.error);
       const { task, answer } = outcome.value;
       if (wantsStream(req)) {
@@ -59,24 +66,26 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
   app.route<ById>({
     ...operation('getTask', 'data'),
     handler: async (req, reply) => {
-      const task = tasks.get(req.params.task_id);
+      const task = visible(req, req.params.task_id);
       if (task) return reply.send(task.status(task.pool.queue.position(task.id)));
-      let recorded: components['schemas']['TaskStatus'] | undefined;
+      // Another tenant's task in memory is unknown here, and its audit record too.
+      if (tasks.get(req.params.task_id)) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
+      let recorded: { status: components['schemas']['TaskStatus']; tenant: string } | undefined;
       try {
         recorded = await deps.history?.(req.params.task_id);
       } catch (error) {
         req.log.warn({ err: String(error) }, 'task status from the audit log failed');
         return sendError(reply, orchError('AUDIT_UNAVAILABLE', 'the task is not in memory and the audit store cannot be read', { retry_after_ms: 1_000 }));
       }
-      if (recorded === undefined) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
-      return reply.send(recorded);
+      if (recorded === undefined || !mayAccess(principalOf(req), recorded.tenant)) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
+      return reply.send(recorded.status);
     },
   });
 
   app.route<ById>({
     ...operation('streamTask', 'data'),
     handler: async (req, reply) => {
-      const task = tasks.get(req.params.task_id);
+      const task = visible(req, req.params.task_id);
       // A task known only to the audit has no event log left to replay: 404, and its status says how it ended.
       if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id} (no event log; GET /v1/tasks/${req.params.task_id} answers from the audit when it was admitted)`, { field: 'task_id' }));
       const after = lastEventId(req);
@@ -90,7 +99,7 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
   app.route<ById>({
     ...operation('cancelTask', 'data'),
     handler: async (req, reply) => {
-      const result = tasks.cancel(req.params.task_id);
+      const result = visible(req, req.params.task_id) ? tasks.cancel(req.params.task_id) : undefined;
       if (!result) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
       return reply.send({ task_id: result.task.id, state: result.task.state, canceled: result.canceled });
     },

@@ -1,6 +1,7 @@
 // Admission as one pure function (ARCHITECTURE §3): a validated request and a snapshot of the
 // state it depends on → the plan to apply, or the first refusal in the documented order:
-// idempotency → audit gate → model/pool → capability → placement → session → deadline → queue.
+// idempotency → audit gate → model/pool → capability → placement → session → tenant quota →
+// deadline → queue.
 // It reads plain data only and changes nothing; the shell applies the plan (holds the session
 // turn, offers the queue) in the same synchronous step, and confirms it after the audit commit.
 
@@ -8,6 +9,7 @@ import { fail, ok, orchError, type OrchError, type Result } from '../errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../placement/decide.ts';
 import type { Priority } from '../task/events.ts';
 import type { SessionStanding } from '../session/session-record.ts';
+import { checkQuota, type QuotaReservation, type QuotaStanding } from '../tenancy/quota.ts';
 import { checkCapability, checkDeadline, estimatePromptTokens } from './checks.ts';
 import type { IdempotencyCheck } from './idempotency.ts';
 import { predictFinishMs } from './predict.ts';
@@ -48,6 +50,8 @@ export interface PoolSnapshot {
   queue: { size: number; interactive: number; batch: number; maxQueued: number; policy: 'reject' | 'drop-lru' };
   /** Predictions for a newcomer, from the pool's measured state (src/core/admission/predict.ts). */
   forecast: { startMs: number; backoffMs: number; tokensPerS: number; ttftMs: number };
+  /** Cost units per 1000 tokens, charged to cost budgets (absent: 0). */
+  costPer1kTokens?: number;
 }
 
 export interface AdmissionSnapshot {
@@ -61,6 +65,8 @@ export interface AdmissionSnapshot {
   limits: { maxTokensLimit: number; maxPromptChars: number };
   /** Where the named session stands (only when the request names one). */
   session?: SessionStanding;
+  /** The caller's tenant and key quota standing (step 7; absent: no limits apply). */
+  quota?: QuotaStanding;
 }
 
 export interface AdmissionPlan {
@@ -73,6 +79,8 @@ export interface AdmissionPlan {
   affinity?: { replica_id: string; slot_id?: number };
   /** drop-lru: admitting this task evicts the oldest entry of the lowest waiting class. */
   evicts: boolean;
+  /** Quota counts to reserve now and settle when the task ends. */
+  quota?: QuotaReservation;
 }
 
 export type AdmissionDecision = { kind: 'replay'; answer: unknown } | { kind: 'admit'; plan: AdmissionPlan };
@@ -115,6 +123,19 @@ export function admit(snapshot: AdmissionSnapshot, req: AdmissionRequest): Resul
   const affinity = session.value;
   const job = placementJob(req, affinity?.replica_id);
   const { forecast } = pool;
+  let quota: QuotaReservation | undefined;
+  if (snapshot.quota !== undefined) {
+    const budgetTokens = job.promptTokens + req.max_tokens;
+    const checked = checkQuota(snapshot.quota, {
+      maxTokens: req.max_tokens,
+      budgetTokens,
+      budgetCost: (budgetTokens * (pool.costPer1kTokens ?? 0)) / 1000,
+      newSession: snapshot.session?.kind === 'new',
+      backoffMs: Number.isFinite(forecast.backoffMs) ? forecast.backoffMs : 1_000,
+    });
+    if (!checked.ok) return checked;
+    quota = checked.value;
+  }
   if (req.deadline_ms !== undefined) {
     const finish = predictFinishMs({ startMs: forecast.startMs, maxTokens: req.max_tokens, tokensPerS: forecast.tokensPerS, ttftMs: forecast.ttftMs });
     const deadline = checkDeadline({ deadline_ms: req.deadline_ms, predictedStartMs: forecast.startMs, predictedFinishMs: finish });
@@ -138,6 +159,7 @@ export function admit(snapshot: AdmissionSnapshot, req: AdmissionRequest): Resul
       ...(req.session_id !== undefined ? { session: { id: req.session_id, maxTokens: req.max_tokens } } : {}),
       ...(affinity ? { affinity } : {}),
       evicts: room === 'evict',
+      ...(quota ? { quota } : {}),
     },
   });
 }

@@ -14,6 +14,8 @@ export interface SessionBudgets {
 
 export interface SessionCreate {
   session_id: string;
+  /** The tenant that owns the session (ORCH-1205); absent: the default tenant. */
+  owner?: string;
   ttl_ms?: number;
   max_turns?: number;
   budgets?: SessionBudgets;
@@ -67,6 +69,7 @@ export type SessionStanding =
 
 export interface SessionRecord {
   readonly id: string;
+  readonly owner: string | undefined;
   readonly createdAt: number;
   readonly ttlMs: number;
   readonly maxTurns: number;
@@ -82,6 +85,7 @@ export function newRecord(req: SessionCreate, defaults: { ttlMs: number; maxTurn
   const ttlMs = req.ttl_ms ?? defaults.ttlMs;
   return {
     id: req.session_id,
+    owner: req.owner,
     createdAt: now,
     ttlMs,
     maxTurns: req.max_turns ?? defaults.maxTurns,

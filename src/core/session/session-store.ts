@@ -31,6 +31,8 @@ export class MemorySessionStore implements SessionStore {
   readonly #live = new Map<string, SessionRecord>();
   /** Expired ids → epoch ms when the tombstone lapses; insertion ordered, bounded. */
   readonly #tombstones = new Map<string, number>();
+  /** Live session ids per owner (tenant session caps, ORCH-1213). */
+  readonly #owned = new Map<string, Set<string>>();
 
   constructor(opts: SessionStoreOptions, clock: Clock) {
     this.#opts = { ...opts };
@@ -102,9 +104,25 @@ export class MemorySessionStore implements SessionStore {
     if (held.turns <= 0) this.#held.delete(id);
   }
 
-  confirmTurn(id: string, maxTokens: number): Result<{ affinity?: Affinity }> {
+  confirmTurn(id: string, maxTokens: number, create: { owner?: string; ttl_ms?: number } = {}): Result<{ affinity?: Affinity }> {
     this.release(id, maxTokens);
-    return this.beginTurn(id);
+    return this.beginTurn(id, create);
+  }
+
+  ownerOf(id: string): string | undefined {
+    const found = this.#lookup(id, this.#clock.now());
+    return found.kind === 'live' ? found.rec.owner : undefined;
+  }
+
+  ownedBy(owner: string): { count: number; nextExpiryMs?: number } {
+    const now = this.#clock.now();
+    let next: number | undefined;
+    for (const id of [...(this.#owned.get(owner) ?? [])]) {
+      const found = this.#lookup(id, now);
+      if (found.kind === 'live') next = Math.min(next ?? Infinity, found.rec.expiresAt);
+    }
+    const count = this.#owned.get(owner)?.size ?? 0;
+    return next === undefined ? { count } : { count, nextExpiryMs: next };
   }
 
   /**
@@ -112,7 +130,7 @@ export class MemorySessionStore implements SessionStore {
    * expired id or a used-up limit, else counts the turn and refreshes the TTL. The returned
    * affinity is where the previous turn ran, for placement to prefer.
    */
-  beginTurn(id: string): Result<{ affinity?: Affinity }> {
+  beginTurn(id: string, create: { owner?: string; ttl_ms?: number } = {}): Result<{ affinity?: Affinity }> {
     const now = this.#clock.now();
     const found = this.#lookup(id, now);
     if (found.kind === 'expired') return fail(expiredError(id));
@@ -120,7 +138,7 @@ export class MemorySessionStore implements SessionStore {
     if (found.kind === 'live') {
       rec = found.rec;
     } else {
-      const created = this.#insert({ session_id: id }, now);
+      const created = this.#insert({ session_id: id, ...create }, now);
       if (!created.ok) return fail(created.error);
       rec = created.value;
     }
@@ -165,6 +183,7 @@ export class MemorySessionStore implements SessionStore {
     const rec = this.#live.get(id);
     if (rec === undefined) return false;
     this.#live.delete(id);
+    this.#disown(rec);
     return this.#clock.now() < rec.expiresAt;
   }
 
@@ -208,6 +227,11 @@ export class MemorySessionStore implements SessionStore {
     this.#tombstones.delete(req.session_id);
     const rec = newRecord(req, this.#opts, now);
     this.#live.set(rec.id, rec);
+    if (rec.owner !== undefined) {
+      const ids = this.#owned.get(rec.owner) ?? new Set<string>();
+      ids.add(rec.id);
+      this.#owned.set(rec.owner, ids);
+    }
     return ok(rec);
   }
 
@@ -232,8 +256,16 @@ export class MemorySessionStore implements SessionStore {
   }
 
   /** An expired id answers SESSION_EXPIRED for one more TTL, then it is forgotten. */
+  #disown(rec: SessionRecord): void {
+    if (rec.owner === undefined) return;
+    const ids = this.#owned.get(rec.owner);
+    ids?.delete(rec.id);
+    if (ids?.size === 0) this.#owned.delete(rec.owner);
+  }
+
   #expire(rec: SessionRecord): void {
     this.#live.delete(rec.id);
+    this.#disown(rec);
     this.#tombstones.delete(rec.id);
     this.#tombstones.set(rec.id, rec.expiresAt + rec.ttlMs);
     for (const oldest of this.#tombstones.keys()) {

@@ -1,0 +1,45 @@
+// Which scope each operation needs (ORCH-1201): one table over every operation in the
+// contract, so a new route without a scope is a type error. `public` needs no credential.
+
+import type { Scope } from '../core/tenancy/principal.ts';
+import type { OperationId } from './operation.ts';
+
+export const OPERATION_SCOPES: Record<OperationId, Scope | 'public'> = {
+  createTask: 'tasks',
+  getTask: 'tasks',
+  streamTask: 'tasks',
+  cancelTask: 'tasks',
+  createSession: 'tasks',
+  getSession: 'tasks',
+  deleteSession: 'tasks',
+  createChatCompletion: 'tasks',
+  createCompletion: 'tasks',
+  createMessage: 'tasks',
+  listModels: 'models',
+  getCapabilities: 'models',
+  listPools: 'control',
+  getPool: 'control',
+  drainPool: 'control',
+  reloadPool: 'control',
+  reloadConfig: 'control',
+  getMetrics: 'control',
+  listAudit: 'audit',
+  exportAudit: 'audit',
+  verifyAudit: 'audit',
+  getAuditHead: 'audit',
+  listAuditHolds: 'audit',
+  createAuditHold: 'audit',
+  deleteAuditHold: 'audit',
+  listTenants: 'admin',
+  createTenant: 'admin',
+  getTenant: 'admin',
+  updateTenant: 'admin',
+  listKeys: 'admin',
+  createKey: 'admin',
+  getKey: 'admin',
+  updateKey: 'admin',
+  revokeKey: 'admin',
+  getHealthz: 'public',
+  getReadyz: 'public',
+  getOpenapi: 'public',
+};

@@ -1,0 +1,123 @@
+// Admission step 7, rate limits and tenant quotas (ORCH-1210..1214), as a pure check over the
+// standing of each subject (the tenant, and the key when it has its own limits): the first
+// limit the request would cross is refused with 429 RATE_LIMITED naming it and the exact time
+// it resets; otherwise the reservation the shell applies in the same synchronous step.
+
+import { fail, ok, orchError, type Result } from '../errors.ts';
+import { WINDOW_MS, type LimitName, type QuotaLimits } from './limits.ts';
+
+/** Where one subject's counters stand now (read from the QuotaCounters port). */
+export interface QuotaUsage {
+  /** The fixed one-minute window holding now. */
+  window: { startMs: number; requests: number; tokens: number };
+  inFlight: number;
+  queued: number;
+  /** Live sessions owned, and when the soonest of them expires (the session cap's reset). */
+  sessions: { count: number; nextExpiryMs?: number };
+  /** The budget period holding now (only when the limits have a budget). */
+  period?: { startMs: number; endMs: number; tokens: number; cost: number };
+}
+
+export interface QuotaSubject {
+  /** `tenant:<id>` or `key:<id>`: the counters' key. */
+  subject: string;
+  limits: QuotaLimits;
+  usage: QuotaUsage;
+}
+
+export interface QuotaStanding {
+  now: number;
+  subjects: readonly QuotaSubject[];
+}
+
+export interface QuotaAsk {
+  /** The request's max_tokens (reserved per minute). */
+  maxTokens: number;
+  /** Prompt estimate + max_tokens, and its cost at the pool's price: reserved from the budget. */
+  budgetTokens: number;
+  budgetCost: number;
+  /** The request would open a new session. */
+  newSession: boolean;
+  /** Backoff hint for limits with no fixed reset (concurrency, queue): the pool's forecast. */
+  backoffMs: number;
+}
+
+/** What admission reserves on each subject; settled at the end with the real counts. */
+export interface QuotaReservation {
+  subjects: readonly { subject: string; periodStartMs?: number }[];
+  windowStartMs: number;
+  tokens: number;
+  budgetTokens: number;
+  budgetCost: number;
+}
+
+function refuse(subject: string, limit: LimitName, max: number, resetInMs: number, what: string): Result<never> {
+  const who = subject.replace(':', ' ');
+  return fail(orchError('RATE_LIMITED', `${who} reached its ${limit} limit (${max}${what})`, { limit, retry_after_ms: Math.max(1, Math.ceil(resetInMs)) }));
+}
+
+function tooLarge(subject: string, limit: LimitName, max: number, asked: number): Result<never> {
+  return fail(orchError('INVALID_PARAMS', `max_tokens ${asked} can never fit ${subject.replace(':', ' ')}'s ${limit} of ${max}`, { field: 'max_tokens', limit }));
+}
+
+function checkSubject(s: QuotaSubject, ask: QuotaAsk, now: number): Result<void> {
+  const { limits: l, usage: u, subject } = s;
+  const windowReset = u.window.startMs + WINDOW_MS - now;
+  if (l.requests_per_min !== undefined && u.window.requests + 1 > l.requests_per_min) {
+    return refuse(subject, 'requests_per_min', l.requests_per_min, windowReset, ' per minute');
+  }
+  if (l.tokens_per_min !== undefined) {
+    if (ask.maxTokens > l.tokens_per_min) return tooLarge(subject, 'tokens_per_min', l.tokens_per_min, ask.maxTokens);
+    if (u.window.tokens + ask.maxTokens > l.tokens_per_min) return refuse(subject, 'tokens_per_min', l.tokens_per_min, windowReset, ' per minute');
+  }
+  if (l.max_concurrent_tasks !== undefined && u.inFlight + 1 > l.max_concurrent_tasks) {
+    return refuse(subject, 'max_concurrent_tasks', l.max_concurrent_tasks, ask.backoffMs, ' tasks in flight');
+  }
+  if (l.max_queued_tasks !== undefined && u.queued + 1 > l.max_queued_tasks) {
+    return refuse(subject, 'max_queued_tasks', l.max_queued_tasks, ask.backoffMs, ' tasks queued');
+  }
+  if (ask.newSession && l.max_sessions !== undefined && u.sessions.count + 1 > l.max_sessions) {
+    return refuse(subject, 'max_sessions', l.max_sessions, (u.sessions.nextExpiryMs ?? now + ask.backoffMs) - now, ' live sessions');
+  }
+  const b = l.budget;
+  if (b !== undefined && u.period !== undefined) {
+    const periodReset = u.period.endMs - now;
+    if (b.tokens !== undefined) {
+      if (ask.budgetTokens > b.tokens) return tooLarge(subject, 'budget.tokens', b.tokens, ask.budgetTokens);
+      if (u.period.tokens + ask.budgetTokens > b.tokens) return refuse(subject, 'budget.tokens', b.tokens, periodReset, ` tokens per ${b.period}`);
+    }
+    if (b.cost !== undefined && u.period.cost + ask.budgetCost > b.cost) return refuse(subject, 'budget.cost', b.cost, periodReset, ` cost units per ${b.period}`);
+  }
+  return ok(undefined);
+}
+
+/** Every subject's limits in order (tenant first, then key); the first crossed limit refuses. */
+export function checkQuota(standing: QuotaStanding, ask: QuotaAsk): Result<QuotaReservation> {
+  for (const s of standing.subjects) {
+    const checked = checkSubject(s, ask, standing.now);
+    if (!checked.ok) return checked;
+  }
+  const first = standing.subjects[0];
+  return ok({
+    subjects: standing.subjects.map((s) => (s.usage.period ? { subject: s.subject, periodStartMs: s.usage.period.startMs } : { subject: s.subject })),
+    windowStartMs: first?.usage.window.startMs ?? 0,
+    tokens: ask.maxTokens,
+    budgetTokens: ask.budgetTokens,
+    budgetCost: ask.budgetCost,
+  });
+}
+
+/** The session step of a session created directly (POST /v1/sessions): count and TTL caps. */
+export function checkSessionQuota(standing: QuotaStanding, ttlMs: number | undefined, backoffMs: number): Result<void> {
+  for (const s of standing.subjects) {
+    const max = s.limits.max_session_ttl_ms;
+    if (max !== undefined && ttlMs !== undefined && ttlMs > max) {
+      return fail(orchError('INVALID_PARAMS', `ttl_ms ${ttlMs} exceeds ${s.subject.replace(':', ' ')}'s max_session_ttl_ms of ${max}`, { field: 'ttl_ms', limit: 'max_session_ttl_ms' }));
+    }
+    const { count, nextExpiryMs } = s.usage.sessions;
+    if (s.limits.max_sessions !== undefined && count + 1 > s.limits.max_sessions) {
+      return refuse(s.subject, 'max_sessions', s.limits.max_sessions, (nextExpiryMs ?? standing.now + backoffMs) - standing.now, ' live sessions');
+    }
+  }
+  return ok(undefined);
+}
