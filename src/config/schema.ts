@@ -141,6 +141,12 @@ export const ConfigSchema = Type.Object(
           default: 10_000,
           description: 'finished tasks kept readable at most; past it the oldest are forgotten before retention_ms (bounds memory)',
         }),
+        retention_max_bytes: Type.Integer({
+          minimum: 0,
+          maximum: 68_719_476_736,
+          default: 268_435_456,
+          description: 'estimated heap bytes of finished tasks kept readable at most (their event logs; prompts are not kept); past it the oldest are forgotten before retention_ms',
+        }),
         unclaimed_stream_timeout_ms: Ms('0 = never cancel a task whose stream nobody opened', 0, 0, 86_400_000),
         max_prompt_chars: Type.Integer({ minimum: 1, maximum: 67_108_864, default: 200_000 }),
         max_tokens_limit: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32_768 }),

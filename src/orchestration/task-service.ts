@@ -54,6 +54,7 @@ export class TaskService {
       clock: deps.clock,
       retentionMs: () => deps.config.server.retention_ms,
       max: () => deps.config.server.max_finished_tasks,
+      maxBytes: () => deps.config.server.retention_max_bytes,
       onForget: (task) => {
         if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
         deps.idempotency.forget(task.id);
@@ -69,6 +70,11 @@ export class TaskService {
   /** Tasks held: unfinished, or finished and still retained. */
   get size(): number {
     return this.tasks.size;
+  }
+
+  /** Estimated heap bytes held by finished tasks kept for retention (bounded by config). */
+  get retainedBytes(): number {
+    return this.finished.bytes;
   }
 
   /** A visible task (its admission is committed), or undefined. */
@@ -143,6 +149,7 @@ export class TaskService {
     return new Task({
       id: req.task_id ?? this.deps.ids.uuid(),
       request: req,
+      job: plan.job,
       pool,
       correlationId,
       log: this.deps.newEventLog(),

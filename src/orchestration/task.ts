@@ -1,9 +1,11 @@
 // A task as the gateway holds it: the validated request, its pool, and its lifecycle, moved only
 // through verbs (commit, place, token, requeue, end) that apply core's `transition`. Fields are
 // private: the service, the dispatcher and the SSE writer call verbs and read getters only.
+// The prompt is held only while an engine call may still be built from it (issue 10 finding 1).
 
 import type { TaskFacts } from '../core/observer.ts';
 import { errorEventData, type ErrorData, type OrchError } from '../core/errors.ts';
+import type { PlacementJob } from '../core/placement/decide.ts';
 import type { Timer } from '../core/ports.ts';
 import type { EventLog } from '../core/state-ports.ts';
 import type { FinishReason, Priority } from '../core/task/events.ts';
@@ -15,6 +17,8 @@ import type { Replica } from '../pool/replica.ts';
 
 /** A request that passed schema validation: the wire shape of POST /v1/tasks. */
 export type TaskRequest = components['schemas']['TaskRequest'];
+/** What a task keeps of its request for its whole life: everything but the prompt. */
+export type TaskSpec = Omit<TaskRequest, 'prompt'>;
 export type TaskAccepted = components['schemas']['TaskAccepted'];
 export type TaskStatus = components['schemas']['TaskStatus'];
 
@@ -40,9 +44,17 @@ const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>
   evicted: new Error('task evicted'),
 };
 
+/**
+ * Heap a task costs beyond its event log and prompt: the task object, the rest of its request,
+ * its answer, timers and figures (an estimate; retention counts it per finished task).
+ */
+const TASK_OVERHEAD_BYTES = 2_048;
+
 export interface TaskInit {
   id: string;
   request: TaskRequest;
+  /** Where admission said the task may run (the same job re-placement asks again). */
+  job: PlacementJob;
   pool: Pool<Task>;
   correlationId: string;
   log: EventLog;
@@ -56,7 +68,8 @@ export interface TaskInit {
 export class Task {
   readonly id: string;
   readonly priority: Priority;
-  readonly request: TaskRequest;
+  readonly request: TaskSpec;
+  readonly job: PlacementJob;
   readonly pool: Pool<Task>;
   readonly correlationId: string;
   readonly log: EventLog;
@@ -68,6 +81,7 @@ export class Task {
   /** sha256 of the prompt, kept only when `audit.hash_prompts` is on (never the prompt itself). */
   readonly promptSha256: string | undefined;
 
+  #prompt: string | undefined;
   #state: TaskState = 'queued';
   #committed = false;
   #answer: TaskAccepted | undefined;
@@ -91,7 +105,10 @@ export class Task {
 
   constructor(init: TaskInit) {
     this.id = init.id;
-    this.request = init.request;
+    const { prompt, ...spec } = init.request;
+    this.request = spec;
+    this.#prompt = prompt;
+    this.job = init.job;
     this.priority = init.request.priority ?? 'interactive';
     this.pool = init.pool;
     this.correlationId = init.correlationId;
@@ -106,6 +123,14 @@ export class Task {
 
   get state(): TaskState {
     return this.#state;
+  }
+  /** The prompt, until no engine call can be built from it any more (then undefined). */
+  get prompt(): string | undefined {
+    return this.#prompt;
+  }
+  /** Estimated heap bytes the task holds: its log, its prompt while held, a fixed overhead. */
+  get retainedBytes(): number {
+    return TASK_OVERHEAD_BYTES + this.log.bytes + 2 * (this.#prompt?.length ?? 0);
   }
   /** The admission row is committed: the task is visible and may be dispatched. */
   get committed(): boolean {
@@ -175,10 +200,7 @@ export class Task {
   token(text: string, at: { now: number; mono: number }): boolean {
     if (this.finished) return false;
     const first = this.#tokensOut === 0;
-    if (first) {
-      this.#firstTokenAt = at.now;
-      this.#firstTokenMono = at.mono;
-    }
+    if (first) this.#firstOutput(at);
     this.log.append('token', { t: text, i: this.#tokensOut });
     this.#tokensOut++;
     return first;
@@ -188,10 +210,7 @@ export class Task {
   toolCall(delta: { index: number; id?: string; name?: string; arguments: string }, at: { now: number; mono: number }): boolean {
     if (this.finished) return false;
     const first = this.#tokensOut === 0;
-    if (first) {
-      this.#firstTokenAt = at.now;
-      this.#firstTokenMono = at.mono;
-    }
+    if (first) this.#firstOutput(at);
     this.log.append('tool_call', {
       index: delta.index,
       ...(delta.id !== undefined ? { id: delta.id } : {}),
@@ -201,6 +220,21 @@ export class Task {
     });
     this.#tokensOut++;
     return first;
+  }
+
+  /**
+   * Drops the prompt: called once the running engine call is the last one this task can make
+   * (placed for the last time, or past its first token), and when the task ends.
+   */
+  releasePrompt(): void {
+    this.#prompt = undefined;
+  }
+
+  /** After the first output token a task is never re-placed, so its prompt is needed no more. */
+  #firstOutput(at: { now: number; mono: number }): void {
+    this.#firstTokenAt = at.now;
+    this.#firstTokenMono = at.mono;
+    this.#prompt = undefined;
   }
 
   /** running → queued after a failure before the first token: never again on `replica`. */
@@ -237,6 +271,7 @@ export class Task {
     for (const timer of this.#timers) timer.cancel();
     this.#timers.length = 0;
     this.#finishedAt = at.now;
+    this.#prompt = undefined;
     const figures = taskFigures({
       createdMono: this.createdMono,
       ...(this.#startedMono !== undefined ? { startedMono: this.#startedMono } : {}),
