@@ -148,6 +148,12 @@ export const ConfigSchema = Type.Object(
           description: 'estimated heap bytes of finished tasks kept readable at most (their event logs; prompts are not kept); past it the oldest are forgotten before retention_ms',
         }),
         unclaimed_stream_timeout_ms: Ms('0 = never cancel a task whose stream nobody opened', 0, 0, 86_400_000),
+        orphan_grace_ms: Ms(
+          'cancel a queued or running task (reason orphaned) once every reader of its stream has been gone this long; tasks submitted with detach: true are exempt; 0 = never',
+          5_000,
+          0,
+          86_400_000,
+        ),
         max_prompt_chars: Type.Integer({ minimum: 1, maximum: 67_108_864, default: 200_000 }),
         max_tokens_limit: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 32_768 }),
       },

@@ -114,6 +114,7 @@ describe('retention bounded by bytes', () => {
   });
 });
 
+// ORCH-0906 (issue 10 finding 1)
 describe('prompt release', () => {
   it('holds the prompt while the task may still be re-placed and drops it at the first token', async () => {
     kit = await startServiceKit({ mock: { hang_at_token: 2 } });

@@ -9,7 +9,7 @@ import { admit, type AdmissionPlan } from '../core/admission/admit.ts';
 import { fingerprint } from '../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
-import type { IdSource, TimerClock } from '../core/ports.ts';
+import type { IdSource, Timer, TimerClock } from '../core/ports.ts';
 import type { EventLog, IdempotencyStore, SessionStore } from '../core/state-ports.ts';
 import type { TerminalState } from '../core/task/events.ts';
 import type { Pool } from '../pool/pool.ts';
@@ -158,6 +158,17 @@ export class TaskService {
       promptTokens: plan.promptTokens,
       ...(plan.affinity ? { affinity: plan.affinity } : {}),
       ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
+      orphanTimer: (task) => this.orphanTimer(task),
+    });
+  }
+
+  /** Every reader of an undetached task gone for `server.orphan_grace_ms`: nobody will read it (ORCH-0206). */
+  private orphanTimer(task: Task): Timer | undefined {
+    const { clock, config } = this.deps;
+    const graceMs = config.server.orphan_grace_ms;
+    if (graceMs === 0 || task.request.detach === true) return undefined;
+    return clock.setTimer(graceMs, () => {
+      if (task.readers === 0) this.finish(task, { state: 'canceled', reason: 'orphaned' });
     });
   }
 

@@ -63,6 +63,11 @@ export interface TaskInit {
   promptTokens: number;
   affinity?: { replica_id: string; slot_id?: number };
   promptSha256?: string;
+  /**
+   * Starts the orphan grace for a task whose last stream reader just left; undefined when the
+   * task is exempt (`detach`, grace off). The task cancels the timer when a reader comes back.
+   */
+  orphanTimer?: (task: Task) => Timer | undefined;
 }
 
 export class Task {
@@ -100,6 +105,8 @@ export class Task {
   #streamOpened = false;
   #readers = 0;
   readonly #timers: Timer[] = [];
+  readonly #orphanTimer: ((task: Task) => Timer | undefined) | undefined;
+  #orphan: Timer | undefined;
   #figures: TaskFigures | undefined;
   readonly #usage: { promptTokens: number; cachedTokens?: number };
 
@@ -118,6 +125,7 @@ export class Task {
     this.promptTokens = init.promptTokens;
     this.affinity = init.affinity;
     this.promptSha256 = init.promptSha256;
+    this.#orphanTimer = init.orphanTimer;
     this.#usage = { promptTokens: init.promptTokens };
   }
 
@@ -250,13 +258,18 @@ export class Task {
     this.#abort?.abort(reason);
   }
 
+  /** A reader opened the task's stream: an orphan grace running for it stops (ORCH-0206). */
   streamAttached(): void {
     this.#streamOpened = true;
     this.#readers++;
+    this.#orphan?.cancel();
+    this.#orphan = undefined;
   }
 
+  /** A reader left; the last one leaving an unfinished task starts its orphan grace. */
   streamDetached(): void {
     if (this.#readers > 0) this.#readers--;
+    if (this.#readers === 0 && !this.finished && this.#orphan === undefined) this.#orphan = this.#orphanTimer?.(this);
   }
 
   /**
@@ -270,6 +283,8 @@ export class Task {
     this.#apply({ type: 'end', state: ending.state });
     for (const timer of this.#timers) timer.cancel();
     this.#timers.length = 0;
+    this.#orphan?.cancel();
+    this.#orphan = undefined;
     this.#finishedAt = at.now;
     this.#prompt = undefined;
     const figures = taskFigures({
