@@ -225,6 +225,31 @@ describe('the admission commit point', () => {
     expect(kit.sessions.standing('held')).toEqual({ kind: 'new', room: true });
   });
 
+  // Found by the Postgres-frozen chaos journey: the refused task's admission row landed once
+  // the store thawed, with no terminal row, so the audit showed a task open forever.
+  it('closes with a terminal fact an admission refused on timeout whose commit lands later', async () => {
+    let land = (): void => {};
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => new Promise<void>((resolve) => { land = resolve; }) };
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder });
+    const pending = kit.service.submit({ model: 'demo', prompt: 'late row', max_tokens: 4 }, 'c1');
+    kit.clock.advance(5_000);
+    const refused = await pending;
+    expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
+    expect(kit.finished).toEqual([]);
+    land();
+    await expect.poll(() => kit?.finished).toEqual([expect.objectContaining({ state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, e2e_ms: 5_000 })]);
+    expect(kit.service.size).toBe(0);
+  });
+
+  it('writes no terminal fact for an admission whose commit was refused outright', async () => {
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => Promise.reject(new Error('store down')) };
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder });
+    const refused = await kit.service.submit({ model: 'demo', prompt: 'no row', max_tokens: 4 }, 'c1');
+    expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(kit.finished).toEqual([]);
+  });
+
   // Regression: the dispatcher stops at an uncommitted head; withdrawing it must pump the pool,
   // or committed work behind it waits for an unrelated capacity event with slots free.
   it('dispatches committed work queued behind an admission that is rolled back', async () => {

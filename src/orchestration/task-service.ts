@@ -186,10 +186,14 @@ export class TaskService {
       policy_label: task.pool.config.queue.policy,
       model: task.request.model,
     };
+    const committed = deps.recorder.commitAdmission(fact);
     try {
-      await withTimeout(deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
+      await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
     } catch (err) {
       if (deps.config.audit.fail_closed) {
+        // A commit that timed out may still land later: its admission row then gets the
+        // terminal row that closes it, so the record never shows a refused task as open.
+        committed.then(() => this.closeWithdrawn(task), () => {});
         task.pool.queue.remove(task.id);
         this.tasks.delete(task.id);
         if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
@@ -212,6 +216,19 @@ export class TaskService {
     this.armTimers(task);
     if (!task.finished) this.dispatcher.pump(task.pool);
     return ok({ task, answer, replay: false });
+  }
+
+  /** The terminal fact of an admission refused after its row was (late) committed. */
+  private closeWithdrawn(task: Task): void {
+    this.deps.observer.finished?.({
+      ...task.facts(),
+      state: 'failed',
+      error_code: 'AUDIT_UNAVAILABLE',
+      tokens_out: 0,
+      queue_wait_ms: 0,
+      decode_time_ms: 0,
+      e2e_ms: Math.round(this.deps.clock.monotonic() - task.createdMono),
+    });
   }
 
   private armTimers(task: Task): void {
