@@ -5,8 +5,9 @@ import { auditScenario } from './audit.ts';
 import { backpressureScenario } from './backpressure.ts';
 import { llamacppPathScenario } from './llamacpp-path.ts';
 import { predictionsScenario } from './predictions.ts';
+import { soakScenario } from './soak.ts';
 import { telemetryScenario } from './telemetry.ts';
 import { throughputScenario } from './throughput.ts';
 import { ttftScenario } from './ttft.ts';
 
-export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, predictionsScenario];
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, predictionsScenario, soakScenario];
