@@ -4,7 +4,7 @@
 
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -150,6 +150,25 @@ export function rssMiB(pid: number): number {
   try {
     const kib = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
     return kib === undefined ? Number.NaN : Math.round(Number(kib) / 1024);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Resident memory of a process in KiB from /proc (NaN when unavailable): the soak samples it. */
+export function rssKiB(pid: number): number {
+  try {
+    const kib = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+    return kib === undefined ? Number.NaN : Number(kib);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Open file descriptors of a process: the entries of /proc/<pid>/fd (NaN when unavailable). */
+export function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
   } catch {
     return Number.NaN;
   }

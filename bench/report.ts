@@ -122,12 +122,16 @@ export const REPRODUCE = `## Reproduce
 npm run bench                 # every scenario; rewrites this file and bench/results/latest.json
 npm run bench -- ttft         # one scenario (JSON on stdout, bench/results/partial.json)
 npm run bench -- --quick      # short windows, one round: a smoke test, never written here
+npm run bench -- soak --quick # the soak for 30 s (--soak-s N for N seconds) instead of 10 minutes
 npm run bench -- audit --profile   # CPU profiles of the gateways in bench/results/profiles/
 \`\`\`
 
 Postgres for the audit scenario: \`postgres://postgres@127.0.0.1:5432\` (trust auth); the run
 creates and drops its own database. Run on an otherwise idle machine for stable absolute
-numbers; see \`bench/README.md\` for what each scenario does.`;
+numbers; see \`bench/README.md\` for what each scenario does. The \`soak\` scenario (10 minutes of
+mixed clients at half capacity; the gateway's RSS and open file descriptors must stay within 5%
+after warm-up) is for a quiet machine: other work on the cores changes how much the gateway
+allocates between collections, and a 30-second \`--quick\` soak only smoke-tests it.`;
 
 export function renderReport(report: RunReport): string {
   const { machine, results } = report;

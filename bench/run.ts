@@ -1,4 +1,4 @@
-// `npm run bench [-- <scenario> ...] [--quick] [--profile] [--render]`: runs the scenarios in one process tree on this
+// `npm run bench [-- <scenario> ...] [--quick] [--soak-s N] [--profile] [--render]`: runs the scenarios in one process tree on this
 // machine, prints each result as JSON on stdout, and — for a full default run — writes
 // bench/results/latest.json and docs/benchmarks.md. Partial or quick runs never touch those
 // two files (they must come from one complete run); they go to bench/results/partial.json.
@@ -19,8 +19,11 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const PROFILE_DIR = join(RESULTS_DIR, 'profiles');
 const DOC = fileURLToPath(new URL('../docs/benchmarks.md', import.meta.url));
 const ANALYSIS = fileURLToPath(new URL('./analysis.md', import.meta.url));
-/** Nothing in a run may outlive this, whatever goes wrong. */
+/** Nothing in a run may outlive this (plus the soak's own duration), whatever goes wrong. */
 const RUN_LIMIT_MS = 15 * 60_000;
+/** The soak scenario's duration: 10 minutes in a full run, 30 s with --quick. */
+const SOAK_FULL_MS = 10 * 60_000;
+const SOAK_QUICK_MS = 30_000;
 
 const FULL: Timing = { rounds: 2, warmupMs: 1_000, measureMs: 3_000, graceMs: 5_000 };
 const QUICK: Timing = { rounds: 1, warmupMs: 500, measureMs: 1_500, graceMs: 3_000 };
@@ -55,21 +58,27 @@ async function rerender(): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, render: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { quick: { type: 'boolean', default: false }, profile: { type: 'boolean', default: false }, render: { type: 'boolean', default: false }, 'soak-s': { type: 'string' } } });
   if (values.render) return rerender();
   const unknown = positionals.filter((name) => !SCENARIOS.some((s) => s.name === name));
   if (unknown.length > 0) {
     process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.map((s) => s.name).join(', ')}\n`);
     return 2;
   }
+  const soakS = values['soak-s'] === undefined ? undefined : Number(values['soak-s']);
+  if (soakS !== undefined && !(Number.isInteger(soakS) && soakS >= 5 && soakS <= 3_600)) {
+    process.stderr.write(`--soak-s must be an integer number of seconds from 5 to 3600, got ${values['soak-s']}\n`);
+    return 2;
+  }
+  const soakMs = soakS !== undefined ? soakS * 1_000 : values.quick ? SOAK_QUICK_MS : SOAK_FULL_MS;
   const selected = positionals.length === 0 ? SCENARIOS : SCENARIOS.filter((s) => positionals.includes(s.name));
   // A profiled gateway is slower: its figures never go to docs/.
-  const complete = positionals.length === 0 && !values.quick && !values.profile;
+  const complete = positionals.length === 0 && !values.quick && !values.profile && soakS === undefined;
   const machine = describeMachine();
   const clockStart = readCpuClock();
   const tmpDir = await mkdtemp(join(tmpdir(), 'orchqueue-bench-'));
   const procs = new ProcessGroup();
-  const ctx: BenchContext = { procs, cpu: new CpuMeter(), timing: values.quick ? QUICK : FULL, tmpDir, log: (m) => process.stderr.write(`${m}\n`) };
+  const ctx: BenchContext = { procs, cpu: new CpuMeter(), timing: values.quick ? QUICK : FULL, tmpDir, soakMs, log: (m) => process.stderr.write(`${m}\n`) };
   if (values.profile) {
     await mkdir(PROFILE_DIR, { recursive: true });
     ctx.profileDir = PROFILE_DIR;
@@ -82,7 +91,8 @@ async function main(): Promise<number> {
   };
   process.once('SIGINT', () => void abandon('interrupted'));
   process.once('SIGTERM', () => void abandon('terminated'));
-  const watchdog = setTimeout(() => void abandon(`run exceeded ${RUN_LIMIT_MS / 60_000} minutes`), RUN_LIMIT_MS);
+  const limitMs = RUN_LIMIT_MS + (selected.some((s) => s.name === 'soak') ? soakMs : 0);
+  const watchdog = setTimeout(() => void abandon(`run exceeded ${Math.round(limitMs / 60_000)} minutes`), limitMs);
   watchdog.unref();
 
   const results: ScenarioResult[] = [];

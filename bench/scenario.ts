@@ -60,6 +60,8 @@ export interface BenchContext {
   cpu: CpuMeter;
   timing: Timing;
   tmpDir: string;
+  /** How long the soak scenario runs (10 min; 30 s with --quick; `--soak-s N`). */
+  soakMs: number;
   /** With --profile: gateways write V8 CPU profiles here (see bench/profile-summary.ts). */
   profileDir?: string;
   /** Progress lines go to stderr; stdout carries only the JSON results. */

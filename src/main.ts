@@ -99,7 +99,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     : undefined;
   const streams = { open: 0 };
   const metrics: Metrics | undefined = config.telemetry.metrics
-    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), streams.open, engineScraper?.of) })
+    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), { openStreams: streams.open, retainedTaskBytes: tasks.retainedBytes }, engineScraper?.of) })
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
     const writer = audit.writer;

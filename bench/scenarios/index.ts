@@ -6,8 +6,9 @@ import { backpressureScenario } from './backpressure.ts';
 import { chatPathScenario } from './chat-path.ts';
 import { llamacppPathScenario } from './llamacpp-path.ts';
 import { predictionsScenario } from './predictions.ts';
+import { soakScenario } from './soak.ts';
 import { telemetryScenario } from './telemetry.ts';
 import { throughputScenario } from './throughput.ts';
 import { ttftScenario } from './ttft.ts';
 
-export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario];
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, soakScenario];

@@ -2,7 +2,8 @@
 // Last-Event-ID, then live frames, heartbeat comments while idle, and the end of the response
 // right after the terminal event. Under socket backpressure it stops listening and resumes
 // from the log once drained, so a slow reader costs the socket buffer, not unbounded memory.
-// Closing the connection never cancels the task (the client may resume).
+// Closing the connection does not cancel the task at once (the client may resume); the task
+// starts its orphan grace when its last reader leaves (ORCH-0206, Task.streamDetached).
 
 import type { ServerResponse } from 'node:http';
 import type { LifecycleObserver } from '../core/observer.ts';

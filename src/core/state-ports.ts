@@ -34,6 +34,8 @@ export interface EventLog {
   readonly lastSeq: number;
   readonly terminal: TaskEvent | undefined;
   readonly listenerCount: number;
+  /** Estimated heap bytes the log holds (retention bounds it by `server.retention_max_bytes`). */
+  readonly bytes: number;
   append<E extends TaskEventName>(event: E, data: EventDataOf<E>): number;
   /** Replays the events with seq > afterSeq, then delivers live ones; returns the unsubscribe. */
   follow(afterSeq: number, listener: LogListener): () => void;

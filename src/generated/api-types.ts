@@ -850,6 +850,8 @@ export interface components {
             /** @description only pools on this engine kind */
             engine?: components["schemas"]["EngineKind"];
             placement?: components["schemas"]["Placement"];
+            /** @description default false. When false, a queued or running task whose every stream reader has gone for `server.orphan_grace_ms` is canceled (`end` with `finish_reason: canceled`, cancel reason `orphaned`) so its engine slot frees; `true` keeps it running for a client that means to come back (resume with `Last-Event-ID`) or only polls */
+            detach?: boolean;
         };
         TaskAccepted: {
             /** Format: uuid */

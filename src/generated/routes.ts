@@ -156,6 +156,10 @@ const TaskRequestSchema = {
     },
     engine: { allOf: [EngineKindSchema], description: "only pools on this engine kind" },
     placement: PlacementSchema,
+    detach: {
+      type: "boolean",
+      description: "default false. When false, a queued or running task whose every stream reader has gone for `server.orphan_grace_ms` is canceled (`end` with `finish_reason: canceled`, cancel reason `orphaned`) so its engine slot frees; `true` keeps it running for a client that means to come back (resume with `Last-Event-ID`) or only polls",
+    },
   },
 } as const;
 

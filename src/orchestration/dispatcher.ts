@@ -9,7 +9,6 @@ import type { Config } from '../config/schema.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
-import { placementJob } from '../core/admission/admit.ts';
 import type { TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
@@ -71,7 +70,7 @@ export class Dispatcher {
   private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
     const closed = this.closedFor(pool);
     if (closed) return this.end(pool, task, retryAt, closed);
-    const job = { ...placementJob(task.request, task.affinity?.replica_id), exclude: this.mayReturn.has(task) ? [] : task.tried };
+    const job = { ...task.job, exclude: this.mayReturn.has(task) ? [] : task.tried };
     const decision = decide(pool.views(), job);
     if (decision.kind === 'assigned') {
       this.take(pool, task, retryAt);
@@ -131,7 +130,10 @@ export class Dispatcher {
     const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
     const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
-      for await (const event of replica.adapter.stream(this.canonical(task, replica), signal)) {
+      const call = this.canonical(task, replica);
+      // This call is the task's last: nothing will build another from its prompt.
+      if (!mayReplace(task)) task.releasePrompt();
+      for await (const event of replica.adapter.stream(call, signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
           if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
@@ -198,10 +200,10 @@ export class Dispatcher {
   private fail(pool: Pool<Task>, task: Task, replica: Replica, err: unknown): void {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
-    if (task.tokensOut === 0 && task.tried.length === 0 && REPLACEABLE.has(error.code)) {
+    if (task.tokensOut === 0 && mayReplace(task) && REPLACEABLE.has(error.code)) {
       const deadline = task.request.deadline_ms;
       const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
-      const where = pool.replacement(replica, placementJob(task.request, task.affinity?.replica_id), deadlineLeftMs);
+      const where = pool.replacement(replica, task.job, deadlineLeftMs);
       // Nowhere to go within the deadline: end now with the honest wait, not after the outage.
       if (where.kind === 'none') {
         this.deps.finish(task, { state: 'failed', error: { ...error, retry_after_ms: where.retryAfterMs } });
@@ -240,12 +242,15 @@ export class Dispatcher {
 
   private canonical(task: Task, replica: Replica): CanonicalRequest {
     const r = task.request;
+    const prompt = task.prompt;
+    // The prompt is released only once no placement can follow (mayReplace): a bug otherwise.
+    if (prompt === undefined) throw new Error(`task ${task.id}: placed after its prompt was released`);
     const slot = task.affinity?.replica_id === replica.id ? task.affinity.slot_id : undefined;
     const traceparent = this.deps.traceparentFor?.(task.id);
     return {
       taskId: task.id,
       model: task.pool.config.engine_model ?? task.pool.config.model,
-      prompt: r.prompt,
+      prompt,
       maxTokens: r.max_tokens,
       ...(r.seed !== undefined ? { seed: r.seed } : {}),
       ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
@@ -254,10 +259,13 @@ export class Dispatcher {
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
       ...(traceparent !== undefined ? { traceparent } : {}),
-      ...(r.chat !== undefined ? { chat: r.chat } : {}),
+      ...(task.chat !== undefined ? { chat: task.chat } : {}),
     };
   }
 }
+
+/** A task is re-placed at most once, and only before its first token (ARCHITECTURE §6). */
+const mayReplace = (task: Task): boolean => task.tried.length === 0;
 
 export function toOrchError(err: unknown, engine: string): OrchError {
   if (err instanceof EngineError) {

@@ -70,3 +70,73 @@ describe('finished task retention', () => {
     expect(running.state).toBe('running');
   });
 });
+
+// ORCH-0903 (issue 10 finding 1)
+describe('retention bounded by bytes', () => {
+  it('forgets the oldest finished tasks once their estimated bytes pass retention_max_bytes', async () => {
+    kit = await startServiceKit({ config: { server: { retention_ms: 60_000 } }, pool: { replicas: [{ id: 'mock-0', slots: 4 }] }, mock: { hang_at_token: 0 } });
+    const tasks = [];
+    for (const id of ['a', 'b', 'c', 'd']) tasks.push(await kit.submit({ task_id: id }));
+    kit.service.cancel('a');
+    const each = tasks[0]?.retainedBytes ?? 0;
+    expect(kit.service.retainedBytes).toBe(each);
+    // Room for two such tasks, not three.
+    kit.config.server.retention_max_bytes = 2 * each + each / 2;
+    kit.service.cancel('b');
+    expect(kit.service.retainedBytes).toBe(2 * each);
+    kit.service.cancel('c');
+    expect([kit.service.get('a'), kit.service.get('b'), kit.service.get('c')]).toEqual([undefined, tasks[1], tasks[2]]);
+    expect(kit.service.retainedBytes).toBe(2 * each);
+    kit.service.cancel('d');
+    expect(kit.service.get('b')).toBeUndefined();
+    expect(kit.service.size).toBe(2);
+    // Forgetting by time gives the bytes back too.
+    kit.clock.advance(60_000);
+    expect([kit.service.size, kit.service.retainedBytes]).toEqual([0, 0]);
+  });
+
+  it('retains nothing with retention_max_bytes 0, yet ends the task with its terminal event', async () => {
+    kit = await start({ retention_ms: 60_000, retention_max_bytes: 0 });
+    const task = await kit.submit({ task_id: 'gone' });
+    kit.service.cancel('gone');
+    expect(task.log.terminal?.event).toBe('end');
+    expect([kit.service.get('gone'), kit.service.size, kit.service.retainedBytes]).toEqual([undefined, 0, 0]);
+  });
+
+  it('keeps a finished task whose prompt was large at the size of its log, not its prompt', async () => {
+    kit = await startServiceKit({ config: { server: { retention_ms: 60_000 } }, mock: { hang_at_token: 0, ctx_max: 65_536 } });
+    const task = await kit.submit({ prompt: 'x'.repeat(150_000) });
+    expect(task.prompt).toHaveLength(150_000);
+    expect(task.retainedBytes).toBeGreaterThan(300_000);
+    kit.service.cancel(task.id);
+    expect(task.prompt).toBeUndefined();
+    expect(kit.service.retainedBytes).toBeLessThan(4_096);
+  });
+});
+
+// ORCH-0906 (issue 10 finding 1)
+describe('prompt release', () => {
+  it('holds the prompt while the task may still be re-placed and drops it at the first token', async () => {
+    kit = await startServiceKit({ mock: { hang_at_token: 2 } });
+    const task = await kit.submit({ prompt: 'needed until the first token' });
+    expect(task.state).toBe('running');
+    await kit.tokens(task, 1);
+    expect(task.prompt).toBeUndefined();
+    expect(task.request).not.toHaveProperty('prompt');
+  });
+
+  it('keeps the prompt of a running task that has produced no token yet', async () => {
+    kit = await start({});
+    const task = await kit.submit({ prompt: 'may be re-placed' });
+    expect([task.state, task.prompt]).toEqual(['running', 'may be re-placed']);
+  });
+
+  it('keeps the prompt of a queued task and drops it when the queued task is canceled', async () => {
+    kit = await startServiceKit({ pool: { replicas: [{ id: 'mock-0', slots: 1 }] }, mock: { hang_at_token: 0 } });
+    await kit.submit();
+    const waiting = await kit.submit({ prompt: 'waiting' });
+    expect([waiting.state, waiting.prompt]).toEqual(['queued', 'waiting']);
+    kit.service.cancel(waiting.id);
+    expect(waiting.prompt).toBeUndefined();
+  });
+});

@@ -1,22 +1,34 @@
-// Keeps finished tasks readable for `server.retention_ms`, and at most
-// `server.max_finished_tasks` of them: past the bound the oldest is forgotten early, so memory
-// stays bounded under sustained load. Forgetting calls back into the task service's table.
+// Keeps finished tasks readable for `server.retention_ms`, bounded by count
+// (`server.max_finished_tasks`) and by estimated heap bytes (`server.retention_max_bytes`):
+// past either bound the oldest is forgotten early, so memory stays bounded under sustained load
+// whatever the clients send (issue 10 finding 1). Forgetting calls back into the task table.
 
 import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Task } from './task.ts';
 
-export class FinishedTasks {
-  /** Oldest first (a Map keeps insertion order): each task with its removal timer. */
-  private readonly finished = new Map<Task, Timer>();
-  private readonly clock: TimerClock;
-  private readonly retentionMs: () => number;
-  private readonly max: () => number;
-  private readonly onForget: (task: Task) => void;
+interface Retained {
+  timer: Timer;
+  /** The task's estimate when it ended: its log is closed, so it no longer grows. */
+  bytes: number;
+}
 
-  constructor(opts: { clock: TimerClock; retentionMs: () => number; max: () => number; onForget: (task: Task) => void }) {
+export interface RetentionLimits {
+  retentionMs: () => number;
+  max: () => number;
+  maxBytes: () => number;
+}
+
+export class FinishedTasks {
+  /** Oldest first (a Map keeps insertion order). */
+  private readonly finished = new Map<Task, Retained>();
+  private readonly clock: TimerClock;
+  private readonly limits: RetentionLimits;
+  private readonly onForget: (task: Task) => void;
+  private byteCount = 0;
+
+  constructor(opts: RetentionLimits & { clock: TimerClock; onForget: (task: Task) => void }) {
     this.clock = opts.clock;
-    this.retentionMs = opts.retentionMs;
-    this.max = opts.max;
+    this.limits = { retentionMs: opts.retentionMs, max: opts.max, maxBytes: opts.maxBytes };
     this.onForget = opts.onForget;
   }
 
@@ -24,11 +36,19 @@ export class FinishedTasks {
     return this.finished.size;
   }
 
+  /** Estimated heap bytes of the retained tasks (the `orchqueue_retained_task_bytes` gauge). */
+  get bytes(): number {
+    return this.byteCount;
+  }
+
   add(task: Task): void {
-    this.finished.set(task, this.clock.setTimer(this.retentionMs(), () => this.forget(task)));
-    const max = this.max();
+    const bytes = task.retainedBytes;
+    this.finished.set(task, { timer: this.clock.setTimer(this.limits.retentionMs(), () => this.forget(task)), bytes });
+    this.byteCount += bytes;
+    const max = this.limits.max();
+    const maxBytes = this.limits.maxBytes();
     for (const oldest of this.finished.keys()) {
-      if (this.finished.size <= max) break;
+      if (this.finished.size <= max && this.byteCount <= maxBytes) break;
       this.forget(oldest);
     }
   }
@@ -39,7 +59,11 @@ export class FinishedTasks {
   }
 
   private forget(task: Task): void {
-    this.finished.get(task)?.cancel();
+    const retained = this.finished.get(task);
+    if (retained) {
+      retained.timer.cancel();
+      this.byteCount -= retained.bytes;
+    }
     this.finished.delete(task);
     task.log.close();
     this.onForget(task);

@@ -87,7 +87,8 @@ describe('unclaimed stream timeout', () => {
 
   it('leaves a task alone once its stream was opened, even after the reader left', async () => {
     kit = await startServiceKit({ config: { server: { unclaimed_stream_timeout_ms: 3_000 } }, mock: { hang_at_token: 2 } });
-    const task = await kit.submit();
+    // detach: the orphan grace (its own describe below) would otherwise end it.
+    const task = await kit.submit({ detach: true });
     task.streamAttached();
     task.streamDetached();
     kit.clock.advance(10_000);
@@ -104,6 +105,111 @@ describe('unclaimed stream timeout', () => {
   });
 });
 
+// ORCH-0206 (issue 10 finding 7)
+describe('orphan grace', () => {
+  // Fake-time advances stay under the dispatcher's idle watchdog (timeouts.idle_ms, 60 s).
+  const orphanKit = (server: Record<string, unknown> = {}, pool?: Record<string, unknown>) =>
+    startServiceKit({ config: { server: { orphan_grace_ms: 3_000, ...server } }, mock: { hang_at_token: 2 }, ...(pool ? { pool } : {}) });
+
+  it('cancels a running task exactly orphan_grace_ms after its last reader left, with reason orphaned', async () => {
+    kit = await orphanKit();
+    const task = await kit.submit();
+    await kit.tokens(task, 2);
+    task.streamAttached();
+    kit.clock.advance(10_000);
+    task.streamDetached();
+    kit.clock.advance(2_999);
+    expect(task.state).toBe('running');
+    kit.clock.advance(1);
+    expect(task.status(undefined)).toMatchObject({ state: 'canceled', finish_reason: 'canceled', tokens_out: 2 });
+    expect(task.log.terminal).toMatchObject({ event: 'end', data: { finish_reason: 'canceled' } });
+    expect(kit.finished).toEqual([expect.objectContaining({ task_id: task.id, state: 'canceled', cancel_reason: 'orphaned', finish_reason: 'canceled' })]);
+    // The engine call is aborted, so the slot frees.
+    await expect.poll(() => kit?.pools.get('demo')?.status().slots.busy).toBe(0);
+  });
+
+  it('keeps the task when a reader comes back within the grace, and restarts the grace when it leaves again', async () => {
+    kit = await orphanKit();
+    const task = await kit.submit();
+    task.streamAttached();
+    task.streamDetached();
+    kit.clock.advance(2_999);
+    task.streamAttached();
+    kit.clock.advance(50_000);
+    expect(task.state).toBe('running');
+    task.streamDetached();
+    kit.clock.advance(2_999);
+    expect(task.state).toBe('running');
+    kit.clock.advance(1);
+    expect(task.state).toBe('canceled');
+  });
+
+  it('waits for every reader to leave before the grace starts', async () => {
+    kit = await orphanKit();
+    const task = await kit.submit();
+    task.streamAttached();
+    task.streamAttached();
+    task.streamDetached();
+    kit.clock.advance(50_000);
+    expect(task.state).toBe('running');
+    task.streamDetached();
+    kit.clock.advance(3_000);
+    expect(task.state).toBe('canceled');
+  });
+
+  it('never cancels a task submitted with detach: true', async () => {
+    kit = await orphanKit();
+    const task = await kit.submit({ detach: true });
+    task.streamAttached();
+    task.streamDetached();
+    kit.clock.advance(50_000);
+    expect(task.state).toBe('running');
+    expect(kit.finished).toEqual([]);
+  });
+
+  it('never cancels a task nobody ever read (that is unclaimed_stream_timeout_ms)', async () => {
+    kit = await orphanKit();
+    const task = await kit.submit();
+    kit.clock.advance(50_000);
+    expect(task.state).toBe('running');
+  });
+
+  it('cancels an orphaned task still waiting in the queue and takes it out of the queue', async () => {
+    kit = await orphanKit({}, { replicas: [{ id: 'mock-0', slots: 1 }] });
+    const blocker = await kit.submit({ detach: true });
+    const waiting = await kit.submit();
+    waiting.streamAttached();
+    waiting.streamDetached();
+    kit.clock.advance(3_000);
+    expect([blocker.state, waiting.state, kit.pools.get('demo')?.queue.size]).toEqual(['running', 'canceled', 0]);
+    expect(kit.finished).toEqual([expect.objectContaining({ task_id: waiting.id, cancel_reason: 'orphaned', queue_wait_ms: 3_000 })]);
+  });
+
+  it('arms nothing when orphan_grace_ms is 0', async () => {
+    kit = await orphanKit({ orphan_grace_ms: 0 });
+    const task = await kit.submit();
+    await kit.tokens(task, 2);
+    const timers = kit.clock.timers;
+    task.streamAttached();
+    task.streamDetached();
+    expect(kit.clock.timers).toBe(timers);
+    kit.clock.advance(50_000);
+    expect(task.state).toBe('running');
+  });
+
+  it('leaves no orphan timer behind once the task has ended otherwise', async () => {
+    kit = await orphanKit({ retention_ms: 60_000 });
+    const task = await kit.submit();
+    await kit.tokens(task, 2);
+    task.streamAttached();
+    task.streamDetached();
+    kit.service.cancel(task.id);
+    await expect.poll(() => kit?.clock.timers).toBe(1); // retention only
+    kit.clock.advance(3_000);
+    expect(kit.finished).toEqual([expect.objectContaining({ cancel_reason: 'client' })]);
+  });
+});
+
 describe('the admission commit point', () => {
   it('refuses an admission whose commit has not resolved within 5 s with AUDIT_UNAVAILABLE (fail_closed)', async () => {
     const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => new Promise<void>(() => {}) };
@@ -117,6 +223,31 @@ describe('the admission commit point', () => {
     expect(kit.service.size).toBe(0);
     expect(kit.pools.get('demo')?.queue.size).toBe(0);
     expect(kit.sessions.standing('held')).toEqual({ kind: 'new', room: true });
+  });
+
+  // Found by the Postgres-frozen chaos journey: the refused task's admission row landed once
+  // the store thawed, with no terminal row, so the audit showed a task open forever.
+  it('closes with a terminal fact an admission refused on timeout whose commit lands later', async () => {
+    let land = (): void => {};
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => new Promise<void>((resolve) => { land = resolve; }) };
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder });
+    const pending = kit.service.submit({ model: 'demo', prompt: 'late row', max_tokens: 4 }, 'c1');
+    kit.clock.advance(5_000);
+    const refused = await pending;
+    expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
+    expect(kit.finished).toEqual([]);
+    land();
+    await expect.poll(() => kit?.finished).toEqual([expect.objectContaining({ state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, e2e_ms: 5_000 })]);
+    expect(kit.service.size).toBe(0);
+  });
+
+  it('writes no terminal fact for an admission whose commit was refused outright', async () => {
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => Promise.reject(new Error('store down')) };
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder });
+    const refused = await kit.service.submit({ model: 'demo', prompt: 'no row', max_tokens: 4 }, 'c1');
+    expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(kit.finished).toEqual([]);
   });
 
   // Regression: the dispatcher stops at an uncommitted head; withdrawing it must pump the pool,

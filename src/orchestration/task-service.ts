@@ -10,7 +10,7 @@ import { admit, type AdmissionPlan } from '../core/admission/admit.ts';
 import { fingerprint } from '../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
-import type { IdSource, TimerClock } from '../core/ports.ts';
+import type { IdSource, Timer, TimerClock } from '../core/ports.ts';
 import type { EventLog, IdempotencyStore, SessionStore } from '../core/state-ports.ts';
 import type { TerminalState } from '../core/task/events.ts';
 import type { Pool } from '../pool/pool.ts';
@@ -76,6 +76,7 @@ export class TaskService {
       clock: deps.clock,
       retentionMs: () => deps.config.server.retention_ms,
       max: () => deps.config.server.max_finished_tasks,
+      maxBytes: () => deps.config.server.retention_max_bytes,
       onForget: (task) => {
         if (this.tasks.get(task.id) === task) this.tasks.delete(task.id);
         deps.idempotency.forget(idempotencyKey(task.tenant, task.id));
@@ -111,6 +112,11 @@ export class TaskService {
       responseFormat: all.every((c) => c.responseFormat),
       logprobs: all.every((c) => c.logprobs),
     });
+  }
+
+  /** Estimated heap bytes held by finished tasks kept for retention (bounded by config). */
+  get retainedBytes(): number {
+    return this.finished.bytes;
   }
 
   /** A visible task (its admission is committed), or undefined. */
@@ -197,6 +203,7 @@ export class TaskService {
     return new Task({
       id: req.task_id ?? this.deps.ids.uuid(),
       request: req,
+      job: plan.job,
       pool,
       correlationId,
       log: this.deps.newEventLog(),
@@ -206,6 +213,17 @@ export class TaskService {
       owner,
       ...(plan.affinity ? { affinity: plan.affinity } : {}),
       ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
+      orphanTimer: (task) => this.orphanTimer(task),
+    });
+  }
+
+  /** Every reader of an undetached task gone for `server.orphan_grace_ms`: nobody will read it (ORCH-0206). */
+  private orphanTimer(task: Task): Timer | undefined {
+    const { clock, config } = this.deps;
+    const graceMs = config.server.orphan_grace_ms;
+    if (graceMs === 0 || task.request.detach === true) return undefined;
+    return clock.setTimer(graceMs, () => {
+      if (task.readers === 0) this.finish(task, { state: 'canceled', reason: 'orphaned' });
     });
   }
 
@@ -223,10 +241,14 @@ export class TaskService {
       policy_label: task.pool.config.queue.policy,
       model: task.request.model,
     };
+    const committed = deps.recorder.commitAdmission(fact);
     try {
-      await withTimeout(deps.recorder.commitAdmission(fact), ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
+      await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
     } catch (err) {
       if (deps.config.audit.fail_closed) {
+        // A commit that timed out may still land later: its admission row then gets the
+        // terminal row that closes it, so the record never shows a refused task as open.
+        committed.then(() => this.closeWithdrawn(task), () => {});
         task.pool.queue.remove(task.id);
         this.tasks.delete(task.id);
         if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
@@ -251,6 +273,19 @@ export class TaskService {
     this.armTimers(task);
     if (!task.finished) this.dispatcher.pump(task.pool);
     return ok({ task, answer, replay: false });
+  }
+
+  /** The terminal fact of an admission refused after its row was (late) committed. */
+  private closeWithdrawn(task: Task): void {
+    this.deps.observer.finished?.({
+      ...task.facts(),
+      state: 'failed',
+      error_code: 'AUDIT_UNAVAILABLE',
+      tokens_out: 0,
+      queue_wait_ms: 0,
+      decode_time_ms: 0,
+      e2e_ms: Math.round(this.deps.clock.monotonic() - task.createdMono),
+    });
   }
 
   private armTimers(task: Task): void {

@@ -1,9 +1,11 @@
 // A task as the gateway holds it: the validated request, its pool, and its lifecycle, moved only
 // through verbs (commit, place, token, requeue, end) that apply core's `transition`. Fields are
 // private: the service, the dispatcher and the SSE writer call verbs and read getters only.
+// The prompt is held only while an engine call may still be built from it (issue 10 finding 1).
 
 import type { TaskFacts } from '../core/observer.ts';
 import { errorEventData, type ErrorData, type OrchError } from '../core/errors.ts';
+import type { PlacementJob } from '../core/placement/decide.ts';
 import type { Timer } from '../core/ports.ts';
 import type { EventLog } from '../core/state-ports.ts';
 import type { FinishReason, Priority } from '../core/task/events.ts';
@@ -21,6 +23,11 @@ export type TaskRequest = components['schemas']['TaskRequest'];
  * through a chat dialect (its `prompt` is then the conversation's flat text, for accounting).
  */
 export type TaskSubmission = TaskRequest & { chat?: ValidConversation };
+/**
+ * What a task keeps of its request for its whole life: everything but the prompt and the
+ * conversation, which are held only while an engine call may still be built from them.
+ */
+export type TaskSpec = Omit<TaskSubmission, 'prompt' | 'chat'>;
 export type TaskAccepted = components['schemas']['TaskAccepted'];
 export type TaskStatus = components['schemas']['TaskStatus'];
 
@@ -46,9 +53,17 @@ const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>
   evicted: new Error('task evicted'),
 };
 
+/**
+ * Heap a task costs beyond its event log and prompt: the task object, the rest of its request,
+ * its answer, timers and figures (an estimate; retention counts it per finished task).
+ */
+const TASK_OVERHEAD_BYTES = 2_048;
+
 export interface TaskInit {
   id: string;
   request: TaskSubmission;
+  /** Where admission said the task may run (the same job re-placement asks again). */
+  job: PlacementJob;
   pool: Pool<Task>;
   correlationId: string;
   log: EventLog;
@@ -59,6 +74,11 @@ export interface TaskInit {
   promptSha256?: string;
   /** Who submitted it (ORCH-1205); absent: the default tenant, anonymous. */
   owner?: TaskOwner;
+  /**
+   * Starts the orphan grace for a task whose last stream reader just left; undefined when the
+   * task is exempt (`detach`, grace off). The task cancels the timer when a reader comes back.
+   */
+  orphanTimer?: (task: Task) => Timer | undefined;
 }
 
 /** The tenant a task belongs to and the key id that submitted it (never the key). */
@@ -70,7 +90,8 @@ export interface TaskOwner {
 export class Task {
   readonly id: string;
   readonly priority: Priority;
-  readonly request: TaskSubmission;
+  readonly request: TaskSpec;
+  readonly job: PlacementJob;
   readonly pool: Pool<Task>;
   readonly correlationId: string;
   readonly log: EventLog;
@@ -85,6 +106,8 @@ export class Task {
   readonly tenant: string;
   readonly keyId: string;
 
+  #prompt: string | undefined;
+  #chat: ValidConversation | undefined;
   #state: TaskState = 'queued';
   #committed = false;
   #answer: TaskAccepted | undefined;
@@ -103,12 +126,18 @@ export class Task {
   #streamOpened = false;
   #readers = 0;
   readonly #timers: Timer[] = [];
+  readonly #orphanTimer: ((task: Task) => Timer | undefined) | undefined;
+  #orphan: Timer | undefined;
   #figures: TaskFigures | undefined;
   readonly #usage: { promptTokens: number; cachedTokens?: number };
 
   constructor(init: TaskInit) {
     this.id = init.id;
-    this.request = init.request;
+    const { prompt, chat, ...spec } = init.request;
+    this.request = spec;
+    this.#prompt = prompt;
+    this.#chat = chat;
+    this.job = init.job;
     this.priority = init.request.priority ?? 'interactive';
     this.pool = init.pool;
     this.correlationId = init.correlationId;
@@ -120,11 +149,28 @@ export class Task {
     this.promptSha256 = init.promptSha256;
     this.tenant = init.owner?.tenant ?? 'default';
     this.keyId = init.owner?.keyId ?? 'anonymous';
+    this.#orphanTimer = init.orphanTimer;
     this.#usage = { promptTokens: init.promptTokens };
   }
 
   get state(): TaskState {
     return this.#state;
+  }
+  /** The prompt, until no engine call can be built from it any more (then undefined). */
+  get prompt(): string | undefined {
+    return this.#prompt;
+  }
+  /** The chat conversation (dialect requests), held as long as the prompt. */
+  get chat(): ValidConversation | undefined {
+    return this.#chat;
+  }
+  /**
+   * Estimated heap bytes the task holds: its log, its prompt while held (and the conversation,
+   * about as large again, whose flat text the prompt is), a fixed overhead.
+   */
+  get retainedBytes(): number {
+    const held = 2 * (this.#prompt?.length ?? 0);
+    return TASK_OVERHEAD_BYTES + this.log.bytes + (this.#chat === undefined ? held : 2 * held);
   }
   /** The admission row is committed: the task is visible and may be dispatched. */
   get committed(): boolean {
@@ -194,10 +240,7 @@ export class Task {
   token(text: string, at: { now: number; mono: number }): boolean {
     if (this.finished) return false;
     const first = this.#tokensOut === 0;
-    if (first) {
-      this.#firstTokenAt = at.now;
-      this.#firstTokenMono = at.mono;
-    }
+    if (first) this.#firstOutput(at);
     this.log.append('token', { t: text, i: this.#tokensOut });
     this.#tokensOut++;
     return first;
@@ -207,10 +250,7 @@ export class Task {
   toolCall(delta: { index: number; id?: string; name?: string; arguments: string }, at: { now: number; mono: number }): boolean {
     if (this.finished) return false;
     const first = this.#tokensOut === 0;
-    if (first) {
-      this.#firstTokenAt = at.now;
-      this.#firstTokenMono = at.mono;
-    }
+    if (first) this.#firstOutput(at);
     this.log.append('tool_call', {
       index: delta.index,
       ...(delta.id !== undefined ? { id: delta.id } : {}),
@@ -220,6 +260,23 @@ export class Task {
     });
     this.#tokensOut++;
     return first;
+  }
+
+  /**
+   * Drops the prompt: called once the running engine call is the last one this task can make
+   * (placed for the last time, or past its first token), and when the task ends.
+   */
+  releasePrompt(): void {
+    this.#prompt = undefined;
+    this.#chat = undefined;
+  }
+
+  /** After the first output token a task is never re-placed, so its prompt is needed no more. */
+  #firstOutput(at: { now: number; mono: number }): void {
+    this.#firstTokenAt = at.now;
+    this.#firstTokenMono = at.mono;
+    this.#prompt = undefined;
+    this.#chat = undefined;
   }
 
   /** running → queued after a failure before the first token: never again on `replica`. */
@@ -235,13 +292,18 @@ export class Task {
     this.#abort?.abort(reason);
   }
 
+  /** A reader opened the task's stream: an orphan grace running for it stops (ORCH-0206). */
   streamAttached(): void {
     this.#streamOpened = true;
     this.#readers++;
+    this.#orphan?.cancel();
+    this.#orphan = undefined;
   }
 
+  /** A reader left; the last one leaving an unfinished task starts its orphan grace. */
   streamDetached(): void {
     if (this.#readers > 0) this.#readers--;
+    if (this.#readers === 0 && !this.finished && this.#orphan === undefined) this.#orphan = this.#orphanTimer?.(this);
   }
 
   /**
@@ -255,7 +317,11 @@ export class Task {
     this.#apply({ type: 'end', state: ending.state });
     for (const timer of this.#timers) timer.cancel();
     this.#timers.length = 0;
+    this.#orphan?.cancel();
+    this.#orphan = undefined;
     this.#finishedAt = at.now;
+    this.#prompt = undefined;
+    this.#chat = undefined;
     const figures = taskFigures({
       createdMono: this.createdMono,
       ...(this.#startedMono !== undefined ? { startedMono: this.#startedMono } : {}),

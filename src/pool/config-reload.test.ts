@@ -14,14 +14,14 @@ describe('applyLiveSettings', () => {
     const running = config();
     const serverBefore = running.server;
     const next = config({
-      server: { port: 9999, retention_ms: 5, max_tokens_limit: 64 },
+      server: { port: 9999, retention_ms: 5, max_tokens_limit: 64, retention_max_bytes: 1_024, max_finished_tasks: 3, orphan_grace_ms: 0 },
       auth: { control_tokens: ['a-long-token'] },
       pools: [{ id: 'q', engine: 'mock', model: 'q', replicas: [{ id: 'b' }] }],
     });
     const restart = applyLiveSettings(running, next);
     expect(restart.sort()).toEqual(['auth.control_tokens', 'server.port']);
     expect(running.server).toBe(serverBefore);
-    expect(running.server).toMatchObject({ port: 8080, retention_ms: 5, max_tokens_limit: 64 });
+    expect(running.server).toMatchObject({ port: 8080, retention_ms: 5, max_tokens_limit: 64, retention_max_bytes: 1_024, max_finished_tasks: 3, orphan_grace_ms: 0 });
     expect(running.pools.map((p) => p.id)).toEqual(['q']);
   });
 });

@@ -14,7 +14,15 @@ import type { Config } from '../config/schema.ts';
 import type { PoolChanges, PoolManager } from './pool-manager.ts';
 
 /** Server settings read at use, so a reload changes them for the next task. */
-const LIVE_SERVER_KEYS = ['retention_ms', 'unclaimed_stream_timeout_ms', 'max_prompt_chars', 'max_tokens_limit'] as const;
+const LIVE_SERVER_KEYS = [
+  'retention_ms',
+  'max_finished_tasks',
+  'retention_max_bytes',
+  'unclaimed_stream_timeout_ms',
+  'orphan_grace_ms',
+  'max_prompt_chars',
+  'max_tokens_limit',
+] as const;
 
 export interface ConfigReloadDeps<T extends QueueEntry> {
   /** Reads and validates the configuration source the gateway started with. */

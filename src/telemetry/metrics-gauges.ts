@@ -1,5 +1,5 @@
 // Gauges read from a TelemetrySnapshot at scrape time: queue depth, replica health, slots,
-// breaker, engine info, engine-scraped load and open streams. Nothing here runs per request.
+// breaker, engine info, engine-scraped load, open streams and retained task bytes. Nothing here runs per request.
 
 import { Gauge, type Registry } from 'prom-client';
 import { BREAKER_STATE_VALUE, REPLICA_STATES, type TelemetrySnapshot } from './snapshot.ts';
@@ -124,6 +124,12 @@ const GAUGES: readonly GaugeSpec[] = [
     help: 'SSE streams currently open to clients.',
     labelNames: [],
     fill: (gauge, s) => gauge.set(s.open_streams),
+  },
+  {
+    name: 'orchqueue_retained_task_bytes',
+    help: 'Estimated heap bytes held by finished tasks kept readable for retention.',
+    labelNames: [],
+    fill: (gauge, s) => gauge.set(s.retained_task_bytes),
   },
 ];
 

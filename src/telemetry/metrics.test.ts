@@ -28,6 +28,7 @@ const snapshot = (): TelemetrySnapshot => ({
     ],
   }],
   open_streams: 5,
+  retained_task_bytes: 123_456,
 });
 
 async function scrape(m: Metrics): Promise<{ text: string; parsed: ParsedExposition }> {
@@ -123,6 +124,7 @@ describe('createMetrics', () => {
     expect(v('orchqueue_engine_kv_cache_usage_ratio', { replica: 'r1' })).toBe(0.25);
     expect(v('orchqueue_engine_kv_cache_usage_ratio', { replica: 'r2' })).toBeUndefined();
     expect(v('orchqueue_sse_streams_open')).toBe(5);
+    expect(v('orchqueue_retained_task_bytes')).toBe(123_456);
 
     snap = { ...snapshot(), pools: [{ ...snapshot().pools[0]!, replicas: snapshot().pools[0]!.replicas.slice(0, 1) }] };
     ({ parsed } = await scrape(m));

@@ -51,8 +51,9 @@ const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const LONG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
 const HTTP_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
-// client_disconnect: a dialect client (OpenAI, Anthropic) went away mid-answer (ORCH-1104).
-const CANCEL_REASONS = new Set(['client', 'client_disconnect', 'deadline', 'drain', 'unclaimed', 'shutdown']);
+// client_disconnect: a dialect client (OpenAI, Anthropic) went away mid-answer (ORCH-1104);
+// orphaned: every reader of a resumable stream was gone for server.orphan_grace_ms.
+const CANCEL_REASONS = new Set(['client', 'client_disconnect', 'deadline', 'drain', 'unclaimed', 'orphaned', 'shutdown']);
 const HTTP_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 const STATUS_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 

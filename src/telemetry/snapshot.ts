@@ -31,6 +31,8 @@ export interface PoolSnapshot {
 export interface TelemetrySnapshot {
   pools: PoolSnapshot[];
   open_streams: number;
+  /** Estimated heap bytes of finished tasks held for retention. */
+  retained_task_bytes: number;
 }
 
 export const REPLICA_STATES: readonly ReplicaStateName[] = ['starting', 'ready', 'draining', 'unready', 'failed'];
@@ -47,7 +49,7 @@ export interface SnapshotSource {
 /** Builds the scrape-time snapshot; `engineMetricsOf` supplies the last engine scrape per replica. */
 export function buildSnapshot(
   pools: Iterable<SnapshotSource>,
-  openStreams: number,
+  gateway: { openStreams: number; retainedTaskBytes: number },
   engineMetricsOf?: (poolId: string, replicaId: string) => EngineMetrics | undefined,
 ): TelemetrySnapshot {
   const out: PoolSnapshot[] = [];
@@ -71,5 +73,5 @@ export function buildSnapshot(
       }),
     });
   }
-  return { pools: out, open_streams: openStreams };
+  return { pools: out, open_streams: gateway.openStreams, retained_task_bytes: gateway.retainedTaskBytes };
 }

@@ -5,22 +5,13 @@
 // kill each get exactly one `abandoned` terminal row on restart, and their status is answered
 // from the audit instead of 404.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_CONFIG_INPUT } from '../../src/config/load.ts';
-
-const ROOT = new URL('../../', import.meta.url);
-const MAIN = new URL('src/main.ts', ROOT);
-
-interface Child {
-  process: ChildProcess;
-  address: string;
-}
+import { exited, startGatewayProcess as startGateway } from '../support/gateway-process.ts';
 
 async function writeConfig(dir: string, tokensPerS = 5_000): Promise<string> {
   const config = {
@@ -33,36 +24,6 @@ async function writeConfig(dir: string, tokensPerS = 5_000): Promise<string> {
   const path = join(dir, 'config.json');
   await writeFile(path, JSON.stringify(config));
   return path;
-}
-
-/** Starts the gateway and waits for its "listening" log line, which carries the address. */
-function startGateway(configPath: string): Promise<Child> {
-  // The embedded backend is under test: a DATABASE_URL from the environment must not leak in.
-  const { DATABASE_URL: _ignored, ...env } = process.env;
-  const child = spawn(process.execPath, [MAIN.pathname, '--config', configPath], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr?.on('data', (chunk: Buffer) => { output += chunk.toString(); });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code, signal) => reject(new Error(`gateway exited (${code ?? signal}) before listening:\n${output}`)));
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      output += `${line}\n`;
-      if (!line.includes('orchqueue listening')) return;
-      const entry = JSON.parse(line) as { address?: string };
-      if (entry.address !== undefined) resolve({ process: child, address: entry.address });
-    });
-  });
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resolve();
-    child.once('exit', () => resolve());
-  });
 }
 
 /** Posts tasks from `workers` concurrent loops until `stop()`; returns the ids that got a 202. */

@@ -6,7 +6,6 @@
 // restarted chain.
 
 import { readFile } from 'node:fs/promises';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openPgStore } from '../../src/audit/pg-store.ts';
 import { AuditUnavailableError } from '../../src/audit/recorder.ts';
@@ -14,6 +13,7 @@ import { AuditWriter } from '../../src/audit/writer.ts';
 import type { Clock } from '../../src/core/ports.ts';
 import { adminQuery, admittedFact, createTestDatabase, databaseUrl, recordingLogger, testPgUrl, until } from './audit-backends.ts';
 import pg from 'pg';
+import { tcpProxy } from '../support/tcp-proxy.ts';
 
 const GRANTS_FILE = new URL('../../migrations/roles/app-grants.sql', import.meta.url);
 const OPERATIONS_DOC = new URL('../../docs/operations.md', import.meta.url);
@@ -182,48 +182,12 @@ describe('audit migrations on server Postgres', () => {
   });
 });
 
-/** A TCP proxy to Postgres that the test can cut and restore, like a network partition. */
-function cuttableProxy(): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
-  const target = new URL(testPgUrl());
-  const sockets = new Set<Socket>();
-  let down = false;
-  const server: Server = createServer((client) => {
-    if (down) return void client.destroy();
-    const upstream = connect({ host: target.hostname, port: Number(target.port || 5432) });
-    for (const socket of [client, upstream]) {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      socket.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      resolve({
-        port,
-        cut() {
-          down = true;
-          for (const socket of sockets) socket.destroy();
-        },
-        restore() {
-          down = false;
-        },
-        close: () => new Promise((done) => {
-          for (const socket of sockets) socket.destroy();
-          server.close(() => done());
-        }),
-      });
-    });
-  });
-}
-
 describe('audit writer through a real network outage', () => {
   // ORCH-0113
   it('refuses admissions while Postgres is unreachable and continues the chain once it is back', async () => {
     const database = await createTestDatabase();
-    const proxy = await cuttableProxy();
+    const target = new URL(testPgUrl());
+    const proxy = await tcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
     const url = new URL(databaseUrl(database.name));
     url.port = String(proxy.port);
     const logger = recordingLogger();

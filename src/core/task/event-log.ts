@@ -8,12 +8,19 @@ import type { EventDataOf, TaskEvent, TaskEventName } from './events.ts';
 
 export type { LogListener } from '../state-ports.ts';
 
+/**
+ * Heap an event costs beyond its frame: the event and data objects, the data's own strings and
+ * the array slots (measured on V8: a token event is about 170 bytes for a 45-character frame).
+ */
+const EVENT_OVERHEAD_BYTES = 96;
+
 /** The in-memory EventLog: the embedded default of the event-log port. */
 export class TaskEventLog implements EventLog {
   private readonly frames: string[] = [];
   private readonly events: TaskEvent[] = [];
   private readonly listeners = new Set<LogListener>();
   private terminalEvent: TaskEvent | undefined;
+  private byteCount = 0;
 
   /** Sequence number of the last event (0 before the first). */
   get lastSeq(): number {
@@ -22,6 +29,14 @@ export class TaskEventLog implements EventLog {
 
   get terminal(): TaskEvent | undefined {
     return this.terminalEvent;
+  }
+
+  /**
+   * Estimated heap held by the events: two bytes per frame character (a frame and its data
+   * hold the text twice) plus a fixed overhead per event. What retention bounds (finding 1).
+   */
+  get bytes(): number {
+    return this.byteCount;
   }
 
   get listenerCount(): number {
@@ -39,6 +54,7 @@ export class TaskEventLog implements EventLog {
     const frame = `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     this.events.push(entry);
     this.frames.push(frame);
+    this.byteCount += 2 * frame.length + EVENT_OVERHEAD_BYTES;
     if (event === 'end' || event === 'error') this.terminalEvent = entry;
     for (const listener of this.listeners) listener(frame, entry);
     return seq;
