@@ -19,6 +19,7 @@ import { admissionSnapshot } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
+import { priceOf } from './task-price.ts';
 import { Task, type Ending, type TaskAccepted, type TaskSubmission } from './task.ts';
 
 export interface TaskServiceDeps {
@@ -172,6 +173,7 @@ export class TaskService {
       promptTokens: plan.promptTokens,
       ...(plan.affinity ? { affinity: plan.affinity } : {}),
       ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
+      ...priceOf(config, pool),
     });
   }
 

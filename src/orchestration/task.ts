@@ -10,6 +10,7 @@ import type { FinishReason, Priority } from '../core/task/events.ts';
 import { taskFigures, type TaskFigures } from '../core/task/figures.ts';
 import { transition, type LifecycleEvent, type TaskState, type TerminalState } from '../core/task/lifecycle.ts';
 import type { ValidConversation } from '../core/chat/conversation.ts';
+import { taskCost, type Price, type TaskCost } from '../core/pricing/cost.ts';
 import type { components } from '../generated/api-types.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
@@ -26,7 +27,7 @@ export type TaskStatus = components['schemas']['TaskStatus'];
 
 /** How a task ends. */
 export type Ending =
-  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number }
+  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number; costUsd?: number }
   | { state: 'canceled'; reason: string }
   | { state: Exclude<TerminalState, 'completed'>; error: OrchError; reason?: string };
 
@@ -57,6 +58,8 @@ export interface TaskInit {
   promptTokens: number;
   affinity?: { replica_id: string; slot_id?: number };
   promptSha256?: string;
+  /** The price found at admission for the pool's model (core/pricing findPrice); absent = unpriced. */
+  price?: { model: string; price: Price };
 }
 
 export class Task {
@@ -93,7 +96,9 @@ export class Task {
   #readers = 0;
   readonly #timers: Timer[] = [];
   #figures: TaskFigures | undefined;
-  readonly #usage: { promptTokens: number; cachedTokens?: number };
+  readonly #usage: { promptTokens: number; cachedTokens?: number; costUsd?: number };
+  readonly #price: { model: string; price: Price } | undefined;
+  #cost: TaskCost | undefined;
 
   constructor(init: TaskInit) {
     this.id = init.id;
@@ -108,6 +113,7 @@ export class Task {
     this.affinity = init.affinity;
     this.promptSha256 = init.promptSha256;
     this.#usage = { promptTokens: init.promptTokens };
+    this.#price = init.price;
   }
 
   get state(): TaskState {
@@ -149,6 +155,10 @@ export class Task {
   /** Input tokens (as the engine reported them at the end, else estimated) and output tokens. */
   get usage(): { promptTokens: number; cachedTokens?: number; outputTokens: number } {
     return { ...this.#usage, outputTokens: this.#tokensOut };
+  }
+  /** What the task cost, once it ended after running on a replica (undefined otherwise). */
+  get cost(): TaskCost | undefined {
+    return this.#cost;
   }
   /** The end-of-task figures, once the task has ended. */
   get figures(): TaskFigures | undefined {
@@ -264,6 +274,7 @@ export class Task {
       if (ending.state === 'completed') {
         if (ending.promptTokens !== undefined) this.#usage.promptTokens = ending.promptTokens;
         if (ending.cachedTokens !== undefined) this.#usage.cachedTokens = ending.cachedTokens;
+        if (ending.costUsd !== undefined) this.#usage.costUsd = ending.costUsd;
       }
       this.log.append('end', { tokens_out: this.#tokensOut, decode_time_ms: Math.round(figures.decodeMs), finish_reason: this.#finishReason });
     } else {
@@ -271,6 +282,7 @@ export class Task {
       this.#error = errorEventData(ending.error);
       this.log.append('error', this.#error);
     }
+    if (this.#replica) this.#cost = this.#priced();
     // One shared reason per state: building an Error per task showed up in profiles.
     if (ending.state !== 'completed') this.#abort?.abort(ABORT_REASONS[ending.state]);
     return { state: ending.state, wasQueued: from === 'queued', figures };
@@ -290,8 +302,13 @@ export class Task {
   }
 
   /** What ended the task, for the terminal lifecycle fact. */
-  endingFacts(): { finish_reason?: FinishReason; error_code?: ErrorData['code']; cancel_reason?: string; replica_id?: string; engine?: string } {
+  endingFacts(): {
+    finish_reason?: FinishReason; error_code?: ErrorData['code']; cancel_reason?: string; replica_id?: string; engine?: string;
+    model?: string; cost_usd?: number; cost_source?: TaskCost['source'];
+  } {
+    const cost = this.#cost;
     return {
+      ...(cost ? { model: this.pool.config.model, cost_source: cost.source, ...('usd' in cost ? { cost_usd: cost.usd } : {}) } : {}),
       ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
       ...(this.#error ? { error_code: this.#error.code } : {}),
       ...(this.#cancelReason ? { cancel_reason: this.#cancelReason } : {}),
@@ -318,7 +335,25 @@ export class Task {
       ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
       ...(this.#error ? { error: this.#error } : {}),
       last_event_id: this.log.lastSeq,
+      ...(this.#cost && 'usd' in this.#cost ? { cost_usd: this.#cost.usd, cost_source: this.#cost.source } : {}),
+      ...(this.#cost && 'warning' in this.#cost ? { warnings: [this.#cost.warning] } : {}),
     };
+  }
+
+  /** The cost of what ran: the usage as the engine reported it at the end, else as estimated and counted. */
+  #priced(): TaskCost {
+    const { promptTokens, cachedTokens, costUsd } = this.#usage;
+    return taskCost({
+      usage: {
+        inputTokens: promptTokens,
+        outputTokens: this.#tokensOut,
+        ...(cachedTokens !== undefined ? { cachedInputTokens: cachedTokens } : {}),
+        ...(costUsd !== undefined ? { reportedUsd: costUsd } : {}),
+      },
+      price: this.#price?.price,
+      model: this.#price?.model ?? this.pool.config.engine_model ?? this.pool.config.model,
+      fallbackPer1kTokens: this.pool.config.cost_per_1k_tokens,
+    });
   }
 
   #apply(event: LifecycleEvent): void {
