@@ -14,6 +14,7 @@ import { taskHistory } from './audit/task-history.ts';
 import type { Config } from './config/schema.ts';
 import { checkExposure } from './config/exposure.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
+import type { EngineCatalog } from './adapters/contract.ts';
 import { engineCatalog } from './adapters/registry.ts';
 import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
 import type { Result } from './core/errors.ts';
@@ -23,6 +24,7 @@ import { MemorySessionStore } from './core/session/session-store.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import { TaskEventLog } from './core/task/event-log.ts';
 import { redactCredentials } from './core/redact.ts';
+import { ModelCatalog } from './orchestration/model-catalog.ts';
 import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
@@ -62,6 +64,8 @@ export interface ComposeOptions {
   loadConfig?: () => Promise<ConfigResult>;
   /** Extra Fastify plugins registered after the gateway's own (tests: pact provider states). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** Replaces the adapter registry's catalog (tests: an adapter with capabilities no engine has yet). */
+  engines?: EngineCatalog;
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
@@ -77,7 +81,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
   // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
-  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens });
+  const engines = opts.engines ?? engineCatalog;
+  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines, maxTokensOf: (task) => task.request.max_tokens });
   // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
   const intervalMs = engineScrapeIntervalMs(config.pools);
   const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
@@ -133,7 +138,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     load: opts.loadConfig ?? (async () => ({ ok: true, config: structuredClone(initial) })),
     config,
     pools,
-    engines: engineCatalog,
+    engines,
     logger,
     observer,
   });
@@ -143,7 +148,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
   const plugins = [taskTracing.plugin, control, auditApi, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   const history = audit?.store ? taskHistory(audit.store) : undefined;
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins, ...(history ? { taskHistory: history } : {}) });
+  const catalog = new ModelCatalog({ config, pools, clock, logger });
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, catalog, plugins, ...(history ? { taskHistory: history } : {}) });
   return {
     app,
     config,

@@ -25,6 +25,7 @@ import type { LifecycleObserver } from './core/observer.ts';
 import type { IdSource } from './core/ports.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import type { Task } from './orchestration/task.ts';
+import type { ModelCatalog } from './orchestration/model-catalog.ts';
 import type { TaskService } from './orchestration/task-service.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
 import type { PoolManager } from './pool/pool-manager.ts';
@@ -37,6 +38,8 @@ export interface ServerDeps {
   sessions: SessionStore;
   ids: IdSource;
   observer: LifecycleObserver;
+  /** The merged model catalog behind GET /v1/models. */
+  catalog: ModelCatalog;
   /** GET /v1/tasks/{id} for a task no longer in memory: its status from the audit (absent: 404). */
   taskHistory?: TaskRoutesDeps['history'];
   /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
@@ -119,7 +122,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer });
   await app.register(poolRoutes, { pools: deps.pools });
   const dialectDeps = { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms };
-  await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, defaultMaxTokens: config.server.default_max_tokens });
+  await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, catalog: deps.catalog, defaultMaxTokens: config.server.default_max_tokens });
   await app.register(anthropicRoutes, dialectDeps);
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;
