@@ -15,6 +15,7 @@ import { ownedTaskHistory } from './audit/task-history.ts';
 import type { Config } from './config/schema.ts';
 import { checkExposure } from './config/exposure.ts';
 import { loadConfig, type ConfigResult } from './config/load.ts';
+import type { EngineCatalog } from './adapters/contract.ts';
 import { engineCatalog } from './adapters/registry.ts';
 import type { AdmissionRecorder, LifecycleObserver } from './core/observer.ts';
 import type { Result } from './core/errors.ts';
@@ -24,6 +25,7 @@ import { MemorySessionStore } from './core/session/session-store.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import { TaskEventLog } from './core/task/event-log.ts';
 import { redactCredentials } from './core/redact.ts';
+import { ModelCatalog } from './orchestration/model-catalog.ts';
 import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
@@ -69,6 +71,8 @@ export interface ComposeOptions {
   loadConfig?: () => Promise<ConfigResult>;
   /** Extra Fastify plugins registered after the gateway's own (tests: pact provider states). */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** Replaces the adapter registry's catalog (tests: an adapter with capabilities no engine has yet). */
+  engines?: EngineCatalog;
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
@@ -91,7 +95,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
   // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
-  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens });
+  const engines = opts.engines ?? engineCatalog;
+  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines, maxTokensOf: (task) => task.request.max_tokens });
   // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
   const intervalMs = engineScrapeIntervalMs(config.pools);
   const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
@@ -153,7 +158,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     load: opts.loadConfig ?? (async () => ({ ok: true, config: structuredClone(initial) })),
     config,
     pools,
-    engines: engineCatalog,
+    engines,
     logger,
     observer,
   });
@@ -164,7 +169,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const admin = (app: FastifyInstance) => adminRoutes(app, { directory, observer, standing: (tenant) => quotas.standing({ tenant, keyId: '' }) });
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
+  const catalog = new ModelCatalog({ config, pools, clock, logger });
+  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
   return {
     app,
     config,

@@ -25,6 +25,7 @@ import type { LifecycleObserver } from './core/observer.ts';
 import type { IdSource } from './core/ports.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import type { Task } from './orchestration/task.ts';
+import type { ModelCatalog } from './orchestration/model-catalog.ts';
 import type { TaskService } from './orchestration/task-service.ts';
 import type { TenantDirectory } from './tenancy/directory.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
@@ -45,6 +46,8 @@ export interface ServerDeps {
   directory: TenantDirectory;
   /** Tenant session caps for POST /v1/sessions (src/tenancy/quota-gate.ts). */
   quotas?: SessionRoutesDeps['quotas'];
+  /** The merged model catalog behind GET /v1/models. */
+  catalog: ModelCatalog;
   /** GET /v1/tasks/{id} for a task no longer in memory: its status from the audit (absent: 404). */
   taskHistory?: TaskRoutesDeps['history'];
   /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
@@ -129,7 +132,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer, ...(deps.quotas ? { quotas: deps.quotas } : {}) });
   await app.register(poolRoutes, { pools: deps.pools });
   const dialectDeps = { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms };
-  await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, defaultMaxTokens: config.server.default_max_tokens });
+  await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, catalog: deps.catalog, defaultMaxTokens: config.server.default_max_tokens });
   await app.register(anthropicRoutes, dialectDeps);
   for (const plugin of deps.plugins ?? []) await app.register(plugin);
   return app;

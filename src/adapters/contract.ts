@@ -185,6 +185,11 @@ export interface WorkerAdapter {
    */
   metricsText?(signal: AbortSignal): Promise<string | undefined>;
   /**
+   * Model ids the engine or provider can serve now (Ollama `/api/tags`), for the model catalog
+   * (issue 13 item 8). Throws EngineError when it cannot be asked. Absent when it cannot list.
+   */
+  models?(signal: AbortSignal): Promise<string[]>;
+  /**
    * Hosted providers: the rate-limit budget from the latest answer that reported one, so
    * admission can refuse with the provider's reset time instead of sending a request bound to
    * fail. Absent on engines; undefined until an answer carried rate-limit headers.

@@ -20,6 +20,14 @@ const str = (value: JsonValue | undefined): string | undefined => (typeof value 
 const int = (value: JsonValue | undefined): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined);
 const isTaskState = (value: unknown): value is TaskState => (TASK_STATES as readonly unknown[]).includes(value);
 
+/** The terminal row's USD cost, when one was recorded (an `unpriced` row has none). */
+function costOf(data: AuditRow['data'] | undefined): Pick<TaskStatus, 'cost_usd' | 'cost_source'> {
+  const usd = data?.cost_usd;
+  const source = data?.cost_source;
+  if (typeof usd !== 'number' || !Number.isFinite(usd) || usd < 0 || (source !== 'reported' && source !== 'price_table')) return {};
+  return { cost_usd: usd, cost_source: source };
+}
+
 function errorOf(code: JsonValue | undefined): TaskStatus['error'] | undefined {
   if (!isErrorCode(code)) return undefined;
   return { code, message: `the task ended with ${code} (answered from the audit log)`, retriable: ERROR_TABLE[code].retriable };
@@ -55,6 +63,7 @@ export function statusFromRows(rows: readonly AuditRow[]): TaskStatus | undefine
     ...(isFinishReason(finishReason) ? { finish_reason: finishReason } : {}),
     ...(error === undefined ? {} : { error }),
     last_event_id: 0,
+    ...costOf(terminal?.data),
   };
 }
 

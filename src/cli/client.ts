@@ -24,6 +24,7 @@ export type Tenant = Schemas['Tenant'];
 export type TenantDetail = Schemas['TenantDetail'];
 export type ApiKey = Schemas['ApiKey'];
 export type ApiKeyCreated = Schemas['ApiKeyCreated'];
+export type ModelList = Schemas['ModelList'];
 
 export interface StreamEvent {
   id: number;
@@ -123,6 +124,8 @@ export interface OrchQueueClient {
   getSession(sessionId: string): Promise<Session>;
   deleteSession(sessionId: string): Promise<void>;
   listPools(): Promise<PoolSummary[]>;
+  /** GET /v1/models: the merged model catalog. */
+  listModels(): Promise<ModelList>;
   getPool(poolId: string): Promise<PoolDetail>;
   drainPool(poolId: string, deadlineMs: number): Promise<DrainAccepted>;
   reloadPool(poolId: string): Promise<PoolDetail>;
@@ -203,6 +206,7 @@ export function createClient(opts: ClientOptions): OrchQueueClient {
     getSession: (sessionId) => json({ method: 'GET', path: `/v1/sessions/${id(sessionId)}` }, [200]),
     deleteSession: (sessionId) => json({ method: 'DELETE', path: `/v1/sessions/${id(sessionId)}` }, [204]),
     listPools: async () => (await json<{ pools: PoolSummary[] }>({ method: 'GET', path: '/v1/pools' }, [200])).pools,
+    listModels: () => json({ method: 'GET', path: '/v1/models' }, [200]),
     getPool: (poolId) => json({ method: 'GET', path: `/v1/pools/${id(poolId)}` }, [200]),
     drainPool: (poolId, deadlineMs) => json({ method: 'POST', path: `/v1/pools/${id(poolId)}/drain`, body: { deadline_ms: deadlineMs } }, [202]),
     reloadPool: (poolId) => json({ method: 'POST', path: `/v1/pools/${id(poolId)}/reload` }, [200]),

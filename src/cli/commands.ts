@@ -4,7 +4,7 @@
 
 import { intOption, type Command } from './command.ts';
 import { EXIT } from './exit-codes.ts';
-import { printPool, printPools, printResult } from './output.ts';
+import { printModels, printPool, printPools, printResult } from './output.ts';
 
 const arg = (positionals: string[], i: number): string => positionals[i] ?? '';
 
@@ -71,6 +71,19 @@ export const pools: Command = {
     const id = positionals[0];
     if (id === undefined) printPools(out, await client.listPools());
     else printPool(out, await client.getPool(id));
+    return EXIT.OK;
+  },
+};
+
+export const models: Command = {
+  name: 'models',
+  args: '',
+  summary: 'List the model catalog: served pool models and aliases, catalog entries, listed models.',
+  details: 'Calls GET /v1/models. With --json prints the merged catalog as {"models": [...]}, one object per\nmodel with its id and catalog fields (source, served, pool_id, context_length, pricing, ...).',
+  options: {},
+  positionals: [],
+  run: async ({ client, out }) => {
+    printModels(out, await client.listModels());
     return EXIT.OK;
   },
 };

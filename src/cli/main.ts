@@ -4,7 +4,7 @@
 
 import { ApiError, createClient } from './client.ts';
 import { commandHelp, GLOBAL_OPTIONS, parseCommandArgs, stringOption, UsageError, type Command } from './command.ts';
-import { auditHead, auditVerify, cancel, drain, pools, reload, sessionDelete, sessionGet, status } from './commands.ts';
+import { auditHead, auditVerify, cancel, drain, models, pools, reload, sessionDelete, sessionGet, status } from './commands.ts';
 import { EXIT, EXIT_CODE_HELP, exitCodeForError } from './exit-codes.ts';
 import { processOutput, type Output } from './output.ts';
 import { serve } from './serve.ts';
@@ -12,7 +12,7 @@ import { submit } from './submit.ts';
 import { TENANT_COMMANDS } from './tenant-commands.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:8080';
-export const COMMANDS: Command[] = [serve, submit, status, cancel, sessionGet, sessionDelete, pools, drain, reload, auditVerify, auditHead, ...TENANT_COMMANDS];
+export const COMMANDS: Command[] = [serve, submit, status, cancel, sessionGet, sessionDelete, pools, models, drain, reload, auditVerify, auditHead, ...TENANT_COMMANDS];
 
 export function globalHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => `${c.name} ${c.args}`.length));

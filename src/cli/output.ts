@@ -1,7 +1,7 @@
 // How the CLI prints: JSON for --json, otherwise readable `key: value` lines and tables.
 // Results go to stdout, diagnostics to stderr, so `orchqueue submit | …` pipes only results.
 
-import type { PoolDetail, PoolSummary } from './client.ts';
+import type { ModelList, PoolDetail, PoolSummary } from './client.ts';
 
 export interface Output {
   json: boolean;
@@ -53,6 +53,21 @@ export function printPools(out: Output, pools: PoolSummary[]): void {
     `${p.slots.busy}/${p.slots.total}`, `${p.queue.depth}/${p.queue.max_queued}`, p.queue.policy, p.last_error ?? '',
   ]);
   out.write(table(['POOL', 'ENGINE', 'MODEL', 'READY', 'DRAINING', 'SLOTS', 'QUEUE', 'POLICY', 'LAST ERROR'], rows));
+}
+
+/** The catalog: with --json `{ models: [{ id, ...catalog fields }] }`, else one table row per model. */
+export function printModels(out: Output, list: ModelList): void {
+  const models = list.data.map((m) => ({ id: m.id, ...m.orchqueue }));
+  if (out.json) {
+    out.write(`${JSON.stringify({ models })}\n`);
+    return;
+  }
+  const price = (n: number | undefined) => (n === undefined ? '' : String(n));
+  const rows = models.map((m) => [
+    m.id, m.served === false ? 'no' : 'yes', m.pool_id ?? m.listed_by ?? '', m.engine ?? '', m.context_length === undefined ? '' : String(m.context_length),
+    price(m.pricing?.input_per_mtok), price(m.pricing?.output_per_mtok), m.source ?? '', m.alias_of ?? m.description ?? '',
+  ]);
+  out.write(table(['MODEL', 'SERVED', 'POOL', 'ENGINE', 'CONTEXT', 'IN $/MTOK', 'OUT $/MTOK', 'SOURCE', 'ALIAS OF / DESCRIPTION'], rows));
 }
 
 export function printPool(out: Output, pool: PoolDetail): void {

@@ -61,7 +61,20 @@ export function validateConfig(input: unknown, checks: ConfigChecks = {}): Confi
       models.set(key, pool.id);
     }
   }
+  problems.push(...duplicates(candidate.pricing.map((row) => row.model), '/pricing', 'a price for model'));
+  problems.push(...duplicates(candidate.catalog.map((entry) => entry.id), '/catalog', 'an entry for model'));
   return problems.length ? { ok: false, problems } : { ok: true, config: candidate };
+}
+
+/** One problem per repeated key: two prices (or catalog entries) for one model would be a guess. */
+function duplicates(keys: readonly string[], path: string, what: string): string[] {
+  const seen = new Set<string>();
+  const problems: string[] = [];
+  keys.forEach((key, i) => {
+    if (seen.has(key)) problems.push(`${path}/${i}: ${what} ${key} is already given`);
+    seen.add(key);
+  });
+  return problems;
 }
 
 export function applyEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {

@@ -80,7 +80,11 @@ export const PoolSchema = Type.Object(
     tokens_per_s: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: 'decode speed of one stream expected before the pool has measured itself: start predictions and retry hints from the first request' }),
     ),
-    cost_per_1k_tokens: Type.Number({ minimum: 0, default: 1, description: 'cost units charged to session cost budgets per 1000 tokens (prompt estimate + output)' }),
+    cost_per_1k_tokens: Type.Number({
+      minimum: 0,
+      default: 1,
+      description: 'the fallback price when the price table has no row for the pool: cost charged to session cost budgets per 1000 tokens (input + output); not reported as USD',
+    }),
     queue: Type.Object(
       {
         max_queued: Type.Integer({ minimum: 1, default: 256, description: 'tasks that may wait for a slot (running tasks do not count)' }),
@@ -108,6 +112,43 @@ export const PoolSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+  },
+  { additionalProperties: false },
+);
+
+/** Prices are per million tokens; the upper bound only catches a misplaced decimal point. */
+const PerMtok = (description: string) => Type.Number({ minimum: 0, maximum: 100_000, description });
+
+/** A model's price, in the units providers publish (USD per million tokens). */
+export const PriceSchema = Type.Object(
+  {
+    input_per_mtok: PerMtok('USD per million input tokens that were not read from the prompt cache'),
+    cached_input_per_mtok: Type.Optional(PerMtok('USD per million input tokens read from the prompt cache (default: input_per_mtok)')),
+    output_per_mtok: PerMtok('USD per million output tokens'),
+    currency: Type.Literal('USD', { default: 'USD' }),
+  },
+  { additionalProperties: false },
+);
+
+/** One row of the price table: matched against a pool's `engine_model`, then its `model` (docs/providers.md "Pricing"). */
+export const PriceRowSchema = Type.Object(
+  {
+    model: Type.String({ minLength: 1, maxLength: 256, description: 'the engine model (what the provider bills) or the client-facing model' }),
+    input_per_mtok: PerMtok('USD per million input tokens that were not read from the prompt cache'),
+    cached_input_per_mtok: Type.Optional(PerMtok('USD per million input tokens read from the prompt cache (default: input_per_mtok)')),
+    output_per_mtok: PerMtok('USD per million output tokens'),
+    currency: Type.Literal('USD', { default: 'USD' }),
+  },
+  { additionalProperties: false },
+);
+
+/** A static model catalog entry: what GET /v1/models and `orchqueue models` say about a model. */
+export const CatalogEntrySchema = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 256, description: 'a model id: a pool model or alias it describes, or a model no pool serves yet' }),
+    context_length: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000_000 })),
+    description: Type.Optional(Type.String({ maxLength: 1024 })),
+    pricing: Type.Optional(PriceSchema),
   },
   { additionalProperties: false },
 );
@@ -210,6 +251,16 @@ export const ConfigSchema = Type.Object(
     ),
     pools: Type.Array(PoolSchema, { minItems: 1 }),
     audit: AuditSchema,
+    pricing: Type.Array(PriceRowSchema, { default: [], maxItems: 10_000, description: 'the price table: task cost, session cost budgets, the cost metric (docs/providers.md "Pricing")' }),
+    catalog: Type.Array(CatalogEntrySchema, { default: [], maxItems: 10_000, description: 'static model catalog entries; they win over what a provider lists' }),
+    model_discovery: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: 'ask adapters that can list models (Ollama /api/tags) to add what they serve to the catalog' }),
+        ttl_ms: Ms('how long a provider model listing is reused before it is asked again', 300_000, 1_000, 86_400_000),
+        timeout_ms: Ms('how long one listing may take; a slower or failed one adds nothing', 2_000, 10, 60_000),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     telemetry: Type.Object(
       {
         log_level: Type.Union(
@@ -238,3 +289,6 @@ export type PoolConfig = Static<typeof PoolSchema>;
 export type ReplicaConfig = Static<typeof ReplicaSchema>;
 export type AuditConfig = Static<typeof AuditSchema>;
 export type MockEngineConfig = Static<typeof MockEngineSchema>;
+export type PriceConfig = Static<typeof PriceSchema>;
+export type PriceRowConfig = Static<typeof PriceRowSchema>;
+export type CatalogEntryConfig = Static<typeof CatalogEntrySchema>;

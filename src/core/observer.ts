@@ -69,6 +69,12 @@ export interface TerminalFact extends TaskFacts {
   engine?: string;
   tokens_out: number;
   prompt_tokens?: number;
+  /** The pool's model, set with the cost (the cost metric's label). */
+  model?: string;
+  /** What the task cost in USD; absent when it never ran or nothing priced it. */
+  cost_usd?: number;
+  /** Set for a task that ran: `unpriced` when neither the provider nor the price table gave a cost. */
+  cost_source?: 'reported' | 'price_table' | 'unpriced';
   queue_wait_ms: number;
   decode_time_ms: number;
   e2e_ms: number;

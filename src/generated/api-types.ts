@@ -228,8 +228,11 @@ export interface paths {
         };
         /**
          * The models a data client may use (OpenAI list format)
-         * @description One entry per pool model and per alias, with the context length, engine and capabilities
-         *     in extra fields (`orchqueue`). A data token may call it.
+         * @description The model catalog: one entry per pool model and per alias, then the `catalog` config
+         *     entries no pool serves, then models the pools' providers list (Ollama `/api/tags`) that
+         *     are not already there. Static entries win on conflict; a listing that fails adds nothing.
+         *     Context length, engine, capabilities, price and whether a pool serves the id are in extra
+         *     fields (`orchqueue`). A data token may call it.
          */
         get: operations["listModels"];
         put?: never;
@@ -896,6 +899,15 @@ export interface components {
             error?: components["schemas"]["ErrorEvent"];
             /** @description id of the newest event in the task log (0 before the first) */
             last_event_id: number;
+            /** @description what the task cost in US dollars, once it ended after running; absent when no price is known (see `warnings`) */
+            cost_usd?: number;
+            /**
+             * @description `reported`: the provider said what the request cost (OpenRouter); `price_table`: the configured price applied to the usage
+             * @enum {string}
+             */
+            cost_source?: "reported" | "price_table";
+            /** @description things the gateway could not do for this task that did not fail it, e.g. `no price for model X` */
+            warnings?: string[];
         };
         CancelResult: {
             task_id: string;
@@ -994,6 +1006,24 @@ export interface components {
                     engine?: components["schemas"]["EngineKind"];
                     alias_of?: string;
                     context_length?: number;
+                    description?: string;
+                    /** @description USD per million tokens, from the price table or the catalog entry */
+                    pricing?: {
+                        input_per_mtok: number;
+                        cached_input_per_mtok?: number;
+                        output_per_mtok: number;
+                        /** @enum {string} */
+                        currency: "USD";
+                    };
+                    /** @description a pool serves this id (false for a catalog entry or a listed model no pool routes to; asking for it is refused) */
+                    served?: boolean;
+                    /**
+                     * @description where the entry comes from: a pool model or alias, a `catalog` config entry, or a provider's model listing
+                     * @enum {string}
+                     */
+                    source?: "pool" | "catalog" | "listing";
+                    /** @description the pool whose provider listing named this model */
+                    listed_by?: string;
                     ready?: boolean;
                     capabilities?: {
                         chat?: boolean;
@@ -1048,7 +1078,7 @@ export interface components {
             tokens?: number;
             /** @description decode wall time over all turns (at most 365 days) */
             time_ms?: number;
-            /** @description cost units over all turns (tokens × the pool's `cost_per_1k_tokens` / 1000) */
+            /** @description cost over all turns: USD when the pool's model has a price (or the provider reports one), else tokens × the pool's `cost_per_1k_tokens` / 1000 */
             cost?: number;
         };
         SessionCreate: {

@@ -236,6 +236,22 @@ const TaskStatusSchema = {
       minimum: 0,
       description: "id of the newest event in the task log (0 before the first)",
     },
+    cost_usd: {
+      type: "number",
+      minimum: 0,
+      description: "what the task cost in US dollars, once it ended after running; absent when no price is known (see `warnings`)",
+    },
+    cost_source: {
+      type: "string",
+      enum: ["reported", "price_table"],
+      description: "`reported`: the provider said what the request cost (OpenRouter); `price_table`: the configured price applied to the usage",
+    },
+    warnings: {
+      type: "array",
+      maxItems: 16,
+      items: { type: "string" },
+      description: "things the gateway could not do for this task that did not fail it, e.g. `no price for model X`",
+    },
   },
 } as const;
 
@@ -388,6 +404,28 @@ const ModelListSchema = {
               engine: EngineKindSchema,
               alias_of: { type: "string" },
               context_length: { type: "integer" },
+              description: { type: "string" },
+              pricing: {
+                type: "object",
+                description: "USD per million tokens, from the price table or the catalog entry",
+                required: ["input_per_mtok", "output_per_mtok", "currency"],
+                properties: {
+                  input_per_mtok: { type: "number" },
+                  cached_input_per_mtok: { type: "number" },
+                  output_per_mtok: { type: "number" },
+                  currency: { type: "string", enum: ["USD"] },
+                },
+              },
+              served: {
+                type: "boolean",
+                description: "a pool serves this id (false for a catalog entry or a listed model no pool routes to; asking for it is refused)",
+              },
+              source: {
+                type: "string",
+                enum: ["pool", "catalog", "listing"],
+                description: "where the entry comes from: a pool model or alias, a `catalog` config entry, or a provider's model listing",
+              },
+              listed_by: { type: "string", description: "the pool whose provider listing named this model" },
               ready: { type: "boolean" },
               capabilities: {
                 type: "object",
@@ -472,7 +510,7 @@ const SessionBudgetLimitsSchema = {
       type: "number",
       exclusiveMinimum: 0,
       maximum: 1000000000000000,
-      description: "cost units over all turns (tokens × the pool's `cost_per_1k_tokens` / 1000)",
+      description: "cost over all turns: USD when the pool's model has a price (or the provider reports one), else tokens × the pool's `cost_per_1k_tokens` / 1000",
     },
   },
 } as const;

@@ -149,6 +149,7 @@ export class Dispatcher {
             ...(event.promptTokens !== undefined ? { promptTokens: event.promptTokens } : {}),
             ...(event.cachedTokens !== undefined ? { cachedTokens: event.cachedTokens } : {}),
             ...(event.slotId !== undefined ? { slotId: event.slotId } : {}),
+            ...(event.costUsd !== undefined ? { costUsd: event.costUsd } : {}),
           });
           this.observeSpeed(pool, replica, task);
         }

@@ -1,5 +1,5 @@
 // Settling a task's session turn when it ends: a task that never ran gives its turn back; one
-// that ran records its usage (tokens, time, cost) and where it ran (affinity, KV warmth).
+// that ran records its usage (tokens, time, its priced cost) and where it ran (affinity, KV warmth).
 
 import type { SessionStore } from '../core/state-ports.ts';
 import type { Ended, Ending, Task } from './task.ts';
@@ -12,11 +12,11 @@ export function settleSession(sessions: SessionStore, task: Task, ending: Ending
     sessions.cancelTurn(sessionId);
     return;
   }
-  const tokens = task.promptTokens + task.tokensOut;
   sessions.endTurn(sessionId, {
     tokens: task.tokensOut,
     time_ms: Math.round(ended.figures.serviceMs),
-    cost: (tokens * task.pool.config.cost_per_1k_tokens) / 1000,
+    // A task that ran has its cost (Task.end): USD when priced, else the pool's fallback rate.
+    cost: task.cost?.budget ?? 0,
     pool_id: task.pool.id,
     replica_id: replica.id,
     ...(ending.state === 'completed' && ending.slotId !== undefined ? { slot_id: ending.slotId } : {}),

@@ -21,6 +21,7 @@ import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
 import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from './task.ts';
 import type { QuotaReservation, QuotaStanding } from '../core/tenancy/quota.ts';
+import { priceOf } from './task-price.ts';
 
 export interface TaskServiceDeps {
   config: Config;
@@ -213,6 +214,7 @@ export class TaskService {
       owner,
       ...(plan.affinity ? { affinity: plan.affinity } : {}),
       ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
+      ...priceOf(config, pool),
       orphanTimer: (task) => this.orphanTimer(task),
     });
   }

@@ -12,6 +12,7 @@ import type { FinishReason, Priority } from '../core/task/events.ts';
 import { taskFigures, type TaskFigures } from '../core/task/figures.ts';
 import { transition, type LifecycleEvent, type TaskState, type TerminalState } from '../core/task/lifecycle.ts';
 import type { ValidConversation } from '../core/chat/conversation.ts';
+import { taskCost, type Price, type TaskCost } from '../core/pricing/cost.ts';
 import type { components } from '../generated/api-types.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
@@ -33,7 +34,7 @@ export type TaskStatus = components['schemas']['TaskStatus'];
 
 /** How a task ends. */
 export type Ending =
-  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number }
+  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number; costUsd?: number }
   | { state: 'canceled'; reason: string }
   | { state: Exclude<TerminalState, 'completed'>; error: OrchError; reason?: string };
 
@@ -79,6 +80,8 @@ export interface TaskInit {
    * task is exempt (`detach`, grace off). The task cancels the timer when a reader comes back.
    */
   orphanTimer?: (task: Task) => Timer | undefined;
+  /** The price found at admission for the pool's model (core/pricing findPrice); absent = unpriced. */
+  price?: { model: string; price: Price };
 }
 
 /** The tenant a task belongs to and the key id that submitted it (never the key). */
@@ -129,7 +132,9 @@ export class Task {
   readonly #orphanTimer: ((task: Task) => Timer | undefined) | undefined;
   #orphan: Timer | undefined;
   #figures: TaskFigures | undefined;
-  readonly #usage: { promptTokens: number; cachedTokens?: number };
+  readonly #usage: { promptTokens: number; cachedTokens?: number; costUsd?: number };
+  readonly #price: { model: string; price: Price } | undefined;
+  #cost: TaskCost | undefined;
 
   constructor(init: TaskInit) {
     this.id = init.id;
@@ -151,6 +156,7 @@ export class Task {
     this.keyId = init.owner?.keyId ?? 'anonymous';
     this.#orphanTimer = init.orphanTimer;
     this.#usage = { promptTokens: init.promptTokens };
+    this.#price = init.price;
   }
 
   get state(): TaskState {
@@ -208,6 +214,10 @@ export class Task {
   /** Input tokens (as the engine reported them at the end, else estimated) and output tokens. */
   get usage(): { promptTokens: number; cachedTokens?: number; outputTokens: number } {
     return { ...this.#usage, outputTokens: this.#tokensOut };
+  }
+  /** What the task cost, once it ended after running on a replica (undefined otherwise). */
+  get cost(): TaskCost | undefined {
+    return this.#cost;
   }
   /** The end-of-task figures, once the task has ended. */
   get figures(): TaskFigures | undefined {
@@ -343,6 +353,7 @@ export class Task {
       if (ending.state === 'completed') {
         if (ending.promptTokens !== undefined) this.#usage.promptTokens = ending.promptTokens;
         if (ending.cachedTokens !== undefined) this.#usage.cachedTokens = ending.cachedTokens;
+        if (ending.costUsd !== undefined) this.#usage.costUsd = ending.costUsd;
       }
       this.log.append('end', { tokens_out: this.#tokensOut, decode_time_ms: Math.round(figures.decodeMs), finish_reason: this.#finishReason });
     } else {
@@ -350,6 +361,7 @@ export class Task {
       this.#error = errorEventData(ending.error);
       this.log.append('error', this.#error);
     }
+    if (this.#replica) this.#cost = this.#priced();
     // One shared reason per state: building an Error per task showed up in profiles.
     if (ending.state !== 'completed') this.#abort?.abort(ABORT_REASONS[ending.state]);
     return { state: ending.state, wasQueued: from === 'queued', figures };
@@ -371,8 +383,13 @@ export class Task {
   }
 
   /** What ended the task, for the terminal lifecycle fact. */
-  endingFacts(): { finish_reason?: FinishReason; error_code?: ErrorData['code']; cancel_reason?: string; replica_id?: string; engine?: string } {
+  endingFacts(): {
+    finish_reason?: FinishReason; error_code?: ErrorData['code']; cancel_reason?: string; replica_id?: string; engine?: string;
+    model?: string; cost_usd?: number; cost_source?: TaskCost['source'];
+  } {
+    const cost = this.#cost;
     return {
+      ...(cost ? { model: this.pool.config.model, cost_source: cost.source, ...('usd' in cost ? { cost_usd: cost.usd } : {}) } : {}),
       ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
       ...(this.#error ? { error_code: this.#error.code } : {}),
       ...(this.#cancelReason ? { cancel_reason: this.#cancelReason } : {}),
@@ -399,7 +416,25 @@ export class Task {
       ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
       ...(this.#error ? { error: this.#error } : {}),
       last_event_id: this.log.lastSeq,
+      ...(this.#cost && 'usd' in this.#cost ? { cost_usd: this.#cost.usd, cost_source: this.#cost.source } : {}),
+      ...(this.#cost && 'warning' in this.#cost ? { warnings: [this.#cost.warning] } : {}),
     };
+  }
+
+  /** The cost of what ran: the usage as the engine reported it at the end, else as estimated and counted. */
+  #priced(): TaskCost {
+    const { promptTokens, cachedTokens, costUsd } = this.#usage;
+    return taskCost({
+      usage: {
+        inputTokens: promptTokens,
+        outputTokens: this.#tokensOut,
+        ...(cachedTokens !== undefined ? { cachedInputTokens: cachedTokens } : {}),
+        ...(costUsd !== undefined ? { reportedUsd: costUsd } : {}),
+      },
+      price: this.#price?.price,
+      model: this.#price?.model ?? this.pool.config.engine_model ?? this.pool.config.model,
+      fallbackPer1kTokens: this.pool.config.cost_per_1k_tokens,
+    });
   }
 
   #apply(event: LifecycleEvent): void {

@@ -117,6 +117,10 @@ export function applyLiveSettings(running: Config, next: Config): string[] {
     }
   }
   running.pools = next.pools;
+  // Prices and the catalog are read per task and per listing: they apply from the next one.
+  running.pricing = next.pricing;
+  running.catalog = next.catalog;
+  running.model_discovery = next.model_discovery;
   return restartNeeded;
 }
 

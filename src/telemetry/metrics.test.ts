@@ -91,6 +91,19 @@ describe('createMetrics', () => {
     expect(v('orchqueue_control_actions_total', { action: 'drain', outcome: 'accepted' })).toBe(1);
   });
 
+  it('adds the USD of each priced task to the cost counter by pool and model, and counts unpriced tasks apart', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false });
+    m.finished(finished('a', { model: 'sonnet', cost_usd: 0.0105, cost_source: 'price_table' }));
+    m.finished(finished('b', { model: 'sonnet', cost_usd: 0.02, cost_source: 'reported' }));
+    m.finished(finished('c', { pool_id: 'p2', model: 'llama', cost_source: 'unpriced' }));
+    m.finished(finished('d', { state: 'canceled', replica_id: undefined }));
+    const { parsed, text } = await scrape(m);
+    expect(sampleValue(parsed, 'orchqueue_cost_usd_total', { pool: 'p1', model: 'sonnet' })).toBeCloseTo(0.0305, 12);
+    expect(sampleValue(parsed, 'orchqueue_unpriced_tasks_total', { pool: 'p2' })).toBe(1);
+    expect(sampleValue(parsed, 'orchqueue_unpriced_tasks_total', { pool: 'p1' })).toBeUndefined();
+    expect(text).not.toContain('orchqueue_cost_usd_total{pool="p2"');
+  });
+
   it('observes histograms in seconds and only for tasks that reached the step', async () => {
     const m = createMetrics({ snapshot, collectDefaults: false });
     driveOneDay(m);

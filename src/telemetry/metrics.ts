@@ -76,6 +76,8 @@ function createInstruments(registry: Registry) {
   const errors = counter('orchqueue_task_errors_total', 'Tasks that ended with an error event, by error code.', ['pool', 'code']);
   const tokensIn = counter('orchqueue_tokens_in_total', 'Prompt tokens of finished tasks, as the engine counted them.', ['pool']);
   const tokensOut = counter('orchqueue_tokens_out_total', 'Generated tokens of finished tasks.', ['pool']);
+  const cost = counter('orchqueue_cost_usd_total', 'What finished tasks cost in US dollars (provider-reported, else the price table).', ['pool', 'model']);
+  const unpriced = counter('orchqueue_unpriced_tasks_total', 'Tasks that ran with no price for their model (cost not known).', ['pool']);
   const backpressure = counter('orchqueue_backpressure_events_total', 'Queue capacity policy actions (refusal or eviction).', ['pool', 'policy']);
   const resumes = counter('orchqueue_sse_stream_resumes_total', 'SSE streams reopened with Last-Event-ID.');
   const controls = counter('orchqueue_control_actions_total', 'Control-plane actions, by action and outcome.', ['action', 'outcome']);
@@ -84,12 +86,12 @@ function createInstruments(registry: Registry) {
   const decode = histogram('orchqueue_decode_duration_seconds', 'Time from placement to the terminal event, for tasks that ran.', ['pool'], LONG_BUCKETS);
   const e2e = histogram('orchqueue_task_duration_seconds', 'End-to-end time from admission to the terminal event.', ['pool', 'priority', 'outcome'], LONG_BUCKETS);
   const http = histogram('orchqueue_http_request_duration_seconds', 'HTTP request duration by route template (SSE streams last as long as the stream).', ['route', 'method', 'status_class'], HTTP_BUCKETS);
-  return { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http };
+  return { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, cost, unpriced, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http };
 }
 
 export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = opts.registry ?? new Registry();
-  const { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http } = createInstruments(registry);
+  const { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, cost, unpriced, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http } = createInstruments(registry);
   registerSnapshotGauges(registry, opts.snapshot);
   if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
 
@@ -122,6 +124,8 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       if (f.replica_id !== undefined) decode.observe(f.decode_time_ms / 1000, f.pool_id);
       tokensOut.add(f.tokens_out, f.pool_id);
       if (f.prompt_tokens !== undefined) tokensIn.add(f.prompt_tokens, f.pool_id);
+      if (f.cost_usd !== undefined) cost.add(f.cost_usd, f.pool_id, f.model ?? f.pool_id);
+      else if (f.cost_source === 'unpriced') unpriced.add(1, f.pool_id);
     },
     control(f) {
       controls.add(1, f.action, f.outcome);

@@ -9,6 +9,7 @@ import type { OrchError } from '../../core/errors.ts';
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { Task, TaskSubmission } from '../../orchestration/task.ts';
+import type { ModelCatalog } from '../../orchestration/model-catalog.ts';
 import type { TaskService } from '../../orchestration/task-service.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
@@ -27,6 +28,7 @@ import { modelList } from './models.ts';
 export interface OpenAiRoutesDeps {
   tasks: TaskService;
   pools: PoolManager<Task>;
+  catalog: ModelCatalog;
   observer: LifecycleObserver;
   heartbeatMs: number;
   defaultMaxTokens: number;
@@ -100,7 +102,7 @@ export async function openAiRoutes(app: FastifyInstance, deps: OpenAiRoutesDeps)
 
   app.route({
     ...route('listModels'),
-    handler: async (_req, reply) => reply.send(modelList(deps.pools.list())),
+    handler: async (_req, reply) => reply.send(modelList(deps.pools.list(), await deps.catalog.list())),
   });
 
   interface Rendering {
