@@ -12,6 +12,7 @@ import type { Task } from './task.ts';
 export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
   const ready = pool.replicas.filter((r) => r.state === 'ready');
   const { queue } = pool;
+  const rateLimitedForMs = pool.rateLimitedForMs();
   return {
     id: pool.id,
     engine: pool.config.engine,
@@ -19,6 +20,7 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
     aliases: pool.config.aliases,
     draining: pool.draining,
     ...(pool.ready ? {} : { unready: pool.unreadyError() }),
+    ...(rateLimitedForMs !== undefined ? { rateLimitedForMs } : {}),
     ctxMax: Math.max(0, ...ready.map((r) => r.ctxMax)),
     deterministic: pool.replicas.every((r) => r.adapter.capabilities.deterministic),
     replicas: pool.views(),

@@ -159,6 +159,7 @@ export class Dispatcher {
       idle.cancel();
       wall.cancel();
       lease.release();
+      this.heedRateLimit(pool, replica);
       this.pump(pool);
     }
   }
@@ -236,6 +237,12 @@ export class Dispatcher {
     }
     if (waitMs === undefined) return;
     this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
+  }
+
+  /** A provider that reported its budget spent keeps the replica out until its reset; then the pool is pumped. */
+  private heedRateLimit(pool: Pool<Task>, replica: Replica): void {
+    const waitMs = replica.heedRateLimit();
+    if (waitMs !== undefined) this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
   }
 
   private canonical(task: Task, replica: Replica): CanonicalRequest {

@@ -102,6 +102,12 @@ const REFUSALS: Refusal[] = [
   { title: 'a model served only by another engine', step: 'pool', tweaks: [req({ engine: 'vllm' })], error: { code: 'INVALID_PARAMS', field: 'engine' } },
   { title: 'a draining pool', step: 'pool', tweaks: [pool({ draining: true })], error: { code: 'DRAINING', pool_id: 'p1', retry_after_ms: 5_000 } },
   { title: "an unready pool (the pool's own error)", step: 'pool', tweaks: [pool({ unready: UNREADY })], error: UNREADY },
+  {
+    title: "a provider pool whose every replica has spent its provider's rate-limit budget",
+    step: 'pool',
+    tweaks: [pool({ rateLimitedForMs: 6_500, unready: UNREADY })],
+    error: { code: 'RATE_LIMITED', pool_id: 'p1', retry_after_ms: 6_500, policy_label: 'provider_rate_limit' },
+  },
   // Capability
   { title: 'max_tokens over the server limit', step: 'capability', tweaks: [req({ max_tokens: 513 })], error: { code: 'INVALID_PARAMS', field: 'max_tokens', pool_id: 'p1' } },
   { title: 'max_tokens over the context', step: 'capability', tweaks: [pool({ ctxMax: 300 }), req({ max_tokens: 301 })], error: { code: 'INVALID_PARAMS', field: 'max_tokens', pool_id: 'p1' } },

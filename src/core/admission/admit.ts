@@ -40,6 +40,11 @@ export interface PoolSnapshot {
   draining: boolean;
   /** Why no work can start now (no ready replica, all overloaded); undefined when ready. */
   unready?: OrchError;
+  /**
+   * Every replica up waits out its provider's spent rate-limit budget: the wait until the first
+   * reset (issue 13 item 5). Admission answers 429 with it instead of queueing a request bound to fail.
+   */
+  rateLimitedForMs?: number;
   /** Largest context among ready replicas. */
   ctxMax: number;
   deterministic: boolean;
@@ -151,6 +156,14 @@ function resolvePool(pools: readonly PoolSnapshot[], req: AdmissionRequest): Res
       : fail(orchError('INVALID_PARAMS', `unknown model ${req.model}`, { field: 'model' }));
   }
   if (pool.draining) return fail(orchError('DRAINING', `pool ${pool.id} is draining and takes no new work`, { pool_id: pool.id, retry_after_ms: 5_000 }));
+  if (pool.rateLimitedForMs !== undefined) {
+    return fail(orchError('RATE_LIMITED', `the provider behind pool ${pool.id} reports its rate-limit budget spent; retry after its reset`, {
+      pool_id: pool.id,
+      engine: pool.engine,
+      retry_after_ms: pool.rateLimitedForMs,
+      policy_label: 'provider_rate_limit',
+    }));
+  }
   if (pool.unready) return fail(pool.unready);
   return ok(pool);
 }
