@@ -1,7 +1,8 @@
 // Event-driven dispatch (never polled): `pump` runs when work arrives or capacity appears,
 // places the next committed task with the pure `decide`, and streams it from the engine into
 // the task's event log. A failure before the first token re-places the task once on another
-// replica; after the first token it is a terminal WORKER_RESET, never a silent retry.
+// replica, or hops to the pool's next fallback pool; after the first token it is a terminal
+// WORKER_RESET, never a silent retry.
 
 import type { Logger } from 'pino';
 import { EngineError, type CanonicalRequest } from '../adapters/contract.ts';
@@ -23,6 +24,8 @@ export interface DispatcherDeps {
   finish: (task: Task, ending: Ending) => boolean;
   /** W3C trace context for the engine call of a task, when it is traced (telemetry). */
   traceparentFor?: (taskId: string) => string | undefined;
+  /** The other pools, for fallback hops (issue 13 item 6); without it no task leaves its pool. */
+  pools?: { get(id: string): Pool<Task> | undefined };
 }
 
 /** Failures before the first token that another replica may not share. */
@@ -41,6 +44,8 @@ export class Dispatcher {
   private readonly failures = new WeakMap<Task, OrchError>();
   /** Re-placed tasks that may return to the replica they failed on: nothing else can serve them (Pool.replacement). */
   private readonly mayReturn = new WeakSet<Task>();
+  /** Why a task is in its pool's retry list after a fallback hop: the head of its next placement's decision. */
+  private readonly hops = new WeakMap<Task, string>();
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
@@ -125,7 +130,16 @@ export class Dispatcher {
     const lease = replica.lease({ maxTokens: task.request.max_tokens, tokensOut: () => task.tokensOut });
     const { signal, queueWaitMs } = task.place(replica, { now: clock.now(), mono: clock.monotonic() });
     const engine = pool.config.engine;
-    this.deps.observer.placed?.({ ...task.facts(), replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs), decision, attempt: task.tried.length + 1 });
+    const hop = this.hops.get(task);
+    this.hops.delete(task);
+    this.deps.observer.placed?.({
+      ...task.facts(),
+      replica_id: replica.id,
+      engine,
+      queue_wait_ms: Math.round(queueWaitMs),
+      decision: hop === undefined ? decision : `${hop}; ${decision}`,
+      attempt: task.attempt,
+    });
     // A re-placed task gets a second `started` naming the replica that now serves it.
     task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs) });
     const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
@@ -195,31 +209,67 @@ export class Dispatcher {
     this.deps.finish(task, { state: 'failed', error });
   }
 
-  /** Before the first token: re-place once elsewhere. After: terminal error, never a retry. */
+  /**
+   * Before the first token: re-place once in the pool when a replica can take the task now (or
+   * the failed one still serves); else hop to the pool's next fallback; else wait for the
+   * failed replica within the deadline; else end with the honest wait. After: terminal, never a retry.
+   */
   private fail(pool: Pool<Task>, task: Task, replica: Replica, err: unknown): void {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
-    if (task.tokensOut === 0 && task.tried.length === 0 && REPLACEABLE.has(error.code)) {
+    if (task.tokensOut === 0 && REPLACEABLE.has(error.code)) {
       const deadline = task.request.deadline_ms;
       const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
-      const where = pool.replacement(replica, placementJob(task.request, task.affinity?.replica_id), deadlineLeftMs);
+      const where = task.tried.length === 0 ? pool.replacement(replica, placementJob(task.request, task.affinity?.replica_id), deadlineLeftMs) : undefined;
+      if (where?.kind === 'elsewhere' || (where?.kind === 'same' && replica.serviceable)) return this.replace(pool, task, replica, error, where.kind);
+      const fallback = this.fallbackFor(pool, task);
+      if (fallback) return this.hop(pool, fallback, task, error);
+      if (where?.kind === 'same') return this.replace(pool, task, replica, error, 'same');
       // Nowhere to go within the deadline: end now with the honest wait, not after the outage.
-      if (where.kind === 'none') {
+      if (where?.kind === 'none') {
         this.deps.finish(task, { state: 'failed', error: { ...error, retry_after_ms: where.retryAfterMs } });
         return;
       }
-      if (where.kind === 'same') this.mayReturn.add(task);
-      task.requeue();
-      this.failures.set(task, error);
-      this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');
-      pool.retry.push(task);
-      return;
     }
     const code = task.tokensOut > 0 && error.code !== 'DECODE_TIMEOUT' ? 'WORKER_RESET' : error.code;
     this.deps.finish(task, {
       state: 'failed',
       error: code === error.code ? error : orchError(code, `the engine connection failed after the first token: ${error.message}`, { engine: pool.config.engine, retry_after_ms: 1_000 }),
     });
+  }
+
+  private replace(pool: Pool<Task>, task: Task, replica: Replica, error: OrchError, where: 'elsewhere' | 'same'): void {
+    if (where === 'same') this.mayReturn.add(task);
+    task.requeue();
+    this.failures.set(task, error);
+    this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');
+    pool.retry.push(task);
+  }
+
+  /**
+   * The first of the pool's fallbacks the task has not been in that can serve it now: ready,
+   * and speaking chat when the task is a conversation.
+   */
+  private fallbackFor(pool: Pool<Task>, task: Task): Pool<Task> | undefined {
+    for (const id of pool.config.fallbacks) {
+      if (task.pools.includes(id)) continue;
+      const next = this.deps.pools?.get(id);
+      if (!next?.ready) continue;
+      if (task.request.chat !== undefined && !next.replicas.every((r) => r.adapter.capabilities.chat !== undefined)) continue;
+      return next;
+    }
+    return undefined;
+  }
+
+  /** Moves the task into the fallback pool's retry list (ahead of its queue) and pumps it. */
+  private hop(from: Pool<Task>, to: Pool<Task>, task: Task, error: OrchError): void {
+    this.mayReturn.delete(task);
+    task.moveTo(to);
+    this.failures.set(task, error);
+    this.hops.set(task, `fallback ${task.pools.length - 1}: pool ${from.id} → ${to.id} after ${error.code}`);
+    this.deps.logger.warn({ task_id: task.id, pool_id: from.id, fallback_pool_id: to.id, code: error.code }, 'task moved to a fallback pool after a failure before its first token');
+    to.retry.push(task);
+    this.pump(to);
   }
 
   /**

@@ -1,0 +1,118 @@
+// Fallback pools (issue 13 item 6) through the real gateway: an Anthropic pool (its fake) that
+// answers 529 overloaded hands the task to its OpenAI-compatible fallback (its fake) before the
+// first token; the stream has exactly one terminal event, and the audit's placement rows show
+// both hops. A failure after the first token is never retried, on any pool.
+
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAnthropicFake, type AnthropicFake } from '../fakes/anthropic/fake.ts';
+import { startOpenAiFake, type OpenAiFake } from '../fakes/openai/fake.ts';
+import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
+import { openStream, terminal } from '../support/sse-client.ts';
+
+const ANTHROPIC_ENV = 'ORCHQUEUE_TEST_FALLBACK_ANTHROPIC_KEY';
+const OPENAI_ENV = 'ORCHQUEUE_TEST_FALLBACK_OPENAI_KEY';
+
+let gw: TestGateway | undefined;
+let primary: AnthropicFake | undefined;
+let backup: OpenAiFake | undefined;
+afterEach(async () => {
+  await gw?.close();
+  await primary?.close();
+  await backup?.close();
+  gw = undefined;
+  primary = undefined;
+  backup = undefined;
+});
+
+async function setup({ audited = false, claude = {} }: { audited?: boolean; claude?: Record<string, unknown> } = {}) {
+  process.env[ANTHROPIC_ENV] = 'sk-ant-fallback-0123';
+  process.env[OPENAI_ENV] = 'sk-fallback-0123';
+  primary = await startAnthropicFake({ apiKey: 'sk-ant-fallback-0123', model: 'claude-fake' });
+  backup = await startOpenAiFake({ apiKey: 'sk-fallback-0123', model: 'gpt-fake' });
+  const pools = [
+    {
+      id: 'claude',
+      engine: 'anthropic',
+      model: 'claude',
+      engine_model: 'claude-fake',
+      fallbacks: ['gpt'],
+      replicas: [{ id: 'anthropic', url: primary.url, slots: 2, options: { api_key: { env: ANTHROPIC_ENV }, overload_retry_after_ms: 5_000 } }],
+      ...claude,
+    },
+    { id: 'gpt', engine: 'openai', model: 'gpt', engine_model: 'gpt-fake', replicas: [{ id: 'openai', url: backup.baseUrl, slots: 2, options: { api_key: { env: OPENAI_ENV } } }] },
+  ];
+  gw = await startGateway(testConfig({ pools, ...(audited ? { audit: { backend: 'pglite', data_dir: 'memory://' } } : {}) }));
+  for (let i = 0; i < 200; i++) {
+    const pools = (await gw.get('/v1/pools')).body as { pools?: Array<{ ready: boolean }> } | Array<{ ready: boolean }>;
+    const list = Array.isArray(pools) ? pools : (pools.pools ?? []);
+    if (list.length === 2 && list.every((p) => p.ready)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return gw;
+}
+
+const body = { model: 'claude', prompt: 'hello there', max_tokens: 4 };
+const generations = (fake: { seen: Array<{ path: string }> } | undefined, path: string) => fake?.seen.filter((r) => r.path.startsWith(path)).length ?? 0;
+
+async function placements(g: TestGateway, taskId: string): Promise<Array<{ pool_id: string; data: Record<string, unknown> }>> {
+  // The writer group-commits: wait until the terminal row is in.
+  for (let i = 0; i < 100; i++) {
+    const rows = ((await g.get(`/v1/audit?task_id=${taskId}`)).body as { rows: Array<{ kind: string; pool_id: string; data: Record<string, unknown> }> }).rows;
+    if (rows.some((r) => r.kind === 'terminal')) return rows.filter((r) => r.kind === 'placement');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`no terminal audit row for ${taskId}`);
+}
+
+describe('fallback pools', () => {
+  it('hands a task the primary refuses with 529 to the fallback before the first token: one terminal event, both hops audited', async () => {
+    const g = await setup({ audited: true });
+    await primary?.setMode('overloaded');
+    const taskId = randomUUID();
+    const run = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body: { ...body, task_id: taskId } });
+    expect(run.status).toBe(200);
+    const ends = terminal(run.events);
+    expect(ends.map((e) => e.event)).toEqual(['end']);
+    const started = run.events.filter((e) => e.event === 'started').map((e) => e.data['pool_id']);
+    expect(started).toEqual(['claude', 'gpt']);
+    expect(generations(primary, '/v1/messages')).toBe(1);
+    expect(generations(backup, '/v1/chat/completions')).toBe(1);
+    // The fallback was asked for its own engine model.
+    expect((backup?.seen.find((r) => r.path.startsWith('/v1/chat/completions'))?.body as { model: string }).model).toBe('gpt-fake');
+
+    const rows = await placements(g, taskId);
+    expect(rows.map((r) => [r.pool_id, r.data['attempt']])).toEqual([['claude', 1], ['gpt', 2]]);
+    expect(rows[1]?.data['decision']).toMatch(/^fallback 1: pool claude → gpt after REPLICA_EXHAUSTED; /);
+    const status = (await g.get(`/v1/tasks/${taskId}`)).body as Record<string, unknown>;
+    expect(status).toMatchObject({ state: 'completed', pool_id: 'gpt', engine: 'openai' });
+  });
+
+  it('never retries a failure after the first token, on the pool or its fallback', async () => {
+    const g = await setup();
+    await primary?.setMode({ kind: 'reset-at-token', at: 2 });
+    const run = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body });
+    const ends = terminal(run.events);
+    expect(ends).toHaveLength(1);
+    expect(ends[0]).toMatchObject({ event: 'error', data: { code: 'WORKER_RESET' } });
+    expect(run.events.filter((e) => e.event === 'started')).toHaveLength(1);
+    expect(generations(backup, '/v1/chat/completions')).toBe(0);
+  });
+
+  it('ends with the primary error when the fallback is not ready, without waiting out the overload', async () => {
+    const g = await setup();
+    await primary?.setMode('overloaded');
+    await backup?.close();
+    backup = undefined;
+    // The fallback's replica goes unready once its probe fails.
+    for (let i = 0; i < 200; i++) {
+      const pools = JSON.stringify((await g.get('/v1/pools')).body);
+      if (/"id":"gpt"[^}]*"ready":false/.test(pools) || pools.includes('"ready":false')) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const run = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body });
+    const ends = terminal(run.events);
+    expect(ends).toHaveLength(1);
+    expect(ends[0]).toMatchObject({ event: 'error', data: { code: 'REPLICA_EXHAUSTED', retry_after_ms: 5_000 } });
+  });
+});
