@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { AdmittedFact } from '../../src/core/observer.ts';
 import { startAnthropicFake, type AnthropicFake } from '../fakes/anthropic/fake.ts';
 import { startOpenAiFake, type OpenAiFake } from '../fakes/openai/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
@@ -25,10 +26,13 @@ afterEach(async () => {
   backup = undefined;
 });
 
-async function setup({ audited = false, claude = {} }: { audited?: boolean; claude?: Record<string, unknown> } = {}) {
+let admitted: AdmittedFact[] = [];
+
+async function setup({ audited = false, claude = {}, remainingRequests }: { audited?: boolean; claude?: Record<string, unknown>; remainingRequests?: number } = {}) {
+  admitted = [];
   process.env[ANTHROPIC_ENV] = 'sk-ant-fallback-0123';
   process.env[OPENAI_ENV] = 'sk-fallback-0123';
-  primary = await startAnthropicFake({ apiKey: 'sk-ant-fallback-0123', model: 'claude-fake' });
+  primary = await startAnthropicFake({ apiKey: 'sk-ant-fallback-0123', model: 'claude-fake', ...(remainingRequests !== undefined ? { remainingRequests } : {}) });
   backup = await startOpenAiFake({ apiKey: 'sk-fallback-0123', model: 'gpt-fake' });
   const pools = [
     {
@@ -42,7 +46,8 @@ async function setup({ audited = false, claude = {} }: { audited?: boolean; clau
     },
     { id: 'gpt', engine: 'openai', model: 'gpt', engine_model: 'gpt-fake', replicas: [{ id: 'openai', url: backup.baseUrl, slots: 2, options: { api_key: { env: OPENAI_ENV } } }] },
   ];
-  gw = await startGateway(testConfig({ pools, ...(audited ? { audit: { backend: 'pglite', data_dir: 'memory://' } } : {}) }));
+  const observers = [{ admitted: (fact: AdmittedFact) => void admitted.push(fact) }];
+  gw = await startGateway(testConfig({ pools, ...(audited ? { audit: { backend: 'pglite', data_dir: 'memory://' } } : {}) }), { observers });
   for (let i = 0; i < 200; i++) {
     const pools = (await gw.get('/v1/pools')).body as { pools?: Array<{ ready: boolean }> } | Array<{ ready: boolean }>;
     const list = Array.isArray(pools) ? pools : (pools.pools ?? []);
@@ -114,5 +119,27 @@ describe('fallback pools', () => {
     const ends = terminal(run.events);
     expect(ends).toHaveLength(1);
     expect(ends[0]).toMatchObject({ event: 'error', data: { code: 'REPLICA_EXHAUSTED', retry_after_ms: 5_000 } });
+  });
+
+  it("admits into the fallback when the primary provider's budget is spent and fallback_on_no_capacity is set", async () => {
+    const g = await setup({ remainingRequests: 1, claude: { fallback_on_no_capacity: true } });
+    const first = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body });
+    expect(terminal(first.events)[0]?.event).toBe('end');
+    const second = await g.post('/v1/tasks', body);
+    expect(second.status).toBe(202);
+    const id = (second.body as { task_id: string }).task_id;
+    const run = await openStream(`${g.url}/v1/tasks/${id}/stream`);
+    expect(terminal(run.events).map((e) => e.event)).toEqual(['end']);
+    expect(run.events.filter((e) => e.event === 'started').map((e) => e.data['pool_id'])).toEqual(['gpt']);
+    expect(admitted.at(-1)).toMatchObject({ task_id: id, pool_id: 'gpt', fallback_from_pool_id: 'claude', fallback_code: 'RATE_LIMITED' });
+    expect(generations(primary, '/v1/messages')).toBe(1);
+  });
+
+  it('answers the honest 429 without fallback_on_no_capacity', async () => {
+    const g = await setup({ remainingRequests: 1 });
+    await openStream(`${g.url}/v1/tasks`, { method: 'POST', body });
+    const second = await g.post('/v1/tasks', body);
+    expect(second.status).toBe(429);
+    expect(generations(backup, '/v1/chat/completions')).toBe(0);
   });
 });
