@@ -7,6 +7,8 @@
 import type { Logger } from 'pino';
 import { EngineError, type CanonicalRequest } from '../adapters/contract.ts';
 import type { Config } from '../config/schema.ts';
+import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
+import type { ChatWarning } from '../core/chat/warning.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
@@ -132,12 +134,15 @@ export class Dispatcher {
     const engine = pool.config.engine;
     const hop = this.hops.get(task);
     this.hops.delete(task);
+    const { request, warnings } = this.canonical(task, replica);
+    const handoff = warnings.length === 0 ? [] : [`handoff: ${warnings.map((w) => (w.field === undefined ? w.code : `${w.code} ${w.field}`)).join(', ')}`];
+    if (warnings.length > 0) this.deps.logger.info({ task_id: task.id, pool_id: pool.id, replica_id: replica.id, warnings }, 'conversation rewritten for its target');
     this.deps.observer.placed?.({
       ...task.facts(),
       replica_id: replica.id,
       engine,
       queue_wait_ms: Math.round(queueWaitMs),
-      decision: hop === undefined ? decision : `${hop}; ${decision}`,
+      decision: [...(hop === undefined ? [] : [hop]), decision, ...handoff].join('; '),
       attempt: task.attempt,
     });
     // A re-placed task gets a second `started` naming the replica that now serves it.
@@ -145,7 +150,7 @@ export class Dispatcher {
     const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
     const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
-      for await (const event of replica.adapter.stream(this.canonical(task, replica), signal)) {
+      for await (const event of replica.adapter.stream(request, signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
           if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
@@ -295,11 +300,14 @@ export class Dispatcher {
     if (waitMs !== undefined) this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
   }
 
-  private canonical(task: Task, replica: Replica): CanonicalRequest {
+  /** The engine request; a conversation is first rewritten into the shape this replica's adapter takes (handoff). */
+  private canonical(task: Task, replica: Replica): { request: CanonicalRequest; warnings: ChatWarning[] } {
     const r = task.request;
+    const caps = replica.adapter.capabilities;
+    const chat = r.chat !== undefined && caps.chat !== undefined ? handOff(r.chat, { caps: caps.chat, shape: caps.chatShape ?? FREE_SHAPE }) : undefined;
     const slot = task.affinity?.replica_id === replica.id ? task.affinity.slot_id : undefined;
     const traceparent = this.deps.traceparentFor?.(task.id);
-    return {
+    const request: CanonicalRequest = {
       taskId: task.id,
       model: task.pool.config.engine_model ?? task.pool.config.model,
       prompt: r.prompt,
@@ -311,8 +319,9 @@ export class Dispatcher {
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
       ...(traceparent !== undefined ? { traceparent } : {}),
-      ...(r.chat !== undefined ? { chat: r.chat } : {}),
+      ...(r.chat !== undefined ? { chat: chat?.conversation ?? r.chat } : {}),
     };
+    return { request, warnings: chat?.warnings ?? [] };
   }
 }
 

@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AdmittedFact } from '../../src/core/observer.ts';
+import type { AdmittedFact, PlacedFact } from '../../src/core/observer.ts';
 import { startAnthropicFake, type AnthropicFake } from '../fakes/anthropic/fake.ts';
 import { startOpenAiFake, type OpenAiFake } from '../fakes/openai/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
@@ -27,9 +27,18 @@ afterEach(async () => {
 });
 
 let admitted: AdmittedFact[] = [];
+let placed: PlacedFact[] = [];
 
-async function setup({ audited = false, claude = {}, remainingRequests }: { audited?: boolean; claude?: Record<string, unknown>; remainingRequests?: number } = {}) {
+interface Setup {
+  audited?: boolean;
+  claude?: Record<string, unknown>;
+  gpt?: Record<string, unknown>;
+  remainingRequests?: number;
+}
+
+async function setup({ audited = false, claude = {}, gpt = {}, remainingRequests }: Setup = {}) {
   admitted = [];
+  placed = [];
   process.env[ANTHROPIC_ENV] = 'sk-ant-fallback-0123';
   process.env[OPENAI_ENV] = 'sk-fallback-0123';
   primary = await startAnthropicFake({ apiKey: 'sk-ant-fallback-0123', model: 'claude-fake', ...(remainingRequests !== undefined ? { remainingRequests } : {}) });
@@ -44,9 +53,16 @@ async function setup({ audited = false, claude = {}, remainingRequests }: { audi
       replicas: [{ id: 'anthropic', url: primary.url, slots: 2, options: { api_key: { env: ANTHROPIC_ENV }, overload_retry_after_ms: 5_000 } }],
       ...claude,
     },
-    { id: 'gpt', engine: 'openai', model: 'gpt', engine_model: 'gpt-fake', replicas: [{ id: 'openai', url: backup.baseUrl, slots: 2, options: { api_key: { env: OPENAI_ENV } } }] },
+    {
+      id: 'gpt',
+      engine: 'openai',
+      model: 'gpt',
+      engine_model: 'gpt-fake',
+      replicas: [{ id: 'openai', url: backup.baseUrl, slots: 2, options: { api_key: { env: OPENAI_ENV }, overload_retry_after_ms: 5_000 } }],
+      ...gpt,
+    },
   ];
-  const observers = [{ admitted: (fact: AdmittedFact) => void admitted.push(fact) }];
+  const observers = [{ admitted: (fact: AdmittedFact) => void admitted.push(fact), placed: (fact: PlacedFact) => void placed.push(fact) }];
   gw = await startGateway(testConfig({ pools, ...(audited ? { audit: { backend: 'pglite', data_dir: 'memory://' } } : {}) }), { observers });
   for (let i = 0; i < 200; i++) {
     const pools = (await gw.get('/v1/pools')).body as { pools?: Array<{ ready: boolean }> } | Array<{ ready: boolean }>;
@@ -141,5 +157,31 @@ describe('fallback pools', () => {
     const second = await g.post('/v1/tasks', body);
     expect(second.status).toBe(429);
     expect(generations(backup, '/v1/chat/completions')).toBe(0);
+  });
+
+  it('rewrites an OpenAI conversation for the Anthropic fallback and puts the handoff warnings in the decision', async () => {
+    const g = await setup({ claude: { fallbacks: [] }, gpt: { fallbacks: ['claude'] } });
+    await backup?.setMode('overloaded');
+    const chat = {
+      model: 'gpt',
+      max_tokens: 4,
+      messages: [
+        { role: 'developer', content: 'Be brief.' },
+        { role: 'assistant', content: 'Hi, how can I help?' },
+        { role: 'user', content: 'Weather?' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call.1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Zürich"}' } }] },
+        { role: 'tool', tool_call_id: 'call.1', content: '21 °C' },
+      ],
+      tools: [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }],
+    };
+    const answer = await g.post('/v1/chat/completions', chat);
+    expect(answer.status, answer.text).toBe(200);
+    expect(placed.map((p) => p.pool_id)).toEqual(['gpt', 'claude']);
+    expect(placed[1]?.decision).toMatch(/^fallback 1: pool gpt → claude after REPLICA_EXHAUSTED; .*; handoff: role_renamed messages\[0\]\.role, tool_call_id_rewritten messages\[3\]\.tool_calls\[0\]\.id, turn_inserted messages\[1\]$/);
+    const sent = primary?.seen.find((r) => r.path === '/v1/messages')?.body as { system: string; messages: Array<{ role: string; content: Array<Record<string, unknown>> }> };
+    expect(sent.system).toBe('Be brief.');
+    expect(sent.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user']);
+    expect(sent.messages[3]?.content.at(-1)).toMatchObject({ type: 'tool_use', id: 'call_1' });
+    expect(sent.messages[4]?.content[0]).toMatchObject({ type: 'tool_result', tool_use_id: 'call_1' });
   });
 });
