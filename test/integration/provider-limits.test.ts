@@ -57,10 +57,14 @@ describe('admission that knows the provider rate limit', () => {
     expect((await g.post('/v1/tasks', body)).status).toBe(202);
   });
 
-  it('refuses a request that passes schema but names the limits wrongly, naming the field', async () => {
-    const g = await setup(5);
+  it('refuses bad input by its field before it judges a spent budget', async () => {
+    const g = await setup(1);
+    await openStream(`${g.url}/v1/tasks`, { method: 'POST', body });
+    expect((await g.post('/v1/tasks', body)).status).toBe(429);
     const bad = await g.post('/v1/tasks', { ...body, max_tokens: 0 });
     expect(bad.status).toBe(400);
-    expect((bad.body as { error: Record<string, unknown> }).error).toMatchObject({ code: 'INVALID_PARAMS' });
+    expect((bad.body as { error: Record<string, unknown> }).error).toMatchObject({ code: 'INVALID_PARAMS', field: 'max_tokens' });
+    const unknown = await g.post('/v1/tasks', { ...body, model: 'nope' });
+    expect((unknown.body as { error: Record<string, unknown> }).error).toMatchObject({ code: 'INVALID_PARAMS', field: 'model' });
   });
 });
