@@ -4,6 +4,7 @@
 
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { ChatCapabilities, ValidConversation } from '../core/chat/conversation.ts';
+import type { ChatShape } from '../core/chat/handoff.ts';
 import type { AnswerFinishReason } from '../core/chat/finish-reason.ts';
 import type { ErrorCode } from '../core/errors.ts';
 import type { ServicePriors } from '../core/admission/predict.ts';
@@ -135,6 +136,12 @@ export interface AdapterCapabilities {
    * request is refused before admission with a reason naming the pool.
    */
   chat?: ChatCapabilities;
+  /**
+   * What the chat target requires of a conversation's shape (alternation, roles, tool-call ids);
+   * the dispatcher rewrites conversations into it before encoding (core/chat/handoff.ts).
+   * Absent = no requirement (FREE_SHAPE).
+   */
+  chatShape?: ChatShape;
 }
 
 /** Codes an adapter may raise; all are members of the error taxonomy. */

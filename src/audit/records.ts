@@ -68,6 +68,7 @@ export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
       tenant: fact.tenant, accepted: true, priority: fact.priority, max_tokens: fact.max_tokens, queue_position: fact.queue_position,
       predicted_start_ms: fact.predicted_start_ms, policy_label: fact.policy_label, evicted_task_id: fact.evicted_task_id,
       prompt_sha256: fact.prompt_sha256, model: fact.model,
+      fallback_from_pool_id: fact.fallback_from_pool_id, fallback_code: fact.fallback_code,
     }),
   };
 }

@@ -63,6 +63,7 @@ export function validateConfig(input: unknown, checks: ConfigChecks = {}): Confi
   }
   problems.push(...duplicates(candidate.pricing.map((row) => row.model), '/pricing', 'a price for model'));
   problems.push(...duplicates(candidate.catalog.map((entry) => entry.id), '/catalog', 'an entry for model'));
+  problems.push(...fallbackProblems(candidate.pools));
   return problems.length ? { ok: false, problems } : { ok: true, config: candidate };
 }
 
@@ -75,6 +76,39 @@ function duplicates(keys: readonly string[], path: string, what: string): string
     seen.add(key);
   });
   return problems;
+}
+
+/** Fallbacks name other existing pools, each once, and never lead back to where they started. */
+function fallbackProblems(pools: readonly PoolConfig[]): string[] {
+  const byId = new Map(pools.map((p) => [p.id, p]));
+  const problems: string[] = [];
+  for (const pool of pools) {
+    pool.fallbacks.forEach((id, i) => {
+      const field = `/pools/${pool.id}/fallbacks/${i}`;
+      if (id === pool.id) problems.push(`${field}: pool ${id} cannot be its own fallback`);
+      else if (!byId.has(id)) problems.push(`${field}: unknown pool ${id}`);
+      else if (pool.fallbacks.indexOf(id) !== i) problems.push(`${field}: pool ${id} is named twice`);
+    });
+  }
+  if (problems.length > 0) return problems;
+  // Depth-first search over fallback edges: a grey pool met again closes a cycle.
+  const colour = new Map<string, 'grey' | 'black'>();
+  const visit = (id: string, path: string[]): string | undefined => {
+    if (colour.get(id) === 'black') return undefined;
+    if (colour.get(id) === 'grey') return [...path.slice(path.indexOf(id)), id].join(' → ');
+    colour.set(id, 'grey');
+    for (const next of byId.get(id)?.fallbacks ?? []) {
+      const cycle = visit(next, [...path, id]);
+      if (cycle !== undefined) return cycle;
+    }
+    colour.set(id, 'black');
+    return undefined;
+  };
+  for (const pool of pools) {
+    const cycle = visit(pool.id, []);
+    if (cycle !== undefined) return [`/pools/${pool.id}/fallbacks: fallbacks form a cycle (${cycle})`];
+  }
+  return [];
 }
 
 export function applyEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {

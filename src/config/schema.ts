@@ -80,6 +80,15 @@ export const PoolSchema = Type.Object(
     tokens_per_s: Type.Optional(
       Type.Number({ exclusiveMinimum: 0, description: 'decode speed of one stream expected before the pool has measured itself: start predictions and retry hints from the first request' }),
     ),
+    fallbacks: Type.Array(Type.String({ minLength: 1, pattern: '^[A-Za-z0-9._-]+$' }), {
+      default: [],
+      description:
+        'ordered pool ids that take a task this pool failed before its first token with a retriable error (overload, rate limit, 5xx, reset); never after the first token',
+    }),
+    fallback_on_no_capacity: Type.Boolean({
+      default: false,
+      description: 'also admit into the first fallback with room when this pool has none at admission (no ready replica, provider rate limit, full queue)',
+    }),
     cost_per_1k_tokens: Type.Number({
       minimum: 0,
       default: 1,

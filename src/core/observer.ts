@@ -27,6 +27,9 @@ export interface AdmittedFact extends TaskFacts {
   policy_label: string;
   /** The model as requested; the audit answers GET /v1/tasks/{id} with it after a restart. */
   model?: string;
+  /** Admitted into this fallback pool because the requested one had no capacity (issue 13 item 6). */
+  fallback_from_pool_id?: string;
+  fallback_code?: ErrorCode;
 }
 
 export interface RejectedFact {

@@ -13,6 +13,7 @@ import type { Task } from './task.ts';
 export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
   const ready = pool.replicas.filter((r) => r.state === 'ready');
   const { queue } = pool;
+  const rateLimitedForMs = pool.rateLimitedForMs();
   return {
     id: pool.id,
     engine: pool.config.engine,
@@ -20,6 +21,9 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
     aliases: pool.config.aliases,
     draining: pool.draining,
     ...(pool.ready ? {} : { unready: pool.unreadyError() }),
+    ...(rateLimitedForMs !== undefined ? { rateLimitedForMs } : {}),
+    fallbacks: pool.config.fallbacks,
+    fallbackOnNoCapacity: pool.config.fallback_on_no_capacity,
     ctxMax: Math.max(0, ...ready.map((r) => r.ctxMax)),
     deterministic: pool.replicas.every((r) => r.adapter.capabilities.deterministic),
     replicas: pool.views(),
@@ -55,17 +59,27 @@ export interface SnapshotSources {
 
 /**
  * Everything `admit` reads, taken in one synchronous pass. Only pools serving the requested
- * model (by name or alias) are snapshotted: resolution among them (engine) stays in core.
+ * model (by name or alias) are snapshotted, and the fallbacks of those that fall back at
+ * admission: resolution among them (engine, fallback order) stays in core.
  */
-export function admissionSnapshot(req: AdmissionRequest, digest: string, src: SnapshotSources): AdmissionSnapshot {
+export function admissionSnapshot(req: AdmissionRequest & { chat?: unknown }, digest: string, src: SnapshotSources): AdmissionSnapshot {
   const { server, audit } = src.config;
   return {
     idempotency: req.task_id === undefined ? { kind: 'new' } : src.idempotency.check(req.task_id, digest),
     taskIdInUse: req.task_id !== undefined && src.holds(req.task_id),
     auditAccepting: !audit.fail_closed || src.auditAccepting(),
-    pools: src.pools.list().filter((p) => !p.retired && (p.config.model === req.model || p.config.aliases.includes(req.model))).map(poolSnapshot),
+    pools: candidatePools(src.pools, req.model, req.chat !== undefined).map(poolSnapshot),
     limits: { maxTokensLimit: server.max_tokens_limit, maxPromptChars: server.max_prompt_chars },
     ...(req.session_id !== undefined ? { session: src.sessions.standing(req.session_id) } : {}),
     ...(src.quota ? { quota: src.quota() } : {}),
   };
+}
+
+/** A conversation only falls back to pools whose every replica speaks chat. */
+function candidatePools(pools: PoolManager<Task>, model: string, chat: boolean): Pool<Task>[] {
+  const live = pools.list().filter((p) => !p.retired);
+  const serving = live.filter((p) => p.config.model === model || p.config.aliases.includes(model));
+  const fallbackIds = new Set(serving.filter((p) => p.config.fallback_on_no_capacity).flatMap((p) => p.config.fallbacks));
+  const speaks = (p: Pool<Task>) => !chat || p.replicas.every((r) => r.adapter.capabilities.chat !== undefined);
+  return [...serving, ...live.filter((p) => fallbackIds.has(p.id) && !serving.includes(p) && speaks(p))];
 }

@@ -1,6 +1,7 @@
 // The dispatcher's idle and wall watchdogs on a fake clock. The mock engine hangs its stream
 // (`hang_at_token`), so nothing but the fake clock decides when a watchdog fires.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { mockPool } from '../../test/support/gateway.ts';
 import { startServiceKit, type ServiceKit } from '../../test/support/task-service.ts';
 
 let kit: ServiceKit | undefined;
@@ -68,5 +69,44 @@ describe('dispatcher watchdogs', () => {
     await expect.poll(() => kit?.clock.timers).toBe(1);
     kit.clock.advance(5_000);
     expect(task.status(undefined)).toMatchObject({ state: 'completed', finish_reason: 'length', tokens_out: 3 });
+  });
+});
+
+// Issue 13 item 6, on mock pools: a primary that resets before every first token.
+describe('dispatcher fallback hops', () => {
+  const pools = (primaryFallbacks: string[], backupMock: Record<string, unknown> = {}) => ({
+    pools: [
+      mockPool({ id: 'primary', model: 'demo', fallbacks: primaryFallbacks, replicas: [{ id: 'p0', slots: 1 }] }, { reset_before_first_token: true }),
+      mockPool({ id: 'backup', model: 'backup', replicas: [{ id: 'b0', slots: 1 }] }, backupMock),
+    ],
+  });
+
+  it('re-places once on the pool, then moves the task to the fallback, which completes it with one terminal fact', async () => {
+    kit = await startServiceKit({ config: pools(['backup']) });
+    const task = await kit.submit();
+    await vi.waitFor(() => expect(task.finished).toBe(true));
+    expect(task.status(undefined)).toMatchObject({ state: 'completed', pool_id: 'backup', replica_id: 'b0', tokens_out: 4 });
+    expect(task.pools).toEqual(['primary', 'backup']);
+    expect(task.attempt).toBe(3);
+    expect(task.tried).toEqual([]);
+    expect(kit.finished).toEqual([expect.objectContaining({ task_id: task.id, state: 'completed', pool_id: 'backup' })]);
+  });
+
+  it('never enters a pool twice and ends with the last failure when every pool fails before the first token', async () => {
+    kit = await startServiceKit({ config: pools(['backup'], { reset_before_first_token: true }) });
+    const task = await kit.submit();
+    await vi.waitFor(() => expect(task.finished).toBe(true));
+    expect(task.status(undefined)).toMatchObject({ state: 'failed', pool_id: 'backup', error: { code: 'WORKER_RESET' } });
+    expect(task.pools).toEqual(['primary', 'backup']);
+    expect(kit.finished).toHaveLength(1);
+  });
+
+  it('keeps the task on its pool without fallbacks (the failure ends it after one re-placement)', async () => {
+    kit = await startServiceKit({ config: pools([]) });
+    const task = await kit.submit();
+    await vi.waitFor(() => expect(task.finished).toBe(true));
+    expect(task.status(undefined)).toMatchObject({ state: 'failed', pool_id: 'primary', error: { code: 'WORKER_RESET' } });
+    expect(task.pools).toEqual(['primary']);
+    expect(task.attempt).toBe(2);
   });
 });

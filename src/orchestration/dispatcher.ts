@@ -1,11 +1,14 @@
 // Event-driven dispatch (never polled): `pump` runs when work arrives or capacity appears,
 // places the next committed task with the pure `decide`, and streams it from the engine into
 // the task's event log. A failure before the first token re-places the task once on another
-// replica; after the first token it is a terminal WORKER_RESET, never a silent retry.
+// replica, or hops to the pool's next fallback pool; after the first token it is a terminal
+// WORKER_RESET, never a silent retry.
 
 import type { Logger } from 'pino';
 import { EngineError, type CanonicalRequest } from '../adapters/contract.ts';
 import type { Config } from '../config/schema.ts';
+import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
+import type { ChatWarning } from '../core/chat/warning.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
@@ -22,6 +25,8 @@ export interface DispatcherDeps {
   finish: (task: Task, ending: Ending) => boolean;
   /** W3C trace context for the engine call of a task, when it is traced (telemetry). */
   traceparentFor?: (taskId: string) => string | undefined;
+  /** The other pools, for fallback hops (issue 13 item 6); without it no task leaves its pool. */
+  pools?: { get(id: string): Pool<Task> | undefined };
 }
 
 /** Failures before the first token that another replica may not share. */
@@ -40,6 +45,8 @@ export class Dispatcher {
   private readonly failures = new WeakMap<Task, OrchError>();
   /** Re-placed tasks that may return to the replica they failed on: nothing else can serve them (Pool.replacement). */
   private readonly mayReturn = new WeakSet<Task>();
+  /** Why a task is in its pool's retry list after a fallback hop: the head of its next placement's decision. */
+  private readonly hops = new WeakMap<Task, string>();
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
@@ -124,16 +131,27 @@ export class Dispatcher {
     const lease = replica.lease({ maxTokens: task.request.max_tokens, tokensOut: () => task.tokensOut });
     const { signal, queueWaitMs } = task.place(replica, { now: clock.now(), mono: clock.monotonic() });
     const engine = pool.config.engine;
-    this.deps.observer.placed?.({ ...task.facts(), replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs), decision, attempt: task.tried.length + 1 });
+    const hop = this.hops.get(task);
+    this.hops.delete(task);
+    const { request, warnings } = this.canonical(task, replica);
+    const handoff = warnings.length === 0 ? [] : [`handoff: ${warnings.map((w) => (w.field === undefined ? w.code : `${w.code} ${w.field}`)).join(', ')}`];
+    if (warnings.length > 0) this.deps.logger.info({ task_id: task.id, pool_id: pool.id, replica_id: replica.id, warnings }, 'conversation rewritten for its target');
+    this.deps.observer.placed?.({
+      ...task.facts(),
+      replica_id: replica.id,
+      engine,
+      queue_wait_ms: Math.round(queueWaitMs),
+      decision: [...(hop === undefined ? [] : [hop]), decision, ...handoff].join('; '),
+      attempt: task.attempt,
+    });
     // A re-placed task gets a second `started` naming the replica that now serves it.
     task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs) });
     const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
     const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
-      const call = this.canonical(task, replica);
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
-      for await (const event of replica.adapter.stream(call, signal)) {
+      for await (const event of replica.adapter.stream(request, signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
           if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
@@ -162,6 +180,7 @@ export class Dispatcher {
       idle.cancel();
       wall.cancel();
       lease.release();
+      this.heedRateLimit(pool, replica);
       this.pump(pool);
     }
   }
@@ -197,31 +216,67 @@ export class Dispatcher {
     this.deps.finish(task, { state: 'failed', error });
   }
 
-  /** Before the first token: re-place once elsewhere. After: terminal error, never a retry. */
+  /**
+   * Before the first token: re-place once in the pool when a replica can take the task now (or
+   * the failed one still serves); else hop to the pool's next fallback; else wait for the
+   * failed replica within the deadline; else end with the honest wait. After: terminal, never a retry.
+   */
   private fail(pool: Pool<Task>, task: Task, replica: Replica, err: unknown): void {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
-    if (task.tokensOut === 0 && mayReplace(task) && REPLACEABLE.has(error.code)) {
+    if (task.tokensOut === 0 && REPLACEABLE.has(error.code)) {
       const deadline = task.request.deadline_ms;
       const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
-      const where = pool.replacement(replica, task.job, deadlineLeftMs);
+      const where = task.tried.length === 0 ? pool.replacement(replica, task.job, deadlineLeftMs) : undefined;
+      if (where?.kind === 'elsewhere' || (where?.kind === 'same' && replica.serviceable)) return this.replace(pool, task, replica, error, where.kind);
+      const fallback = this.fallbackFor(pool, task);
+      if (fallback) return this.hop(pool, fallback, task, error);
+      if (where?.kind === 'same') return this.replace(pool, task, replica, error, 'same');
       // Nowhere to go within the deadline: end now with the honest wait, not after the outage.
-      if (where.kind === 'none') {
+      if (where?.kind === 'none') {
         this.deps.finish(task, { state: 'failed', error: { ...error, retry_after_ms: where.retryAfterMs } });
         return;
       }
-      if (where.kind === 'same') this.mayReturn.add(task);
-      task.requeue();
-      this.failures.set(task, error);
-      this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');
-      pool.retry.push(task);
-      return;
     }
     const code = task.tokensOut > 0 && error.code !== 'DECODE_TIMEOUT' ? 'WORKER_RESET' : error.code;
     this.deps.finish(task, {
       state: 'failed',
       error: code === error.code ? error : orchError(code, `the engine connection failed after the first token: ${error.message}`, { engine: pool.config.engine, retry_after_ms: 1_000 }),
     });
+  }
+
+  private replace(pool: Pool<Task>, task: Task, replica: Replica, error: OrchError, where: 'elsewhere' | 'same'): void {
+    if (where === 'same') this.mayReturn.add(task);
+    task.requeue();
+    this.failures.set(task, error);
+    this.deps.logger.warn({ task_id: task.id, replica_id: replica.id, code: error.code }, 're-placing task after a failure before its first token');
+    pool.retry.push(task);
+  }
+
+  /**
+   * The first of the pool's fallbacks the task has not been in that can serve it now: ready,
+   * and speaking chat when the task is a conversation.
+   */
+  private fallbackFor(pool: Pool<Task>, task: Task): Pool<Task> | undefined {
+    for (const id of pool.config.fallbacks) {
+      if (task.pools.includes(id)) continue;
+      const next = this.deps.pools?.get(id);
+      if (!next?.ready) continue;
+      if (task.chat !== undefined && !next.replicas.every((r) => r.adapter.capabilities.chat !== undefined)) continue;
+      return next;
+    }
+    return undefined;
+  }
+
+  /** Moves the task into the fallback pool's retry list (ahead of its queue) and pumps it. */
+  private hop(from: Pool<Task>, to: Pool<Task>, task: Task, error: OrchError): void {
+    this.mayReturn.delete(task);
+    task.moveTo(to);
+    this.failures.set(task, error);
+    this.hops.set(task, `fallback ${task.pools.length - 1}: pool ${from.id} → ${to.id} after ${error.code}`);
+    this.deps.logger.warn({ task_id: task.id, pool_id: from.id, fallback_pool_id: to.id, code: error.code }, 'task moved to a fallback pool after a failure before its first token');
+    to.retry.push(task);
+    this.pump(to);
   }
 
   /**
@@ -241,14 +296,24 @@ export class Dispatcher {
     this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
   }
 
-  private canonical(task: Task, replica: Replica): CanonicalRequest {
+  /** A provider that reported its budget spent keeps the replica out until its reset; then the pool is pumped. */
+  private heedRateLimit(pool: Pool<Task>, replica: Replica): void {
+    const waitMs = replica.heedRateLimit();
+    if (waitMs !== undefined) this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
+  }
+
+  /** The engine request; a conversation is first rewritten into the shape this replica's adapter takes (handoff). */
+  private canonical(task: Task, replica: Replica): { request: CanonicalRequest; warnings: ChatWarning[] } {
     const r = task.request;
     const prompt = task.prompt;
     // The prompt is released only once no placement can follow (mayReplace): a bug otherwise.
     if (prompt === undefined) throw new Error(`task ${task.id}: placed after its prompt was released`);
+    const caps = replica.adapter.capabilities;
+    const held = task.chat;
+    const chat = held !== undefined && caps.chat !== undefined ? handOff(held, { caps: caps.chat, shape: caps.chatShape ?? FREE_SHAPE }) : undefined;
     const slot = task.affinity?.replica_id === replica.id ? task.affinity.slot_id : undefined;
     const traceparent = this.deps.traceparentFor?.(task.id);
-    return {
+    const request: CanonicalRequest = {
       taskId: task.id,
       model: task.pool.config.engine_model ?? task.pool.config.model,
       prompt,
@@ -260,13 +325,18 @@ export class Dispatcher {
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
       ...(traceparent !== undefined ? { traceparent } : {}),
-      ...(task.chat !== undefined ? { chat: task.chat } : {}),
+      ...(held !== undefined ? { chat: chat?.conversation ?? held } : {}),
     };
+    return { request, warnings: chat?.warnings ?? [] };
   }
 }
 
 /** A task is re-placed at most once, and only before its first token (ARCHITECTURE §6). */
-const mayReplace = (task: Task): boolean => task.tried.length === 0;
+/**
+ * Another engine call may still be built for this task: a re-placement in its pool (none tried
+ * yet) or a hop to a fallback pool it has not been in. Until then it keeps its prompt.
+ */
+const mayReplace = (task: Task): boolean => task.tried.length === 0 || task.pool.config.fallbacks.some((id) => !task.pools.includes(id));
 
 export function toOrchError(err: unknown, engine: string): OrchError {
   if (err instanceof EngineError) {

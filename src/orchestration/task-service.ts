@@ -242,6 +242,7 @@ export class TaskService {
       predicted_start_ms: answer.predicted_start_ms,
       policy_label: task.pool.config.queue.policy,
       model: task.request.model,
+      ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
     const committed = deps.recorder.commitAdmission(fact);
     try {

@@ -1,5 +1,5 @@
 // A task as the gateway holds it: the validated request, its pool, and its lifecycle, moved only
-// through verbs (commit, place, token, requeue, end) that apply core's `transition`. Fields are
+// through verbs (commit, place, token, requeue, moveTo, end) that apply core's `transition`. Fields are
 // private: the service, the dispatcher and the SSE writer call verbs and read getters only.
 // The prompt is held only while an engine call may still be built from it (issue 10 finding 1).
 
@@ -95,14 +95,11 @@ export class Task {
   readonly priority: Priority;
   readonly request: TaskSpec;
   readonly job: PlacementJob;
-  readonly pool: Pool<Task>;
   readonly correlationId: string;
   readonly log: EventLog;
   readonly createdAt: number;
   readonly createdMono: number;
   readonly promptTokens: number;
-  /** Session affinity learned from earlier turns. */
-  readonly affinity: { replica_id: string; slot_id?: number } | undefined;
   /** sha256 of the prompt, kept only when `audit.hash_prompts` is on (never the prompt itself). */
   readonly promptSha256: string | undefined;
   /** The owning tenant and the submitting key id, set at creation (issue 12). */
@@ -112,6 +109,12 @@ export class Task {
   #prompt: string | undefined;
   #chat: ValidConversation | undefined;
   #state: TaskState = 'queued';
+  #pool: Pool<Task>;
+  /** Session affinity learned from earlier turns (on the admitting pool only). */
+  #affinity: { replica_id: string; slot_id?: number } | undefined;
+  /** Pools this task was in, in order: the admitting one, then each fallback hop. */
+  readonly #pools: string[];
+  #attempts = 0;
   #committed = false;
   #answer: TaskAccepted | undefined;
   #startedAt: number | undefined;
@@ -144,13 +147,14 @@ export class Task {
     this.#chat = chat;
     this.job = init.job;
     this.priority = init.request.priority ?? 'interactive';
-    this.pool = init.pool;
+    this.#pool = init.pool;
+    this.#pools = [init.pool.id];
     this.correlationId = init.correlationId;
     this.log = init.log;
     this.createdAt = init.now;
     this.createdMono = init.mono;
     this.promptTokens = init.promptTokens;
-    this.affinity = init.affinity;
+    this.#affinity = init.affinity;
     this.promptSha256 = init.promptSha256;
     this.tenant = init.owner?.tenant ?? 'default';
     this.keyId = init.owner?.keyId ?? 'anonymous';
@@ -177,6 +181,21 @@ export class Task {
   get retainedBytes(): number {
     const held = 2 * (this.#prompt?.length ?? 0);
     return TASK_OVERHEAD_BYTES + this.log.bytes + (this.#chat === undefined ? held : 2 * held);
+  }
+  /** The pool serving the task: the admitting one until a fallback hop moves it. */
+  get pool(): Pool<Task> {
+    return this.#pool;
+  }
+  get affinity(): { replica_id: string; slot_id?: number } | undefined {
+    return this.#affinity;
+  }
+  /** Pool ids in the order the task was in them (admission, then fallback hops). */
+  get pools(): readonly string[] {
+    return this.#pools;
+  }
+  /** Placements so far, across pools (1 on the first engine call). */
+  get attempt(): number {
+    return this.#attempts;
   }
   /** The admission row is committed: the task is visible and may be dispatched. */
   get committed(): boolean {
@@ -239,6 +258,7 @@ export class Task {
   /** queued → running on `replica`; returns the engine call's abort signal and the queue wait. */
   place(replica: Replica, at: { now: number; mono: number }): { signal: AbortSignal; queueWaitMs: number } {
     this.#apply({ type: 'place' });
+    this.#attempts++;
     this.#replica = replica;
     this.#startedAt ??= at.now;
     this.#startedMono ??= at.mono;
@@ -293,6 +313,20 @@ export class Task {
   requeue(): void {
     this.#apply({ type: 'requeue' });
     if (this.#replica) this.#tried.push(this.#replica.id);
+    this.#replica = undefined;
+    this.#abort = undefined;
+  }
+
+  /**
+   * running → queued in another pool after a retriable failure before the first token (a
+   * fallback hop, issue 13 item 6): replicas tried and affinity belong to the pool it leaves.
+   */
+  moveTo(pool: Pool<Task>): void {
+    this.#apply({ type: 'requeue' });
+    this.#pool = pool;
+    this.#pools.push(pool.id);
+    this.#tried.length = 0;
+    this.#affinity = undefined;
     this.#replica = undefined;
     this.#abort = undefined;
   }

@@ -141,5 +141,50 @@ describe('replacement after a failure before the first token', () => {
     expect(pool.replacement(a, job, 500)).toEqual({ kind: 'none', retryAfterMs: 800 });
     expect(pool.replacement(a, job, undefined)).toEqual({ kind: 'none', retryAfterMs: 800 });
   });
+
+  it('waits out an overloaded only replica within the deadline, else ends with the back-off as the hint', () => {
+    const pool = single();
+    const [a, b] = pool.replicas as [Replica, Replica];
+    b.state = 'failed';
+    a.backOff(7_000);
+    expect(pool.replacement(a, job, 8_000)).toEqual({ kind: 'same' });
+    expect(pool.replacement(a, job, 3_000)).toEqual({ kind: 'none', retryAfterMs: 7_000 });
+  });
 });
 
+describe("a provider's spent rate-limit budget (issue 13 item 5)", () => {
+  function limited(resets: Array<number | undefined>) {
+    const config = poolConfig();
+    const pool = new Pool(config, replicas(config, resets.map(() => 'v1')));
+    now = 1_000;
+    pool.replicas.forEach((r, i) => {
+      const resetAtMs = resets[i];
+      Object.assign(r.adapter, { rateLimit: () => ({ observedAtMs: now, remainingRequests: 0, ...(resetAtMs !== undefined ? { resetAtMs } : {}) }) });
+    });
+    return pool;
+  }
+
+  it('keeps a replica out until the reset and says so only when every replica up is held by it', () => {
+    const pool = limited([7_000, undefined]);
+    const [a, b] = pool.replicas as [Replica, Replica];
+    expect(a.heedRateLimit()).toBe(6_000);
+    expect(b.heedRateLimit()).toBeUndefined();
+    expect(a.exhausted && a.rateLimited).toBe(true);
+    expect(pool.rateLimitedForMs()).toBeUndefined();
+    b.state = 'failed';
+    expect(pool.rateLimitedForMs()).toBe(6_000);
+    now = 7_000;
+    expect(a.exhausted || a.rateLimited).toBe(false);
+    expect(pool.rateLimitedForMs()).toBeUndefined();
+  });
+
+  it('ignores a reset already past and an overload back-off', () => {
+    const pool = limited([500, 500]);
+    const [a, b] = pool.replicas as [Replica, Replica];
+    expect(a.heedRateLimit()).toBeUndefined();
+    a.backOff(2_000);
+    b.backOff(2_000);
+    expect(pool.rateLimitedForMs()).toBeUndefined();
+    expect(pool.unreadyError()).toMatchObject({ code: 'REPLICA_EXHAUSTED' });
+  });
+});

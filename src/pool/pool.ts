@@ -173,6 +173,17 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   }
 
   /**
+   * When every replica that is up waits out its provider's spent rate-limit budget: the wait
+   * until the first reset (issue 13 item 5). Undefined when any of them could serve or is held
+   * back for another reason (overload, breaker, no replica up).
+   */
+  rateLimitedForMs(): number | undefined {
+    const up = this.replicas.filter((r) => r.effectiveState === 'ready' && r.versionOk);
+    if (up.length === 0 || !up.every((r) => r.rateLimited)) return undefined;
+    return Math.max(1, Math.ceil(Math.min(...up.map((r) => r.exhaustedForMs))));
+  }
+
+  /**
    * The honest wait before one of `up` (engines that answer their probes) may serve again: an
    * open breaker's remaining time, or one probe interval (a half-open breaker's trial probe, or
    * an engine not answering yet). At least 1 ms.
@@ -193,8 +204,10 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   replacement(failed: Replica, job: PlacementJob, deadlineLeftMs: number | undefined): Replacement {
     if (everPlaceable(this.views(), { ...job, exclude: [...(job.exclude ?? []), failed.id] })) return { kind: 'elsewhere' };
     if (failed.serviceable) return { kind: 'same' };
-    if (deadlineLeftMs !== undefined && deadlineLeftMs > failed.breakerOpenForMs) return { kind: 'same' };
-    return { kind: 'none', retryAfterMs: this.recoveryMs([failed]) };
+    // An overloaded or rate-limited replica is back after its back-off, a faulty one after its breaker.
+    const backMs = Math.max(failed.breakerOpenForMs, failed.exhaustedForMs);
+    if (deadlineLeftMs !== undefined && deadlineLeftMs > backMs) return { kind: 'same' };
+    return { kind: 'none', retryAfterMs: failed.exhausted ? Math.max(1, Math.ceil(backMs)) : this.recoveryMs([failed]) };
   }
 
   status(): PoolStatus {

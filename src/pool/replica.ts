@@ -58,6 +58,8 @@ export class Replica {
   draining = false;
   /** Monotonic ms until which an overloaded engine is left alone. */
   exhaustedUntil = 0;
+  /** Monotonic ms until which the provider's spent rate-limit budget keeps it out (issue 13 item 5). */
+  rateLimitedUntil = 0;
   /** Set by the pool that owns this replica. */
   expectedVersion: () => ExpectedVersion | undefined = () => undefined;
   private retired: (() => void) | undefined;
@@ -88,6 +90,11 @@ export class Replica {
 
   get exhaustedForMs(): number {
     return Math.max(0, this.exhaustedUntil - this.clock.monotonic());
+  }
+
+  /** Backing off only because the provider said its budget is spent (not an overload). */
+  get rateLimited(): boolean {
+    return this.rateLimitedUntil > this.clock.monotonic();
   }
 
   /** Time until an open breaker allows its half-open trial; 0 when it is not open. */
@@ -137,6 +144,21 @@ export class Replica {
   /** Keeps an overloaded engine out of placement for `ms`. */
   backOff(ms: number): void {
     this.exhaustedUntil = Math.max(this.exhaustedUntil, this.clock.monotonic() + ms);
+  }
+
+  /**
+   * Heeds the provider's last rate-limit report (`WorkerAdapter.rateLimit()`): a spent budget
+   * keeps the replica out of placement until the provider's reset, through the overload
+   * back-off, so no request bound to fail is sent. Returns the wait, undefined when none.
+   */
+  heedRateLimit(): number | undefined {
+    const resetAtMs = this.adapter.rateLimit?.()?.resetAtMs;
+    if (resetAtMs === undefined) return undefined;
+    const waitMs = Math.ceil(resetAtMs - this.clock.now());
+    if (waitMs <= 0) return undefined;
+    this.backOff(waitMs);
+    this.rateLimitedUntil = Math.max(this.rateLimitedUntil, this.clock.monotonic() + waitMs);
+    return waitMs;
   }
 
   /** Taken out of its pool (reload, removal): closes the adapter once its running work is done. */

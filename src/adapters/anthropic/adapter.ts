@@ -12,7 +12,7 @@ import { providerHealth } from '../http/provider-health.ts';
 import { extraHeaders } from '../http/provider-options.ts';
 import { CompletionEnds } from '../http/completion-as-chat.ts';
 import { AnthropicStreamDecoder } from './decode.ts';
-import { encodeAnthropic, MESSAGES_PATH, MODELS_PATH } from './encode.ts';
+import { ANTHROPIC_CHAT_SHAPE, encodeAnthropic, MESSAGES_PATH, MODELS_PATH } from './encode.ts';
 import { anthropicError, anthropicErrorPolicy } from './errors.ts';
 import { AnthropicOptionsSchema } from './options.ts';
 import { parseAnthropicRateLimit } from './rate-limit.ts';
@@ -68,6 +68,7 @@ export function createAnthropicAdapter(init: AnthropicInit): WorkerAdapter {
       reportsSlots: false,
       // No json modes on the Messages API: a response_format is refused before admission.
       chat: { vision: true, tools: true, responseFormat: false, logprobs: false },
+      chatShape: ANTHROPIC_CHAT_SHAPE,
     },
     health: (signal) =>
       providerHealth(

@@ -5,6 +5,7 @@
 // image `detail`, a user `name`, a tool's `strict`, a `seed`, a non-text response format.
 
 import type { ContentPart } from '../../core/chat/content.ts';
+import type { ChatShape } from '../../core/chat/handoff.ts';
 import type { ChatMessage, InstructionMessage } from '../../core/chat/message.ts';
 import type { ToolChoice } from '../../core/chat/tool-choice.ts';
 import type { ChatWarning } from '../../core/chat/warning.ts';
@@ -12,6 +13,12 @@ import type { CanonicalRequest } from '../contract.ts';
 import { asChatRequest } from '../http/completion-as-chat.ts';
 
 export const MESSAGES_PATH = '/v1/messages';
+
+/**
+ * The Messages API: no developer role, user and assistant alternate starting with the user,
+ * `tool_use.id` matches `^[a-zA-Z0-9_-]+$` (Anthropic Messages API reference).
+ */
+export const ANTHROPIC_CHAT_SHAPE: ChatShape = { developerRole: false, alternating: true, toolCallId: { pattern: /^[a-zA-Z0-9_-]+$/ } };
 export const MODELS_PATH = '/v1/models';
 
 export type ImageSourceBlock = { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string };

@@ -32,6 +32,8 @@ const POOL: PoolSnapshot = {
   queue: { size: 0, interactive: 0, batch: 0, maxQueued: 4, policy: 'reject' },
   // Finish for the base request: 0 + 50 + (16 - 1) * 1000 / 100 = 200 ms.
   forecast: { startMs: 0, backoffMs: 750, tokensPerS: 100, ttftMs: 50 },
+  fallbacks: [],
+  fallbackOnNoCapacity: false,
 };
 
 /** Five characters: an estimated 2 prompt tokens. */
@@ -102,6 +104,12 @@ const REFUSALS: Refusal[] = [
   { title: 'a model served only by another engine', step: 'pool', tweaks: [req({ engine: 'vllm' })], error: { code: 'INVALID_PARAMS', field: 'engine' } },
   { title: 'a draining pool', step: 'pool', tweaks: [pool({ draining: true })], error: { code: 'DRAINING', pool_id: 'p1', retry_after_ms: 5_000 } },
   { title: "an unready pool (the pool's own error)", step: 'pool', tweaks: [pool({ unready: UNREADY })], error: UNREADY },
+  {
+    title: "a provider pool whose every replica has spent its provider's rate-limit budget",
+    step: 'pool',
+    tweaks: [pool({ rateLimitedForMs: 6_500, unready: UNREADY })],
+    error: { code: 'RATE_LIMITED', pool_id: 'p1', retry_after_ms: 6_500, policy_label: 'provider_rate_limit' },
+  },
   // Capability
   { title: 'max_tokens over the server limit', step: 'capability', tweaks: [req({ max_tokens: 513 })], error: { code: 'INVALID_PARAMS', field: 'max_tokens', pool_id: 'p1' } },
   { title: 'max_tokens over the context', step: 'capability', tweaks: [pool({ ctxMax: 300 }), req({ max_tokens: 301 })], error: { code: 'INVALID_PARAMS', field: 'max_tokens', pool_id: 'p1' } },
@@ -283,5 +291,48 @@ describe('admit plans', () => {
     const frozen = structuredClone(snapshot);
     admit(snapshot, { ...REQUEST, session_id: 'chat', placement: { prefer: ['r1'] } });
     expect(snapshot).toEqual(frozen);
+  });
+});
+
+// Issue 13 item 6: `fallback_on_no_capacity` admits into the first fallback with room.
+describe('admit falls back at admission only for want of capacity', () => {
+  const BACKUP: PoolSnapshot = { ...POOL, id: 'p2', model: 'other', aliases: [], engine: 'openai', deterministic: false };
+  const THIRD: PoolSnapshot = { ...BACKUP, id: 'p3' };
+  const primary = (over: Partial<PoolSnapshot>): PoolSnapshot => ({ ...POOL, fallbacks: ['p2', 'p3'], fallbackOnNoCapacity: true, ...over });
+  const decide = (pools: PoolSnapshot[], over: Partial<AdmissionRequest> = {}) => admit({ ...base().snap, pools }, { ...REQUEST, ...over });
+  const planOf = (result: ReturnType<typeof decide>) => (result.ok && result.value.kind === 'admit' ? result.value.plan : undefined);
+  const rateLimited = { rateLimitedForMs: 3_000 };
+  const fullQueue = { queue: { ...POOL.queue, size: 4, interactive: 4 } };
+
+  it.each([
+    ['a spent provider budget', rateLimited, 'RATE_LIMITED'],
+    ['no ready replica', { unready: orchError('POOL_UNREADY', 'none', { pool_id: 'p1' }) }, 'POOL_UNREADY'],
+    ['every replica overloaded', { unready: UNREADY }, 'REPLICA_EXHAUSTED'],
+    ['a full queue', fullQueue, 'ADMISSION_REJECT'],
+  ] as const)('admits into the first fallback after %s, naming the pool and the refusal', (_title, over, code) => {
+    expect(planOf(decide([primary(over), BACKUP, THIRD]))).toMatchObject({ poolId: 'p2', fallbackFrom: { poolId: 'p1', code } });
+  });
+
+  it('skips a fallback without room, a draining one and a missing one, in order', () => {
+    const plan = planOf(decide([primary({ ...rateLimited, fallbacks: ['ghost', 'p2', 'p3'] }), { ...BACKUP, ...fullQueue }, THIRD]));
+    expect(plan).toMatchObject({ poolId: 'p3', fallbackFrom: { poolId: 'p1' } });
+    expect(planOf(decide([primary(rateLimited), { ...BACKUP, draining: true }, THIRD]))?.poolId).toBe('p3');
+  });
+
+  it("answers the requested pool's refusal when no fallback has room", () => {
+    const result = decide([primary(rateLimited), { ...BACKUP, ...rateLimited }, { ...THIRD, unready: UNREADY }]);
+    expect(result.ok ? undefined : result.error).toMatchObject({ code: 'RATE_LIMITED', pool_id: 'p1' });
+  });
+
+  it('does not fall back without fallback_on_no_capacity, for a refusal that is not capacity, or with replica names', () => {
+    expect(decide([primary({ ...rateLimited, fallbackOnNoCapacity: false }), BACKUP]).ok).toBe(false);
+    expect(decide([primary({ ...rateLimited, draining: true }), BACKUP])).toMatchObject({ ok: false, error: { code: 'DRAINING' } });
+    expect(decide([primary({}), BACKUP], { max_tokens: 600 })).toMatchObject({ ok: false, error: { code: 'INVALID_PARAMS', pool_id: 'p1' } });
+    expect(decide([primary(rateLimited), BACKUP], { placement: { prefer: ['r0'] } })).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+    expect(planOf(decide([primary({}), BACKUP]))).not.toHaveProperty('fallbackFrom');
+  });
+
+  it("still runs every later step on the fallback (a seed on a non-deterministic fallback is refused, the primary's refusal answered)", () => {
+    expect(decide([primary(rateLimited), BACKUP], { seed: 1 })).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
   });
 });

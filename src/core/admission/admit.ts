@@ -5,7 +5,7 @@
 // It reads plain data only and changes nothing; the shell applies the plan (holds the session
 // turn, offers the queue) in the same synchronous step, and confirms it after the audit commit.
 
-import { fail, ok, orchError, type OrchError, type Result } from '../errors.ts';
+import { fail, ok, orchError, type ErrorCode, type OrchError, type Result } from '../errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../placement/decide.ts';
 import type { Priority } from '../task/events.ts';
 import type { SessionStanding } from '../session/session-record.ts';
@@ -42,6 +42,15 @@ export interface PoolSnapshot {
   draining: boolean;
   /** Why no work can start now (no ready replica, all overloaded); undefined when ready. */
   unready?: OrchError;
+  /**
+   * Every replica up waits out its provider's spent rate-limit budget: the wait until the first
+   * reset (issue 13 item 5). Admission answers 429 with it instead of queueing a request bound to fail.
+   */
+  rateLimitedForMs?: number;
+  /** Pools that take this pool's work it cannot place (issue 13 item 6), in order. */
+  fallbacks: readonly string[];
+  /** Also at admission, when this pool has no capacity (no ready replica, rate limit, full queue). */
+  fallbackOnNoCapacity: boolean;
   /** Largest context among ready replicas. */
   ctxMax: number;
   deterministic: boolean;
@@ -81,6 +90,8 @@ export interface AdmissionPlan {
   evicts: boolean;
   /** Quota counts to reserve now and settle when the task ends. */
   quota?: QuotaReservation;
+  /** Admitted into a fallback because the requested pool had no capacity: that pool and its refusal. */
+  fallbackFrom?: { poolId: string; code: ErrorCode };
 }
 
 export type AdmissionDecision = { kind: 'replay'; answer: unknown } | { kind: 'admit'; plan: AdmissionPlan };
@@ -110,7 +121,30 @@ export function admit(snapshot: AdmissionSnapshot, req: AdmissionRequest): Resul
   }
   const resolved = resolvePool(snapshot.pools, req);
   if (!resolved.ok) return resolved;
-  const pool = resolved.value;
+  const primary = resolved.value;
+  const planned = planFor(snapshot, req, primary);
+  if (planned.ok || !fallsBack(primary, req, planned.error)) return planned.ok ? ok({ kind: 'admit', plan: planned.value }) : planned;
+  for (const id of primary.fallbacks) {
+    const pool = snapshot.pools.find((p) => p.id === id);
+    if (pool === undefined || pool.draining) continue;
+    const there = planFor(snapshot, req, pool);
+    if (there.ok) return ok({ kind: 'admit', plan: { ...there.value, fallbackFrom: { poolId: primary.id, code: planned.error.code } } });
+  }
+  return planned;
+}
+
+/** A refusal for want of capacity, on a pool that hands such work to its fallbacks; replica names never carry over. */
+function fallsBack(pool: PoolSnapshot, req: AdmissionRequest, error: OrchError): boolean {
+  const p = req.placement;
+  if (!pool.fallbackOnNoCapacity || p?.pin !== undefined || (p?.prefer?.length ?? 0) > 0 || (p?.avoid?.length ?? 0) > 0) return false;
+  if (error.code === 'RATE_LIMITED') return error.policy_label === 'provider_rate_limit';
+  return error.pool_id === pool.id && (error.code === 'POOL_UNREADY' || error.code === 'REPLICA_EXHAUSTED' || error.code === 'ADMISSION_REJECT');
+}
+
+/** Steps 4 (capacity) to 9 on one pool: the plan, or the first refusal. */
+function planFor(snapshot: AdmissionSnapshot, req: AdmissionRequest, pool: PoolSnapshot): Result<AdmissionPlan> {
+  const capacity = capacityOf(pool);
+  if (!capacity.ok) return capacity;
   const capability = checkCapability(
     { max_tokens: req.max_tokens, prompt_chars: req.prompt.length, ...(req.seed !== undefined ? { seed: req.seed } : {}) },
     { ctxMax: pool.ctxMax, maxTokensLimit: snapshot.limits.maxTokensLimit, maxPromptChars: snapshot.limits.maxPromptChars, deterministic: pool.deterministic },
@@ -150,17 +184,14 @@ export function admit(snapshot: AdmissionSnapshot, req: AdmissionRequest): Resul
     }));
   }
   return ok({
-    kind: 'admit',
-    plan: {
-      poolId: pool.id,
-      job,
-      promptTokens: job.promptTokens,
-      predictedStartMs: forecast.startMs,
-      ...(req.session_id !== undefined ? { session: { id: req.session_id, maxTokens: req.max_tokens } } : {}),
-      ...(affinity ? { affinity } : {}),
-      evicts: room === 'evict',
-      ...(quota ? { quota } : {}),
-    },
+    poolId: pool.id,
+    job,
+    promptTokens: job.promptTokens,
+    predictedStartMs: forecast.startMs,
+    ...(req.session_id !== undefined ? { session: { id: req.session_id, maxTokens: req.max_tokens } } : {}),
+    ...(affinity ? { affinity } : {}),
+    evicts: room === 'evict',
+    ...(quota ? { quota } : {}),
   });
 }
 
@@ -173,8 +204,21 @@ function resolvePool(pools: readonly PoolSnapshot[], req: AdmissionRequest): Res
       : fail(orchError('INVALID_PARAMS', `unknown model ${req.model}`, { field: 'model' }));
   }
   if (pool.draining) return fail(orchError('DRAINING', `pool ${pool.id} is draining and takes no new work`, { pool_id: pool.id, retry_after_ms: 5_000 }));
-  if (pool.unready) return fail(pool.unready);
   return ok(pool);
+}
+
+/** The pool can start work: its provider's budget is not spent and some replica is ready. */
+function capacityOf(pool: PoolSnapshot): Result<void> {
+  if (pool.rateLimitedForMs !== undefined) {
+    return fail(orchError('RATE_LIMITED', `the provider behind pool ${pool.id} reports its rate-limit budget spent; retry after its reset`, {
+      pool_id: pool.id,
+      engine: pool.engine,
+      retry_after_ms: pool.rateLimitedForMs,
+      policy_label: 'provider_rate_limit',
+    }));
+  }
+  if (pool.unready) return fail(pool.unready);
+  return ok(undefined);
 }
 
 function checkPlacement(pool: PoolSnapshot, req: AdmissionRequest): Result<void> {

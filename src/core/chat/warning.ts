@@ -9,6 +9,16 @@ export const WARNING_CODES = [
   'role_renamed',
   /** No price is configured for the model, so no cost was computed. */
   'price_missing',
+  /** Handoff (core/chat/handoff.ts): a content part the target cannot take was replaced by a placeholder. */
+  'part_dropped',
+  /** Handoff: a tool call or result was sent as text to a target without tools. */
+  'tool_turn_as_text',
+  /** Handoff: a tool-call id the target refuses was rewritten (consistently in calls and results). */
+  'tool_call_id_rewritten',
+  /** Handoff: consecutive turns of one side were merged for a target that alternates turns. */
+  'turns_merged',
+  /** Handoff: a placeholder user turn was put first for a target that starts with the user. */
+  'turn_inserted',
 ] as const;
 export type WarningCode = (typeof WARNING_CODES)[number];
 
