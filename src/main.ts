@@ -91,7 +91,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
   // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
-  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens });
+  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens, weightOf: (tenant) => directory.weightOf(tenant) });
   // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
   const intervalMs = engineScrapeIntervalMs(config.pools);
   const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
