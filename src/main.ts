@@ -99,7 +99,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     : undefined;
   const streams = { open: 0 };
   const metrics: Metrics | undefined = config.telemetry.metrics
-    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), streams.open, engineScraper?.of) })
+    ? createMetrics({
+        snapshot: () => buildSnapshot(pools.list(), streams.open, engineScraper?.of),
+        tenantLabels: { listed: config.telemetry.tenant_labels, max: config.telemetry.max_tenant_labels },
+      })
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
     const writer = audit.writer;

@@ -168,6 +168,10 @@ describe('fairness between tenants', () => {
     const b2 = await submit(b.headers);
     expect([b1.queue_position, b2.queue_position]).toEqual([0, 2]);
     expect(((await g.get(`/v1/tasks/${b2.task_id}`, b.headers)).body as { queue_position: number }).queue_position).toBe(2);
+    // The same tenants label the task counters (bounded by telemetry.max_tenant_labels).
+    const metrics = (await g.get('/metrics', ADMIN)).text;
+    expect(metrics).toContain('orchqueue_tasks_enqueued_total{pool="demo",priority="interactive",tenant="team-a"} 6');
+    expect(metrics).toContain('orchqueue_tasks_enqueued_total{pool="demo",priority="interactive",tenant="team-b"} 2');
   });
 });
 
