@@ -1,7 +1,8 @@
 // One queue class's waiting entries: a FIFO lane per tenant with work, and smooth weighted round
 // robin (the nginx upstream algorithm, as between the classes) among those lanes by tenant
-// weight (issue 12, ORCH-0106). Credit lives only while a lane has work: a new lane starts at 0,
-// an emptied lane is dropped, and a lane left alone forgets what it banked against the others.
+// weight (issue 12, ORCH-0106). As with an empty class, a tenant without work keeps its running
+// weight frozen until it returns, so leaving and rejoining cannot reset a tenant's turn; all of
+// it is forgotten when the class runs empty (a new busy period starts afresh).
 
 import { FifoList, type ListNode } from './fifo-list.ts';
 
@@ -25,6 +26,8 @@ interface LaneCursor<T> {
 export class TenantLanes<T> {
   /** Lanes in the order they formed; ties between tenants go to the earlier lane. */
   readonly #lanes = new Map<string, Lane<T>>();
+  /** Running weights of tenants that had work in this busy period and have none now. */
+  readonly #idle = new Map<string, number>();
   #size = 0;
 
   get size(): number {
@@ -33,7 +36,10 @@ export class TenantLanes<T> {
 
   push(tenant: string, value: T): ListNode<T> {
     let lane = this.#lanes.get(tenant);
-    if (lane === undefined) this.#lanes.set(tenant, (lane = { tenant, list: new FifoList<T>(), current: 0 }));
+    if (lane === undefined) {
+      this.#lanes.set(tenant, (lane = { tenant, list: new FifoList<T>(), current: this.#idle.get(tenant) ?? 0 }));
+      this.#idle.delete(tenant);
+    }
     this.#size++;
     return lane.list.push(value);
   }
@@ -45,8 +51,10 @@ export class TenantLanes<T> {
     this.#size--;
     if (lane.list.size > 0) return;
     this.#lanes.delete(tenant);
-    // Alone, a lane has nobody to be fair against: what it banked must not bias the next arrival.
-    if (this.#lanes.size === 1) for (const rest of this.#lanes.values()) rest.current = 0;
+    // A tenant that was just served leaves owing its turn; a trickle of single tasks must not
+    // wipe that debt by rejoining at 0 (that would starve lighter tenants with queued work).
+    if (this.#lanes.size > 0) this.#idle.set(tenant, lane.current);
+    else this.#idle.clear();
   }
 
   /** The node the next pick hands out, advancing the round robin (O(tenants with work)). */
@@ -96,10 +104,8 @@ export class LaneReplay<T> {
     if (lane?.node === undefined) return undefined;
     const { value } = lane.node;
     lane.node = lane.node.next;
-    if (lane.node === undefined) {
-      cursors.splice(cursors.indexOf(lane), 1);
-      if (cursors.length === 1) (cursors[0] as LaneCursor<T>).current = 0;
-    }
+    // Nothing rejoins during a replay, so a finished lane's running weight no longer matters.
+    if (lane.node === undefined) cursors.splice(cursors.indexOf(lane), 1);
     return value;
   }
 }
