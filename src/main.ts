@@ -96,7 +96,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const taskTracing = createTaskTracing(tracing);
   // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
   const engines = opts.engines ?? engineCatalog;
-  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines, maxTokensOf: (task) => task.request.max_tokens });
+  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines, maxTokensOf: (task) => task.request.max_tokens, weightOf: (tenant) => directory.weightOf(tenant) });
   // Engines' own /metrics, read on one timer off the request path (docs/metrics.md "Engines").
   const intervalMs = engineScrapeIntervalMs(config.pools);
   const engineScraper: EngineScraper | undefined = config.telemetry.scrape_engine_metrics
@@ -104,7 +104,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     : undefined;
   const streams = { open: 0 };
   const metrics: Metrics | undefined = config.telemetry.metrics
-    ? createMetrics({ snapshot: () => buildSnapshot(pools.list(), { openStreams: streams.open, retainedTaskBytes: tasks.retainedBytes }, engineScraper?.of) })
+    ? createMetrics({
+        snapshot: () => buildSnapshot(pools.list(), { openStreams: streams.open, retainedTaskBytes: tasks.retainedBytes }, engineScraper?.of),
+        tenantLabels: { listed: config.telemetry.tenant_labels, max: config.telemetry.max_tenant_labels },
+      })
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
     const writer = audit.writer;

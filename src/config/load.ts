@@ -44,6 +44,10 @@ export function validateConfig(input: unknown, checks: ConfigChecks = {}): Confi
   if (candidate.server.headers_timeout_ms > candidate.server.request_timeout_ms) {
     problems.push('/server: headers_timeout_ms must not exceed request_timeout_ms (the headers are part of the request)');
   }
+  const { tenant_labels: listed, max_tenant_labels: maxLabels } = candidate.telemetry;
+  if (listed.length > maxLabels) {
+    problems.push(`/telemetry/tenant_labels: lists ${listed.length} tenants but max_tenant_labels is ${maxLabels} (the label budget)`);
+  }
   const poolIds = new Set<string>();
   const models = new Map<string, string>();
   for (const pool of candidate.pools) {

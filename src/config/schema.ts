@@ -286,6 +286,17 @@ export const ConfigSchema = Type.Object(
         ),
         metrics: Type.Boolean({ default: true }),
         scrape_engine_metrics: Type.Boolean({ default: false }),
+        tenant_labels: Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), {
+          default: [],
+          uniqueItems: true,
+          description: 'tenants that always get their own `tenant` metric label value (at most max_tenant_labels)',
+        }),
+        max_tenant_labels: Type.Integer({
+          minimum: 0,
+          maximum: 100,
+          default: 20,
+          description: 'distinct tenant label values: the listed tenants, then the first tenants seen; the rest are `other`',
+        }),
       },
       { additionalProperties: false, default: {} },
     ),

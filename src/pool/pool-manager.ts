@@ -10,6 +10,7 @@ import type { PoolConfig } from '../config/schema.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
 import type { Timer, TimerClock } from '../core/ports.ts';
 import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
+import type { WeightOf } from '../core/queue/tenant-lanes.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
 import { bindVersionPolicy, Pool, queueOptions } from './pool.ts';
 import { startProber, type Prober } from './prober.ts';
@@ -24,6 +25,8 @@ export interface PoolManagerDeps<T extends QueueEntry = QueueEntry> {
   newQueue?: (config: PoolConfig) => TaskQueue<T>;
   /** A queued entry's max_tokens, for start predictions (Pool.predictStartMs). */
   maxTokensOf?: (entry: T) => number;
+  /** Tenant weights for fairness within each queue class (the tenant directory); default: even. */
+  weightOf?: WeightOf;
 }
 
 /** What pools publish; the task service subscribes. */
@@ -73,9 +76,9 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
   }
 
   private newPool(config: PoolConfig): Pool<T> {
-    const { engines, newQueue, maxTokensOf } = this.deps;
+    const { engines, newQueue, maxTokensOf, weightOf } = this.deps;
     return new Pool<T>(config, this.buildReplicas(config), {
-      queue: newQueue ? newQueue(config) : new FairQueue<T>(queueOptions(config)),
+      queue: newQueue ? newQueue(config) : new FairQueue<T>(queueOptions(config, weightOf)),
       priors: engines.speedPriors(config),
       ...(maxTokensOf ? { maxTokensOf: (entry: T) => maxTokensOf(entry) } : {}),
     });
@@ -195,7 +198,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
         continue;
       }
       pool.config = config;
-      pool.queue.setOptions(queueOptions(config));
+      pool.queue.setOptions(queueOptions(config, this.deps.weightOf));
       const fresh = this.buildReplicas(config);
       this.startProbers(pool, fresh);
       this.swap(pool, fresh);

@@ -5,7 +5,8 @@ import type { PoolConfig } from '../config/schema.ts';
 import { backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/placement/decide.ts';
-import { FairQueue, type QueueEntry } from '../core/queue/fair-queue.ts';
+import { FairQueue, type FairQueueOptions, type QueueEntry } from '../core/queue/fair-queue.ts';
+import type { WeightOf } from '../core/queue/tenant-lanes.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
@@ -268,11 +269,13 @@ export function bindVersionPolicy(config: PoolConfig, replicas: readonly Replica
   for (const r of replicas) r.expectedVersion = enforced ? () => expectedVersion(config, replicas) : () => undefined;
 }
 
-export function queueOptions(config: PoolConfig) {
+/** The queue options a pool's config gives; tenant weights come from the tenant directory. */
+export function queueOptions(config: PoolConfig, weightOf?: WeightOf): FairQueueOptions {
   return {
     maxQueued: config.queue.max_queued,
     policy: config.queue.policy,
     interactiveWeight: config.queue.interactive_weight,
     batchWeight: config.queue.batch_weight,
+    ...(weightOf ? { weightOf } : {}),
   };
 }

@@ -53,7 +53,19 @@ describe('FastHistogram and FastCounter', () => {
     expect(samples.find((s) => s.suffix === '_count')?.value).toBe(1);
   });
 
-  it('refuses more than three labels', () => {
-    expect(() => new FastCounter({ name: 'y_total', help: 'y', labelNames: ['a', 'b', 'c', 'd'], registry: new Registry() })).toThrow(/at most three/);
+  it('exposes four labels exactly as prom-client would', async () => {
+    const registry = new Registry();
+    const labelNames = ['pool', 'priority', 'outcome', 'tenant'];
+    const ref = new Counter({ name: 'ref4_total', help: 'c', labelNames, registers: [registry] });
+    const fast = new FastCounter({ name: 'fast4_total', help: 'c', labelNames, registry });
+    for (const [pool, priority, outcome, tenant] of [['p', 'batch', 'failed', 'a'], ['p', 'batch', 'failed', 'b'], ['p', 'batch', 'failed', 'a'], ['q', 'interactive', 'completed', 'a']] as const) {
+      ref.inc({ pool, priority, outcome, tenant });
+      fast.add(1, pool, priority, outcome, tenant);
+    }
+    expect(await samplesOf(registry, 'fast4_total')).toEqual(await samplesOf(registry, 'ref4_total'));
+  });
+
+  it('refuses more than four labels', () => {
+    expect(() => new FastCounter({ name: 'y_total', help: 'y', labelNames: ['a', 'b', 'c', 'd', 'e'], registry: new Registry() })).toThrow(/at most four/);
   });
 });

@@ -31,21 +31,23 @@ class SeriesTable {
   readonly #bucketCount: number;
 
   constructor(labelNames: readonly string[], bucketCount: number) {
-    if (labelNames.length > 3) throw new Error('fast metrics take at most three labels');
+    if (labelNames.length > 4) throw new Error('fast metrics take at most four labels');
     this.#labelNames = labelNames;
     this.#bucketCount = bucketCount;
   }
 
-  get(a: string, b: string, c: string): Series {
+  get(a: string, b: string, c: string, d: string): Series {
     switch (this.#labelNames.length) {
       case 0:
-        return this.#all[0] ?? this.#add(a, b, c);
+        return this.#all[0] ?? this.#add(a, b, c, d);
       case 1:
-        return this.#leaf(this.#root, a, a, b, c);
+        return this.#leaf(this.#root, a, a, b, c, d);
       case 2:
-        return this.#leaf(this.#level(this.#root, a), b, a, b, c);
+        return this.#leaf(this.#level(this.#root, a), b, a, b, c, d);
+      case 3:
+        return this.#leaf(this.#level(this.#level(this.#root, a), b), c, a, b, c, d);
       default:
-        return this.#leaf(this.#level(this.#level(this.#root, a), b), c, a, b, c);
+        return this.#leaf(this.#level(this.#level(this.#level(this.#root, a), b), c), d, a, b, c, d);
     }
   }
 
@@ -55,15 +57,15 @@ class SeriesTable {
     return next;
   }
 
-  #leaf(map: Map<string, unknown>, key: string, a: string, b: string, c: string): Series {
+  #leaf(map: Map<string, unknown>, key: string, a: string, b: string, c: string, d: string): Series {
     let series = map.get(key) as Series | undefined; // the last level holds series
-    if (series === undefined) map.set(key, (series = this.#add(a, b, c)));
+    if (series === undefined) map.set(key, (series = this.#add(a, b, c, d)));
     return series;
   }
 
-  #add(a: string, b: string, c: string): Series {
+  #add(a: string, b: string, c: string, d: string): Series {
     const labels: Record<string, string> = {};
-    const values = [a, b, c];
+    const values = [a, b, c, d];
     this.#labelNames.forEach((name, i) => (labels[name] = values[i] as string));
     const series: Series = { labels, value: 0, ...(this.#bucketCount > 0 && { buckets: new Float64Array(this.#bucketCount + 1), sum: 0 }) };
     this.#all.push(series);
@@ -119,7 +121,7 @@ abstract class FastMetric {
 
   /** An unlabelled series is shown from the start (at 0), as prom-client does. */
   #prime(): void {
-    if (this.#unlabeled) this.table.get('', '', '');
+    if (this.#unlabeled) this.table.get('', '', '', '');
   }
 }
 
@@ -131,8 +133,8 @@ export class FastCounter extends FastMetric {
   }
 
   /** Adds `by` (≥ 0) to the series with these label values, in labelNames order. */
-  add(by: number, a = '', b = '', c = ''): void {
-    if (by > 0) this.table.get(a, b, c).value += by;
+  add(by: number, a = '', b = '', c = '', d = ''): void {
+    if (by > 0) this.table.get(a, b, c, d).value += by;
   }
 
   protected values(): ExposedValue[] {
@@ -149,9 +151,9 @@ export class FastHistogram extends FastMetric {
     this.#bounds = [...opts.buckets].sort((x, y) => x - y);
   }
 
-  observe(value: number, a = '', b = '', c = ''): void {
+  observe(value: number, a = '', b = '', c = '', d = ''): void {
     if (Number.isNaN(value)) return;
-    const series = this.table.get(a, b, c);
+    const series = this.table.get(a, b, c, d);
     const bounds = this.#bounds;
     let i = 0;
     while (i < bounds.length && value > (bounds[i] as number)) i++;

@@ -170,3 +170,48 @@ describe('createMetrics', () => {
     expect(sampleValue(parsed, 'orchqueue_audit_gaps_total')).toBe(3);
   });
 });
+
+describe('the tenant label', () => {
+  const valuesOf = (parsed: ParsedExposition, name: string) => parsed.families.get(name)?.samples.map((s) => s.labels.tenant) ?? [];
+
+  // Issue 12: tenant as a label only where the cardinality is bounded by config.
+  it('counts each tenant’s admitted, rejected, completed tasks and tokens under its own value', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false, tenantLabels: { listed: [], max: 20 } });
+    m.admitted(admitted('a', { tenant: 'acme' }));
+    m.admitted(admitted('b', { tenant: 'acme' }));
+    m.admitted(admitted('c', { tenant: 'globex' }));
+    m.rejected({ correlation_id: 'c-r', code: 'RATE_LIMITED', pool_id: 'p1', message: 'quota', tenant: 'globex', limit: 'requests_per_minute' });
+    m.rejected({ correlation_id: 'c-u', code: 'UNAUTHORIZED', message: 'no key' });
+    m.finished({ ...finished('a'), tenant: 'acme', tokens_out: 7, prompt_tokens: 3 });
+    m.finished({ ...finished('c'), tenant: 'globex', tokens_out: 11, prompt_tokens: 4 });
+    const { parsed } = await scrape(m);
+    const v = (name: string, labels: Record<string, string>) => sampleValue(parsed, name, labels);
+    expect(v('orchqueue_tasks_enqueued_total', { tenant: 'acme' })).toBe(2);
+    expect(v('orchqueue_tasks_enqueued_total', { tenant: 'globex' })).toBe(1);
+    expect(v('orchqueue_tasks_rejected_total', { tenant: 'globex', reason: 'RATE_LIMITED' })).toBe(1);
+    expect(v('orchqueue_tasks_rejected_total', { tenant: 'none', pool: 'none', reason: 'UNAUTHORIZED' })).toBe(1);
+    expect(v('orchqueue_tasks_completed_total', { tenant: 'acme', outcome: 'completed' })).toBe(1);
+    expect(v('orchqueue_tokens_out_total', { tenant: 'acme' })).toBe(7);
+    expect(v('orchqueue_tokens_out_total', { tenant: 'globex' })).toBe(11);
+    expect(v('orchqueue_tokens_in_total', { tenant: 'globex' })).toBe(4);
+  });
+
+  it('gives the 21st tenant seen the value other under the default budget of 20', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false });
+    for (let i = 0; i < 25; i++) m.admitted(admitted(`t${i}`, { tenant: `tenant-${i}` }));
+    const { parsed } = await scrape(m);
+    const seen = valuesOf(parsed, 'orchqueue_tasks_enqueued_total');
+    expect(seen).toHaveLength(21);
+    expect(seen).toContain('tenant-19');
+    expect(seen).not.toContain('tenant-20');
+    expect(sampleValue(parsed, 'orchqueue_tasks_enqueued_total', { tenant: 'other' })).toBe(5);
+  });
+
+  it('keeps listed tenants by name after the first-come slots are taken', async () => {
+    const m = createMetrics({ snapshot, collectDefaults: false, tenantLabels: { listed: ['gold'], max: 2 } });
+    for (const tenant of ['a', 'b', 'c', 'gold']) m.finished({ ...finished(tenant), tenant, tokens_out: 1 });
+    const { parsed } = await scrape(m);
+    expect(valuesOf(parsed, 'orchqueue_tokens_out_total').sort()).toEqual(['a', 'gold', 'other']);
+    expect(sampleValue(parsed, 'orchqueue_tokens_out_total', { tenant: 'other' })).toBe(2);
+  });
+});

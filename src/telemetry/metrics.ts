@@ -1,13 +1,14 @@
 // The Prometheus metrics of the gateway: one registry, per-task lifecycle counters and
 // histograms fed by LifecycleObserver facts (fast-metrics.ts: under a microsecond per task),
 // scrape-time gauges read from a snapshot. Never called per token; label values are bounded
-// (no task ids, route templates only).
+// (no task ids, route templates only, tenants through TenantLabels).
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { LifecycleObserver, AdmittedFact, RejectedFact, PlacedFact, FirstTokenFact, TerminalFact, ControlFact } from '../core/observer.ts';
 import { FastCounter, FastHistogram } from './fast-metrics.ts';
 import { registerSnapshotGauges } from './metrics-gauges.ts';
 import type { TelemetrySnapshot } from './snapshot.ts';
+import { TenantLabels, type TenantLabelOptions } from './tenant-labels.ts';
 
 export const METRIC_PREFIX = 'orchqueue_';
 
@@ -44,8 +45,12 @@ export interface MetricsOptions {
   registry?: Registry;
   collectDefaults?: boolean;
   snapshot: () => TelemetrySnapshot;
+  /** The bounded `tenant` label (telemetry.tenant_labels, max_tenant_labels); default: 20, none listed. */
+  tenantLabels?: TenantLabelOptions;
 }
 
+/** The default of telemetry.max_tenant_labels. */
+const DEFAULT_MAX_TENANT_LABELS = 20;
 const QUEUE_WAIT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
 const TTFT_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const LONG_BUCKETS = [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
@@ -67,15 +72,15 @@ function createInstruments(registry: Registry) {
   const counter = (name: string, help: string, labelNames: string[] = []) => new FastCounter({ name, help, labelNames, registry });
   const histogram = (name: string, help: string, labelNames: string[], buckets: number[]) => new FastHistogram({ name, help, labelNames, buckets, registry });
 
-  const enqueued = counter('orchqueue_tasks_enqueued_total', 'Tasks admitted into a queue.', ['pool', 'priority']);
+  const enqueued = counter('orchqueue_tasks_enqueued_total', 'Tasks admitted into a queue.', ['pool', 'priority', 'tenant']);
   const started = counter('orchqueue_tasks_started_total', 'Tasks placed on a replica for the first time.', ['pool', 'priority']);
   const retries = counter('orchqueue_dispatch_retries_total', 'Placements after the first attempt (retry before the first token).', ['pool']);
-  const completed = counter('orchqueue_tasks_completed_total', 'Tasks that reached a terminal state, by outcome.', ['pool', 'priority', 'outcome']);
+  const completed = counter('orchqueue_tasks_completed_total', 'Tasks that reached a terminal state, by outcome.', ['pool', 'priority', 'outcome', 'tenant']);
   const canceled = counter('orchqueue_tasks_canceled_total', 'Canceled tasks, by reason.', ['pool', 'reason']);
-  const rejected = counter('orchqueue_tasks_rejected_total', 'Requests refused at admission, by error code.', ['pool', 'reason']);
+  const rejected = counter('orchqueue_tasks_rejected_total', 'Requests refused at admission, by error code.', ['pool', 'reason', 'tenant']);
   const errors = counter('orchqueue_task_errors_total', 'Tasks that ended with an error event, by error code.', ['pool', 'code']);
-  const tokensIn = counter('orchqueue_tokens_in_total', 'Prompt tokens of finished tasks, as the engine counted them.', ['pool']);
-  const tokensOut = counter('orchqueue_tokens_out_total', 'Generated tokens of finished tasks.', ['pool']);
+  const tokensIn = counter('orchqueue_tokens_in_total', 'Prompt tokens of finished tasks, as the engine counted them.', ['pool', 'tenant']);
+  const tokensOut = counter('orchqueue_tokens_out_total', 'Generated tokens of finished tasks.', ['pool', 'tenant']);
   const cost = counter('orchqueue_cost_usd_total', 'What finished tasks cost in US dollars (provider-reported, else the price table).', ['pool', 'model']);
   const unpriced = counter('orchqueue_unpriced_tasks_total', 'Tasks that ran with no price for their model (cost not known).', ['pool']);
   const backpressure = counter('orchqueue_backpressure_events_total', 'Queue capacity policy actions (refusal or eviction).', ['pool', 'policy']);
@@ -94,15 +99,16 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, cost, unpriced, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http } = createInstruments(registry);
   registerSnapshotGauges(registry, opts.snapshot);
   if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  const tenants = new TenantLabels(opts.tenantLabels ?? { listed: [], max: DEFAULT_MAX_TENANT_LABELS });
 
   let auditInstalled = false;
   return {
     registry,
     admitted(f) {
-      enqueued.add(1, f.pool_id, f.priority);
+      enqueued.add(1, f.pool_id, f.priority, tenants.of(f.tenant));
     },
     rejected(f) {
-      rejected.add(1, f.pool_id ?? 'none', f.code);
+      rejected.add(1, f.pool_id ?? 'none', f.code, tenants.of(f.tenant));
     },
     placed(f) {
       // `attempt` is 1-based: only the first placement starts the task and ends its queue wait.
@@ -117,13 +123,14 @@ export function createMetrics(opts: MetricsOptions): Metrics {
       ttft.observe(f.ttft_ms / 1000, f.pool_id, f.priority);
     },
     finished(f) {
-      completed.add(1, f.pool_id, f.priority, f.state);
+      const tenant = tenants.of(f.tenant);
+      completed.add(1, f.pool_id, f.priority, f.state, tenant);
       if (f.state === 'canceled') canceled.add(1, f.pool_id, cancelReason(f.cancel_reason));
       if (f.error_code !== undefined) errors.add(1, f.pool_id, f.error_code);
       e2e.observe(f.e2e_ms / 1000, f.pool_id, f.priority, f.state);
       if (f.replica_id !== undefined) decode.observe(f.decode_time_ms / 1000, f.pool_id);
-      tokensOut.add(f.tokens_out, f.pool_id);
-      if (f.prompt_tokens !== undefined) tokensIn.add(f.prompt_tokens, f.pool_id);
+      tokensOut.add(f.tokens_out, f.pool_id, tenant);
+      if (f.prompt_tokens !== undefined) tokensIn.add(f.prompt_tokens, f.pool_id, tenant);
       if (f.cost_usd !== undefined) cost.add(f.cost_usd, f.pool_id, f.model ?? f.pool_id);
       else if (f.cost_source === 'unpriced') unpriced.add(1, f.pool_id);
     },

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
+import { mockPool, startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
 
 const CONTROL = 'control-token-654321';
 const ADMIN = { authorization: `Bearer ${CONTROL}` };
@@ -146,6 +146,42 @@ describe('tenants and keys', () => {
     expect((await gw.post('/v1/tasks', { ...task, session_id: 'victim-2' }, victim.headers)).status).toBe(202);
   });
 });
+
+describe('fairness between tenants', () => {
+  // Issue 12: a tenant's queued work cannot starve another's (weighted by tenant within each class).
+  it('places a second tenant’s work among a flooding tenant’s queue by its weight from the directory', async () => {
+    const pool = mockPool({ replicas: [{ id: 'mock-0', slots: 1 }], queue: { max_queued: 20 } }, { hang_at_token: 1 });
+    gw = await startGateway(testConfig({ auth: { control_tokens: [CONTROL] }, pools: [pool] }));
+    const a = await tenantWithKey(gw, 'team-a');
+    expect((await gw.post('/v1/admin/tenants', { id: 'team-b', weight: 2 }, ADMIN)).status).toBe(201);
+    const bKey = await gw.post('/v1/admin/keys', { tenant_id: 'team-b', scopes: ['tasks'] }, ADMIN);
+    const b = { headers: { authorization: `Bearer ${(bKey.body as { secret: string }).secret}` } };
+    const submit = async (h: Record<string, string>) => (await gw?.post('/v1/tasks', task, h))?.body as { task_id: string; queue_position: number };
+    const running = await submit(a.headers);
+    const g = gw;
+    await waitUntil(async () => ((await g.get(`/v1/tasks/${running.task_id}`, a.headers)).body as { state: string }).state === 'running');
+    const flood = [];
+    for (let i = 0; i < 5; i++) flood.push((await submit(a.headers)).queue_position);
+    expect(flood).toEqual([0, 1, 2, 3, 4]);
+    // Weight 2 against 1: b's two tasks are served first and third, not after a's five.
+    const b1 = await submit(b.headers);
+    const b2 = await submit(b.headers);
+    expect([b1.queue_position, b2.queue_position]).toEqual([0, 2]);
+    expect(((await g.get(`/v1/tasks/${b2.task_id}`, b.headers)).body as { queue_position: number }).queue_position).toBe(2);
+    // The same tenants label the task counters (bounded by telemetry.max_tenant_labels).
+    const metrics = (await g.get('/metrics', ADMIN)).text;
+    expect(metrics).toContain('orchqueue_tasks_enqueued_total{pool="demo",priority="interactive",tenant="team-a"} 6');
+    expect(metrics).toContain('orchqueue_tasks_enqueued_total{pool="demo",priority="interactive",tenant="team-b"} 2');
+  });
+});
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 2_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 describe('keys never leak', () => {
   // ORCH-1202 ORCH-1216

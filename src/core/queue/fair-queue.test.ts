@@ -195,3 +195,146 @@ describe('FairQueue lookup and removal', () => {
     expect(drain(q).map((j) => j.id)).toEqual(predicted);
   });
 });
+
+interface Owned { readonly id: string; readonly priority: Priority; readonly tenant: string }
+const owned = (id: string, tenant: string, priority: Priority = 'interactive'): Owned => ({ id, priority, tenant });
+const tenantQueue = (weights: Record<string, number>, opts: Partial<FairQueueOptions> = {}) =>
+  new FairQueue<Owned>({ ...OPTS, weightOf: (t) => weights[t] ?? 1, ...opts });
+const takeAll = (q: FairQueue<Owned>): Owned[] => {
+  const out: Owned[] = [];
+  for (let j = q.take(); j !== undefined; j = q.take()) out.push(j);
+  return out;
+};
+const tenants = (jobs: Owned[]) => jobs.map((j) => j.tenant).join('');
+
+describe('FairQueue fairness between tenants', () => {
+  // Issue 12: a tenant's queued work cannot starve another's.
+  it.each([
+    [1, 1],
+    [3, 1],
+    [5, 2],
+    [1, 4],
+    [7, 3],
+  ])('a flooding tenant of weight %i delays another tenant of weight %i by at most ceil(a/b) dispatches', (wa, wb) => {
+    const q = tenantQueue({ a: wa, b: wb });
+    for (let i = 0; i < 50; i++) q.offer(owned(`a${i}`, 'a'));
+    let next = 50;
+    for (let round = 0; round < 40; round++) {
+      q.offer(owned(`b${round}`, 'b'));
+      let waited = 0;
+      for (let j = q.take(); j?.tenant !== 'b'; j = q.take()) {
+        waited++;
+        q.offer(owned(`a${next++}`, 'a')); // the flood never stops
+      }
+      expect(waited).toBeLessThanOrEqual(Math.ceil(wa / wb));
+    }
+  });
+
+  // With one flooder the bound is ceil(a/b); with several, lanes may hold credit from before the
+  // newcomer arrived (the property test measures the general case against 2 × ceil(W/b)).
+  it('serves a lone task behind three flooding tenants within ceil(their weight / its weight) + 1 dispatches', () => {
+    const weights = { a: 3, c: 2, d: 1, b: 2 };
+    const q = tenantQueue(weights);
+    let next = 0;
+    const flood = () => {
+      for (const t of ['a', 'c', 'd']) q.offer(owned(`${t}${next++}`, t));
+    };
+    for (let i = 0; i < 20; i++) flood();
+    for (let round = 0; round < 40; round++) {
+      q.offer(owned(`b${round}`, 'b'));
+      let waited = 0;
+      for (let j = q.take(); j?.tenant !== 'b'; j = q.take()) {
+        waited++;
+        if (waited % 3 === 0) flood();
+      }
+      expect(waited).toBeLessThanOrEqual(Math.ceil((3 + 2 + 1) / 2) + 1);
+    }
+  });
+
+  it('splits a class between flooding tenants in the ratio of their weights (a a b a)', () => {
+    const q = tenantQueue({ a: 3, b: 1 });
+    for (let i = 0; i < 300; i++) q.offer(owned(`a${i}`, 'a'));
+    for (let i = 0; i < 100; i++) q.offer(owned(`b${i}`, 'b'));
+    expect(tenants(takeAll(q))).toBe('aaba'.repeat(100));
+  });
+
+  it('keeps FIFO order within a tenant and applies class weights above tenant weights', () => {
+    const q = tenantQueue({ a: 1, b: 1 });
+    for (let i = 0; i < 6; i++) q.offer(owned(`ai${i}`, 'a'));
+    for (let i = 0; i < 6; i++) q.offer(owned(`bi${i}`, 'b'));
+    for (let i = 0; i < 4; i++) q.offer(owned(`ab${i}`, 'a', 'batch'));
+    const out = takeAll(q);
+    expect(classes(out.slice(0, 12) as Job[])).toBe('IIBIIIBIIIBI');
+    expect(out.filter((j) => j.tenant === 'a' && j.priority === 'interactive').map((j) => j.id)).toEqual(['ai0', 'ai1', 'ai2', 'ai3', 'ai4', 'ai5']);
+    expect(out.filter((j) => j.priority === 'interactive').map((j) => j.tenant).join('')).toBe('ab'.repeat(6));
+  });
+
+  it('does not let a heavy tenant trickling one task at a time reset its turn and starve a lighter one', () => {
+    const q = tenantQueue({ heavy: 6, light: 3 });
+    for (let i = 0; i < 10; i++) q.offer(owned(`l${i}`, 'light'));
+    let next = 0;
+    const order: string[] = [];
+    for (let step = 0; step < 15; step++) {
+      if (!q.has(`h${next - 1}`)) q.offer(owned(`h${next++}`, 'heavy')); // never more than one queued
+      order.push((q.take() as Owned).tenant);
+    }
+    // Weights 6:3 give heavy two of every three dispatches while both wait, never more.
+    expect(order.filter((t) => t === 'light')).toHaveLength(5);
+  });
+
+  it('forgets every tenant’s standing once the class runs empty', () => {
+    const q = tenantQueue({ a: 1, b: 1 });
+    q.offer(owned('a0', 'a'));
+    q.offer(owned('b0', 'b'));
+    expect(tenants(takeAll(q))).toBe('ab');
+    q.offer(owned('b1', 'b'));
+    q.offer(owned('a1', 'a'));
+    expect(tenants(takeAll(q))).toBe('ba'); // a fresh busy period: the earlier lane wins the tie
+  });
+
+  it('reads tenant weights at every pick, so a changed weight applies at once', () => {
+    const weights: Record<string, number> = { a: 1, b: 1 };
+    const q = tenantQueue(weights);
+    for (let i = 0; i < 20; i++) q.offer(owned(`a${i}`, 'a'));
+    for (let i = 0; i < 20; i++) q.offer(owned(`b${i}`, 'b'));
+    expect(tenants([q.take(), q.take()] as Owned[])).toBe('ab');
+    weights.a = 3;
+    expect(tenants(Array.from({ length: 8 }, () => q.take() as Owned))).toBe('aabaaaba');
+  });
+
+  it('under drop-lru evicts the oldest entry of the tenant with the most queued in the lowest class', () => {
+    const q = tenantQueue({}, { maxQueued: 5, policy: 'drop-lru' });
+    q.offer(owned('b-old', 'b', 'batch'));
+    q.offer(owned('a0', 'a', 'batch'));
+    q.offer(owned('a1', 'a', 'batch'));
+    q.offer(owned('c0', 'c'));
+    q.offer(owned('c1', 'c'));
+    expect(q.offer(owned('b-new', 'b'))).toEqual({ admitted: true, evicted: owned('a0', 'a', 'batch') });
+    expect(q.offer(owned('c2', 'c', 'batch'))).toEqual({ admitted: true, evicted: owned('b-old', 'b', 'batch') });
+    expect(q.has('b-new')).toBe(true);
+  });
+
+  it('takes the drop-lru victim from the earlier tenant when two queue the same amount', () => {
+    const q = tenantQueue({}, { maxQueued: 4, policy: 'drop-lru' });
+    q.offer(owned('a0', 'a'));
+    q.offer(owned('b0', 'b'));
+    q.offer(owned('b1', 'b'));
+    q.offer(owned('a1', 'a'));
+    expect(q.offer(owned('c0', 'c'))).toEqual({ admitted: true, evicted: owned('a0', 'a') });
+  });
+
+  it('predicts positions across tenants that the takes follow', () => {
+    const q = tenantQueue({ a: 2, b: 1 });
+    for (let i = 0; i < 6; i++) q.offer(owned(`a${i}`, 'a'));
+    for (let i = 0; i < 3; i++) q.offer(owned(`b${i}`, 'b'));
+    expect([q.position('b0'), q.position('b1'), q.position('a5')]).toEqual([1, 4, 8]);
+    expect(takeAll(q).map((j) => j.id)).toEqual(['a0', 'b0', 'a1', 'a2', 'b1', 'a3', 'a4', 'b2', 'a5']);
+  });
+
+  it('treats a tenant weight below 1 as a wiring bug', () => {
+    const q = tenantQueue({ a: 0 });
+    q.offer(owned('a0', 'a'));
+    q.offer(owned('b0', 'b'));
+    expect(() => q.take()).toThrow(RangeError);
+  });
+});

@@ -1,14 +1,18 @@
-// One pool's bounded wait queue: two priority classes, FIFO within a class, smooth weighted
-// round robin between them, and the full-queue policy (reject or drop-lru). Pure and
-// synchronous: it never dispatches, times out or notifies; the caller acts on what it returns.
+// One pool's bounded wait queue: two priority classes with smooth weighted round robin between
+// them, and within each class the same round robin between tenants by weight, FIFO per tenant
+// (ORCH-0106, issue 12); plus the full-queue policy (reject or drop-lru). Pure and synchronous:
+// it never dispatches, times out or notifies; the caller acts on what it returns.
 
 import type { Priority } from '../task/events.ts';
-import { FifoList, type ListNode } from './fifo-list.ts';
+import type { ListNode } from './fifo-list.ts';
+import { TenantLanes, type WeightOf } from './tenant-lanes.ts';
 import { nextTurn, peekTurn, type Turns } from './weighted-turns.ts';
 
 export interface QueueEntry {
   readonly id: string;
   readonly priority: Priority;
+  /** The owning tenant; entries without one share a single lane. */
+  readonly tenant?: string;
 }
 
 export interface FairQueueOptions {
@@ -17,18 +21,22 @@ export interface FairQueueOptions {
   policy: 'reject' | 'drop-lru';
   interactiveWeight: number;
   batchWeight: number;
+  /** Tenant weights within a class (integers >= 1); default: every tenant weighs 1. */
+  weightOf?: WeightOf;
 }
 
 export type OfferResult<T> = { admitted: true; evicted?: T } | { admitted: false };
 
 export class FairQueue<T extends QueueEntry> implements Iterable<T> {
   #opts: FairQueueOptions;
-  readonly #lanes: Record<Priority, FifoList<T>> = { interactive: new FifoList(), batch: new FifoList() };
+  readonly #lanes: Record<Priority, TenantLanes<T>> = { interactive: new TenantLanes(), batch: new TenantLanes() };
   readonly #index = new Map<string, ListNode<T>>();
   #turns: Turns = { interactive: 0, batch: 0 };
+  #weightOf: WeightOf;
 
   constructor(opts: FairQueueOptions) {
     this.#opts = validOptions(opts);
+    this.#weightOf = opts.weightOf ?? evenWeights;
   }
 
   get size(): number {
@@ -44,9 +52,10 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
   }
 
   /**
-   * Admits, refuses, or (drop-lru) admits and evicts. The victim is the oldest entry of the
-   * lowest non-empty class, batch before interactive; a batch newcomer never evicts
-   * interactive work, it is refused instead. After a shrinking reload the queue may hold more
+   * Admits, refuses, or (drop-lru) admits and evicts. The victim comes from the lowest
+   * non-empty class, batch before interactive (a batch newcomer never evicts interactive work,
+   * it is refused instead): the oldest entry of the tenant with the most entries in that class,
+   * so a flooding tenant pays for its own flood; with one tenant, the class's oldest entry. After a shrinking reload the queue may hold more
    * than maxQueued; drop-lru then swaps one for one, so the queue never grows past its size.
    */
   offer(entry: T): OfferResult<T> {
@@ -69,15 +78,15 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
   take(): T | undefined {
     const cls = nextTurn(this.#turns, this.#opts, this.#lanes.interactive.size > 0, this.#lanes.batch.size > 0);
     if (cls === undefined) return undefined;
-    // nextTurn only names a non-empty class, so the head exists.
-    const node = this.#lanes[cls].head as ListNode<T>;
+    // nextTurn only names a non-empty class, so it hands out a node.
+    const node = this.#lanes[cls].pick(this.#weightOf) as ListNode<T>;
     this.#unlink(node);
     return node.value;
   }
 
   peek(): T | undefined {
     const cls = peekTurn(this.#turns, this.#opts, this.#lanes.interactive.size > 0, this.#lanes.batch.size > 0);
-    return cls === undefined ? undefined : this.#lanes[cls].head?.value;
+    return cls === undefined ? undefined : this.#lanes[cls].peek(this.#weightOf)?.value;
   }
 
   remove(id: string): T | undefined {
@@ -87,7 +96,11 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
     return node.value;
   }
 
-  /** 0-based place in the predicted dispatch order (O(n): it replays the round robin). */
+  /**
+   * 0-based place in the predicted dispatch order: a replay of both round robins (classes, then
+   * tenants within the class) over what is queued now, O(n × tenants). Takes follow it exactly
+   * while nothing is added or removed; an arrival can move an entry back by the newcomer's share.
+   */
   position(id: string): number | undefined {
     if (!this.#index.has(id)) return undefined;
     let i = 0;
@@ -101,39 +114,39 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
   /** Config reload: weights apply to the next pick; entries beyond a smaller max stay queued. */
   setOptions(opts: FairQueueOptions): void {
     this.#opts = validOptions(opts);
+    this.#weightOf = opts.weightOf ?? evenWeights;
   }
 
   /** Entries in predicted dispatch order. Do not mutate the queue while iterating. */
   *[Symbol.iterator](): Iterator<T> {
     const turns = { ...this.#turns };
-    const cursor = { interactive: this.#lanes.interactive.head, batch: this.#lanes.batch.head };
+    const replay = { interactive: this.#lanes.interactive.replay(this.#weightOf), batch: this.#lanes.batch.replay(this.#weightOf) };
     for (;;) {
-      const cls = nextTurn(turns, this.#opts, cursor.interactive !== undefined, cursor.batch !== undefined);
+      const cls = nextTurn(turns, this.#opts, replay.interactive.hasNext, replay.batch.hasNext);
       if (cls === undefined) return;
-      // nextTurn only names a class whose cursor is still on a node.
-      const node = cursor[cls] as ListNode<T>;
-      yield node.value;
-      cursor[cls] = node.next;
+      // nextTurn only names a class whose replay still has an entry.
+      yield replay[cls].next() as T;
     }
   }
 
   #victimFor(newcomer: Priority): ListNode<T> | undefined {
-    const oldestBatch = this.#lanes.batch.head;
-    if (oldestBatch) return oldestBatch;
-    return newcomer === 'interactive' ? this.#lanes.interactive.head : undefined;
+    if (this.#lanes.batch.size > 0) return this.#lanes.batch.victim();
+    return newcomer === 'interactive' ? this.#lanes.interactive.victim() : undefined;
   }
 
   #append(entry: T): void {
-    this.#index.set(entry.id, this.#lanes[entry.priority].push(entry));
+    this.#index.set(entry.id, this.#lanes[entry.priority].push(entry.tenant ?? '', entry));
   }
 
   #unlink(node: ListNode<T>): void {
-    this.#lanes[node.value.priority].unlink(node);
+    this.#lanes[node.value.priority].unlink(node.value.tenant ?? '', node);
     this.#index.delete(node.value.id);
     // Each busy period starts the round robin afresh, so history cannot bias a new burst.
     if (this.#index.size === 0) this.#turns = { interactive: 0, batch: 0 };
   }
 }
+
+const evenWeights: WeightOf = () => 1;
 
 function validOptions(opts: FairQueueOptions): FairQueueOptions {
   const { maxQueued, interactiveWeight, batchWeight } = opts;
