@@ -2,6 +2,7 @@
 // its drain state. Owns no timers itself; probers, the pool manager and the dispatcher act on it.
 
 import type { PoolConfig } from '../config/schema.ts';
+import type { components } from '../generated/api-types.ts';
 import { backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/placement/decide.ts';
@@ -10,19 +11,8 @@ import type { WeightOf } from '../core/queue/tenant-lanes.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
-export interface PoolStatus {
-  id: string;
-  engine: string;
-  model: string;
-  aliases: string[];
-  live: boolean;
-  ready: boolean;
-  draining: boolean;
-  engine_version?: string;
-  slots: { total: number; busy: number };
-  queue: { depth: number; interactive: number; batch: number; max_queued: number; policy: 'reject' | 'drop-lru' };
-  last_error?: string;
-}
+/** A pool's summary as the contract states it (GET /v1/pools): the generated type, not a copy. */
+export type PoolStatus = components['schemas']['PoolSummary'];
 
 export type Replacement = { kind: 'elsewhere' } | { kind: 'same' } | { kind: 'none'; retryAfterMs: number };
 
