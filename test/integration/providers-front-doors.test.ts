@@ -1,13 +1,16 @@
 // Issue 13 "done when" and issue 11's engine-level abort, through the real gateway with the
 // official SDKs as clients: one configuration with a llama.cpp pool (its fake), an Anthropic
-// pool and an OpenRouter pool (their fakes, keys from the environment) serves all three through
-// /v1/chat/completions, /v1/messages and /v1/tasks; an SDK abort mid-stream reaches the engine.
+// pool, an OpenRouter pool, a Gemini pool and an Ollama pool (their fakes, keys from the
+// environment) serves every one through /v1/chat/completions, /v1/messages and /v1/tasks; an
+// SDK abort mid-stream reaches the engine.
 
 import { randomBytes } from 'node:crypto';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAnthropicFake, type AnthropicFake } from '../fakes/anthropic/fake.ts';
+import { startGeminiFake, type GeminiFake } from '../fakes/gemini/fake.ts';
+import { startOllamaFake, type OllamaFake } from '../fakes/ollama/fake.ts';
 import { startLlamacppFake, type LlamacppFake } from '../fakes/llamacpp/fake.ts';
 import { startOpenAiFake, type OpenAiFake } from '../fakes/openai/fake.ts';
 import { clientTransport } from '../support/dialect-clients.ts';
@@ -16,12 +19,14 @@ import { openStream, terminal } from '../support/sse-client.ts';
 import { waitFor } from './engines-support.ts';
 
 const health = { interval_ms: 50, max_backoff_ms: 200, breaker_failures: 3, breaker_open_ms: 500 };
-const MODELS = ['local', 'claude', 'router'] as const;
+const MODELS = ['local', 'claude', 'router', 'gemini', 'ollama'] as const;
 
 let gw: TestGateway;
 let llama: LlamacppFake;
 let anthropicFake: AnthropicFake;
 let router: OpenAiFake;
+let gemini: GeminiFake;
+let ollama: OllamaFake;
 let transport: ReturnType<typeof clientTransport>;
 const env: string[] = [];
 
@@ -38,9 +43,14 @@ beforeAll(async () => {
   anthropicFake = await startAnthropicFake({ apiKey: antKey, model: 'claude-test' });
   const routerKey = `sk-or-${randomBytes(8).toString('hex')}`;
   router = await startOpenAiFake({ flavour: 'openrouter', apiKey: routerKey, model: 'openai/gpt-test' });
+  const geminiKey = `AIza-${randomBytes(8).toString('hex')}`;
+  gemini = await startGeminiFake({ apiKey: geminiKey, model: 'gemini-test' });
+  ollama = await startOllamaFake({ models: ['llama-test'] });
   const pools = [
     { id: 'local', engine: 'llamacpp', model: 'local', health, replicas: [{ id: 'l0', url: llama.url, options: { retry_attempts: 1 } }] },
     { id: 'claude', engine: 'anthropic', model: 'claude', engine_model: 'claude-test', health, replicas: [{ id: 'a0', url: anthropicFake.url, slots: 4, options: { api_key: { env: envKey(antKey) }, retry_attempts: 1 } }] },
+    { id: 'gemini', engine: 'gemini', model: 'gemini', engine_model: 'gemini-test', health, replicas: [{ id: 'g0', url: gemini.url, options: { api_key: { env: envKey(geminiKey) }, retry_attempts: 1 } }] },
+    { id: 'ollama', engine: 'ollama', model: 'ollama', engine_model: 'llama-test', health, replicas: [{ id: 'm0', url: ollama.url, options: { retry_attempts: 1 } }] },
     { id: 'router', engine: 'openai', model: 'router', engine_model: 'openai/gpt-test', health, replicas: [{ id: 'o0', url: `${router.url}/api/v1`, slots: 4, options: { api_key: { env: envKey(routerKey) }, retry_attempts: 1 } }] },
   ];
   gw = await startGateway(testConfig({ pools }));
@@ -53,7 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await gw?.close();
   await transport?.close();
-  await Promise.all([llama?.close(), anthropicFake?.close(), router?.close()]);
+  await Promise.all([llama?.close(), anthropicFake?.close(), router?.close(), gemini?.close(), ollama?.close()]);
   for (const name of env.splice(0)) delete process.env[name];
 });
 
@@ -67,7 +77,7 @@ async function tokensOut(taskId: string | null): Promise<number> {
   return status.tokens_out;
 }
 
-describe('one gateway, three kinds of pool, three front doors', () => {
+describe('one gateway, five kinds of pool, three front doors', () => {
   // ORCH-1100
   it.each(MODELS)('serves %s through the OpenAI SDK, streaming and not', async (model) => {
     const { data, response } = await openai().chat.completions.create({ model, messages: [{ role: 'user', content: 'say something' }], max_tokens: 5 }).withResponse();
