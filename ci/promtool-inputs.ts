@@ -18,11 +18,12 @@ const repo = (path: string) => new URL(`../${path}`, import.meta.url);
 const snapshot = (): TelemetrySnapshot => ({
   pools: [{ pool_id: 'demo', engine: 'llamacpp', queue: { interactive: 1, batch: 2 }, replicas: [{ replica_id: 'r0', state: 'ready', engine_version: 'b6000', slots_total: 4, slots_busy: 1, breaker: 'closed', engine_metrics: { kv_cache_usage_ratio: 0.3, requests_waiting: 0, requests_running: 1 } }] }],
   open_streams: 1,
+  retained_task_bytes: 4096,
 });
 // Our series only: prom-client's process defaults keep upstream names promtool would flag
 // (gauges such as nodejs_active_handles_total end in _total).
 const metrics = createMetrics({ snapshot, collectDefaults: false });
-metrics.auditStatus(() => ({ lag_seconds: 0.1, gaps_total: 0, pending: 3 }));
+metrics.auditStatus(() => ({ lag_seconds: 0.1, gaps_total: 0, pending: 3, head: { seq: 42, hash: 'a'.repeat(64) } }));
 const task = { task_id: 't', pool_id: 'demo', priority: 'interactive' as const, correlation_id: 'c', max_tokens: 8 };
 metrics.admitted({ ...task, queue_position: 0, predicted_start_ms: 0, policy_label: 'reject' });
 metrics.placed({ ...task, replica_id: 'r0', engine: 'llamacpp', queue_wait_ms: 12, decision: 'least-loaded', attempt: 1 });

@@ -146,12 +146,16 @@ export class Dispatcher {
     });
     // A re-placed task gets a second `started` naming the replica that now serves it.
     task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs) });
+    // The engine-call span exists only once `placed` has been observed: its trace context is
+    // read now, after that fact, never while the request is being built.
+    const traceparent = this.deps.traceparentFor?.(task.id);
+    const call = traceparent === undefined ? request : { ...request, traceparent };
     const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
     const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
-      for await (const event of replica.adapter.stream(request, signal)) {
+      for await (const event of replica.adapter.stream(call, signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
           if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
@@ -312,7 +316,6 @@ export class Dispatcher {
     const held = task.chat;
     const chat = held !== undefined && caps.chat !== undefined ? handOff(held, { caps: caps.chat, shape: caps.chatShape ?? FREE_SHAPE }) : undefined;
     const slot = task.affinity?.replica_id === replica.id ? task.affinity.slot_id : undefined;
-    const traceparent = this.deps.traceparentFor?.(task.id);
     const request: CanonicalRequest = {
       taskId: task.id,
       model: task.pool.config.engine_model ?? task.pool.config.model,
@@ -324,7 +327,6 @@ export class Dispatcher {
       ...(r.stop !== undefined ? { stop: r.stop } : {}),
       ...(slot !== undefined && replica.adapter.capabilities.slotAffinity ? { slotId: slot } : {}),
       ...(r.session_id !== undefined ? { cachePrompt: true } : {}),
-      ...(traceparent !== undefined ? { traceparent } : {}),
       ...(held !== undefined ? { chat: chat?.conversation ?? held } : {}),
     };
     return { request, warnings: chat?.warnings ?? [] };
