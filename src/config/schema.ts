@@ -201,8 +201,8 @@ export const ConfigSchema = Type.Object(
         max_connections_per_client: Type.Integer({
           minimum: 1,
           maximum: 1_000_000,
-          default: 256,
-          description: 'open connections per client address at most; more are answered 429 RATE_LIMITED and closed',
+          default: 1024,
+          description: 'open connections per client address at most; more are answered 429 RATE_LIMITED and closed (behind a proxy or load balancer every client shares its address: size this like max_connections)',
         }),
         heartbeat_ms: Ms('SSE heartbeat interval while no event flows', 15_000, 100, 3_600_000),
         default_max_tokens: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 512, description: 'max_tokens for an OpenAI-dialect request that gives none (OpenAI lets clients omit it)' }),
