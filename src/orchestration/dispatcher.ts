@@ -158,10 +158,10 @@ export class Dispatcher {
       for await (const event of replica.adapter.stream(call, signal)) {
         if (task.finished) break;
         if (event.type === 'token') {
-          if (task.token(event.text, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
+          if (task.token(event.text, clock)) this.firstToken(task, replica, engine);
           idle.refresh();
         } else if (event.type === 'tool_call_delta') {
-          if (task.toolCall(event, { now: clock.now(), mono: clock.monotonic() })) this.firstToken(task, replica, engine);
+          if (task.toolCall(event, clock)) this.firstToken(task, replica, engine);
           idle.refresh();
         } else {
           replica.breaker.success();

@@ -6,7 +6,7 @@
 import type { TaskFacts } from '../core/observer.ts';
 import { errorEventData, type ErrorData, type OrchError } from '../core/errors.ts';
 import type { PlacementJob } from '../core/placement/decide.ts';
-import type { Timer } from '../core/ports.ts';
+import type { Clock, Timer } from '../core/ports.ts';
 import type { EventLog } from '../core/state-ports.ts';
 import type { FinishReason, Priority } from '../core/task/events.ts';
 import { taskFigures, type TaskFigures } from '../core/task/figures.ts';
@@ -266,21 +266,24 @@ export class Task {
     return { signal: this.#abort.signal, queueWaitMs: Math.max(0, at.mono - this.createdMono) };
   }
 
-  /** One token from the engine; true for the first. Dropped (false) once the task has ended. */
-  token(text: string, at: { now: number; mono: number }): boolean {
+  /**
+   * One token from the engine; true for the first. Dropped (false) once the task has ended.
+   * The clock is read only for the first output token: nothing per token but the log append.
+   */
+  token(text: string, clock: Clock): boolean {
     if (this.finished) return false;
     const first = this.#tokensOut === 0;
-    if (first) this.#firstOutput(at);
+    if (first) this.#firstOutput(clock);
     this.log.append('token', { t: text, i: this.#tokensOut });
     this.#tokensOut++;
     return first;
   }
 
   /** One fragment of a tool call (one output token); true for the first output token. */
-  toolCall(delta: { index: number; id?: string; name?: string; arguments: string }, at: { now: number; mono: number }): boolean {
+  toolCall(delta: { index: number; id?: string; name?: string; arguments: string }, clock: Clock): boolean {
     if (this.finished) return false;
     const first = this.#tokensOut === 0;
-    if (first) this.#firstOutput(at);
+    if (first) this.#firstOutput(clock);
     this.log.append('tool_call', {
       index: delta.index,
       ...(delta.id !== undefined ? { id: delta.id } : {}),
@@ -302,11 +305,10 @@ export class Task {
   }
 
   /** After the first output token a task is never re-placed, so its prompt is needed no more. */
-  #firstOutput(at: { now: number; mono: number }): void {
-    this.#firstTokenAt = at.now;
-    this.#firstTokenMono = at.mono;
-    this.#prompt = undefined;
-    this.#chat = undefined;
+  #firstOutput(clock: Clock): void {
+    this.#firstTokenAt = clock.now();
+    this.#firstTokenMono = clock.monotonic();
+    this.releasePrompt();
   }
 
   /** running → queued after a failure before the first token: never again on `replica`. */
