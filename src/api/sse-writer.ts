@@ -16,7 +16,30 @@ export interface SseOptions {
   observer: LifecycleObserver;
 }
 
+/** How one client format renders a task's log (OrchQueue's own frames, or a dialect's). */
+export interface LogRendering {
+  /** Written once right after the headers (a dialect's opening frame); '' for none. */
+  preamble: string;
+  /** Written while nothing else flows. */
+  heartbeat: () => string;
+  /** The bytes for one event, or '' to skip it (an event the format does not show). */
+  render: (frame: string, event: TaskEvent) => string;
+  /** The client went away before the terminal event (dialect clients cannot resume). */
+  onClientGone?: () => void;
+}
+
+const OWN_FRAMES: LogRendering = { preamble: '', heartbeat: () => ': hb\n\n', render: (frame) => frame };
+
+/** /v1/tasks streams: the log's own frames after Last-Event-ID. */
 export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: number, opts: SseOptions): void {
+  streamTaskLog(res, task, afterSeq, opts, OWN_FRAMES);
+}
+
+/**
+ * The one loop that serves a task's log to a response in any format: replay, live events,
+ * heartbeats, backpressure (stop listening, resume from the log on drain), one end.
+ */
+export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number, opts: SseOptions, how: LogRendering): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -25,7 +48,8 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
     'x-correlation-id': opts.correlationId,
     'x-task-id': task.id,
   });
-  res.flushHeaders();
+  if (how.preamble === '') res.flushHeaders();
+  else res.write(how.preamble);
   task.streamAttached();
   opts.observer.streamOpened?.({ task_id: task.id, resumed: afterSeq > 0 });
 
@@ -37,29 +61,33 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
     if (done) return;
     // A reader that resumed beyond the head of a task that then ended below its id gets no
     // terminal frame (only ids > Last-Event-ID are sent): close it here.
-    if (task.log.terminal && lastSeq >= task.log.lastSeq) return finish();
-    res.write(': hb\n\n');
+    if (task.log.terminal && lastSeq >= task.log.lastSeq) return finish(false);
+    res.write(how.heartbeat());
     heartbeat.refresh();
   }, opts.heartbeatMs);
 
-  const finish = () => {
+  const finish = (clientGone: boolean) => {
     if (done) return;
     done = true;
     clearTimeout(heartbeat);
     off?.();
-    res.off('close', finish);
+    res.off('close', onClose);
     task.streamDetached();
     opts.observer.streamClosed?.({ task_id: task.id });
+    if (clientGone && !task.finished) how.onClientGone?.();
     if (!res.writableEnded) res.end();
   };
+  const onClose = () => finish(true);
 
   const listener = (frame: string, event: TaskEvent) => {
     if (waiting || done) return;
-    const flushed = res.write(frame);
     lastSeq = event.seq;
+    const bytes = how.render(frame, event);
+    if (bytes === '') return;
+    const flushed = res.write(bytes);
     heartbeat.refresh();
     if (event.event === 'end' || event.event === 'error') {
-      finish();
+      finish(false);
     } else if (!flushed) {
       waiting = true;
       res.once('drain', resume);
@@ -75,10 +103,10 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
   }
 
   function endIfComplete(): void {
-    if (!done && task.log.terminal && lastSeq >= task.log.lastSeq) finish();
+    if (!done && task.log.terminal && lastSeq >= task.log.lastSeq) finish(false);
   }
 
-  res.on('close', finish);
+  res.on('close', onClose);
   off = task.log.follow(afterSeq, listener);
   endIfComplete();
 }

@@ -10,6 +10,7 @@ import { orchError } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { TaskEvent } from '../../core/task/events.ts';
 import type { Task } from '../../orchestration/task.ts';
+import { streamTaskLog } from '../sse-writer.ts';
 
 /** A dialect's streaming renderer. */
 export interface FrameWriter {
@@ -54,69 +55,17 @@ export interface DialectStreamOptions {
   cancel: () => void;
 }
 
-/**
- * Streams the task as the dialect's SSE frames. Under socket backpressure it stops listening
- * and resumes from the log once drained (the log is the buffer, as for /v1/tasks streams).
- */
+/** Streams the task as the dialect's SSE frames, through the same loop as /v1/tasks streams. */
 export function streamInDialect(res: ServerResponse, task: Task, writer: FrameWriter, opts: DialectStreamOptions): void {
-  res.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-    'x-correlation-id': opts.correlationId,
-    'x-task-id': task.id,
+  streamTaskLog(res, task, 0, opts, {
+    preamble: writer.start(),
+    heartbeat: () => writer.heartbeat(),
+    render: (_frame, event) => {
+      const item = outputOf(event, task);
+      return item === undefined ? '' : writer.write(item);
+    },
+    onClientGone: opts.cancel,
   });
-  res.write(writer.start());
-  task.streamAttached();
-  opts.observer.streamOpened?.({ task_id: task.id, resumed: false });
-
-  let lastSeq = 0;
-  let waiting = false;
-  let done = false;
-  let off: (() => void) | undefined;
-  const heartbeat = setTimeout(function beat() {
-    if (done) return;
-    res.write(writer.heartbeat());
-    heartbeat.refresh();
-  }, opts.heartbeatMs);
-
-  const finish = (clientGone: boolean) => {
-    if (done) return;
-    done = true;
-    clearTimeout(heartbeat);
-    off?.();
-    res.off('close', onClose);
-    task.streamDetached();
-    opts.observer.streamClosed?.({ task_id: task.id });
-    if (clientGone && !task.finished) opts.cancel();
-    if (!res.writableEnded) res.end();
-  };
-  const onClose = () => finish(true);
-
-  const listener = (_frame: string, event: TaskEvent) => {
-    if (waiting || done) return;
-    lastSeq = event.seq;
-    const item = outputOf(event, task);
-    if (item === undefined) return;
-    const flushed = res.write(writer.write(item));
-    heartbeat.refresh();
-    if (item.kind === 'end' || item.kind === 'error') finish(false);
-    else if (!flushed) {
-      waiting = true;
-      res.once('drain', resume);
-    }
-  };
-
-  function resume(): void {
-    if (done) return;
-    waiting = false;
-    off?.();
-    off = task.log.follow(lastSeq, listener);
-  }
-
-  res.on('close', onClose);
-  off = task.log.follow(0, listener);
 }
 
 /**
