@@ -3,7 +3,7 @@
 // core/chat/handoff.ts for each target, and the result fits the target, keeps every text, is
 // deterministic and idempotent, and warns exactly when it changed something. Where the target's
 // encoder exists (OpenAI-compatible, Anthropic) the encoded wire is checked too.
-// Gemini and Ollama have no adapter yet: their rows are the shapes their API references state
+// The Gemini and Ollama adapters declare no chatShape yet: their rows are the shapes their API references state
 // (Gemini: `systemInstruction`, user/model alternation, function calls matched by name;
 // Ollama `/api/chat`: free order, no developer role), for their adapters to declare.
 

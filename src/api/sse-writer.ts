@@ -83,10 +83,11 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     if (waiting || done) return;
     lastSeq = event.seq;
     const bytes = how.render(frame, event);
-    if (bytes === '') return;
-    const flushed = res.write(bytes);
+    const terminal = event.event === 'end' || event.event === 'error';
+    if (bytes === '' && !terminal) return;
+    const flushed = bytes === '' || res.write(bytes);
     heartbeat.refresh();
-    if (event.event === 'end' || event.event === 'error') {
+    if (terminal) {
       finish(false);
     } else if (!flushed) {
       waiting = true;

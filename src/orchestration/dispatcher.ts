@@ -333,7 +333,6 @@ export class Dispatcher {
   }
 }
 
-/** A task is re-placed at most once, and only before its first token (ARCHITECTURE §6). */
 /**
  * Another engine call may still be built for this task: a re-placement in its pool (none tried
  * yet) or a hop to a fallback pool it has not been in. Until then it keeps its prompt.

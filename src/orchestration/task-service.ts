@@ -371,7 +371,9 @@ export class TaskService {
     }
     const ran = task.tokensOut > 0 || !wasQueued;
     const budgetTokens = ran ? task.promptTokens + task.tokensOut : 0;
-    quotas.settle(task.id, { tokens: task.tokensOut, budgetTokens, budgetCost: (budgetTokens * task.pool.config.cost_per_1k_tokens) / 1000, wasQueued });
+    // The same cost the session is charged: the reported or priced USD, else the fallback rate.
+    const budgetCost = ran ? (task.cost?.budget ?? (budgetTokens * task.pool.config.cost_per_1k_tokens) / 1000) : 0;
+    quotas.settle(task.id, { tokens: task.tokensOut, budgetTokens, budgetCost, wasQueued });
   }
 
   /** Ends a pool's unfinished tasks (drain deadline, pool removal) with a terminal `error`. */

@@ -65,7 +65,7 @@ describe('TenantDirectory', () => {
     expect(await dir.updateTenant('default', { weight: 2 })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } });
   });
 
-  it('opens a scope only while no token and no live key grants it', async () => {
+  it('keeps a scope closed once a key has granted it, even after that key expires', async () => {
     const { dir, clock } = await directory(new FakeClock(), { data: [], control: [] });
     expect(dir.isOpen('tasks')).toBe(true);
     await dir.createTenant({ id: 'team-a' });
@@ -74,6 +74,7 @@ describe('TenantDirectory', () => {
     expect(dir.isOpen('tasks')).toBe(false);
     expect(dir.isOpen('admin')).toBe(true);
     clock.advance(1_000);
-    expect(dir.isOpen('tasks')).toBe(true);
+    // The key expired: the plane must not reopen to anonymous callers.
+    expect(dir.isOpen('tasks')).toBe(false);
   });
 });

@@ -50,6 +50,11 @@ export class TenantDirectory {
   readonly #byHash = new Map<string, KeyRecord>();
   /** Static tokens by their sha256: a map read compares digests, never the tokens themselves. */
   readonly #static = new Map<string, Principal>();
+  /**
+   * Scopes some token or key has ever granted: closed for good. Revoking or expiring the last
+   * key never reopens a plane to anonymous callers.
+   */
+  readonly #closed = new Set<Scope>();
 
   private constructor(deps: DirectoryDeps) {
     this.#deps = deps;
@@ -88,13 +93,13 @@ export class TenantDirectory {
     return { kind: 'principal', principal: { tenant: key.tenant_id, keyId: `key:${key.id}`, scopes: new Set(key.scopes) } };
   }
 
-  /** No static token and no live key grants `scope`: the plane stays open (anonymous, default tenant). */
+  /**
+   * No static token and no key, ever, has granted `scope`: the plane is open (anonymous, default
+   * tenant). Once one has, it stays closed even after that key is revoked or expires.
+   */
   isOpen(scope: Scope): boolean {
+    if (this.#closed.has(scope)) return false;
     for (const p of this.#static.values()) if (p.scopes.has(scope)) return false;
-    const now = this.#deps.clock.now();
-    for (const k of this.#byHash.values()) {
-      if (k.scopes.includes(scope) && (k.expires_at === null || k.expires_at.getTime() > now)) return false;
-    }
     return true;
   }
 
@@ -200,6 +205,7 @@ export class TenantDirectory {
 
   #remember(k: KeyRecord): void {
     this.#keys.set(k.id, k);
+    for (const scope of k.scopes) this.#closed.add(scope);
     if (k.revoked_at === null) this.#byHash.set(k.hash, k);
     else this.#byHash.delete(k.hash);
   }

@@ -55,7 +55,7 @@ export class AnthropicStreamDecoder implements CountingDecoder {
         return this.blockDelta(data, out);
       case 'message_delta': {
         const reason = stringField(recordField(data, 'delta') ?? {}, 'stop_reason');
-        if (reason !== undefined) this.stopReason = STOP_REASONS[reason] ?? 'stop';
+        if (reason !== undefined) this.stopReason = Object.hasOwn(STOP_REASONS, reason) ? STOP_REASONS[reason] : 'stop';
         this.readUsage(recordField(data, 'usage'));
         return undefined;
       }

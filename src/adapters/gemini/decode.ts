@@ -81,7 +81,7 @@ export class GeminiStreamDecoder implements SseDecoder<ChatStreamEvent> {
     if (Array.isArray(parts)) for (const part of parts) this.part(part, out);
     const reason = stringField(candidate, 'finishReason');
     if (reason === undefined || reason === 'FINISH_REASON_UNSPECIFIED') return undefined;
-    const mapped = FINISH[reason] ?? 'stop';
+    const mapped = Object.hasOwn(FINISH, reason) ? FINISH[reason] : 'stop';
     if (mapped === 'failed') return { message: `provider finished the answer with ${reason}` };
     this.finishReason = mapped === 'stop' && this.calls > 0 ? 'tool_calls' : mapped;
     return undefined;

@@ -114,7 +114,7 @@ export class CompletionsStreamDecoder implements SseDecoder<CanonicalEvent> {
     }
     const reason = stringField(choice, 'finish_reason');
     if (reason === undefined) return undefined;
-    const mapped = FINISH[reason] ?? 'stop';
+    const mapped = Object.hasOwn(FINISH, reason) ? FINISH[reason] : 'stop';
     if (mapped === 'failed') return { message: `engine finished the request with "${reason}"` };
     this.finishReason = mapped;
     return undefined;

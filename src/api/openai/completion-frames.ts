@@ -23,7 +23,9 @@ export class OpenAiCompletionFrames {
       case 'text':
         return `${this.head}{"index":0,"text":${JSON.stringify(event.text)},"logprobs":null,"finish_reason":null}${this.tail}`;
       case 'tool_call_delta':
-        throw new Error('a completion stream carries no tool calls');
+        // A completion task never has tool calls; this renders inside the log's listener, where
+        // a throw would break the append path, so such an item is skipped rather than thrown.
+        return '';
       case 'end': {
         if (event.finish === 'canceled') return openAiErrorFrame(CANCELED_OUTPUT_ERROR);
         const finish = `${this.head}{"index":0,"text":"","logprobs":null,"finish_reason":"${event.finish}"}${this.tail}`;
