@@ -83,9 +83,19 @@ function closeSoon(socket: Socket): void {
   socket.once('close', () => clearTimeout(timer));
 }
 
+/** Marks a socket whose request was already answered while its body is still being drained. */
+const ANSWERED = Symbol('orchqueue.answered');
+type MarkedSocket = Socket & { [ANSWERED]?: true };
+
 /** Fastify's clientErrorHandler: Node's own 400/408/431 become envelopes; the socket closes. */
 export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  // The request was answered (a 401/413 sent before its body was read) and its upload stalled:
+  // a second answer on the same connection would corrupt the first, so just close.
+  if ((socket as MarkedSocket)[ANSWERED]) {
+    socket.destroy();
+    return;
+  }
   const error =
     err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
       ? orchError('REQUEST_TIMEOUT', 'the request did not arrive in time (server.headers_timeout_ms / server.request_timeout_ms)')
@@ -113,7 +123,8 @@ export function discardUnreadBody(limits: ConnectionLimits) {
     // Fastify asks for `connection: close` after a parser refusal; Node would then destroy the
     // socket as soon as the answer is written, mid-upload. Keep it until the body is drained.
     reply.removeHeader('connection');
-    const socket = raw.socket;
+    const socket = raw.socket as MarkedSocket;
+    socket[ANSWERED] = true;
     let discarded = 0;
     const stop = setTimeout(() => socket.destroy(), limits.requestTimeoutMs);
     stop.unref();
@@ -121,7 +132,11 @@ export function discardUnreadBody(limits: ConnectionLimits) {
       discarded += chunk.length;
       if (discarded > limits.bodyDiscardLimitBytes) socket.destroy();
     });
-    raw.once('end', () => clearTimeout(stop));
+    raw.once('end', () => {
+      clearTimeout(stop);
+      // Drained: the connection may serve a next request, which gets its own answers again.
+      delete socket[ANSWERED];
+    });
     raw.once('close', () => clearTimeout(stop));
     raw.resume();
   };
