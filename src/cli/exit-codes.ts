@@ -26,7 +26,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   2    usage error (unknown command or option, missing argument)
   3    invalid request: 400 INVALID_PARAMS, 413 PAYLOAD_TOO_LARGE, 422 DEADLINE_UNMET
   4    not found: 404 NOT_FOUND (unknown task, session, pool or route)
-  5    conflict, budget or session: 409 CONFLICT, 402 BUDGET_EXCEEDED, 410 SESSION_EXPIRED
+  5    conflict, budget or session: 409 CONFLICT or TASK_CANCELED, 402 BUDGET_EXCEEDED, 410 SESSION_EXPIRED
   6    backpressure: 429 ADMISSION_REJECT, RATE_LIMITED, QUEUE_FULL_DROP_LRU (retry later; see --retry)
   7    unavailable: 5xx (POOL_UNREADY, DRAINING, WORKER_RESET, DECODE_TIMEOUT, ...) or the gateway
        cannot be reached

@@ -28,7 +28,10 @@ describe('orchqueue tenants and keys', () => {
     expect(created.stderr).toContain('cannot show it again');
     const { key, secret } = JSON.parse(created.stdout) as { key: { id: string }; secret: string };
     const asKey = { ORCHQUEUE_URL: gw.url, ORCHQUEUE_TOKEN: secret };
+    const minuteOf = (ms: number) => new Date(Math.floor(ms / 60_000) * 60_000).toISOString();
+    const submitFrom = minuteOf(Date.now());
     expect((await cli(['submit', '--prompt', 'hi', '--max-tokens', '2', '--json'], asKey)).code).toBe(0);
+    const submitTo = minuteOf(Date.now());
     expect((await cli(['pools'], asKey)).code).toBe(8);
     const shown = await cli(['keys', 'get', key.id], env);
     expect(shown.stdout).toContain(`id: ${key.id}`);
@@ -37,7 +40,12 @@ describe('orchqueue tenants and keys', () => {
     const changed = await cli(['keys', 'update', key.id, '--expires-at', '2099-01-01T00:00:00Z', '--json'], env);
     expect(JSON.parse(changed.stdout)).toMatchObject({ expires_at: '2099-01-01T00:00:00.000Z' });
     const detail = await cli(['tenants', 'get', 'team-a', '--json'], env);
-    expect(JSON.parse(detail.stdout)).toMatchObject({ tenant: { id: 'team-a' }, usage: [{ subject: 'tenant:team-a', requests: 1 }] });
+    // Request counts live in fixed UTC minutes: the submit counts in its minute only (a slow run
+    // can cross a minute boundary between the submit and this read).
+    const detailed = JSON.parse(detail.stdout) as { tenant: unknown; usage: Array<{ subject: string; window_start: string; requests: number }> };
+    expect(detailed).toMatchObject({ tenant: { id: 'team-a' }, usage: [{ subject: 'tenant:team-a' }] });
+    const usage = detailed.usage[0]!;
+    if (submitFrom === submitTo) expect(usage.requests).toBe(usage.window_start === submitFrom ? 1 : 0);
     expect((await cli(['keys', 'revoke', key.id], env)).code).toBe(0);
     expect((await cli(['submit', '--prompt', 'hi', '--max-tokens', '2'], asKey)).code).toBe(8);
   });

@@ -10,6 +10,7 @@ export const ERROR_TABLE = {
   NOT_FOUND: { status: 404, retriable: false },
   REQUEST_TIMEOUT: { status: 408, retriable: true },
   CONFLICT: { status: 409, retriable: false },
+  TASK_CANCELED: { status: 409, retriable: false },
   SESSION_EXPIRED: { status: 410, retriable: false },
   PAYLOAD_TOO_LARGE: { status: 413, retriable: false },
   URI_TOO_LONG: { status: 414, retriable: false },

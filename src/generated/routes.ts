@@ -13,6 +13,7 @@ const ErrorCodeSchema = {
     "NOT_FOUND",
     "REQUEST_TIMEOUT",
     "CONFLICT",
+    "TASK_CANCELED",
     "SESSION_EXPIRED",
     "PAYLOAD_TOO_LARGE",
     "URI_TOO_LONG",

@@ -232,6 +232,25 @@ describe('an SDK abort cancels the task', () => {
   });
 });
 
+describe('a task canceled by someone else', () => {
+  it('answers the waiting non-streaming client 409 TASK_CANCELED (the SDK sees an APIError, not a 500)', async () => {
+    const admitted = facts.admitted.length;
+    const pending = client({ maxRetries: 0 }).chat.completions.create({ model: 'slow', messages: hello, max_tokens: 200 });
+    pending.catch(() => undefined);
+    for (let i = 0; i < 200 && facts.admitted.length === admitted; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    const taskId = String(facts.admitted.at(-1)?.task_id);
+    expect((await gw.post(`/v1/tasks/${taskId}/cancel`, {})).status).toBe(200);
+    const error = await pending.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(error).toBeInstanceOf(APIError);
+    expect((error as InstanceType<typeof APIError>).status).toBe(409);
+    expect((error as InstanceType<typeof APIError>).error).toMatchObject({ code: 'TASK_CANCELED', type: 'invalid_request_error' });
+    expect(await taskView(gw, taskId)).toMatchObject({ state: 'canceled' });
+  });
+});
+
 describe('GET /v1/models through the SDK', () => {
   // ORCH-1107
   it('lists every configured model and alias with its pool, engine and chat capabilities', async () => {

@@ -13,6 +13,7 @@ export const OPENAI_ERROR_TYPES = {
   FORBIDDEN: 'permission_error',
   NOT_FOUND: 'not_found_error',
   CONFLICT: 'invalid_request_error',
+  TASK_CANCELED: 'invalid_request_error',
   SESSION_EXPIRED: 'invalid_request_error',
   PAYLOAD_TOO_LARGE: 'invalid_request_error',
   REQUEST_TIMEOUT: 'timeout_error',

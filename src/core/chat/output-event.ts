@@ -19,6 +19,6 @@ export type ChatOutputEvent =
 
 /**
  * How a dialect renders `end{canceled}`: a canceled task has no answer, and neither dialect has
- * a finish reason for it, so its stream ends with this error (no code fits better yet).
+ * a finish reason for it, so its answer (or stream) ends with this error.
  */
-export const CANCELED_OUTPUT_ERROR: OrchError = orchError('INTERNAL', 'the task was canceled before it finished');
+export const CANCELED_OUTPUT_ERROR: OrchError = orchError('TASK_CANCELED', 'the task was canceled before it finished');
