@@ -98,12 +98,25 @@ describe('anthropicMessage', () => {
     expect(message.usage).toMatchObject({ input_tokens: 12, output_tokens: 9, cache_read_input_tokens: 4 });
   });
 
-  it('fails instead of inventing input when a tool call was cut before its JSON closed', () => {
+  it('leaves out a tool call cut by max_tokens before its JSON closed, and ends max_tokens', () => {
     const cut = anthropicMessage(init, answerOf([
-      { kind: 'tool_call_delta', index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":"Zü' },
+      { kind: 'text', text: 'Let me look.' },
+      { kind: 'tool_call_delta', index: 0, id: 'call_0', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+      { kind: 'tool_call_delta', index: 1, id: 'call_1', name: 'get_weather', arguments: '{"city":"Zü' },
       { kind: 'end', finish: 'length', usage },
     ]));
-    expect(cut).toEqual({ ok: false, error: expect.objectContaining({ code: 'ENGINE_ERROR' }) });
+    expect(cut).toMatchObject({
+      ok: true,
+      value: { stop_reason: 'max_tokens', content: [{ type: 'text', text: 'Let me look.' }, { type: 'tool_use', id: 'call_0', input: { city: 'Oslo' } }] },
+    });
+  });
+
+  it('fails instead of inventing input when a finished answer holds arguments that are not a JSON object', () => {
+    const bad = anthropicMessage(init, answerOf([
+      { kind: 'tool_call_delta', index: 0, id: 'call_1', name: 'get_weather', arguments: '["Zürich"]' },
+      { kind: 'end', finish: 'tool_calls', usage },
+    ]));
+    expect(bad).toEqual({ ok: false, error: expect.objectContaining({ code: 'ENGINE_ERROR' }) });
   });
 });
 

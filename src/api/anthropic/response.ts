@@ -1,6 +1,9 @@
 // A whole answer → Anthropic's non-streaming `message` body (issue 11). Tool calls become
-// `tool_use` blocks whose `input` is the parsed arguments; arguments that are not a JSON object
-// (a call cut by max_tokens) cannot be expressed, so the answer fails instead of inventing one.
+// `tool_use` blocks whose `input` is the parsed arguments. Arguments that are not a JSON object
+// cannot be expressed as `input`: when the answer was cut by max_tokens, the unfinished call is
+// left out and the message ends `max_tokens` (the client retries with a larger budget, as
+// Anthropic advises for a cut tool call); otherwise the model wrote something that is not a
+// call, and the answer fails instead of inventing one.
 
 import type { ChatAnswer } from '../../core/chat/answer.ts';
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
@@ -22,6 +25,7 @@ export function anthropicMessage(init: { id: string; model: string }, answer: Ch
   for (const call of answer.toolCalls) {
     const input = parseObject(call.arguments);
     if (input === undefined) {
+      if (answer.finish === 'length') continue;
       return fail(orchError('ENGINE_ERROR', `the model wrote arguments for tool call ${call.id} that are not a JSON object (finish: ${answer.finish})`));
     }
     content.push({ type: 'tool_use', id: call.id, name: call.name, input });
