@@ -8,12 +8,19 @@ import { RequestRefusal } from './errors.ts';
 
 const REPLACEMENT = '\uFFFD';
 
-/** The dotted path of the first string holding a replacement character, if any. */
-function fieldWithReplacement(value: unknown, path: string[] = []): string | undefined {
-  if (typeof value === 'string') return value.includes(REPLACEMENT) ? path.join('.') || undefined : undefined;
+/** The path (`messages[2].content`) of the first string holding a replacement character, if any. */
+function fieldWithReplacement(value: unknown, path = ''): string | undefined {
+  if (typeof value === 'string') return value.includes(REPLACEMENT) ? path || undefined : undefined;
   if (value === null || typeof value !== 'object') return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = fieldWithReplacement(value[i], `${path}[${i}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
   for (const [key, item] of Object.entries(value)) {
-    const found = fieldWithReplacement(item, Array.isArray(value) ? path : [...path, key]);
+    const found = fieldWithReplacement(item, path ? `${path}.${key}` : key);
     if (found !== undefined) return found;
   }
   return undefined;

@@ -78,6 +78,17 @@ describe('prompts must be clean text', () => {
     expectEnvelope(await postBytes(body), 400, 'INVALID_PARAMS', 'prompt');
   });
 
+  it('names the array element that holds invalid UTF-8 (OpenAI param messages[1].content)', async () => {
+    const body = Buffer.concat([
+      Buffer.from('{"model":"demo","max_tokens":4,"messages":[{"role":"system","content":"be brief"},{"role":"user","content":"ab'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('"}]}'),
+    ]);
+    const res = await request(`${gw.url}/v1/chat/completions`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(400);
+    expect(((await res.body.json()) as { error: { param: string; code: string } }).error).toMatchObject({ param: 'messages[1].content', code: 'INVALID_PARAMS' });
+  });
+
   it.each([
     ['a NUL character', '"a\\u0000b"'],
     ['a lone high surrogate', '"a\\ud800b"'],
