@@ -266,7 +266,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
         maxBackoffMs: config.health.max_backoff_ms,
         timeoutMs: Math.max(config.timeouts.connect_ms, 1_000),
         logger: this.deps.logger.child({ pool_id: config.id }),
-        now: () => this.deps.clock.monotonic(),
+        clock: this.deps.clock,
         failuresToLeaveReady: config.health.breaker_failures,
         onChange: () => {
           if (pool.replicas.includes(replica)) this.capacity(pool);

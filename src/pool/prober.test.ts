@@ -5,6 +5,7 @@ import { createMockAdapter } from '../adapters/mock/adapter.ts';
 import type { Clock } from '../core/ports.ts';
 import { systemClock } from '../system-clock.ts';
 import { testConfig } from '../../test/support/gateway.ts';
+import { dateTimerClock } from '../../test/support/fake-clock.ts';
 import { startProber } from './prober.ts';
 import { Replica } from './replica.ts';
 
@@ -38,7 +39,7 @@ describe('prober', () => {
   // ORCH-0501
   it('keeps a ready replica ready through fewer failed probes in a row than the tolerance', async () => {
     const replica = replicaWith(scripted([ok, timeout, timeout, ok, timeout, timeout, timeout]));
-    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, failuresToLeaveReady: 3 });
+    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, clock: dateTimerClock(() => 0), failuresToLeaveReady: 3 });
     try {
       const states = [];
       for (let i = 0; i < 7; i++) states.push(await prober.probeNow());
@@ -51,7 +52,7 @@ describe('prober', () => {
 
   it('believes an engine that says it is loading at once', async () => {
     const replica = replicaWith(scripted([ok, { live: true, ready: false, detail: 'loading' }]));
-    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, failuresToLeaveReady: 3 });
+    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, clock: dateTimerClock(() => 0), failuresToLeaveReady: 3 });
     try {
       expect([await prober.probeNow(), await prober.probeNow()]).toEqual(['ready', 'unready']);
     } finally {
@@ -61,7 +62,7 @@ describe('prober', () => {
 
   it('never marks a replica that was never ready as failed: it is still starting', async () => {
     const replica = replicaWith(scripted([timeout]));
-    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, failuresToLeaveReady: 3 });
+    const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, clock: dateTimerClock(() => 0), failuresToLeaveReady: 3 });
     try {
       expect(await prober.probeNow()).toBe('starting');
     } finally {
@@ -80,7 +81,7 @@ describe('prober', () => {
       const delays: number[] = [];
       const schedule = vi.spyOn(globalThis, 'setTimeout');
       const replica = replicaWith(scripted([timeout]));
-      const prober = startProber(replica, { intervalMs: 100, maxBackoffMs: 1_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, now: () => 0, random });
+      const prober = startProber(replica, { intervalMs: 100, maxBackoffMs: 1_000, timeoutMs: 1_000, logger: pino({ level: 'silent' }), onChange: () => {}, clock: dateTimerClock(() => 0), random });
       try {
         while (delays.length < probes) {
           await vi.waitFor(() => expect(schedule.mock.calls.length).toBeGreaterThan(delays.length));
@@ -108,7 +109,7 @@ describe('prober', () => {
     it('takes a dead idle engine out of ready within two probe intervals, even with the longest jitter', async () => {
       vi.useFakeTimers();
       const replica = replicaWith(scripted([ok, timeout]), fakeClock);
-      const prober = startProber(replica, { intervalMs: 1_000, maxBackoffMs: 30_000, timeoutMs: 100, logger: pino({ level: 'silent' }), onChange: () => {}, now: Date.now, failuresToLeaveReady: 3, random: () => 0.999 });
+      const prober = startProber(replica, { intervalMs: 1_000, maxBackoffMs: 30_000, timeoutMs: 100, logger: pino({ level: 'silent' }), onChange: () => {}, clock: dateTimerClock(), failuresToLeaveReady: 3, random: () => 0.999 });
       try {
         await vi.advanceTimersByTimeAsync(0);
         expect(replica.state).toBe('ready');
@@ -124,7 +125,7 @@ describe('prober', () => {
       vi.useFakeTimers();
       const replica = replicaWith(scripted([ok]), fakeClock);
       const changes: string[] = [];
-      const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 100, logger: pino({ level: 'silent' }), onChange: (r) => changes.push(r.breaker.state(Date.now())), now: Date.now });
+      const prober = startProber(replica, { intervalMs: 60_000, maxBackoffMs: 60_000, timeoutMs: 100, logger: pino({ level: 'silent' }), onChange: (r) => changes.push(r.breaker.state(Date.now())), clock: dateTimerClock() });
       try {
         await vi.advanceTimersByTimeAsync(0);
         // Tasks open the breaker between probes; the next probe is re-timed to its half-open moment.

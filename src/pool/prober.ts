@@ -9,6 +9,7 @@
 
 import type { Logger } from 'pino';
 import { fullJitterMs } from '../core/backoff.ts';
+import type { Timer, TimerClock } from '../core/ports.ts';
 import type { ReplicaState } from '../core/placement/decide.ts';
 import type { Replica } from './replica.ts';
 
@@ -18,8 +19,8 @@ export interface ProberOptions {
   timeoutMs: number;
   logger: Logger;
   onChange: (replica: Replica) => void;
-  /** Monotonic ms; orders first version reports. */
-  now: () => number;
+  /** Schedules the probes; its monotonic ms order first version reports and time the breaker. */
+  clock: TimerClock;
   /**
    * Consecutive failed probes (timeouts, refused connections) before a ready replica leaves
    * `ready`. One slow probe on a busy machine says little while the replica streams fine; an
@@ -41,14 +42,14 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
   let misses = 0;
   const tolerance = Math.max(1, opts.failuresToLeaveReady ?? 1);
   let everReady = false;
-  let timer: NodeJS.Timeout | undefined;
+  let timer: Timer | undefined;
   let stopped = false;
   let inFlight: Promise<ReplicaState> | undefined;
 
   async function probeOnce(): Promise<ReplicaState> {
     const before = replica.state;
     const versionBefore = replica.engineVersion;
-    const breakerBefore = replica.breaker.state(opts.now());
+    const breakerBefore = replica.breaker.state(opts.clock.monotonic());
     const signal = AbortSignal.timeout(opts.timeoutMs);
     try {
       const health = await replica.adapter.health(signal);
@@ -58,7 +59,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
         setState('unready', health.detail ?? 'engine loading');
       } else {
         const props = await replica.adapter.props(signal);
-        if (replica.engineVersion !== props.engineVersion) replica.versionSeq = opts.now();
+        if (replica.engineVersion !== props.engineVersion) replica.versionSeq = opts.clock.monotonic();
         replica.engineVersion = props.engineVersion;
         replica.ctxMax = props.ctxMax;
         // The engine's own count (llama.cpp, TGI) or its adapter options (vLLM max_num_seqs,
@@ -68,7 +69,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
         }
         everReady = true;
         misses = 0;
-        replica.breaker.probeSucceeded(opts.now());
+        replica.breaker.probeSucceeded(opts.clock.monotonic());
         // A version mismatch is judged live against the pool (pin or peers), not frozen here.
         setState('ready', undefined);
       }
@@ -76,7 +77,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
       unreachable(err instanceof Error ? err.message : 'probe failed');
     }
     failures = replica.state === 'ready' && misses === 0 ? 0 : failures + 1;
-    const breakerClosed = breakerBefore !== 'closed' && replica.breaker.state(opts.now()) === 'closed';
+    const breakerClosed = breakerBefore !== 'closed' && replica.breaker.state(opts.clock.monotonic()) === 'closed';
     if (replica.state !== before || replica.engineVersion !== versionBefore || breakerClosed) {
       const mismatch = replica.versionMismatch();
       opts.logger.info({ replica_id: replica.id, from: before, to: replica.state, last_error: mismatch ?? replica.lastError }, 'replica state');
@@ -115,18 +116,17 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
 
   function schedule(): void {
     if (stopped) return;
-    timer = setTimeout(() => {
+    timer = opts.clock.setTimer(nextDelayMs(), () => {
       timer = undefined;
       void probeNow().finally(schedule);
-    }, nextDelayMs());
-    timer.unref();
+    });
   }
 
   // A breaker opened by task failures re-times the next probe to its half-open moment; a probe
   // in flight schedules the next one itself when it ends.
   replica.breaker.onOpen = () => {
     if (timer === undefined || stopped) return;
-    clearTimeout(timer);
+    timer.cancel();
     schedule();
   };
 
@@ -143,7 +143,7 @@ export function startProber(replica: Replica, opts: ProberOptions): Prober {
     stop() {
       stopped = true;
       replica.breaker.onOpen = undefined;
-      if (timer) clearTimeout(timer);
+      timer?.cancel();
     },
   };
 }

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { WorkerAdapter } from '../../src/adapters/contract.ts';
 import { createMockAdapter } from '../../src/adapters/mock/adapter.ts';
 import { systemClock } from '../../src/system-clock.ts';
+import { dateTimerClock } from '../support/fake-clock.ts';
 import { startProber } from '../../src/pool/prober.ts';
 import { Replica } from '../../src/pool/replica.ts';
 import { testConfig } from '../support/gateway.ts';
@@ -50,7 +51,7 @@ describe('health prober', () => {
       timeoutMs: 50,
       logger: pino({ level: 'silent' }),
       onChange: () => {},
-      now: () => Date.now(),
+      clock: dateTimerClock(),
       random: () => 0.999, // the top of the full-jitter range, so each wait shows its bound
     });
     try {

@@ -69,3 +69,24 @@ export class FakeClock implements TimerClock {
     this.mono = target;
   }
 }
+
+/**
+ * A TimerClock on Date.now and plain setTimeout, for tests that drive time with vitest's fake
+ * timers (which fake both); `monotonic` may be pinned (e.g. to 0) where a test needs it still.
+ */
+export function dateTimerClock(monotonic: () => number = () => Date.now()): TimerClock {
+  return {
+    now: () => Date.now(),
+    monotonic,
+    setTimer(ms: number, fn: () => void): Timer {
+      let handle = setTimeout(fn, ms);
+      return {
+        cancel: () => clearTimeout(handle),
+        refresh: () => {
+          clearTimeout(handle);
+          handle = setTimeout(fn, ms);
+        },
+      };
+    },
+  };
+}
