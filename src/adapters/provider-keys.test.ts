@@ -77,6 +77,21 @@ describe('planted provider keys', () => {
     expect(text).not.toContain(PLANTED);
   });
 
+  it('scrubs the key a call was made with even when the key was rotated before its error came back', async () => {
+    const rotated = 'sk-ROTATED-also-secret-51be02';
+    for (const adapter of adapters) {
+      process.env[KEY_ENV] = PLANTED;
+      const call = drain(adapter.stream(req, never)); // reads PLANTED now; its refusal arrives later
+      process.env[KEY_ENV] = rotated;
+      const health = await adapter.health(never); // sends the rotated key before the call's error is mapped
+      const text = dump((await call).error) + dump(health);
+      expect(text).toContain('[redacted]');
+      expect(text).not.toContain(PLANTED);
+      expect(text).not.toContain(rotated);
+    }
+    delete process.env[KEY_ENV];
+  });
+
   it('an inline key in options fails construction without quoting it', () => {
     let message = '';
     try {

@@ -7,7 +7,7 @@ import { EngineError, type AdapterInit, type EngineProps, type ProviderRateLimit
 import { resolveCredential } from '../http/credentials.ts';
 import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
 import { backoffOf, parseOptions } from '../http/http-options.ts';
-import type { ResponseHeaders } from '../http/provider-errors.ts';
+import { RecentSecrets, type ResponseHeaders } from '../http/provider-errors.ts';
 import { providerHealth } from '../http/provider-health.ts';
 import { extraHeaders } from '../http/provider-options.ts';
 import { CompletionEnds } from '../http/completion-as-chat.ts';
@@ -26,9 +26,9 @@ export function createAnthropicAdapter(init: AnthropicInit): WorkerAdapter {
   const options = parseOptions(AnthropicOptionsSchema, init.options, 'anthropic');
   const extra = extraHeaders(options.headers, 'anthropic');
   const upstream = createEngineUpstream(init, options);
-  let lastKey: string | undefined;
+  const sent = new RecentSecrets();
   let limit: ProviderRateLimit | undefined;
-  const policy = anthropicErrorPolicy(options.overload_retry_after_ms, () => lastKey);
+  const policy = anthropicErrorPolicy(options.overload_retry_after_ms, () => sent.list());
   const observe = (headers: ResponseHeaders) => {
     limit = parseAnthropicRateLimit(headers, Date.now()) ?? limit;
   };
@@ -42,8 +42,7 @@ export function createAnthropicAdapter(init: AnthropicInit): WorkerAdapter {
   async function key(): Promise<string> {
     const credential = await resolveCredential(options.api_key);
     if (!credential.ok) throw new EngineError('POOL_UNREADY', `the Anthropic API cannot be called: ${credential.reason}`);
-    lastKey = credential.value;
-    return credential.value;
+    return sent.use(credential.value);
   }
 
   const stream = createEngineStream(upstream, {
@@ -78,8 +77,7 @@ export function createAnthropicAdapter(init: AnthropicInit): WorkerAdapter {
           check: options.health_check,
           modelsPath: MODELS_PATH,
           headersFor: (k) => {
-            lastKey = k;
-            return auth(k);
+            return auth(sent.use(k));
           },
           backoff: backoffOf(options),
           onResponse: (res) => observe(res.headers),

@@ -5,7 +5,7 @@ import { AnthropicStreamDecoder } from './decode.ts';
 import { anthropicError, anthropicErrorPolicy } from './errors.ts';
 
 const fixtures = goldenFixtures(new URL('./fixtures/', import.meta.url));
-const policy = anthropicErrorPolicy(1000, () => undefined);
+const policy = anthropicErrorPolicy(1000, () => []);
 const decode = (chunks: Uint8Array[]) =>
   decodeOutcome<ChatStreamEvent>(new AnthropicStreamDecoder(), chunks, (err, tokens) => anthropicError(err, tokens, policy));
 

@@ -21,13 +21,13 @@ const STATUS_OF_TYPE: Record<string, number> = {
   overloaded_error: 529,
 };
 
-export function anthropicErrorPolicy(overloadRetryAfterMs: number, secret: () => string | undefined): ProviderErrorPolicy {
+export function anthropicErrorPolicy(overloadRetryAfterMs: number, secrets: () => readonly string[]): ProviderErrorPolicy {
   return {
     provider: 'Anthropic API',
     overloadRetryAfterMs,
     resetHintMs: (headers, nowMs) => resetHintOf(parseAnthropicRateLimit(headers, nowMs), nowMs),
     statusOfType: (type) => (type === undefined ? undefined : STATUS_OF_TYPE[type]),
-    secret,
+    secrets,
   };
 }
 

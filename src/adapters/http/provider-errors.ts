@@ -20,35 +20,66 @@ export interface ProviderErrorPolicy {
   resetHintMs(headers: ResponseHeaders, nowMs: number): number | undefined;
   /** HTTP-like status for an in-band error that carries only a type (Anthropic `overloaded_error`). */
   statusOfType?(type: string | undefined): number | undefined;
-  /** The resolved key, scrubbed from every detail we keep. */
-  secret(): string | undefined;
+  /**
+   * Every key the adapter has recently sent (a key file may be rotated while calls with the old
+   * key are still in flight), each scrubbed from every detail we keep.
+   */
+  secrets(): readonly string[];
+}
+
+/**
+ * The distinct keys an adapter resolved most recently, newest last: an error answered to a call
+ * made with a key that has since been rotated is still scrubbed of it. Bounded, so a key file
+ * rewritten in a loop cannot grow it.
+ */
+export class RecentSecrets {
+  readonly #keys: string[] = [];
+  readonly #max: number;
+  constructor(max = 4) {
+    this.#max = max;
+  }
+  /** Records a key about to be sent; returns it. */
+  use(key: string): string {
+    if (this.#keys.at(-1) === key) return key;
+    const at = this.#keys.indexOf(key);
+    if (at >= 0) this.#keys.splice(at, 1);
+    this.#keys.push(key);
+    if (this.#keys.length > this.#max) this.#keys.shift();
+    return key;
+  }
+  list(): readonly string[] {
+    return this.#keys;
+  }
 }
 
 const DETAIL_LIMIT = 512;
 const OVERLOAD = new Set([429, 503, 529]);
 const VALIDATION = new Set([400, 413, 422]);
 
-/** Replaces every occurrence of the key (and its Bearer form) so it cannot reach a log line. */
-export function redact(text: string, secret: string | undefined): string {
-  return secret === undefined || secret.length === 0 ? text : text.split(secret).join('[redacted]');
+/** Replaces every occurrence of each key (and so its Bearer form) so it cannot reach a log line. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
+  return out;
 }
 
 /** `tokens`: output events the stream had produced when it failed (after one, nothing is retried). */
 export function providerError(err: unknown, tokens: number, policy: ProviderErrorPolicy): EngineError {
-  if (err instanceof EngineError) return scrubbed(err, policy.secret());
+  if (err instanceof EngineError) return scrubbed(err, policy.secrets());
   const failure = toUpstreamFailure(err);
   if (failure.kind === 'status') return fromStatus(failure, policy);
   if (failure.kind === 'in-band') return fromInBand(failure.inBand ?? { message: 'in-band error' }, tokens, policy);
   const mapped = toEngineError(failure, tokens, { engine: policy.provider, isLoading: () => false, overloadRetryAfterMs: policy.overloadRetryAfterMs });
-  return scrubbed(mapped, policy.secret());
+  return scrubbed(mapped, policy.secrets());
 }
 
-function scrubbed(err: EngineError, secret: string | undefined): EngineError {
-  if (secret === undefined || !(err.message.includes(secret) || (err.upstreamDetail ?? '').includes(secret))) return err;
-  return new EngineError(err.code, redact(err.message, secret), {
+function scrubbed(err: EngineError, secrets: readonly string[]): EngineError {
+  const holds = (s: string) => s.length > 0 && (err.message.includes(s) || (err.upstreamDetail ?? '').includes(s));
+  if (!secrets.some(holds)) return err;
+  return new EngineError(err.code, redact(err.message, secrets), {
     ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
     ...(err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus }),
-    ...(err.upstreamDetail === undefined ? {} : { upstreamDetail: redact(err.upstreamDetail, secret) }),
+    ...(err.upstreamDetail === undefined ? {} : { upstreamDetail: redact(err.upstreamDetail, secrets) }),
   });
 }
 
@@ -56,14 +87,14 @@ function fromStatus(failure: UpstreamFailure, policy: ProviderErrorPolicy): Engi
   const status = failure.status ?? 0;
   const body = failure.bodyText === undefined ? undefined : parseErrorText(failure.bodyText);
   const text = body === undefined ? (failure.bodyText ?? '') : `${body.type ?? 'error'}: ${body.message}`;
-  const detail = redact(`HTTP ${status} ${text}`.trim(), policy.secret()).slice(0, DETAIL_LIMIT);
+  const detail = redact(`HTTP ${status} ${text}`.trim(), policy.secrets()).slice(0, DETAIL_LIMIT);
   const retryAfterMs = retryHintMs(failure, policy);
   return classify(status, body, { upstreamStatus: status, upstreamDetail: detail, retryAfterMs }, policy) ??
     new EngineError('ENGINE_ERROR', `the ${policy.provider} failed the request (HTTP ${status})`, { upstreamStatus: status, upstreamDetail: detail });
 }
 
 function fromInBand(error: InBandError, tokens: number, policy: ProviderErrorPolicy): EngineError {
-  const upstreamDetail = redact(`in-band ${error.type ?? 'error'}: ${error.message}`, policy.secret()).slice(0, DETAIL_LIMIT);
+  const upstreamDetail = redact(`in-band ${error.type ?? 'error'}: ${error.message}`, policy.secrets()).slice(0, DETAIL_LIMIT);
   if (tokens === 0) {
     const status = error.status ?? policy.statusOfType?.(error.type);
     const early = status === undefined ? undefined : classify(status, error, { upstreamDetail, retryAfterMs: undefined }, policy);

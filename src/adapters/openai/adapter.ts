@@ -8,6 +8,7 @@ import { EngineError } from '../contract.ts';
 import { resolveCredential } from '../http/credentials.ts';
 import { createEngineStream, createEngineUpstream } from '../http/engine.ts';
 import { backoffOf, parseOptions } from '../http/http-options.ts';
+import { RecentSecrets } from '../http/provider-errors.ts';
 import { providerHealth } from '../http/provider-health.ts';
 import { extraHeaders } from '../http/provider-options.ts';
 import { openAiDecoder } from './decode.ts';
@@ -25,9 +26,9 @@ export function createOpenAiAdapter(init: OpenAiInit): WorkerAdapter {
   const options = parseOptions(OpenAiOptionsSchema, init.options, 'openai');
   const extra = extraHeaders(options.headers, 'openai');
   const upstream = createEngineUpstream(init, options);
-  let lastKey: string | undefined;
+  const sent = new RecentSecrets();
   let limit: ProviderRateLimit | undefined;
-  const policy = openAiErrorPolicy(options.overload_retry_after_ms, () => lastKey);
+  const policy = openAiErrorPolicy(options.overload_retry_after_ms, () => sent.list());
   const observe = (headers: Parameters<typeof parseOpenAiRateLimit>[0]) => {
     limit = parseOpenAiRateLimit(headers, Date.now()) ?? limit;
   };
@@ -36,8 +37,7 @@ export function createOpenAiAdapter(init: OpenAiInit): WorkerAdapter {
   async function key(): Promise<string> {
     const credential = await resolveCredential(options.api_key);
     if (!credential.ok) throw new EngineError('POOL_UNREADY', `the OpenAI-compatible provider cannot be called: ${credential.reason}`);
-    lastKey = credential.value;
-    return credential.value;
+    return sent.use(credential.value);
   }
 
   const stream = createEngineStream(upstream, {
@@ -66,8 +66,7 @@ export function createOpenAiAdapter(init: OpenAiInit): WorkerAdapter {
           check: options.health_check,
           modelsPath: MODELS_PATH,
           headersFor: (k) => {
-            lastKey = k;
-            return auth(k);
+            return auth(sent.use(k));
           },
           backoff: backoffOf(options),
           onResponse: (res) => observe(res.headers),

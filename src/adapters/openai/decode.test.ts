@@ -5,7 +5,7 @@ import { openAiDecoder } from './decode.ts';
 import { openAiError, openAiErrorPolicy } from './errors.ts';
 
 const fixtures = goldenFixtures(new URL('./fixtures/', import.meta.url));
-const policy = openAiErrorPolicy(1000, () => undefined);
+const policy = openAiErrorPolicy(1000, () => []);
 const chat: CanonicalRequest = {
   taskId: 't1',
   model: 'm',

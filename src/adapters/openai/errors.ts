@@ -8,12 +8,12 @@ import { providerError, type ProviderErrorPolicy } from '../http/provider-errors
 import { resetHintOf } from '../http/provider-rate-limit.ts';
 import { parseOpenAiRateLimit } from './rate-limit.ts';
 
-export function openAiErrorPolicy(overloadRetryAfterMs: number, secret: () => string | undefined): ProviderErrorPolicy {
+export function openAiErrorPolicy(overloadRetryAfterMs: number, secrets: () => readonly string[]): ProviderErrorPolicy {
   return {
     provider: 'OpenAI-compatible provider',
     overloadRetryAfterMs,
     resetHintMs: (headers, nowMs) => resetHintOf(parseOpenAiRateLimit(headers, nowMs), nowMs),
-    secret,
+    secrets,
   };
 }
 
