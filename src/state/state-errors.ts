@@ -9,6 +9,8 @@ export type StateErrorCode =
   | 'CONTROL_UNREACHABLE'
   /** The target replica did not acknowledge a control message in time. */
   | 'CONTROL_TIMEOUT'
+  /** Another live process already holds this replica id's lease. */
+  | 'LEASE_HELD'
   /** This replica's lease was gone when it renewed (expired and possibly taken over): stop admitting. */
   | 'LEASE_LOST';
 
