@@ -33,8 +33,10 @@ export interface PoolKeys {
   readonly capacity: string;
   /** Hash engine replica → slots in use, cluster-wide. */
   readonly busy: string;
-  /** Hash taskId → `<gateway replica>|<engine replica>` of the tasks running now. */
+  /** Hash taskId → JSON (claiming gateway replica, engine replica, reservation) of the tasks running now. */
   readonly running: string;
+  /** Pub/sub channel (not a key): a task was queued or a slot freed, so a replica may claim. */
+  readonly wake: string;
 }
 
 export function stateKeys(prefix: string): StateKeys {
@@ -56,6 +58,7 @@ export function stateKeys(prefix: string): StateKeys {
         capacity: `${tag}:capacity`,
         busy: `${tag}:busy`,
         running: `${tag}:running`,
+        wake: `${tag}:wake`,
       };
     },
     quota: (subject) => `${prefix}{quota:${subject}}`,
