@@ -53,6 +53,16 @@ function spawnServer(port: number): Promise<ChildProcess> {
   });
 }
 
+/**
+ * Kills the server when this test process ends however it ends (a vitest worker is often killed
+ * without an 'exit' event): a shell reading our stdin pipe sees EOF when we die.
+ */
+function watchdog(server: ChildProcess): ChildProcess {
+  const dog = spawn('sh', ['-c', `read _ignored; kill -9 ${server.pid} 2>/dev/null`], { stdio: ['pipe', 'ignore', 'ignore'] });
+  dog.unref();
+  return dog;
+}
+
 function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once('exit', () => resolve()));
@@ -62,15 +72,15 @@ function exited(child: ChildProcess): Promise<void> {
 export async function startRedisServer(port?: number): Promise<RedisServer> {
   const chosen = port ?? (await freePort());
   let child: ChildProcess | undefined = await spawnServer(chosen);
+  let dog = watchdog(child);
   const halt = async (signal: NodeJS.Signals) => {
     const current = child;
     child = undefined;
     if (current === undefined) return;
     current.kill(signal);
     await exited(current);
+    dog.kill('SIGKILL');
   };
-  // A test that fails before stopping its server must not leave it running.
-  process.once('exit', () => child?.kill('SIGKILL'));
   return {
     port: chosen,
     url: `redis://127.0.0.1:${chosen}`,
@@ -82,6 +92,7 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
     async restart() {
       if (child !== undefined) throw new Error('restart: the server is still running');
       child = await spawnServer(chosen);
+      dog = watchdog(child);
     },
   };
 }
