@@ -22,19 +22,27 @@ function newLogs(redis: Redis, blocking: Redis, prefix: string, blockMs = 60_000
   return new RedisEventLogs({ redis, blocking, keys: stateKeys(prefix), retentionMs: 60_000, blockMs });
 }
 
-/** Collects a follower's events until its terminal event. */
-function collect(follow: (listener: (frame: string, event: TaskEvent) => void) => void): { seqs: number[]; frames: string[]; done: Promise<void> } {
+type Follow = (listener: (frame: string, event: TaskEvent) => void, onFailure: (error: Error) => void) => void;
+
+/** Collects a follower's events until its terminal event; a backend failure rejects `done`. */
+function collect(follow: Follow): { seqs: number[]; frames: string[]; done: Promise<void> } {
   const seqs: number[] = [];
   const frames: string[] = [];
   let finish: () => void = () => {};
-  const done = new Promise<void>((resolve) => (finish = resolve));
+  let fail: (error: Error) => void = () => {};
+  const done = new Promise<void>((resolve, reject) => {
+    finish = resolve;
+    fail = reject;
+  });
   follow((frame, event) => {
     seqs.push(event.seq);
     frames.push(frame);
     if (event.event === 'end' || event.event === 'error') finish();
-  });
+  }, fail);
   return { seqs, frames, done };
 }
+
+const ready = (redis: Redis) => new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -56,7 +64,7 @@ describe('RedisEventLog', () => {
       memory.append(name, data as never);
       expect(await log.append(name, data as never)).toBe(memory.lastSeq);
     }
-    const remote = collect((listener) => log.follow(0, listener));
+    const remote = collect((listener, onFailure) => log.follow(0, listener, onFailure));
     await remote.done;
     const local: string[] = [];
     memory.follow(0, (frame) => local.push(frame));
@@ -99,13 +107,14 @@ describe('RedisEventLog', () => {
       // Join at many points while appends are in flight, from where the log stands now.
       if (i % 40 === 20) {
         const { lastSeq } = await log.head();
-        readers.push({ after: lastSeq, got: collect((listener) => log.follow(lastSeq, listener)) });
+        // One reader from the head, one from well behind the readers already caught up.
+        for (const after of [lastSeq, Math.max(0, lastSeq - 25)]) readers.push({ after, got: collect((listener, onFailure) => log.follow(after, listener, onFailure)) });
       }
     }
     appends.push(writer.append('end', { ...END, tokens_out: total }));
     expect(await Promise.all(appends)).toEqual(range(1, total + 1));
     await Promise.all(readers.map((r) => r.got.done));
-    expect(readers.length).toBe(10);
+    expect(readers.length).toBe(20);
     for (const { after, got } of readers) expect(got.seqs).toEqual(range(after + 1, total + 1));
     expect(logs.followed).toBe(0);
   });
@@ -113,12 +122,12 @@ describe('RedisEventLog', () => {
   it('replays a finished log and stops; a reader beyond the head gets only later ids', async () => {
     const log = logs.of('t5');
     for (let i = 0; i < 3; i++) await log.append('token', { t: String(i), i });
-    const ahead = collect((listener) => log.follow(5, listener));
+    const ahead = collect((listener, onFailure) => log.follow(5, listener, onFailure));
     for (let i = 3; i < 6; i++) await log.append('token', { t: String(i), i });
     await log.append('end', END);
     await ahead.done;
     expect(ahead.seqs).toEqual([6, 7]);
-    const replay = collect((listener) => log.follow(0, listener));
+    const replay = collect((listener, onFailure) => log.follow(0, listener, onFailure));
     await replay.done;
     expect(replay.seqs).toEqual(range(1, 7));
   });
@@ -127,10 +136,10 @@ describe('RedisEventLog', () => {
     // The blocked read waits 60 s; only CLIENT UNBLOCK gets the second stream in within the test timeout.
     const first = logs.of('quiet');
     await first.append('token', { t: 'q', i: 0 });
-    const quiet = collect((listener) => first.follow(1, listener));
+    const quiet = collect((listener, onFailure) => first.follow(1, listener, onFailure));
     await new Promise((resolve) => setTimeout(resolve, 50));
     const busy = logs.of('busy');
-    const got = collect((listener) => busy.follow(0, listener));
+    const got = collect((listener, onFailure) => busy.follow(0, listener, onFailure));
     await busy.append('token', { t: 'b', i: 0 });
     await busy.append('end', END);
     await got.done;
@@ -160,10 +169,11 @@ describe('RedisEventLog when Redis goes away', () => {
       const refused = await log.append('token', { t: 'b', i: 1 }).catch((e: unknown) => e);
       expect(refused).toMatchObject({ code: 'STATE_UNAVAILABLE', retryAfterMs: 1_000 });
       await server.restart();
-      await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
+      // A follow while the blocking connection still reconnects fails at once (fail closed): wait for both.
+      await Promise.all([ready(redis), ready(blocking)]);
       // The restarted server is empty (no persistence): the log starts again, the script reloads itself.
       expect(await log.append('token', { t: 'c', i: 0 })).toBe(1);
-      const again = collect((listener) => log.follow(0, listener));
+      const again = collect((listener, onFailure) => log.follow(0, listener, onFailure));
       await log.append('end', END);
       await again.done;
       expect(again.seqs).toEqual([1, 2]);

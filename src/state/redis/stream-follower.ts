@@ -119,7 +119,9 @@ export class StreamFollower {
       // Each entry is parsed and framed once, however many readers follow the stream.
       const { event, frame } = parseEntry(entry);
       for (const reader of readers) {
-        if (event.seq <= reader.cursor) continue;
+        // Seqs have no gaps. A reader that joined behind the read in flight skips what is past
+        // its cursor: the next read starts from its cursor and brings the part it missed.
+        if (event.seq !== reader.cursor + 1) continue;
         reader.cursor = event.seq;
         reader.listener(frame, event);
         if (event.event === 'end' || event.event === 'error') this.#drop(key, reader);
