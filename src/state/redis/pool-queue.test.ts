@@ -7,7 +7,8 @@ import type { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FairQueue } from '../../core/queue/fair-queue.ts';
 import type { Priority } from '../../core/task/events.ts';
-import { redisForTest, type RedisTestContext } from '../../../test/support/redis.ts';
+import { redisForTest, startRedisServer, type RedisTestContext } from '../../../test/support/redis.ts';
+import { openRedis } from './connection.ts';
 import { stateKeys } from './keys.ts';
 import { RedisPoolQueue, type AdmitRequest, type PoolPolicy } from './pool-queue.ts';
 
@@ -173,5 +174,26 @@ describe('RedisPoolQueue: round trips', () => {
     await shared.claim('gw-a', ['e0'], POLICY);
     await shared.release('t', NOTHING);
     expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha']);
+  });
+});
+
+describe('RedisPoolQueue when Redis goes away', () => {
+  it('refuses admissions with STATE_UNAVAILABLE and a retry hint, and admits again once Redis is back', async () => {
+    const server = await startRedisServer();
+    try {
+      const redis = await openRedis(server.url, 'commands');
+      const shared = new RedisPoolQueue({ redis, keys: stateKeys('gone:'), poolId: 'p' });
+      expect(await shared.admit(task('a'), POLICY)).toMatchObject({ kind: 'queued' });
+      await server.kill();
+      await expect(shared.admit(task('b'), POLICY)).rejects.toMatchObject({ name: 'StateError', code: 'STATE_UNAVAILABLE', retryAfterMs: 1_000 });
+      await expect(shared.claim('gw-a', ['e0'], POLICY)).rejects.toMatchObject({ code: 'STATE_UNAVAILABLE' });
+      await server.restart();
+      await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
+      // An empty server (no persistence): the scripts load themselves again on first use.
+      expect(await shared.admit(task('b'), POLICY)).toEqual({ kind: 'queued', position: 0 });
+      redis.disconnect();
+    } finally {
+      await server.kill();
+    }
   });
 });

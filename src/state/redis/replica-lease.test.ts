@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../test/support/fake-clock.ts';
-import { redisForTest, type RedisTestContext } from '../../../test/support/redis.ts';
+import { redisForTest, startRedisServer, type RedisTestContext } from '../../../test/support/redis.ts';
+import { openRedis } from './connection.ts';
 import type { StateError } from '../state-errors.ts';
 import { stateKeys } from './keys.ts';
 import { ReplicaLease } from './replica-lease.ts';
@@ -101,5 +102,35 @@ describe('ReplicaLease', () => {
     await elapse(LEASE_MS + 100);
     expect(await b.lease.sweep()).toEqual([]);
     b.lease.stop();
+  });
+});
+
+describe('ReplicaLease when Redis goes away', () => {
+  it('reports failed renewals while Redis is down and LEASE_LOST once an empty Redis is back', async () => {
+    const server = await startRedisServer();
+    try {
+      const redis = await openRedis(server.url, 'lease');
+      const lost: StateError[] = [];
+      const errors: StateError[] = [];
+      const lease = new ReplicaLease({
+        redis, keys: stateKeys('gone:'), replicaId: 'gw-a', token: randomUUID(), clock, leaseMs: 60_000,
+        onLost: (error) => lost.push(error), onTakeover: () => {}, onError: (error) => errors.push(error),
+      });
+      await lease.acquire();
+      await server.kill();
+      await expect(lease.tick()).rejects.toMatchObject({ code: 'STATE_UNAVAILABLE' });
+      clock.advance(20_000);
+      await sleep(50);
+      expect(errors.map((e) => e.code)).toEqual(['STATE_UNAVAILABLE']);
+      expect(lease.held).toBe(true);
+      await server.restart();
+      await new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
+      // The restarted server forgot every lease: this incarnation must rejoin, never silently re-acquire.
+      expect(await lease.tick()).toBe(false);
+      expect(lost.map((e) => e.code)).toEqual(['LEASE_LOST']);
+      redis.disconnect();
+    } finally {
+      await server.kill();
+    }
   });
 });
