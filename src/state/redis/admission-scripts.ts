@@ -195,14 +195,21 @@ redis.call('HSET', K_RUNNING, id, json)
 return {id, engine, json}
 `;
 
-/** ARGV: task id, actual tokens, actual budget tokens, actual budget cost, wake channel. Returns 1, or 0 when not running. */
+/**
+ * ARGV: task id, actual tokens, actual budget tokens, actual budget cost ('' for all three: charge
+ * what was reserved, for a task whose replica was lost), wake channel. Returns 1, or 0 when not running.
+ */
 export const RELEASE = `${PRELUDE}
 local json = redis.call('HGET', K_RUNNING, ARGV[1])
 if not json then return 0 end
 local entry = cjson.decode(json)
 redis.call('HDEL', K_RUNNING, ARGV[1])
 bump(K_BUSY, entry.e, -1)
-quota_release(entry.r, false, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+if ARGV[2] == '' then
+  quota_release(entry.r, false, entry.r.tokens, entry.r.bt, entry.r.bc)
+else
+  quota_release(entry.r, false, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+end
 redis.call('PUBLISH', ARGV[5], 'slot')
 return 1
 `;

@@ -141,9 +141,13 @@ export class RedisPoolQueue {
     return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
   }
 
-  /** The task ended: its engine slot is free again and its quota settled to what it used. False when it was not running. */
-  async release(taskId: string, actual: Actual): Promise<boolean> {
-    const args = [taskId, actual.tokens, actual.budgetTokens, actual.budgetCost, this.#poolKeys.wake];
+  /**
+   * The task ended: its engine slot is free again and its quota settled to what it used
+   * (`'reserved'`: what use is unknown, a lost replica's task, is charged as reserved). False when it was not running.
+   */
+  async release(taskId: string, actual: Actual | 'reserved'): Promise<boolean> {
+    const used = actual === 'reserved' ? ['', '', ''] : [actual.tokens, actual.budgetTokens, actual.budgetCost];
+    const args = [taskId, ...used, this.#poolKeys.wake];
     return Number(await this.#run('release', () => this.#release(this.#base, args))) === 1;
   }
 
