@@ -39,6 +39,7 @@ import { QuotaGate } from './tenancy/quota-gate.ts';
 import { SqlTenantStore } from './tenancy/sql-store.ts';
 import type { TenantStore } from './tenancy/store.ts';
 import { buildServer } from './server.ts';
+import { unwiredStateBackend } from './state/state-backend.ts';
 import { createLogObserver } from './telemetry/log-observer.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -76,6 +77,9 @@ export interface ComposeOptions {
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
+  // A replica that believed it shared state it keeps alone would oversubscribe engines (issue 15).
+  const unwired = unwiredStateBackend(config.state);
+  if (unwired !== undefined) throw new Error(unwired);
   // 1. The outside world: environment, logger, clock, ids.
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger({ level: config.telemetry.log_level });
@@ -230,6 +234,11 @@ async function run(): Promise<void> {
   const exposure = checkExposure(loaded.config);
   if (!exposure.ok) {
     process.stderr.write(`orchqueue: ${exposure.problem}\n`);
+    process.exit(2);
+  }
+  const unwired = unwiredStateBackend(loaded.config.state);
+  if (unwired !== undefined) {
+    process.stderr.write(`orchqueue: ${unwired}\n`);
     process.exit(2);
   }
   let gateway: Gateway;

@@ -1,6 +1,6 @@
 // Loads the configuration: embedded defaults (one `demo` pool on the built-in mock engine),
 // or a YAML/JSON file from --config / ORCHQUEUE_CONFIG, then environment overrides
-// (HOST, PORT, DATABASE_URL, LOG_LEVEL) and the --insecure flag (server.allow_open), validated
+// (HOST, PORT, DATABASE_URL, REDIS_URL, LOG_LEVEL) and the --insecure flag (server.allow_open), validated
 // against the schema with defaults filled in. A bad config is a typed list of problems, never a
 // half-applied one. Checks that only an engine kind can judge come in as `ConfigChecks` from the
 // composition root: config is a leaf.
@@ -65,6 +65,9 @@ export function validateConfig(input: unknown, checks: ConfigChecks = {}): Confi
       models.set(key, pool.id);
     }
   }
+  if (candidate.state.backend === 'redis' && candidate.state.url === undefined) {
+    problems.push('/state/url: required when backend is redis (or set REDIS_URL)');
+  }
   problems.push(...duplicates(candidate.pricing.map((row) => row.model), '/pricing', 'a price for model'));
   problems.push(...duplicates(candidate.catalog.map((entry) => entry.id), '/catalog', 'an entry for model'));
   problems.push(...fallbackProblems(candidate.pools));
@@ -125,6 +128,9 @@ export function applyEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv)
     audit.database_url = env.DATABASE_URL;
     audit.backend ??= 'postgres';
   }
+  // Unlike DATABASE_URL, REDIS_URL never picks the backend: test tooling exports it, and
+  // turning several processes into one cluster is a decision the config file states.
+  if (env.REDIS_URL) section('state').url = env.REDIS_URL;
   if (env.LOG_LEVEL) section('telemetry').log_level = env.LOG_LEVEL;
   return out;
 }

@@ -177,6 +177,32 @@ export const AuditSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Where the state several gateway replicas would share lives (issue 15): `memory` is the one-process
+ * default; `redis` is designed and its components exist under src/state/redis/, but it is not
+ * wired into the request path yet, so startup refuses it (docs/architecture.md "Scale-out on Redis").
+ */
+export const StateSchema = Type.Object(
+  {
+    backend: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory' }),
+    url: Type.Optional(
+      Type.String({
+        pattern: '^rediss?://[^\\s]+$',
+        maxLength: 2048,
+        description: 'redis:// or rediss:// URL of the shared Redis (backend redis); REDIS_URL overrides',
+      }),
+    ),
+    key_prefix: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._:-]+$',
+      default: 'orchqueue:',
+      description: 'prefix of every Redis key and channel, so several gateways (or tests) can share one Redis',
+    }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Object(
@@ -260,6 +286,7 @@ export const ConfigSchema = Type.Object(
     ),
     pools: Type.Array(PoolSchema, { minItems: 1 }),
     audit: AuditSchema,
+    state: StateSchema,
     pricing: Type.Array(PriceRowSchema, { default: [], maxItems: 10_000, description: 'the price table: task cost, session cost budgets, the cost metric (docs/providers.md "Pricing")' }),
     catalog: Type.Array(CatalogEntrySchema, { default: [], maxItems: 10_000, description: 'static model catalog entries; they win over what a provider lists' }),
     model_discovery: Type.Object(
@@ -308,6 +335,7 @@ export type Config = Static<typeof ConfigSchema>;
 export type PoolConfig = Static<typeof PoolSchema>;
 export type ReplicaConfig = Static<typeof ReplicaSchema>;
 export type AuditConfig = Static<typeof AuditSchema>;
+export type StateConfig = Static<typeof StateSchema>;
 export type MockEngineConfig = Static<typeof MockEngineSchema>;
 export type PriceConfig = Static<typeof PriceSchema>;
 export type PriceRowConfig = Static<typeof PriceRowSchema>;

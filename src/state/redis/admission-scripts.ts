@@ -1,0 +1,227 @@
+// The Lua of one pool's shared admission (issue 15), each script one atomic step on Redis:
+// ADMIT (quota check-and-reserve for every subject + bounded two-class queue offer), CLAIM
+// (pick the class by smooth weighted round robin, take its oldest entry, count one engine slot
+// cluster-wide), RELEASE (slot back + quota settled) and WITHDRAW (a queued task leaves).
+// Pool keys come first, always in PoolKeys order (POOL_KEYS below).
+
+/** KEYS[1..8] of every pool script. */
+export const POOL_KEYS = ['interactive', 'batch', 'entries', 'arrivals', 'turns', 'capacity', 'busy', 'running'] as const;
+
+// Shared helpers. Time is Redis server time: every replica counts the same minute window.
+const PRELUDE = `
+local K_INTERACTIVE, K_BATCH, K_ENTRIES, K_ARRIVALS, K_TURNS, K_CAPACITY, K_BUSY, K_RUNNING = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local QUOTA_TTL_MS = 3456000000
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function num(v) return tonumber(v) or 0 end
+-- Adds delta to a hash field, never below 0 (as the in-memory counters do).
+local function bump(key, field, delta)
+  local v = num(redis.call('HGET', key, field)) + delta
+  if v < 0 then v = 0 end
+  redis.call('HSET', key, field, tostring(v))
+end
+-- The weighted-turns algorithm of src/core/queue/weighted-turns.ts, on a turns table.
+local function next_turn(t, wi, wb, has_i, has_b)
+  if not has_i and not has_b then return nil end
+  if not has_b then return 'interactive' end
+  if not has_i then return 'batch' end
+  local cls = 'batch'
+  if t.interactive + wi >= t.batch + wb then cls = 'interactive' end
+  t.interactive = t.interactive + wi
+  t.batch = t.batch + wb
+  t[cls] = t[cls] - (wi + wb)
+  return cls
+end
+local function read_turns()
+  local v = redis.call('HMGET', K_TURNS, 'interactive', 'batch')
+  return { interactive = num(v[1]), batch = num(v[2]) }
+end
+local function queue_of(cls) if cls == 'interactive' then return K_INTERACTIVE end return K_BATCH end
+-- Gives back everything a reservation took; 'queued' too when the task never ran.
+local function quota_release(r, was_queued, actual_tokens, actual_bt, actual_bc)
+  for _, s in ipairs(r.subjects) do
+    if num(redis.call('HGET', s.key, 'ws')) == r.ws then
+      if actual_tokens == nil then
+        bump(s.key, 'wr', -1)
+        bump(s.key, 'wt', -r.tokens)
+      else
+        bump(s.key, 'wt', actual_tokens - r.tokens)
+      end
+    end
+    bump(s.key, 'inflight', -1)
+    if was_queued then bump(s.key, 'queued', -1) end
+    if s.period ~= '' then
+      bump(s.key, 'pt:' .. s.period, (actual_bt or 0) - r.bt)
+      bump(s.key, 'pc:' .. s.period, (actual_bc or 0) - r.bc)
+    end
+  end
+end
+`;
+
+/**
+ * ARGV: task id, priority, tenant, admitting replica, max queued, policy, interactive weight,
+ * batch weight, max tokens, budget tokens, budget cost, subject count, then per subject: name,
+ * period start ('' = no budget), period end, requests/min, tokens/min, max concurrent, max
+ * queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..] are the subjects' hashes.
+ * Returns {'queued', position, evicted id or ''} | {'refused', subject index, limit, max, reset ms}
+ * | {'too_large', subject index, limit, max} | {'queue_full'} | {'duplicate'}.
+ */
+export const ADMIT = `${PRELUDE}
+local id, priority, tenant, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max_queued, policy, wi, wb = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
+local max_tokens, ask_bt, ask_bc, n = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+if redis.call('HEXISTS', K_ENTRIES, id) == 1 or redis.call('HEXISTS', K_RUNNING, id) == 1 then return {'duplicate'} end
+local now = now_ms()
+local ws = math.floor(now / 60000) * 60000
+-- 1. Every subject's limits, in order; the first crossed limit refuses (src/core/tenancy/quota.ts).
+local subjects = {}
+for i = 1, n do
+  local a = 12 + (i - 1) * 9
+  local key = KEYS[8 + i]
+  local s = { key = key, name = ARGV[a + 1], period = ARGV[a + 2], period_end = num(ARGV[a + 3]) }
+  local rpm, tpm, conc, queued_max, b_tokens, b_cost = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+  local h = redis.call('HMGET', key, 'ws', 'wr', 'wt', 'inflight', 'queued')
+  local wr, wt = 0, 0
+  if num(h[1]) == ws then wr, wt = num(h[2]), num(h[3]) end
+  local reset = ws + 60000 - now
+  if rpm >= 0 and wr + 1 > rpm then return {'refused', i, 'requests_per_min', rpm, reset} end
+  if tpm >= 0 then
+    if max_tokens > tpm then return {'too_large', i, 'tokens_per_min', tpm} end
+    if wt + max_tokens > tpm then return {'refused', i, 'tokens_per_min', tpm, reset} end
+  end
+  if conc >= 0 and num(h[4]) + 1 > conc then return {'refused', i, 'max_concurrent_tasks', conc, -1} end
+  if queued_max >= 0 and num(h[5]) + 1 > queued_max then return {'refused', i, 'max_queued_tasks', queued_max, -1} end
+  if s.period ~= '' then
+    local p = redis.call('HMGET', key, 'pt:' .. s.period, 'pc:' .. s.period)
+    if b_tokens >= 0 then
+      if ask_bt > b_tokens then return {'too_large', i, 'budget.tokens', b_tokens} end
+      if num(p[1]) + ask_bt > b_tokens then return {'refused', i, 'budget.tokens', b_tokens, s.period_end - now} end
+    end
+    if b_cost >= 0 and num(p[2]) + ask_bc > b_cost then return {'refused', i, 'budget.cost', tostring(b_cost), s.period_end - now} end
+  end
+  subjects[i] = s
+end
+-- 2. The queue's room (reject, or drop-lru: the oldest batch entry; interactive only for an interactive newcomer).
+local evicted = ''
+local size = redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH)
+if max_queued == 0 then return {'queue_full'} end
+if size >= max_queued then
+  if policy ~= 'drop-lru' then return {'queue_full'} end
+  local victim = redis.call('ZRANGE', K_BATCH, 0, 0)[1]
+  local victim_queue = K_BATCH
+  if victim == nil and priority == 'interactive' then
+    victim = redis.call('ZRANGE', K_INTERACTIVE, 0, 0)[1]
+    victim_queue = K_INTERACTIVE
+  end
+  if victim == nil then return {'queue_full'} end
+  local v = cjson.decode(redis.call('HGET', K_ENTRIES, victim))
+  redis.call('ZREM', victim_queue, victim)
+  redis.call('HDEL', K_ENTRIES, victim)
+  quota_release(v.r, true)
+  evicted = victim
+end
+-- 3. Reserve on every subject (window, in flight, queued, budget period).
+local r = { subjects = {}, ws = ws, tokens = max_tokens, bt = ask_bt, bc = ask_bc }
+for i, s in ipairs(subjects) do
+  if num(redis.call('HGET', s.key, 'ws')) ~= ws then redis.call('HSET', s.key, 'ws', ws, 'wr', 0, 'wt', 0) end
+  bump(s.key, 'wr', 1)
+  bump(s.key, 'wt', max_tokens)
+  bump(s.key, 'inflight', 1)
+  bump(s.key, 'queued', 1)
+  if s.period ~= '' then
+    bump(s.key, 'pt:' .. s.period, ask_bt)
+    bump(s.key, 'pc:' .. s.period, ask_bc)
+  end
+  redis.call('PEXPIRE', s.key, QUOTA_TTL_MS)
+  r.subjects[i] = { key = s.key, period = s.period }
+end
+-- 4. Enqueue, and tell the replicas a task waits.
+local score = redis.call('INCR', K_ARRIVALS)
+redis.call('ZADD', queue_of(priority), score, id)
+redis.call('HSET', K_ENTRIES, id, cjson.encode({ p = priority, t = tenant, by = by, r = r }))
+redis.call('PUBLISH', ARGV[13 + n * 9], 'queued')
+-- 5. The position in the predicted dispatch order: a replay of the class round robin.
+local rank = redis.call('ZRANK', queue_of(priority), id)
+local left = { interactive = redis.call('ZCARD', K_INTERACTIVE), batch = redis.call('ZCARD', K_BATCH) }
+local turns = read_turns()
+local taken = 0
+local position = 0
+while true do
+  local cls = next_turn(turns, wi, wb, left.interactive > 0, left.batch > 0)
+  if cls == nil then break end
+  left[cls] = left[cls] - 1
+  if cls == priority then
+    if taken == rank then break end
+    taken = taken + 1
+  end
+  position = position + 1
+end
+return {'queued', position, evicted}
+`;
+
+/**
+ * ARGV: claiming gateway replica, interactive weight, batch weight, candidate engine replicas in
+ * the claimer's placement order. Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
+ */
+export const CLAIM = `${PRELUDE}
+local has_i = redis.call('ZCARD', K_INTERACTIVE) > 0
+local has_b = redis.call('ZCARD', K_BATCH) > 0
+if not has_i and not has_b then return {'empty'} end
+local engine = nil
+for i = 4, #ARGV do
+  local cap = num(redis.call('HGET', K_CAPACITY, ARGV[i]))
+  if num(redis.call('HGET', K_BUSY, ARGV[i])) < cap then engine = ARGV[i] break end
+end
+if engine == nil then return {'no_slot'} end
+local turns = read_turns()
+local cls = next_turn(turns, tonumber(ARGV[2]), tonumber(ARGV[3]), has_i, has_b)
+local id = redis.call('ZPOPMIN', queue_of(cls))[1]
+local entry = cjson.decode(redis.call('HGET', K_ENTRIES, id))
+redis.call('HDEL', K_ENTRIES, id)
+redis.call('HINCRBY', K_BUSY, engine, 1)
+-- Each busy period starts the round robin afresh (as FairQueue does).
+if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then
+  redis.call('DEL', K_TURNS)
+else
+  redis.call('HSET', K_TURNS, 'interactive', turns.interactive, 'batch', turns.batch)
+end
+for _, s in ipairs(entry.r.subjects) do bump(s.key, 'queued', -1) end
+entry.gw = ARGV[1]
+entry.e = engine
+local json = cjson.encode(entry)
+redis.call('HSET', K_RUNNING, id, json)
+return {id, engine, json}
+`;
+
+/**
+ * ARGV: task id, actual tokens, actual budget tokens, actual budget cost ('' for all three: charge
+ * what was reserved, for a task whose replica was lost), wake channel. Returns 1, or 0 when not running.
+ */
+export const RELEASE = `${PRELUDE}
+local json = redis.call('HGET', K_RUNNING, ARGV[1])
+if not json then return 0 end
+local entry = cjson.decode(json)
+redis.call('HDEL', K_RUNNING, ARGV[1])
+bump(K_BUSY, entry.e, -1)
+if ARGV[2] == '' then
+  quota_release(entry.r, false, entry.r.tokens, entry.r.bt, entry.r.bc)
+else
+  quota_release(entry.r, false, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
+end
+redis.call('PUBLISH', ARGV[5], 'slot')
+return 1
+`;
+
+/** ARGV: task id. A queued task leaves (canceled, orphaned, deadline): everything it reserved is given back. Returns 1, or 0 when not queued. */
+export const WITHDRAW = `${PRELUDE}
+local json = redis.call('HGET', K_ENTRIES, ARGV[1])
+if not json then return 0 end
+local entry = cjson.decode(json)
+redis.call('ZREM', queue_of(entry.p), ARGV[1])
+redis.call('HDEL', K_ENTRIES, ARGV[1])
+if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then redis.call('DEL', K_TURNS) end
+quota_release(entry.r, true)
+return 1
+`;

@@ -1,0 +1,66 @@
+// Every Redis key and channel the redis state backend uses, in one place (docs/architecture.md
+// "Scale-out on Redis"). Keys one script touches together share a hash tag (`{pool:<id>}`,
+// `{task:<id>}`), so the same scripts would run on a Redis Cluster unchanged.
+
+export interface StateKeys {
+  /** One task's event stream (entry ids `<seq>-0`). */
+  events(taskId: string): string;
+  /** A replica's lease (value: its lease token). */
+  lease(replicaId: string): string;
+  /** Sorted set of replicas by lease expiry (Redis server time, ms): the live-replica registry. */
+  readonly replicas: string;
+  /** Who took over a replica whose lease expired (SET NX: exactly one survivor). */
+  takeover(replicaId: string): string;
+  /** Control messages to one replica (pub/sub channel). */
+  control(replicaId: string): string;
+  /** One pool's shared queue, engine slots and running tasks (see PoolKeys). */
+  pool(poolId: string): PoolKeys;
+  /** One quota subject's counters (`tenant:<id>`, `key:<id>`). */
+  quota(subject: string): string;
+}
+
+export interface PoolKeys {
+  /** Waiting task ids per class, scored by arrival order. */
+  readonly interactive: string;
+  readonly batch: string;
+  /** Hash taskId → entry JSON (class, tenant, admitting replica). */
+  readonly entries: string;
+  /** Arrival counter (the queue score). */
+  readonly arrivals: string;
+  /** Hash of the smooth weighted round robin's running weights per class. */
+  readonly turns: string;
+  /** Hash engine replica → slots (the capacity the pool's replicas report). */
+  readonly capacity: string;
+  /** Hash engine replica → slots in use, cluster-wide. */
+  readonly busy: string;
+  /** Hash taskId → JSON (claiming gateway replica, engine replica, reservation) of the tasks running now. */
+  readonly running: string;
+  /** Pub/sub channel (not a key): a task was queued or a slot freed, so a replica may claim. */
+  readonly wake: string;
+}
+
+export function stateKeys(prefix: string): StateKeys {
+  return {
+    events: (taskId) => `${prefix}{task:${taskId}}:events`,
+    // The lease scripts touch a lease, the registry and a takeover key at once: one tag.
+    lease: (replicaId) => `${prefix}{replicas}:lease:${replicaId}`,
+    replicas: `${prefix}{replicas}:live`,
+    takeover: (replicaId) => `${prefix}{replicas}:takeover:${replicaId}`,
+    control: (replicaId) => `${prefix}control:${replicaId}`,
+    pool(poolId) {
+      const tag = `${prefix}{pool:${poolId}}`;
+      return {
+        interactive: `${tag}:queue:interactive`,
+        batch: `${tag}:queue:batch`,
+        entries: `${tag}:entries`,
+        arrivals: `${tag}:arrivals`,
+        turns: `${tag}:turns`,
+        capacity: `${tag}:capacity`,
+        busy: `${tag}:busy`,
+        running: `${tag}:running`,
+        wake: `${tag}:wake`,
+      };
+    },
+    quota: (subject) => `${prefix}{quota:${subject}}`,
+  };
+}

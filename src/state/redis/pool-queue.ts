@@ -1,0 +1,184 @@
+// One pool's queue, engine slots and quota reservations shared by every gateway replica
+// (issue 15), as four atomic scripts (admission-scripts.ts). A task's life costs three round
+// trips: admit (check-and-reserve + offer), claim (dispatch by exactly one replica, one engine
+// slot counted cluster-wide) and release (slot back + quota settled); withdraw replaces release
+// for a task that leaves the queue before it runs.
+
+import type { Redis } from 'ioredis';
+import type { Priority } from '../../core/task/events.ts';
+import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
+import { unavailable } from '../state-errors.ts';
+import { ADMIT, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
+import type { PoolKeys, StateKeys } from './keys.ts';
+import { defineScript, type Script, type ScriptArg } from './script.ts';
+
+export interface PoolPolicy {
+  maxQueued: number;
+  policy: 'reject' | 'drop-lru';
+  interactiveWeight: number;
+  batchWeight: number;
+}
+
+/** One quota subject of an admission: its limits and, with a budget, the period holding now. */
+export interface AdmitSubject {
+  subject: string;
+  limits: QuotaLimits;
+  period?: { startMs: number; endMs: number };
+}
+
+export interface AdmitRequest {
+  taskId: string;
+  priority: Priority;
+  tenant?: string;
+  /** The gateway replica that admitted the task (it holds the client's request). */
+  admittedBy: string;
+  maxTokens: number;
+  budgetTokens: number;
+  budgetCost: number;
+  subjects: readonly AdmitSubject[];
+}
+
+export type AdmitResult =
+  | { kind: 'queued'; position: number; evicted?: string }
+  | { kind: 'refused'; subject: string; limit: LimitName; max: number; resetInMs?: number }
+  | { kind: 'too_large'; subject: string; limit: LimitName; max: number }
+  | { kind: 'queue_full' }
+  | { kind: 'duplicate' };
+
+export interface ClaimedTask {
+  taskId: string;
+  engineReplica: string;
+  priority: Priority;
+  tenant: string;
+  admittedBy: string;
+}
+
+export type ClaimResult = { kind: 'claimed'; task: ClaimedTask } | { kind: 'empty' } | { kind: 'no_slot' };
+
+/** What a task really used, settled against its reservation. */
+export interface Actual {
+  tokens: number;
+  budgetTokens: number;
+  budgetCost: number;
+}
+
+const UNLIMITED = -1;
+
+export class RedisPoolQueue {
+  readonly #redis: Redis;
+  readonly #poolKeys: PoolKeys;
+  readonly #keys: StateKeys;
+  readonly #base: string[];
+  readonly #admit: Script;
+  readonly #claim: Script;
+  readonly #release: Script;
+  readonly #withdraw: Script;
+
+  constructor(opts: { redis: Redis; keys: StateKeys; poolId: string }) {
+    this.#redis = opts.redis;
+    this.#keys = opts.keys;
+    this.#poolKeys = opts.keys.pool(opts.poolId);
+    this.#base = POOL_KEYS.map((name) => this.#poolKeys[name]);
+    this.#admit = defineScript(opts.redis, 'orchqueueAdmit', undefined, ADMIT);
+    this.#claim = defineScript(opts.redis, 'orchqueueClaim', POOL_KEYS.length, CLAIM);
+    this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length, RELEASE);
+    this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length, WITHDRAW);
+  }
+
+  /** The channel a replica subscribes to so it claims when a task is queued or a slot frees. */
+  get wakeChannel(): string {
+    return this.#poolKeys.wake;
+  }
+
+  /** An engine replica's slots (from its probe); 0 takes it out of placement. */
+  async setCapacity(engineReplica: string, slots: number): Promise<void> {
+    await this.#run('capacity', () => this.#redis.hset(this.#poolKeys.capacity, engineReplica, slots));
+  }
+
+  /** Quota check-and-reserve on every subject, then the offer: one round trip. */
+  async admit(req: AdmitRequest, policy: PoolPolicy): Promise<AdmitResult> {
+    const args: ScriptArg[] = [
+      req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
+      policy.maxQueued, policy.policy, policy.interactiveWeight, policy.batchWeight,
+      req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
+    ];
+    for (const { subject, limits: l, period } of req.subjects) {
+      const budget = period !== undefined ? l.budget : undefined;
+      args.push(
+        subject, period?.startMs ?? '', period?.endMs ?? 0,
+        l.requests_per_min ?? UNLIMITED, l.tokens_per_min ?? UNLIMITED, l.max_concurrent_tasks ?? UNLIMITED, l.max_queued_tasks ?? UNLIMITED,
+        budget?.tokens ?? UNLIMITED, budget?.cost ?? UNLIMITED,
+      );
+    }
+    args.push(this.#poolKeys.wake);
+    const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject))];
+    const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
+    const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
+    switch (reply[0]) {
+      case 'queued':
+        return reply[2] ? { kind: 'queued', position: Number(reply[1]), evicted: String(reply[2]) } : { kind: 'queued', position: Number(reply[1]) };
+      case 'refused': {
+        const reset = Number(reply[4]);
+        const base = { kind: 'refused' as const, subject: subjectAt(reply[1]), limit: reply[2] as LimitName, max: Number(reply[3]) };
+        return reset >= 0 ? { ...base, resetInMs: reset } : base;
+      }
+      case 'too_large':
+        return { kind: 'too_large', subject: subjectAt(reply[1]), limit: reply[2] as LimitName, max: Number(reply[3]) };
+      case 'queue_full':
+        return { kind: 'queue_full' };
+      case 'duplicate':
+        return { kind: 'duplicate' };
+      default:
+        throw new Error(`admit script answered ${String(reply[0])}`);
+    }
+  }
+
+  /** Takes the next task by the class round robin onto the first candidate engine replica with a free slot. */
+  async claim(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): Promise<ClaimResult> {
+    const reply = (await this.#run('claim', () => this.#claim(this.#base, [claimer, policy.interactiveWeight, policy.batchWeight, ...candidates]))) as string[];
+    if (reply[0] === 'empty' || reply[0] === 'no_slot') return { kind: reply[0] };
+    const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
+    return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
+  }
+
+  /**
+   * The task ended: its engine slot is free again and its quota settled to what it used
+   * (`'reserved'`: what use is unknown, a lost replica's task, is charged as reserved). False when it was not running.
+   */
+  async release(taskId: string, actual: Actual | 'reserved'): Promise<boolean> {
+    const used = actual === 'reserved' ? ['', '', ''] : [actual.tokens, actual.budgetTokens, actual.budgetCost];
+    const args = [taskId, ...used, this.#poolKeys.wake];
+    return Number(await this.#run('release', () => this.#release(this.#base, args))) === 1;
+  }
+
+  /** A queued task leaves before it runs: all it reserved is given back. False when it was not queued. */
+  async withdraw(taskId: string): Promise<boolean> {
+    return Number(await this.#run('withdraw', () => this.#withdraw(this.#base, [taskId]))) === 1;
+  }
+
+  /** Tasks running on claims of gateway replica `claimer` (a survivor ends them after a takeover). */
+  async runningBy(claimer: string): Promise<Array<{ taskId: string; engineReplica: string }>> {
+    const all = await this.#run('running', () => this.#redis.hgetall(this.#poolKeys.running));
+    const out: Array<{ taskId: string; engineReplica: string }> = [];
+    for (const [taskId, json] of Object.entries(all)) {
+      const entry = JSON.parse(json) as { gw: string; e: string };
+      if (entry.gw === claimer) out.push({ taskId, engineReplica: entry.e });
+    }
+    return out;
+  }
+
+  /** Queued tasks per class and engine slots in use, cluster-wide. */
+  async figures(): Promise<{ interactive: number; batch: number; busy: Record<string, number> }> {
+    const { interactive, batch, busy } = this.#poolKeys;
+    const [i, b, used] = await this.#run('figures', () => Promise.all([this.#redis.zcard(interactive), this.#redis.zcard(batch), this.#redis.hgetall(busy)]));
+    return { interactive: i, batch: b, busy: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, Number(v)])) };
+  }
+
+  async #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw unavailable(operation, error);
+    }
+  }
+}
