@@ -14,7 +14,7 @@ export const serve: Command = {
   args: '',
   summary: 'Start the gateway in the foreground (the same as `node src/main.ts`).',
   details: `Without --config the embedded defaults apply (one pool "demo" on the built-in mock engine).
-Environment: ORCHQUEUE_CONFIG, HOST, PORT, DATABASE_URL, LOG_LEVEL (see the README). Logs are
+Environment: ORCHQUEUE_CONFIG, HOST, PORT, DATABASE_URL, REDIS_URL, LOG_LEVEL (see the README). Logs are
 JSON lines on stdout. SIGHUP reloads the configuration file; Ctrl-C or SIGTERM shuts down.`,
   options: {
     config: { type: 'string', short: 'c', value: 'file', description: 'configuration file, YAML or JSON (env ORCHQUEUE_CONFIG)' },
