@@ -4,11 +4,13 @@
 
 import { on } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { gatewayConfig, poolConfig } from '../gateway-config.ts';
 import { clientPool, promptOf } from '../paths.ts';
 import type { BurstMessage, BurstOptions, BurstTally } from '../refusal-burst.ts';
 import type { BenchContext, Scenario } from '../scenario.ts';
+import { readUrlLine } from '../processes.ts';
 import { gatewayLoad, startGateway, startSimulator } from '../services.ts';
 import { round, SampleSet } from '../stats.ts';
 import { isFull, orchqueueProtocol, streamOnce, type StreamOutcome } from '../stream-client.ts';
@@ -23,6 +25,7 @@ const CONNECTIONS = 8;
 const PIPELINING = SUBMITTERS / CONNECTIONS;
 const BURST_MS = 1_500;
 const SETTLE_MS = 500;
+const FLOOR = fileURLToPath(new URL('../refusal-floor.ts', import.meta.url));
 
 /** Runs the burst in a worker thread (bench/refusal-burst.ts) and resolves with its tally; `onStart` fires as it begins. */
 async function burst(opts: BurstOptions, onStart: () => void): Promise<BurstTally> {
@@ -51,10 +54,26 @@ async function waitFull(url: string, timeoutMs: number): Promise<boolean> {
   return false;
 }
 
+/** The same burst against a bare node:http server answering every request with a 429 (bench/refusal-floor.ts). */
+async function floorBurst(ctx: BenchContext): Promise<{ answersPerS: number; usPerAnswer: number }> {
+  const { child, stdoutLine } = ctx.procs.spawnNode('refusal-floor', FLOOR, ['--port', '0']);
+  try {
+    const url = await readUrlLine('refusal-floor', stdoutLine());
+    let cpuStart = 0;
+    const tally = await burst({ url, submitters: SUBMITTERS, connections: CONNECTIONS, pipelining: PIPELINING, durationMs: BURST_MS }, () => (cpuStart = ctx.cpu.cpuMs(child.pid)));
+    const cpuMs = ctx.cpu.cpuMs(child.pid) - cpuStart;
+    const answers = Object.values(tally.statuses).reduce((a, b) => a + b, 0);
+    return { answersPerS: answers / (tally.elapsedMs / 1000), usPerAnswer: (cpuMs * 1000) / Math.max(1, answers) };
+  } finally {
+    await child.stop();
+  }
+}
+
 export const backpressureScenario: Scenario = {
   name: 'backpressure',
   question: 'How many 429 answers per second does a full queue give, while the streams already admitted keep flowing?',
   async run(ctx: BenchContext) {
+    const floor = await floorBurst(ctx);
     const sim = await startSimulator(ctx.procs, 'sim-paced', { tokensPerS: PACE_TOKENS_PER_S, slots: 64 });
     const pool = poolConfig({ id: 'bench', model: 'bench', engineUrl: sim.url, slots: SLOTS, maxQueued: MAX_QUEUED, policy: 'reject' });
     const gateway = await startGateway(ctx, { name: 'gateway-backpressure', config: gatewayConfig([pool]) });
@@ -112,6 +131,7 @@ export const backpressureScenario: Scenario = {
       `Gateway pool: ${SLOTS} slots, max_queued ${MAX_QUEUED}, policy reject; simulator paced at ${PACE_TOKENS_PER_S} tokens/s per stream (nominal gap ${nominal} ms). ${SLOTS + MAX_QUEUED} background streams of ${BACKGROUND_TOKENS} tokens fill the slots and the queue${filled ? '' : ' (the queue was NOT seen full before the burst)'}; then ${SUBMITTERS} requests in flight (${CONNECTIONS} keep-alive connections, ${PIPELINING} pipelined per connection) send \`POST /v1/tasks\` (JSON, no stream) for ${BURST_MS} ms.`,
       'The load generator runs in a worker thread of the bench process (bench/refusal-burst.ts), so the token gaps of the background streams, timed on the main thread, do not include the generator\'s own event-loop delay. Client, gateway and simulator still share the 2 cores.',
       `Gateway CPU per answer: the gateway's CPU during the burst (from /proc, 10 ms ticks) less the background streams' rate measured over the ${SETTLE_MS} ms before it, divided by the answers. The gateway used ${round(gatewayCoreShare)} of a core during the burst.`,
+      `The floor (bench/refusal-floor.ts) reads each body and writes a 429 of the same size with the same backoff headers: no routing, validation or admission. It runs alone before the gateway starts, with the same generator, so "× floor" is what the gateway adds per refusal over any Node server, within this run.`,
       'The queued background streams start only after the running ones end, so they also show that queued work survives the burst.',
     ];
     return {
@@ -121,6 +141,11 @@ export const backpressureScenario: Scenario = {
           title: '429 answers against a full queue',
           columns: ['in flight', 'burst s', 'answers', '429', '429/s', 'other statuses', '429 latency p50 ms', 'p99 ms', '429 with ADMISSION_REJECT body', '429 with Retry-After + X-Backoff-Ms', 'gateway CPU µs per answer', 'client CPU µs per answer'],
           rows: [[SUBMITTERS, round(burstS), total, n429, round(rejectsPerS), JSON.stringify({ ...Object.fromEntries(Object.entries(tally.statuses).filter(([k]) => k !== '429')), ...(tally.errors > 0 ? { errors: tally.errors } : {}) }), round(lat.p50), round(lat.p99), tally.rejected, tally.withHints, round(gatewayUsPerAnswer), round(clientUsPerAnswer)]],
+        },
+        {
+          title: 'The floor: the same burst against a bare node:http server answering 429',
+          columns: ['answers/s', 'CPU µs per answer', 'gateway CPU per answer × floor'],
+          rows: [[round(floor.answersPerS), round(floor.usPerAnswer), round(gatewayUsPerAnswer / floor.usPerAnswer)]],
         },
         {
           title: 'Background streams during the burst',
@@ -152,7 +177,7 @@ export const backpressureScenario: Scenario = {
         },
       ],
       notes,
-      data: { statuses: tally.statuses, errors: tally.errors, burstS, rejectsPerS, latencyMs: lat, gatewayUsPerAnswer, clientUsPerAnswer, gatewayCoreShare, gapBeforeMs: b, gapDuringMs: d, gapP99Ratio: gapRatio, backgroundComplete: complete, backgroundTotal: background.length, queueSeenFull: filled },
+      data: { floor, statuses: tally.statuses, errors: tally.errors, burstS, rejectsPerS, latencyMs: lat, gatewayUsPerAnswer, clientUsPerAnswer, gatewayCoreShare, gapBeforeMs: b, gapDuringMs: d, gapP99Ratio: gapRatio, backgroundComplete: complete, backgroundTotal: background.length, queueSeenFull: filled },
     };
   },
 };
