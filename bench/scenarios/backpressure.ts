@@ -18,7 +18,7 @@ import { isFull, orchqueueProtocol, streamOnce, type StreamOutcome } from '../st
 const SLOTS = 16;
 const MAX_QUEUED = 8;
 const PACE_TOKENS_PER_S = 40;
-const BACKGROUND_TOKENS = 120;
+const BACKGROUND_TOKENS = 200;
 const SUBMITTERS = 32;
 /** Keep-alive connections of the load generator; SUBMITTERS / CONNECTIONS requests are pipelined on each. */
 const CONNECTIONS = 8;
@@ -129,6 +129,7 @@ export const backpressureScenario: Scenario = {
     const gapRatio = d.p99 / b.p99;
     const notes = [
       `Gateway pool: ${SLOTS} slots, max_queued ${MAX_QUEUED}, policy reject; simulator paced at ${PACE_TOKENS_PER_S} tokens/s per stream (nominal gap ${nominal} ms). ${SLOTS + MAX_QUEUED} background streams of ${BACKGROUND_TOKENS} tokens fill the slots and the queue${filled ? '' : ' (the queue was NOT seen full before the burst)'}; then ${SUBMITTERS} requests in flight (${CONNECTIONS} keep-alive connections, ${PIPELINING} pipelined per connection) send \`POST /v1/tasks\` (JSON, no stream) for ${BURST_MS} ms.`,
+      'Gateway configuration: bench/gateway-config.ts (audit off, log level warn, metrics on). So the figures leave out what the shipped defaults add per refusal: a rejection row for the audit writer and an info log line.',
       'The load generator runs in a worker thread of the bench process (bench/refusal-burst.ts), so the token gaps of the background streams, timed on the main thread, do not include the generator\'s own event-loop delay. Client, gateway and simulator still share the 2 cores.',
       `Gateway CPU per answer: the gateway's CPU during the burst (from /proc, 10 ms ticks) less the background streams' rate measured over the ${SETTLE_MS} ms before it, divided by the answers. The gateway used ${round(gatewayCoreShare)} of a core during the burst.`,
       `The floor (bench/refusal-floor.ts) reads each body and writes a 429 of the same size with the same backoff headers: no routing, validation or admission. It runs alone before the gateway starts, with the same generator, so "× floor" is what the gateway adds per refusal over any Node server, within this run.`,
