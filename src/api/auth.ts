@@ -4,7 +4,7 @@
 // token and no live key grants stays open, as the default tenant. The actor written to the
 // audit trail is the key id (`key:<id>`) or a static token's fingerprint, never the credential.
 
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { orchError } from '../core/errors.ts';
 import { DEFAULT_TENANT, SCOPES, type Principal, type Scope } from '../core/tenancy/principal.ts';
 import type { TenantDirectory } from '../tenancy/directory.ts';
@@ -26,8 +26,8 @@ export function bearerToken(header: string | undefined): string {
   return match?.[1] ?? '';
 }
 
-function scopeOf(req: FastifyRequest): Scope | 'public' {
-  const config = req.routeOptions.config;
+/** The scope a route needs, from its config: a property of the route, worked out once as it is added. */
+function scopeOf(config: FastifyContextConfig | undefined): Scope | 'public' {
   const plane = config?.plane ?? 'public';
   if (plane === 'public') return 'public';
   const id = config?.operationId;
@@ -35,23 +35,33 @@ function scopeOf(req: FastifyRequest): Scope | 'public' {
   return scope ?? (plane === 'data' ? 'tasks' : 'control');
 }
 
+/**
+ * Adds the check as the first route-level `onRequest` hook of every non-public route (issue 14:
+ * no per-request reading of the route's options on the 429 path). Routes added before this runs
+ * are not covered, so it is installed before any route group is registered.
+ */
 export function installAuth(app: FastifyInstance, directory: TenantDirectory): void {
-  app.addHook('onRequest', async (req, reply) => {
-    const scope = scopeOf(req);
+  app.addHook('onRoute', (route) => {
+    const scope = scopeOf(route.config);
     if (scope === 'public') return;
-    if (directory.isOpen(scope)) {
-      req.principal = ANONYMOUS;
-      return;
-    }
     // Anthropic clients send the key as x-api-key (ORCH-1108); only on the Anthropic dialect.
-    const apiKey = req.routeOptions.config?.dialect === 'anthropic' ? req.headers['x-api-key'] : undefined;
-    const token = bearerToken(req.headers.authorization) || (typeof apiKey === 'string' ? apiKey.trim() : '');
-    if (!token) return sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
-    const found = directory.authenticate(token);
-    // Unknown, revoked and expired keys get the same answer: nothing tells them apart.
-    if (found.kind === 'unknown') return sendError(reply, orchError('UNAUTHORIZED', 'invalid bearer token'));
-    if (!found.principal.scopes.has(scope)) return sendError(reply, orchError('FORBIDDEN', `this credential has no ${scope} scope`));
-    req.principal = found.principal;
+    const apiKeyHeader = route.config?.dialect === 'anthropic';
+    const check: onRequestAsyncHookHandler = async (req, reply) => {
+      if (directory.isOpen(scope)) {
+        req.principal = ANONYMOUS;
+        return;
+      }
+      const apiKey = apiKeyHeader ? req.headers['x-api-key'] : undefined;
+      const token = bearerToken(req.headers.authorization) || (typeof apiKey === 'string' ? apiKey.trim() : '');
+      if (!token) return sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
+      const found = directory.authenticate(token);
+      // Unknown, revoked and expired keys get the same answer: nothing tells them apart.
+      if (found.kind === 'unknown') return sendError(reply, orchError('UNAUTHORIZED', 'invalid bearer token'));
+      if (!found.principal.scopes.has(scope)) return sendError(reply, orchError('FORBIDDEN', `this credential has no ${scope} scope`));
+      req.principal = found.principal;
+    };
+    const own = route.onRequest;
+    route.onRequest = own === undefined ? [check] : [check, ...(Array.isArray(own) ? own : [own])];
   });
 }
 

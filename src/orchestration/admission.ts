@@ -1,6 +1,7 @@
 // The shell side of admission: builds the plain-data snapshot that core's pure `admit` reads
 // (pools, queue, forecasts, session standing, idempotency, audit gate). Reading only: nothing
-// here changes state; the task service applies the plan.
+// here changes state; the task service applies the plan. A snapshot is read by `admit` in the
+// same synchronous step that takes it; its forecasts are computed on first read (see lazyForecast).
 
 import type { Config } from '../config/schema.ts';
 import type { AdmissionRequest, AdmissionSnapshot, PoolSnapshot } from '../core/admission/admit.ts';
@@ -35,13 +36,29 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
       maxQueued: pool.config.queue.max_queued,
       policy: pool.config.queue.policy,
     },
-    forecast: {
-      startMs: pool.predictStartMs(queue.size),
-      backoffMs: pool.queueBackoffMs(),
-      tokensPerS: pool.stats.tokensPerS,
-      ttftMs: pool.stats.ttftMs,
-    },
+    forecast: lazyForecast(pool),
     costPer1kTokens: pool.config.cost_per_1k_tokens,
+  };
+}
+
+/**
+ * The pool's predictions, each computed on first read and kept: both walk the running leases and
+ * the queue, and an admission needs its start while a refusal from a full queue needs only the
+ * backoff (issue 14: the 429 path). Like the rest of the snapshot they are meant to be read in
+ * the synchronous step that took it, when first read and taken are the same pool state.
+ */
+function lazyForecast(pool: Pool<Task>): PoolSnapshot['forecast'] {
+  let startMs: number | undefined;
+  let backoffMs: number | undefined;
+  return {
+    get startMs() {
+      return (startMs ??= pool.predictStartMs(pool.queue.size));
+    },
+    get backoffMs() {
+      return (backoffMs ??= pool.queueBackoffMs());
+    },
+    tokensPerS: pool.stats.tokensPerS,
+    ttftMs: pool.stats.ttftMs,
   };
 }
 
