@@ -60,7 +60,10 @@ export const ttftScenario: Scenario = {
   async run(ctx: BenchContext) {
     const requests = ctx.timing.rounds > 1 ? 400 : 100;
     const warmup = 50;
-    const notes = [`Each request asks for ${MAX_TOKENS} tokens; TTFT is measured at the client from sending the request to parsing the first token event.`];
+    const notes = [
+      `Each request asks for ${MAX_TOKENS} tokens; TTFT is measured at the client from sending the request to parsing the first token event.`,
+      'With the audit on, the engine call starts while the admission row commits and the first token waits for the commit: an audit arm adds max(commit, engine first token), so with this zero-delay simulator its floor is the store\'s commit latency (on Postgres one WAL flush; `pg_test_fsync` shows what the disk allows).',
+    ];
     const pgliteDir = join(ctx.tmpDir, 'ttft-pglite');
     await mkdir(ctx.tmpDir, { recursive: true });
     const database = await createBenchDatabase('ttft');
