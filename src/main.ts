@@ -154,6 +154,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     recorder,
     logger,
     traceparentFor: (id) => taskTracing.engineTraceparent(id),
+    traced: (correlationId) => taskTracing.traced(correlationId),
     quotas,
   });
   await pools.probeAll();

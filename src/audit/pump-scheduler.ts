@@ -1,6 +1,7 @@
 // When the audit writer's pump runs next: soon (the next turn of the event loop, so facts
 // recorded in the same tick share a batch) or after a delay (lingering for a fuller batch, or
 // a retry backoff). Timers are unref'd: a pending audit retry never keeps a process alive.
+// An admission never waits here: the writer pumps for it directly (writer.ts #enqueue).
 
 export class PumpScheduler {
   readonly #pump: (idle: boolean) => void;
@@ -20,6 +21,12 @@ export class PumpScheduler {
       this.#soon = false;
       this.#pump(true);
     });
+  }
+
+  /** Pumps after `delayMs` unless a pump is already scheduled (sooner or not). */
+  linger(delayMs: number): void {
+    if (this.#soon || this.#timer !== null) return;
+    this.after(delayMs);
   }
 
   after(delayMs: number): void {

@@ -148,6 +148,46 @@ describe('AuditWriter', () => {
     expect(store.batches).toEqual([1]);
   });
 
+  // Issue 14: the first token of an admitted task waits for its row, so no timer may stand in between.
+  it('never lets an admission wait for batch_max_ms: not behind lingering rows, not after a batch in flight', async () => {
+    const store = new FakeStore();
+    let release = (): void => undefined;
+    store.gate = new Promise((resolve) => { release = resolve; });
+    const writer = await start(store, { batch_max_ms: 60_000 });
+    const first = writer.commitAdmission(admitted(1));
+    writer.finished(terminal(1));
+    store.gate = null;
+    release();
+    await first;
+    await settle(5);
+    // The terminal row lingers (nobody waits on it) ...
+    expect(store.batches).toEqual([1]);
+    // ... until an admission comes: it is committed at once, taking the lingering row along.
+    await writer.commitAdmission(admitted(2));
+    await settle(1);
+    store.gate = new Promise((resolve) => { release = resolve; });
+    const third = writer.commitAdmission(admitted(3));
+    const fourth = writer.commitAdmission(admitted(4));
+    store.gate = null;
+    release();
+    // One queued behind a batch in flight goes right after it.
+    await Promise.all([third, fourth]);
+    expect(store.batches).toEqual([1, 2, 1, 1]);
+    expect(store.rows.map((row) => `${row.kind}:${row.task_id}`)).toEqual(['admission:task-1', 'terminal:task-1', 'admission:task-2', 'admission:task-3', 'admission:task-4']);
+  });
+
+  it('holds rows nobody waits on for up to batch_max_ms, so a task\'s placement and terminal rows share a commit', async () => {
+    const store = new FakeStore();
+    const writer = await start(store, { batch_max_ms: 40 });
+    await writer.commitAdmission(admitted(1));
+    writer.placed({ task_id: 'task-1', pool_id: 'p', priority: 'interactive', correlation_id: 'c-1', max_tokens: 16, replica_id: 'r', engine: 'mock', decision: 'd', attempt: 1, queue_wait_ms: 0 });
+    await settle(5);
+    writer.finished(terminal(1));
+    expect(store.batches).toEqual([1]);
+    await until(() => store.rows.length === 3);
+    expect(store.batches).toEqual([1, 2]);
+  });
+
   // ORCH-0113
   it('fail-closed: refuses admissions while the store is down, keeps other records, and continues the chain after recovery', async () => {
     const store = new FakeStore();

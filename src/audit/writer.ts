@@ -44,6 +44,8 @@ export class AuditWriter implements AuditRecorder {
   #stopped = false;
   #nextOrdinal = 1;
   #commits = 0;
+  /** Queued rows someone waits on (admissions): while there are any, the writer never lingers. */
+  #waiting = 0;
 
   private constructor(options: AuditWriterOptions, deps: AuditWriterDeps, head: ChainHead) {
     this.#options = options;
@@ -127,6 +129,7 @@ export class AuditWriter implements AuditRecorder {
   #abandon(): void {
     const lost = [...(this.#unresolved?.entries ?? []), ...this.#inFlight, ...this.#queue.splice(0)];
     this.#unresolved = null;
+    this.#waiting = 0;
     this.#logger.error({ audit_gap: true, records: lost.length }, 'audit writer closed before the store took every record');
     for (const entry of lost) {
       entry.waiter?.reject(this.#unavailable());
@@ -153,12 +156,29 @@ export class AuditWriter implements AuditRecorder {
       return;
     }
     this.#queue.push({ ordinal: this.#nextOrdinal++, record, enqueuedMs: this.#clock.monotonic(), waiter, refused: false });
-    this.#kick(this.#queue.length >= this.#options.batch_max_rows);
+    if (waiter !== null) {
+      this.#waiting += 1;
+      // Someone waits on this row (an admission: its first token is held for it). An idle
+      // writer commits it now, with whatever lingers; a busy one takes it next, lingering never.
+      if (!this.#busy) this.#pump(true);
+      return;
+    }
+    // Nobody waits on this row: it waits up to batch_max_ms for company (a task's placement
+    // and terminal rows, the next admission), so a lone task costs fewer commits.
+    if (this.#queue.length >= this.#options.batch_max_rows || this.#options.batch_max_ms === 0) this.#kick(true);
+    else if (!this.#busy) this.#scheduler.linger(this.#options.batch_max_ms);
   }
 
   /** Schedules a pump; `urgent` overrides a pending linger timer. */
   #kick(urgent: boolean): void {
     if (!this.#busy) this.#scheduler.soon(urgent);
+  }
+
+  /** Takes the next batch off the queue, keeping count of the waited-on rows it holds. */
+  #take(count: number): Entry[] {
+    const batch = this.#queue.splice(0, count);
+    for (const entry of batch) if (entry.waiter !== null) this.#waiting -= 1;
+    return batch;
   }
 
   #pump(idle: boolean): void {
@@ -173,10 +193,10 @@ export class AuditWriter implements AuditRecorder {
     if (eligible > 0 && oldest !== undefined) {
       const age = now - oldest.enqueuedMs;
       const max = this.#options.batch_max_rows;
-      const due = idle || this.#failing || this.#closed || eligible >= max || age >= this.#options.batch_max_ms
+      const due = idle || this.#waiting > 0 || this.#failing || this.#closed || eligible >= max || age >= this.#options.batch_max_ms
         || this.#flushWaiters.length > 0 || this.#ops.length > 0;
       if (!due) return this.#scheduler.after(this.#options.batch_max_ms - age);
-      return void this.#run(() => this.#commit(this.#queue.splice(0, Math.min(eligible, max))));
+      return void this.#run(() => this.#commit(this.#take(Math.min(eligible, max))));
     }
     const op = this.#ops.shift();
     if (op !== undefined) return void this.#run(() => this.#purgeNow(op));

@@ -1,11 +1,13 @@
 // Event-driven dispatch (never polled): `pump` runs when work arrives or capacity appears,
 // places the next committed task with the pure `decide`, and streams it from the engine into
-// the task's event log. A failure before the first token re-places the task once on another
-// replica, or hops to the pool's next fallback pool; after the first token it is a terminal
-// WORKER_RESET, never a silent retry.
+// the task's event log. A task whose admission commit is in flight may be placed early: its
+// engine call starts, and nothing of it (no fact, no event) is emitted until the commit lands.
+// A failure before the first token re-places the task once on another replica, or hops to the
+// pool's next fallback pool; after the first token it is a terminal WORKER_RESET, never a
+// silent retry.
 
 import type { Logger } from 'pino';
-import { EngineError, type CanonicalRequest } from '../adapters/contract.ts';
+import { EngineError, type CanonicalEvent, type CanonicalRequest } from '../adapters/contract.ts';
 import type { Config } from '../config/schema.ts';
 import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
 import type { ChatWarning } from '../core/chat/warning.ts';
@@ -15,6 +17,7 @@ import { decide, type Decision } from '../core/placement/decide.ts';
 import type { TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
+import { startEarly } from './early-call.ts';
 import type { Ending, Task } from './task.ts';
 
 export interface DispatcherDeps {
@@ -35,6 +38,8 @@ const REPLACEABLE = new Set<ErrorCode>(['WORKER_RESET', 'POOL_UNREADY', 'REPLICA
 const REPLICA_FAULTS = new Set<ErrorCode>(['WORKER_RESET', 'POOL_UNREADY', 'DECODE_TIMEOUT', 'ENGINE_ERROR']);
 /** Retry hint when an overloaded engine gave none. */
 const OVERLOAD_BACKOFF_MS = 1_000;
+/** The abort reason an engine call started early gets when its admission is withdrawn. */
+const WITHDRAWN = new Error('admission withdrawn: its audit row was not committed');
 
 type Placement = 'placed' | 'ended' | 'wait';
 
@@ -47,14 +52,32 @@ export class Dispatcher {
   private readonly mayReturn = new WeakSet<Task>();
   /** Why a task is in its pool's retry list after a fallback hop: the head of its next placement's decision. */
   private readonly hops = new WeakMap<Task, string>();
+  /** Uncommitted tasks that may be placed early: true once their admission row is committed, false if withdrawn. */
+  private readonly verdicts = new WeakMap<Task, Promise<boolean>>();
 
   constructor(deps: DispatcherDeps) {
     this.deps = deps;
   }
 
   /**
-   * Places as much committed work as there are free slots: tasks waiting to be re-placed first,
-   * then the fair queue. Re-entrant calls are folded.
+   * Lets the uncommitted `task` be placed before its admission commit lands: its engine call
+   * starts, and everything it would emit waits for the verdict. `settle(true)` once the
+   * admission row is committed (after the `admitted` fact); `settle(false)` when the admission
+   * is withdrawn, which aborts the call. Queue order is kept: placement still takes the head.
+   */
+  speculate(task: Task): (committed: boolean) => void {
+    let resolve: (committed: boolean) => void = () => undefined;
+    this.verdicts.set(task, new Promise<boolean>((settle) => { resolve = settle; }));
+    return (committed) => {
+      this.verdicts.delete(task);
+      resolve(committed);
+    };
+  }
+
+  /**
+   * Places as much admitted work as there are free slots: tasks waiting to be re-placed first,
+   * then the fair queue, stopping at a head whose commit is in flight unless it may go early.
+   * Re-entrant calls are folded.
    */
   pump(pool: Pool<Task>): void {
     if (this.pumping.has(pool.id)) return;
@@ -66,7 +89,7 @@ export class Dispatcher {
       }
       for (;;) {
         const next = pool.queue.peek();
-        if (!next || !next.committed || this.place(pool, next, -1) === 'wait') return;
+        if (!next || (!next.committed && !this.verdicts.has(next)) || this.place(pool, next, -1) === 'wait') return;
       }
     } finally {
       this.pumping.delete(pool.id);
@@ -134,6 +157,15 @@ export class Dispatcher {
     const hop = this.hops.get(task);
     this.hops.delete(task);
     const { request, warnings } = this.canonical(task, replica);
+    const verdict = this.verdicts.get(task);
+    // Placed before its commit landed: the request goes out now, its first event waits for the verdict.
+    const early = verdict === undefined ? undefined : startEarly(replica.adapter.stream(request, signal));
+    if (early !== undefined && !(await this.admitted(task, verdict as Promise<boolean>))) {
+      early.discard();
+      lease.release();
+      this.pump(pool);
+      return;
+    }
     const handoff = warnings.length === 0 ? [] : [`handoff: ${warnings.map((w) => (w.field === undefined ? w.code : `${w.code} ${w.field}`)).join(', ')}`];
     if (warnings.length > 0) this.deps.logger.info({ task_id: task.id, pool_id: pool.id, replica_id: replica.id, warnings }, 'conversation rewritten for its target');
     this.deps.observer.placed?.({
@@ -148,14 +180,16 @@ export class Dispatcher {
     task.log.append('started', { pool_id: pool.id, replica_id: replica.id, engine, queue_wait_ms: Math.round(queueWaitMs) });
     // The engine-call span exists only once `placed` has been observed: its trace context is
     // read now, after that fact, never while the request is being built.
-    const traceparent = this.deps.traceparentFor?.(task.id);
+    // (An early call has none: the task service lets only untraced tasks go early.)
+    const traceparent = early === undefined ? this.deps.traceparentFor?.(task.id) : undefined;
     const call = traceparent === undefined ? request : { ...request, traceparent };
     const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
     const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
-      for await (const event of replica.adapter.stream(call, signal)) {
+      const events: AsyncIterable<CanonicalEvent> = early ?? replica.adapter.stream(call, signal);
+      for await (const event of events) {
         if (task.finished) break;
         if (event.type === 'token') {
           if (task.token(event.text, clock)) this.firstToken(task, replica, engine);
@@ -187,6 +221,17 @@ export class Dispatcher {
       this.heedRateLimit(pool, replica);
       this.pump(pool);
     }
+  }
+
+  /**
+   * Waits for the verdict on an early-placed task: true when its admission is committed and it
+   * still runs; on a withdrawn admission its engine call is aborted (the engine sees it go).
+   */
+  private async admitted(task: Task, verdict: Promise<boolean>): Promise<boolean> {
+    const committed = await verdict;
+    if (!committed) task.abortCall(WITHDRAWN);
+    // Ended meanwhile (shutdown, a session turn refused at confirmation): its end aborted the call.
+    return committed && !task.finished;
   }
 
   private firstToken(task: Task, replica: Replica, engine: string): void {

@@ -250,8 +250,9 @@ describe('the admission commit point', () => {
     expect(kit.finished).toEqual([]);
   });
 
-  // Regression: the dispatcher stops at an uncommitted head; withdrawing it must pump the pool,
-  // or committed work behind it waits for an unrelated capacity event with slots free.
+  // Regression: withdrawing an admission must free what it held and pump the pool, or committed
+  // work behind it waits for an unrelated capacity event with slots free. The withdrawn task
+  // was placed early (its commit in flight), so it held the only slot until it was refused.
   it('dispatches committed work queued behind an admission that is rolled back', async () => {
     let commits = 0;
     const recorder: AdmissionRecorder = {
@@ -259,15 +260,51 @@ describe('the admission commit point', () => {
       // The first commit never resolves (it times out); later ones succeed at once.
       commitAdmission: () => (commits++ === 0 ? new Promise<void>(() => {}) : Promise.resolve()),
     };
-    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, mock: { hang_at_token: 2 }, recorder });
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, pool: { replicas: [{ id: 'mock-0', slots: 1 }] }, mock: { hang_at_token: 2 }, recorder });
     const first = kit.service.submit({ model: 'demo', prompt: 'first', max_tokens: 4 }, 'c1');
     const behind = await kit.submit();
     expect(behind.state).toBe('queued');
     kit.clock.advance(5_000);
     const refused = await first;
     expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
-    expect(behind.state).toBe('running');
+    await expect.poll(() => behind.state).toBe('running');
     expect(kit.pools.get('demo')?.queue.size).toBe(0);
+  });
+
+  it('starts the engine call while the commit is in flight, but emits no event or fact before the commit', async () => {
+    let land = (): void => {};
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => new Promise<void>((resolve) => { land = resolve; }) };
+    const placed: string[] = [];
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder, observer: { placed: (fact) => void placed.push(fact.task_id) } });
+    const pending = kit.service.submit({ model: 'demo', prompt: 'early', max_tokens: 3 }, 'c1');
+    const pool = kit.pools.get('demo');
+    expect(pool?.status().slots.busy).toBe(1);
+    // Long enough for the mock engine to have produced every token of its stream.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(kit.service.size).toBe(1);
+    expect(kit.logs.map((log) => log.lastSeq)).toEqual([0]);
+    expect(placed).toEqual([]);
+    land();
+    const admitted = await pending;
+    if (!admitted.ok) throw new Error(admitted.error.code);
+    await expect.poll(() => admitted.value.task.finished).toBe(true);
+    expect(admitted.value.task.log.since(0).map((e) => e.event)).toEqual(['started', 'token', 'token', 'token', 'metrics', 'end']);
+    expect(placed).toEqual([admitted.value.task.id]);
+  });
+
+  it('aborts an engine call started early when its admission is refused, and emits nothing for it', async () => {
+    let refuse = (_error: Error): void => {};
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => new Promise<void>((_resolve, reject) => { refuse = reject; }) };
+    const placed: string[] = [];
+    kit = await startServiceKit({ config: { audit: { backend: 'off', fail_closed: true } }, recorder, mock: { hang_at_token: 0 }, observer: { placed: (fact) => void placed.push(fact.task_id) } });
+    const pending = kit.service.submit({ model: 'demo', prompt: 'doomed', max_tokens: 3 }, 'c1');
+    const pool = kit.pools.get('demo');
+    expect(pool?.status().slots.busy).toBe(1);
+    refuse(new Error('store down'));
+    const refused = await pending;
+    expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
+    await expect.poll(() => pool?.status().slots.busy).toBe(0);
+    expect([placed, kit.finished, kit.service.size, kit.logs.map((log) => log.lastSeq)]).toEqual([[], [], 0, [0]]);
   });
   // Known bug, recorded as an expected failure (it.fails): under drop-lru the victim is evicted
   // when the newcomer is offered, before the commit; a rolled-back newcomer (AUDIT_UNAVAILABLE)

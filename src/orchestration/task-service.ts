@@ -37,6 +37,12 @@ export interface TaskServiceDeps {
   logger: Logger;
   /** W3C trace context for a task's engine call (telemetry), handed to the dispatcher. */
   traceparentFor?: (taskId: string) => string | undefined;
+  /**
+   * Whether the request with this correlation id is traced: its engine call then carries a
+   * trace context, which exists only once the task is admitted and placed, so that call waits
+   * for the commit instead of starting early. Absent: nothing is traced.
+   */
+  traced?: (correlationId: string) => boolean;
   /** Tenant quotas (src/tenancy/quota-gate.ts); absent: no limits apply. */
   quotas?: TaskQuotas;
 }
@@ -230,9 +236,11 @@ export class TaskService {
   }
 
   /**
-   * The commit point: the task becomes visible and dispatchable once its admission is
-   * recorded; only then is the plan confirmed (the session turn counted, the key remembered).
-   * A refused commit withdraws everything the apply step did.
+   * The commit point: the task becomes visible once its admission is recorded; only then is the
+   * plan confirmed (the session turn counted, the key remembered) and may anything of it reach
+   * a client. Its engine call may start while the commit is in flight (Dispatcher.speculate),
+   * but every fact and event of it waits for the commit. A refused commit withdraws everything
+   * the apply step did and aborts that call.
    */
   private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, digest: string): Promise<Result<Submitted>> {
     const { deps } = this;
@@ -245,6 +253,9 @@ export class TaskService {
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
     const committed = deps.recorder.commitAdmission(fact);
+    // The row is on its way: overlap its commit with the engine's work (issue 14).
+    const settle = deps.traced?.(task.correlationId) === true ? undefined : this.dispatcher.speculate(task);
+    if (settle) this.dispatcher.pump(task.pool);
     try {
       await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
     } catch (err) {
@@ -252,6 +263,8 @@ export class TaskService {
         // A commit that timed out may still land later: its admission row then gets the
         // terminal row that closes it, so the record never shows a refused task as open.
         committed.then(() => this.closeWithdrawn(task), () => {});
+        // Placed early: the dispatcher aborts the call and frees the slot.
+        settle?.(false);
         task.pool.queue.remove(task.id);
         this.tasks.delete(task.id);
         if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
@@ -274,6 +287,8 @@ export class TaskService {
       if (!turn.ok) this.finish(task, { state: 'failed', error: turn.error });
     }
     this.armTimers(task);
+    // After the `admitted` fact, so an early-placed task's `placed` fact and events follow it.
+    settle?.(true);
     if (!task.finished) this.dispatcher.pump(task.pool);
     return ok({ task, answer, replay: false });
   }

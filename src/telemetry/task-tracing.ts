@@ -28,6 +28,8 @@ export interface TaskTracing extends LifecycleObserver {
   plugin: (app: FastifyInstance) => Promise<void>;
   /** The `traceparent` to send to the engine for this task, if it is traced. */
   engineTraceparent(taskId: string): string | undefined;
+  /** Whether the open request with this correlation id is traced (its task's engine call will be). */
+  traced(correlationId: string): boolean;
 }
 
 declare module 'fastify' {
@@ -77,6 +79,7 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
   return {
     plugin,
     engineTraceparent: (id) => tasks.get(id)?.traceparent,
+    traced: (correlationId) => requests.has(correlationId),
     // The facts arrive once admission is decided (after the audit commit), so the admission span
     // is recorded after the fact from the request's arrival: validation, planning and the commit.
     admitted(f) {

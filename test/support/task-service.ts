@@ -9,7 +9,7 @@ import { vi } from 'vitest';
 import { engineCatalog } from '../../src/adapters/registry.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { IdempotencyIndex } from '../../src/core/admission/idempotency.ts';
-import type { AdmissionRecorder, TerminalFact } from '../../src/core/observer.ts';
+import type { AdmissionRecorder, LifecycleObserver, TerminalFact } from '../../src/core/observer.ts';
 import { MemorySessionStore } from '../../src/core/session/session-store.ts';
 import { TaskEventLog } from '../../src/core/task/event-log.ts';
 import type { Task, TaskRequest } from '../../src/orchestration/task.ts';
@@ -26,6 +26,8 @@ export interface ServiceKit {
   config: Config;
   /** Terminal facts the observer saw, in order. */
   finished: TerminalFact[];
+  /** Every task's event log, in creation order (visible before the task is). */
+  logs: TaskEventLog[];
   /** Submits a task (model `demo`, 4 tokens unless overridden); throws on a refusal. */
   submit(over?: Partial<TaskRequest>): Promise<Task>;
   /** Waits (real time) until the task has streamed `n` tokens from the mock engine. */
@@ -40,6 +42,8 @@ export interface ServiceKitOptions {
   pool?: Record<string, unknown>;
   mock?: Record<string, unknown>;
   recorder?: AdmissionRecorder;
+  /** Observes lifecycle facts beside the kit's own `finished` list. */
+  observer?: LifecycleObserver;
 }
 
 export async function startServiceKit(opts: ServiceKitOptions = {}): Promise<ServiceKit> {
@@ -49,15 +53,20 @@ export async function startServiceKit(opts: ServiceKitOptions = {}): Promise<Ser
   const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens });
   const sessions = new MemorySessionStore({ ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions }, clock);
   const finished: TerminalFact[] = [];
+  const logs: TaskEventLog[] = [];
   const service = new TaskService({
     config,
     pools,
     sessions,
     idempotency: new IdempotencyIndex({ maxEntries: 1_000, ttlMs: 24 * 3_600_000 }, clock),
-    newEventLog: () => new TaskEventLog(),
+    newEventLog: () => {
+      const log = new TaskEventLog();
+      logs.push(log);
+      return log;
+    },
     clock,
     ids: { uuid: randomUUID },
-    observer: { finished: (fact) => void finished.push(fact) },
+    observer: { ...opts.observer, finished: (fact) => { finished.push(fact); opts.observer?.finished?.(fact); } },
     recorder: opts.recorder ?? { accepting: () => true, commitAdmission: async () => {} },
     logger,
   });
@@ -69,6 +78,7 @@ export async function startServiceKit(opts: ServiceKitOptions = {}): Promise<Ser
     sessions,
     config,
     finished,
+    logs,
     async submit(over = {}) {
       const result = await service.submit({ model: 'demo', prompt: 'timing', max_tokens: 4, ...over }, randomUUID());
       if (!result.ok) throw new Error(`refused: ${result.error.code} ${result.error.message}`);
