@@ -18,6 +18,8 @@ import { Replica } from './replica.ts';
 
 export interface PoolManagerDeps<T extends QueueEntry = QueueEntry> {
   clock: TimerClock;
+  /** Schedules health probes (default: `clock`); a unit test of task timing keeps probes off its fake clock. */
+  probeClock?: TimerClock;
   logger: Logger;
   /** Builds adapters and knows each engine kind's defaults (src/adapters/registry.ts). */
   engines: EngineCatalog;
@@ -266,7 +268,7 @@ export class PoolManager<T extends QueueEntry = QueueEntry> {
         maxBackoffMs: config.health.max_backoff_ms,
         timeoutMs: Math.max(config.timeouts.connect_ms, 1_000),
         logger: this.deps.logger.child({ pool_id: config.id }),
-        clock: this.deps.clock,
+        clock: this.deps.probeClock ?? this.deps.clock,
         failuresToLeaveReady: config.health.breaker_failures,
         onChange: () => {
           if (pool.replicas.includes(replica)) this.capacity(pool);

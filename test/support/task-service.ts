@@ -15,6 +15,7 @@ import { TaskEventLog } from '../../src/core/task/event-log.ts';
 import type { Task, TaskRequest } from '../../src/orchestration/task.ts';
 import { TaskService } from '../../src/orchestration/task-service.ts';
 import { PoolManager } from '../../src/pool/pool-manager.ts';
+import { systemClock } from '../../src/system-clock.ts';
 import { FakeClock } from './fake-clock.ts';
 import { mockPool, testConfig } from './gateway.ts';
 
@@ -50,7 +51,8 @@ export async function startServiceKit(opts: ServiceKitOptions = {}): Promise<Ser
   const config = testConfig({ pools: [mockPool(opts.pool, opts.mock)], ...opts.config });
   const clock = new FakeClock();
   const logger = pino({ level: 'silent' });
-  const pools = new PoolManager<Task>(config.pools, { clock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens });
+  // Health probes run on real time: the fake clock holds only the task timers the tests count.
+  const pools = new PoolManager<Task>(config.pools, { clock, probeClock: systemClock, logger, engines: engineCatalog, maxTokensOf: (task) => task.request.max_tokens });
   const sessions = new MemorySessionStore({ ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions }, clock);
   const finished: TerminalFact[] = [];
   const logs: TaskEventLog[] = [];
