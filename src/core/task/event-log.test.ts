@@ -94,9 +94,9 @@ describe('TaskEventLog byte estimate (what server.retention_max_bytes bounds)', 
   // Issue 14: memory after a burst is bounded by bytes only if the estimate is close to the heap held.
   it('is within 25% of the heap a 64-token and a 512-token log really hold', () => {
     for (const tokens of [64, 512]) {
-      const { real, estimate } = measuredBytesPerLog(1_000, tokens);
+      const { real, estimate } = measuredBytesPerLog(500, tokens);
       expect(estimate / real, `${tokens} tokens: estimate ${Math.round(estimate)} B, real ${Math.round(real)} B`).toBeGreaterThan(0.8);
       expect(estimate / real, `${tokens} tokens: estimate ${Math.round(estimate)} B, real ${Math.round(real)} B`).toBeLessThan(1.25);
     }
-  });
+  }, 60_000); // two child processes; slow on a loaded machine
 });
