@@ -78,7 +78,7 @@ function measuredBytesPerLog(count: number, tokens: number): { real: number; est
       }
       return logs;
     };
-    build(200); // compiled code is heap too: compile before measuring
+    build(1_000); // compiled (and optimized) code is heap too: compile before measuring
     gc(); gc();
     const before = process.memoryUsage().heapUsed;
     const logs = build(${count});
