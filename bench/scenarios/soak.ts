@@ -2,11 +2,13 @@
 // mixed clients — streaming, polling, canceling and disconnecting ones? It samples the gateway
 // process's resident memory and open file descriptors (/proc) and its V8 heap (/metrics).
 // Resident memory under a tracing GC is a sawtooth: the reserved heap grows until a full
-// collection and may or may not shrink after it, with a period of minutes (about 170 s here).
+// collection and V8 shrinks it after some collections, not all: a cycle of minutes (170–190 s
+// here, with full collections every ~40 s within it).
 // A median of a window shorter than that period measures where in the cycle the window fell,
 // not a leak; so RSS is flat when the upper envelope (the max) of the last half of the
 // post-warm-up samples is within 5% of the first half's, and each half must contain a full
-// collection or the verdict is inconclusive. A leak raises the envelope and also the heap left
+// collection or the verdict is inconclusive (a weak guard: halves of a 10-minute run, 240 s,
+// are longer than one cycle, shorter soaks usually are not). A leak raises the envelope and also the heap left
 // after each full collection (the "live floor", reported alongside). Descriptors compare the
 // max of the first and last quarter (connections come and go between samples).
 // 10 minutes by default (for a quiet machine), 30 s with --quick, `--soak-s N` otherwise.
