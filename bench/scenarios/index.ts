@@ -3,6 +3,7 @@
 import type { Scenario } from '../scenario.ts';
 import { auditScenario } from './audit.ts';
 import { backpressureScenario } from './backpressure.ts';
+import { burstMemoryScenario } from './burst-memory.ts';
 import { chatPathScenario } from './chat-path.ts';
 import { llamacppPathScenario } from './llamacpp-path.ts';
 import { predictionsScenario } from './predictions.ts';
@@ -11,4 +12,4 @@ import { telemetryScenario } from './telemetry.ts';
 import { throughputScenario } from './throughput.ts';
 import { ttftScenario } from './ttft.ts';
 
-export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, soakScenario];
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, burstMemoryScenario, soakScenario];

@@ -13,6 +13,11 @@ interface RequestTrace {
   context: Context;
   /** When the request arrived (epoch ms): where its admission span starts. */
   startMs: number;
+  /**
+   * Tasks of this request that ended before their admission fact arrived (evicted or shut down
+   * while the admission row was being written): their admission is recorded, nothing is kept.
+   */
+  endedEarly?: Set<string>;
 }
 
 interface TaskTrace {
@@ -30,6 +35,8 @@ export interface TaskTracing extends LifecycleObserver {
   engineTraceparent(taskId: string): string | undefined;
   /** Whether the open request with this correlation id is traced (its task's engine call will be). */
   traced(correlationId: string): boolean;
+  /** Requests and tasks with trace state held now (0 when nothing is in flight). */
+  readonly held: { requests: number; tasks: number };
 }
 
 declare module 'fastify' {
@@ -80,6 +87,9 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
     plugin,
     engineTraceparent: (id) => tasks.get(id)?.traceparent,
     traced: (correlationId) => requests.has(correlationId),
+    get held() {
+      return { requests: requests.size, tasks: tasks.size };
+    },
     // The facts arrive once admission is decided (after the audit commit), so the admission span
     // is recorded after the fact from the request's arrival: validation, planning and the commit.
     admitted(f) {
@@ -88,6 +98,8 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
       const parent = request.context;
       const attrs = { task_id: f.task_id, pool_id: f.pool_id, priority: f.priority, tenant: f.tenant, key_id: f.key_id };
       endSpan(startTaskSpan(tracing.tracer, SPAN_NAMES.admission, parent, attrs, request.startMs).span, { outcome: 'admitted' });
+      // A task that already ended gets no queue-wait span: its `finished` came first and will not come again.
+      if (request.endedEarly?.delete(f.task_id)) return;
       tasks.set(f.task_id, { parent, queueWait: startTaskSpan(tracing.tracer, SPAN_NAMES.queueWait, parent, attrs) });
     },
     rejected(f) {
@@ -111,6 +123,11 @@ export function createTaskTracing(tracing: Tracing): TaskTracing {
       t.traceparent = call.headers.traceparent;
     },
     finished(f) {
+      if (!tasks.has(f.task_id)) {
+        const request = requests.get(f.correlation_id);
+        if (request) (request.endedEarly ??= new Set()).add(f.task_id);
+        return;
+      }
       endTask(f.task_id, {
         outcome: f.state,
         tokens_out: f.tokens_out,

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { TaskEventLog } from './event-log.ts';
 
@@ -56,4 +57,46 @@ describe('TaskEventLog', () => {
     log.append('end', { tokens_out: 4, decode_time_ms: 1, finish_reason: 'length' });
     expect(seen).toEqual([4, 5]);
   });
+});
+
+/**
+ * The heap a log really holds, measured in a child Node with --expose-gc: `count` logs of
+ * `tokens` token events (fresh text strings, as a decoder makes them) between full collections.
+ */
+function measuredBytesPerLog(count: number, tokens: number): { real: number; estimate: number } {
+  const script = `
+    import { TaskEventLog } from ${JSON.stringify(new URL('./event-log.ts', import.meta.url).href)};
+    const words = [' the', ' fox', ' jumps', ' over', ' lazy', ' dog', ' and', ' runs'];
+    const build = (n) => {
+      const logs = [];
+      for (let k = 0; k < n; k++) {
+        const log = new TaskEventLog();
+        log.append('started', { pool_id: 'pool-a', replica_id: 'pool-a-0', engine: 'llamacpp', queue_wait_ms: 3 });
+        for (let i = 0; i < ${tokens}; i++) log.append('token', { t: JSON.parse(JSON.stringify(words[(i + k) % 8])), i });
+        log.append('end', { tokens_out: ${tokens}, decode_time_ms: 30, finish_reason: 'length' });
+        logs.push(log);
+      }
+      return logs;
+    };
+    build(1_000); // compiled (and optimized) code is heap too: compile before measuring
+    gc(); gc();
+    const before = process.memoryUsage().heapUsed;
+    const logs = build(${count});
+    gc(); gc();
+    const real = (process.memoryUsage().heapUsed - before) / logs.length;
+    process.stdout.write(JSON.stringify({ real, estimate: logs.reduce((a, l) => a + l.bytes, 0) / logs.length }));
+  `;
+  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  return JSON.parse(out) as { real: number; estimate: number };
+}
+
+describe('TaskEventLog byte estimate (what server.retention_max_bytes bounds)', () => {
+  // Issue 14: memory after a burst is bounded by bytes only if the estimate is close to the heap held.
+  it('is within 25% of the heap a 64-token and a 512-token log really hold', () => {
+    for (const tokens of [64, 512]) {
+      const { real, estimate } = measuredBytesPerLog(500, tokens);
+      expect(estimate / real, `${tokens} tokens: estimate ${Math.round(estimate)} B, real ${Math.round(real)} B`).toBeGreaterThan(0.8);
+      expect(estimate / real, `${tokens} tokens: estimate ${Math.round(estimate)} B, real ${Math.round(real)} B`).toBeLessThan(1.25);
+    }
+  }, 60_000); // two child processes; slow on a loaded machine
 });
