@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Priority } from '../../core/task/events.ts';
 import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
-import { ADMIT, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
+import { ADMIT, ADMIT_HEADER, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
 import { defineScript, type Script, type ScriptArg } from './script.ts';
 
@@ -26,10 +26,23 @@ export interface AdmitSubject {
   period?: { startMs: number; endMs: number };
 }
 
+/** The client's task_id as an idempotency key (IdempotencyStore semantics, checked and held by admit). */
+export interface AdmitIdempotency {
+  /** The record's key (the caller scopes it, e.g. by tenant). */
+  key: string;
+  /** The request body's fingerprint (src/core/admission/idempotency.ts). */
+  digest: string;
+  /** How long the answer stays replayable. */
+  ttlMs: number;
+}
+
 export interface AdmitRequest {
   taskId: string;
   priority: Priority;
   tenant?: string;
+  /** The tenant's fairness weight within its class (integer >= 1; default 1), as FairQueue's weightOf. */
+  tenantWeight?: number;
+  idempotency?: AdmitIdempotency;
   /** The gateway replica that admitted the task (it holds the client's request). */
   admittedBy: string;
   maxTokens: number;
@@ -43,7 +56,13 @@ export type AdmitResult =
   | { kind: 'refused'; subject: string; limit: LimitName; max: number; resetInMs?: number }
   | { kind: 'too_large'; subject: string; limit: LimitName; max: number }
   | { kind: 'queue_full' }
-  | { kind: 'duplicate' };
+  | { kind: 'duplicate' }
+  /** The task_id was answered before with the same body: the first answer, unchanged. */
+  | { kind: 'replay'; answer: unknown }
+  /** The task_id was used with another body. */
+  | { kind: 'conflict' }
+  /** The task_id's first admission (same body) is not answered yet; in memory this is CONFLICT too. */
+  | { kind: 'in_flight' };
 
 export interface ClaimedTask {
   taskId: string;
@@ -95,13 +114,23 @@ export class RedisPoolQueue {
     await this.#run('capacity', () => this.#redis.hset(this.#poolKeys.capacity, engineReplica, slots));
   }
 
-  /** Quota check-and-reserve on every subject, then the offer: one round trip. */
+  /** A tenant's weight within its class after a reload (admissions also write the weight they were given). */
+  async setTenantWeight(tenant: string, weight: number): Promise<void> {
+    // As FairQueue: weights are validated integers >= 1, else a wiring bug.
+    if (!Number.isInteger(weight) || weight < 1) throw new RangeError(`tenant weight must be an integer >= 1, got ${weight}`);
+    await this.#run('tenant weight', () => this.#redis.hset(`${this.#poolKeys.turns}:weights`, tenant, weight));
+  }
+
+  /** Idempotency check + quota check-and-reserve on every subject + the offer: one round trip. */
   async admit(req: AdmitRequest, policy: PoolPolicy): Promise<AdmitResult> {
+    const idem = req.idempotency;
     const args: ScriptArg[] = [
       req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
       policy.maxQueued, policy.policy, policy.interactiveWeight, policy.batchWeight,
       req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
+      req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0,
     ];
+    if (args.length !== ADMIT_HEADER) throw new Error('admit: header out of step with the script');
     for (const { subject, limits: l, period } of req.subjects) {
       const budget = period !== undefined ? l.budget : undefined;
       args.push(
@@ -110,8 +139,8 @@ export class RedisPoolQueue {
         budget?.tokens ?? UNLIMITED, budget?.cost ?? UNLIMITED,
       );
     }
-    args.push(this.#poolKeys.wake);
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject))];
+    if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key));
     const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
     switch (reply[0]) {
@@ -127,7 +156,11 @@ export class RedisPoolQueue {
       case 'queue_full':
         return { kind: 'queue_full' };
       case 'duplicate':
-        return { kind: 'duplicate' };
+      case 'conflict':
+      case 'in_flight':
+        return { kind: reply[0] };
+      case 'replay':
+        return { kind: 'replay', answer: JSON.parse(String(reply[1])) as unknown };
       default:
         throw new Error(`admit script answered ${String(reply[0])}`);
     }
