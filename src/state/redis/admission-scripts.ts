@@ -40,6 +40,12 @@ local function read_turns()
   local v = redis.call('HMGET', K_TURNS, 'interactive', 'batch')
   return { interactive = num(v[1]), batch = num(v[2]) }
 end
+-- The registry record of an ended task: who ended it, readable for the retention window.
+local function ended(k_owner, by, retention_ms)
+  if redis.call('EXISTS', k_owner) == 0 then return end
+  redis.call('HSET', k_owner, 'owner', by, 'state', 'ended')
+  redis.call('PEXPIRE', k_owner, retention_ms)
+end
 local function queue_of(cls) if cls == 'interactive' then return K_INTERACTIVE end return K_BATCH end
 ${TENANT_LANES}
 -- Gives back everything a reservation took; 'queued' too when the task never ran.
@@ -64,15 +70,16 @@ end
 `;
 
 /** ARGV[1..ADMIT_HEADER] of ADMIT; the subjects' 9 values each follow. */
-export const ADMIT_HEADER = 16;
+export const ADMIT_HEADER = 17;
 
 /**
  * ARGV: task id, priority, tenant ('' = none), admitting replica, max queued, policy, interactive
  * weight, batch weight, max tokens, budget tokens, budget cost, subject count, tenant weight,
- * wake channel, idempotency digest ('' = no client task_id), idempotency TTL ms; then per
+ * wake channel, idempotency digest ('' = no client task_id), idempotency TTL ms, the task
+ * registry record's TTL while the task lives (a backstop: the end sets retention); then per
  * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
  * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
- * subjects' hashes, KEYS[9+n] the idempotency record (with a digest).
+ * subjects' hashes, KEYS[9+n] the task's registry record, KEYS[10+n] the idempotency record (with a digest).
  * Returns {'queued', position, evicted id or ''} | {'replay', answer JSON} | {'conflict'}
  * | {'in_flight'} | {'refused', subject index, limit, max, reset ms}
  * | {'too_large', subject index, limit, max} | {'queue_full'} | {'duplicate'}.
@@ -81,10 +88,11 @@ export const ADMIT = `${PRELUDE}
 local id, priority, tenant, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max_queued, policy, wi, wb = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local max_tokens, ask_bt, ask_bc, n = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
-local tenant_weight, wake, digest, idem_ttl = tonumber(ARGV[13]), ARGV[14], ARGV[15], tonumber(ARGV[16])
+local tenant_weight, wake, digest, idem_ttl, owner_ttl = tonumber(ARGV[13]), ARGV[14], ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17])
+local K_OWNER = KEYS[9 + n]
 -- 0. The client's task_id (src/core/admission/idempotency.ts): same body → the first answer,
 -- another body → conflict; a first admission not yet answered is in flight.
-local K_IDEM = KEYS[9 + n]
+local K_IDEM = KEYS[10 + n]
 if digest ~= '' then
   local rec = redis.call('HMGET', K_IDEM, 'd', 'a')
   if rec[1] then
@@ -99,7 +107,7 @@ local ws = math.floor(now / 60000) * 60000
 -- 1. Every subject's limits, in order; the first crossed limit refuses (src/core/tenancy/quota.ts).
 local subjects = {}
 for i = 1, n do
-  local a = 16 + (i - 1) * 9
+  local a = 17 + (i - 1) * 9
   local key = KEYS[8 + i]
   local s = { key = key, name = ARGV[a + 1], period = ARGV[a + 2], period_end = num(ARGV[a + 3]) }
   local rpm, tpm, conc, queued_max, b_tokens, b_cost = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
@@ -168,6 +176,9 @@ if digest ~= '' then
   redis.call('HSET', K_IDEM, 'd', digest, 'by', by)
   redis.call('PEXPIRE', K_IDEM, idem_ttl)
 end
+-- The registry: the admitting replica answers for the task until a replica claims it.
+redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[18 + n * 9], 'state', 'queued')
+redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')
 -- 5. The position in the predicted dispatch order: a replay of both round robins.
 local replay = { interactive = lane_replay('interactive'), batch = lane_replay('batch') }
@@ -182,15 +193,17 @@ return {'queued', position, evicted}
 `;
 
 /**
- * ARGV: claiming gateway replica, interactive weight, batch weight, candidate engine replicas in
- * the claimer's placement order. Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
+ * ARGV: claiming gateway replica, interactive weight, batch weight, the registry key's head and
+ * tail around the task id (the claimed task's record is found by name: same slot as its events),
+ * candidate engine replicas in the claimer's placement order.
+ * Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
  */
 export const CLAIM = `${PRELUDE}
 local has_i = redis.call('ZCARD', K_INTERACTIVE) > 0
 local has_b = redis.call('ZCARD', K_BATCH) > 0
 if not has_i and not has_b then return {'empty'} end
 local engine = nil
-for i = 4, #ARGV do
+for i = 6, #ARGV do
   local cap = num(redis.call('HGET', K_CAPACITY, ARGV[i]))
   if num(redis.call('HGET', K_BUSY, ARGV[i])) < cap then engine = ARGV[i] break end
 end
@@ -213,12 +226,16 @@ entry.gw = ARGV[1]
 entry.e = engine
 local json = cjson.encode(entry)
 redis.call('HSET', K_RUNNING, id, json)
+-- The claimer runs the engine stream now: cancel and control go to it.
+local k_owner = ARGV[4] .. id .. ARGV[5]
+if redis.call('EXISTS', k_owner) == 1 then redis.call('HSET', k_owner, 'owner', ARGV[1], 'state', 'running') end
 return {id, engine, json}
 `;
 
 /**
  * ARGV: task id, actual tokens, actual budget tokens, actual budget cost ('' for all three: charge
- * what was reserved, for a task whose replica was lost), wake channel. Returns 1, or 0 when not running.
+ * what was reserved, for a task whose replica was lost), wake channel, the replica that ended it,
+ * retention ms. KEYS[9]: the task's registry record. Returns 1, or 0 when not running.
  */
 export const RELEASE = `${PRELUDE}
 local json = redis.call('HGET', K_RUNNING, ARGV[1])
@@ -232,10 +249,14 @@ else
   quota_release(entry.r, false, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 end
 redis.call('PUBLISH', ARGV[5], 'slot')
+ended(KEYS[9], ARGV[6], ARGV[7])
 return 1
 `;
 
-/** ARGV: task id. A queued task leaves (canceled, orphaned, deadline): everything it reserved is given back. Returns 1, or 0 when not queued. */
+/**
+ * ARGV: task id, the replica that ended it, retention ms; KEYS[9]: its registry record. A queued
+ * task leaves (canceled, orphaned, deadline): everything it reserved is given back. Returns 1, or 0 when not queued.
+ */
 export const WITHDRAW = `${PRELUDE}
 local json = redis.call('HGET', K_ENTRIES, ARGV[1])
 if not json then return 0 end
@@ -244,5 +265,6 @@ lane_unlink(entry.p, entry.t, ARGV[1])
 redis.call('HDEL', K_ENTRIES, ARGV[1])
 if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then redis.call('DEL', K_TURNS) end
 quota_release(entry.r, true)
+ended(KEYS[9], ARGV[2], ARGV[3])
 return 1
 `;

@@ -82,6 +82,18 @@ export interface Actual {
 }
 
 const UNLIMITED = -1;
+/** server.retention_ms's default. */
+const DEFAULT_RETENTION_MS = 300_000;
+
+export interface PoolQueueOptions {
+  redis: Redis;
+  keys: StateKeys;
+  poolId: string;
+  /** How long an ended task's registry record stays readable (server.retention_ms; default 5 min). */
+  retentionMs?: number;
+  /** The registry record's TTL while its task lives: a task nobody ends still disappears (default 24 h). */
+  backstopMs?: number;
+}
 
 export class RedisPoolQueue {
   readonly #redis: Redis;
@@ -92,16 +104,26 @@ export class RedisPoolQueue {
   readonly #claim: Script;
   readonly #release: Script;
   readonly #withdraw: Script;
+  readonly #poolId: string;
+  readonly #retentionMs: number;
+  readonly #backstopMs: number;
+  /** The registry key around a task id, for the claim script (it learns the id inside). */
+  readonly #ownerKeyParts: [string, string];
 
-  constructor(opts: { redis: Redis; keys: StateKeys; poolId: string }) {
+  constructor(opts: PoolQueueOptions) {
     this.#redis = opts.redis;
     this.#keys = opts.keys;
+    this.#poolId = opts.poolId;
+    this.#retentionMs = Math.max(1, opts.retentionMs ?? DEFAULT_RETENTION_MS);
+    this.#backstopMs = opts.backstopMs ?? 24 * 3_600_000;
+    const [head = '', tail = ''] = opts.keys.owner('\n').split('\n');
+    this.#ownerKeyParts = [head, tail];
     this.#poolKeys = opts.keys.pool(opts.poolId);
     this.#base = POOL_KEYS.map((name) => this.#poolKeys[name]);
     this.#admit = defineScript(opts.redis, 'orchqueueAdmit', undefined, ADMIT);
     this.#claim = defineScript(opts.redis, 'orchqueueClaim', POOL_KEYS.length, CLAIM);
-    this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length, RELEASE);
-    this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length, WITHDRAW);
+    this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length + 1, RELEASE);
+    this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length + 1, WITHDRAW);
   }
 
   /** The channel a replica subscribes to so it claims when a task is queued or a slot frees. */
@@ -128,7 +150,7 @@ export class RedisPoolQueue {
       req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
       policy.maxQueued, policy.policy, policy.interactiveWeight, policy.batchWeight,
       req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
-      req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0,
+      req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0, this.#backstopMs,
     ];
     if (args.length !== ADMIT_HEADER) throw new Error('admit: header out of step with the script');
     for (const { subject, limits: l, period } of req.subjects) {
@@ -139,7 +161,8 @@ export class RedisPoolQueue {
         budget?.tokens ?? UNLIMITED, budget?.cost ?? UNLIMITED,
       );
     }
-    const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject))];
+    args.push(this.#poolId);
+    const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key));
     const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
@@ -168,7 +191,7 @@ export class RedisPoolQueue {
 
   /** Takes the next task by the class round robin onto the first candidate engine replica with a free slot. */
   async claim(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): Promise<ClaimResult> {
-    const reply = (await this.#run('claim', () => this.#claim(this.#base, [claimer, policy.interactiveWeight, policy.batchWeight, ...candidates]))) as string[];
+    const reply = (await this.#run('claim', () => this.#claim(this.#base, [claimer, policy.interactiveWeight, policy.batchWeight, ...this.#ownerKeyParts, ...candidates]))) as string[];
     if (reply[0] === 'empty' || reply[0] === 'no_slot') return { kind: reply[0] };
     const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
     return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
@@ -176,17 +199,18 @@ export class RedisPoolQueue {
 
   /**
    * The task ended: its engine slot is free again and its quota settled to what it used
-   * (`'reserved'`: what use is unknown, a lost replica's task, is charged as reserved). False when it was not running.
+   * (`'reserved'`: what use is unknown, a lost replica's task, is charged as reserved). Its
+   * registry record names `endedBy` and lives on for the retention window. False when it was not running.
    */
-  async release(taskId: string, actual: Actual | 'reserved'): Promise<boolean> {
+  async release(taskId: string, actual: Actual | 'reserved', endedBy: string): Promise<boolean> {
     const used = actual === 'reserved' ? ['', '', ''] : [actual.tokens, actual.budgetTokens, actual.budgetCost];
-    const args = [taskId, ...used, this.#poolKeys.wake];
-    return Number(await this.#run('release', () => this.#release(this.#base, args))) === 1;
+    const args = [taskId, ...used, this.#poolKeys.wake, endedBy, this.#retentionMs];
+    return Number(await this.#run('release', () => this.#release([...this.#base, this.#keys.owner(taskId)], args))) === 1;
   }
 
   /** A queued task leaves before it runs: all it reserved is given back. False when it was not queued. */
-  async withdraw(taskId: string): Promise<boolean> {
-    return Number(await this.#run('withdraw', () => this.#withdraw(this.#base, [taskId]))) === 1;
+  async withdraw(taskId: string, endedBy: string): Promise<boolean> {
+    return Number(await this.#run('withdraw', () => this.#withdraw([...this.#base, this.#keys.owner(taskId)], [taskId, endedBy, this.#retentionMs]))) === 1;
   }
 
   /** Tasks running on claims of gateway replica `claimer` (a survivor ends them after a takeover). */
@@ -198,6 +222,12 @@ export class RedisPoolQueue {
       if (entry.gw === claimer) out.push({ taskId, engineReplica: entry.e });
     }
     return out;
+  }
+
+  /** Queued tasks that gateway replica `admitter` admitted (a survivor adopts them after a takeover). */
+  async queuedBy(admitter: string): Promise<string[]> {
+    const all = await this.#run('queued', () => this.#redis.hgetall(this.#poolKeys.entries));
+    return Object.entries(all).filter(([, json]) => (JSON.parse(json) as { by: string }).by === admitter).map(([taskId]) => taskId);
   }
 
   /** Queued tasks per class and engine slots in use, cluster-wide. */

@@ -58,7 +58,7 @@ async function compare(ops: readonly Op[], policy: PoolPolicy): Promise<number> 
     } else if ('withdraw' in op) {
       const id = queued[op.withdraw % Math.max(1, queued.length)];
       if (id === undefined) continue;
-      expect(await shared.withdraw(id), where).toBe(local.remove(id) !== undefined);
+      expect(await shared.withdraw(id, 'gw'), where).toBe(local.remove(id) !== undefined);
     } else {
       const id = `t${i}`;
       const entry: Entry = op.tenant === '' ? { id, priority: op.offer } : { id, priority: op.offer, tenant: op.tenant };
