@@ -4,6 +4,7 @@
 // lane's oldest entry; one engine slot counted cluster-wide), RELEASE (slot back + quota settled)
 // and WITHDRAW (a queued task leaves). Pool keys come first, always in PoolKeys order (POOL_KEYS).
 
+import { SESSION_LIB } from './session-lua.ts';
 import { TENANT_LANES } from './tenant-lanes-lua.ts';
 
 /** KEYS[1..8] of every pool script. */
@@ -70,26 +71,36 @@ end
 `;
 
 /** ARGV[1..ADMIT_HEADER] of ADMIT; the subjects' 9 values each follow. */
-export const ADMIT_HEADER = 17;
+export const ADMIT_HEADER = 21;
 
 /**
  * ARGV: task id, priority, tenant ('' = none), admitting replica, max queued, policy, interactive
  * weight, batch weight, max tokens, budget tokens, budget cost, subject count, tenant weight,
  * wake channel, idempotency digest ('' = no client task_id), idempotency TTL ms, the task
- * registry record's TTL while the task lives (a backstop: the end sets retention); then per
+ * registry record's TTL while the task lives (a backstop: the end sets retention), session
+ * ('' = none, else '1'), sessions' default turn cap, max live sessions, hold backstop ms; then per
  * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
  * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
- * subjects' hashes, KEYS[9+n] the task's registry record, KEYS[10+n] the idempotency record (with a digest).
- * Returns {'queued', position, evicted id or ''} | {'replay', answer JSON} | {'conflict'}
+ * subjects' hashes, KEYS[9+n] the task's registry record, then the idempotency record (with a
+ * digest), then the session and the live-sessions set (with a session).
+ * Returns {'queued', position, evicted id or '', session affinity JSON or ''} | {'replay', answer JSON} | {'conflict'}
+ * | {'session', 'expired' | 'no_room' | 'tokens' | 'exhausted', ...details (session_refusal)}
  * | {'in_flight'} | {'refused', subject index, limit, max, reset ms}
  * | {'too_large', subject index, limit, max} | {'queue_full'} | {'duplicate'}.
  */
-export const ADMIT = `${PRELUDE}
+export const ADMIT = `${PRELUDE}${SESSION_LIB}
 local id, priority, tenant, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max_queued, policy, wi, wb = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local max_tokens, ask_bt, ask_bc, n = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
 local tenant_weight, wake, digest, idem_ttl, owner_ttl = tonumber(ARGV[13]), ARGV[14], ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17])
 local K_OWNER = KEYS[9 + n]
+local has_session, default_turns, max_sessions, hold_backstop = ARGV[18] ~= '', tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
+local K_SESSION, K_LIVE = nil, nil
+if has_session then
+  local at = 10 + n
+  if digest ~= '' then at = at + 1 end
+  K_SESSION, K_LIVE = KEYS[at], KEYS[at + 1]
+end
 -- 0. The client's task_id (src/core/admission/idempotency.ts): same body → the first answer,
 -- another body → conflict; a first admission not yet answered is in flight.
 local K_IDEM = KEYS[10 + n]
@@ -103,11 +114,20 @@ if digest ~= '' then
 end
 if redis.call('HEXISTS', K_ENTRIES, id) == 1 or redis.call('HEXISTS', K_RUNNING, id) == 1 then return {'duplicate'} end
 local now = now_ms()
+-- 0b. The session (core/admission/admit.ts checkSession): expiry, the session cap, the token
+-- budget, the used-up limits, all counting turns other admissions hold right now.
+local affinity = ''
+if has_session then
+  local standing = session_standing(K_SESSION, K_LIVE, now, default_turns, max_sessions)
+  local refusal = session_refusal(standing, max_tokens)
+  if refusal then return refusal end
+  if standing.affinity then affinity = cjson.encode(standing.affinity) end
+end
 local ws = math.floor(now / 60000) * 60000
 -- 1. Every subject's limits, in order; the first crossed limit refuses (src/core/tenancy/quota.ts).
 local subjects = {}
 for i = 1, n do
-  local a = 17 + (i - 1) * 9
+  local a = 21 + (i - 1) * 9
   local key = KEYS[8 + i]
   local s = { key = key, name = ARGV[a + 1], period = ARGV[a + 2], period_end = num(ARGV[a + 3]) }
   local rpm, tpm, conc, queued_max, b_tokens, b_cost = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
@@ -177,7 +197,8 @@ if digest ~= '' then
   redis.call('PEXPIRE', K_IDEM, idem_ttl)
 end
 -- The registry: the admitting replica answers for the task until a replica claims it.
-redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[18 + n * 9], 'state', 'queued')
+redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[22 + n * 9], 'state', 'queued')
+if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop) end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')
 -- 5. The position in the predicted dispatch order: a replay of both round robins.
@@ -189,7 +210,7 @@ while true do
   if cls == nil or replay_next(replay[cls]) == id then break end
   position = position + 1
 end
-return {'queued', position, evicted}
+return {'queued', position, evicted, affinity}
 `;
 
 /**

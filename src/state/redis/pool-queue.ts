@@ -5,12 +5,15 @@
 // for a task that leaves the queue before it runs.
 
 import type { Redis } from 'ioredis';
+import { orchError, type OrchError } from '../../core/errors.ts';
+import type { Affinity } from '../../core/session/session-record.ts';
 import type { Priority } from '../../core/task/events.ts';
 import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
 import { ADMIT, ADMIT_HEADER, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
 import { defineScript, type Script, type ScriptArg } from './script.ts';
+import type { SessionDefaults } from './session-store.ts';
 
 export interface PoolPolicy {
   maxQueued: number;
@@ -43,6 +46,8 @@ export interface AdmitRequest {
   /** The tenant's fairness weight within its class (integer >= 1; default 1), as FairQueue's weightOf. */
   tenantWeight?: number;
   idempotency?: AdmitIdempotency;
+  /** The request's session: checked and a turn held in the admission's step (confirm or release it after, RedisSessionStore). */
+  session?: { id: string; defaults: SessionDefaults };
   /** The gateway replica that admitted the task (it holds the client's request). */
   admittedBy: string;
   maxTokens: number;
@@ -52,7 +57,9 @@ export interface AdmitRequest {
 }
 
 export type AdmitResult =
-  | { kind: 'queued'; position: number; evicted?: string }
+  | { kind: 'queued'; position: number; evicted?: string; affinity?: Affinity }
+  /** The session refused the turn: the error core's admission gives for the same standing. */
+  | { kind: 'session_refused'; error: OrchError }
   | { kind: 'refused'; subject: string; limit: LimitName; max: number; resetInMs?: number }
   | { kind: 'too_large'; subject: string; limit: LimitName; max: number }
   | { kind: 'queue_full' }
@@ -151,6 +158,7 @@ export class RedisPoolQueue {
       policy.maxQueued, policy.policy, policy.interactiveWeight, policy.batchWeight,
       req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
       req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0, this.#backstopMs,
+      req.session ? '1' : '', req.session?.defaults.maxTurns ?? 0, req.session?.defaults.maxSessions ?? 0, req.session?.defaults.holdBackstopMs ?? 0,
     ];
     if (args.length !== ADMIT_HEADER) throw new Error('admit: header out of step with the script');
     for (const { subject, limits: l, period } of req.subjects) {
@@ -164,11 +172,18 @@ export class RedisPoolQueue {
     args.push(this.#poolId);
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key));
+    if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
     const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
     switch (reply[0]) {
       case 'queued':
-        return reply[2] ? { kind: 'queued', position: Number(reply[1]), evicted: String(reply[2]) } : { kind: 'queued', position: Number(reply[1]) };
+        return {
+          kind: 'queued', position: Number(reply[1]),
+          ...(reply[2] ? { evicted: String(reply[2]) } : {}),
+          ...(reply[3] ? { affinity: JSON.parse(String(reply[3])) as Affinity } : {}),
+        };
+      case 'session':
+        return { kind: 'session_refused', error: sessionRefusal(req.session?.id ?? '', req.maxTokens, reply.slice(1)) };
       case 'refused': {
         const reset = Number(reply[4]);
         const base = { kind: 'refused' as const, subject: subjectAt(reply[1]), limit: reply[2] as LimitName, max: Number(reply[3]) };
@@ -243,5 +258,23 @@ export class RedisPoolQueue {
     } catch (error) {
       throw unavailable(operation, error);
     }
+  }
+}
+
+/** The session script's refusal as the error core's checkSession gives (same codes, messages and details). */
+function sessionRefusal(id: string, maxTokens: number, [reason, a, b, c]: ReadonlyArray<string | number>): OrchError {
+  switch (reason) {
+    case 'expired':
+      return orchError('SESSION_EXPIRED', `session ${id} has expired`);
+    case 'no_room': {
+      const message = `session limit reached (${a} live sessions); retry later or delete unused sessions`;
+      return orchError('RATE_LIMITED', message, Number(b) >= 0 ? { retry_after_ms: Number(b) } : {});
+    }
+    case 'tokens': {
+      const message = `max_tokens ${maxTokens} exceeds the session's remaining token budget ${Math.max(0, Number(a) - Number(b))}`;
+      return orchError('BUDGET_EXCEEDED', message, { budget: 'tokens', field: 'max_tokens' });
+    }
+    default:
+      return orchError('BUDGET_EXCEEDED', `session ${id} has used ${c} of its ${b} ${a}`, { budget: String(a) });
   }
 }
