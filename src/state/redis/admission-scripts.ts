@@ -71,14 +71,16 @@ end
 `;
 
 /** ARGV[1..ADMIT_HEADER] of ADMIT; the subjects' 9 values each follow. */
-export const ADMIT_HEADER = 21;
+export const ADMIT_HEADER = 24;
 
 /**
  * ARGV: task id, priority, tenant ('' = none), admitting replica, max queued, policy, interactive
  * weight, batch weight, max tokens, budget tokens, budget cost, subject count, tenant weight,
  * wake channel, idempotency digest ('' = no client task_id), idempotency TTL ms, the task
  * registry record's TTL while the task lives (a backstop: the end sets retention), session
- * ('' = none, else '1'), sessions' default turn cap, max live sessions, hold backstop ms; then per
+ * ('' = none, else '1'), sessions' default turn cap, max live sessions, hold backstop ms, the
+ * registry key's head and tail around a task id and the retention ms (an evicted task's record
+ * is marked ended); then per
  * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
  * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
  * subjects' hashes, KEYS[9+n] the task's registry record, then the idempotency record (with a
@@ -95,6 +97,7 @@ local max_tokens, ask_bt, ask_bc, n = tonumber(ARGV[9]), tonumber(ARGV[10]), ton
 local tenant_weight, wake, digest, idem_ttl, owner_ttl = tonumber(ARGV[13]), ARGV[14], ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17])
 local K_OWNER = KEYS[9 + n]
 local has_session, default_turns, max_sessions, hold_backstop = ARGV[18] ~= '', tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
+local owner_head, owner_tail, retention_ms = ARGV[22], ARGV[23], ARGV[24]
 local K_SESSION, K_LIVE = nil, nil
 if has_session then
   local at = 10 + n
@@ -127,7 +130,7 @@ local ws = math.floor(now / 60000) * 60000
 -- 1. Every subject's limits, in order; the first crossed limit refuses (src/core/tenancy/quota.ts).
 local subjects = {}
 for i = 1, n do
-  local a = 21 + (i - 1) * 9
+  local a = 24 + (i - 1) * 9
   local key = KEYS[8 + i]
   local s = { key = key, name = ARGV[a + 1], period = ARGV[a + 2], period_end = num(ARGV[a + 3]) }
   local rpm, tpm, conc, queued_max, b_tokens, b_cost = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
@@ -170,6 +173,7 @@ if size >= max_queued then
   lane_unlink(victim_cls, victim_tenant, victim)
   redis.call('HDEL', K_ENTRIES, victim)
   quota_release(v.r, true)
+  ended(owner_head .. victim .. owner_tail, by, retention_ms)
   evicted = victim
 end
 -- 3. Reserve on every subject (window, in flight, queued, budget period).
@@ -197,7 +201,7 @@ if digest ~= '' then
   redis.call('PEXPIRE', K_IDEM, idem_ttl)
 end
 -- The registry: the admitting replica answers for the task until a replica claims it.
-redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[22 + n * 9], 'state', 'queued')
+redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[25 + n * 9], 'state', 'queued')
 if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop) end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')

@@ -159,6 +159,7 @@ export class RedisPoolQueue {
       req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
       req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0, this.#backstopMs,
       req.session ? '1' : '', req.session?.defaults.maxTurns ?? 0, req.session?.defaults.maxSessions ?? 0, req.session?.defaults.holdBackstopMs ?? 0,
+      ...this.#ownerKeyParts, this.#retentionMs,
     ];
     if (args.length !== ADMIT_HEADER) throw new Error('admit: header out of step with the script');
     for (const { subject, limits: l, period } of req.subjects) {

@@ -115,8 +115,9 @@ describe('RedisSessionStore in the admit script', () => {
 
   it('refuses an expired session for one more TTL, and a new one past the cluster-wide cap with a retry hint', async () => {
     const store = sessions(ctx.client, { maxSessions: 2 });
-    await store.create({ session_id: 'short', ttl_ms: 50 });
-    await new Promise((resolve) => setTimeout(resolve, 80));
+    // Expired after 1 s; the tombstone lasts one more TTL, wide enough for a loaded machine.
+    await store.create({ session_id: 'short', ttl_ms: 1_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(await queue().admit(turn('t1', store, 'short'), POLICY)).toMatchObject({ kind: 'session_refused', error: { code: 'SESSION_EXPIRED' } });
     expect(await store.view('short')).toMatchObject({ ok: false, error: { code: 'SESSION_EXPIRED' } });
     expect(await store.delete('short')).toBe(false);

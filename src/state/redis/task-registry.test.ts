@@ -1,5 +1,5 @@
 // The task registry against the real Redis: the pool scripts move a task's record with the task
-// (admitted → claimed → ended) in the same atomic steps, so GET and cancel on any replica find the
+// (admitted → claimed → ended or evicted) in the same atomic steps, so GET and cancel on any replica find the
 // replica that answers for it, and an ended task stays findable for the retention window only.
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -46,6 +46,19 @@ describe('RedisTaskRegistry', () => {
     expect(await registry.locate('t1')).toMatchObject({ owner: 'gw-c', state: 'ended' });
     expect(await queue.admit(task('t2'), { ...POLICY, maxQueued: 0 })).toEqual({ kind: 'queue_full' });
     expect(await registry.locate('t2')).toBeUndefined();
+  });
+
+  it('marks a task evicted under drop-lru ended by the replica whose admission evicted it', async () => {
+    const keys = stateKeys(ctx.prefix);
+    const queue = new RedisPoolQueue({ redis: ctx.client, keys, poolId: 'chat', retentionMs: 5_000 });
+    const registry = new RedisTaskRegistry({ redis: ctx.client, keys });
+    const one = { ...POLICY, maxQueued: 1, policy: 'drop-lru' as const };
+    await queue.admit({ ...task('old'), priority: 'batch' }, one);
+    expect(await queue.admit({ ...task('new'), admittedBy: 'gw-b' }, one)).toMatchObject({ kind: 'queued', evicted: 'old' });
+    const evicted = await registry.locate('old');
+    expect(evicted).toMatchObject({ owner: 'gw-b', state: 'ended' });
+    expect(evicted?.ttlMs).toBeLessThanOrEqual(5_000);
+    expect(await registry.locate('new')).toMatchObject({ owner: 'gw-b', state: 'queued' });
   });
 
   it('lets a survivor adopt only a lost replica\'s queued tasks', async () => {

@@ -1,7 +1,8 @@
 // Which gateway replica answers for a task, cluster-wide (issue 15): GET /v1/tasks/{id}, cancel
 // routing and resume look a task up here. The pool scripts keep the record in the same atomic
 // steps that move the task: admit creates it (owner = admitting replica, TTL = a backstop),
-// claim hands it to the claimer, release/withdraw mark it ended (TTL = server.retention_ms).
+// claim hands it to the claimer, release/withdraw/a drop-lru eviction mark it ended (TTL =
+// server.retention_ms).
 
 import type { Redis } from 'ioredis';
 import { unavailable } from '../state-errors.ts';
