@@ -26,6 +26,7 @@ export const ERROR_TABLE = {
   REPLICA_EXHAUSTED: { status: 503, retriable: true },
   AUDIT_UNAVAILABLE: { status: 503, retriable: true },
   DRAINING: { status: 503, retriable: true },
+  STATE_UNAVAILABLE: { status: 503, retriable: true },
   DECODE_TIMEOUT: { status: 504, retriable: true },
   DEADLINE_EXCEEDED: { status: 504, retriable: false },
 } as const satisfies Record<string, { status: number; retriable: boolean }>;

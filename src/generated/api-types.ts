@@ -750,7 +750,7 @@ export interface components {
          * @description Error codes; each maps to one HTTP status and one `retriable` flag (table in docs/api.md).
          * @enum {string}
          */
-        ErrorCode: "INVALID_PARAMS" | "UNAUTHORIZED" | "BUDGET_EXCEEDED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "TASK_CANCELED" | "SESSION_EXPIRED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "DEADLINE_UNMET" | "ADMISSION_REJECT" | "RATE_LIMITED" | "QUEUE_FULL_DROP_LRU" | "HEADERS_TOO_LARGE" | "INTERNAL" | "ENGINE_ERROR" | "WORKER_RESET" | "POOL_UNREADY" | "REPLICA_EXHAUSTED" | "AUDIT_UNAVAILABLE" | "DRAINING" | "DECODE_TIMEOUT" | "DEADLINE_EXCEEDED";
+        ErrorCode: "INVALID_PARAMS" | "UNAUTHORIZED" | "BUDGET_EXCEEDED" | "FORBIDDEN" | "NOT_FOUND" | "REQUEST_TIMEOUT" | "CONFLICT" | "TASK_CANCELED" | "SESSION_EXPIRED" | "PAYLOAD_TOO_LARGE" | "URI_TOO_LONG" | "DEADLINE_UNMET" | "ADMISSION_REJECT" | "RATE_LIMITED" | "QUEUE_FULL_DROP_LRU" | "HEADERS_TOO_LARGE" | "INTERNAL" | "ENGINE_ERROR" | "WORKER_RESET" | "POOL_UNREADY" | "REPLICA_EXHAUSTED" | "AUDIT_UNAVAILABLE" | "DRAINING" | "STATE_UNAVAILABLE" | "DECODE_TIMEOUT" | "DEADLINE_EXCEEDED";
         ApiError: {
             code: components["schemas"]["ErrorCode"];
             /** @description human-readable, written by the gateway; never an upstream body or a stack trace */

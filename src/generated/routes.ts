@@ -29,6 +29,7 @@ const ErrorCodeSchema = {
     "REPLICA_EXHAUSTED",
     "AUDIT_UNAVAILABLE",
     "DRAINING",
+    "STATE_UNAVAILABLE",
     "DECODE_TIMEOUT",
     "DEADLINE_EXCEEDED",
   ],

@@ -1,10 +1,13 @@
 // The typed failures of a shared-state backend. Expected outcomes (a control message nobody
-// acked, Redis gone) are values a caller switches on; the wiring maps STATE_UNAVAILABLE to a
-// 503 with a retry hint (fail closed: nothing is admitted that cannot be tracked).
+// acked, Redis gone) are values a caller switches on; STATE_UNAVAILABLE is also the client's
+// error code (ERROR_TABLE: 503, retriable): `toOrchError` renders it with its retry hint
+// (fail closed: nothing is admitted that cannot be tracked).
+
+import { orchError, type OrchError } from '../core/errors.ts';
 
 export type StateErrorCode =
-  /** The backend cannot be reached or refused the command (connection lost, LOADING, READONLY). */
-  | 'STATE_UNAVAILABLE'
+  /** The backend cannot be reached or refused the command (connection lost, LOADING, READONLY); the client's code too. */
+  | Extract<OrchError['code'], 'STATE_UNAVAILABLE'>
   /** A control message reached no replica subscribed to the target's channel. */
   | 'CONTROL_UNREACHABLE'
   /** The target replica did not acknowledge a control message in time. */
@@ -35,4 +38,13 @@ export function unavailable(operation: string, cause: unknown): StateError {
   if (cause instanceof StateError) return cause;
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new StateError('STATE_UNAVAILABLE', `shared state unavailable during ${operation}: ${reason}`, { retryAfterMs: STATE_RETRY_AFTER_MS, cause });
+}
+
+/**
+ * What a client is told when a shared-state step failed: STATE_UNAVAILABLE with its retry hint.
+ * The other codes are about replicas, not the request; reaching a client they are a bug (INTERNAL).
+ */
+export function toOrchError(error: StateError): OrchError {
+  if (error.code !== 'STATE_UNAVAILABLE') return orchError('INTERNAL', 'internal error');
+  return orchError('STATE_UNAVAILABLE', 'shared state is unavailable; retry later', { retry_after_ms: error.retryAfterMs ?? STATE_RETRY_AFTER_MS });
 }

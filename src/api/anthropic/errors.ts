@@ -30,6 +30,7 @@ export const ANTHROPIC_ERROR_TYPES = {
   REPLICA_EXHAUSTED: 'overloaded_error',
   AUDIT_UNAVAILABLE: 'api_error',
   DRAINING: 'overloaded_error',
+  STATE_UNAVAILABLE: 'api_error',
   DECODE_TIMEOUT: 'timeout_error',
   DEADLINE_EXCEEDED: 'timeout_error',
 } as const satisfies Record<ErrorCode, string>;

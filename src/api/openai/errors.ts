@@ -30,6 +30,7 @@ export const OPENAI_ERROR_TYPES = {
   REPLICA_EXHAUSTED: 'service_unavailable_error',
   AUDIT_UNAVAILABLE: 'service_unavailable_error',
   DRAINING: 'service_unavailable_error',
+  STATE_UNAVAILABLE: 'service_unavailable_error',
   DECODE_TIMEOUT: 'timeout_error',
   DEADLINE_EXCEEDED: 'timeout_error',
 } as const satisfies Record<ErrorCode, string>;

@@ -1,8 +1,11 @@
 // The Lua of one pool's shared admission (issue 15), each script one atomic step on Redis:
-// ADMIT (quota check-and-reserve for every subject + bounded two-class queue offer), CLAIM
-// (pick the class by smooth weighted round robin, take its oldest entry, count one engine slot
-// cluster-wide), RELEASE (slot back + quota settled) and WITHDRAW (a queued task leaves).
-// Pool keys come first, always in PoolKeys order (POOL_KEYS below).
+// ADMIT (idempotency check + quota check-and-reserve for every subject + bounded two-class queue
+// offer in tenant lanes), CLAIM (the class, then the tenant, by smooth weighted round robin; that
+// lane's oldest entry; one engine slot counted cluster-wide), RELEASE (slot back + quota settled)
+// and WITHDRAW (a queued task leaves). Pool keys come first, always in PoolKeys order (POOL_KEYS).
+
+import { SESSION_LIB } from './session-lua.ts';
+import { TENANT_LANES } from './tenant-lanes-lua.ts';
 
 /** KEYS[1..8] of every pool script. */
 export const POOL_KEYS = ['interactive', 'batch', 'entries', 'arrivals', 'turns', 'capacity', 'busy', 'running'] as const;
@@ -38,7 +41,14 @@ local function read_turns()
   local v = redis.call('HMGET', K_TURNS, 'interactive', 'batch')
   return { interactive = num(v[1]), batch = num(v[2]) }
 end
+-- The registry record of an ended task: who ended it, readable for the retention window.
+local function ended(k_owner, by, retention_ms)
+  if redis.call('EXISTS', k_owner) == 0 then return end
+  redis.call('HSET', k_owner, 'owner', by, 'state', 'ended')
+  redis.call('PEXPIRE', k_owner, retention_ms)
+end
 local function queue_of(cls) if cls == 'interactive' then return K_INTERACTIVE end return K_BATCH end
+${TENANT_LANES}
 -- Gives back everything a reservation took; 'queued' too when the task never ran.
 local function quota_release(r, was_queued, actual_tokens, actual_bt, actual_bc)
   for _, s in ipairs(r.subjects) do
@@ -60,25 +70,67 @@ local function quota_release(r, was_queued, actual_tokens, actual_bt, actual_bc)
 end
 `;
 
+/** ARGV[1..ADMIT_HEADER] of ADMIT; the subjects' 9 values each follow. */
+export const ADMIT_HEADER = 24;
+
 /**
- * ARGV: task id, priority, tenant, admitting replica, max queued, policy, interactive weight,
- * batch weight, max tokens, budget tokens, budget cost, subject count, then per subject: name,
- * period start ('' = no budget), period end, requests/min, tokens/min, max concurrent, max
- * queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..] are the subjects' hashes.
- * Returns {'queued', position, evicted id or ''} | {'refused', subject index, limit, max, reset ms}
+ * ARGV: task id, priority, tenant ('' = none), admitting replica, max queued, policy, interactive
+ * weight, batch weight, max tokens, budget tokens, budget cost, subject count, tenant weight,
+ * wake channel, idempotency digest ('' = no client task_id), idempotency TTL ms, the task
+ * registry record's TTL while the task lives (a backstop: the end sets retention), session
+ * ('' = none, else '1'), sessions' default turn cap, max live sessions, hold backstop ms, the
+ * registry key's head and tail around a task id and the retention ms (an evicted task's record
+ * is marked ended); then per
+ * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
+ * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
+ * subjects' hashes, KEYS[9+n] the task's registry record, then the idempotency record (with a
+ * digest), then the session and the live-sessions set (with a session).
+ * Returns {'queued', position, evicted id or '', session affinity JSON or ''} | {'replay', answer JSON} | {'conflict'}
+ * | {'session', 'expired' | 'no_room' | 'tokens' | 'exhausted', ...details (session_refusal)}
+ * | {'in_flight'} | {'refused', subject index, limit, max, reset ms}
  * | {'too_large', subject index, limit, max} | {'queue_full'} | {'duplicate'}.
  */
-export const ADMIT = `${PRELUDE}
+export const ADMIT = `${PRELUDE}${SESSION_LIB}
 local id, priority, tenant, by = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local max_queued, policy, wi, wb = tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local max_tokens, ask_bt, ask_bc, n = tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12])
+local tenant_weight, wake, digest, idem_ttl, owner_ttl = tonumber(ARGV[13]), ARGV[14], ARGV[15], tonumber(ARGV[16]), tonumber(ARGV[17])
+local K_OWNER = KEYS[9 + n]
+local has_session, default_turns, max_sessions, hold_backstop = ARGV[18] ~= '', tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
+local owner_head, owner_tail, retention_ms = ARGV[22], ARGV[23], ARGV[24]
+local K_SESSION, K_LIVE = nil, nil
+if has_session then
+  local at = 10 + n
+  if digest ~= '' then at = at + 1 end
+  K_SESSION, K_LIVE = KEYS[at], KEYS[at + 1]
+end
+-- 0. The client's task_id (src/core/admission/idempotency.ts): same body → the first answer,
+-- another body → conflict; a first admission not yet answered is in flight.
+local K_IDEM = KEYS[10 + n]
+if digest ~= '' then
+  local rec = redis.call('HMGET', K_IDEM, 'd', 'a')
+  if rec[1] then
+    if rec[1] ~= digest then return {'conflict'} end
+    if rec[2] then return {'replay', rec[2]} end
+    return {'in_flight'}
+  end
+end
 if redis.call('HEXISTS', K_ENTRIES, id) == 1 or redis.call('HEXISTS', K_RUNNING, id) == 1 then return {'duplicate'} end
 local now = now_ms()
+-- 0b. The session (core/admission/admit.ts checkSession): expiry, the session cap, the token
+-- budget, the used-up limits, all counting turns other admissions hold right now.
+local affinity = ''
+if has_session then
+  local standing = session_standing(K_SESSION, K_LIVE, now, default_turns, max_sessions)
+  local refusal = session_refusal(standing, max_tokens)
+  if refusal then return refusal end
+  if standing.affinity then affinity = cjson.encode(standing.affinity) end
+end
 local ws = math.floor(now / 60000) * 60000
 -- 1. Every subject's limits, in order; the first crossed limit refuses (src/core/tenancy/quota.ts).
 local subjects = {}
 for i = 1, n do
-  local a = 12 + (i - 1) * 9
+  local a = 24 + (i - 1) * 9
   local key = KEYS[8 + i]
   local s = { key = key, name = ARGV[a + 1], period = ARGV[a + 2], period_end = num(ARGV[a + 3]) }
   local rpm, tpm, conc, queued_max, b_tokens, b_cost = tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
@@ -103,23 +155,25 @@ for i = 1, n do
   end
   subjects[i] = s
 end
--- 2. The queue's room (reject, or drop-lru: the oldest batch entry; interactive only for an interactive newcomer).
+-- 2. The queue's room (reject, or drop-lru: from batch, else from interactive for an interactive
+-- newcomer, the oldest entry of the tenant with the most queued in that class).
 local evicted = ''
 local size = redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH)
 if max_queued == 0 then return {'queue_full'} end
 if size >= max_queued then
   if policy ~= 'drop-lru' then return {'queue_full'} end
-  local victim = redis.call('ZRANGE', K_BATCH, 0, 0)[1]
-  local victim_queue = K_BATCH
-  if victim == nil and priority == 'interactive' then
-    victim = redis.call('ZRANGE', K_INTERACTIVE, 0, 0)[1]
-    victim_queue = K_INTERACTIVE
+  local victim_cls = 'batch'
+  if redis.call('ZCARD', K_BATCH) == 0 then
+    if priority ~= 'interactive' then return {'queue_full'} end
+    victim_cls = 'interactive'
   end
+  local victim, victim_tenant = lane_victim(victim_cls)
   if victim == nil then return {'queue_full'} end
   local v = cjson.decode(redis.call('HGET', K_ENTRIES, victim))
-  redis.call('ZREM', victim_queue, victim)
+  lane_unlink(victim_cls, victim_tenant, victim)
   redis.call('HDEL', K_ENTRIES, victim)
   quota_release(v.r, true)
+  ended(owner_head .. victim .. owner_tail, by, retention_ms)
   evicted = victim
 end
 -- 3. Reserve on every subject (window, in flight, queued, budget period).
@@ -137,47 +191,52 @@ for i, s in ipairs(subjects) do
   redis.call('PEXPIRE', s.key, QUOTA_TTL_MS)
   r.subjects[i] = { key = s.key, period = s.period }
 end
--- 4. Enqueue, and tell the replicas a task waits.
+-- 4. Enqueue in the tenant's lane, hold the task_id, and tell the replicas a task waits.
 local score = redis.call('INCR', K_ARRIVALS)
-redis.call('ZADD', queue_of(priority), score, id)
+redis.call('HSET', K_WEIGHTS, tenant, tenant_weight)
+lane_push(priority, tenant, id, score)
 redis.call('HSET', K_ENTRIES, id, cjson.encode({ p = priority, t = tenant, by = by, r = r }))
-redis.call('PUBLISH', ARGV[13 + n * 9], 'queued')
--- 5. The position in the predicted dispatch order: a replay of the class round robin.
-local rank = redis.call('ZRANK', queue_of(priority), id)
-local left = { interactive = redis.call('ZCARD', K_INTERACTIVE), batch = redis.call('ZCARD', K_BATCH) }
+if digest ~= '' then
+  redis.call('HSET', K_IDEM, 'd', digest, 'by', by)
+  redis.call('PEXPIRE', K_IDEM, idem_ttl)
+end
+-- The registry: the admitting replica answers for the task until a replica claims it.
+redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[25 + n * 9], 'state', 'queued')
+if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop) end
+redis.call('PEXPIRE', K_OWNER, owner_ttl)
+redis.call('PUBLISH', wake, 'queued')
+-- 5. The position in the predicted dispatch order: a replay of both round robins.
+local replay = { interactive = lane_replay('interactive'), batch = lane_replay('batch') }
 local turns = read_turns()
-local taken = 0
 local position = 0
 while true do
-  local cls = next_turn(turns, wi, wb, left.interactive > 0, left.batch > 0)
-  if cls == nil then break end
-  left[cls] = left[cls] - 1
-  if cls == priority then
-    if taken == rank then break end
-    taken = taken + 1
-  end
+  local cls = next_turn(turns, wi, wb, #replay.interactive > 0, #replay.batch > 0)
+  if cls == nil or replay_next(replay[cls]) == id then break end
   position = position + 1
 end
-return {'queued', position, evicted}
+return {'queued', position, evicted, affinity}
 `;
 
 /**
- * ARGV: claiming gateway replica, interactive weight, batch weight, candidate engine replicas in
- * the claimer's placement order. Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
+ * ARGV: claiming gateway replica, interactive weight, batch weight, the registry key's head and
+ * tail around the task id (the claimed task's record is found by name: same slot as its events),
+ * candidate engine replicas in the claimer's placement order.
+ * Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
  */
 export const CLAIM = `${PRELUDE}
 local has_i = redis.call('ZCARD', K_INTERACTIVE) > 0
 local has_b = redis.call('ZCARD', K_BATCH) > 0
 if not has_i and not has_b then return {'empty'} end
 local engine = nil
-for i = 4, #ARGV do
+for i = 6, #ARGV do
   local cap = num(redis.call('HGET', K_CAPACITY, ARGV[i]))
   if num(redis.call('HGET', K_BUSY, ARGV[i])) < cap then engine = ARGV[i] break end
 end
 if engine == nil then return {'no_slot'} end
 local turns = read_turns()
 local cls = next_turn(turns, tonumber(ARGV[2]), tonumber(ARGV[3]), has_i, has_b)
-local id = redis.call('ZPOPMIN', queue_of(cls))[1]
+local id, tenant = lane_take(cls)
+lane_unlink(cls, tenant, id)
 local entry = cjson.decode(redis.call('HGET', K_ENTRIES, id))
 redis.call('HDEL', K_ENTRIES, id)
 redis.call('HINCRBY', K_BUSY, engine, 1)
@@ -192,12 +251,16 @@ entry.gw = ARGV[1]
 entry.e = engine
 local json = cjson.encode(entry)
 redis.call('HSET', K_RUNNING, id, json)
+-- The claimer runs the engine stream now: cancel and control go to it.
+local k_owner = ARGV[4] .. id .. ARGV[5]
+if redis.call('EXISTS', k_owner) == 1 then redis.call('HSET', k_owner, 'owner', ARGV[1], 'state', 'running') end
 return {id, engine, json}
 `;
 
 /**
  * ARGV: task id, actual tokens, actual budget tokens, actual budget cost ('' for all three: charge
- * what was reserved, for a task whose replica was lost), wake channel. Returns 1, or 0 when not running.
+ * what was reserved, for a task whose replica was lost), wake channel, the replica that ended it,
+ * retention ms. KEYS[9]: the task's registry record. Returns 1, or 0 when not running.
  */
 export const RELEASE = `${PRELUDE}
 local json = redis.call('HGET', K_RUNNING, ARGV[1])
@@ -211,17 +274,22 @@ else
   quota_release(entry.r, false, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
 end
 redis.call('PUBLISH', ARGV[5], 'slot')
+ended(KEYS[9], ARGV[6], ARGV[7])
 return 1
 `;
 
-/** ARGV: task id. A queued task leaves (canceled, orphaned, deadline): everything it reserved is given back. Returns 1, or 0 when not queued. */
+/**
+ * ARGV: task id, the replica that ended it, retention ms; KEYS[9]: its registry record. A queued
+ * task leaves (canceled, orphaned, deadline): everything it reserved is given back. Returns 1, or 0 when not queued.
+ */
 export const WITHDRAW = `${PRELUDE}
 local json = redis.call('HGET', K_ENTRIES, ARGV[1])
 if not json then return 0 end
 local entry = cjson.decode(json)
-redis.call('ZREM', queue_of(entry.p), ARGV[1])
+lane_unlink(entry.p, entry.t, ARGV[1])
 redis.call('HDEL', K_ENTRIES, ARGV[1])
 if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then redis.call('DEL', K_TURNS) end
 quota_release(entry.r, true)
+ended(KEYS[9], ARGV[2], ARGV[3])
 return 1
 `;

@@ -17,6 +17,14 @@ export interface StateKeys {
   pool(poolId: string): PoolKeys;
   /** One quota subject's counters (`tenant:<id>`, `key:<id>`). */
   quota(subject: string): string;
+  /** A client task_id's record (hash: body digest `d`, admitting replica `by`, first answer `a`). */
+  idempotency(key: string): string;
+  /** Which replica owns a task, and its pool (hash `owner`, `pool`): the task registry. */
+  owner(taskId: string): string;
+  /** One session (hash; see session-scripts.ts). */
+  session(sessionId: string): string;
+  /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
+  readonly sessions: string;
 }
 
 export interface PoolKeys {
@@ -62,5 +70,9 @@ export function stateKeys(prefix: string): StateKeys {
       };
     },
     quota: (subject) => `${prefix}{quota:${subject}}`,
+    idempotency: (key) => `${prefix}{idem:${key}}`,
+    owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
+    session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
+    sessions: `${prefix}{sessions}:live`,
   };
 }

@@ -13,6 +13,7 @@ import { RedisEventLogs } from './event-log.ts';
 import { stateKeys } from './keys.ts';
 import { endLostReplicaTasks } from './lost-replica.ts';
 import { RedisPoolQueue } from './pool-queue.ts';
+import { RedisTaskRegistry } from './task-registry.ts';
 import { ReplicaLease } from './replica-lease.ts';
 
 let ctx: RedisTestContext;
@@ -32,9 +33,10 @@ function replica(id: string, leaseMs: number, onTakeover: (dead: string) => void
   const redis = ctx.connect();
   const logs = new RedisEventLogs({ redis, blocking: ctx.connect(), keys, retentionMs: 60_000 });
   closers.push(() => logs.close());
-  const queue = new RedisPoolQueue({ redis, keys, poolId: 'p' });
+  const queue = new RedisPoolQueue({ redis, keys, poolId: 'p', retentionMs: 60_000 });
+  const registry = new RedisTaskRegistry({ redis, keys });
   const lease = new ReplicaLease({ redis, keys, replicaId: id, token: randomUUID(), clock: new FakeClock(), leaseMs, onLost: () => {}, onTakeover });
-  return { id, logs, queue, lease };
+  return { id, logs, queue, lease, registry };
 }
 
 describe('a lost gateway replica', () => {
@@ -69,7 +71,7 @@ describe('a lost gateway replica', () => {
     // The lost replica's last write (t2's end) races the survivor's terminal error.
     const [zombie, ended] = await Promise.all([
       a.logs.of('t2').append('end', { tokens_out: 3, decode_time_ms: 5, finish_reason: 'stop' }),
-      endLostReplicaTasks('gw-a', { pools: new Map([['p', survivor.queue]]), logs: survivor.logs }),
+      endLostReplicaTasks('gw-a', { pools: new Map([['p', survivor.queue]]), logs: survivor.logs, registry: survivor.registry, survivor: survivor.id }),
     ]);
     expect(ended.map((t) => t.taskId).sort()).toEqual(['t1', 't2']);
     for (const id of ['t1', 't2']) {
@@ -81,6 +83,13 @@ describe('a lost gateway replica', () => {
     await closed;
     expect(seen.map((e) => e.seq)).toEqual([3, 4]);
     expect(seen.at(-1)).toMatchObject({ event: 'error', data: { code: 'WORKER_RESET', retriable: true, message: expect.stringContaining('gw-a') } });
+    // The registry names the survivor for every task gw-a held: ended ones for the retention window.
+    for (const id of ['t1', 't2']) {
+      const where = await b.registry.locate(id);
+      expect(where, id).toMatchObject({ owner: survivor.id, poolId: 'p', state: 'ended' });
+      expect(where?.ttlMs).toBeLessThanOrEqual(60_000);
+    }
+    expect(await b.registry.locate('t3')).toMatchObject({ owner: survivor.id, state: 'queued' });
     // The slots are back and the queued task runs on a survivor.
     expect((await survivor.queue.figures()).busy).toEqual({ e0: 0 });
     const next = await survivor.queue.claim(survivor.id, ['e0'], POLICY);

@@ -94,7 +94,7 @@ describe('RedisPoolQueue: claims across replicas', () => {
         peak[engineReplica] = Math.max(peak[engineReplica] ?? 0, running[engineReplica] ?? 0);
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
         running[engineReplica] = (running[engineReplica] ?? 0) - 1;
-        expect(await shared.release(taskId, NOTHING)).toBe(true);
+        expect(await shared.release(taskId, NOTHING, 'gw-a')).toBe(true);
         finished++;
       }
     }));
@@ -115,8 +115,8 @@ describe('RedisPoolQueue: claims across replicas', () => {
     await shared.claim('gw-dead', ['e0'], POLICY);
     const lost = await shared.runningBy('gw-dead');
     expect(lost.map((t) => t.taskId).sort()).toEqual(['a', 'c']);
-    for (const { taskId } of lost) expect(await shared.release(taskId, NOTHING)).toBe(true);
-    expect(await shared.release('a', NOTHING)).toBe(false);
+    for (const { taskId } of lost) expect(await shared.release(taskId, NOTHING, 'gw-a')).toBe(true);
+    expect(await shared.release('a', NOTHING, 'gw-a')).toBe(false);
     expect((await shared.figures()).busy).toEqual({ e0: 1 });
   });
 });
@@ -145,10 +145,10 @@ describe('RedisPoolQueue: quotas', () => {
     expect(await ctx.client.hmget(key, 'wr', 'wt', 'inflight', 'queued', 'pt:1000')).toEqual(['2', '60', '2', '2', '80']);
     await shared.claim('gw-a', ['e0'], POLICY);
     expect(await ctx.client.hget(key, 'queued')).toBe('1');
-    expect(await shared.release('a', { tokens: 12, budgetTokens: 15, budgetCost: 0.25 })).toBe(true);
+    expect(await shared.release('a', { tokens: 12, budgetTokens: 15, budgetCost: 0.25 }, 'gw-a')).toBe(true);
     expect(await ctx.client.hmget(key, 'wr', 'wt', 'inflight', 'queued', 'pt:1000', 'pc:1000')).toEqual(['2', '42', '1', '1', '55', '0.75']);
-    expect(await shared.withdraw('b')).toBe(true);
-    expect(await shared.withdraw('b')).toBe(false);
+    expect(await shared.withdraw('b', 'gw-a')).toBe(true);
+    expect(await shared.withdraw('b', 'gw-a')).toBe(false);
     expect(await ctx.client.hmget(key, 'wr', 'wt', 'inflight', 'queued', 'pt:1000', 'pc:1000')).toEqual(['1', '12', '0', '0', '15', '0.25']);
     expect(await ctx.client.pttl(key)).toBeGreaterThan(86_400_000);
   });
@@ -163,7 +163,7 @@ describe('RedisPoolQueue: round trips', () => {
     // Warm the script cache (the first EVALSHA of a connection may fall back to EVAL once).
     await shared.admit(task('warm', 'interactive', { subjects }), POLICY);
     await shared.claim('gw-a', ['e0'], POLICY);
-    await shared.release('warm', NOTHING);
+    await shared.release('warm', NOTHING, 'gw-a');
     const sent: string[] = [];
     const original = redis.sendCommand.bind(redis);
     redis.sendCommand = ((command: { name: string }, ...rest: unknown[]) => {
@@ -172,7 +172,7 @@ describe('RedisPoolQueue: round trips', () => {
     }) as typeof redis.sendCommand;
     await shared.admit(task('t', 'interactive', { subjects }), POLICY);
     await shared.claim('gw-a', ['e0'], POLICY);
-    await shared.release('t', NOTHING);
+    await shared.release('t', NOTHING, 'gw-a');
     expect(sent).toEqual(['evalsha', 'evalsha', 'evalsha']);
   });
 });

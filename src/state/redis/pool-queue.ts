@@ -5,12 +5,15 @@
 // for a task that leaves the queue before it runs.
 
 import type { Redis } from 'ioredis';
+import { orchError, type OrchError } from '../../core/errors.ts';
+import type { Affinity } from '../../core/session/session-record.ts';
 import type { Priority } from '../../core/task/events.ts';
 import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
-import { ADMIT, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
+import { ADMIT, ADMIT_HEADER, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
 import { defineScript, type Script, type ScriptArg } from './script.ts';
+import type { SessionDefaults } from './session-store.ts';
 
 export interface PoolPolicy {
   maxQueued: number;
@@ -26,10 +29,25 @@ export interface AdmitSubject {
   period?: { startMs: number; endMs: number };
 }
 
+/** The client's task_id as an idempotency key (IdempotencyStore semantics, checked and held by admit). */
+export interface AdmitIdempotency {
+  /** The record's key (the caller scopes it, e.g. by tenant). */
+  key: string;
+  /** The request body's fingerprint (src/core/admission/idempotency.ts). */
+  digest: string;
+  /** How long the answer stays replayable. */
+  ttlMs: number;
+}
+
 export interface AdmitRequest {
   taskId: string;
   priority: Priority;
   tenant?: string;
+  /** The tenant's fairness weight within its class (integer >= 1; default 1), as FairQueue's weightOf. */
+  tenantWeight?: number;
+  idempotency?: AdmitIdempotency;
+  /** The request's session: checked and a turn held in the admission's step (confirm or release it after, RedisSessionStore). */
+  session?: { id: string; defaults: SessionDefaults };
   /** The gateway replica that admitted the task (it holds the client's request). */
   admittedBy: string;
   maxTokens: number;
@@ -39,11 +57,19 @@ export interface AdmitRequest {
 }
 
 export type AdmitResult =
-  | { kind: 'queued'; position: number; evicted?: string }
+  | { kind: 'queued'; position: number; evicted?: string; affinity?: Affinity }
+  /** The session refused the turn: the error core's admission gives for the same standing. */
+  | { kind: 'session_refused'; error: OrchError }
   | { kind: 'refused'; subject: string; limit: LimitName; max: number; resetInMs?: number }
   | { kind: 'too_large'; subject: string; limit: LimitName; max: number }
   | { kind: 'queue_full' }
-  | { kind: 'duplicate' };
+  | { kind: 'duplicate' }
+  /** The task_id was answered before with the same body: the first answer, unchanged. */
+  | { kind: 'replay'; answer: unknown }
+  /** The task_id was used with another body. */
+  | { kind: 'conflict' }
+  /** The task_id's first admission (same body) is not answered yet; in memory this is CONFLICT too. */
+  | { kind: 'in_flight' };
 
 export interface ClaimedTask {
   taskId: string;
@@ -63,6 +89,18 @@ export interface Actual {
 }
 
 const UNLIMITED = -1;
+/** server.retention_ms's default. */
+const DEFAULT_RETENTION_MS = 300_000;
+
+export interface PoolQueueOptions {
+  redis: Redis;
+  keys: StateKeys;
+  poolId: string;
+  /** How long an ended task's registry record stays readable (server.retention_ms; default 5 min). */
+  retentionMs?: number;
+  /** The registry record's TTL while its task lives: a task nobody ends still disappears (default 24 h). */
+  backstopMs?: number;
+}
 
 export class RedisPoolQueue {
   readonly #redis: Redis;
@@ -73,16 +111,26 @@ export class RedisPoolQueue {
   readonly #claim: Script;
   readonly #release: Script;
   readonly #withdraw: Script;
+  readonly #poolId: string;
+  readonly #retentionMs: number;
+  readonly #backstopMs: number;
+  /** The registry key around a task id, for the claim script (it learns the id inside). */
+  readonly #ownerKeyParts: [string, string];
 
-  constructor(opts: { redis: Redis; keys: StateKeys; poolId: string }) {
+  constructor(opts: PoolQueueOptions) {
     this.#redis = opts.redis;
     this.#keys = opts.keys;
+    this.#poolId = opts.poolId;
+    this.#retentionMs = Math.max(1, opts.retentionMs ?? DEFAULT_RETENTION_MS);
+    this.#backstopMs = opts.backstopMs ?? 24 * 3_600_000;
+    const [head = '', tail = ''] = opts.keys.owner('\n').split('\n');
+    this.#ownerKeyParts = [head, tail];
     this.#poolKeys = opts.keys.pool(opts.poolId);
     this.#base = POOL_KEYS.map((name) => this.#poolKeys[name]);
     this.#admit = defineScript(opts.redis, 'orchqueueAdmit', undefined, ADMIT);
     this.#claim = defineScript(opts.redis, 'orchqueueClaim', POOL_KEYS.length, CLAIM);
-    this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length, RELEASE);
-    this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length, WITHDRAW);
+    this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length + 1, RELEASE);
+    this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length + 1, WITHDRAW);
   }
 
   /** The channel a replica subscribes to so it claims when a task is queued or a slot frees. */
@@ -95,13 +143,25 @@ export class RedisPoolQueue {
     await this.#run('capacity', () => this.#redis.hset(this.#poolKeys.capacity, engineReplica, slots));
   }
 
-  /** Quota check-and-reserve on every subject, then the offer: one round trip. */
+  /** A tenant's weight within its class after a reload (admissions also write the weight they were given). */
+  async setTenantWeight(tenant: string, weight: number): Promise<void> {
+    // As FairQueue: weights are validated integers >= 1, else a wiring bug.
+    if (!Number.isInteger(weight) || weight < 1) throw new RangeError(`tenant weight must be an integer >= 1, got ${weight}`);
+    await this.#run('tenant weight', () => this.#redis.hset(`${this.#poolKeys.turns}:weights`, tenant, weight));
+  }
+
+  /** Idempotency check + quota check-and-reserve on every subject + the offer: one round trip. */
   async admit(req: AdmitRequest, policy: PoolPolicy): Promise<AdmitResult> {
+    const idem = req.idempotency;
     const args: ScriptArg[] = [
       req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
       policy.maxQueued, policy.policy, policy.interactiveWeight, policy.batchWeight,
       req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
+      req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0, this.#backstopMs,
+      req.session ? '1' : '', req.session?.defaults.maxTurns ?? 0, req.session?.defaults.maxSessions ?? 0, req.session?.defaults.holdBackstopMs ?? 0,
+      ...this.#ownerKeyParts, this.#retentionMs,
     ];
+    if (args.length !== ADMIT_HEADER) throw new Error('admit: header out of step with the script');
     for (const { subject, limits: l, period } of req.subjects) {
       const budget = period !== undefined ? l.budget : undefined;
       args.push(
@@ -110,13 +170,21 @@ export class RedisPoolQueue {
         budget?.tokens ?? UNLIMITED, budget?.cost ?? UNLIMITED,
       );
     }
-    args.push(this.#poolKeys.wake);
-    const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject))];
+    args.push(this.#poolId);
+    const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
+    if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key));
+    if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
     const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
     switch (reply[0]) {
       case 'queued':
-        return reply[2] ? { kind: 'queued', position: Number(reply[1]), evicted: String(reply[2]) } : { kind: 'queued', position: Number(reply[1]) };
+        return {
+          kind: 'queued', position: Number(reply[1]),
+          ...(reply[2] ? { evicted: String(reply[2]) } : {}),
+          ...(reply[3] ? { affinity: JSON.parse(String(reply[3])) as Affinity } : {}),
+        };
+      case 'session':
+        return { kind: 'session_refused', error: sessionRefusal(req.session?.id ?? '', req.maxTokens, reply.slice(1)) };
       case 'refused': {
         const reset = Number(reply[4]);
         const base = { kind: 'refused' as const, subject: subjectAt(reply[1]), limit: reply[2] as LimitName, max: Number(reply[3]) };
@@ -127,7 +195,11 @@ export class RedisPoolQueue {
       case 'queue_full':
         return { kind: 'queue_full' };
       case 'duplicate':
-        return { kind: 'duplicate' };
+      case 'conflict':
+      case 'in_flight':
+        return { kind: reply[0] };
+      case 'replay':
+        return { kind: 'replay', answer: JSON.parse(String(reply[1])) as unknown };
       default:
         throw new Error(`admit script answered ${String(reply[0])}`);
     }
@@ -135,7 +207,7 @@ export class RedisPoolQueue {
 
   /** Takes the next task by the class round robin onto the first candidate engine replica with a free slot. */
   async claim(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): Promise<ClaimResult> {
-    const reply = (await this.#run('claim', () => this.#claim(this.#base, [claimer, policy.interactiveWeight, policy.batchWeight, ...candidates]))) as string[];
+    const reply = (await this.#run('claim', () => this.#claim(this.#base, [claimer, policy.interactiveWeight, policy.batchWeight, ...this.#ownerKeyParts, ...candidates]))) as string[];
     if (reply[0] === 'empty' || reply[0] === 'no_slot') return { kind: reply[0] };
     const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
     return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
@@ -143,17 +215,18 @@ export class RedisPoolQueue {
 
   /**
    * The task ended: its engine slot is free again and its quota settled to what it used
-   * (`'reserved'`: what use is unknown, a lost replica's task, is charged as reserved). False when it was not running.
+   * (`'reserved'`: what use is unknown, a lost replica's task, is charged as reserved). Its
+   * registry record names `endedBy` and lives on for the retention window. False when it was not running.
    */
-  async release(taskId: string, actual: Actual | 'reserved'): Promise<boolean> {
+  async release(taskId: string, actual: Actual | 'reserved', endedBy: string): Promise<boolean> {
     const used = actual === 'reserved' ? ['', '', ''] : [actual.tokens, actual.budgetTokens, actual.budgetCost];
-    const args = [taskId, ...used, this.#poolKeys.wake];
-    return Number(await this.#run('release', () => this.#release(this.#base, args))) === 1;
+    const args = [taskId, ...used, this.#poolKeys.wake, endedBy, this.#retentionMs];
+    return Number(await this.#run('release', () => this.#release([...this.#base, this.#keys.owner(taskId)], args))) === 1;
   }
 
   /** A queued task leaves before it runs: all it reserved is given back. False when it was not queued. */
-  async withdraw(taskId: string): Promise<boolean> {
-    return Number(await this.#run('withdraw', () => this.#withdraw(this.#base, [taskId]))) === 1;
+  async withdraw(taskId: string, endedBy: string): Promise<boolean> {
+    return Number(await this.#run('withdraw', () => this.#withdraw([...this.#base, this.#keys.owner(taskId)], [taskId, endedBy, this.#retentionMs]))) === 1;
   }
 
   /** Tasks running on claims of gateway replica `claimer` (a survivor ends them after a takeover). */
@@ -165,6 +238,12 @@ export class RedisPoolQueue {
       if (entry.gw === claimer) out.push({ taskId, engineReplica: entry.e });
     }
     return out;
+  }
+
+  /** Queued tasks that gateway replica `admitter` admitted (a survivor adopts them after a takeover). */
+  async queuedBy(admitter: string): Promise<string[]> {
+    const all = await this.#run('queued', () => this.#redis.hgetall(this.#poolKeys.entries));
+    return Object.entries(all).filter(([, json]) => (JSON.parse(json) as { by: string }).by === admitter).map(([taskId]) => taskId);
   }
 
   /** Queued tasks per class and engine slots in use, cluster-wide. */
@@ -180,5 +259,23 @@ export class RedisPoolQueue {
     } catch (error) {
       throw unavailable(operation, error);
     }
+  }
+}
+
+/** The session script's refusal as the error core's checkSession gives (same codes, messages and details). */
+function sessionRefusal(id: string, maxTokens: number, [reason, a, b, c]: ReadonlyArray<string | number>): OrchError {
+  switch (reason) {
+    case 'expired':
+      return orchError('SESSION_EXPIRED', `session ${id} has expired`);
+    case 'no_room': {
+      const message = `session limit reached (${a} live sessions); retry later or delete unused sessions`;
+      return orchError('RATE_LIMITED', message, Number(b) >= 0 ? { retry_after_ms: Number(b) } : {});
+    }
+    case 'tokens': {
+      const message = `max_tokens ${maxTokens} exceeds the session's remaining token budget ${Math.max(0, Number(a) - Number(b))}`;
+      return orchError('BUDGET_EXCEEDED', message, { budget: 'tokens', field: 'max_tokens' });
+    }
+    default:
+      return orchError('BUDGET_EXCEEDED', `session ${id} has used ${c} of its ${b} ${a}`, { budget: String(a) });
   }
 }
