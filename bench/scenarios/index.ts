@@ -5,10 +5,11 @@ import { auditScenario } from './audit.ts';
 import { backpressureScenario } from './backpressure.ts';
 import { chatPathScenario } from './chat-path.ts';
 import { llamacppPathScenario } from './llamacpp-path.ts';
+import { openStreamsScenario } from './open-streams.ts';
 import { predictionsScenario } from './predictions.ts';
 import { soakScenario } from './soak.ts';
 import { telemetryScenario } from './telemetry.ts';
 import { throughputScenario } from './throughput.ts';
 import { ttftScenario } from './ttft.ts';
 
-export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, soakScenario];
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, openStreamsScenario, soakScenario];
