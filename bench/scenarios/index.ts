@@ -6,10 +6,11 @@ import { backpressureScenario } from './backpressure.ts';
 import { burstMemoryScenario } from './burst-memory.ts';
 import { chatPathScenario } from './chat-path.ts';
 import { llamacppPathScenario } from './llamacpp-path.ts';
+import { openStreamsScenario } from './open-streams.ts';
 import { predictionsScenario } from './predictions.ts';
 import { soakScenario } from './soak.ts';
 import { telemetryScenario } from './telemetry.ts';
 import { throughputScenario } from './throughput.ts';
 import { ttftScenario } from './ttft.ts';
 
-export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, burstMemoryScenario, soakScenario];
+export const SCENARIOS: readonly Scenario[] = [ttftScenario, throughputScenario, backpressureScenario, auditScenario, telemetryScenario, llamacppPathScenario, chatPathScenario, predictionsScenario, burstMemoryScenario, openStreamsScenario, soakScenario];

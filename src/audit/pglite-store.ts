@@ -4,7 +4,8 @@
 
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
 import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
@@ -17,9 +18,31 @@ export const MEMORY_DATA_DIR = 'memory://';
 const WORKER_URL = new URL('./pglite-worker.ts', import.meta.url);
 
 export type SpawnWorker = (url: URL, options: WorkerOptions) => Worker;
+
+// The worker's JavaScript is a message pump over PGlite; Postgres' memory is WebAssembly memory,
+// outside these limits. Without them V8 let its heap grow to ~150 MiB of mostly garbage (PGlite's
+// per-query buffers) before collecting. The largest live set is a 10,000-row /v1/audit page
+// (sql-store MAX_QUERY_LIMIT) as rows plus its wire copy, well under the old-space limit; a worker
+// that still runs out is lost like a crashed one and restarted by the next call.
+const WORKER_RESOURCE_LIMITS: ResourceLimits = { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 96 };
+
 // The worker is a plain .ts file entry: the parent's entry flags (-e, --input-type, --import
 // preloads) must not apply to it, and Node >= 22.18 strips types without any flag.
-const spawnWorker: SpawnWorker = (url, options) => new Worker(url, { workerData: options, execArgv: [] });
+const spawnWorker: SpawnWorker = (url, options) =>
+  new Worker(url, { workerData: options, execArgv: [], resourceLimits: WORKER_RESOURCE_LIMITS });
+
+/**
+ * Keeps PGlite's Postgres (a 9 MB WebAssembly module) on V8's baseline compiler, Liftoff. As it
+ * warms up V8 would otherwise re-compile its hottest functions with TurboFan: those compiles peak
+ * at +500 MiB resident and leave ~100 MiB of code and compiler memory behind, and on a small
+ * machine they take CPU from commits for the first minutes. V8 flags are per process (a worker
+ * cannot take its own), so this also covers the only other WebAssembly the gateway runs, undici's
+ * llhttp, where the CPU per proxied stream did not change measurably (docs/operations.md "Memory").
+ * The implied flags are spelled out: V8 derives them from --liftoff-only only at process start.
+ */
+function pinWebAssemblyToBaseline(): void {
+  setFlagsFromString('--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering');
+}
 
 export interface PgliteStoreOptions {
   dataDir: string;
@@ -63,6 +86,7 @@ export class PgliteWorkerStore implements AuditStore {
   static async open(options: PgliteStoreOptions): Promise<PgliteWorkerStore> {
     const dataDir = options.dataDir === MEMORY_DATA_DIR ? MEMORY_DATA_DIR : resolve(options.dataDir);
     if (dataDir !== MEMORY_DATA_DIR) await mkdir(dataDir, { recursive: true });
+    pinWebAssemblyToBaseline();
     const store = new PgliteWorkerStore({ dataDir }, options.spawn ?? spawnWorker);
     await store.#ensureWorker();
     return store;

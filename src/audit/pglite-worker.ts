@@ -25,10 +25,25 @@ async function answer(store: SqlAuditStore, request: WorkerRequest): Promise<Wor
   }
 }
 
+// Postgres' own memory lives in the WebAssembly heap, which never shrinks, and PGlite touches all of
+// shared_buffers at start: its 128 MB default alone was ~130 MiB resident. The audit appends to the
+// end of a few relations and pages through indexes; pages it misses are read back from the data
+// directory's files, which the OS page cache holds outside this process's memory.
+// docs/operations.md "Memory" has the measurements.
+const POSTGRES_SETTINGS = [
+  'shared_buffers=4MB', // 512 pages: the append tails, catalogs and a 1000-row page of /v1/audit
+  'maintenance_work_mem=16MB', // bounds CREATE INDEX / VACUUM on a large log (default 64 MB)
+];
+
+function startParams(): string[] {
+  return [...PGlite.defaultStartParams, ...POSTGRES_SETTINGS.flatMap((setting) => ['-c', setting])];
+}
+
 async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
   let store: SqlAuditStore;
   try {
-    store = await openSqlStore('pglite', pgliteDriver(await PGlite.create(options.dataDir)));
+    const db = await PGlite.create(options.dataDir, { startParams: startParams() });
+    store = await openSqlStore('pglite', pgliteDriver(db));
   } catch (error) {
     port.postMessage({ type: 'failed', error: toWireError(error) } satisfies WorkerStatus);
     return;

@@ -223,7 +223,12 @@ export const ConfigSchema = Type.Object(
         headers_timeout_ms: Ms('time a client has to send the request line and headers', 10_000, 100, 600_000),
         request_timeout_ms: Ms('time a client has to send the whole request, body included (not the response: streams are not cut)', 30_000, 100, 3_600_000),
         keep_alive_timeout_ms: Ms('idle time before a keep-alive connection is closed', 72_000, 100, 600_000),
-        max_connections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 4096, description: 'open client connections at most; more are answered 429 RATE_LIMITED and closed' }),
+        max_connections: Type.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 16_384,
+          description: 'open client connections at most; more are answered 429 RATE_LIMITED and closed. A streaming connection also holds an engine socket: the process needs about twice this many file descriptors (ulimit -n)',
+        }),
         max_connections_per_client: Type.Integer({
           minimum: 1,
           maximum: 1_000_000,
