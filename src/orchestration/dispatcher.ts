@@ -5,14 +5,14 @@
 // WORKER_RESET, never a silent retry.
 
 import type { Logger } from 'pino';
-import { EngineError, type CanonicalRequest } from '../adapters/contract.ts';
+import { EngineError, type CanonicalEvent, type CanonicalRequest, type EventSink } from '../adapters/contract.ts';
 import type { Config } from '../config/schema.ts';
 import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
 import type { ChatWarning } from '../core/chat/warning.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
-import type { TimerClock } from '../core/ports.ts';
+import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
 import type { Ending, Task } from './task.ts';
@@ -155,14 +155,36 @@ export class Dispatcher {
     try {
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
-      for await (const event of replica.adapter.stream(call, signal)) {
-        if (task.finished) break;
+      const sink = this.sinkFor(pool, task, replica, idle);
+      const { adapter } = replica;
+      await (adapter.streamTo ? adapter.streamTo(call, signal, sink) : pushEach(adapter.stream(call, signal), sink));
+      if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
+    } catch (err) {
+      // An abort we caused (idle watchdog) carries its own typed reason.
+      if (!task.finished) this.fail(pool, task, replica, signal.aborted ? signal.reason : err);
+    } finally {
+      idle.cancel();
+      wall.cancel();
+      lease.release();
+      this.heedRateLimit(pool, replica);
+      this.pump(pool);
+    }
+  }
+
+  /**
+   * The task's one sink for its engine call: each engine read's events go to its log in one
+   * synchronous call (no promise per token); false once the task has ended.
+   */
+  private sinkFor(pool: Pool<Task>, task: Task, replica: Replica, idle: Timer): EventSink {
+    const { clock } = this.deps;
+    const engine = pool.config.engine;
+    return (events) => {
+      for (const event of events) {
+        if (task.finished) return false;
         if (event.type === 'token') {
           if (task.token(event.text, clock)) this.firstToken(task, replica, engine);
-          idle.refresh();
         } else if (event.type === 'tool_call_delta') {
           if (task.toolCall(event, clock)) this.firstToken(task, replica, engine);
-          idle.refresh();
         } else {
           replica.breaker.success();
           this.deps.finish(task, {
@@ -176,17 +198,10 @@ export class Dispatcher {
           this.observeSpeed(pool, replica, task);
         }
       }
-      if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
-    } catch (err) {
-      // An abort we caused (idle watchdog) carries its own typed reason.
-      if (!task.finished) this.fail(pool, task, replica, signal.aborted ? signal.reason : err);
-    } finally {
-      idle.cancel();
-      wall.cancel();
-      lease.release();
-      this.heedRateLimit(pool, replica);
-      this.pump(pool);
-    }
+      // The events of one read arrived together: the idle watchdog restarts once for them.
+      idle.refresh();
+      return !task.finished;
+    };
   }
 
   private firstToken(task: Task, replica: Replica, engine: string): void {
@@ -330,6 +345,15 @@ export class Dispatcher {
       ...(held !== undefined ? { chat: chat?.conversation ?? held } : {}),
     };
     return { request, warnings: chat?.warnings ?? [] };
+  }
+}
+
+/** Feeds an adapter that only iterates (stream()) to a sink, one event at a time. */
+async function pushEach(events: AsyncIterable<CanonicalEvent>, sink: EventSink): Promise<void> {
+  const one: CanonicalEvent[] = [];
+  for await (const event of events) {
+    one[0] = event;
+    if (!sink(one)) return;
   }
 }
 

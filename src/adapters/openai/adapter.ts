@@ -81,7 +81,7 @@ export function createOpenAiAdapter(init: OpenAiInit): WorkerAdapter {
       slotsTotal: init.slots,
       deterministic: false,
     }),
-    stream,
+    ...stream,
     rateLimit: () => limit,
     close: () => upstream.close(),
   };
