@@ -170,7 +170,11 @@ export async function* pulled<E>(signal: AbortSignal, start: (signal: AbortSigna
   );
   try {
     for (let next = 0; ; ) {
-      while (next < queue.length) yield queue[next++] as E;
+      while (next < queue.length) {
+        // Items of one read queue together: an abort stops their delivery too, at once.
+        if (signal.aborted) throw signal.reason;
+        yield queue[next++] as E;
+      }
       queue.length = 0;
       next = 0;
       if (ended) {
