@@ -28,6 +28,9 @@ export interface LogRendering {
   onClientGone?: () => void;
 }
 
+/** Pending frames are written at once beyond this (Node's default socket high-water mark). */
+const FLUSH_CHARS = 16 * 1024;
+
 const OWN_FRAMES: LogRendering = { preamble: '', heartbeat: () => ': hb\n\n', render: (frame) => frame };
 
 /** /v1/tasks streams: the log's own frames after Last-Event-ID. */
@@ -75,7 +78,7 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
   };
   function flush(): void {
     flushQueued = false;
-    if (done || pending === '') return;
+    if (done || waiting || pending === '') return;
     const bytes = pending;
     pending = '';
     heartbeat.refresh();
@@ -105,6 +108,9 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     pending += how.render(frame, event);
     // The terminal frame goes out with what precedes it, then the response ends.
     if (event.event === 'end' || event.event === 'error') finish(false);
+    // A replay can be long: past a socket buffer's worth it is written now, so backpressure
+    // still pauses it at the socket instead of joining the whole log into one write.
+    else if (pending.length >= FLUSH_CHARS) flush();
     else schedule();
   };
 
