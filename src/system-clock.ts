@@ -11,22 +11,30 @@ export const systemClock: TimerClock = {
   monotonic: () => performance.now(),
   setTimer(ms: number, fn: () => void): Timer {
     let due = performance.now() + ms;
-    let handle: NodeJS.Timeout;
+    let armed = false;
+    let handle: NodeJS.Timeout | undefined;
+    // A timer that fires before its due time (a refresh moved it, or the wait was capped)
+    // re-arms for what is left, so a refresh costs one clock read, not a new Node timer: the
+    // idle watchdog is refreshed for every read of every engine stream (issue 14).
     const arm = (wait: number) => {
+      armed = true;
       handle = setTimeout(() => {
         const left = due - performance.now();
-        if (left > 1) arm(left);
-        else fn();
+        if (left > 1) return arm(left);
+        armed = false;
+        fn();
       }, Math.min(Math.max(0, wait), MAX_TIMER_MS));
       handle.unref();
     };
     arm(ms);
     return {
-      cancel: () => clearTimeout(handle),
-      refresh: () => {
+      cancel: () => {
+        armed = false;
         clearTimeout(handle);
+      },
+      refresh: () => {
         due = performance.now() + ms;
-        arm(ms);
+        if (!armed) arm(ms);
       },
     };
   },

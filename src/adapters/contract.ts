@@ -91,6 +91,13 @@ export type ChatEndEvent = CanonicalEndEvent;
  */
 export type ChatStreamEvent = CanonicalEvent;
 
+/**
+ * Receives the events decoded from one engine read, in order; the array is reused once it
+ * returns (copy what you keep). Returning false stops the stream: the engine call is cut
+ * unless its `end` already came.
+ */
+export type EventSink = (events: readonly CanonicalEvent[]) => boolean;
+
 export interface EngineHealth {
   /** The process answers at all. */
   live: boolean;
@@ -185,6 +192,13 @@ export interface WorkerAdapter {
    * milliseconds and end the iteration (throwing the signal's reason or returning).
    */
   stream(req: CanonicalRequest, signal: AbortSignal): AsyncIterable<CanonicalEvent>;
+  /**
+   * The same stream by push, for the per-token path (issue 14): the events of each engine read
+   * go to `sink` in one synchronous call, with no promise or generator hop per event. Resolves
+   * once the stream ended or the sink stopped it; rejects as stream() throws. Absent: callers
+   * iterate stream().
+   */
+  streamTo?(req: CanonicalRequest, signal: AbortSignal, sink: EventSink): Promise<void>;
   /**
    * The engine's own Prometheus text (its `/metrics`), read by the telemetry scraper off the
    * request path. Resolves undefined when the engine serves none (llama-server without

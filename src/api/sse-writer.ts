@@ -28,6 +28,9 @@ export interface LogRendering {
   onClientGone?: () => void;
 }
 
+/** Pending frames are written at once beyond this (Node's default socket high-water mark). */
+const FLUSH_CHARS = 16 * 1024;
+
 const OWN_FRAMES: LogRendering = { preamble: '', heartbeat: () => ': hb\n\n', render: (frame) => frame };
 
 /** /v1/tasks streams: the log's own frames after Last-Event-ID. */
@@ -48,8 +51,6 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     'x-correlation-id': opts.correlationId,
     'x-task-id': task.id,
   });
-  if (how.preamble === '') res.flushHeaders();
-  else res.write(how.preamble);
   task.streamAttached();
   opts.observer.streamOpened?.({ task_id: task.id, resumed: afterSeq > 0 });
 
@@ -57,6 +58,10 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
   let waiting = false;
   let done = false;
   let off: (() => void) | undefined;
+  // Frames of one engine read arrive in one synchronous burst: they are joined and written once,
+  // in a microtask, so a burst costs one write (and one heartbeat restart), not one per event.
+  let pending = how.preamble;
+  let flushQueued = false;
   const heartbeat = setTimeout(function beat() {
     if (done) return;
     // A reader that resumed beyond the head of a task that then ended below its id gets no
@@ -65,6 +70,22 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     res.write(how.heartbeat());
     heartbeat.refresh();
   }, opts.heartbeatMs);
+
+  const schedule = () => {
+    if (pending === '' || flushQueued) return;
+    flushQueued = true;
+    queueMicrotask(flush);
+  };
+  function flush(): void {
+    flushQueued = false;
+    if (done || waiting || pending === '') return;
+    const bytes = pending;
+    pending = '';
+    heartbeat.refresh();
+    if (res.write(bytes)) return;
+    waiting = true;
+    res.once('drain', resume);
+  }
 
   const finish = (clientGone: boolean) => {
     if (done) return;
@@ -75,24 +96,22 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     task.streamDetached();
     opts.observer.streamClosed?.({ task_id: task.id });
     if (clientGone && !task.finished) how.onClientGone?.();
-    if (!res.writableEnded) res.end();
+    const last = clientGone ? '' : pending;
+    pending = '';
+    if (!res.writableEnded) res.end(last);
   };
   const onClose = () => finish(true);
 
   const listener = (frame: string, event: TaskEvent) => {
     if (waiting || done) return;
     lastSeq = event.seq;
-    const bytes = how.render(frame, event);
-    const terminal = event.event === 'end' || event.event === 'error';
-    if (bytes === '' && !terminal) return;
-    const flushed = bytes === '' || res.write(bytes);
-    heartbeat.refresh();
-    if (terminal) {
-      finish(false);
-    } else if (!flushed) {
-      waiting = true;
-      res.once('drain', resume);
-    }
+    pending += how.render(frame, event);
+    // The terminal frame goes out with what precedes it, then the response ends.
+    if (event.event === 'end' || event.event === 'error') finish(false);
+    // A replay can be long: past a socket buffer's worth it is written now, so backpressure
+    // still pauses it at the socket instead of joining the whole log into one write.
+    else if (pending.length >= FLUSH_CHARS) flush();
+    else schedule();
   };
 
   function resume(): void {
@@ -110,4 +129,7 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
   res.on('close', onClose);
   off = task.log.follow(afterSeq, listener);
   endIfComplete();
+  // The headers go out with the first frames; with nothing to send yet, on their own.
+  if (!done && pending === '') res.flushHeaders();
+  else schedule();
 }

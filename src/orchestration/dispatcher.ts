@@ -7,14 +7,14 @@
 // silent retry.
 
 import type { Logger } from 'pino';
-import { EngineError, type CanonicalEvent, type CanonicalRequest } from '../adapters/contract.ts';
+import { EngineError, type CanonicalEvent, type CanonicalRequest, type EventSink } from '../adapters/contract.ts';
 import type { Config } from '../config/schema.ts';
 import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
 import type { ChatWarning } from '../core/chat/warning.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
-import type { TimerClock } from '../core/ports.ts';
+import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
 import { startEarly } from './early-call.ts';
@@ -159,7 +159,7 @@ export class Dispatcher {
     const { request, warnings } = this.canonical(task, replica);
     const verdict = this.verdicts.get(task);
     // Placed before its commit landed: the request goes out now, its first event waits for the verdict.
-    const early = verdict === undefined ? undefined : startEarly(replica.adapter.stream(request, signal));
+    const early = verdict === undefined ? undefined : startEarly((sink) => streamTo(replica, request, signal, sink));
     if (early !== undefined && !(await this.admitted(task, verdict as Promise<boolean>))) {
       early.discard();
       lease.release();
@@ -188,15 +188,35 @@ export class Dispatcher {
     try {
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
-      const events: AsyncIterable<CanonicalEvent> = early ?? replica.adapter.stream(call, signal);
-      for await (const event of events) {
-        if (task.finished) break;
+      const sink = this.sinkFor(pool, task, replica, idle);
+      await (early ? early.run(sink) : streamTo(replica, call, signal, sink));
+      if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
+    } catch (err) {
+      // An abort we caused (idle watchdog) carries its own typed reason.
+      if (!task.finished) this.fail(pool, task, replica, signal.aborted ? signal.reason : err);
+    } finally {
+      idle.cancel();
+      wall.cancel();
+      lease.release();
+      this.heedRateLimit(pool, replica);
+      this.pump(pool);
+    }
+  }
+
+  /**
+   * The task's one sink for its engine call: each engine read's events go to its log in one
+   * synchronous call (no promise per token); false once the task has ended.
+   */
+  private sinkFor(pool: Pool<Task>, task: Task, replica: Replica, idle: Timer): EventSink {
+    const { clock } = this.deps;
+    const engine = pool.config.engine;
+    return (events) => {
+      for (const event of events) {
+        if (task.finished) return false;
         if (event.type === 'token') {
           if (task.token(event.text, clock)) this.firstToken(task, replica, engine);
-          idle.refresh();
         } else if (event.type === 'tool_call_delta') {
           if (task.toolCall(event, clock)) this.firstToken(task, replica, engine);
-          idle.refresh();
         } else {
           replica.breaker.success();
           this.deps.finish(task, {
@@ -210,17 +230,10 @@ export class Dispatcher {
           this.observeSpeed(pool, replica, task);
         }
       }
-      if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
-    } catch (err) {
-      // An abort we caused (idle watchdog) carries its own typed reason.
-      if (!task.finished) this.fail(pool, task, replica, signal.aborted ? signal.reason : err);
-    } finally {
-      idle.cancel();
-      wall.cancel();
-      lease.release();
-      this.heedRateLimit(pool, replica);
-      this.pump(pool);
-    }
+      // The events of one read arrived together: the idle watchdog restarts once for them.
+      idle.refresh();
+      return !task.finished;
+    };
   }
 
   /**
@@ -375,6 +388,21 @@ export class Dispatcher {
       ...(held !== undefined ? { chat: chat?.conversation ?? held } : {}),
     };
     return { request, warnings: chat?.warnings ?? [] };
+  }
+}
+
+/** Feeds an adapter that only iterates (stream()) to a sink, one event at a time. */
+/** The engine call in push form: the adapter's own `streamTo`, else its pull stream fed to the sink. */
+function streamTo(replica: Replica, call: CanonicalRequest, signal: AbortSignal, sink: EventSink): Promise<void> {
+  const { adapter } = replica;
+  return adapter.streamTo ? adapter.streamTo(call, signal, sink) : pushEach(adapter.stream(call, signal), sink);
+}
+
+async function pushEach(events: AsyncIterable<CanonicalEvent>, sink: EventSink): Promise<void> {
+  const one: CanonicalEvent[] = [];
+  for await (const event of events) {
+    one[0] = event;
+    if (!sink(one)) return;
   }
 }
 

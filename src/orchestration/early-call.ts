@@ -1,40 +1,43 @@
 // An engine call started before its task may emit anything (issue 14): the request goes out at
-// once and the engine's first event is held, unread, until the caller iterates; the rest of the
-// stream stays in the engine's socket meanwhile (the adapter's generator is suspended).
+// once and what the engine sends is held, undelivered, until the task is let run (`run`). The
+// hold is short (one admission commit) and small (the first events of one call), so the events
+// are kept rather than left in the socket.
 
-export interface EarlyCall<T> extends AsyncIterable<T> {
+import type { CanonicalEvent, EventSink } from '../adapters/contract.ts';
+
+export interface EarlyCall {
+  /** Delivers the held events to `sink`, then the live ones; settles when the call ends. */
+  run(sink: EventSink): Promise<void>;
   /** Closes a call that will never be read (its abort signal already fired): settles quietly. */
   discard(): void;
 }
 
-export function startEarly<T>(events: AsyncIterable<T>): EarlyCall<T> {
-  const iterator = events[Symbol.asyncIterator]();
-  // Asking for the first event is what sends the request.
-  let first: Promise<IteratorResult<T>> | undefined = iterator.next();
-  // A failure here is read by whoever iterates; one that nobody reads must not be unhandled.
-  first.catch(() => undefined);
-  const next = (): Promise<IteratorResult<T>> => {
-    const held = first;
-    first = undefined;
-    return held ?? iterator.next();
-  };
+/** `start` begins the push-form engine call with the sink it is given. */
+export function startEarly(start: (sink: EventSink) => Promise<void>): EarlyCall {
+  const held: CanonicalEvent[] = [];
+  let target: EventSink | undefined;
+  let stopped = false;
+  const done = start((events) => {
+    if (target !== undefined) return target(events);
+    if (stopped) return false;
+    // The sink's array is reused after this call returns: keep the events, not the array.
+    for (const event of events) held.push(event);
+    return true;
+  });
+  // A failure is read by whoever runs the call; one that nobody reads must not be unhandled.
+  done.catch(() => undefined);
   return {
-    [Symbol.asyncIterator]: () => ({
-      next,
-      return: async (value?: unknown) => {
-        // A `for await` left early lets the adapter's generator run its cleanup.
-        await first?.catch(() => undefined);
-        first = undefined;
-        return (await iterator.return?.(value)) ?? { done: true, value: undefined };
-      },
-    }),
+    run(sink) {
+      if (held.length > 0 && !sink(held.splice(0))) {
+        target = () => false;
+        return done;
+      }
+      target = sink;
+      return done;
+    },
     discard() {
-      const held = first;
-      first = undefined;
-      void (held ?? Promise.resolve())
-        .catch(() => undefined)
-        .then(() => iterator.return?.())
-        .catch(() => undefined);
+      stopped = true;
+      held.length = 0;
     },
   };
 }

@@ -105,17 +105,26 @@ export class Pool<T extends QueueEntry = QueueEntry> {
    */
   predictStartMs(position: number): number {
     const at = this.retry.length + position;
+    // Nothing ahead and a slot free: the model below answers 0 too, without being built (per admission).
+    if (at === 0 && this.slotFree()) return 0;
     return predictStartMs({ groups: this.slotGroups(), queued: this.queuedTokens(at), position: at });
   }
 
   /** Retry hint for work a full queue turned away: until a dispatch frees a place. */
   queueBackoffMs(): number {
+    // Within capacity, one dispatch makes room; with a slot free it is now: the model's floor of 1 ms.
+    if (this.retry.length + this.queue.size <= this.config.queue.max_queued && this.slotFree()) return 1;
     return backoffMs({
       groups: this.slotGroups(),
       queued: this.queuedTokens(Number.POSITIVE_INFINITY),
       maxQueued: this.config.queue.max_queued,
       fallbackMs: this.recoveryMs(),
     });
+  }
+
+  /** A replica the predictions count (up, expected version) has a slot no lease holds. */
+  private slotFree(): boolean {
+    return this.replicas.some((r) => r.effectiveState === 'ready' && r.versionOk && r.slotsBusy < r.slotsTotal);
   }
 
   /** What the predictions see of each replica that is up: its slots, running work and speed. */

@@ -18,7 +18,8 @@ export class SseParser {
   private buffer = '';
   private pendingCr = false;
   private event: string | undefined;
-  private data: string[] = [];
+  /** `data:` lines joined so far; undefined until the message has one. */
+  private data: string | undefined;
   private id: string | undefined;
   private retry: number | undefined;
   private sawField = false;
@@ -54,13 +55,17 @@ export class SseParser {
     return tail ? this.push(tail) : [];
   }
 
+  private addData(value: string): void {
+    this.data = this.data === undefined ? value : `${this.data}\n${value}`;
+  }
+
   private line(line: string, out: SseMessage[]): void {
     if (line.length === 0) {
-      if (this.sawField && (this.data.length > 0 || this.event !== undefined || this.id !== undefined)) {
-        out.push({ event: this.event, data: this.data.join('\n'), id: this.id, retry: this.retry });
+      if (this.sawField && (this.data !== undefined || this.event !== undefined || this.id !== undefined)) {
+        out.push({ event: this.event, data: this.data ?? '', id: this.id, retry: this.retry });
       }
       this.event = undefined;
-      this.data = [];
+      this.data = undefined;
       this.id = undefined;
       this.retry = undefined;
       this.sawField = false;
@@ -74,7 +79,7 @@ export class SseParser {
     this.sawField = true;
     switch (field) {
       case 'data':
-        this.data.push(value);
+        this.addData(value);
         break;
       case 'event':
         this.event = value;
@@ -90,7 +95,7 @@ export class SseParser {
         // surface it as an event named after the field so adapters can read it.
         if (field === 'error') {
           this.event = 'error';
-          this.data.push(value);
+          this.addData(value);
         }
     }
   }

@@ -91,7 +91,7 @@ export function createAnthropicAdapter(init: AnthropicInit): WorkerAdapter {
       slotsTotal: init.slots,
       deterministic: false,
     }),
-    stream,
+    ...stream,
     rateLimit: () => limit,
     close: () => upstream.close(),
   };

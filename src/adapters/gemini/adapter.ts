@@ -4,13 +4,14 @@
 // (never `?key=`, so no URL in any error can hold it); a missing key makes health not ready
 // with a reason naming the reference, and every error leaving here is scrubbed of the key.
 
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineHealth, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineHealth, type EngineProps, type EventSink, type WorkerAdapter } from '../contract.ts';
 import { resolveCredential, type Credential } from '../http/credentials.ts';
 import { createEngineUpstream } from '../http/engine.ts';
 import { parseOptions } from '../http/http-options.ts';
 import { createProber, type Prober } from '../http/probe.ts';
 import { scrubSecret } from '../http/secret-scrub.ts';
-import { streamSse } from '../../transport/sse-stream.ts';
+import { pulled } from '../../transport/body-pump.ts';
+import { pumpSse } from '../../transport/sse-stream.ts';
 import { GeminiStreamDecoder } from './decode.ts';
 import { encodeGemini, geminiModelPath, geminiStreamPath } from './encode.ts';
 import { geminiError, geminiErrorPolicy } from './errors.ts';
@@ -88,7 +89,7 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     return ids;
   }
 
-  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+  async function streamTo(req: CanonicalRequest, signal: AbortSignal, sink: EventSink): Promise<void> {
     const credential = await key();
     if (!credential.ok) throw new EngineError('POOL_UNREADY', `the Gemini replica cannot be called: ${credential.reason}`);
     const { body } = encodeGemini(req);
@@ -96,12 +97,14 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     if (req.traceparent !== undefined) headers['traceparent'] = req.traceparent;
     const decoder = new GeminiStreamDecoder({ idPrefix: `call_${req.taskId}` });
     try {
-      yield* streamSse(upstream, { path: geminiStreamPath(options.api_version, req.model), body: JSON.stringify(body), headers }, decoder, signal);
+      await pumpSse(upstream, { path: geminiStreamPath(options.api_version, req.model), body: JSON.stringify(body), headers }, decoder, signal, sink);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw scrubSecret(geminiError(err, decoder.tokens, policy), credential.value);
     }
   }
+  const stream = (req: CanonicalRequest, signal: AbortSignal) => pulled<CanonicalEvent>(signal, (linked, sink) => streamTo(req, linked, sink));
+
 
   return {
     kind: 'gemini',
@@ -114,6 +117,7 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     health,
     props,
     stream,
+    streamTo,
     models,
     close: () => upstream.close(),
   };

@@ -3,9 +3,10 @@
 // EngineError, and the split by workload (completion vs chat). What is engine-specific (paths,
 // wire codecs, error mapping) is passed in.
 
-import type { AdapterInit, CanonicalEvent, CanonicalRequest, ChatCanonicalRequest, EngineError, WorkerAdapter } from '../contract.ts';
+import type { AdapterInit, CanonicalEvent, CanonicalRequest, ChatCanonicalRequest, EngineError, EventSink, WorkerAdapter } from '../contract.ts';
 import { createUpstream, type Upstream } from '../../transport/http-agent.ts';
-import { streamSse, type SseCall, type SseDecoder } from '../../transport/sse-stream.ts';
+import { pulled } from '../../transport/body-pump.ts';
+import { pumpSse, type SseCall, type SseDecoder } from '../../transport/sse-stream.ts';
 import type { HttpOptions } from './http-options.ts';
 
 /** One keep-alive pool to `init.baseUrl`: first-byte budget = headers timeout, idle = body timeout. */
@@ -40,26 +41,33 @@ export interface EngineStreamWire<R extends CanonicalRequest = CanonicalRequest>
   toError(err: unknown, tokens: number): EngineError;
 }
 
-/** An adapter's stream(): an abort rethrows the signal's reason, any other failure is mapped. */
-export function createEngineStream<R extends CanonicalRequest = CanonicalRequest>(
-  upstream: Upstream,
-  wire: EngineStreamWire<R>,
-): (req: R, signal: AbortSignal) => AsyncGenerator<CanonicalEvent, void, undefined> {
-  return async function* stream(req: R, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+/** An adapter's two stream forms for one workload (WorkerAdapter.stream and .streamTo). */
+export interface EngineStream<R extends CanonicalRequest = CanonicalRequest> {
+  stream(req: R, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined>;
+  streamTo(req: R, signal: AbortSignal, sink: EventSink): Promise<void>;
+}
+
+/** An adapter's stream: an abort rethrows the signal's reason, any other failure is mapped. */
+export function createEngineStream<R extends CanonicalRequest = CanonicalRequest>(upstream: Upstream, wire: EngineStreamWire<R>): EngineStream<R> {
+  async function streamTo(req: R, signal: AbortSignal, sink: EventSink): Promise<void> {
     const { call, decoder } = await wire.open(req);
     try {
-      yield* streamSse(upstream, call, decoder, signal);
+      await pumpSse(upstream, call, decoder, signal, sink);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw wire.toError(err, decoder.tokens);
     }
+  }
+  return {
+    streamTo,
+    stream: (req, signal) => pulled<CanonicalEvent>(signal, (linked, sink) => streamTo(req, linked, sink)),
   };
 }
 
-/** One stream() for both workloads: a request with `chat` goes to the chat wire, others to completions. */
-export function routeByWorkload(
-  completion: (req: CanonicalRequest, signal: AbortSignal) => AsyncIterable<CanonicalEvent>,
-  chat: (req: ChatCanonicalRequest, signal: AbortSignal) => AsyncIterable<CanonicalEvent>,
-): WorkerAdapter['stream'] {
-  return (req, signal) => (req.chat === undefined ? completion(req, signal) : chat({ ...req, chat: req.chat }, signal));
+/** One stream() and streamTo() for both workloads: a request with `chat` goes to the chat wire, others to completions. */
+export function routeByWorkload(completion: EngineStream, chat: EngineStream<ChatCanonicalRequest>): Pick<WorkerAdapter, 'stream' | 'streamTo'> {
+  return {
+    stream: (req, signal) => (req.chat === undefined ? completion.stream(req, signal) : chat.stream({ ...req, chat: req.chat }, signal)),
+    streamTo: (req, signal, sink) => (req.chat === undefined ? completion.streamTo(req, signal, sink) : chat.streamTo({ ...req, chat: req.chat }, signal, sink)),
+  };
 }

@@ -53,7 +53,7 @@ export function createLlamacppAdapter(init: AdapterInit): WorkerAdapter {
         return { live: true, ready: false, detail: `engine health answered HTTP ${res.status}` };
       }),
     props: (signal) => readProps(prober, init.model, signal),
-    stream: routeByWorkload(completion, chat),
+    ...routeByWorkload(completion, chat),
     // 501 unless llama-server runs with --metrics.
     metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),

@@ -3,13 +3,14 @@
 // lists them for the catalog). Models load lazily inside the first request, so a ready replica
 // may still be slow to its first token. Cancel is the abort signal (Ollama stops the runner).
 
-import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineHealth, type EngineProps, type WorkerAdapter } from '../contract.ts';
+import { EngineError, type AdapterInit, type CanonicalEvent, type CanonicalRequest, type EngineHealth, type EngineProps, type EventSink, type WorkerAdapter } from '../contract.ts';
 import { resolveCredential, type Credential } from '../http/credentials.ts';
 import { createEngineUpstream } from '../http/engine.ts';
 import { parseOptions } from '../http/http-options.ts';
 import { createProber, type Prober } from '../http/probe.ts';
 import { scrubSecret } from '../http/secret-scrub.ts';
-import { streamNdjson } from '../../transport/ndjson-stream.ts';
+import { pulled } from '../../transport/body-pump.ts';
+import { pumpNdjson } from '../../transport/ndjson-stream.ts';
 import { OllamaStreamDecoder } from './decode.ts';
 import { encodeOllama, OLLAMA_CHAT_PATH } from './encode.ts';
 import { ollamaError, ollamaErrorPolicy } from './errors.ts';
@@ -69,7 +70,7 @@ export function createOllamaAdapter(init: AdapterInit, deps: OllamaAdapterDeps =
     };
   }
 
-  async function* stream(req: CanonicalRequest, signal: AbortSignal): AsyncGenerator<CanonicalEvent, void, undefined> {
+  async function streamTo(req: CanonicalRequest, signal: AbortSignal, sink: EventSink): Promise<void> {
     const credential = await key();
     if (!credential.ok) throw new EngineError('POOL_UNREADY', `the Ollama replica cannot be called: ${credential.reason}`);
     const { body } = encodeOllama(req, {
@@ -80,12 +81,14 @@ export function createOllamaAdapter(init: AdapterInit, deps: OllamaAdapterDeps =
     if (req.traceparent !== undefined) headers['traceparent'] = req.traceparent;
     const decoder = new OllamaStreamDecoder({ idPrefix: `call_${req.taskId}` });
     try {
-      yield* streamNdjson(upstream, { path: OLLAMA_CHAT_PATH, body: JSON.stringify(body), headers }, decoder, signal);
+      await pumpNdjson(upstream, { path: OLLAMA_CHAT_PATH, body: JSON.stringify(body), headers }, decoder, signal, sink);
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw scrubSecret(ollamaError(err, decoder.tokens, policy), credential.value);
     }
   }
+  const stream = (req: CanonicalRequest, signal: AbortSignal) => pulled<CanonicalEvent>(signal, (linked, sink) => streamTo(req, linked, sink));
+
 
   return {
     kind: 'ollama',
@@ -99,6 +102,7 @@ export function createOllamaAdapter(init: AdapterInit, deps: OllamaAdapterDeps =
     health,
     props,
     stream,
+    streamTo,
     models,
     close: () => upstream.close(),
   };

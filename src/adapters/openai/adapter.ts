@@ -80,7 +80,7 @@ export function createOpenAiAdapter(init: OpenAiInit): WorkerAdapter {
       slotsTotal: init.slots,
       deterministic: false,
     }),
-    stream,
+    ...stream,
     rateLimit: () => limit,
     close: () => upstream.close(),
   };

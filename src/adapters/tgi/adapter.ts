@@ -64,7 +64,7 @@ export function createTgiAdapter(init: AdapterInit): WorkerAdapter {
         return { live: true, ready: false, detail: `engine health answered HTTP ${res.status}` };
       }),
     props,
-    stream: routeByWorkload(completion, chat),
+    ...routeByWorkload(completion, chat),
     // The router serves Prometheus text on its API port.
     metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),

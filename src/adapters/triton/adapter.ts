@@ -56,7 +56,7 @@ export function createTritonAdapter(init: AdapterInit): WorkerAdapter {
         return { live: true, ready: false, detail: `engine readiness answered HTTP ${res.status}` };
       }),
     props,
-    stream,
+    ...stream,
     metricsText: (signal) => fetchMetricsText(metricsUpstream, metricsUrl.pathname + metricsUrl.search, probeHeaders(options), signal),
     close: async () => {
       await Promise.all([upstream.close(), metricsUpstream.close()]);

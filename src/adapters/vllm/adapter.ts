@@ -81,7 +81,7 @@ export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
         return { live: true, ready: false, detail: res.status === 503 ? 'engine process is dead' : `engine health answered HTTP ${res.status}` };
       }),
     props,
-    stream: routeByWorkload(completion, chat),
+    ...routeByWorkload(completion, chat),
     metricsText: (signal) => fetchMetricsText(upstream, '/metrics', probeHeaders(options), signal),
     close: () => upstream.close(),
   };
