@@ -13,7 +13,8 @@ import { startGateway, startSimulator, waitGatewayIdle, type Service } from './s
 import { median, ratio, round } from './stats.ts';
 import { orchqueueProtocol } from './stream-client.ts';
 
-export const SATURATION = { concurrency: 64, maxTokens: 64 };
+/** Issue 14's per-task case: 32-token streams. */
+export const SATURATION = { concurrency: 64, maxTokens: 32 };
 export const FLOW = { concurrency: 32, maxTokens: 25, tokensPerS: 50 };
 
 export interface Variant {

@@ -6,6 +6,7 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Child {
@@ -28,12 +29,25 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** V8's sampling interval for --profile: coarse enough to cost the hops nothing measurable, fine enough for a top 15. */
+export const PROFILE_INTERVAL_US = 2_000;
+
 export class ProcessGroup {
   private readonly children = new Set<Child>();
+  private profiling: { dir: string; label: string } | undefined;
+
+  /**
+   * With --profile: children spawned with `profile: true` from now on write V8 CPU profiles, one
+   * file per thread (main thread and workers, e.g. PGlite's), to `<dir>/<label>.<child name>/`.
+   */
+  profileInto(dir: string | undefined, label: string): void {
+    this.profiling = dir === undefined ? undefined : { dir, label };
+  }
 
   /** Spawns `node <script> ...args`; keeps the last output lines for diagnostics. */
-  spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): { child: Child; stdoutLine: () => Promise<string> } {
-    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), opts: { profile?: boolean } = {}): { child: Child; stdoutLine: () => Promise<string> } {
+    const nodeArgs = opts.profile && this.profiling ? ['--cpu-prof', `--cpu-prof-dir=${join(this.profiling.dir, `${this.profiling.label}.${name}`)}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : [];
+    const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const lines: string[] = [];
     const keep = (text: string) => {
       for (const line of text.split('\n')) if (line.trim()) lines.push(line.slice(0, 400));
@@ -153,6 +167,28 @@ export function rssMiB(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+export interface Memory {
+  /** Resident set now (VmRSS). */
+  rssKiB: number;
+  /** The highest resident set since the process started (VmHWM): the peak, wherever it fell between samples. */
+  peakKiB: number;
+}
+
+/** Resident memory now and at its peak, from /proc/<pid>/status (NaN when unavailable). */
+export function memoryOf(pid: number): Memory {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // The process is gone or there is no /proc: both figures NaN.
+  }
+  const field = (name: string) => {
+    const kib = new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1];
+    return kib === undefined ? Number.NaN : Number(kib);
+  };
+  return { rssKiB: field('VmRSS'), peakKiB: field('VmHWM') };
 }
 
 /** Resident memory of a process in KiB from /proc (NaN when unavailable): the soak samples it. */

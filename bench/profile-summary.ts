@@ -11,7 +11,7 @@ interface ProfileNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
 }
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -38,6 +38,30 @@ export function selfTimes(profile: CpuProfile): Map<string, number> {
   return out;
 }
 
+export interface ProfileSummary {
+  sampledS: number;
+  busyS: number;
+  /** Shares of busy (non-idle) time, 0..1. */
+  gcShare: number;
+  programShare: number;
+  top: Array<{ fn: string; share: number }>;
+}
+
+/** The `top` functions by self time, and where the garbage collector and V8 itself stand. */
+export function summarise(profile: CpuProfile, top: number): ProfileSummary {
+  const times = selfTimes(profile);
+  const total = [...times.values()].reduce((a, b) => a + b, 0);
+  const busy = total - (times.get('(idle)') ?? 0);
+  const share = (us: number) => us / Math.max(1, busy);
+  return {
+    sampledS: total / 1e6,
+    busyS: busy / 1e6,
+    gcShare: share(times.get('(garbage collector)') ?? 0),
+    programShare: share(times.get('(program)') ?? 0),
+    top: [...times].filter(([k]) => !PSEUDO.has(k)).sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, us]) => ({ fn, share: share(us) })),
+  };
+}
+
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
   const file = positionals[0];
@@ -45,13 +69,10 @@ async function main(): Promise<void> {
     process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top N]\n');
     process.exit(2);
   }
-  const times = selfTimes(JSON.parse(await readFile(file, 'utf8')) as CpuProfile);
-  const total = [...times.values()].reduce((a, b) => a + b, 0);
-  const busy = total - (times.get('(idle)') ?? 0);
-  const pct = (us: number) => `${((100 * us) / Math.max(1, busy)).toFixed(1).padStart(5)}%`;
-  process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy; GC ${pct(times.get('(garbage collector)') ?? 0)}, program ${pct(times.get('(program)') ?? 0)}\n`);
-  const top = [...times].filter(([k]) => !PSEUDO.has(k)).sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));
-  for (const [key, us] of top) process.stdout.write(`${pct(us)}  ${key}\n`);
+  const s = summarise(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, Number(values.top));
+  const pct = (x: number) => `${(100 * x).toFixed(1).padStart(5)}%`;
+  process.stdout.write(`${file}: ${s.sampledS.toFixed(1)} s sampled, ${s.busyS.toFixed(1)} s busy; GC ${pct(s.gcShare)}, program ${pct(s.programShare)}\n`);
+  for (const { fn, share } of s.top) process.stdout.write(`${pct(share)}  ${fn}\n`);
 }
 
 if (import.meta.main) await main();
