@@ -5,6 +5,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +16,8 @@ export interface Child {
   /** Last stderr/stdout lines, for error messages. */
   tail(): string;
   readonly exited: Promise<number | null>;
+  /** With --profile: where this child's V8 CPU profiles go. */
+  readonly profileDir?: string;
   stop(): Promise<void>;
 }
 
@@ -46,7 +49,8 @@ export class ProcessGroup {
 
   /** Spawns `node <script> ...args`; keeps the last output lines for diagnostics. */
   spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), opts: { profile?: boolean } = {}): { child: Child; stdoutLine: () => Promise<string> } {
-    const nodeArgs = opts.profile && this.profiling ? ['--cpu-prof', `--cpu-prof-dir=${join(this.profiling.dir, `${this.profiling.label}.${name}`)}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : [];
+    const profileDir = opts.profile && this.profiling ? join(this.profiling.dir, `${this.profiling.label}.${name}`) : undefined;
+    const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-interval=${PROFILE_INTERVAL_US}`] : [];
     const proc = spawn(process.execPath, [...nodeArgs, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
     const lines: string[] = [];
     const keep = (text: string) => {
@@ -71,6 +75,7 @@ export class ProcessGroup {
       pid: proc.pid ?? -1,
       tail: () => lines.join('\n'),
       exited,
+      ...(profileDir ? { profileDir } : {}),
       stop: () => this.stopChild(proc, child),
     };
     this.children.add(child);
@@ -96,6 +101,19 @@ export class ProcessGroup {
       await child.exited;
     }
   }
+}
+
+/** The file beside a child's profiles that says when it was ready (see markReady). */
+export const READY_FILE = 'ready.json';
+
+/**
+ * Notes, beside a profiled child's profiles, the moment it answered ready (CLOCK_MONOTONIC µs,
+ * the clock of V8's profile timestamps), so summaries can leave start-up out.
+ */
+export async function markReady(child: Child): Promise<void> {
+  if (child.profileDir === undefined) return;
+  await mkdir(child.profileDir, { recursive: true });
+  await writeFile(join(child.profileDir, READY_FILE), JSON.stringify({ readyAtUs: Number(process.hrtime.bigint() / 1000n) }));
 }
 
 /** Waits for a child's `{"url": ...}` line, bounded in time. */
@@ -189,6 +207,20 @@ export function memoryOf(pid: number): Memory {
     return kib === undefined ? Number.NaN : Number(kib);
   };
   return { rssKiB: field('VmRSS'), peakKiB: field('VmHWM') };
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (`5` to /proc/<pid>/clear_refs, Linux ≥ 4.0), so a
+ * later reading is the peak since now — e.g. under load, without the start-up peak. False when
+ * it could not (no /proc, no permission): a later VmHWM then still includes the start-up.
+ */
+export async function resetPeak(pid: number): Promise<boolean> {
+  try {
+    await writeFile(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Resident memory of a process in KiB from /proc (NaN when unavailable): the soak samples it. */

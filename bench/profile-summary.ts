@@ -1,7 +1,8 @@
 // Summarises a V8 CPU profile (from `npm run bench -- --profile`): the functions with the most
 // self time as a share of busy (non-idle) time, and where the garbage collector stands, so
 // "which function in the hot path is slow" has an answer anyone can reproduce.
-//   node bench/profile-summary.ts bench/results/profiles/gateway-throughput.cpuprofile [--top 30]
+//   node bench/profile-summary.ts bench/results/profiles/<scenario>.<process>/CPU.….cpuprofile [--top 30] [--from-us N]
+// (--from-us: leave out samples before N µs on the profile's clock, e.g. the readyAtUs of ready.json beside it)
 
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -13,6 +14,8 @@ interface ProfileNode {
 
 export interface CpuProfile {
   nodes: ProfileNode[];
+  /** CLOCK_MONOTONIC µs of the first sample's time base. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -25,13 +28,18 @@ export function where(node: ProfileNode): string {
   return `${functionName || '(anonymous)'} ${file || '(native)'}:${lineNumber + 1}`;
 }
 
-/** Self time per function, in µs, keyed by "name file:line"; pseudo frames keep their own names. */
-export function selfTimes(profile: CpuProfile): Map<string, number> {
+/**
+ * Self time per function, in µs, keyed by "name file:line"; pseudo frames keep their own names.
+ * Samples taken before `fromUs` (the profile's clock: CLOCK_MONOTONIC µs) are left out.
+ */
+export function selfTimes(profile: CpuProfile, fromUs = Number.NEGATIVE_INFINITY): Map<string, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const out = new Map<string, number>();
+  let at = profile.startTime;
   profile.samples.forEach((id, i) => {
+    at += profile.timeDeltas[i] ?? 0;
     const node = byId.get(id);
-    if (!node) return;
+    if (!node || at < fromUs) return;
     const key = PSEUDO.has(node.callFrame.functionName) ? node.callFrame.functionName : where(node);
     out.set(key, (out.get(key) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
@@ -47,9 +55,9 @@ export interface ProfileSummary {
   top: Array<{ fn: string; share: number }>;
 }
 
-/** The `top` functions by self time, and where the garbage collector and V8 itself stand. */
-export function summarise(profile: CpuProfile, top: number): ProfileSummary {
-  const times = selfTimes(profile);
+/** The `top` functions by self time from `fromUs` on, and where the garbage collector and V8 itself stand. */
+export function summarise(profile: CpuProfile, top: number, fromUs?: number): ProfileSummary {
+  const times = selfTimes(profile, fromUs);
   const total = [...times.values()].reduce((a, b) => a + b, 0);
   const busy = total - (times.get('(idle)') ?? 0);
   const share = (us: number) => us / Math.max(1, busy);
@@ -63,13 +71,13 @@ export function summarise(profile: CpuProfile, top: number): ProfileSummary {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' } } });
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { top: { type: 'string', default: '30' }, 'from-us': { type: 'string' } } });
   const file = positionals[0];
   if (!file) {
     process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [--top N]\n');
     process.exit(2);
   }
-  const s = summarise(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, Number(values.top));
+  const s = summarise(JSON.parse(await readFile(file, 'utf8')) as CpuProfile, Number(values.top), values['from-us'] === undefined ? undefined : Number(values['from-us']));
   const pct = (x: number) => `${(100 * x).toFixed(1).padStart(5)}%`;
   process.stdout.write(`${file}: ${s.sampledS.toFixed(1)} s sampled, ${s.busyS.toFixed(1)} s busy; GC ${pct(s.gcShare)}, program ${pct(s.programShare)}\n`);
   for (const { fn, share } of s.top) process.stdout.write(`${pct(share)}  ${fn}\n`);

@@ -224,6 +224,7 @@ describe('gateway configs', () => {
 describe('profile summaries', () => {
   const frame = (id: number, functionName: string, line = 0) => ({ id, callFrame: { functionName, url: 'file:///repo/src/core/x.ts', lineNumber: line } });
   const profile: CpuProfile = {
+    startTime: 0,
     nodes: [frame(1, '(root)'), frame(2, '(idle)'), frame(3, 'push', 9), frame(4, 'append', 19), frame(5, '(garbage collector)')],
     samples: [2, 3, 3, 3, 4, 5, 2],
     timeDeltas: [1_000_000, 300_000, 300_000, 200_000, 100_000, 100_000, 1_000_000],
@@ -235,6 +236,14 @@ describe('profile summaries', () => {
     expect(s.busyS).toBeCloseTo(1);
     expect(s.gcShare).toBeCloseTo(0.1);
     expect(s.top).toEqual([{ fn: 'push src/core/x.ts:10', share: 0.8 }]);
+  });
+
+  it('leaves out the samples taken before a given moment (start-up)', () => {
+    // Sample times: 1.0, 1.3, 1.6, 1.8, 1.9, 2.0, 3.0 s; from 1.7 s on: push 0.2 s, append 0.1 s, the collector 0.1 s, idle.
+    const s = summarise(profile, 5, 1_700_000);
+    expect(s.busyS).toBeCloseTo(0.4);
+    expect(s.top.map((t) => t.fn)).toEqual(['push src/core/x.ts:10', 'append src/core/x.ts:20']);
+    expect(s.top[0]?.share).toBeCloseTo(0.5);
   });
 
   it('renders one table per busy thread and counts the quiet ones', () => {

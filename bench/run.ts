@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { describeMachine, otherCpuShare, readCpuClock } from './machine.ts';
-import { CpuMeter, ProcessGroup, PROFILE_INTERVAL_US } from './processes.ts';
+import { CpuMeter, ProcessGroup, PROFILE_INTERVAL_US, READY_FILE } from './processes.ts';
 import { summarise, type CpuProfile } from './profile-summary.ts';
 import { renderProfiles, renderReport, renderTargets, type ProfiledThread, type RunReport } from './report.ts';
 import type { BenchContext, Scenario, ScenarioResult, Timing } from './scenario.ts';
@@ -82,9 +82,10 @@ async function collectProfiles(order: readonly string[]): Promise<ProfiledThread
   for (const dir of dirs.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))) {
     const [scenario = dir, ...rest] = dir.split('.');
     const files = (await readdir(join(PROFILE_DIR, dir)).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile')).sort();
+    const ready = await readFile(join(PROFILE_DIR, dir, READY_FILE), 'utf8').then((t) => (JSON.parse(t) as { readyAtUs: number }).readyAtUs, () => undefined);
     for (const file of files) {
       const profile = JSON.parse(await readFile(join(PROFILE_DIR, dir, file), 'utf8')) as CpuProfile;
-      out.push({ scenario, process: rest.join('.'), thread: threadOf(file), summary: summarise(profile, PROFILE_TOP) });
+      out.push({ scenario, process: rest.join('.'), thread: threadOf(file), summary: summarise(profile, PROFILE_TOP, ready) });
     }
   }
   return out;

@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { request } from 'undici';
 import { withAuditDir } from './gateway-config.ts';
-import { cleanEnv, freePort, memoryOf, readUrlLine, type Child, type ProcessGroup } from './processes.ts';
+import { cleanEnv, freePort, markReady, memoryOf, readUrlLine, type Child, type ProcessGroup } from './processes.ts';
 
 const SIMULATOR = fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url));
 const PROXY = fileURLToPath(new URL('./passthrough-proxy.ts', import.meta.url));
@@ -36,7 +36,9 @@ export async function startSimulator(group: ProcessGroup, name: string, opts: Si
 /** The bare pass-through proxy to `target`; a hop like the gateway, so --profile profiles it too. */
 export async function startProxy(group: ProcessGroup, target: string, name = 'proxy'): Promise<Service> {
   const { child, stdoutLine } = group.spawnNode(name, PROXY, ['--target', target, '--port', '0'], cleanEnv(), { profile: true });
-  return { url: await readUrlLine(name, stdoutLine()), child };
+  const url = await readUrlLine(name, stdoutLine());
+  await markReady(child);
+  return { url, child };
 }
 
 export interface GatewayStart {
@@ -46,6 +48,9 @@ export interface GatewayStart {
   env?: Record<string, string>;
   readyTimeoutMs?: number;
 }
+
+/** A gateway on the embedded audit store loads PGlite (WASM) first: on two busy cores that took more than 30 s. */
+const READY_TIMEOUT_MS = 90_000;
 
 /** What starting a gateway needs from the run: its process group (which knows whether to profile) and temp dir. */
 export interface GatewayHost {
@@ -65,7 +70,8 @@ export async function startGateway(host: GatewayHost, opts: GatewayStart): Promi
   const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...opts.env });
   const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child, opts.readyTimeoutMs ?? 30_000);
+  await waitReady(url, child, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+  await markReady(child);
   return { url, child };
 }
 
