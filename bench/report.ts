@@ -10,7 +10,7 @@ import { EXPECTED_TARGETS, type ExpectedTarget } from './targets.ts';
 export interface RunReport {
   machine: Machine;
   timing: Timing;
-  /** A full default run (every scenario, full timing); only those are written to docs/. */
+  /** A full run (every scenario, full timing, with or without --profile); only those are written to docs/. */
   complete: boolean;
   results: ScenarioResult[];
   /** Hand-written reading of the figures and profiles (bench/analysis.md), rendered verbatim. */
