@@ -65,7 +65,7 @@ export async function runVariants(ctx: BenchContext, label: string, variants: re
   for (const v of variants) {
     let gateway: Service;
     try {
-      gateway = await startGateway(ctx, { name: `gateway-${label}-${v.name.replace(/\W+/g, '-')}`, config: gatewayConfig(pools, v.options), ...(v.env ? { env: v.env } : {}) });
+      gateway = await startGateway(ctx, { name: `gateway-${label}-${v.name.replace(/\W+/g, '-').replace(/-$/, '')}`, config: gatewayConfig(pools, v.options), ...(v.env ? { env: v.env } : {}) });
     } catch (err) {
       outcome.unavailable[v.name] = `the gateway did not start with this configuration (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
       continue;
