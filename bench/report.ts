@@ -165,8 +165,8 @@ export const METHOD = `## Method
   consecutive tokens of one stream as the client saw them — a stalled event loop shows up
   here. *CPU per stream / per token*: CPU time (user + system, all threads, from /proc) of the
   process in the middle (proxy or gateway) during the window, divided by the streams or tokens
-  delivered; the per-token target uses the marginal cost (CPU per 64-token stream minus CPU
-  per 32-token stream, over 32 tokens) so the per-stream cost is not counted twice.
+  delivered: per stream on 32-token streams, per token on 64-token streams (the marginal cost
+  between the two is shown beside it where both hops have one).
   *Idle memory*: VmRSS of a freshly started gateway, ready and left alone for 2 s; *peak*:
   its VmHWM (the kernel's high-water mark), reset after the idle reading and read after the
   throughput runs, so it is the peak under load wherever it fell (the start-up peak is shown

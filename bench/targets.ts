@@ -22,7 +22,7 @@ export const EXPECTED_TARGETS = [
   { id: 'throughput.streams-64', issue: '#14', name: '64-token streams/s at 256 concurrent, share of the proxy', target: '≥ 85%', scenario: 'throughput' },
   { id: 'throughput.tokens-256', issue: '#2', name: 'tokens/s at 256 streams (64 tokens), share of the proxy', target: '≥ 80%', scenario: 'throughput' },
   { id: 'throughput.cpu-per-stream', issue: '#14', name: 'gateway CPU per 32-token stream, × the proxy\'s (64 and 256 concurrent)', target: '≤ 1.5×', scenario: 'throughput' },
-  { id: 'throughput.cpu-per-token', issue: '#14', name: 'gateway CPU per token (32 → 64 tokens at 256 concurrent), × the proxy\'s', target: '≤ 1.3×', scenario: 'throughput' },
+  { id: 'throughput.cpu-per-token', issue: '#14', name: 'gateway CPU per token (64-token streams at 256 concurrent), × the proxy\'s', target: '≤ 1.3×', scenario: 'throughput' },
   { id: 'throughput.paced', issue: '#14', name: '256 streams at 10 ms between tokens, streams/s share of direct', target: '≥ 90%', scenario: 'throughput' },
   { id: 'memory.idle', issue: '#14', name: 'idle resident memory of a fresh gateway on the embedded defaults', target: '≤ 200 MiB', scenario: 'throughput' },
   { id: 'memory.peak', issue: '#14', name: 'peak resident memory (VmHWM) under the throughput runs, × idle', target: '≤ 2×', scenario: 'throughput' },
