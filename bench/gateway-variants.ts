@@ -13,7 +13,8 @@ import { startGateway, startSimulator, waitGatewayIdle, type Service } from './s
 import { median, ratio, round } from './stats.ts';
 import { orchqueueProtocol } from './stream-client.ts';
 
-export const SATURATION = { concurrency: 64, maxTokens: 64 };
+/** Issue 14's per-task case: 32-token streams. */
+export const SATURATION = { concurrency: 64, maxTokens: 32 };
 export const FLOW = { concurrency: 32, maxTokens: 25, tokensPerS: 50 };
 
 export interface Variant {
@@ -64,7 +65,7 @@ export async function runVariants(ctx: BenchContext, label: string, variants: re
   for (const v of variants) {
     let gateway: Service;
     try {
-      gateway = await startGateway(ctx, { name: `gateway-${label}-${v.name.replace(/\W+/g, '-')}`, config: gatewayConfig(pools, v.options), ...(v.env ? { env: v.env } : {}) });
+      gateway = await startGateway(ctx, { name: `gateway-${label}-${v.name.replace(/\W+/g, '-').replace(/-$/, '')}`, config: gatewayConfig(pools, v.options), ...(v.env ? { env: v.env } : {}) });
     } catch (err) {
       outcome.unavailable[v.name] = `the gateway did not start with this configuration (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
       continue;

@@ -5,7 +5,9 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Child {
@@ -14,6 +16,8 @@ export interface Child {
   /** Last stderr/stdout lines, for error messages. */
   tail(): string;
   readonly exited: Promise<number | null>;
+  /** With --profile: where this child's V8 CPU profiles go. */
+  readonly profileDir?: string;
   stop(): Promise<void>;
 }
 
@@ -28,12 +32,28 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   return { ...env, ...extra };
 }
 
+/** V8's sampling interval for --profile: coarse enough to cost the hops nothing measurable, fine enough for a top 15. */
+export const PROFILE_INTERVAL_US = 2_000;
+
 export class ProcessGroup {
   private readonly children = new Set<Child>();
+  private profiling: { dir: string; label: string } | undefined;
+
+  /**
+   * With --profile: children spawned with `profile: true` from now on write V8 CPU profiles, one
+   * file per thread (main thread and workers, e.g. PGlite's), to `<dir>/<label>.<child name>/`.
+   */
+  profileInto(dir: string | undefined, label: string): void {
+    this.profiling = dir === undefined ? undefined : { dir, label };
+  }
 
   /** Spawns `node <script> ...args`; keeps the last output lines for diagnostics. */
-  spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv()): { child: Child; stdoutLine: () => Promise<string> } {
-    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), opts: { profile?: boolean } = {}): { child: Child; stdoutLine: () => Promise<string> } {
+    const profileDir = opts.profile && this.profiling ? join(this.profiling.dir, `${this.profiling.label}.${name}`) : undefined;
+    // Through NODE_OPTIONS, not argv: worker threads started with `execArgv: []` (PGlite's) are profiled too.
+    const profiling = profileDir ? `--cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-interval=${PROFILE_INTERVAL_US}` : undefined;
+    const childEnv = profiling ? { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, profiling].filter(Boolean).join(' ') } : env;
+    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     const lines: string[] = [];
     const keep = (text: string) => {
       for (const line of text.split('\n')) if (line.trim()) lines.push(line.slice(0, 400));
@@ -57,6 +77,7 @@ export class ProcessGroup {
       pid: proc.pid ?? -1,
       tail: () => lines.join('\n'),
       exited,
+      ...(profileDir ? { profileDir } : {}),
       stop: () => this.stopChild(proc, child),
     };
     this.children.add(child);
@@ -82,6 +103,19 @@ export class ProcessGroup {
       await child.exited;
     }
   }
+}
+
+/** The file beside a child's profiles that says when it was ready (see markReady). */
+export const READY_FILE = 'ready.json';
+
+/**
+ * Notes, beside a profiled child's profiles, the moment it answered ready (CLOCK_MONOTONIC µs,
+ * the clock of V8's profile timestamps), so summaries can leave start-up out.
+ */
+export async function markReady(child: Child): Promise<void> {
+  if (child.profileDir === undefined) return;
+  await mkdir(child.profileDir, { recursive: true });
+  await writeFile(join(child.profileDir, READY_FILE), JSON.stringify({ readyAtUs: Number(process.hrtime.bigint() / 1000n) }));
 }
 
 /** Waits for a child's `{"url": ...}` line, bounded in time. */
@@ -152,6 +186,42 @@ export function rssMiB(pid: number): number {
     return kib === undefined ? Number.NaN : Math.round(Number(kib) / 1024);
   } catch {
     return Number.NaN;
+  }
+}
+
+export interface Memory {
+  /** Resident set now (VmRSS). */
+  rssKiB: number;
+  /** The highest resident set since the process started (VmHWM): the peak, wherever it fell between samples. */
+  peakKiB: number;
+}
+
+/** Resident memory now and at its peak, from /proc/<pid>/status (NaN when unavailable). */
+export function memoryOf(pid: number): Memory {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // The process is gone or there is no /proc: both figures NaN.
+  }
+  const field = (name: string) => {
+    const kib = new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1];
+    return kib === undefined ? Number.NaN : Number(kib);
+  };
+  return { rssKiB: field('VmRSS'), peakKiB: field('VmHWM') };
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (`5` to /proc/<pid>/clear_refs, Linux ≥ 4.0), so a
+ * later reading is the peak since now — e.g. under load, without the start-up peak. False when
+ * it could not (no /proc, no permission): a later VmHWM then still includes the start-up.
+ */
+export async function resetPeak(pid: number): Promise<boolean> {
+  try {
+    await writeFile(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -3,7 +3,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { otherCpuShare, type Machine } from './machine.ts';
-import { formatCell, renderConditions, renderReport, renderTable, renderTargets, type RunReport } from './report.ts';
+import { withAuditDir } from './gateway-config.ts';
+import { summarise, type CpuProfile } from './profile-summary.ts';
+import { formatCell, renderConditions, renderProfiles, renderReport, renderTable, renderTargets, targetRows, type RunReport } from './report.ts';
+import { checkOf, EXPECTED_TARGETS } from './targets.ts';
 import { rotated, verdictOf, type ScenarioResult } from './scenario.ts';
 import { median, percentile, ratio, SampleSet } from './stats.ts';
 import { isFull, llamacppProtocol, orchqueueProtocol, type StreamOutcome } from './stream-client.ts';
@@ -164,5 +167,94 @@ describe('report rendering', () => {
     expect(text).toContain('## Reproduce');
     expect(renderReport(report)).toBe(text);
     expect(renderReport({ ...report, analysis: '## Analysis\n\nby hand\n' })).toContain('## Analysis\n\nby hand\n\n## Reproduce');
+  });
+});
+
+describe('expected targets', () => {
+  const ok = (name: string, targets: ScenarioResult['targets']) => result({ name, targets, tables: [] });
+
+  it('takes the wording of a check from the expected table', () => {
+    expect(checkOf('memory.idle', '180 MiB', 'met')).toEqual({ id: 'memory.idle', issue: '#14', name: 'idle resident memory of a fresh gateway on the embedded defaults', target: '≤ 200 MiB', actual: '180 MiB', verdict: 'met' });
+  });
+
+  it('lists an expected target of a scenario that ran but did not answer it as not measured', () => {
+    const rows = targetRows([ok('backpressure', [checkOf('backpressure.rate', '12000/s', 'met')])], false);
+    expect(rows.map((r) => [r.id, r.verdict])).toEqual([
+      ['backpressure.rate', 'met'],
+      ['backpressure.gaps', 'not measured'],
+      ['backpressure.complete', 'not measured'],
+    ]);
+    expect(rows[1]?.actual).toBe('not measured: the scenario returned no figure for it');
+  });
+
+  it('lists every expected target in a complete run, saying which scenario did not run or why it had no figures', () => {
+    const rows = targetRows([ok('ttft', []), result({ name: 'audit', status: 'skipped', tables: [], targets: [], notes: ['Not yet available: no Postgres'] })], true);
+    expect(rows).toHaveLength(EXPECTED_TARGETS.length);
+    expect(rows.find((r) => r.id === 'memory.open-streams')?.actual).toBe('not measured: scenario `open-streams` was not part of this run');
+    expect(rows.find((r) => r.id === 'audit.pglite')?.actual).toBe('not measured: the scenario was skipped (Not yet available: no Postgres)');
+  });
+
+  it("lets a scenario's own checks of an issue stand in for its expected targets, once, in the expected place", () => {
+    const own = { issue: '#14', name: 'KiB per open stream at 10,000 streams', target: '≤ 32 KiB', actual: '20 KiB', verdict: 'met' as const };
+    const rows = targetRows([ok('open-streams', [own, { ...own, name: 'errors', target: '0', actual: '0' }]), ok('backpressure', [])], true);
+    const at = rows.findIndex((r) => r.scenario === 'open-streams');
+    expect(rows.filter((r) => r.scenario === 'open-streams').map((r) => r.name)).toEqual(['KiB per open stream at 10,000 streams', 'errors']);
+    expect(rows[at - 1]?.id).toBe('memory.peak');
+    expect(rows[at + 2]?.id).toBe('memory.after-burst');
+    expect(renderTargets([ok('open-streams', [own])])).toContain('| #14 | KiB per open stream at 10,000 streams | ≤ 32 KiB | 20 KiB | met | open-streams |');
+  });
+
+  it('appends checks no expected target covers after the expected ones', () => {
+    const extra = { issue: '#11', name: 'something new', target: '≥ 1', actual: '2', verdict: 'met' as const };
+    const rows = targetRows([ok('chat-path', [extra]), ok('telemetry', [checkOf('telemetry.metrics', '99%', 'met')])], false);
+    expect(rows.map((r) => r.name)).toEqual(['throughput with metrics on, share of metrics off', 'something new']);
+  });
+});
+
+describe('gateway configs', () => {
+  it('gives the embedded audit store the dir it is handed unless the config names one or another backend', () => {
+    expect(withAuditDir({ audit: { backend: 'pglite' } }, '/tmp/a')).toEqual({ audit: { backend: 'pglite', data_dir: '/tmp/a' } });
+    expect(withAuditDir({ pools: [] }, '/tmp/a')).toEqual({ pools: [], audit: { backend: 'pglite', data_dir: '/tmp/a' } });
+    expect(withAuditDir({ audit: { backend: 'pglite', data_dir: '/x' } }, '/tmp/a')).toEqual({ audit: { backend: 'pglite', data_dir: '/x' } });
+    expect(withAuditDir({ audit: { backend: 'off' } }, '/tmp/a')).toEqual({ audit: { backend: 'off' } });
+    expect(withAuditDir({ audit: { backend: 'postgres', database_url: 'u' } }, '/tmp/a')).toEqual({ audit: { backend: 'postgres', database_url: 'u' } });
+  });
+});
+
+describe('profile summaries', () => {
+  const frame = (id: number, functionName: string, line = 0) => ({ id, callFrame: { functionName, url: 'file:///repo/src/core/x.ts', lineNumber: line } });
+  const profile: CpuProfile = {
+    startTime: 0,
+    nodes: [frame(1, '(root)'), frame(2, '(idle)'), frame(3, 'push', 9), frame(4, 'append', 19), frame(5, '(garbage collector)')],
+    samples: [2, 3, 3, 3, 4, 5, 2],
+    timeDeltas: [1_000_000, 300_000, 300_000, 200_000, 100_000, 100_000, 1_000_000],
+  };
+
+  it('ranks functions by self time as a share of busy time, with the collector apart', () => {
+    const s = summarise(profile, 1);
+    expect(s.sampledS).toBeCloseTo(3);
+    expect(s.busyS).toBeCloseTo(1);
+    expect(s.gcShare).toBeCloseTo(0.1);
+    expect(s.top).toEqual([{ fn: 'push src/core/x.ts:10', share: 0.8 }]);
+  });
+
+  it('leaves out the samples taken before a given moment (start-up)', () => {
+    // Sample times: 1.0, 1.3, 1.6, 1.8, 1.9, 2.0, 3.0 s; from 1.7 s on: push 0.2 s, append 0.1 s, the collector 0.1 s, idle.
+    const s = summarise(profile, 5, 1_700_000);
+    expect(s.busyS).toBeCloseTo(0.4);
+    expect(s.top.map((t) => t.fn)).toEqual(['push src/core/x.ts:10', 'append src/core/x.ts:20']);
+    expect(s.top[0]?.share).toBeCloseTo(0.5);
+  });
+
+  it('renders one table per busy thread and counts the quiet ones', () => {
+    const busy = summarise(profile, 5);
+    const text = renderProfiles('2026-12-05T05:00:00.000Z', [
+      { scenario: 'throughput', process: 'gateway-defaults', thread: 'main thread', summary: busy },
+      { scenario: 'throughput', process: 'gateway-defaults', thread: 'worker thread 1', summary: { ...busy, busyS: 0.01 } },
+    ], 5);
+    expect(text).toContain('## `throughput` — gateway-defaults, main thread');
+    expect(text).toContain('| 80.0% | push | src/core/x.ts:10 |');
+    expect(text).toContain('1 more thread profile(s) were busy less than 0.2 s');
+    expect(text).not.toContain('worker thread 1');
   });
 });

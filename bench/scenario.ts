@@ -15,6 +15,8 @@ export interface Table {
 export type Verdict = 'met' | 'missed' | 'inconclusive' | 'not measured';
 
 export interface TargetCheck {
+  /** Key into bench/targets.ts when the target is one the report expects from every full run. */
+  id?: string;
   /** Issue that set the target, e.g. "#2". */
   issue: string;
   name: string;
@@ -62,8 +64,6 @@ export interface BenchContext {
   tmpDir: string;
   /** How long the soak scenario runs (10 min; 30 s with --quick; `--soak-s N`). */
   soakMs: number;
-  /** With --profile: gateways write V8 CPU profiles here (see bench/profile-summary.ts). */
-  profileDir?: string;
   /** Progress lines go to stderr; stdout carries only the JSON results. */
   log(message: string): void;
 }

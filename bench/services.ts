@@ -1,13 +1,16 @@
 // Starts the three kinds of process a scenario measures through: the llama.cpp engine
 // simulator, the bare pass-through proxy and the OrchQueue gateway (with a config file written
-// to the run's temp directory). Each returns its loopback URL once it answers.
+// to the run's temp directory, and its own PGlite data dir when audit is embedded). Each returns
+// its loopback URL once it answers. Also: a throwaway server Postgres database for audit arms.
 
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
 import { request } from 'undici';
-import { cleanEnv, freePort, readUrlLine, type Child, type ProcessGroup } from './processes.ts';
+import { withAuditDir } from './gateway-config.ts';
+import { cleanEnv, freePort, markReady, memoryOf, readUrlLine, type Child, type ProcessGroup } from './processes.ts';
 
 const SIMULATOR = fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url));
 const PROXY = fileURLToPath(new URL('./passthrough-proxy.ts', import.meta.url));
@@ -30,9 +33,12 @@ export async function startSimulator(group: ProcessGroup, name: string, opts: Si
   return { url: await readUrlLine(name, stdoutLine()), child };
 }
 
-export async function startProxy(group: ProcessGroup, target: string): Promise<Service> {
-  const { child, stdoutLine } = group.spawnNode('proxy', PROXY, ['--target', target, '--port', '0']);
-  return { url: await readUrlLine('proxy', stdoutLine()), child };
+/** The bare pass-through proxy to `target`; a hop like the gateway, so --profile profiles it too. */
+export async function startProxy(group: ProcessGroup, target: string, name = 'proxy'): Promise<Service> {
+  const { child, stdoutLine } = group.spawnNode(name, PROXY, ['--target', target, '--port', '0'], cleanEnv(), { profile: true });
+  const url = await readUrlLine(name, stdoutLine());
+  await markReady(child);
+  return { url, child };
 }
 
 export interface GatewayStart {
@@ -43,24 +49,42 @@ export interface GatewayStart {
   readyTimeoutMs?: number;
 }
 
-/** What starting a gateway needs from the run: its process group, temp dir, and where CPU profiles go (--profile). */
+/** A gateway on the embedded audit store loads PGlite (WASM) first: on two busy cores that took more than 30 s. */
+const READY_TIMEOUT_MS = 90_000;
+
+/** What starting a gateway needs from the run: its process group (which knows whether to profile) and temp dir. */
 export interface GatewayHost {
   procs: ProcessGroup;
   tmpDir: string;
-  profileDir?: string;
 }
 
-/** Starts `node src/main.ts --config <file>` on a free port and waits until every pool is ready. */
+/**
+ * Starts `node src/main.ts --config <file>` on a free port and waits until every pool is ready.
+ * An embedded audit store gets a fresh data dir under the run's temp dir, as on a first start.
+ */
 export async function startGateway(host: GatewayHost, opts: GatewayStart): Promise<Service> {
   const port = await freePort();
   const file = join(host.tmpDir, `${opts.name}.json`);
-  await writeFile(file, JSON.stringify(opts.config, null, 2));
-  const profile: Record<string, string> = host.profileDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${host.profileDir} --cpu-prof-name=${opts.name}.cpuprofile` } : {};
-  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...profile, ...opts.env });
-  const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env);
+  const config = withAuditDir(opts.config, await mkdtemp(join(host.tmpDir, `${opts.name}-audit-`)));
+  await writeFile(file, JSON.stringify(config, null, 2));
+  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...opts.env });
+  const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true });
   const url = `http://127.0.0.1:${port}`;
-  await waitReady(url, child, opts.readyTimeoutMs ?? 30_000);
+  await waitReady(url, child, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
+  await markReady(child);
   return { url, child };
+}
+
+/** How long a fresh gateway is left alone before its idle footprint is read. */
+export const IDLE_SETTLE_MS = 2_000;
+
+/**
+ * The resident memory of a gateway that is ready and has served nothing yet, in MiB: read from
+ * /proc after IDLE_SETTLE_MS so start-up garbage had a chance to be collected.
+ */
+export async function idleRssMiB(gateway: Service, settleMs = IDLE_SETTLE_MS): Promise<number> {
+  await sleep(settleMs);
+  return memoryOf(gateway.child.pid).rssKiB / 1024;
 }
 
 async function waitReady(url: string, child: Child, timeoutMs: number): Promise<void> {
@@ -117,4 +141,40 @@ export async function waitGatewayIdle(url: string, timeoutMs = 10_000): Promise<
     await sleep(50);
   }
   return false;
+}
+
+const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+export async function withPgClient<T>(url: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface BenchDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * A fresh database on the local server Postgres (127.0.0.1:5432, trust auth) for one scenario's
+ * audit arm, or why there is none; drop() removes it whatever the gateway left connected.
+ */
+export async function createBenchDatabase(label: string): Promise<BenchDatabase | { unavailable: string }> {
+  const name = `orchqueue_bench_${label.replace(/\W+/g, '_')}_${process.pid}_${Date.now()}`;
+  try {
+    await withPgClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${name}`));
+  } catch (err) {
+    return { unavailable: `server Postgres at 127.0.0.1:5432 was not usable (${err instanceof Error ? err.message : String(err)})` };
+  }
+  return {
+    url: `postgres://postgres@127.0.0.1:5432/${name}`,
+    drop: async () => {
+      await withPgClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).catch(() => undefined);
+    },
+  };
 }

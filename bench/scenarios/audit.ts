@@ -4,26 +4,20 @@
 
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { medianRound } from '../compare.ts';
+import { AUDIT_OFF, auditOnPostgres } from '../gateway-config.ts';
 import { verdictOf, type BenchContext, type Scenario, type TargetCheck } from '../scenario.ts';
+import { createBenchDatabase, withPgClient } from '../services.ts';
+import { checkOf, notMeasured } from '../targets.ts';
 import { describeShare, flowTable, FLOW_NOTE, noneMeasured, runVariants, saturationTable, SATURATION_NOTE, shareRounds, type Variant } from '../gateway-variants.ts';
 
-const ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
-
-async function withClient<T>(url: string, use: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3_000 });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
+const OFF = 'audit off';
+const PGLITE = 'pglite (default)';
+const POSTGRES = 'postgres';
 
 /** Rows in audit_log, or undefined when the table is not there (audit not wired for this backend). */
 async function postgresRows(url: string): Promise<number | undefined> {
-  return withClient(url, async (c) => {
+  return withPgClient(url, async (c) => {
     const exists = await c.query<{ t: string | null }>("SELECT to_regclass('public.audit_log')::text AS t");
     if (!exists.rows[0]?.t) return undefined;
     const count = await c.query<{ n: string }>('SELECT count(*)::text AS n FROM audit_log');
@@ -44,31 +38,25 @@ export const auditScenario: Scenario = {
   question: 'What does the audit trail cost in gateway throughput (PGlite, server Postgres vs off), and do streams keep flowing while batches commit?',
   async run(ctx: BenchContext) {
     const pgliteDir = join(ctx.tmpDir, 'audit-pglite');
-    const dbName = `orchqueue_bench_${process.pid}_${Date.now()}`;
-    const dbUrl = `postgres://postgres@127.0.0.1:5432/${dbName}`;
     const notes = [SATURATION_NOTE, FLOW_NOTE];
-    let postgresReady = false;
-    try {
-      await withClient(ADMIN_URL, (c) => c.query(`CREATE DATABASE ${dbName}`));
-      postgresReady = true;
-    } catch (err) {
-      notes.push(`Server Postgres at 127.0.0.1:5432 was not usable (${err instanceof Error ? err.message : String(err)}).`);
-    }
+    const database = await createBenchDatabase('audit');
+    if ('unavailable' in database) notes.push(`${database.unavailable}.`);
     await mkdir(ctx.tmpDir, { recursive: true });
     const variants: Variant[] = [
-      { name: 'audit off', options: { audit: { backend: 'off' } } },
+      { name: OFF, options: AUDIT_OFF },
       {
-        name: 'pglite',
+        // The shipped default, with the data dir named here so the check below can look into it.
+        name: PGLITE,
         options: { audit: { backend: 'pglite', data_dir: pgliteDir } },
         unavailable: async () => ((await nonEmptyDir(pgliteDir)) ? undefined : 'the gateway created no PGlite data directory: audit.backend pglite is not wired into the gateway yet'),
       },
     ];
-    if (postgresReady) {
+    if ('url' in database) {
       variants.push({
-        name: 'postgres',
-        options: { audit: { backend: 'postgres', database_url: dbUrl } },
+        name: POSTGRES,
+        options: auditOnPostgres(database.url),
         unavailable: async () => {
-          const rows = await postgresRows(dbUrl).catch(() => undefined);
+          const rows = await postgresRows(database.url).catch(() => undefined);
           if (rows === undefined) return 'no audit_log table appeared in the bench database: audit.backend postgres is not wired into the gateway yet';
           return rows > 0 ? undefined : 'audit_log stayed empty after a smoke load: the gateway does not record through it yet';
         },
@@ -78,29 +66,31 @@ export const auditScenario: Scenario = {
     let outcome;
     try {
       outcome = await runVariants(ctx, 'audit', variants, { flow: true });
-      if (outcome.saturation.some((r) => r.name === 'postgres')) {
-        await outcome.gateways.get('postgres')?.child.stop();
-        rowsWritten = await postgresRows(dbUrl).catch(() => undefined);
+      if ('url' in database && outcome.saturation.some((r) => r.name === POSTGRES)) {
+        await outcome.gateways.get(POSTGRES)?.child.stop();
+        rowsWritten = await postgresRows(database.url).catch(() => undefined);
       }
     } finally {
       await ctx.procs.stopAll();
-      if (postgresReady) await withClient(ADMIN_URL, (c) => c.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`)).catch(() => undefined);
+      if ('drop' in database) await database.drop();
       await rm(pgliteDir, { recursive: true, force: true });
     }
-    const measured = outcome.saturation.map((r) => r.name).filter((n) => n !== 'audit off');
-    if (measured.length === 0) return noneMeasured(outcome);
-    const targets: TargetCheck[] = measured.map((name) => {
-      const shares = shareRounds(outcome.saturation, name, 'audit off');
-      return { issue: '#4', name: `throughput with audit on (${name}), share of audit off`, target: '≥ 90% (cost ≤ 10%)', actual: describeShare(shares), verdict: verdictOf(shares, (s) => s >= 0.9) };
-    });
+    const measured = new Set(outcome.saturation.map((r) => r.name));
+    if (measured.size <= 1) return noneMeasured(outcome);
+    const check = (id: 'audit.pglite' | 'audit.postgres', name: string): TargetCheck => {
+      if (!measured.has(name)) return notMeasured(id, outcome.unavailable[name] ?? ('unavailable' in database ? database.unavailable : 'no figures'));
+      const shares = shareRounds(outcome.saturation, name, OFF);
+      return checkOf(id, describeShare(shares), verdictOf(shares, (s) => s >= 0.9));
+    };
+    const targets = [check('audit.pglite', PGLITE), check('audit.postgres', POSTGRES)];
     if (rowsWritten !== undefined) {
-      const pgArm = outcome.saturation.find((r) => r.name === 'postgres');
+      const pgArm = outcome.saturation.find((r) => r.name === POSTGRES);
       const streams = pgArm ? pgArm.rounds.reduce((n, w) => n + w.streamsFull, 0) : 0;
       notes.push(`Server Postgres held ${rowsWritten} audit rows after the run (${streams} full streams were counted inside its saturation windows; warm-up, smoke and flow streams are recorded too).`);
     }
     return {
       status: 'ok',
-      tables: [saturationTable('Saturation: gateway throughput with the audit trail on and off', outcome, 'audit off'), flowTable('Flow: token gaps at a realistic pace while audit batches commit', outcome, 'audit off')],
+      tables: [saturationTable('Saturation: gateway throughput with the audit trail on and off', outcome, OFF), flowTable('Flow: token gaps at a realistic pace while audit batches commit', outcome, OFF)],
       targets,
       notes,
       data: { saturation: outcome.saturation.map((r) => ({ ...r, median: medianRound(r) })), flow: outcome.flow.map((r) => ({ ...r, median: medianRound(r) })), unavailable: outcome.unavailable, postgresRows: rowsWritten },

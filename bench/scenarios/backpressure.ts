@@ -7,18 +7,22 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { gatewayConfig, poolConfig } from '../gateway-config.ts';
-import { clientPool, promptOf } from '../paths.ts';
+import { clientPool, judgeFull, promptOf } from '../paths.ts';
 import type { BurstMessage, BurstOptions, BurstTally } from '../refusal-burst.ts';
-import type { BenchContext, Scenario } from '../scenario.ts';
+import { verdictOf, type BenchContext, type Scenario } from '../scenario.ts';
 import { readUrlLine } from '../processes.ts';
 import { gatewayLoad, startGateway, startSimulator } from '../services.ts';
 import { round, SampleSet } from '../stats.ts';
 import { isFull, orchqueueProtocol, streamOnce, type StreamOutcome } from '../stream-client.ts';
+import { checkOf } from '../targets.ts';
 
 const SLOTS = 16;
 const MAX_QUEUED = 8;
 const PACE_TOKENS_PER_S = 40;
+/** Long enough that the running streams outlast the calm period and the burst. */
 const BACKGROUND_TOKENS = 200;
+/** A fill stream refused while the queue was still filling tries again after this. */
+const FILL_RETRY_MS = 50;
 const SUBMITTERS = 32;
 /** Keep-alive connections of the load generator; SUBMITTERS / CONNECTIONS requests are pipelined on each. */
 const CONNECTIONS = 8;
@@ -44,11 +48,12 @@ async function burst(opts: BurstOptions, onStart: () => void): Promise<BurstTall
   }
 }
 
-async function waitFull(url: string, timeoutMs: number): Promise<boolean> {
+/** Waits (bounded) until at least `busy` slots run and `queued` tasks wait. */
+async function waitLoad(url: string, busy: number, queued: number, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
-    const { busy, queued } = await gatewayLoad(url);
-    if (busy >= SLOTS && queued >= MAX_QUEUED) return true;
+    const load = await gatewayLoad(url);
+    if (load.busy >= busy && load.queued >= queued) return true;
     await sleep(20);
   }
   return false;
@@ -87,15 +92,29 @@ export const backpressureScenario: Scenario = {
     let background: StreamOutcome[];
     let filled: boolean;
     const cpu = { settleStart: 0, settleMs: 0, burstStart: 0, burstEnd: 0 };
+    let fillRefusals = 0;
     try {
-      const runs = Array.from({ length: SLOTS + MAX_QUEUED }, (_, i) => {
+      const once = (i: number) => {
         let last = -1;
         return streamOnce(streams, orchqueueProtocol, { model: 'bench', prompt: promptOf(i), maxTokens: BACKGROUND_TOKENS }, AbortSignal.timeout(60_000), (now) => {
           if (last >= 0) (now >= burstStart && now < burstEnd ? during : now < burstStart ? before : undefined)?.add(now - last);
           last = now;
         });
-      });
-      filled = await waitFull(gateway.url, 10_000);
+      };
+      // Submitted at once, the fill can itself meet a full queue (seen with audit on, on a busy
+      // machine). A refused fill stream tries again until the burst begins; after that a refusal
+      // counts against it.
+      const fillDeadline = performance.now() + 10_000;
+      const fill = async (i: number): Promise<StreamOutcome> => {
+        for (;;) {
+          const o = await once(i);
+          if (o.status !== 429 || performance.now() >= burstStart || performance.now() > fillDeadline) return o;
+          fillRefusals++;
+          await sleep(FILL_RETRY_MS);
+        }
+      };
+      const runs = Array.from({ length: SLOTS + MAX_QUEUED }, (_, i) => fill(i));
+      filled = await waitLoad(gateway.url, SLOTS, MAX_QUEUED, 10_000);
       // Let the running streams settle into their pace before the burst, so "before" has samples;
       // the gateway's CPU meanwhile is the background streams' share, taken out of the per-answer figure.
       const settleStart = performance.now();
@@ -118,6 +137,12 @@ export const backpressureScenario: Scenario = {
     const n429 = tally.statuses['429'] ?? 0;
     const complete = background.filter((o) => isFull(o, BACKGROUND_TOKENS)).length;
     const lat = tally.latencyMs;
+    const why = judgeFull(BACKGROUND_TOKENS);
+    const incomplete: Record<string, number> = {};
+    for (const o of background) {
+      const reason = why(o);
+      if (reason !== undefined) incomplete[reason] = (incomplete[reason] ?? 0) + 1;
+    }
     const b = before.summary();
     const d = during.summary();
     const nominal = 1000 / PACE_TOKENS_PER_S;
@@ -129,11 +154,12 @@ export const backpressureScenario: Scenario = {
     const gapRatio = d.p99 / b.p99;
     const notes = [
       `Gateway pool: ${SLOTS} slots, max_queued ${MAX_QUEUED}, policy reject; simulator paced at ${PACE_TOKENS_PER_S} tokens/s per stream (nominal gap ${nominal} ms). ${SLOTS + MAX_QUEUED} background streams of ${BACKGROUND_TOKENS} tokens fill the slots and the queue${filled ? '' : ' (the queue was NOT seen full before the burst)'}; then ${SUBMITTERS} requests in flight (${CONNECTIONS} keep-alive connections, ${PIPELINING} pipelined per connection) send \`POST /v1/tasks\` (JSON, no stream) for ${BURST_MS} ms.`,
-      'Gateway configuration: bench/gateway-config.ts (audit off, log level warn, metrics on). So the figures leave out what the shipped defaults add per refusal: a rejection row for the audit writer and an info log line.',
+      'Gateway configuration: the shipped defaults (audit on the embedded PGlite, metrics on) except log level warn, so the figures include the rejection row each refusal gives the audit writer but not an info log line.',
       'The load generator runs in a worker thread of the bench process (bench/refusal-burst.ts), so the token gaps of the background streams, timed on the main thread, do not include the generator\'s own event-loop delay. Client, gateway and simulator still share the 2 cores.',
       `Gateway CPU per answer: the gateway's CPU during the burst (from /proc, 10 ms ticks) less the background streams' rate measured over the ${SETTLE_MS} ms before it, divided by the answers. The gateway used ${round(gatewayCoreShare)} of a core during the burst.`,
       `The floor (bench/refusal-floor.ts) reads each body and writes a 429 of the same size with the same backoff headers: no routing, validation or admission. It runs alone before the gateway starts, with the same generator, so "× floor" is what the gateway adds per refusal over any Node server, within this run.`,
       'The queued background streams start only after the running ones end, so they also show that queued work survives the burst.',
+      `While the ${SLOTS + MAX_QUEUED} background streams were submitted at once, ${fillRefusals} of their submissions were refused with the queue full and tried again ${FILL_RETRY_MS} ms later.`,
     ];
     return {
       status: 'ok',
@@ -150,35 +176,17 @@ export const backpressureScenario: Scenario = {
         },
         {
           title: 'Background streams during the burst',
-          columns: ['streams', `complete with ${BACKGROUND_TOKENS} tokens`, 'gap p50 ms before / during', 'gap p99 ms before / during', 'gap max ms before / during', 'p99 ratio during/before'],
-          rows: [[background.length, complete, `${round(b.p50)} / ${round(d.p50)}`, `${round(b.p99)} / ${round(d.p99)}`, `${round(b.max)} / ${round(d.max)}`, round(gapRatio)]],
+          columns: ['streams', `complete with ${BACKGROUND_TOKENS} tokens`, 'the others', 'gap p50 ms before / during', 'gap p99 ms before / during', 'gap max ms before / during', 'p99 ratio during/before'],
+          rows: [[background.length, complete, Object.keys(incomplete).length ? JSON.stringify(incomplete) : 'none', `${round(b.p50)} / ${round(d.p50)}`, `${round(b.p99)} / ${round(d.p99)}`, `${round(b.max)} / ${round(d.max)}`, round(gapRatio)]],
         },
       ],
       targets: [
-        {
-          issue: '#2',
-          name: 'streams admitted before a 429 burst all complete in full',
-          target: `${background.length}/${background.length}`,
-          actual: `${complete}/${background.length}`,
-          verdict: complete === background.length ? 'met' : 'missed',
-        },
-        {
-          issue: '#14',
-          name: '429 answers per second from a full queue',
-          target: '≥ 10,000/s',
-          actual: `${round(rejectsPerS)}/s`,
-          verdict: rejectsPerS >= 10_000 ? 'met' : 'missed',
-        },
-        {
-          issue: '#14',
-          name: 'admitted streams\' token gap p99 during the 429 burst, × before',
-          target: '≤ 1.5×',
-          actual: `${round(gapRatio)}×`,
-          verdict: gapRatio <= 1.5 ? 'met' : 'missed',
-        },
+        checkOf('backpressure.rate', `${round(rejectsPerS)}/s (${n429} in ${round(burstS)} s)`, verdictOf([rejectsPerS], (r) => r >= 10_000)),
+        checkOf('backpressure.gaps', `${round(gapRatio)}× (${round(b.p99)} → ${round(d.p99)} ms)`, verdictOf([gapRatio], (x) => x <= 1.5)),
+        checkOf('backpressure.complete', `${complete}/${background.length}`, complete === background.length ? 'met' : 'missed'),
       ],
       notes,
-      data: { floor, statuses: tally.statuses, errors: tally.errors, burstS, rejectsPerS, latencyMs: lat, gatewayUsPerAnswer, clientUsPerAnswer, gatewayCoreShare, gapBeforeMs: b, gapDuringMs: d, gapP99Ratio: gapRatio, backgroundComplete: complete, backgroundTotal: background.length, queueSeenFull: filled },
+      data: { floor, statuses: tally.statuses, errors: tally.errors, burstS, rejectsPerS, latencyMs: lat, gatewayUsPerAnswer, clientUsPerAnswer, gatewayCoreShare, gapBeforeMs: b, gapDuringMs: d, gapP99Ratio: gapRatio, backgroundComplete: complete, backgroundIncomplete: incomplete, backgroundTotal: background.length, queueSeenFull: filled, fillRefusals },
     };
   },
 };
