@@ -134,7 +134,11 @@ describe('fallback pools', () => {
     const run = await openStream(`${g.url}/v1/tasks`, { method: 'POST', body });
     const ends = terminal(run.events);
     expect(ends).toHaveLength(1);
-    expect(ends[0]).toMatchObject({ event: 'error', data: { code: 'REPLICA_EXHAUSTED', retry_after_ms: 5_000 } });
+    expect(ends[0]).toMatchObject({ event: 'error', data: { code: 'REPLICA_EXHAUSTED' } });
+    // The provider said 5 s; the hint is what is left of it when the task ends (a few ms less on a busy machine).
+    const retry = (ends[0]?.data as { retry_after_ms?: number }).retry_after_ms ?? 0;
+    expect(retry).toBeGreaterThan(4_500);
+    expect(retry).toBeLessThanOrEqual(5_000);
   });
 
   it("admits into the fallback when the primary provider's budget is spent and fallback_on_no_capacity is set", async () => {
