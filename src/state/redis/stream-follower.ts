@@ -58,8 +58,9 @@ export class StreamFollower {
     this.#commands = opts.commands;
     this.#blockMs = opts.blockMs ?? 30_000;
     this.#batch = opts.batch ?? 512;
-    // A reconnected connection is a new client: learn its id again before the next read.
-    this.#blocking.on('ready', () => void (this.#clientId = undefined));
+    // A reconnected connection is a new client: learn its id again before the next read. (Not on
+    // 'ready': a first 'ready' can come after the id of the first read was learned.)
+    this.#blocking.on('close', () => void (this.#clientId = undefined));
   }
 
   /** Streams followed now. */
@@ -144,9 +145,10 @@ export class StreamFollower {
     if (this.#waking) return;
     this.#waking = true;
     try {
-      while (this.#inFlight !== undefined && this.#inFlight < this.#generation && this.#clientId !== undefined && !this.#closed) {
-        // Unblocked or not, look again: the reissued read may already be stale too.
-        await this.#commands.client('UNBLOCK', this.#clientId);
+      while (this.#inFlight !== undefined && this.#inFlight < this.#generation && !this.#closed) {
+        // Unblocked or not, look again: the reissued read may already be stale too. (No id yet:
+        // the read is being set up on a new connection; look again shortly.)
+        if (this.#clientId !== undefined) await this.#commands.client('UNBLOCK', this.#clientId);
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     } catch {
