@@ -35,6 +35,7 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
       batch: queue.sizeOf('batch'),
       maxQueued: pool.config.queue.max_queued,
       policy: pool.config.queue.policy,
+      freeSlots: pool.freeSlots(),
     },
     forecast: lazyForecast(pool),
     costPer1kTokens: pool.config.cost_per_1k_tokens,

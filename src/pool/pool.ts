@@ -123,6 +123,13 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   }
 
   /** A replica the predictions count (up, expected version) has a slot no lease holds. */
+  /** Slots free now on replicas that can take work. */
+  freeSlots(): number {
+    let free = 0;
+    for (const r of this.replicas) if (r.effectiveState === 'ready' && r.versionOk) free += Math.max(0, r.slotsTotal - r.slotsBusy);
+    return free;
+  }
+
   private slotFree(): boolean {
     return this.replicas.some((r) => r.effectiveState === 'ready' && r.versionOk && r.slotsBusy < r.slotsTotal);
   }

@@ -133,6 +133,7 @@ const REFUSALS: Refusal[] = [
   { title: 'a deadline before the predicted finish', step: 'deadline', tweaks: [req({ deadline_ms: 199 })], error: { code: 'DEADLINE_UNMET', field: 'deadline_ms', pool_id: 'p1' } },
   { title: 'a deadline on a pool with no speed to predict from', step: 'deadline', tweaks: [forecast({ tokensPerS: 0 }), req({ deadline_ms: 600_000 })], error: { code: 'DEADLINE_UNMET', field: 'deadline_ms', pool_id: 'p1' } },
   // Queue
+  { title: 'a queue full beyond the slots free now (entries awaiting their commit take those)', step: 'queue', tweaks: [queue({ size: 6, interactive: 6, freeSlots: 2 })], error: { code: 'ADMISSION_REJECT', pool_id: 'p1', policy_label: 'reject' } },
   { title: 'a full queue under reject', step: 'queue', tweaks: [queue({ size: 4, interactive: 4 })], error: { code: 'ADMISSION_REJECT', pool_id: 'p1', retry_after_ms: 750, policy_label: 'reject' } },
   { title: 'a queue over its capacity after a shrinking reload', step: 'queue', tweaks: [queue({ size: 6, interactive: 3, batch: 3 })], error: { code: 'ADMISSION_REJECT', retry_after_ms: 750, policy_label: 'reject' } },
   { title: 'a batch newcomer to a drop-lru queue full of interactive work', step: 'queue', tweaks: [queue({ size: 4, interactive: 4, policy: 'drop-lru' }), req({ priority: 'batch' })], error: { code: 'ADMISSION_REJECT', pool_id: 'p1', retry_after_ms: 750, policy_label: 'drop-lru' } },
@@ -222,6 +223,11 @@ describe('admit plans', () => {
       predictedStartMs: 1_234,
       evicts: false,
     });
+  });
+
+  it('admits into a queue whose places are taken by entries that free slots will take at once', () => {
+    const result = run(queue({ size: 4, interactive: 4, freeSlots: 1 }));
+    expect(result.ok).toBe(true);
   });
 
   it('carries the client placement into the job', () => {

@@ -56,7 +56,12 @@ export interface PoolSnapshot {
   deterministic: boolean;
   replicas: readonly ReplicaView[];
   healthIntervalMs: number;
-  queue: { size: number; interactive: number; batch: number; maxQueued: number; policy: 'reject' | 'drop-lru' };
+  /**
+   * `freeSlots`: slots free now. As many queued entries take them at once — entries still waiting
+   * for their admission commit, which the dispatcher cannot place yet — so they do not fill the
+   * queue's places (absent: 0).
+   */
+  queue: { size: number; interactive: number; batch: number; maxQueued: number; policy: 'reject' | 'drop-lru'; freeSlots?: number };
   /** Predictions for a newcomer, from the pool's measured state (src/core/admission/predict.ts). */
   forecast: { startMs: number; backoffMs: number; tokensPerS: number; ttftMs: number };
   /** Cost units per 1000 tokens, charged to cost budgets (absent: 0). */
@@ -266,7 +271,8 @@ function checkSession(standing: SessionStanding | undefined, req: AdmissionReque
 /** Step 9: room in the queue, room by evicting (drop-lru), or full. */
 function queueRoom(pool: PoolSnapshot, priority: Priority): 'free' | 'evict' | 'full' {
   const q = pool.queue;
-  if (q.maxQueued > 0 && q.size < q.maxQueued) return 'free';
+  const waiting = Math.max(0, q.size - (q.freeSlots ?? 0));
+  if (q.maxQueued > 0 && waiting < q.maxQueued) return 'free';
   if (q.maxQueued === 0 || q.policy !== 'drop-lru') return 'full';
   // The victim is the oldest of the lowest waiting class; batch never evicts interactive work.
   if (q.batch > 0 || (priority === 'interactive' && q.interactive > 0)) return 'evict';
