@@ -2,13 +2,15 @@
 // message to the audit worker. If the worker dies, pending calls fail (the writer treats that
 // as a store outage) and the next call starts a fresh worker on the same data directory.
 
+import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
-import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerRequest, type WorkerStatus } from './pglite-protocol.ts';
+import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
 import type { SqlParam, SqlRow } from './sql-driver.ts';
 import { encodeBatch } from './sql-rows.ts';
@@ -17,6 +19,7 @@ import type { VerifyResult } from './verify-chain.ts';
 
 export const MEMORY_DATA_DIR = 'memory://';
 const WORKER_URL = new URL('./pglite-worker.ts', import.meta.url);
+const INIT_URL = new URL('./pglite-init.ts', import.meta.url);
 
 export type SpawnWorker = (url: URL, options: WorkerOptions) => Worker;
 
@@ -81,25 +84,30 @@ async function removeLeftoverInits(dataDir: string): Promise<void> {
   await Promise.all(siblings.filter((name) => name.startsWith(prefix)).map((name) => rm(join(dirname(dataDir), name), { recursive: true, force: true })));
 }
 
-/** Closes the database of a worker that serves no store and waits for its thread to end. */
-async function closeWorker(worker: Worker): Promise<void> {
-  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  const closed = new Promise<void>((resolve, reject) => {
-    worker.on('message', (reply: WorkerReply) => {
-      if (reply.ok) resolve();
-      else reject(fromWireError(reply.error));
+// The initialiser gets the worker's bounds as flags: the same baseline-only WebAssembly (see
+// pinWebAssemblyToBaseline) and about the same heap caps (WORKER_RESOURCE_LIMITS).
+const INIT_NODE_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering', '--max-old-space-size=96', '--max-semi-space-size=2'];
+
+/** Runs pglite-init.ts on dir in a child process and waits for it to end. */
+function initialiseIn(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // execArgv replaces the parent's (-e, --import preloads, test runners' loaders); stderr stays visible.
+    const child = fork(fileURLToPath(INIT_URL), [dir], { execArgv: INIT_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    let status: WorkerStatus | undefined;
+    let backstop: NodeJS.Timeout | undefined;
+    child.once('message', (message: WorkerStatus) => {
+      status = message;
+      // It disconnects and exits after its reply; kill is the backstop.
+      backstop = setTimeout(() => child.kill('SIGKILL'), 5_000);
     });
-    worker.once('exit', (code) => reject(new Error(`audit worker exited with code ${code} while closing`)));
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(backstop);
+      if (status?.type === 'failed') reject(fromWireError(status.error));
+      else if (status?.type === 'ready') resolve();
+      else reject(new Error(`the audit initialiser ended (${signal ?? `exit code ${code}`}) before it finished`));
+    });
   });
-  worker.postMessage({ id: 0, method: 'close', args: [] } satisfies WorkerRequest);
-  try {
-    await closed;
-  } finally {
-    // The worker's port closes after the reply, which lets its thread end; terminate is the backstop.
-    const timer = setTimeout(() => void worker.terminate(), 5_000);
-    await exited;
-    clearTimeout(timer);
-  }
 }
 
 export interface PgliteStoreOptions {
@@ -145,20 +153,20 @@ export class PgliteWorkerStore implements AuditStore {
     const dataDir = options.dataDir === MEMORY_DATA_DIR ? MEMORY_DATA_DIR : resolve(options.dataDir);
     const spawn = options.spawn ?? spawnWorker;
     pinWebAssemblyToBaseline();
-    if (dataDir !== MEMORY_DATA_DIR && !(await isInitialised(dataDir))) await PgliteWorkerStore.#initialise(dataDir, spawn);
+    if (dataDir !== MEMORY_DATA_DIR && !(await isInitialised(dataDir))) await PgliteWorkerStore.#initialise(dataDir);
     const store = new PgliteWorkerStore({ dataDir }, spawn);
     await store.#ensureWorker();
     return store;
   }
 
   /**
-   * Creates and migrates a new data directory in a worker that is ended once done: initdb and the
-   * migrations grow a worker's WebAssembly memory and heap for good (≈ 340 MiB more than a restart,
-   * docs/operations.md "Memory"), and ending the thread is what gives that memory back. The
+   * Creates and migrates a new data directory in a process that ends once done (pglite-init.ts):
+   * in the gateway, initdb and the migrations would keep ≈ 70 MiB more than a restart for good,
+   * even from a worker thread that ends (docs/operations.md "Memory"). The
    * directory is built beside dataDir and renamed into place only when complete, so a start that
    * dies part-way leaves a temp directory (removed by the next start), never a half-made dataDir.
    */
-  static async #initialise(dataDir: string, spawn: SpawnWorker): Promise<void> {
+  static async #initialise(dataDir: string): Promise<void> {
     const existing = await entriesOf(dataDir);
     if (existing !== null && existing.length > 0) {
       throw new AuditDataDirError(`audit.data_dir ${dataDir} is not empty but holds no PGlite database (no ${INITIALISED_MARKER}); point audit.data_dir at an empty or absent directory, or move its contents away`);
@@ -171,12 +179,7 @@ export class PgliteWorkerStore implements AuditStore {
     }
     const temp = `${dataDir}${INIT_SUFFIX}${randomBytes(4).toString('hex')}`;
     try {
-      const worker = spawn(WORKER_URL, { dataDir: temp });
-      await started(worker).catch(async (error: unknown) => {
-        await worker.terminate();
-        throw error;
-      });
-      await closeWorker(worker);
+      await initialiseIn(temp);
       // Replaces the empty dataDir, if any; fails if another process created a database there meanwhile.
       await rename(temp, dataDir);
     } catch (error) {

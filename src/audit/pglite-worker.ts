@@ -35,14 +35,15 @@ const POSTGRES_SETTINGS = [
   'maintenance_work_mem=16MB', // bounds CREATE INDEX / VACUUM on a large log (default 64 MB)
 ];
 
-function startParams(): string[] {
+/** Also used by pglite-init.ts, so a directory is created with the settings it is served with. */
+export function postgresStartParams(): string[] {
   return [...PGlite.defaultStartParams, ...POSTGRES_SETTINGS.flatMap((setting) => ['-c', setting])];
 }
 
 async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
   let store: SqlAuditStore;
   try {
-    const db = await PGlite.create(options.dataDir, { startParams: startParams() });
+    const db = await PGlite.create(options.dataDir, { startParams: postgresStartParams() });
     store = await openSqlStore('pglite', pgliteDriver(db));
   } catch (error) {
     port.postMessage({ type: 'failed', error: toWireError(error) } satisfies WorkerStatus);
