@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
-import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
+import { fromWireError, INITIALISE_FLAG, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
 import type { SqlParam, SqlRow } from './sql-driver.ts';
 import { encodeBatch } from './sql-rows.ts';
@@ -19,7 +19,6 @@ import type { VerifyResult } from './verify-chain.ts';
 
 export const MEMORY_DATA_DIR = 'memory://';
 const WORKER_URL = new URL('./pglite-worker.ts', import.meta.url);
-const INIT_URL = new URL('./pglite-init.ts', import.meta.url);
 
 export type SpawnWorker = (url: URL, options: WorkerOptions) => Worker;
 
@@ -88,11 +87,11 @@ async function removeLeftoverInits(dataDir: string): Promise<void> {
 // pinWebAssemblyToBaseline) and about the same heap caps (WORKER_RESOURCE_LIMITS).
 const INIT_NODE_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering', '--max-old-space-size=96', '--max-semi-space-size=2'];
 
-/** Runs pglite-init.ts on dir in a child process and waits for it to end. */
+/** Runs pglite-worker.ts --initialise dir in a child process and waits for it to end. */
 function initialiseIn(dir: string): Promise<void> {
   return new Promise((resolve, reject) => {
     // execArgv replaces the parent's (-e, --import preloads, test runners' loaders); stderr stays visible.
-    const child = fork(fileURLToPath(INIT_URL), [dir], { execArgv: INIT_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const child = fork(fileURLToPath(WORKER_URL), [INITIALISE_FLAG, dir], { execArgv: INIT_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     let status: WorkerStatus | undefined;
     let backstop: NodeJS.Timeout | undefined;
     child.once('message', (message: WorkerStatus) => {
@@ -160,7 +159,7 @@ export class PgliteWorkerStore implements AuditStore {
   }
 
   /**
-   * Creates and migrates a new data directory in a process that ends once done (pglite-init.ts):
+   * Creates and migrates a new data directory in a process that ends once done (pglite-worker.ts --initialise):
    * in the gateway, initdb and the migrations would keep ≈ 70 MiB more than a restart for good,
    * even from a worker thread that ends (docs/operations.md "Memory"). The
    * directory is built beside dataDir and renamed into place only when complete, so a start that
