@@ -30,6 +30,9 @@ export type WorkerReply = { id: number; ok: true; value: unknown } | { id: numbe
 
 export type WorkerStatus = { type: 'ready' } | { type: 'failed'; error: WireError };
 
+/** argv[2] of the worker module run as a child process that only initialises a new data directory. */
+export const INITIALISE_FLAG = '--initialise';
+
 export interface WorkerOptions {
   /** A filesystem path, or "memory://" for an in-memory database. */
   dataDir: string;

@@ -2,12 +2,15 @@
 // message to the audit worker. If the worker dies, pending calls fail (the writer treats that
 // as a store outage) and the next call starts a fresh worker on the same data directory.
 
-import { mkdir } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ChainedRow, ChainHead } from './hash-chain.ts';
-import { fromWireError, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
+import { fromWireError, INITIALISE_FLAG, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
 import type { SqlParam, SqlRow } from './sql-driver.ts';
 import { encodeBatch } from './sql-rows.ts';
@@ -42,6 +45,68 @@ const spawnWorker: SpawnWorker = (url, options) =>
  */
 function pinWebAssemblyToBaseline(): void {
   setFlagsFromString('--liftoff-only --no-wasm-tier-up --no-wasm-dynamic-tiering');
+}
+
+/** The data directory cannot be used or created; the message names the path and what to do. */
+export class AuditDataDirError extends Error {
+  override readonly name = 'AuditDataDirError';
+}
+
+// PGlite runs initdb when the directory has no PG_VERSION; this file is what marks it initialised.
+const INITIALISED_MARKER = 'PG_VERSION';
+const INIT_SUFFIX = '.initialising-';
+
+async function isInitialised(dataDir: string): Promise<boolean> {
+  try {
+    await stat(join(dataDir, INITIALISED_MARKER));
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw new AuditDataDirError(`audit.data_dir ${dataDir}: ${(error as Error).message}`);
+  }
+}
+
+/** Entries of an existing directory, or null when there is none. */
+async function entriesOf(dir: string): Promise<string[] | null> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new AuditDataDirError(`audit.data_dir ${dir}: ${(error as Error).message}`);
+  }
+}
+
+/** Removes temp directories a start that died during initialisation left beside dataDir. */
+async function removeLeftoverInits(dataDir: string): Promise<void> {
+  const prefix = basename(dataDir) + INIT_SUFFIX;
+  const siblings = (await entriesOf(dirname(dataDir))) ?? [];
+  await Promise.all(siblings.filter((name) => name.startsWith(prefix)).map((name) => rm(join(dirname(dataDir), name), { recursive: true, force: true })));
+}
+
+// The initialiser gets the worker's bounds as flags: the same baseline-only WebAssembly (see
+// pinWebAssemblyToBaseline) and about the same heap caps (WORKER_RESOURCE_LIMITS).
+const INIT_NODE_FLAGS = ['--liftoff-only', '--no-wasm-tier-up', '--no-wasm-dynamic-tiering', '--max-old-space-size=96', '--max-semi-space-size=2'];
+
+/** Runs pglite-worker.ts --initialise dir in a child process and waits for it to end. */
+function initialiseIn(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // execArgv replaces the parent's (-e, --import preloads, test runners' loaders); stderr stays visible.
+    const child = fork(fileURLToPath(WORKER_URL), [INITIALISE_FLAG, dir], { execArgv: INIT_NODE_FLAGS, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    let status: WorkerStatus | undefined;
+    let backstop: NodeJS.Timeout | undefined;
+    child.once('message', (message: WorkerStatus) => {
+      status = message;
+      // It disconnects and exits after its reply; kill is the backstop.
+      backstop = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    });
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      clearTimeout(backstop);
+      if (status?.type === 'failed') reject(fromWireError(status.error));
+      else if (status?.type === 'ready') resolve();
+      else reject(new Error(`the audit initialiser ended (${signal ?? `exit code ${code}`}) before it finished`));
+    });
+  });
 }
 
 export interface PgliteStoreOptions {
@@ -85,11 +150,47 @@ export class PgliteWorkerStore implements AuditStore {
 
   static async open(options: PgliteStoreOptions): Promise<PgliteWorkerStore> {
     const dataDir = options.dataDir === MEMORY_DATA_DIR ? MEMORY_DATA_DIR : resolve(options.dataDir);
-    if (dataDir !== MEMORY_DATA_DIR) await mkdir(dataDir, { recursive: true });
+    const spawn = options.spawn ?? spawnWorker;
     pinWebAssemblyToBaseline();
-    const store = new PgliteWorkerStore({ dataDir }, options.spawn ?? spawnWorker);
+    if (dataDir !== MEMORY_DATA_DIR && !(await isInitialised(dataDir))) await PgliteWorkerStore.#initialise(dataDir);
+    const store = new PgliteWorkerStore({ dataDir }, spawn);
     await store.#ensureWorker();
     return store;
+  }
+
+  /**
+   * Creates and migrates a new data directory in a process that ends once done (pglite-worker.ts --initialise):
+   * in the gateway, initdb and the migrations would keep ≈ 70 MiB more than a restart for good,
+   * even from a worker thread that ends (docs/operations.md "Memory"). The
+   * directory is built beside dataDir and renamed into place only when complete, so a start that
+   * dies part-way leaves a temp directory (removed by the next start), never a half-made dataDir.
+   */
+  static async #initialise(dataDir: string): Promise<void> {
+    const existing = await entriesOf(dataDir);
+    if (existing !== null && existing.length > 0) {
+      throw new AuditDataDirError(`audit.data_dir ${dataDir} is not empty but holds no PGlite database (no ${INITIALISED_MARKER}); point audit.data_dir at an empty or absent directory, or move its contents away`);
+    }
+    try {
+      await mkdir(dirname(dataDir), { recursive: true });
+      await removeLeftoverInits(dataDir);
+    } catch (error) {
+      throw error instanceof AuditDataDirError ? error : new AuditDataDirError(`audit.data_dir ${dataDir}: ${(error as Error).message}`);
+    }
+    const temp = `${dataDir}${INIT_SUFFIX}${randomBytes(4).toString('hex')}`;
+    try {
+      await initialiseIn(temp);
+      // Replaces the empty dataDir, if any; fails if another process created a database there meanwhile.
+      await rename(temp, dataDir);
+    } catch (error) {
+      await rm(temp, { recursive: true, force: true });
+      if (error instanceof AuditDataDirError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOTEMPTY' || code === 'EEXIST') {
+        throw new AuditDataDirError(`audit.data_dir ${dataDir} was filled by someone else while this gateway initialised it; a PGlite directory belongs to one gateway process at a time`);
+      }
+      // Postgres and migration errors keep their message and SQLSTATE; only the path is added.
+      throw Object.assign(new AuditDataDirError(`audit.data_dir ${dataDir}: initialising failed: ${(error as Error).message}`), code === undefined ? {} : { code });
+    }
   }
 
   #ensureWorker(): Promise<Worker> {

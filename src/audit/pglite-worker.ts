@@ -1,11 +1,16 @@
 // The audit worker: owns the PGlite instance and the SqlAuditStore on its own thread, so a
 // 200-row commit (~30 ms of WASM work) never stalls the gateway's event loop. It only answers
 // requests from pglite-store.ts; it has no other inputs and decides nothing.
+//
+// Started as a child process with `--initialise <dir>` instead, it creates and migrates a new data
+// directory and exits. initdb and the migrations grow a process's WebAssembly memory, V8 heap and
+// malloc arenas for good; even a worker thread that ends leaves ~65 MiB in the gateway's malloc
+// arenas, while an ended process gives everything back (docs/operations.md "Memory").
 
 import { PGlite } from '@electric-sql/pglite';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { pgliteDriver } from './pglite-driver.ts';
-import { STORE_METHODS, toWireError, type WorkerOptions, type WorkerReply, type WorkerRequest, type WorkerStatus } from './pglite-protocol.ts';
+import { INITIALISE_FLAG, STORE_METHODS, toWireError, type WorkerOptions, type WorkerReply, type WorkerRequest, type WorkerStatus } from './pglite-protocol.ts';
 import { openSqlStore, type SqlAuditStore } from './sql-store.ts';
 
 function isRequest(value: unknown): value is WorkerRequest {
@@ -35,14 +40,14 @@ const POSTGRES_SETTINGS = [
   'maintenance_work_mem=16MB', // bounds CREATE INDEX / VACUUM on a large log (default 64 MB)
 ];
 
-function startParams(): string[] {
+function postgresStartParams(): string[] {
   return [...PGlite.defaultStartParams, ...POSTGRES_SETTINGS.flatMap((setting) => ['-c', setting])];
 }
 
 async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
   let store: SqlAuditStore;
   try {
-    const db = await PGlite.create(options.dataDir, { startParams: startParams() });
+    const db = await PGlite.create(options.dataDir, { startParams: postgresStartParams() });
     store = await openSqlStore('pglite', pgliteDriver(db));
   } catch (error) {
     port.postMessage({ type: 'failed', error: toWireError(error) } satisfies WorkerStatus);
@@ -58,6 +63,22 @@ async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
   port.postMessage({ type: 'ready' } satisfies WorkerStatus);
 }
 
+async function initialise(dataDir: string): Promise<WorkerStatus> {
+  try {
+    const db = await PGlite.create(dataDir, { startParams: postgresStartParams() });
+    const store = await openSqlStore('pglite', pgliteDriver(db));
+    await store.close();
+    return { type: 'ready' };
+  } catch (error) {
+    return { type: 'failed', error: toWireError(error) };
+  }
+}
+
 if (!isMainThread && parentPort !== null) {
   void serve(parentPort, workerData as WorkerOptions);
+} else if (process.send !== undefined && process.argv[2] === INITIALISE_FLAG && process.argv[3] !== undefined) {
+  // A gateway that dies mid-way takes this process with it; its next start removes the directory.
+  process.once('disconnect', () => process.exit(1));
+  const status = await initialise(process.argv[3]);
+  process.send(status, () => process.disconnect());
 }
