@@ -164,6 +164,11 @@ describe('admit refuses', () => {
     expect(refusal(forecast({ startMs: Number.POSITIVE_INFINITY }), req({ deadline_ms: 600_000 })).message).toMatch(/no capacity/);
   });
 
+  it('says a held task_id without a remembered answer is in use, not used with a different body', () => {
+    expect(refusal(req({ task_id: 't1' }), snap({ taskIdInUse: true })).message).toMatch(/is in use by a task whose first answer is not known yet/);
+    expect(refusal(req({ task_id: 't1' }), snap({ idempotency: { kind: 'conflict' } })).message).toMatch(/different body/);
+  });
+
   it('leaves retry_after_ms out of a session-cap refusal when no session will free a place', () => {
     expect(refusal(session({ kind: 'new', room: false, limit: 3 }))).not.toHaveProperty('retry_after_ms');
   });

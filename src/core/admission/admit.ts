@@ -117,8 +117,13 @@ export function placementJob(req: AdmissionRequest, affinityReplicaId?: string):
 
 export function admit(snapshot: AdmissionSnapshot, req: AdmissionRequest): Result<AdmissionDecision> {
   const idem = snapshot.idempotency;
-  if (req.task_id !== undefined && (idem.kind === 'conflict' || (idem.kind === 'new' && snapshot.taskIdInUse))) {
+  if (req.task_id !== undefined && idem.kind === 'conflict') {
     return fail(orchError('CONFLICT', `task_id ${req.task_id} was already used with a different body`, { field: 'task_id' }));
+  }
+  if (req.task_id !== undefined && idem.kind === 'new' && snapshot.taskIdInUse) {
+    // Held by a task whose first answer is not remembered: one still being admitted (the same
+    // body sent twice at once), or one whose remembered answer was forgotten while it is retained.
+    return fail(orchError('CONFLICT', `task_id ${req.task_id} is in use by a task whose first answer is not known yet (still being admitted) or no longer remembered`, { field: 'task_id' }));
   }
   if (idem.kind === 'replay') return ok({ kind: 'replay', answer: idem.answer });
   if (!snapshot.auditAccepting) {
