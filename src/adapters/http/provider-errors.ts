@@ -8,6 +8,7 @@ import { EngineError, type EngineErrorCode } from '../contract.ts';
 import { toUpstreamFailure, type InBandError, type UpstreamFailure } from '../../transport/upstream-failure.ts';
 import { toEngineError } from './error-map.ts';
 import { parseErrorText } from '../openai-compat/error-body.ts';
+import { redact, scrubSecret } from './secret-scrub.ts';
 
 export type ResponseHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -56,32 +57,16 @@ const DETAIL_LIMIT = 512;
 const OVERLOAD = new Set([429, 503, 529]);
 const VALIDATION = new Set([400, 413, 422]);
 
-/** Replaces every occurrence of each key (and so its Bearer form) so it cannot reach a log line. */
-export function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of secrets) if (secret.length > 0) out = out.split(secret).join('[redacted]');
-  return out;
-}
-
 /** `tokens`: output events the stream had produced when it failed (after one, nothing is retried). */
 export function providerError(err: unknown, tokens: number, policy: ProviderErrorPolicy): EngineError {
-  if (err instanceof EngineError) return scrubbed(err, policy.secrets());
+  if (err instanceof EngineError) return scrubSecret(err, policy.secrets());
   const failure = toUpstreamFailure(err);
   if (failure.kind === 'status') return fromStatus(failure, policy);
   if (failure.kind === 'in-band') return fromInBand(failure.inBand ?? { message: 'in-band error' }, tokens, policy);
   const mapped = toEngineError(failure, tokens, { engine: policy.provider, isLoading: () => false, overloadRetryAfterMs: policy.overloadRetryAfterMs });
-  return scrubbed(mapped, policy.secrets());
+  return scrubSecret(mapped, policy.secrets());
 }
 
-function scrubbed(err: EngineError, secrets: readonly string[]): EngineError {
-  const holds = (s: string) => s.length > 0 && (err.message.includes(s) || (err.upstreamDetail ?? '').includes(s));
-  if (!secrets.some(holds)) return err;
-  return new EngineError(err.code, redact(err.message, secrets), {
-    ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
-    ...(err.upstreamStatus === undefined ? {} : { upstreamStatus: err.upstreamStatus }),
-    ...(err.upstreamDetail === undefined ? {} : { upstreamDetail: redact(err.upstreamDetail, secrets) }),
-  });
-}
 
 function fromStatus(failure: UpstreamFailure, policy: ProviderErrorPolicy): EngineError {
   const status = failure.status ?? 0;
