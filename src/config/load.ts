@@ -131,6 +131,7 @@ export function applyEnv(input: Record<string, unknown>, env: NodeJS.ProcessEnv)
   // Unlike DATABASE_URL, REDIS_URL never picks the backend: test tooling exports it, and
   // turning several processes into one cluster is a decision the config file states.
   if (env.REDIS_URL) section('state').url = env.REDIS_URL;
+  if (env.ORCHQUEUE_REPLICA_ID) section('state').replica_id = env.ORCHQUEUE_REPLICA_ID;
   if (env.LOG_LEVEL) section('telemetry').log_level = env.LOG_LEVEL;
   return out;
 }

@@ -199,6 +199,20 @@ export const StateSchema = Type.Object(
       default: 'orchqueue:',
       description: 'prefix of every Redis key and channel, so several gateways (or tests) can share one Redis',
     }),
+    replica_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        pattern: '^[A-Za-z0-9._-]+$',
+        description: 'this gateway replica\'s name in the cluster (backend redis): leases, task owners, audit chain, metric label; default <hostname>-<pid>. ORCHQUEUE_REPLICA_ID overrides',
+      }),
+    ),
+    lease_ms: Type.Integer({
+      minimum: 1_000,
+      maximum: 600_000,
+      default: 10_000,
+      description: 'how long a replica\'s lease lives without renewal (renewed every third of it); a replica silent this long is declared lost and its tasks ended by a survivor',
+    }),
   },
   { additionalProperties: false, default: {} },
 );
