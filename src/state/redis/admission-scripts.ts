@@ -205,15 +205,8 @@ redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[25 + n * 9], 'state', 'que
 if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop) end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')
--- 5. The position in the predicted dispatch order: a replay of both round robins.
-local replay = { interactive = lane_replay('interactive'), batch = lane_replay('batch') }
-local turns = read_turns()
-local position = 0
-while true do
-  local cls = next_turn(turns, wi, wb, #replay.interactive > 0, #replay.batch > 0)
-  if cls == nil or replay_next(replay[cls]) == id then break end
-  position = position + 1
-end
+-- 5. The position in the predicted dispatch order (exact below the cap, else an estimate).
+local position = queue_position(priority, tenant, redis.call('ZCARD', lane_key(priority, tenant)), wi, wb)
 return {'queued', position, evicted, affinity}
 `;
 
