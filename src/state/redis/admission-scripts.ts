@@ -83,8 +83,9 @@ export const ADMIT_HEADER = 24;
  * is marked ended); then per
  * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
  * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
- * subjects' hashes, KEYS[9+n] the task's registry record, then the idempotency record (with a
- * digest), then the session and the live-sessions set (with a session).
+ * subjects' hashes, KEYS[9+n] the task's registry record, then the idempotency record and the
+ * admitting replica's set of unanswered records (with a digest), then the session and the
+ * live-sessions set (with a session; the turn is held under the admitting replica's tag).
  * Returns {'queued', position, evicted id or '', session affinity JSON or ''} | {'replay', answer JSON} | {'conflict'}
  * | {'session', 'expired' | 'no_room' | 'tokens' | 'exhausted', ...details (session_refusal)}
  * | {'in_flight'} | {'refused', subject index, limit, max, reset ms}
@@ -101,12 +102,12 @@ local owner_head, owner_tail, retention_ms = ARGV[22], ARGV[23], ARGV[24]
 local K_SESSION, K_LIVE = nil, nil
 if has_session then
   local at = 10 + n
-  if digest ~= '' then at = at + 1 end
+  if digest ~= '' then at = at + 2 end
   K_SESSION, K_LIVE = KEYS[at], KEYS[at + 1]
 end
 -- 0. The client's task_id (src/core/admission/idempotency.ts): same body → the first answer,
 -- another body → conflict; a first admission not yet answered is in flight.
-local K_IDEM = KEYS[10 + n]
+local K_IDEM, K_UNANSWERED = KEYS[10 + n], KEYS[11 + n]
 if digest ~= '' then
   local rec = redis.call('HMGET', K_IDEM, 'd', 'a')
   if rec[1] then
@@ -197,12 +198,15 @@ redis.call('HSET', K_WEIGHTS, tenant, tenant_weight)
 lane_push(priority, tenant, id, score)
 redis.call('HSET', K_ENTRIES, id, cjson.encode({ p = priority, t = tenant, by = by, r = r }))
 if digest ~= '' then
-  redis.call('HSET', K_IDEM, 'd', digest, 'by', by)
+  -- Unanswered until remember: listed under the admitting replica, so a takeover finds it.
+  redis.call('HSET', K_IDEM, 'd', digest, 'by', by, 't', id, 'p', ARGV[25 + n * 9])
   redis.call('PEXPIRE', K_IDEM, idem_ttl)
+  redis.call('SADD', K_UNANSWERED, K_IDEM)
+  redis.call('PEXPIRE', K_UNANSWERED, idem_ttl)
 end
 -- The registry: the admitting replica answers for the task until a replica claims it.
 redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[25 + n * 9], 'state', 'queued')
-if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop) end
+if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop, K_LIVE, by) end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')
 -- 5. The position in the predicted dispatch order (exact below the cap, else an estimate).

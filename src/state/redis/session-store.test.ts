@@ -22,7 +22,7 @@ beforeEach(async () => {
 });
 afterEach(() => ctx.cleanup());
 
-const sessions = (redis = ctx.client, over: Partial<typeof OPTIONS> = {}) => new RedisSessionStore({ redis, keys: stateKeys(ctx.prefix), ...OPTIONS, ...over });
+const sessions = (redis = ctx.client, over: Partial<typeof OPTIONS> & { replicaId?: string } = {}) => new RedisSessionStore({ redis, keys: stateKeys(ctx.prefix), replicaId: 'gw', ...OPTIONS, ...over });
 const queue = (redis = ctx.client) => new RedisPoolQueue({ redis, keys: stateKeys(ctx.prefix), poolId: 'demo' });
 const turn = (taskId: string, store: RedisSessionStore, sessionId: string, maxTokens = 10): AdmitRequest => ({
   taskId, priority: 'interactive', admittedBy: 'gw', maxTokens, budgetTokens: 0, budgetCost: 0, subjects: [], session: { id: sessionId, defaults: store.defaults },
@@ -143,5 +143,43 @@ describe('RedisSessionStore in the admit script', () => {
     }) as typeof redis.sendCommand;
     await shared.admit({ ...turn('t1', store, 's'), idempotency: { key: 'k', digest: 'd', ttlMs: 60_000 } }, POLICY);
     expect(sent).toEqual(['evalsha']);
+  });
+});
+
+describe('RedisSessionStore holds tagged by replica', () => {
+  const held = async (id: string) => (await ctx.client.hmget(stateKeys(ctx.prefix).session(id), 'h_turns', 'hr:gw-a', 'hr:gw-b')).map((v) => (v === null ? null : Number(v)));
+
+  it('gives back only the lost replica\'s holds, once, and ignores its late release afterwards', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    const b = sessions(ctx.client, { replicaId: 'gw-b' });
+    expect((await b.create({ session_id: 's', max_turns: 3 })).ok).toBe(true);
+    await a.hold('s', 10);
+    await a.hold('s', 10);
+    await b.hold('s', 10);
+    await a.hold('new', 5);
+    expect(await held('s')).toEqual([3, 2, 1]);
+    expect(await b.standing('s')).toMatchObject({ exhausted: { budget: 'turns', used: 3, limit: 3 } });
+    expect(await b.giveBackHolds('gw-a')).toBe(3);
+    expect(await held('s')).toEqual([1, null, 1]);
+    expect(await ctx.client.exists(stateKeys(ctx.prefix).session('new'))).toBe(0);
+    expect(await b.standing('s')).not.toHaveProperty('exhausted');
+    expect(await b.giveBackHolds('gw-a')).toBe(0);
+    // The lost replica wakes up and releases what it held: the survivor's hold stays counted.
+    await a.release('s', 10);
+    expect((await a.confirmTurn('s', 10)).ok).toBe(true);
+    expect(await held('s')).toEqual([1, null, 1]);
+    await b.release('s', 10);
+    expect(await held('s')).toEqual([null, null, null]);
+  });
+
+  it('tags the admit script\'s hold with the admitting replica, and confirmTurn takes that hold back', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    expect(await queue().admit({ ...turn('t1', a, 's'), admittedBy: 'gw-a' }, POLICY)).toEqual({ kind: 'queued', position: 0 });
+    expect(await held('s')).toEqual([1, 1, null]);
+    expect(await ctx.client.smembers(stateKeys(ctx.prefix).heldSessions('gw-a'))).toEqual([stateKeys(ctx.prefix).session('s')]);
+    expect((await a.confirmTurn('s', 10)).ok).toBe(true);
+    expect(await held('s')).toEqual([null, null, null]);
+    expect(await ctx.client.exists(stateKeys(ctx.prefix).heldSessions('gw-a'))).toBe(0);
+    expect(await a.view('s')).toMatchObject({ ok: true, value: { turns: 1 } });
   });
 });
