@@ -91,7 +91,8 @@ local function hold_cleanup(k, turns, backstop_ms)
   elseif turns <= 0 then
     local fields = { 'h_turns', 'h_tokens' }
     for _, f in ipairs(redis.call('HKEYS', k)) do
-      if string.sub(f, 1, 3) == 'hr:' or string.sub(f, 1, 3) == 'hk:' then fields[#fields + 1] = f end
+      local tag = string.sub(f, 1, 3)
+      if tag == 'hr:' or tag == 'hk:' or tag == 'ht:' then fields[#fields + 1] = f end
     end
     redis.call('HDEL', k, unpack(fields))
   end
@@ -121,6 +122,16 @@ local function session_hold(k, max_tokens, delta, backstop_ms, live, holder)
   end
   hold_cleanup(k, turns, backstop_ms)
   return 1
+end
+
+-- A hold recorded under its task (ht:<task> = its max tokens; AdmitRequest.session.trackHold)
+-- goes back once, by the first of confirm, release, the task's eviction or its withdrawal.
+-- Returns 1 when this call gave it back, else 0 (gone already, or given back by a takeover).
+local function session_untrack(k, task, live, holder, backstop_ms)
+  local tokens = redis.call('HGET', k, 'ht:' .. task)
+  if not tokens then return 0 end
+  redis.call('HDEL', k, 'ht:' .. task)
+  return session_hold(k, tonumber(tokens), -1, backstop_ms, live, holder)
 end
 
 -- Gives back every hold a lost replica still has (the takeover's step): per session in its set,
@@ -188,15 +199,21 @@ elseif op == 'create' then
   session_insert(k, live, now, ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), { tokens = tonumber(ARGV[5]), time_ms = tonumber(ARGV[6]), cost = tonumber(ARGV[7]) })
   return { 'live', now, redis.call('HGETALL', k) }
 elseif op == 'hold' then
-  -- ARGV: max tokens, +1 | -1, backstop ms, holder ('' = untagged).
+  -- ARGV: max tokens, +1 | -1, backstop ms, holder ('' = untagged), task ('' = an untracked hold).
+  if ARGV[6] ~= nil and ARGV[6] ~= '' then return session_untrack(k, ARGV[6], live, ARGV[5], tonumber(ARGV[4])) end
   return session_hold(k, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), live, ARGV[5])
 elseif op == 'give_back' then
   -- ARGV: the lost holder; KEYS[1] is its held set (StateKeys.heldSessions).
   return session_give_back(k, ARGV[2])
 elseif op == 'confirm' then
-  -- ARGV: max tokens, backstop ms, owner, ttl, max turns, max sessions, holder ('' = untagged).
-  -- The hold becomes a turn.
-  session_hold(k, tonumber(ARGV[2]), -1, tonumber(ARGV[3]), live, ARGV[8])
+  -- ARGV: max tokens, backstop ms, owner, ttl, max turns, max sessions, holder ('' = untagged),
+  -- task ('' = an untracked hold). The hold becomes a turn; a tracked hold already given back
+  -- (its task left the queue before this commit) counts no turn: 'removed'.
+  if ARGV[9] ~= nil and ARGV[9] ~= '' then
+    if session_untrack(k, ARGV[9], live, ARGV[8], tonumber(ARGV[3])) == 0 then return { 'removed' } end
+  else
+    session_hold(k, tonumber(ARGV[2]), -1, tonumber(ARGV[3]), live, ARGV[8])
+  end
   local found = session_lookup(k, live, now)
   if found == 'expired' then return { 'expired' } end
   if found == 'unknown' then

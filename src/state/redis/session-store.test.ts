@@ -182,4 +182,46 @@ describe('RedisSessionStore holds tagged by replica', () => {
     expect(await ctx.client.exists(stateKeys(ctx.prefix).heldSessions('gw-a'))).toBe(0);
     expect(await a.view('s')).toMatchObject({ ok: true, value: { turns: 1 } });
   });
+
+  it('gives a tracked hold back when its task is evicted or withdrawn before its commit, and only once', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    expect((await a.create({ session_id: 's', max_turns: 3 })).ok).toBe(true);
+    const tracked = (taskId: string, sessionId = 's'): AdmitRequest => ({ ...turn(taskId, a, sessionId), admittedBy: 'gw-a', priority: 'batch', session: { id: sessionId, defaults: a.defaults, trackHold: true } });
+    const full: PoolPolicy = { ...POLICY, maxQueued: 2, policy: 'drop-lru' };
+    const shared = queue();
+    expect(await shared.admit(tracked('x'), full)).toMatchObject({ kind: 'queued' });
+    expect(await shared.admit(tracked('y'), full)).toMatchObject({ kind: 'queued' });
+    expect(await shared.admit({ ...turn('untracked', a, 's'), admittedBy: 'gw-a', priority: 'batch' }, { ...POLICY, maxQueued: 3 })).toMatchObject({ kind: 'queued' });
+    expect(await held('s')).toEqual([3, 3, null]);
+    // An interactive newcomer on another session evicts the oldest batch task, x: x's hold goes with it.
+    expect(await shared.admit({ ...turn('z', a, 'other'), admittedBy: 'gw-a' }, { ...full, maxQueued: 3 })).toMatchObject({ kind: 'queued', evicted: 'x' });
+    expect(await held('s')).toEqual([2, 2, null]);
+    // x's admission commits late or rolls back: nothing more goes, no turn is counted.
+    expect(await a.confirmTurn('s', 10, {}, 'x')).toEqual({ ok: true, value: { removed: true } });
+    await a.release('s', 10, 'x');
+    expect(await held('s')).toEqual([2, 2, null]);
+    // y is withdrawn (canceled while queued): its hold goes in the same step; a second withdrawal changes nothing.
+    expect(await shared.withdraw('y', 'gw-a')).toBe(true);
+    expect(await shared.withdraw('y', 'gw-a')).toBe(false);
+    expect(await held('s')).toEqual([1, 1, null]);
+    await a.release('s', 10, 'y');
+    expect(await held('s')).toEqual([1, 1, null]);
+    // An untracked hold is the caller's, as before: its withdrawal leaves it.
+    expect(await shared.withdraw('untracked', 'gw-a')).toBe(true);
+    expect(await held('s')).toEqual([1, 1, null]);
+    await a.release('s', 10);
+    expect(await held('s')).toEqual([null, null, null]);
+    expect(await a.view('s')).toMatchObject({ ok: true, value: { turns: 0 } });
+  });
+
+  it('confirms a tracked hold into a turn once, by its task id', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    const shared = queue();
+    expect(await shared.admit({ ...turn('t1', a, 'n'), admittedBy: 'gw-a', session: { id: 'n', defaults: a.defaults, trackHold: true } }, POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await a.confirmTurn('n', 10, {}, 't1')).toEqual({ ok: true, value: {} });
+    expect(await a.confirmTurn('n', 10, {}, 't1')).toEqual({ ok: true, value: { removed: true } });
+    expect(await shared.withdraw('t1', 'gw-a')).toBe(true);
+    expect(await held('n')).toEqual([null, null, null]);
+    expect(await a.view('n')).toMatchObject({ ok: true, value: { turns: 1 } });
+  });
 });

@@ -82,9 +82,13 @@ export class RedisSessionStore {
     await this.#call(id, ['hold', maxTokens, 1, this.defaults.holdBackstopMs, this.#holder]);
   }
 
-  /** Gives a hold back (the admission was refused or rolled back); nothing when a takeover gave this replica's holds back already. */
-  async release(id: string, maxTokens: number): Promise<void> {
-    await this.#call(id, ['hold', maxTokens, -1, this.defaults.holdBackstopMs, this.#holder]);
+  /**
+   * Gives a hold back (the admission was refused or rolled back); nothing when a takeover gave
+   * this replica's holds back already. `taskId`: the admission's tracked hold (trackHold), given
+   * back only if its task's eviction or withdrawal has not done so.
+   */
+  async release(id: string, maxTokens: number, taskId?: string): Promise<void> {
+    await this.#call(id, ['hold', maxTokens, -1, this.defaults.holdBackstopMs, this.#holder, taskId ?? '']);
   }
 
   /**
@@ -96,14 +100,22 @@ export class RedisSessionStore {
     return Number(await this.#run('session give_back', () => this.#op([this.#keys.heldSessions(lostReplica), this.#keys.sessions], ['give_back', lostReplica])));
   }
 
-  /** Turns a hold into a counted turn after the commit (creates the session when new); the affinity is where the previous turn ran. */
-  async confirmTurn(id: string, maxTokens: number, create: { owner?: string; ttl_ms?: number } = {}): Promise<Result<{ affinity?: Affinity }>> {
+  /**
+   * Turns a hold into a counted turn after the commit (creates the session when new); the
+   * affinity is where the previous turn ran. `taskId`: the admission's tracked hold
+   * (trackHold); when its task was evicted or withdrawn before this commit the hold went back
+   * then, no turn is counted and the answer is `removed: true`.
+   */
+  async confirmTurn(id: string, maxTokens: number, create: { owner?: string; ttl_ms?: number } = {}, taskId?: string): Promise<Result<{ affinity?: Affinity; removed?: true }>> {
     const reply = (await this.#call(id, [
-      'confirm', maxTokens, this.defaults.holdBackstopMs, create.owner ?? '', create.ttl_ms ?? this.defaults.ttlMs, this.defaults.maxTurns, this.defaults.maxSessions, this.#holder,
+      'confirm', maxTokens, this.defaults.holdBackstopMs, create.owner ?? '', create.ttl_ms ?? this.defaults.ttlMs, this.defaults.maxTurns, this.defaults.maxSessions,
+      this.#holder, taskId ?? '',
     ])) as string[];
     switch (reply[0]) {
       case 'ok':
         return ok(reply[1] === undefined ? {} : { affinity: JSON.parse(reply[1]) as Affinity });
+      case 'removed':
+        return ok({ removed: true });
       case 'expired':
         return fail(orchError('SESSION_EXPIRED', `session ${id} has expired`));
       case 'no_room':
