@@ -17,14 +17,18 @@ export interface StateKeys {
   pool(poolId: string): PoolKeys;
   /** One quota subject's counters (`tenant:<id>`, `key:<id>`). */
   quota(subject: string): string;
-  /** A client task_id's record (hash: body digest `d`, admitting replica `by`, first answer `a`). */
+  /** A client task_id's record (hash: body digest `d`, admitting replica `by`, its task `t` and pool `p`, first answer `a`). */
   idempotency(key: string): string;
+  /** The idempotency record keys a gateway replica admitted and has not answered yet (set; a takeover frees them). */
+  unansweredTaskIds(replicaId: string): string;
   /** Which replica owns a task, and its pool (hash `owner`, `pool`): the task registry. */
   owner(taskId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
   readonly sessions: string;
+  /** The session keys a gateway replica holds turns on (set; the session scripts derive it as `sessions + ':held:' + replica`). */
+  heldSessions(replicaId: string): string;
 }
 
 export interface PoolKeys {
@@ -71,8 +75,10 @@ export function stateKeys(prefix: string): StateKeys {
     },
     quota: (subject) => `${prefix}{quota:${subject}}`,
     idempotency: (key) => `${prefix}{idem:${key}}`,
+    unansweredTaskIds: (replicaId) => `${prefix}{idem}:unanswered:${replicaId}`,
     owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
+    heldSessions: (replicaId) => `${prefix}{sessions}:live:held:${replicaId}`,
   };
 }
