@@ -859,7 +859,7 @@ export interface components {
         TaskAccepted: {
             /** Format: uuid */
             task_id: string;
-            /** @description tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free */
+            /** @description tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free. Exact below 256; from 256 up an estimate (never below 256) from the lanes' sizes and weights */
             queue_position: number;
             /** @description predicted wait before the task starts, from measured speed and the queue ahead */
             predicted_start_ms: number;
@@ -884,7 +884,7 @@ export interface components {
             replica_id?: string;
             /** @description set once placed */
             engine?: string;
-            /** @description only while `queued` */
+            /** @description only while `queued`; exact below 256, from 256 up an estimate (never below 256) */
             queue_position?: number;
             /** Format: date-time */
             created_at: string;

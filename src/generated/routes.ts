@@ -174,7 +174,7 @@ const TaskAcceptedSchema = {
     queue_position: {
       type: "integer",
       minimum: 0,
-      description: "tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free",
+      description: "tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free. Exact below 256; from 256 up an estimate (never below 256) from the lanes' sizes and weights",
     },
     predicted_start_ms: {
       type: "integer",
@@ -225,7 +225,11 @@ const TaskStatusSchema = {
     session_id: { type: "string" },
     replica_id: { type: "string", description: "set once placed" },
     engine: { type: "string", description: "set once placed" },
-    queue_position: { type: "integer", minimum: 0, description: "only while `queued`" },
+    queue_position: {
+      type: "integer",
+      minimum: 0,
+      description: "only while `queued`; exact below 256, from 256 up an estimate (never below 256)",
+    },
     created_at: { type: "string", format: "date-time" },
     started_at: { type: "string", format: "date-time" },
     first_token_at: { type: "string", format: "date-time" },
