@@ -12,9 +12,10 @@ export function createLogObserver(logger: Logger): Required<Pick<LifecycleObserv
     },
     rejected(f) {
       // Refusals the client caused are routine; the gateway's own failures (5xx) are not.
-      const line = { event: 'task.rejected', ...f };
-      if (httpStatusOf(f.code) >= 500) logger.warn(line, 'request refused');
-      else logger.info(line, 'request refused');
+      const level = httpStatusOf(f.code) >= 500 ? 'warn' : 'info';
+      // A burst of 429s at log level warn builds no line at all (issue 14).
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level]({ event: 'task.rejected', ...f }, 'request refused');
     },
     placed(f) {
       logger.info({ event: 'task.placed', ...f }, 'task placed');
