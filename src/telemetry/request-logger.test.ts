@@ -55,6 +55,15 @@ describe('the refusal log line', () => {
     expect(records()).toEqual([expect.objectContaining({ event: 'task.rejected', level: 'info', correlation_id: 'c-9', code: 'ADMISSION_REJECT' })]);
   });
 
+  it('still has credentials scrubbed by the logger, without pino path redaction', () => {
+    const { logger, lines } = capture('info');
+    const leaky = { ...refusal, message: 'replica http://admin:sk-live-secret@10.0.0.5:8000/v1 refused', api_key: 'sk-live-secret' };
+    createLogObserver(logger).rejected(leaky);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).not.toContain('sk-live-secret');
+    expect(lines[0]).toContain(REDACTED);
+  });
+
   it('is not built at all below its level, while a 5xx refusal still is at warn', () => {
     const { logger, records } = capture('warn');
     const observer = createLogObserver(logger);
