@@ -4,7 +4,7 @@
 // to A and B in alternation, so machine noise falls on both arms alike. Prints per-round and
 // median refusals/s, gateway CPU µs per refusal and the background streams' token-gap p99
 // during each arm's bursts over their calm gaps.
-//   node bench/refusal-ab.ts --a /path/to/baseline --b . [--rounds 6] [--profile-dir DIR]
+//   node bench/refusal-ab.ts --a /path/to/baseline --b . [--rounds 6] [--pace 40] [--burst-ms 1500] [--profile-dir DIR]
 
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,11 +27,15 @@ const { values } = parseArgs({
   options: {
     a: { type: 'string' }, b: { type: 'string', default: '.' }, rounds: { type: 'string', default: '6' },
     'burst-ms': { type: 'string', default: '1500' }, 'profile-dir': { type: 'string' },
+    // Tokens/s of the background streams: 40 as in the backpressure scenario; a low pace leaves
+    // almost only the refusals' CPU in the per-refusal figure (no gap figure worth reading then).
+    pace: { type: 'string', default: '40' },
   },
 });
 const SLOTS = 16;
 const MAX_QUEUED = 8;
-const PACE = 40;
+const PACE = Number(values.pace);
+/** Enough tokens that the background streams outlast every round (100 s at 40 tokens/s), within the gateway's max_tokens. */
 const TOKENS = 4_000;
 const BURST_MS = Number(values['burst-ms']);
 const CALM_MS = 700;
@@ -135,5 +139,7 @@ for (const arm of arms) {
 const [a, b] = arms as [Arm, Arm];
 const ratios = a.rates.map((r, i) => (b.rates[i] ?? Number.NaN) / r);
 console.log(`B/A refusals/s per round: ${ratios.map((r) => r.toFixed(2)).join(' ')}; median ${median(ratios).toFixed(2)}`);
+const cpuRatios = a.usPer.map((u, i) => (b.usPer[i] ?? Number.NaN) / u);
+console.log(`B/A gateway CPU per refusal per round: ${cpuRatios.map((r) => r.toFixed(2)).join(' ')}; median ${median(cpuRatios).toFixed(2)}`);
 await procs.stopAll();
 process.exit(0);
