@@ -9,6 +9,7 @@ import type { AuditLogger } from './gap-reporter.ts';
 import { openPgStore } from './pg-store.ts';
 import { PgliteWorkerStore } from './pglite-store.ts';
 import { noopRecorder, type AuditRecorder } from './recorder.ts';
+import { coalesceRejections } from './rejection-coalescer.ts';
 import type { SqlParam, SqlRow } from './sql-driver.ts';
 import type { AuditStore } from './store.ts';
 
@@ -104,13 +105,15 @@ export async function createAudit(config: AuditConfig, deps: CreateAuditDeps): P
     throw error;
   }
   const stopRetention = startRetention(config, writer, deps);
+  // Identical refusals under a burst share a row (issue 14); see rejection-coalescer.ts.
+  const recorder = coalesceRejections(writer, deps.clock);
   return {
     store,
     sql: (statement, params) => store.sql(statement, params),
-    writer,
+    writer: recorder,
     async close() {
       stopRetention();
-      await writer.close();
+      await recorder.close();
       await store.close();
     },
   };

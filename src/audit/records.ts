@@ -77,7 +77,15 @@ export function rejectionRecord(fact: RejectedFact, at: Date): AuditRecord {
   return {
     at, kind: 'rejection', task_id: orNull(fact.task_id), session_id: orNull(fact.session_id), pool_id: orNull(fact.pool_id),
     actor: orNull(fact.key_id), correlation_id: text(fact.correlation_id),
-    data: compact({ tenant: fact.tenant, accepted: false, code: fact.code, policy_label: fact.policy_label, limit: fact.limit, priority: fact.priority }),
+    data: compact({
+      tenant: fact.tenant, accepted: false, code: fact.code, policy_label: fact.policy_label, limit: fact.limit, priority: fact.priority,
+      // A coalesced row (audit/rejection-coalescer.ts): `count` refusals, each one's id in order.
+      ...(fact.repeats === undefined ? {} : {
+        count: fact.repeats.correlation_ids.length,
+        correlation_ids: fact.repeats.correlation_ids.map(text),
+        first_at: new Date(Math.trunc(fact.repeats.first_at_ms)).toISOString(),
+      }),
+    }),
   };
 }
 
