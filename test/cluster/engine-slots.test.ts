@@ -2,7 +2,7 @@
 // concurrent generations cluster-wide; the memory-backend runs are the controls that show the
 // check both reads no excess where there is none and catches the excess where it is.
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { redisBackendRefusal, startCluster, type Cluster, type ClusterOptions, type EngineSpec } from '../support/cluster.ts';
 import { engineLoad, incomplete, runLoad } from './cluster-load.ts';
 
@@ -50,9 +50,11 @@ describe('engine slots with memory-backend gateways (controls)', () => {
 });
 
 describe.skipIf(refusal !== undefined)(`engine slots with redis-backend gateways${refusal === undefined ? '' : ` — skipped, the gateway refuses the backend: ${refusal}`}`, () => {
-  it('2,000 tasks submitted to random replicas never oversubscribe any engine slot and all complete', { timeout: 55_000 }, async () => {
-    const c = await cluster({ backend: 'redis', engines: ENGINES });
-    onTestFinished(() => c.close());
+  let c: Cluster;
+  beforeAll(async () => void (c = await cluster({ backend: 'redis', engines: ENGINES })), 90_000);
+  afterAll(() => c?.close());
+
+  it('2,000 tasks submitted to random replicas never oversubscribe any engine slot and all complete', { timeout: 60_000 }, async () => {
     const outcomes = await runLoad(c, { tasks: 2_000, concurrency: 36, maxTokens: MAX_TOKENS });
     expect(outcomes).toHaveLength(2_000);
     expect(incomplete(outcomes, MAX_TOKENS)).toEqual([]);
