@@ -62,7 +62,7 @@ describe('tokens-per-minute quota with memory-backend gateways (control)', () =>
     const { admittedTokens, refusals, minutes } = await burst(c);
     expect(minutes[1], 'the burst stayed in one minute window').toBe(minutes[0]);
     expect(admittedTokens).toBeGreaterThan(TOKENS_PER_MIN * 1.01);
-    for (const r of refusals) expect(r).toMatchObject(quotaRefusal);
+    for (const r of refusals) expect(r, JSON.stringify(r)).toMatchObject(quotaRefusal);
   });
 });
 
@@ -77,6 +77,6 @@ describe.skipIf(refusal !== undefined)(`tokens-per-minute quota across redis-bac
     expect(admittedTokens).toBeGreaterThanOrEqual(TOKENS_PER_MIN * 0.99);
     expect(admittedTokens).toBeLessThanOrEqual(TOKENS_PER_MIN * 1.01);
     expect(refusals).toHaveLength(SUBMITTED - admittedTokens / MAX_TOKENS);
-    for (const r of refusals) expect(r).toMatchObject(quotaRefusal);
+    for (const r of refusals) expect(r, JSON.stringify(r)).toMatchObject(quotaRefusal);
   });
 });

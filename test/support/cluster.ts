@@ -135,7 +135,9 @@ async function gatewayConfig(opts: ClusterOptions, engines: readonly ClusterEngi
     model: MODEL,
     engine_model: ENGINE_MODEL,
     queue: { max_queued: 4096 },
-    health: { interval_ms: 500, max_backoff_ms: 2_000 },
+    // Probes patient enough that a machine loaded by other test runs never marks a fake unready.
+    timeouts: { connect_ms: 10_000 },
+    health: { interval_ms: 1_000, max_backoff_ms: 2_000, breaker_failures: 10 },
     ...opts.pool,
     replicas,
   };
