@@ -88,8 +88,10 @@ describe.skipIf(refusal !== undefined)(`replica loss in a redis-backend cluster$
     // The status and the shared audit database say the same from any survivor.
     for (const task of tasks) {
       const status = (await getJson(b, `/v1/tasks/${task.id}`)).body as { state: string; error?: { code: string } };
-      const rows = ((await getJson(b, `/v1/audit?task_id=${task.id}&kind=terminal`)).body as { rows: Array<{ data: Record<string, unknown> }> }).rows;
-      expect(rows, task.prompt).toHaveLength(1);
+      // Audit rows are committed in groups just after the events: wait for this task's.
+      const terminalRows = async () => ((await getJson(b, `/v1/audit?task_id=${task.id}&kind=terminal`)).body as { rows: Array<{ data: Record<string, unknown> }> }).rows;
+      await expect.poll(async () => (await terminalRows()).length, { timeout: 5_000 }).toBe(1);
+      const rows = await terminalRows();
       if (runningOnA.has(task.prompt)) {
         expect(status, task.prompt).toMatchObject({ state: 'failed', error: { code: 'WORKER_RESET' } });
         expect(rows[0]?.data, task.prompt).toMatchObject({ state: 'failed', error_code: 'WORKER_RESET' });
