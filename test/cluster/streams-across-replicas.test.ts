@@ -70,8 +70,11 @@ describe.skipIf(refusal !== undefined)(`streams and cancel across redis-backend 
     expect(reader.events.at(-1)).toMatchObject({ event: 'end', data: { finish_reason: 'canceled' } });
     expect(terminal(reader.events)).toHaveLength(1);
     expect(reader.events.filter((e) => e.event === 'token')).toHaveLength(atAck.tokens_out);
-    // The engine call was aborted by the replica that ran it, and nothing is appended later.
+    // The engine call was aborted by the replica that ran it (the fake itself saw the hang-up),
+    // and nothing is appended later.
     await expect.poll(() => generation?.aborted, { timeout: 5_000 }).toBe(true);
+    const seenByFake = () => c.engines.flatMap((e) => e.fake.seen).find((r) => (r.body as { prompt?: unknown } | undefined)?.prompt === prompt);
+    await expect.poll(() => seenByFake()?.aborted, { timeout: 5_000 }).toBe(true);
     await new Promise((r) => setTimeout(r, 500));
     for (const g of c.gateways) {
       const later = (await getJson(g, `/v1/tasks/${id}`)).body as { last_event_id: number; tokens_out: number };
