@@ -31,7 +31,7 @@ describe('engine slots with memory-backend gateways (controls)', () => {
   beforeEach(() => void c.engines.forEach((e) => e.meter.reset()));
 
   it('one memory-backend gateway keeps every engine within its slots: the meter reads no excess of its own', { timeout: 30_000 }, async () => {
-    const outcomes = await runLoad(c, { tasks: 300, concurrency: 24, maxTokens: MAX_TOKENS, to: c.gateways.slice(0, 1) });
+    const outcomes = await runLoad(c, { tasks: 150, concurrency: 24, maxTokens: MAX_TOKENS, to: c.gateways.slice(0, 1) });
     expect(incomplete(outcomes, MAX_TOKENS)).toEqual([]);
     const load = engineLoad(c);
     for (const e of load) expect(e.peak, JSON.stringify(e)).toBeLessThanOrEqual(e.slots);
@@ -40,7 +40,7 @@ describe('engine slots with memory-backend gateways (controls)', () => {
   });
 
   it('three memory-backend replicas oversubscribe — the check sees it', { timeout: 30_000 }, async () => {
-    const outcomes = await runLoad(c, { tasks: 400, concurrency: 36, maxTokens: MAX_TOKENS });
+    const outcomes = await runLoad(c, { tasks: 200, concurrency: 36, maxTokens: MAX_TOKENS });
     // Each replica counts the slots alone: every task still completes, but the engines are oversubscribed.
     expect(incomplete(outcomes, MAX_TOKENS)).toEqual([]);
     expect(new Set(outcomes.map((o) => o.submittedTo)).size).toBe(3);

@@ -100,7 +100,8 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 function startProcess(configPath: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const { DATABASE_URL: _db, REDIS_URL: _redis, ORCHQUEUE_REPLICA_ID: _id, ...inherited } = process.env;
+  // The config file decides; only what `env` gives on top of it may override it.
+  const { DATABASE_URL: _db, REDIS_URL: _redis, ORCHQUEUE_REPLICA_ID: _id, HOST: _host, PORT: _port, LOG_LEVEL: _level, ORCHQUEUE_CONFIG: _config, ...inherited } = process.env;
   // The compile cache (type stripping included) makes a second start of the same sources cheaper.
   const cache = { NODE_COMPILE_CACHE: join(tmpdir(), 'orchqueue-test-compile-cache') };
   const child = spawn(process.execPath, [MAIN.pathname, '--config', configPath], { cwd: ROOT, env: { ...cache, ...inherited, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
