@@ -57,10 +57,12 @@ describe.skipIf(refusal !== undefined)(`replica loss in a redis-backend cluster$
 
     await a.kill('SIGKILL');
     const killedAt = Date.now();
+    // Every client reconnects at once (through the balancer, to a survivor) from what it read.
+    await Promise.all(tasks.map((t) => t.onA.done));
+    const resumedOnB = tasks.map((t) => follow(b, t.id, t.onA.events.at(-1)?.id));
     const ends = new Map<string, ReturnType<typeof terminal>[number]>();
-    for (const task of tasks) {
-      await task.onA.done;
-      const resumed = follow(b, task.id, task.onA.events.at(-1)?.id);
+    for (const [i, task] of tasks.entries()) {
+      const resumed = resumedOnB[i] as Follower;
       expect(await resumed.done, task.prompt).toBe(true);
       const whole = [...task.onA.events, ...resumed.events];
       expect(sequenceProblem(whole), task.prompt).toBeUndefined();
