@@ -14,6 +14,7 @@ const skipped = refusal === undefined ? '' : ` — skipped, the gateway refuses 
 const LEASE_MS = 1_000;
 const MAX_TOKENS = 40;
 const TASKS = 10;
+const SLOTS = 4;
 
 describe.skipIf(refusal !== undefined)(`replica loss in a redis-backend cluster${skipped}`, () => {
   let c: Cluster;
@@ -24,7 +25,7 @@ describe.skipIf(refusal !== undefined)(`replica loss in a redis-backend cluster$
       backend: 'redis',
       leaseMs: LEASE_MS,
       // Four slots in all for ten two-second tasks: some run, the rest wait in the queue.
-      engines: [{ slots: 2, tokensPerS: 20 }, { slots: 2, tokensPerS: 20 }],
+      engines: [{ slots: SLOTS / 2, tokensPerS: 20 }, { slots: SLOTS / 2, tokensPerS: 20 }],
       config: { audit: { backend: 'postgres', fail_closed: true } },
       databaseUrl: databaseUrl(database.name),
     });
@@ -47,7 +48,8 @@ describe.skipIf(refusal !== undefined)(`replica loss in a redis-backend cluster$
       tasks.push({ id, prompt, onA: follow(a, id) });
     }
     const generations = () => c.engines.flatMap((e) => e.meter.generations);
-    // Wait until A streams tokens of its own and some tasks are still queued.
+    // Wait until every engine slot streams (nothing more can start until one ends) and A's readers get tokens.
+    await expect.poll(() => generations().filter((g) => g.closedAtMs === undefined).length, { timeout: 10_000 }).toBe(SLOTS);
     await expect.poll(() => tasks.filter((t) => t.onA.events.some((e) => e.event === 'token')).length, { timeout: 10_000 }).toBeGreaterThan(0);
     const runningOnA = new Set(generations().filter((g) => g.gateway === a.replicaId && g.closedAtMs === undefined).map((g) => g.prompt));
     const started = new Set(generations().map((g) => g.prompt));
