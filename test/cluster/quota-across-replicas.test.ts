@@ -36,7 +36,7 @@ async function awayFromMinuteEnd(seconds: number): Promise<number> {
 
 /** Submits `SUBMITTED` detached tasks to random gateways; the admitted token total and the refusals. */
 async function burst(c: Cluster): Promise<{ admittedTokens: number; refusals: unknown[]; minutes: number[] }> {
-  const minute = await awayFromMinuteEnd(25);
+  const minute = await awayFromMinuteEnd(20);
   let admitted = 0;
   const refusals: unknown[] = [];
   let next = 0;
