@@ -162,6 +162,36 @@ describe('audit chains on one server Postgres', () => {
     }
   });
 
+  it('closes at start only its own chain\'s open tasks, and counts a survivor\'s row in another chain as their end', async () => {
+    const lost = await openPgStore({ connectionString: url, chain: 'gw-lost' });
+    const survivor = await openPgStore({ connectionString: url, chain: 'gw-survivor' });
+    const lostWriter = await AuditWriter.start(OPTIONS, { store: lost, logger: recordingLogger() });
+    const survivorWriter = await AuditWriter.start(OPTIONS, { store: survivor, logger: recordingLogger() });
+    try {
+      await lostWriter.commitAdmission(admittedFact('lost-1'));
+      await lostWriter.commitAdmission(admittedFact('lost-2'));
+      await survivorWriter.commitAdmission(admittedFact('own-1'));
+      await lostWriter.close();
+      // The survivor sees only its own open task; the lost replica's are not its to close at start.
+      expect((await survivor.openAdmissions(0, 10)).map((open) => open.task_id)).toEqual(['own-1']);
+      const [open] = await lost.openAdmissions(0, 1);
+      survivorWriter.abandoned(open!, 'gw-lost');
+      await survivorWriter.flush();
+      const [row] = await survivor.query({ task_id: 'lost-1', kind: 'terminal', limit: 10 });
+      expect(row).toMatchObject({
+        chain: 'gw-survivor', actor: 'system:replica_lost',
+        data: { state: 'abandoned', cause: 'replica_lost', lost_replica: 'gw-lost', admission_seq: 1 },
+      });
+      // The lost replica, restarted, finds only the task nobody ended.
+      expect((await lost.openAdmissions(0, 10)).map((open) => open.task_id)).toEqual(['lost-2']);
+      expect(await survivor.verify()).toMatchObject({ ok: true, rows: 4, chains: [{ chain: 'gw-lost', rows: 2 }, { chain: 'gw-survivor', rows: 2 }] });
+    } finally {
+      await survivorWriter.close();
+      await lost.close();
+      await survivor.close();
+    }
+  });
+
   it('refuses a second gateway process on the same chain at start, naming the chain and what to do, and lets another chain start', async () => {
     const config: AuditConfig = {
       backend: 'postgres', database_url: url, data_dir: 'memory://', fail_closed: true, batch_max_rows: 16, batch_max_ms: 1,
