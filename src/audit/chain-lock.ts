@@ -44,6 +44,8 @@ async function tryLock(options: ChainLockOptions): Promise<pg.Client | null> {
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,
     application_name: 'orchqueue-audit-chain-lock',
   });
+  // Until watch() takes over, an 'error' from the idle connection must not end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     const result = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1), hashtext($2)) AS locked', [LOCK_CLASS, options.chain]);
@@ -66,42 +68,43 @@ export async function acquireChainLock(options: ChainLockOptions): Promise<Chain
   if (first === null) throw new AuditChainInUseError(chainInUseMessage(options.chain));
   let client: pg.Client | null = first;
   let released = false;
+  let takenReported = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const relock = (): void => {
-    timer = undefined;
-    if (released) return;
-    tryLock(options).then(
-      (next) => {
-        if (released) return void next?.end().catch(() => undefined);
-        if (next === null) {
-          options.onTaken?.();
-        } else {
-          watch(next);
-          options.onRelocked?.();
-          return;
-        }
-        timer = setTimeout(relock, RELOCK_INTERVAL_MS);
-        timer.unref();
-      },
-      () => {
-        timer = setTimeout(relock, RELOCK_INTERVAL_MS);
-        timer.unref();
-      },
-    );
+  const retryLater = (): void => {
+    timer = setTimeout(relock, RELOCK_INTERVAL_MS);
+    timer.unref();
   };
 
-  const watch = (held: pg.Client): void => {
+  function relock(): void {
+    timer = undefined;
+    if (released) return;
+    tryLock(options).then((next) => {
+      if (released) return void next?.end().catch(() => undefined);
+      if (next !== null) {
+        takenReported = false;
+        watch(next);
+        options.onRelocked?.();
+        return;
+      }
+      // Reported once per loss, not at every retry.
+      if (!takenReported) options.onTaken?.();
+      takenReported = true;
+      retryLater();
+    }, retryLater);
+  }
+
+  function watch(held: pg.Client): void {
     client = held;
-    // An idle client losing its connection emits 'error'; unhandled, it would end the process.
-    held.once('error', (error) => {
+    // A client losing its connection emits 'error' (possibly more than once); unhandled, one would end the process.
+    held.on('error', (error) => {
       if (released || client !== held) return;
       client = null;
       options.onLost?.(error);
       held.end().catch(() => undefined);
       relock();
     });
-  };
+  }
   watch(first);
 
   return {

@@ -5,7 +5,7 @@
 
 import { PGlite } from '@electric-sql/pglite';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditChainInUseError } from '../../src/audit/chain-lock.ts';
+import { acquireChainLock, AuditChainInUseError } from '../../src/audit/chain-lock.ts';
 import { createAudit } from '../../src/audit/create-audit.ts';
 import { chainRecords } from '../../src/audit/hash-chain.ts';
 import { migrate, readMigrations } from '../../src/audit/migrate.ts';
@@ -19,7 +19,7 @@ import { AuditWriter } from '../../src/audit/writer.ts';
 import type { AuditConfig } from '../../src/config/schema.ts';
 import type { Clock } from '../../src/core/ports.ts';
 import { loadChainV1 } from '../support/audit-chain-v1.ts';
-import { admittedFact, createTestDatabase, databaseUrl, recordingLogger, terminalFact } from './audit-backends.ts';
+import { adminQuery, admittedFact, createTestDatabase, databaseUrl, recordingLogger, terminalFact, until } from './audit-backends.ts';
 
 const OPTIONS = { batch_max_rows: 16, batch_max_ms: 1, buffer_max_rows: 10_000, fail_closed: true };
 const DAY_MS = 86_400_000;
@@ -210,6 +210,23 @@ describe('audit chains on one server Postgres', () => {
     // Once the first has closed, the chain is free again.
     const again = await createAudit(config, { logger: recordingLogger(), env: {} });
     await again.close();
+  });
+  it('takes the chain\'s lock again after its connection is killed, and still refuses a second writer', async () => {
+    const events: string[] = [];
+    const lock = await acquireChainLock({
+      connectionString: url, chain: 'gw-a',
+      onLost: () => events.push('lost'), onRelocked: () => events.push('relocked'), onTaken: () => events.push('taken'),
+    });
+    try {
+      await adminQuery(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${database.name}' AND application_name = 'orchqueue-audit-chain-lock'`);
+      await until(() => events.includes('relocked'), 15_000);
+      expect(events).toEqual(['lost', 'relocked']);
+      await expect(acquireChainLock({ connectionString: url, chain: 'gw-a' })).rejects.toBeInstanceOf(AuditChainInUseError);
+    } finally {
+      await lock.release();
+    }
+    const next = await acquireChainLock({ connectionString: url, chain: 'gw-a' });
+    await next.release();
   });
 });
 
