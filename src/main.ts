@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { adminRoutes } from './api/admin/routes.ts';
 import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
+import { auditChainOf } from './audit/audit-chain.ts';
 import { createAudit, type Audit } from './audit/create-audit.ts';
 import { reconcileAbandoned } from './audit/reconcile-abandoned.ts';
 import { noopRecorder } from './audit/recorder.ts';
@@ -86,7 +87,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
   // 2. The record: audit store and its writer (the admission commit point), tracing.
-  const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
+  const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env, chain: auditChainOf(config.state) });
   await reconcileAbandoned(audit, logger);
   const recorder = opts.recorder ?? (audit as Audit).writer;
   // Tenants and keys live in the audit database (in memory with audit off), ORCH-1203.
