@@ -8,7 +8,6 @@ import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { SseDecoder } from '../../transport/sse-stream.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
 import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
-import { LITERAL, shapeReader } from '../../transport/json-scan.ts';
 import { readErrorPayload, unwrapErrorBody } from '../openai-compat/error-body.ts';
 
 type EndEvent = Extract<CanonicalEvent, { type: 'end' }>;
@@ -44,17 +43,6 @@ export function endEventOf(final: JsonRecord): EndEvent {
   return end;
 }
 
-/**
- * A plain partial event's `content`, read without JSON.parse (issue 14): an object with a
- * string `content`, `stop` absent or false and no error envelope's members; undefined for any
- * other chunk, which takes JSON.parse below.
- */
-const readPartialContent = shapeReader({
-  required: { name: 'content' },
-  fixed: { stop: LITERAL.false },
-  forbidden: ['error', 'object'],
-});
-
 export class LlamacppStreamDecoder implements SseDecoder<CanonicalEvent> {
   complete = false;
   /** Token events produced so far. */
@@ -63,14 +51,6 @@ export class LlamacppStreamDecoder implements SseDecoder<CanonicalEvent> {
   push(msg: SseMessage, out: CanonicalEvent[]): InBandError | undefined {
     // Not sent by /completion, but harmless if a build ever adds it.
     if (msg.data === '[DONE]') return undefined;
-    const scanned = msg.event === 'error' ? undefined : readPartialContent(msg.data);
-    if (scanned !== undefined) {
-      if (scanned.length > 0) {
-        out.push({ type: 'token', text: scanned });
-        this.tokens++;
-      }
-      return undefined;
-    }
     const value = parseJson(msg.data);
     if (msg.event === 'error') return readErrorPayload(value);
     const error = unwrapErrorBody(value);

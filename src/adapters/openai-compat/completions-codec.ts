@@ -8,7 +8,6 @@ import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { SseDecoder } from '../../transport/sse-stream.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
 import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
-import { LITERAL, shapeReader, stringOtherThan } from '../../transport/json-scan.ts';
 import { unwrapErrorBody } from './error-body.ts';
 
 export interface CompletionsBody {
@@ -87,21 +86,6 @@ const FINISH: Record<string, EndEvent['finishReason'] | 'failed'> = {
   error: 'failed',
 };
 
-/**
- * A plain text chunk's `choices[0].text`, read without JSON.parse (issue 14): one choice with
- * index 0 (or none), a string `text`, no finish reason, no logprobs, no usage and no error
- * envelope; undefined for any other chunk (the finish, usage and error chunks), which takes
- * JSON.parse in `push`.
- */
-const readPlainText = shapeReader({
-  required: {
-    name: 'choices',
-    singleArray: { required: { name: 'text' }, fixed: { index: LITERAL.zero, finish_reason: LITERAL.null, logprobs: LITERAL.null } },
-  },
-  fixed: { usage: LITERAL.null, object: stringOtherThan('error') },
-  forbidden: ['error'],
-});
-
 export class CompletionsStreamDecoder implements SseDecoder<CanonicalEvent> {
   complete = false;
   /** Token events produced so far (decides WORKER_RESET vs. an early, classifiable error). */
@@ -114,14 +98,6 @@ export class CompletionsStreamDecoder implements SseDecoder<CanonicalEvent> {
       this.complete = true;
       if (this.finishReason === undefined) return { message: 'stream terminated without a finish reason' };
       out.push(this.endEvent());
-      return undefined;
-    }
-    const plain = msg.event === 'error' ? undefined : readPlainText(msg.data);
-    if (plain !== undefined) {
-      if (plain.length > 0) {
-        out.push({ type: 'token', text: plain });
-        this.tokens++;
-      }
       return undefined;
     }
     const chunk = parseJson(msg.data);

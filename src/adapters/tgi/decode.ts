@@ -6,7 +6,6 @@ import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { SseDecoder } from '../../transport/sse-stream.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
 import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
-import { LITERAL, shapeReader } from '../../transport/json-scan.ts';
 import type { CanonicalEvent, EngineProps } from '../contract.ts';
 
 type EndEvent = Extract<CanonicalEvent, { type: 'end' }>;
@@ -20,20 +19,8 @@ export type TgiDecoded =
 
 const IGNORE: TgiDecoded = { kind: 'ignore' };
 
-/**
- * A plain token event's `token.text`, read without JSON.parse (issue 14): a token that is not
- * special, no `generated_text` (which marks the final event) and no error; undefined for any
- * other event, which takes JSON.parse.
- */
-const readPlainToken = shapeReader({
-  required: { name: 'token', object: { required: { name: 'text' }, fixed: { special: LITERAL.false } } },
-  fixed: { generated_text: LITERAL.null, error: LITERAL.null },
-});
-
 export function decodeTgiMessage(msg: SseMessage): TgiDecoded {
   if ((msg.event !== undefined && msg.event !== 'message') || msg.data.length === 0) return IGNORE;
-  const plain = readPlainToken(msg.data);
-  if (plain !== undefined) return plain.length > 0 ? { kind: 'token', text: plain } : IGNORE;
   const value = parseJson(msg.data);
   if (!isRecord(value)) return { kind: 'error', error: { type: 'unreadable_event', message: msg.data } };
   if (value['error'] !== undefined && value['error'] !== null) {
