@@ -45,4 +45,16 @@ describe('SseParser', () => {
       { event: 'error', data: '{"code":500}', id: undefined, retry: undefined },
     ]);
   });
+
+  it('reads field names exactly, lines without a colon as empty values, and only one leading space', () => {
+    const text =
+      'data\nevent\nretry: 15\nid: 7\n\n' + // names alone: empty data and event
+      'dat: no\ndatax: no\nevents: no\ndata:  two spaces\ndata:a:b: c\n\n' +
+      'idx\ndata: after a colon-less line\nretry: 1x\nid: a\u0000b\n\n';
+    expect(parseAll([new TextEncoder().encode(text)])).toEqual([
+      { event: '', data: '', id: '7', retry: 15 },
+      { event: undefined, data: ' two spaces\na:b: c', id: undefined, retry: undefined },
+      { event: undefined, data: 'after a colon-less line', id: undefined, retry: undefined },
+    ]);
+  });
 });

@@ -13,6 +13,11 @@ export interface SseMessage {
   retry: number | undefined;
 }
 
+/** True when the field name `text[start, start + length)` is `name`. */
+function fieldIs(text: string, start: number, length: number, name: string): boolean {
+  return length === name.length && text.startsWith(name, start);
+}
+
 export class SseParser {
   private readonly decoder = new TextDecoder('utf-8');
   private buffer = '';
@@ -38,7 +43,7 @@ export class SseParser {
     for (let i = 0; i < this.buffer.length; i++) {
       const ch = this.buffer.charCodeAt(i);
       if (ch !== 10 && ch !== 13) continue;
-      this.line(this.buffer.slice(start, i), out);
+      this.line(this.buffer, start, i, out);
       if (ch === 13) {
         if (i + 1 === this.buffer.length) this.pendingCr = true;
         else if (this.buffer.charCodeAt(i + 1) === 10) i++;
@@ -59,8 +64,9 @@ export class SseParser {
     this.data = this.data === undefined ? value : `${this.data}\n${value}`;
   }
 
-  private line(line: string, out: SseMessage[]): void {
-    if (line.length === 0) {
+  /** Interprets the line `text[start, end)`; read in place, so only a field's value is copied. */
+  private line(text: string, start: number, end: number, out: SseMessage[]): void {
+    if (start === end) {
       if (this.sawField && (this.data !== undefined || this.event !== undefined || this.id !== undefined)) {
         out.push({ event: this.event, data: this.data ?? '', id: this.id, retry: this.retry });
       }
@@ -71,32 +77,27 @@ export class SseParser {
       this.sawField = false;
       return;
     }
-    if (line.charCodeAt(0) === 58) return; // ":" comment / keep-alive
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.charCodeAt(0) === 32) value = value.slice(1);
+    if (text.charCodeAt(start) === 58) return; // ":" comment / keep-alive
+    let colon = text.indexOf(':', start);
+    if (colon === -1 || colon > end) colon = end;
+    let valueStart = colon + 1;
+    if (valueStart < end && text.charCodeAt(valueStart) === 32) valueStart++;
+    const value = valueStart < end ? text.slice(valueStart, end) : '';
+    const fieldLength = colon - start;
     this.sawField = true;
-    switch (field) {
-      case 'data':
-        this.addData(value);
-        break;
-      case 'event':
-        this.event = value;
-        break;
-      case 'id':
-        if (!value.includes('\0')) this.id = value;
-        break;
-      case 'retry':
-        if (/^\d+$/.test(value)) this.retry = Number(value);
-        break;
-      default:
-        // Unknown fields are ignored (spec), but llama.cpp's older builds send `error: {...}`;
-        // surface it as an event named after the field so adapters can read it.
-        if (field === 'error') {
-          this.event = 'error';
-          this.addData(value);
-        }
+    if (fieldIs(text, start, fieldLength, 'data')) {
+      this.addData(value);
+    } else if (fieldIs(text, start, fieldLength, 'event')) {
+      this.event = value;
+    } else if (fieldIs(text, start, fieldLength, 'id')) {
+      if (!value.includes('\0')) this.id = value;
+    } else if (fieldIs(text, start, fieldLength, 'retry')) {
+      if (/^\d+$/.test(value)) this.retry = Number(value);
+    } else if (fieldIs(text, start, fieldLength, 'error')) {
+      // Unknown fields are ignored (spec), but llama.cpp's older builds send `error: {...}`;
+      // surface it as an event named after the field so adapters can read it.
+      this.event = 'error';
+      this.addData(value);
     }
   }
 }

@@ -12,6 +12,15 @@ describe('TaskEventLog', () => {
     expect(frames).toEqual(['id: 1\nevent: token\ndata: {"t":"hé","i":0}\n\n']);
   });
 
+  it('writes each token frame exactly as JSON.stringify of its data would, whatever the text', () => {
+    const texts = ['', ' the', ' café 日本', ' 🙂', 'say "hi"', 'back\\slash', 'line\nbreak\ttab', '\u0000\u001f\u007f', '\u2028\u2029', 'lone \ud83d', '\ude42 low', '</script>'];
+    const log = new TaskEventLog();
+    texts.forEach((t, i) => log.append('token', { t, i }));
+    const frames: string[] = [];
+    log.follow(0, (frame) => frames.push(frame));
+    expect(frames).toEqual(texts.map((t, i) => `id: ${i + 1}\nevent: token\ndata: ${JSON.stringify({ t, i })}\n\n`));
+  });
+
   // ORCH-0403
   it('replays only events after the given seq, then delivers live ones in order', () => {
     const log = new TaskEventLog();

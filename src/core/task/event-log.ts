@@ -4,7 +4,7 @@
 // log refuses further appends: that is what makes "no token after the cancel ack" hold.
 
 import type { EventLog, LogListener } from '../state-ports.ts';
-import type { EventDataOf, TaskEvent, TaskEventName } from './events.ts';
+import type { EventDataOf, TaskEvent, TaskEventName, TokenData } from './events.ts';
 
 export type { LogListener } from '../state-ports.ts';
 
@@ -16,6 +16,20 @@ export type { LogListener } from '../state-ports.ts';
  * 1.45× the bytes it names; event-log.test.ts measures it).
  */
 const EVENT_OVERHEAD_BYTES = 192;
+
+/** Text JSON.stringify writes as it is: no quote, backslash, control character or surrogate. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
+const VERBATIM_JSON_TEXT = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/**
+ * A token event's frame, byte for byte what the generic template makes of `{ t, i }` (the
+ * order Task.token builds it in), without JSON.stringify of the object (issue 14: one per
+ * token). Text that needs no escaping is quoted as it is; other text goes to JSON.stringify.
+ */
+function tokenFrame(seq: number, data: TokenData): string {
+  const text = VERBATIM_JSON_TEXT.test(data.t) ? `"${data.t}"` : JSON.stringify(data.t);
+  return `id: ${seq}\nevent: token\ndata: {"t":${text},"i":${data.i}}\n\n`;
+}
 
 /** The in-memory EventLog: the embedded default of the event-log port. */
 export class TaskEventLog implements EventLog {
@@ -54,7 +68,10 @@ export class TaskEventLog implements EventLog {
     if (this.terminalEvent) return 0;
     const seq = this.events.length + 1;
     const entry = { seq, event, data } as TaskEvent; // the generic pair is exactly one union member
-    const frame = `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    const frame =
+      entry.event === 'token' && Number.isSafeInteger(entry.data.i)
+        ? tokenFrame(seq, entry.data)
+        : `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
     this.events.push(entry);
     this.frames.push(frame);
     this.byteCount += 2 * frame.length + EVENT_OVERHEAD_BYTES;
