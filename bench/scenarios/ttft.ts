@@ -3,6 +3,7 @@
 // direct → proxy → gateway (defaults: audit on PGlite) → gateway with audit on server Postgres
 // (order rotated every round) so drift hits every path alike.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Pool } from 'undici';
 import { AUDIT_OFF, auditOnPostgres, gatewayConfig, poolConfig } from '../gateway-config.ts';
 import { clientPool, promptOf, type PathTarget } from '../paths.ts';
@@ -18,6 +19,11 @@ const GATEWAY_POSTGRES = 'gateway (audit on Postgres)';
 const GATEWAY_OFF = 'gateway (audit off)';
 /** The measured requests are split in this many consecutive blocks for the verdict. */
 const BLOCKS = 4;
+/**
+ * A pause after each request, longer than the audit writer's linger (5 ms): a gateway's trailing
+ * rows (placement, terminal) commit in it instead of during the next path's request.
+ */
+const PAUSE_MS = 10;
 
 interface PathRun {
   target: PathTarget;
@@ -96,7 +102,10 @@ export const ttftScenario: Scenario = {
       ctx.log(`ttft: ${warmup} warm-up + ${requests} measured requests per path, interleaved`);
       const deadline = performance.now() + 90_000;
       for (let i = 0; i < warmup + requests && performance.now() < deadline; i++) {
-        for (const run of rotated(runs, i)) await once(run, i, i >= warmup);
+        for (const run of rotated(runs, i)) {
+          await once(run, i, i >= warmup);
+          await sleep(PAUSE_MS);
+        }
       }
     } finally {
       await Promise.all(runs.map((r) => r.pool.close()));
@@ -117,6 +126,7 @@ export const ttftScenario: Scenario = {
       `"${GATEWAY}" runs the shipped defaults (audit on the embedded PGlite, fail_closed: admission waits for its row's commit); "${GATEWAY_POSTGRES}" is the same with audit on server Postgres (a throwaway database on 127.0.0.1:5432).`,
       `"${GATEWAY_OFF}" is an extra row: the same gateway without the audit trail, what the hop itself adds.`,
       'With the audit on, the engine call starts while the admission row commits and the first token waits for the commit: an audit arm adds max(commit, engine first token), so with this zero-delay simulator its floor is the store\'s commit latency (on Postgres one WAL flush; `pg_test_fsync` shows what the disk allows).',
+      `Each request is followed by a ${PAUSE_MS} ms pause, so the rows a gateway commits after a task (placement, terminal; the writer lingers 5 ms) do not land during the next path's request.`,
       'Issue 14 targets: the gateway adds at most twice what the bare proxy adds, judged per block of consecutive requests (a block where the proxy added nothing measurable is left out).',
     ];
     if (postgresWhy !== undefined) notes.push(`No server Postgres arm: ${postgresWhy}.`);
