@@ -21,6 +21,8 @@ export interface StateKeys {
   idempotency(key: string): string;
   /** Which replica owns a task, and its pool (hash `owner`, `pool`): the task registry. */
   owner(taskId: string): string;
+  /** What another replica needs to run a task (JSON: submission, owner, plan), written with its admission. */
+  spec(taskId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
@@ -72,6 +74,7 @@ export function stateKeys(prefix: string): StateKeys {
     quota: (subject) => `${prefix}{quota:${subject}}`,
     idempotency: (key) => `${prefix}{idem:${key}}`,
     owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
+    spec: (taskId) => `${prefix}{task:${taskId}}:spec`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
   };

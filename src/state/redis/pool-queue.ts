@@ -12,7 +12,7 @@ import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
 import { ADMIT, ADMIT_HEADER, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
-import { defineScript, type Script, type ScriptArg } from './script.ts';
+import { defineScript, pipelineScript, type Script, type ScriptArg } from './script.ts';
 import type { SessionDefaults } from './session-store.ts';
 
 export interface PoolPolicy {
@@ -89,6 +89,7 @@ export interface Actual {
 }
 
 const UNLIMITED = -1;
+const ADMIT_NAME = 'orchqueueAdmit';
 /** server.retention_ms's default. */
 const DEFAULT_RETENTION_MS = 300_000;
 
@@ -127,7 +128,7 @@ export class RedisPoolQueue {
     this.#ownerKeyParts = [head, tail];
     this.#poolKeys = opts.keys.pool(opts.poolId);
     this.#base = POOL_KEYS.map((name) => this.#poolKeys[name]);
-    this.#admit = defineScript(opts.redis, 'orchqueueAdmit', undefined, ADMIT);
+    this.#admit = defineScript(opts.redis, ADMIT_NAME, undefined, ADMIT);
     this.#claim = defineScript(opts.redis, 'orchqueueClaim', POOL_KEYS.length, CLAIM);
     this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length + 1, RELEASE);
     this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length + 1, WITHDRAW);
@@ -150,8 +151,12 @@ export class RedisPoolQueue {
     await this.#run('tenant weight', () => this.#redis.hset(`${this.#poolKeys.turns}:weights`, tenant, weight));
   }
 
-  /** Idempotency check + quota check-and-reserve on every subject + the offer: one round trip. */
-  async admit(req: AdmitRequest, policy: PoolPolicy): Promise<AdmitResult> {
+  /**
+   * Idempotency check + quota check-and-reserve on every subject + the offer: one round trip.
+   * `alongside` is written in the same round trip, before the script runs (the task's spec,
+   * which the replica that claims it reads).
+   */
+  async admit(req: AdmitRequest, policy: PoolPolicy, alongside?: { key: string; value: string; ttlMs: number }): Promise<AdmitResult> {
     const idem = req.idempotency;
     const args: ScriptArg[] = [
       req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
@@ -174,7 +179,7 @@ export class RedisPoolQueue {
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
-    const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
+    const reply = (await this.#run('admit', () => (alongside === undefined ? this.#admit(keys, args) : this.#admitWith(alongside, keys, args)))) as Array<string | number>;
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
     switch (reply[0]) {
       case 'queued':
@@ -203,6 +208,14 @@ export class RedisPoolQueue {
       default:
         throw new Error(`admit script answered ${String(reply[0])}`);
     }
+  }
+
+  async #admitWith(alongside: { key: string; value: string; ttlMs: number }, keys: string[], args: ScriptArg[]): Promise<unknown> {
+    const pipeline = this.#redis.pipeline().set(alongside.key, alongside.value, 'PX', alongside.ttlMs);
+    pipelineScript(pipeline, ADMIT_NAME, keys, args, false);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    return replies[1]?.[1];
   }
 
   /** Takes the next task by the class round robin onto the first candidate engine replica with a free slot. */

@@ -1,0 +1,548 @@
+// The task service of one replica in a cluster (state.backend redis). Admission keeps core's
+// pure `admit` for validation, routing and prediction, then takes ONE Redis round trip for the
+// shared part (the task's spec written + the admit script: task_id, quotas, queue room,
+// enqueue, registry, position), then the audit commit point as in memory. Dispatch runs only
+// what this replica claimed (the claim script counts engine slots once cluster-wide); a claimed
+// task becomes a local Task pinned to the engine replica the script chose, its events written
+// behind to the task's Redis Stream. Release settles the slot and the quota when it ends.
+// The memory backend never builds this class: its path is TaskService alone.
+
+import type { Pool } from '../../pool/pool.ts';
+import { admit } from '../../core/admission/admit.ts';
+import { fingerprint } from '../../core/admission/idempotency.ts';
+import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
+import type { AdmittedFact } from '../../core/observer.ts';
+import type { IdempotencyStore } from '../../core/state-ports.ts';
+import type { AdmitResult, AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
+import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
+import { admissionSnapshot } from '../admission.ts';
+import type { RemoteCancel, Served, TaskDesk } from '../streamed-task.ts';
+import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from '../task.ts';
+import { priceOf } from '../task-price.ts';
+import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey, TaskService, withTimeout, type TaskServiceDeps } from '../task-service.ts';
+import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
+import { MirroredEventLog } from './mirrored-event-log.ts';
+import { RemoteTask } from './remote-task.ts';
+import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
+
+export interface ClusterTaskServiceDeps extends Omit<TaskServiceDeps, 'idempotency' | 'quotas'> {
+  cluster: ClusterState;
+  /** The quota subjects of a caller with their limits and, with a budget, the period holding `now`. */
+  subjectsOf(owner: TaskOwner, now: number): AdmitSubject[];
+  /** A tenant's fairness weight (integer >= 1). */
+  weightOf(tenant: string): number;
+}
+
+/** The in-memory index is never consulted: the admit script checks task_ids cluster-wide. */
+const NOT_IN_MEMORY: IdempotencyStore = { check: () => ({ kind: 'new' }), remember: () => undefined, forget: () => undefined };
+
+type ClaimLoop = { running: Promise<void> | undefined; again: boolean };
+
+export class ClusterTaskService extends TaskService {
+  readonly #cluster: ClusterState;
+  readonly #subjectsOf: ClusterTaskServiceDeps['subjectsOf'];
+  readonly #weightOf: ClusterTaskServiceDeps['weightOf'];
+  /** Tasks this replica claimed and has not released: their shared queue. */
+  readonly #claimed = new Map<string, RedisPoolQueue>();
+  readonly #claims = new Map<string, ClaimLoop>();
+  /** Slots published per `<pool>\n<engine replica>`, so only changes are written. */
+  readonly #published = new Map<string, number>();
+  /** Releases that failed (Redis gone): retried when the connection is back. */
+  readonly #unreleased = new Map<string, () => Promise<unknown>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #admitting = true;
+
+  constructor(deps: ClusterTaskServiceDeps) {
+    super({ ...deps, idempotency: NOT_IN_MEMORY });
+    this.#cluster = deps.cluster;
+    this.#subjectsOf = deps.subjectsOf;
+    this.#weightOf = deps.weightOf;
+    deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
+    deps.cluster.redis.on('ready', () => this.#retryReleases());
+  }
+
+  get replicaId(): string {
+    return this.#cluster.replicaId;
+  }
+
+  /** Whether this replica admits and claims (false after its lease was lost, until it rejoins). */
+  get admitting(): boolean {
+    return this.#admitting;
+  }
+
+  set admitting(value: boolean) {
+    this.#admitting = value;
+    if (value) this.claimAll();
+  }
+
+  /** Claims in every pool (after a rejoin or a takeover put work back in reach). */
+  claimAll(): void {
+    for (const pool of this.deps.pools.list()) void this.claim(pool);
+  }
+
+  /** Publishes every pool's engine capacity and subscribes to the pools' wake-ups. */
+  async start(): Promise<void> {
+    const { subscriber } = this.#cluster;
+    const byChannel = new Map<string, string>();
+    for (const [poolId, queue] of this.#cluster.queues) byChannel.set(queue.wakeChannel, poolId);
+    subscriber.on('message', (channel: string) => {
+      const poolId = byChannel.get(channel);
+      const pool = poolId === undefined ? undefined : this.deps.pools.get(poolId);
+      if (pool) void this.claim(pool);
+    });
+    try {
+      await subscriber.subscribe(...byChannel.keys());
+    } catch (error) {
+      throw unavailable('wake subscribe', error);
+    }
+    await Promise.all(this.deps.pools.list().map((pool) => this.#publishCapacity(pool)));
+  }
+
+  /** The routes' view of this service: submissions go through the shared admission. */
+  desk(): TaskDesk {
+    return {
+      submit: (req, correlationId, owner) => this.submitShared(req, correlationId, owner),
+      get: (id) => this.get(id),
+      cancel: (id, reason = 'client') => {
+        const local = this.cancel(id, reason);
+        // A dialect client gone from a task another replica runs: cancel it there.
+        if (local === undefined && !this.tasks.has(id)) void this.cancelAnywhere(id, reason);
+        return local;
+      },
+      chatCapabilities: (model) => this.chatCapabilities(model),
+      remote: {
+        locate: (id) => this.locate(id),
+        cancel: (id, reason) => this.cancelAnywhere(id, reason),
+      },
+    };
+  }
+
+  /** The memory admission must not run on a cluster replica: everything goes through submitShared. */
+  protected override async admit(): Promise<never> {
+    throw new Error('ClusterTaskService: use submitShared (the desk), not submit');
+  }
+
+  async submitShared(req: TaskSubmission, correlationId: string, owner: TaskOwner = ANONYMOUS_OWNER): Promise<Result<Served>> {
+    let outcome: Result<Served>;
+    try {
+      outcome = await this.#admitShared(req, correlationId, owner);
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+      outcome = fail(toOrchError(error));
+    }
+    if (!outcome.ok) this.refused(req, correlationId, owner, outcome.error);
+    return outcome;
+  }
+
+  async #admitShared(req: TaskSubmission, correlationId: string, owner: TaskOwner): Promise<Result<Served>> {
+    const { deps } = this;
+    // Sessions need the session store on Redis in the sessions routes too: not wired yet.
+    if (req.session_id !== undefined) return fail(orchError('INVALID_PARAMS', 'sessions are not available with state.backend redis yet', { field: 'session_id' }));
+    if (!this.#admitting) throw new StateError('STATE_UNAVAILABLE', 'this replica lost its lease and is rejoining', { retryAfterMs: 1_000 });
+    const digest = req.task_id !== undefined ? fingerprint(req) : '';
+    const snapshot = admissionSnapshot(req, digest, {
+      config: deps.config,
+      pools: deps.pools,
+      sessions: deps.sessions,
+      idempotency: NOT_IN_MEMORY,
+      holds: () => false,
+      auditAccepting: () => deps.recorder.accepting(),
+    });
+    const decided = admit(snapshot, req);
+    if (!decided.ok) return decided;
+    // The in-memory index never replays: the admit script does.
+    if (decided.value.kind !== 'admit') throw new Error('replay from an index that holds nothing');
+    const { plan } = decided.value;
+    const pool = deps.pools.get(plan.poolId) as Pool<Task>;
+    const now = deps.clock.now();
+    const spec: TaskSpec = {
+      id: req.task_id ?? deps.ids.uuid(),
+      submission: req,
+      owner,
+      correlationId,
+      poolId: pool.id,
+      job: plan.job,
+      promptTokens: plan.promptTokens,
+      ...(plan.affinity ? { affinity: plan.affinity } : {}),
+      createdAt: now,
+      admittedBy: this.replicaId,
+    };
+    const queue = this.#cluster.queueOf(pool.id);
+    const budgetTokens = plan.promptTokens + req.max_tokens;
+    const result = await queue.admit(
+      {
+        taskId: spec.id,
+        priority: req.priority ?? 'interactive',
+        tenant: owner.tenant,
+        tenantWeight: this.#weightOf(owner.tenant),
+        ...(req.task_id !== undefined ? { idempotency: { key: idempotencyKey(owner.tenant, req.task_id), digest, ttlMs: this.#cluster.idempotency.ttlMs } } : {}),
+        admittedBy: this.replicaId,
+        maxTokens: req.max_tokens,
+        budgetTokens,
+        budgetCost: (budgetTokens * pool.config.cost_per_1k_tokens) / 1000,
+        subjects: this.#subjectsOf(owner, now),
+      },
+      policyOf(pool),
+      { key: this.#cluster.keys.spec(spec.id), value: JSON.stringify(spec), ttlMs: TASK_BACKSTOP_MS },
+    );
+    if (result.kind === 'replay') return this.#replay(result.answer, owner);
+    if (result.kind !== 'queued') return fail(refusalOf(result, req, pool));
+    if (result.evicted !== undefined) this.#track(this.#endEvicted(result.evicted, pool));
+    const answer: TaskAccepted = {
+      task_id: spec.id,
+      queue_position: result.position,
+      predicted_start_ms: finiteMs(plan.predictedStartMs),
+      backoff_ms: finiteMs(plan.predictedStartMs),
+      streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` },
+    };
+    const fact: AdmittedFact = {
+      ...specFacts(spec),
+      queue_position: answer.queue_position,
+      predicted_start_ms: answer.predicted_start_ms,
+      policy_label: pool.config.queue.policy,
+      model: req.model,
+      ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
+    };
+    const refusal = await this.#commit(spec, fact, queue);
+    if (refusal) return fail(refusal);
+    deps.observer.admitted?.(fact);
+    if (req.task_id !== undefined) {
+      this.#track(this.#cluster.idempotency.remember(idempotencyKey(owner.tenant, req.task_id), digest, answer).catch((error: unknown) => {
+        deps.logger.warn({ err: String(error), task_id: spec.id }, 'task_id answer not remembered; a retry gets 409 instead of the replay');
+      }));
+    }
+    // Local execution keeps the first token local: claim at once (the head may be another task).
+    await this.claim(pool);
+    return ok({ task: this.tasks.get(spec.id) ?? this.#remoteView(spec, 'queued'), answer, replay: false });
+  }
+
+  /**
+   * The commit point, as in memory: the row is committed before anything of the task reaches a
+   * client. A refused commit (audit.fail_closed) withdraws the task from the shared queue, or
+   * cancels it where it already runs.
+   */
+  async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue): Promise<OrchError | undefined> {
+    const { deps } = this;
+    const committed = deps.recorder.commitAdmission(fact);
+    try {
+      await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
+      return undefined;
+    } catch (err) {
+      if (!deps.config.audit.fail_closed) {
+        deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
+        return undefined;
+      }
+      const closeRow = () => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
+      committed.then(closeRow, () => {});
+      const withdrawn = await queue.withdraw(spec.id, this.replicaId).catch(() => false);
+      // Claimed meanwhile (here or elsewhere): cancel it where it runs.
+      if (!withdrawn) await this.cancelAnywhere(spec.id, 'withdrawn');
+      deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; refused (audit.fail_closed)');
+      return orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 });
+    }
+  }
+
+  async #replay(answer: unknown, owner: TaskOwner): Promise<Result<Served>> {
+    const accepted = answer as TaskAccepted;
+    const local = this.tasks.get(accepted.task_id);
+    if (local && local.tenant === owner.tenant) return ok({ task: local, answer: accepted, replay: true });
+    const found = await this.locate(accepted.task_id);
+    if (found.ok && found.value && found.value.tenant === owner.tenant) return ok({ task: found.value, answer: accepted, replay: true });
+    return fail(orchError('CONFLICT', `task_id ${accepted.task_id} was already used`, { field: 'task_id' }));
+  }
+
+  /**
+   * Claims and starts tasks of `pool` while this replica has a free local slot and the shared
+   * queue has work: after an admission here, on a wake-up (a task queued or a slot freed
+   * anywhere), and when capacity appears. Concurrent calls fold into one loop.
+   */
+  claim(pool: Pool<Task>): Promise<void> {
+    let loop = this.#claims.get(pool.id);
+    if (loop === undefined) this.#claims.set(pool.id, (loop = { running: undefined, again: false }));
+    if (loop.running) {
+      loop.again = true;
+      return loop.running;
+    }
+    const state = loop;
+    state.running = this.#claimLoop(pool, state).finally(() => {
+      state.running = undefined;
+    });
+    return state.running;
+  }
+
+  async #claimLoop(pool: Pool<Task>, state: ClaimLoop): Promise<void> {
+    const queue = this.#cluster.queueOf(pool.id);
+    do {
+      state.again = false;
+      for (;;) {
+        if (!this.#admitting || pool.retired) return;
+        const candidates = pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
+        if (candidates.length === 0) return;
+        let claimed;
+        try {
+          claimed = await queue.claim(this.replicaId, candidates, policyOf(pool));
+        } catch (error) {
+          this.deps.logger.warn({ err: String(error), pool_id: pool.id }, 'claim failed; waiting for the next wake-up');
+          return;
+        }
+        if (claimed.kind !== 'claimed') break;
+        await this.#start(pool, queue, claimed.task);
+      }
+    } while (state.again);
+  }
+
+  /** A claimed task becomes a local Task pinned to the engine replica the claim counted. */
+  async #start(pool: Pool<Task>, queue: RedisPoolQueue, claimed: ClaimedTask): Promise<void> {
+    const { deps } = this;
+    let spec: TaskSpec | undefined;
+    try {
+      spec = parseSpec(await this.#cluster.redis.get(this.#cluster.keys.spec(claimed.taskId)));
+    } catch (error) {
+      deps.logger.warn({ err: String(error), task_id: claimed.taskId }, 'claimed task spec unreadable');
+    }
+    if (spec === undefined) {
+      // Nothing to run it from: end it for its readers and give the slot back.
+      await this.#cluster.logs.of(claimed.taskId).append('error', { code: 'INTERNAL', message: 'the task could not be started', retriable: true }).catch(() => 0);
+      this.#release(queue, claimed.taskId, 'reserved');
+      return;
+    }
+    const ageMs = Math.max(0, deps.clock.now() - spec.createdAt);
+    const task = new Task({
+      id: spec.id,
+      request: spec.submission,
+      job: { ...spec.job, pin: claimed.engineReplica, allowFallback: false },
+      pool,
+      correlationId: spec.correlationId,
+      log: new MirroredEventLog(this.#cluster.logs.of(spec.id), (failure) => {
+        deps.logger.warn({ task_id: failure.taskId, seq: failure.seq, err: String(failure.error) }, 'task events no longer reach its Redis stream; local readers continue');
+      }),
+      now: spec.createdAt,
+      mono: deps.clock.monotonic() - ageMs,
+      promptTokens: spec.promptTokens,
+      owner: spec.owner,
+      ...(spec.affinity ? { affinity: spec.affinity } : {}),
+      ...(spec.promptSha256 !== undefined ? { promptSha256: spec.promptSha256 } : {}),
+      ...priceOf(deps.config, pool),
+    });
+    task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
+    this.tasks.set(task.id, task);
+    this.#claimed.set(task.id, queue);
+    this.#armDeadline(task);
+    if (task.finished) return;
+    pool.retry.push(task);
+    this.dispatcher.pump(pool);
+  }
+
+  /** Deadlines count from the admission, wherever it was. (No unclaimed-stream timer: its reader may be on another replica.) */
+  #armDeadline(task: Task): void {
+    const { clock } = this.deps;
+    const deadline = task.request.deadline_ms;
+    if (deadline === undefined) return;
+    const left = deadline - (clock.monotonic() - task.createdMono);
+    task.own(clock.setTimer(Math.max(0, left), () => {
+      this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
+    }));
+  }
+
+  /** Ends a task as in memory, then gives its engine slot back and settles its quota cluster-wide. */
+  override finish(task: Task, ending: Ending): boolean {
+    if (!super.finish(task, ending)) return false;
+    const queue = this.#claimed.get(task.id);
+    if (queue === undefined) return true;
+    this.#claimed.delete(task.id);
+    const ran = task.tokensOut > 0 || task.startedMono !== undefined;
+    const budgetTokens = ran ? task.promptTokens + task.tokensOut : 0;
+    const budgetCost = ran ? (task.cost?.budget ?? (budgetTokens * task.pool.config.cost_per_1k_tokens) / 1000) : 0;
+    this.#release(queue, task.id, { tokens: task.tokensOut, budgetTokens, budgetCost });
+    return true;
+  }
+
+  #release(queue: RedisPoolQueue, taskId: string, actual: Parameters<RedisPoolQueue['release']>[1]): void {
+    const attempt = () => queue.release(taskId, actual, this.replicaId);
+    this.#track(attempt().then(
+      () => this.#unreleased.delete(taskId),
+      (error: unknown) => {
+        this.#unreleased.set(taskId, attempt);
+        this.deps.logger.warn({ err: String(error), task_id: taskId }, 'engine slot not released in Redis; retried when it is back');
+      },
+    ));
+  }
+
+  #retryReleases(): void {
+    for (const [taskId, attempt] of this.#unreleased) {
+      this.#track(attempt().then(() => this.#unreleased.delete(taskId), () => undefined));
+    }
+  }
+
+  /** Engine replicas' slots (0 while not serviceable) reach the shared capacity hash; only changes are written. */
+  async #publishCapacity(pool: Pool<Task>): Promise<void> {
+    const queue = this.#cluster.queues.get(pool.id);
+    if (queue === undefined) return;
+    let grew = false;
+    const writes: Array<Promise<void>> = [];
+    for (const replica of pool.replicas) {
+      const slots = replica.effectiveState === 'ready' && replica.versionOk ? replica.slotsTotal : 0;
+      const key = `${pool.id}\n${replica.id}`;
+      const before = this.#published.get(key);
+      if (before === slots) continue;
+      this.#published.set(key, slots);
+      grew ||= slots > (before ?? 0);
+      writes.push(queue.setCapacity(replica.id, slots).catch((error: unknown) => {
+        this.#published.delete(key);
+        this.deps.logger.warn({ err: String(error), pool_id: pool.id, replica_id: replica.id }, 'engine capacity not published');
+      }));
+    }
+    await Promise.all(writes);
+    if (grew) void this.claim(pool);
+  }
+
+  /** A queued task another admission evicted (drop-lru): its one terminal event and its audit row. */
+  async #endEvicted(taskId: string, pool: Pool<Task>): Promise<void> {
+    const error = orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, { pool_id: pool.id, retry_after_ms: pool.queueBackoffMs(), policy_label: 'drop-lru' });
+    await this.#endQueued(taskId, { state: 'evicted', error, reason: 'drop-lru' });
+  }
+
+  /** Ends a task that left the shared queue before any replica ran it: one terminal event in its stream, one audit row. */
+  async #endQueued(taskId: string, ending: Ending): Promise<void> {
+    const { deps } = this;
+    const spec = parseSpec(await this.#cluster.redis.get(this.#cluster.keys.spec(taskId)));
+    const log = this.#cluster.logs.of(taskId);
+    const seq = 'error' in ending
+      ? await log.append('error', { code: ending.error.code, message: ending.error.message, retriable: ending.error.retriable, ...(ending.error.retry_after_ms !== undefined ? { retry_after_ms: ending.error.retry_after_ms } : {}) })
+      : await log.append('end', { tokens_out: 0, decode_time_ms: 0, finish_reason: 'canceled' });
+    if (seq === 0 || spec === undefined) return;
+    const waitedMs = Math.max(0, deps.clock.now() - spec.createdAt);
+    deps.observer.finished?.({
+      ...specFacts(spec),
+      state: ending.state === 'completed' ? 'canceled' : ending.state,
+      ...('error' in ending ? { error_code: ending.error.code } : { finish_reason: 'canceled' as const }),
+      ...('reason' in ending && ending.reason !== undefined ? { cancel_reason: ending.reason } : {}),
+      tokens_out: 0,
+      queue_wait_ms: waitedMs,
+      decode_time_ms: 0,
+      e2e_ms: waitedMs,
+    });
+  }
+
+  /** The task wherever it is: local, or followed through its Redis stream. */
+  async locate(id: string): Promise<Result<RemoteTask | undefined>> {
+    try {
+      const [location, json] = await Promise.all([this.#cluster.registry.locate(id), this.#cluster.redis.get(this.#cluster.keys.spec(id)).catch((error: unknown) => {
+        throw unavailable('task spec', error);
+      })]);
+      const spec = parseSpec(json);
+      if (location === undefined || spec === undefined) return ok(undefined);
+      const shared = this.#cluster.logs.of(id);
+      return ok(new RemoteTask(spec, location, await shared.head(), shared));
+    } catch (error) {
+      if (error instanceof StateError) return fail(toOrchError(error));
+      throw error;
+    }
+  }
+
+  #remoteView(spec: TaskSpec, state: 'queued'): RemoteTask {
+    const location = { owner: this.replicaId, poolId: spec.poolId, state, ttlMs: TASK_BACKSTOP_MS };
+    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#cluster.logs.of(spec.id));
+  }
+
+  /**
+   * Cancels a task wherever it is: here (running, or queued and admitted here), or on its owner
+   * through the control bus, which acks once the owner's cancel finished (no token after it).
+   */
+  async cancelAnywhere(id: string, reason: string): Promise<Result<RemoteCancel | undefined>> {
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const local = this.get(id);
+        if (local) return ok(this.#cancelLocal(local.id, reason));
+        const location = await this.#cluster.registry.locate(id);
+        if (location === undefined) return ok(undefined);
+        if (location.state === 'ended') {
+          const view = await this.locate(id);
+          if (!view.ok || view.value === undefined) return view.ok ? ok(undefined) : view;
+          const status = await view.value.status();
+          return status.ok ? ok({ task_id: id, state: status.value.state, canceled: status.value.state === 'canceled' }) : status;
+        }
+        if (location.owner === this.replicaId) {
+          const queue = this.#cluster.queueOf(location.poolId);
+          if (await queue.withdraw(id, this.replicaId)) {
+            await this.#endQueued(id, { state: 'canceled', reason });
+            return ok({ task_id: id, state: 'canceled', canceled: true });
+          }
+          // Claimed meanwhile (here or elsewhere): look again.
+          continue;
+        }
+        if (this.bus === undefined) break;
+        const sent = await this.bus.send(location.owner, { kind: 'cancel', task_id: id });
+        if (sent.ok && sent.reply.ok) return ok(sent.reply.detail as RemoteCancel);
+        if (sent.ok || sent.error.code === 'STATE_UNAVAILABLE') return fail(orchError('STATE_UNAVAILABLE', 'the replica that owns the task could not cancel it; retry', { retry_after_ms: 1_000 }));
+        // Unreachable or silent owner: its lease may be expiring; look again.
+      }
+    } catch (error) {
+      if (error instanceof StateError) return fail(toOrchError(error));
+      throw error;
+    }
+    return fail(orchError('STATE_UNAVAILABLE', 'the replica that owns the task did not answer; retry', { retry_after_ms: 1_000 }));
+  }
+
+  #cancelLocal(id: string, reason: string): RemoteCancel | undefined {
+    const result = this.cancel(id, reason);
+    return result ? { task_id: id, state: result.task.state, canceled: result.canceled } : undefined;
+  }
+
+  /** The control bus (set by the composition once subscribed): cancels reach the owner through it. */
+  bus: Pick<import('../../state/redis/control-bus.ts').ControlBus, 'send'> | undefined;
+
+  /** The control bus handler for a cancel addressed here: resolves once the task's log is closed. */
+  async onCancel(id: string): Promise<RemoteCancel | undefined> {
+    const local = this.get(id);
+    if (local) return this.#cancelLocal(id, 'client');
+    const location = await this.#cluster.registry.locate(id);
+    if (location?.owner !== this.replicaId || location.state !== 'queued') return undefined;
+    if (!(await this.#cluster.queueOf(location.poolId).withdraw(id, this.replicaId))) {
+      const claimed = this.get(id);
+      return claimed ? this.#cancelLocal(id, 'client') : undefined;
+    }
+    await this.#endQueued(id, { state: 'canceled', reason: 'client' });
+    return { task_id: id, state: 'canceled', canceled: true };
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#inFlight.add(promise);
+    void promise.finally(() => this.#inFlight.delete(promise));
+  }
+
+  /** Waits for the Redis writes in flight (releases, terminal events) before the connections close. */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+}
+
+function policyOf(pool: Pool<Task>) {
+  const q = pool.config.queue;
+  return { maxQueued: q.max_queued, policy: q.policy, interactiveWeight: q.interactive_weight, batchWeight: q.batch_weight };
+}
+
+/** The admit script's refusals as the client errors the in-memory admission gives. */
+function refusalOf(result: Exclude<AdmitResult, { kind: 'queued' | 'replay' }>, req: TaskSubmission, pool: Pool<Task>): OrchError {
+  switch (result.kind) {
+    case 'queue_full':
+      return orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.config.queue.max_queued} waiting)`, {
+        pool_id: pool.id,
+        retry_after_ms: pool.queueBackoffMs(),
+        policy_label: pool.config.queue.policy,
+      });
+    case 'refused': {
+      const who = result.subject.replace(':', ' ');
+      return orchError('RATE_LIMITED', `${who} reached its ${result.limit} limit (${result.max})`, { limit: result.limit, retry_after_ms: Math.max(1, Math.ceil(result.resetInMs ?? pool.queueBackoffMs())) });
+    }
+    case 'too_large':
+      return orchError('INVALID_PARAMS', `max_tokens ${req.max_tokens} can never fit ${result.subject.replace(':', ' ')}'s ${result.limit} of ${result.max}`, { field: 'max_tokens', limit: result.limit });
+    case 'session_refused':
+      return result.error;
+    case 'conflict':
+      return orchError('CONFLICT', `task_id ${req.task_id} was already used with a different body`, { field: 'task_id' });
+    case 'in_flight':
+    case 'duplicate':
+      return orchError('CONFLICT', `task_id ${req.task_id} is in use by a task whose first answer is not known yet (still being admitted) or no longer remembered`, { field: 'task_id' });
+  }
+}
