@@ -58,7 +58,12 @@ export class ClusterTaskService extends TaskService {
     this.#subjectsOf = deps.subjectsOf;
     this.#weightOf = deps.weightOf;
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
-    deps.cluster.redis.on('ready', () => this.#retryReleases());
+    // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
+    deps.cluster.redis.on('ready', () => {
+      this.#published.clear();
+      for (const pool of deps.pools.list()) void this.#publishCapacity(pool);
+      this.#retryReleases();
+    });
   }
 
   get replicaId(): string {
