@@ -121,4 +121,18 @@ describe('two gateways on one Redis', () => {
     const other = await b.post('/v1/tasks', { ...task('different'), task_id: CLIENT_ID });
     expect(other.status).toBe(409);
   }, 30_000);
+
+  it('answers OpenAI completions through either replica, streamed or not, wherever the task runs', async () => {
+    const { a, b } = await startCluster();
+    const plain = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? a : b).post('/v1/completions', { model: 'demo', prompt: `c${i}`, max_tokens: 6 })));
+    for (const r of plain) {
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ object: 'text_completion', choices: [{ finish_reason: 'length' }], usage: { completion_tokens: 6 } });
+    }
+    const streamed = await Promise.all(Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? b : a).post('/v1/completions', { model: 'demo', prompt: `s${i}`, max_tokens: 6, stream: true })));
+    for (const r of streamed) {
+      expect(r.status).toBe(200);
+      expect(r.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
+    }
+  }, 60_000);
 });
