@@ -101,6 +101,8 @@ export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq:
     if (!res.writableEnded) res.end(last);
   };
   const onClose = () => finish(true);
+  // A task another replica runs whose events stopped arriving: end here, the client resumes.
+  const gone = () => finish(false);
 
   const listener = (frame: string, event: TaskEvent) => {
     if (waiting || done) return;
@@ -118,7 +120,7 @@ export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq:
     if (done) return;
     waiting = false;
     off?.();
-    off = task.log.follow(lastSeq, listener);
+    off = task.log.follow(lastSeq, listener, gone);
     endIfComplete();
   }
 
@@ -127,7 +129,7 @@ export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq:
   }
 
   res.on('close', onClose);
-  off = task.log.follow(afterSeq, listener);
+  off = task.log.follow(afterSeq, listener, gone);
   endIfComplete();
   // The headers go out with the first frames; with nothing to send yet, on their own.
   if (!done && pending === '') res.flushHeaders();

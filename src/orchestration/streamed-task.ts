@@ -5,7 +5,7 @@
 
 import type { ChatCapabilities } from '../core/chat/conversation.ts';
 import type { Result } from '../core/errors.ts';
-import type { EventLog } from '../core/state-ports.ts';
+import type { EventLog, LogListener } from '../core/state-ports.ts';
 import type { Task, TaskAccepted, TaskOwner, TaskStatus, TaskSubmission } from './task.ts';
 
 export interface StreamedTask {
@@ -13,7 +13,14 @@ export interface StreamedTask {
   readonly tenant: string;
   /** Wall-clock ms of the admission. */
   readonly createdAt: number;
-  readonly log: Pick<EventLog, 'lastSeq' | 'terminal' | 'follow'>;
+  readonly log: Pick<EventLog, 'lastSeq' | 'terminal'> & {
+    /**
+     * As EventLog.follow; `onGone` hears that the events can no longer be delivered (a remote
+     * task's stream follower failed): the reader ends its response and the client resumes with
+     * its last id. A local log never calls it.
+     */
+    follow(afterSeq: number, listener: LogListener, onGone?: () => void): () => void;
+  };
   readonly finished: boolean;
   /** Input tokens (as reported at the end, else estimated) and output tokens so far. */
   readonly usage: { promptTokens: number; cachedTokens?: number; outputTokens: number };

@@ -105,15 +105,18 @@ describe('Redis gone', () => {
     server = undefined;
   });
 
-  it('refuses new work with a typed 503 and Retry-After, lets a running stream finish from the local log, and admits again once Redis is back', async () => {
+  it('refuses new work with a typed 503 and Retry-After, lets a running stream finish from the local log, lets a remote reader go to resume, and admits again once Redis is back', async () => {
     server = await startRedisServer();
     const fake = await fakeEngine(100);
     const a = await gateway(fake, { url: server.url, prefix: 'gone:' }, 'gw-a');
+    const b = await gateway(fake, { url: server.url, prefix: 'gone:' }, 'gw-b');
     const accepted = await a.post('/v1/tasks', task('runs through the outage', 60));
     const id = (accepted.body as { task_id: string }).task_id;
-    expect(a.tasks.get(id)).toBeDefined();
-    const reading = openStream(`${a.url}/v1/tasks/${id}/stream`, { timeoutMs: 20_000 });
-    await until(async () => ((a.tasks.get(id)?.tokensOut ?? 0) >= 2 ? true : undefined));
+    const runner = await until(async () => (a.tasks.get(id) ? a : b.tasks.get(id) ? b : undefined));
+    const other = runner === a ? b : a;
+    const reading = openStream(`${runner.url}/v1/tasks/${id}/stream`, { timeoutMs: 20_000 });
+    const following = openStream(`${other.url}/v1/tasks/${id}/stream`, { timeoutMs: 20_000 });
+    await until(async () => ((runner.tasks.get(id)?.tokensOut ?? 0) >= 2 ? true : undefined));
     await server.kill();
     const refused = await a.post('/v1/tasks', task('during the outage', 5));
     expect(refused.status).toBe(503);
@@ -121,6 +124,10 @@ describe('Redis gone', () => {
     expect(refused.headers['retry-after']).toBe('1');
     const stream = await reading;
     expect(stream.events.at(-1)).toMatchObject({ event: 'end', data: { tokens_out: 60 } });
+    // The reader on the other replica is let go without a terminal event: it resumes with its last id.
+    const followed = await following;
+    expect(followed.ended).toBe(true);
+    expect(followed.events.some((e) => e.event === 'end' || e.event === 'error')).toBe(false);
     await server.restart();
     const admitted = await until(async () => {
       const r = await a.post('/v1/tasks', task('after the outage', 5));

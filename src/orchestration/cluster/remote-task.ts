@@ -43,7 +43,7 @@ export class RemoteTask implements RemoteTaskHandle {
       get terminal() {
         return terminal();
       },
-      follow: (afterSeq: number, listener: LogListener) => this.#follow(afterSeq, listener),
+      follow: (afterSeq: number, listener: LogListener, onGone?: () => void) => this.#follow(afterSeq, listener, onGone),
     };
   }
 
@@ -59,12 +59,12 @@ export class RemoteTask implements RemoteTaskHandle {
   streamAttached(): void {}
   streamDetached(): void {}
 
-  #follow(afterSeq: number, listener: LogListener): () => void {
+  #follow(afterSeq: number, listener: LogListener, onGone?: () => void): () => void {
     // A follower that fails (Redis gone) stops; the client resumes with its last id.
     return this.#shared.follow(afterSeq, (frame, event) => {
       this.#note(event);
       listener(frame, event);
-    });
+    }, onGone === undefined ? undefined : () => onGone());
   }
 
   #note(event: TaskEvent): void {
