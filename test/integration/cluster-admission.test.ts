@@ -37,7 +37,7 @@ afterEach(async () => {
   await redis.cleanup();
 });
 
-async function startCluster(over: { slots?: number; maxQueued?: number; tokensPerS?: number } = {}): Promise<Cluster> {
+async function startCluster(over: { slots?: number; maxQueued?: number; tokensPerS?: number; limits?: Record<string, unknown> } = {}): Promise<Cluster> {
   const fake = await startVllmFake({ tokensPerS: over.tokensPerS ?? 400, firstTokenDelayMs: 2 });
   let peak = 0;
   // Peaks happen when a request arrives: count the open ones each time.
@@ -55,6 +55,7 @@ async function startCluster(over: { slots?: number; maxQueued?: number; tokensPe
       queue: { max_queued: over.maxQueued ?? 100, policy: 'reject' },
     }],
     state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId },
+    ...(over.limits ? { tenancy: { default_tenant: { limits: over.limits } } } : {}),
   });
   const a = await startGateway(config('gw-a'));
   const b = await startGateway(config('gw-b'));
@@ -135,4 +136,14 @@ describe('two gateways on one Redis', () => {
       expect(r.text.trimEnd().endsWith('data: [DONE]')).toBe(true);
     }
   }, 60_000);
+
+  it('counts a tenant\'s requests per minute once across both replicas, not once per replica', async () => {
+    const { a, b } = await startCluster({ limits: { requests_per_min: 5 } });
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).post('/v1/tasks', task(`r${i}`, 4))));
+    expect(answers.filter((r) => r.status === 202)).toHaveLength(5);
+    const refused = answers.filter((r) => r.status === 429);
+    expect(refused).toHaveLength(5);
+    expect(refused[0]?.body).toMatchObject({ error: { code: 'RATE_LIMITED', limit: 'requests_per_min' } });
+    expect(refused[0]?.headers['retry-after']).toBeDefined();
+  }, 30_000);
 });
