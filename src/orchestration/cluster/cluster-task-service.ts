@@ -8,7 +8,7 @@
 // The memory backend never builds this class: its path is TaskService alone.
 
 import type { Pool } from '../../pool/pool.ts';
-import { admit } from '../../core/admission/admit.ts';
+import { admit, type AdmissionPlan } from '../../core/admission/admit.ts';
 import { fingerprint } from '../../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
 import type { AdmittedFact } from '../../core/observer.ts';
@@ -50,6 +50,8 @@ export class ClusterTaskService extends TaskService {
   /** Releases that failed (Redis gone): retried when the connection is back. */
   readonly #unreleased = new Map<string, () => Promise<unknown>>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Specs of admissions in progress here: claiming one of them locally needs no read of its spec. */
+  readonly #admittedHere = new Map<string, TaskSpec>();
   #admitting = true;
 
   constructor(deps: ClusterTaskServiceDeps) {
@@ -172,6 +174,19 @@ export class ClusterTaskService extends TaskService {
       createdAt: now,
       admittedBy: this.replicaId,
     };
+    this.#admittedHere.set(spec.id, spec);
+    try {
+      return await this.#admitSpec(spec, plan, pool, digest);
+    } finally {
+      this.#admittedHere.delete(spec.id);
+    }
+  }
+
+  async #admitSpec(spec: TaskSpec, plan: AdmissionPlan, pool: Pool<Task>, digest: string): Promise<Result<Served>> {
+    const { deps } = this;
+    const req = spec.submission;
+    const owner = spec.owner;
+    const now = spec.createdAt;
     const queue = this.#cluster.queueOf(pool.id);
     const budgetTokens = plan.promptTokens + req.max_tokens;
     const result = await queue.admit(
@@ -299,9 +314,9 @@ export class ClusterTaskService extends TaskService {
   /** A claimed task becomes a local Task pinned to the engine replica the claim counted. */
   async #start(pool: Pool<Task>, queue: RedisPoolQueue, claimed: ClaimedTask): Promise<void> {
     const { deps } = this;
-    let spec: TaskSpec | undefined;
+    let spec = this.#admittedHere.get(claimed.taskId);
     try {
-      spec = parseSpec(await this.#cluster.redis.get(this.#cluster.keys.spec(claimed.taskId)));
+      spec ??= parseSpec(await this.#cluster.redis.get(this.#cluster.keys.spec(claimed.taskId)));
     } catch (error) {
       deps.logger.warn({ err: String(error), task_id: claimed.taskId }, 'claimed task spec unreadable');
     }
