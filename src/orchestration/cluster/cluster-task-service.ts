@@ -13,7 +13,8 @@ import { fingerprint } from '../../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
 import type { AdmittedFact } from '../../core/observer.ts';
 import type { IdempotencyStore } from '../../core/state-ports.ts';
-import type { AdmitResult, AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
+import type { ControlBus } from '../../state/redis/control-bus.ts';
+import type { AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
 import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
 import { admissionSnapshot } from '../admission.ts';
 import type { RemoteCancel, Served, TaskDesk } from '../streamed-task.ts';
@@ -21,6 +22,8 @@ import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmissi
 import { priceOf } from '../task-price.ts';
 import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey, TaskService, withTimeout, type TaskServiceDeps } from '../task-service.ts';
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
+import { policyOf, refusalOf } from './admit-refusals.ts';
+import { ClusterTaskLookup } from './cluster-task-lookup.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
 import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
@@ -53,12 +56,14 @@ export class ClusterTaskService extends TaskService {
   /** Specs of admissions in progress here: claiming one of them locally needs no read of its spec. */
   readonly #admittedHere = new Map<string, TaskSpec>();
   #admitting = true;
+  readonly #lookup: ClusterTaskLookup;
 
   constructor(deps: ClusterTaskServiceDeps) {
     super({ ...deps, idempotency: NOT_IN_MEMORY });
     this.#cluster = deps.cluster;
     this.#subjectsOf = deps.subjectsOf;
     this.#weightOf = deps.weightOf;
+    this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
     // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
     deps.cluster.redis.on('ready', () => {
@@ -207,7 +212,7 @@ export class ClusterTaskService extends TaskService {
     );
     if (result.kind === 'replay') return this.#replay(result.answer, owner);
     if (result.kind !== 'queued') return fail(refusalOf(result, req, pool));
-    if (result.evicted !== undefined) this.#track(this.#endEvicted(result.evicted, pool));
+    if (result.evicted !== undefined) this.#track(this.#lookup.endEvicted(result.evicted, pool));
     const answer: TaskAccepted = {
       task_id: spec.id,
       queue_position: result.position,
@@ -233,7 +238,7 @@ export class ClusterTaskService extends TaskService {
     }
     // Local execution keeps the first token local: claim at once (the head may be another task).
     await this.claim(pool);
-    return ok({ task: this.tasks.get(spec.id) ?? this.#remoteView(spec, 'queued'), answer, replay: false });
+    return ok({ task: this.tasks.get(spec.id) ?? this.#lookup.remoteView(spec, 'queued'), answer, replay: false });
   }
 
   /**
@@ -416,114 +421,24 @@ export class ClusterTaskService extends TaskService {
     if (grew) void this.claim(pool);
   }
 
-  /** A queued task another admission evicted (drop-lru): its one terminal event and its audit row. */
-  async #endEvicted(taskId: string, pool: Pool<Task>): Promise<void> {
-    const error = orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, { pool_id: pool.id, retry_after_ms: pool.queueBackoffMs(), policy_label: 'drop-lru' });
-    await this.#endQueued(taskId, { state: 'evicted', error, reason: 'drop-lru' });
+  /** The task wherever it is, followed through its Redis stream. */
+  locate(id: string): Promise<Result<RemoteTask | undefined>> {
+    return this.#lookup.locate(id);
   }
 
-  /** Ends a task that left the shared queue before any replica ran it: one terminal event in its stream, one audit row. */
-  async #endQueued(taskId: string, ending: Ending): Promise<void> {
-    const { deps } = this;
-    const spec = parseSpec(await this.#cluster.redis.get(this.#cluster.keys.spec(taskId)));
-    const log = this.#cluster.logs.of(taskId);
-    const seq = 'error' in ending
-      ? await log.append('error', { code: ending.error.code, message: ending.error.message, retriable: ending.error.retriable, ...(ending.error.retry_after_ms !== undefined ? { retry_after_ms: ending.error.retry_after_ms } : {}) })
-      : await log.append('end', { tokens_out: 0, decode_time_ms: 0, finish_reason: 'canceled' });
-    if (seq === 0 || spec === undefined) return;
-    const waitedMs = Math.max(0, deps.clock.now() - spec.createdAt);
-    deps.observer.finished?.({
-      ...specFacts(spec),
-      state: ending.state === 'completed' ? 'canceled' : ending.state,
-      ...('error' in ending ? { error_code: ending.error.code } : { finish_reason: 'canceled' as const }),
-      ...('reason' in ending && ending.reason !== undefined ? { cancel_reason: ending.reason } : {}),
-      tokens_out: 0,
-      queue_wait_ms: waitedMs,
-      decode_time_ms: 0,
-      e2e_ms: waitedMs,
-    });
+  /** Cancels a task wherever it is (see ClusterTaskLookup). */
+  cancelAnywhere(id: string, reason: string): Promise<Result<RemoteCancel | undefined>> {
+    return this.#lookup.cancelAnywhere(id, reason);
   }
 
-  /** The task wherever it is: local, or followed through its Redis stream. */
-  async locate(id: string): Promise<Result<RemoteTask | undefined>> {
-    try {
-      const [location, json] = await Promise.all([this.#cluster.registry.locate(id), this.#cluster.redis.get(this.#cluster.keys.spec(id)).catch((error: unknown) => {
-        throw unavailable('task spec', error);
-      })]);
-      const spec = parseSpec(json);
-      if (location === undefined || spec === undefined) return ok(undefined);
-      const shared = this.#cluster.logs.of(id);
-      return ok(new RemoteTask(spec, location, await shared.head(), shared));
-    } catch (error) {
-      if (error instanceof StateError) return fail(toOrchError(error));
-      throw error;
-    }
+  /** The control bus handler for a cancel addressed here. */
+  onCancel(id: string): Promise<RemoteCancel | undefined> {
+    return this.#lookup.onCancel(id);
   }
 
-  #remoteView(spec: TaskSpec, state: 'queued'): RemoteTask {
-    const location = { owner: this.replicaId, poolId: spec.poolId, state, ttlMs: TASK_BACKSTOP_MS };
-    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#cluster.logs.of(spec.id));
-  }
-
-  /**
-   * Cancels a task wherever it is: here (running, or queued and admitted here), or on its owner
-   * through the control bus, which acks once the owner's cancel finished (no token after it).
-   */
-  async cancelAnywhere(id: string, reason: string): Promise<Result<RemoteCancel | undefined>> {
-    try {
-      for (let attempt = 0; attempt < 3; attempt++) {
-        const local = this.get(id);
-        if (local) return ok(this.#cancelLocal(local.id, reason));
-        const location = await this.#cluster.registry.locate(id);
-        if (location === undefined) return ok(undefined);
-        if (location.state === 'ended') {
-          const view = await this.locate(id);
-          if (!view.ok || view.value === undefined) return view.ok ? ok(undefined) : view;
-          const status = await view.value.status();
-          return status.ok ? ok({ task_id: id, state: status.value.state, canceled: status.value.state === 'canceled' }) : status;
-        }
-        if (location.owner === this.replicaId) {
-          const queue = this.#cluster.queueOf(location.poolId);
-          if (await queue.withdraw(id, this.replicaId)) {
-            await this.#endQueued(id, { state: 'canceled', reason });
-            return ok({ task_id: id, state: 'canceled', canceled: true });
-          }
-          // Claimed meanwhile (here or elsewhere): look again.
-          continue;
-        }
-        if (this.bus === undefined) break;
-        const sent = await this.bus.send(location.owner, { kind: 'cancel', task_id: id });
-        if (sent.ok && sent.reply.ok) return ok(sent.reply.detail as RemoteCancel);
-        if (sent.ok || sent.error.code === 'STATE_UNAVAILABLE') return fail(orchError('STATE_UNAVAILABLE', 'the replica that owns the task could not cancel it; retry', { retry_after_ms: 1_000 }));
-        // Unreachable or silent owner: its lease may be expiring; look again.
-      }
-    } catch (error) {
-      if (error instanceof StateError) return fail(toOrchError(error));
-      throw error;
-    }
-    return fail(orchError('STATE_UNAVAILABLE', 'the replica that owns the task did not answer; retry', { retry_after_ms: 1_000 }));
-  }
-
-  #cancelLocal(id: string, reason: string): RemoteCancel | undefined {
-    const result = this.cancel(id, reason);
-    return result ? { task_id: id, state: result.task.state, canceled: result.canceled } : undefined;
-  }
-
-  /** The control bus (set by the composition once subscribed): cancels reach the owner through it. */
-  bus: Pick<import('../../state/redis/control-bus.ts').ControlBus, 'send'> | undefined;
-
-  /** The control bus handler for a cancel addressed here: resolves once the task's log is closed. */
-  async onCancel(id: string): Promise<RemoteCancel | undefined> {
-    const local = this.get(id);
-    if (local) return this.#cancelLocal(id, 'client');
-    const location = await this.#cluster.registry.locate(id);
-    if (location?.owner !== this.replicaId || location.state !== 'queued') return undefined;
-    if (!(await this.#cluster.queueOf(location.poolId).withdraw(id, this.replicaId))) {
-      const claimed = this.get(id);
-      return claimed ? this.#cancelLocal(id, 'client') : undefined;
-    }
-    await this.#endQueued(id, { state: 'canceled', reason: 'client' });
-    return { task_id: id, state: 'canceled', canceled: true };
+  /** The control bus, once subscribed: cancels reach the owner through it. */
+  set bus(bus: Pick<ControlBus, 'send'>) {
+    this.#lookup.bus = bus;
   }
 
   #track(promise: Promise<unknown>): void {
@@ -534,35 +449,5 @@ export class ClusterTaskService extends TaskService {
   /** Waits for the Redis writes in flight (releases, terminal events) before the connections close. */
   async settle(): Promise<void> {
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
-  }
-}
-
-function policyOf(pool: Pool<Task>) {
-  const q = pool.config.queue;
-  return { maxQueued: q.max_queued, policy: q.policy, interactiveWeight: q.interactive_weight, batchWeight: q.batch_weight };
-}
-
-/** The admit script's refusals as the client errors the in-memory admission gives. */
-function refusalOf(result: Exclude<AdmitResult, { kind: 'queued' | 'replay' }>, req: TaskSubmission, pool: Pool<Task>): OrchError {
-  switch (result.kind) {
-    case 'queue_full':
-      return orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.config.queue.max_queued} waiting)`, {
-        pool_id: pool.id,
-        retry_after_ms: pool.queueBackoffMs(),
-        policy_label: pool.config.queue.policy,
-      });
-    case 'refused': {
-      const who = result.subject.replace(':', ' ');
-      return orchError('RATE_LIMITED', `${who} reached its ${result.limit} limit (${result.max})`, { limit: result.limit, retry_after_ms: Math.max(1, Math.ceil(result.resetInMs ?? pool.queueBackoffMs())) });
-    }
-    case 'too_large':
-      return orchError('INVALID_PARAMS', `max_tokens ${req.max_tokens} can never fit ${result.subject.replace(':', ' ')}'s ${result.limit} of ${result.max}`, { field: 'max_tokens', limit: result.limit });
-    case 'session_refused':
-      return result.error;
-    case 'conflict':
-      return orchError('CONFLICT', `task_id ${req.task_id} was already used with a different body`, { field: 'task_id' });
-    case 'in_flight':
-    case 'duplicate':
-      return orchError('CONFLICT', `task_id ${req.task_id} is in use by a task whose first answer is not known yet (still being admitted) or no longer remembered`, { field: 'task_id' });
   }
 }
