@@ -4,7 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TerminalFact } from '../../src/core/observer.ts';
+import type { AdmissionRecorder, PlacedFact, TerminalFact } from '../../src/core/observer.ts';
 import { stateKeys } from '../../src/state/redis/keys.ts';
 import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
 import { ReplicaLease } from '../../src/state/redis/replica-lease.ts';
@@ -167,4 +167,59 @@ describe('a replica whose lease expires', () => {
     expect(row).toMatchObject({ state: 'failed', error_code: 'WORKER_RESET', cancel_reason: 'replica_lost:gw-dead' });
     expect((await b.get(`/v1/tasks/${id}`)).body).toMatchObject({ state: 'failed', error: { code: 'WORKER_RESET' } });
   }, 40_000);
+});
+
+describe('the commit point across replicas', () => {
+  /** Gateway A commits its admissions through `recorder`; either replica may claim what A admits. */
+  async function admitterAndRunner(recorder: AdmissionRecorder) {
+    const fake = await fakeEngine(200);
+    const redis = await redisContext();
+    const placed: Array<{ task_id: string; at: number }> = [];
+    const observers = [{ placed: (f: PlacedFact) => void placed.push({ task_id: f.task_id, at: Date.now() }) }];
+    const config = (replicaId: string) => testConfig({
+      pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: 'v0', url: fake.url, slots: 2 }] }],
+      state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
+    });
+    const a = await startGateway(config('gw-a'), { recorder, observers });
+    cleanups.push(() => a.close());
+    const b = await startGateway(config('gw-b'), { observers });
+    cleanups.push(() => b.close());
+    return { a, b, fake, placed };
+  }
+
+  it('runs a task, on whichever replica claimed it, only after its admitter committed the audit row', async () => {
+    let committedAt = 0;
+    const recorder: AdmissionRecorder = {
+      accepting: () => true,
+      commitAdmission: () => new Promise((resolve) => setTimeout(() => { committedAt = Date.now(); resolve(); }, 400)),
+    };
+    const { a, b, placed } = await admitterAndRunner(recorder);
+    const accepted = await a.post('/v1/tasks', task('slow commit', 5));
+    expect(accepted.status).toBe(202);
+    const id = (accepted.body as { task_id: string }).task_id;
+    const stream = await openStream(`${b.url}/v1/tasks/${id}/stream`);
+    expect(stream.events.at(-1)).toMatchObject({ event: 'end' });
+    const fact = placed.find((p) => p.task_id === id);
+    expect(fact).toBeDefined();
+    expect(fact?.at).toBeGreaterThanOrEqual(committedAt);
+  }, 30_000);
+
+  it('never runs a task whose admission the audit refused (fail_closed), though a replica claimed it meanwhile', async () => {
+    const recorder: AdmissionRecorder = {
+      accepting: () => true,
+      commitAdmission: () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error('audit store down')), 300)),
+    };
+    const { a, b, fake, placed } = await admitterAndRunner(recorder);
+    await until(async () => ((await b.get('/v1/pools/demo')).body as { ready?: boolean }).ready ? true : undefined);
+    const refused = await a.post('/v1/tasks', task('refused by the audit', 5));
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ error: { code: 'AUDIT_UNAVAILABLE' } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(placed).toEqual([]);
+    expect(fake.seen.filter((r) => r.method === 'POST')).toEqual([]);
+    expect(a.tasks.size + b.tasks.size).toBe(0);
+    // The slot it was claimed on is free again.
+    const next = await b.post('/v1/tasks', task('after the refusal', 3));
+    expect(next.status).toBe(202);
+  }, 30_000);
 });

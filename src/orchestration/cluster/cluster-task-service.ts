@@ -41,6 +41,9 @@ const NOT_IN_MEMORY: IdempotencyStore = { check: () => ({ kind: 'new' }), rememb
 
 type ClaimLoop = { running: Promise<void> | undefined; again: boolean };
 
+/** How often a claimer looks for the verdict of an admission still being committed elsewhere. */
+const COMMIT_POLL_MS = 5;
+
 export class ClusterTaskService extends TaskService {
   readonly #cluster: ClusterState;
   readonly #subjectsOf: ClusterTaskServiceDeps['subjectsOf'];
@@ -53,8 +56,8 @@ export class ClusterTaskService extends TaskService {
   /** Releases that failed (Redis gone): retried when the connection is back. */
   readonly #unreleased = new Map<string, () => Promise<unknown>>();
   readonly #inFlight = new Set<Promise<unknown>>();
-  /** Specs of admissions in progress here: claiming one of them locally needs no read of its spec. */
-  readonly #admittedHere = new Map<string, TaskSpec>();
+  /** Admissions in progress here: claiming one locally needs no read of its spec, only its commit's verdict. */
+  readonly #admittedHere = new Map<string, { spec: TaskSpec; verdict: Promise<boolean> }>();
   #admitting = true;
   readonly #lookup: ClusterTaskLookup;
 
@@ -179,15 +182,21 @@ export class ClusterTaskService extends TaskService {
       createdAt: now,
       admittedBy: this.replicaId,
     };
-    this.#admittedHere.set(spec.id, spec);
+    let settle: (committed: boolean) => void = () => undefined;
+    const verdict = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    this.#admittedHere.set(spec.id, { spec, verdict });
     try {
-      return await this.#admitSpec(spec, plan, pool, digest);
+      return await this.#admitSpec(spec, plan, pool, digest, settle);
     } finally {
+      // Refused before its commit (or by it): a claim of it here runs nothing. (A settled verdict stays.)
+      settle(false);
       this.#admittedHere.delete(spec.id);
     }
   }
 
-  async #admitSpec(spec: TaskSpec, plan: AdmissionPlan, pool: Pool<Task>, digest: string): Promise<Result<Served>> {
+  async #admitSpec(spec: TaskSpec, plan: AdmissionPlan, pool: Pool<Task>, digest: string, settle: (committed: boolean) => void): Promise<Result<Served>> {
     const { deps } = this;
     const req = spec.submission;
     const owner = spec.owner;
@@ -228,7 +237,7 @@ export class ClusterTaskService extends TaskService {
       model: req.model,
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
-    const refusal = await this.#commit(spec, fact, queue);
+    const refusal = await this.#commit(spec, fact, queue, settle);
     if (refusal) return fail(refusal);
     deps.observer.admitted?.(fact);
     if (req.task_id !== undefined) {
@@ -246,17 +255,27 @@ export class ClusterTaskService extends TaskService {
    * client. A refused commit (audit.fail_closed) withdraws the task from the shared queue, or
    * cancels it where it already runs.
    */
-  async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue): Promise<OrchError | undefined> {
+  async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue, settle: (committed: boolean) => void): Promise<OrchError | undefined> {
     const { deps } = this;
     const committed = deps.recorder.commitAdmission(fact);
+    const verdict = (ok: boolean): Promise<unknown> => {
+      settle(ok);
+      // The verdict for a replica that claimed the task before the commit landed (it waits for it).
+      return this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
+        deps.logger.warn({ err: String(error), task_id: spec.id }, 'admission verdict not written; a replica that claimed the task drops it after the commit timeout');
+      });
+    };
     try {
       await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
+      this.#track(verdict(true));
       return undefined;
     } catch (err) {
       if (!deps.config.audit.fail_closed) {
         deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
+        this.#track(verdict(true));
         return undefined;
       }
+      await verdict(false);
       const closeRow = () => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
       committed.then(closeRow, () => {});
       const withdrawn = await queue.withdraw(spec.id, this.replicaId).catch(() => false);
@@ -319,11 +338,19 @@ export class ClusterTaskService extends TaskService {
   /** A claimed task becomes a local Task pinned to the engine replica the claim counted. */
   async #start(pool: Pool<Task>, queue: RedisPoolQueue, claimed: ClaimedTask): Promise<void> {
     const { deps } = this;
-    let spec = this.#admittedHere.get(claimed.taskId);
+    const here = this.#admittedHere.get(claimed.taskId);
+    let spec: TaskSpec | undefined;
+    let committed = false;
     try {
-      spec ??= parseSpec(await this.#cluster.redis.get(this.#cluster.keys.spec(claimed.taskId)));
+      ({ spec, committed } = here ? { spec: here.spec, committed: await here.verdict } : await this.#committedSpec(claimed.taskId));
     } catch (error) {
       deps.logger.warn({ err: String(error), task_id: claimed.taskId }, 'claimed task spec unreadable');
+    }
+    if (spec !== undefined && !committed) {
+      // Its admission was refused, or never committed (its admitter is gone): nothing of it may
+      // run or reach a client. The slot goes back; nothing was used.
+      this.#release(queue, claimed.taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
+      return;
     }
     if (spec === undefined) {
       // Nothing to run it from: end it for its readers and give the slot back.
@@ -356,6 +383,24 @@ export class ClusterTaskService extends TaskService {
     if (task.finished) return;
     pool.retry.push(task);
     this.dispatcher.pump(pool);
+  }
+
+  /**
+   * The spec of a task claimed here but admitted elsewhere, once its admission's commit is known:
+   * another replica may claim a task while its admitter still commits the audit row, and nothing
+   * of a task runs before that row (the commit point). Waits at most the commit timeout.
+   */
+  async #committedSpec(taskId: string): Promise<{ spec: TaskSpec | undefined; committed: boolean }> {
+    const { clock } = this.deps;
+    const keys = [this.#cluster.keys.spec(taskId), this.#cluster.keys.committed(taskId)];
+    const giveUpMono = clock.monotonic() + ADMISSION_COMMIT_TIMEOUT_MS + 1_000;
+    for (;;) {
+      const [json, verdict] = await this.#cluster.redis.mget(...keys);
+      const spec = parseSpec(json);
+      if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
+      if (clock.monotonic() >= giveUpMono) return { spec, committed: false };
+      await new Promise<void>((resolve) => clock.setTimer(COMMIT_POLL_MS, resolve));
+    }
   }
 
   /** Deadlines count from the admission, wherever it was. (No unclaimed-stream timer: its reader may be on another replica.) */

@@ -23,6 +23,8 @@ export interface StateKeys {
   owner(taskId: string): string;
   /** What another replica needs to run a task (JSON: submission, owner, plan), written with its admission. */
   spec(taskId: string): string;
+  /** Whether the task's admission was committed ('1') or refused ('0') by the audit: what a claimer waits for. */
+  committed(taskId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
@@ -75,6 +77,7 @@ export function stateKeys(prefix: string): StateKeys {
     idempotency: (key) => `${prefix}{idem:${key}}`,
     owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
     spec: (taskId) => `${prefix}{task:${taskId}}:spec`,
+    committed: (taskId) => `${prefix}{task:${taskId}}:committed`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
   };
