@@ -223,3 +223,47 @@ describe('the commit point across replicas', () => {
     expect(next.status).toBe(202);
   }, 30_000);
 });
+
+describe('leaving and evicting', () => {
+  it('releases its lease and closes its Redis connections when it shuts down', async () => {
+    const fake = await fakeEngine(200);
+    const redis = await redisContext();
+    const config = testConfig({
+      pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: 'v0', url: fake.url, slots: 2 }] }],
+      state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: 'gw-leaving', lease_ms: 5_000 },
+    });
+    const g = await startGateway(config);
+    const lease = `${redis.prefix}{replicas}:lease:gw-leaving`;
+    expect(await redis.client.exists(lease)).toBe(1);
+    const connections = async () => String(await redis.client.client('LIST')).split('\n').filter((line) => line.includes('name=orchqueue:gw-leaving:')).length;
+    expect(await connections()).toBe(4);
+    await g.close();
+    expect(await redis.client.exists(lease)).toBe(0);
+    expect(await redis.client.zscore(`${redis.prefix}{replicas}:live`, 'gw-leaving')).toBeNull();
+    expect(await until(async () => ((await connections()) === 0 ? true : undefined))).toBe(true);
+  }, 30_000);
+
+  it('ends a queued task evicted by drop-lru on the other replica with one QUEUE_FULL_DROP_LRU error', async () => {
+    const fake = await fakeEngine(40);
+    const redis = await redisContext();
+    const config = (replicaId: string) => testConfig({
+      pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: 'v0', url: fake.url, slots: 1 }], queue: { max_queued: 1, policy: 'drop-lru' } }],
+      state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
+    });
+    const a = await startGateway(config('gw-a'));
+    cleanups.push(() => a.close());
+    const b = await startGateway(config('gw-b'));
+    cleanups.push(() => b.close());
+    const running = await a.post('/v1/tasks', task('runs', 400));
+    const victim = await a.post('/v1/tasks', { ...task('waits', 5), priority: 'batch' });
+    expect(victim.status).toBe(202);
+    const newer = await b.post('/v1/tasks', task('evicts', 5));
+    expect(newer.status).toBe(202);
+    const id = (victim.body as { task_id: string }).task_id;
+    const stream = await openStream(`${b.url}/v1/tasks/${id}/stream`);
+    expect(stream.events).toHaveLength(1);
+    expect(stream.events[0]).toMatchObject({ event: 'error', data: { code: 'QUEUE_FULL_DROP_LRU' } });
+    expect((await a.get(`/v1/tasks/${id}`)).body).toMatchObject({ state: 'evicted' });
+    await a.post(`/v1/tasks/${(running.body as { task_id: string }).task_id}/cancel`, undefined);
+  }, 30_000);
+});
