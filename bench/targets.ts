@@ -33,6 +33,8 @@ export const EXPECTED_TARGETS = [
   { id: 'backpressure.rate', issue: '#14', name: '429 answers per second from a full queue', target: '≥ 10,000/s', scenario: 'backpressure' },
   { id: 'backpressure.gaps', issue: '#14', name: 'admitted streams\' token gap p99 during the 429 burst, × before', target: '≤ 1.5×', scenario: 'backpressure' },
   { id: 'backpressure.complete', issue: '#2', name: 'streams admitted before a 429 burst all complete in full', target: 'all', scenario: 'backpressure' },
+  { id: 'cluster.ttft', issue: '#15', name: 'added time to first token p50, redis state backend over the memory backend (audit off)', target: '≤ +1 ms', scenario: 'cluster' },
+  { id: 'cluster.cpu', issue: '#15', name: 'gateway CPU per 32-token stream, redis backend × memory backend (reported, no target)', target: 'reported', scenario: 'cluster' },
   { id: 'telemetry.metrics', issue: '#5', name: 'throughput with metrics on, share of metrics off', target: '≥ 97% (cost ≤ 3%)', scenario: 'telemetry' },
 ] as const satisfies readonly ExpectedTarget[];
 

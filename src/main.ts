@@ -3,12 +3,12 @@
 // ephemeral port; running this file directly starts it for real.
 
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { adminRoutes } from './api/admin/routes.ts';
 import { auditRoutes } from './api/audit/routes.ts';
 import { controlRoutes } from './api/control/routes.ts';
+import { auditChainOf } from './audit/audit-chain.ts';
 import { createAudit, type Audit } from './audit/create-audit.ts';
 import { reconcileAbandoned } from './audit/reconcile-abandoned.ts';
 import { noopRecorder } from './audit/recorder.ts';
@@ -33,6 +33,7 @@ import { TaskService } from './orchestration/task-service.ts';
 import { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
 import { joinCluster, type Membership } from './orchestration/cluster/cluster-membership.ts';
 import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
+import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
 import { PoolManager } from './pool/pool-manager.ts';
@@ -87,10 +88,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const logger = opts.logger ?? createLogger({ level: config.telemetry.log_level });
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
-  const replicaId = config.state.replica_id ?? `${hostname()}-${process.pid}`;
+  const replicaId = replicaIdOf(config.state);
   const cluster = config.state.backend === 'redis' ? await openClusterState(config, replicaId) : undefined;
   // 2. The record: audit store and its writer (the admission commit point), tracing.
-  const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env });
+  const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env, chain: auditChainOf(config.state) });
   await reconcileAbandoned(audit, logger);
   const recorder = opts.recorder ?? (audit as Audit).writer;
   // Tenants and keys live in the audit database (in memory with audit off), ORCH-1203.

@@ -29,6 +29,7 @@ import type { ModelCatalog } from './orchestration/model-catalog.ts';
 import type { TaskDesk } from './orchestration/streamed-task.ts';
 import type { TenantDirectory } from './tenancy/directory.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
+import { lazyChildLoggerFactory } from './telemetry/request-logger.ts';
 import type { PoolManager } from './pool/pool-manager.ts';
 
 /** Operations that submit work: their refusals before admission are still recorded. */
@@ -93,6 +94,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'correlation_id' }),
     requestIdHeader: false,
     genReqId: (req) => correlationIdFrom(req.headers['x-correlation-id'], randomUUID),
+    // req.log is bound to the correlation id but built only when something logs through it (issue 14).
+    childLoggerFactory: lazyChildLoggerFactory,
     return503OnClosing: true,
   });
 
@@ -103,10 +106,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     (httpPart === 'body' ? ajv.strict : ajv.coercing).compile(schema as object),
   );
 
-  app.addHook('onRequest', async (req, reply) => {
+  // Callback-style hooks (here and in auth.ts), not async ones: an async hook costs a promise and
+  // a microtask turn per request, on the 429 path too (issue 14). A hook that answers does not call done.
+  app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-correlation-id', String(req.id));
     const refused = guard.refusal(req);
-    if (refused) return sendError(reply.header('connection', 'close'), refused);
+    if (refused) sendError(reply.header('connection', 'close'), refused);
+    else done();
   });
   app.addHook('onSend', discardUnreadBody(limits));
   installAuth(app, deps.directory);

@@ -42,7 +42,8 @@ export function renderChainFixture(): string {
     data: { action: 'retention_purge', target: 'audit_log', outcome: 'done', detail: { older_than: at(5).toISOString(), deleted_rows: 4 }, anchor_seq: anchor.seq, anchor_hash: anchor.hash },
   };
   const second = chainRecords(first.head, [purge, admissionRecord({ ...task, task_id: 't-3', queue_position: 7, predicted_start_ms: 1500, policy_label: 'drop-lru', evicted_task_id: 't-2' }, at(10))]);
-  const rows = [...first.rows, ...second.rows].map(({ content, ...row }) => ({ ...row, at: row.at.toISOString(), content }));
+  // The fixture predates chains (migrations/0004): its rows are the default chain's and carry no chain field.
+  const rows = [...first.rows, ...second.rows].map(({ content, chain: _chain, ...row }) => ({ ...row, at: row.at.toISOString(), content }));
   const fixture = { made_by: 'tools/audit-chain-fixture.ts with the hand-written canonical JSON (before RFC 8785 via `canonicalize`)', purge_anchor_seq: anchor.seq, rows };
   return `${JSON.stringify(fixture, null, 2)}\n`;
 }

@@ -8,6 +8,6 @@ GRANT SELECT ON schema_migrations TO orchqueue_app;
 GRANT SELECT, INSERT ON audit_log TO orchqueue_app;
 GRANT SELECT, INSERT, DELETE ON audit_holds TO orchqueue_app;
 GRANT SELECT ON audit_settings, audit_chain_marks TO orchqueue_app;
-GRANT EXECUTE ON FUNCTION audit_purge_plan(timestamptz), audit_purge_commit(timestamptz, text, text, text) TO orchqueue_app;
+GRANT EXECUTE ON FUNCTION audit_purge_plan(text, timestamptz), audit_purge_commit(text, timestamptz, text, text, text) TO orchqueue_app;
 -- Tenancy (0003): mutable tables the admin API manages; keys are revoked, never deleted.
 GRANT SELECT, INSERT, UPDATE ON tenants, api_keys, tenant_usage TO orchqueue_app;

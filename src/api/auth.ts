@@ -4,7 +4,7 @@
 // token and no live key grants stays open, as the default tenant. The actor written to the
 // audit trail is the key id (`key:<id>`) or a static token's fingerprint, never the credential.
 
-import type { FastifyContextConfig, FastifyInstance, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyContextConfig, FastifyInstance, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { orchError } from '../core/errors.ts';
 import { DEFAULT_TENANT, SCOPES, type Principal, type Scope } from '../core/tenancy/principal.ts';
 import type { TenantDirectory } from '../tenancy/directory.ts';
@@ -46,19 +46,21 @@ export function installAuth(app: FastifyInstance, directory: TenantDirectory): v
     if (scope === 'public') return;
     // Anthropic clients send the key as x-api-key (ORCH-1108); only on the Anthropic dialect.
     const apiKeyHeader = route.config?.dialect === 'anthropic';
-    const check: onRequestAsyncHookHandler = async (req, reply) => {
+    // A callback hook (no promise per request, issue 14); when it answers, it does not call done.
+    const check: onRequestHookHandler = (req, reply, done) => {
       if (directory.isOpen(scope)) {
         req.principal = ANONYMOUS;
-        return;
+        return done();
       }
       const apiKey = apiKeyHeader ? req.headers['x-api-key'] : undefined;
       const token = bearerToken(req.headers.authorization) || (typeof apiKey === 'string' ? apiKey.trim() : '');
-      if (!token) return sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
+      if (!token) return void sendError(reply, orchError('UNAUTHORIZED', 'missing bearer token'));
       const found = directory.authenticate(token);
       // Unknown, revoked and expired keys get the same answer: nothing tells them apart.
-      if (found.kind === 'unknown') return sendError(reply, orchError('UNAUTHORIZED', 'invalid bearer token'));
-      if (!found.principal.scopes.has(scope)) return sendError(reply, orchError('FORBIDDEN', `this credential has no ${scope} scope`));
+      if (found.kind === 'unknown') return void sendError(reply, orchError('UNAUTHORIZED', 'invalid bearer token'));
+      if (!found.principal.scopes.has(scope)) return void sendError(reply, orchError('FORBIDDEN', `this credential has no ${scope} scope`));
       req.principal = found.principal;
+      done();
     };
     const own = route.onRequest;
     route.onRequest = own === undefined ? [check] : [check, ...(Array.isArray(own) ? own : [own])];

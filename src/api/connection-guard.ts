@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify';
 import { orchError, type OrchError } from '../core/errors.ts';
 import { rawHttpError } from './errors.ts';
 
@@ -112,32 +112,38 @@ export function clientErrorHandler(err: Error & { code?: string }, socket: Socke
  * `bodyDiscardLimitBytes` and `requestTimeoutMs`; then the socket is closed. Closing at once
  * would reset a client that is still writing, and it would never read the answer.
  */
-export function discardUnreadBody(limits: ConnectionLimits) {
-  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const raw = req.raw;
-    if (raw.complete || raw.readableEnded) return;
-    if (limits.bodyDiscardLimitBytes === 0) {
-      reply.header('connection', 'close');
-      return;
-    }
-    // Fastify asks for `connection: close` after a parser refusal; Node would then destroy the
-    // socket as soon as the answer is written, mid-upload. Keep it until the body is drained.
-    reply.removeHeader('connection');
-    const socket = raw.socket as MarkedSocket;
-    socket[ANSWERED] = true;
-    let discarded = 0;
-    const stop = setTimeout(() => socket.destroy(), limits.requestTimeoutMs);
-    stop.unref();
-    raw.on('data', (chunk: Buffer) => {
-      discarded += chunk.length;
-      if (discarded > limits.bodyDiscardLimitBytes) socket.destroy();
-    });
-    raw.once('end', () => {
-      clearTimeout(stop);
-      // Drained: the connection may serve a next request, which gets its own answers again.
-      delete socket[ANSWERED];
-    });
-    raw.once('close', () => clearTimeout(stop));
-    raw.resume();
+export function discardUnreadBody(limits: ConnectionLimits): onSendHookHandler {
+  // A callback hook: it runs on every answer, and an async one would cost a promise and a microtask each (issue 14).
+  return (req, reply, payload, done) => {
+    keepUntilDrained(limits, req, reply);
+    done(null, payload);
   };
+}
+
+function keepUntilDrained(limits: ConnectionLimits, req: FastifyRequest, reply: FastifyReply): void {
+  const raw = req.raw;
+  if (raw.complete || raw.readableEnded) return;
+  if (limits.bodyDiscardLimitBytes === 0) {
+    reply.header('connection', 'close');
+    return;
+  }
+  // Fastify asks for `connection: close` after a parser refusal; Node would then destroy the
+  // socket as soon as the answer is written, mid-upload. Keep it until the body is drained.
+  reply.removeHeader('connection');
+  const socket = raw.socket as MarkedSocket;
+  socket[ANSWERED] = true;
+  let discarded = 0;
+  const stop = setTimeout(() => socket.destroy(), limits.requestTimeoutMs);
+  stop.unref();
+  raw.on('data', (chunk: Buffer) => {
+    discarded += chunk.length;
+    if (discarded > limits.bodyDiscardLimitBytes) socket.destroy();
+  });
+  raw.once('end', () => {
+    clearTimeout(stop);
+    // Drained: the connection may serve a next request, which gets its own answers again.
+    delete socket[ANSWERED];
+  });
+  raw.once('close', () => clearTimeout(stop));
+  raw.resume();
 }

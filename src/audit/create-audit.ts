@@ -5,15 +5,19 @@
 import type { AuditConfig } from '../config/schema.ts';
 import type { Clock } from '../core/ports.ts';
 import { systemClock } from '../system-clock.ts';
+import { acquireChainLock, type ChainLock } from './chain-lock.ts';
 import type { AuditLogger } from './gap-reporter.ts';
+import { DEFAULT_CHAIN } from './hash-chain.ts';
 import { openPgStore } from './pg-store.ts';
 import { PgliteWorkerStore } from './pglite-store.ts';
 import { noopRecorder, type AuditRecorder } from './recorder.ts';
+import { coalesceRejections } from './rejection-coalescer.ts';
 import type { SqlParam, SqlRow } from './sql-driver.ts';
 import type { AuditStore } from './store.ts';
 
-export type SqlRunner = (statement: string, params?: readonly SqlParam[]) => Promise<SqlRow[]>;
 import { AuditWriter } from './writer.ts';
+
+export type SqlRunner = (statement: string, params?: readonly SqlParam[]) => Promise<SqlRow[]>;
 
 export interface Audit {
   /** null when audit.backend is off. */
@@ -30,6 +34,11 @@ export interface CreateAuditDeps {
   clock?: Clock;
   /** Where DATABASE_URL is read from (process.env in main.ts). */
   env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * The chain this gateway writes on server Postgres (audit-chain.ts auditChainOf: the replica id
+   * with state.backend redis); PGlite always keeps the default chain.
+   */
+  chain?: string;
 }
 
 const DAY_MS = 86_400_000;
@@ -45,18 +54,40 @@ export function databaseUrlOf(config: AuditConfig, env: Readonly<Record<string, 
   return url;
 }
 
-async function openStore(config: AuditConfig, deps: CreateAuditDeps): Promise<AuditStore & { sql: SqlRunner }> {
+type OpenedStore = AuditStore & { sql: SqlRunner };
+
+/** The chain's writer lock, held until the store closes: a second writer of the chain is refused here. */
+async function lockChain(connectionString: string, chain: string, logger: AuditLogger): Promise<ChainLock> {
+  return acquireChainLock({
+    connectionString, chain,
+    onLost: (error) => logger.error({ chain, err: error.message }, 'audit: the connection holding the chain\'s writer lock was lost; taking the lock again'),
+    onRelocked: () => logger.warn({ chain }, 'audit: the chain\'s writer lock is held again'),
+    onTaken: () => logger.error({ chain }, 'audit: another gateway process took this chain\'s writer lock while its connection was lost: two writers on one chain will fork it; stop one of them'),
+  });
+}
+
+async function openStore(config: AuditConfig, deps: CreateAuditDeps): Promise<{ store: OpenedStore; lock: ChainLock | null }> {
   const env = deps.env ?? {};
+  const chain = deps.chain ?? DEFAULT_CHAIN;
   if (config.backend === 'postgres') {
-    return openPgStore({
-      connectionString: databaseUrlOf(config, env),
-      onIdleError: (error) => deps.logger.warn({ err: error.message }, 'audit: an idle Postgres connection failed'),
-    });
+    const connectionString = databaseUrlOf(config, env);
+    const lock = await lockChain(connectionString, chain, deps.logger);
+    try {
+      const store = await openPgStore({
+        connectionString, chain,
+        onIdleError: (error) => deps.logger.warn({ err: error.message }, 'audit: an idle Postgres connection failed'),
+      });
+      return { store, lock };
+    } catch (error) {
+      await lock.release();
+      throw error;
+    }
   }
   if (env.DATABASE_URL !== undefined) {
     deps.logger.warn({ data_dir: config.data_dir }, 'DATABASE_URL is set but audit.backend is pglite; set audit.backend: postgres to use it');
   }
-  return PgliteWorkerStore.open({ dataDir: config.data_dir });
+  // One process owns a PGlite directory, so its log is one chain.
+  return { store: await PgliteWorkerStore.open({ dataDir: config.data_dir }), lock: null };
 }
 
 function startRetention(config: AuditConfig, writer: AuditRecorder, deps: CreateAuditDeps): () => void {
@@ -94,24 +125,28 @@ async function syncRetention(store: AuditStore, config: AuditConfig, logger: Aud
 
 export async function createAudit(config: AuditConfig, deps: CreateAuditDeps): Promise<Audit> {
   if (config.backend === 'off') return { store: null, writer: noopRecorder(), close: () => Promise.resolve() };
-  const store = await openStore(config, deps);
+  const { store, lock } = await openStore(config, deps);
   let writer: AuditWriter;
   try {
     await syncRetention(store, config, deps.logger);
     writer = await AuditWriter.start(config, deps.clock === undefined ? { store, logger: deps.logger } : { store, logger: deps.logger, clock: deps.clock });
   } catch (error) {
     await store.close().catch(() => undefined);
+    await lock?.release();
     throw error;
   }
   const stopRetention = startRetention(config, writer, deps);
+  // Identical refusals under a burst share a row (issue 14); see rejection-coalescer.ts.
+  const recorder = coalesceRejections(writer, deps.clock);
   return {
     store,
     sql: (statement, params) => store.sql(statement, params),
-    writer,
+    writer: recorder,
     async close() {
       stopRetention();
-      await writer.close();
+      await recorder.close();
       await store.close();
+      await lock?.release();
     },
   };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { canonicalJson } from '../core/canonical-json.ts';
-import { chainRecords, GENESIS_HEAD, rowContent, rowContentJson, rowHash } from './hash-chain.ts';
+import { chainRecords, DEFAULT_CHAIN, GENESIS_HEAD, rowContent, rowContentJson, rowHash } from './hash-chain.ts';
 import type { AuditRecord } from './records.ts';
 import { decodeBatch, encodeBatch } from './sql-rows.ts';
 
@@ -30,6 +30,27 @@ describe('rowContentJson', () => {
     const odd = { ...record(), task_id: undefined, actor: 7 } as unknown as AuditRecord;
     expect(rowContentJson(3, odd)).toBe(canonicalJson(rowContent(3, odd)));
     expect(rowContentJson(3, odd)).not.toContain('task_id');
+  });
+});
+
+describe('the chain in the content', () => {
+  it('is left out for the default chain, so rows from before chains keep their bytes, and named for any other', () => {
+    expect(rowContentJson(1, record())).not.toContain('"chain"');
+    expect(rowContentJson(1, record(), DEFAULT_CHAIN)).toBe(rowContentJson(1, record()));
+    for (const chain of ['gw-a', 'host.example-4711', AWKWARD]) {
+      const json = rowContentJson(5, record(), chain);
+      expect(json).toBe(canonicalJson(rowContent(5, record(), chain)));
+      expect(JSON.parse(json)).toMatchObject({ chain, seq: 5 });
+    }
+  });
+
+  it('makes the same record at the same seq hash differently in two chains', () => {
+    const [a] = chainRecords(GENESIS_HEAD, [record()], 'gw-a').rows;
+    const [b] = chainRecords(GENESIS_HEAD, [record()], 'gw-b').rows;
+    expect(a?.chain).toBe('gw-a');
+    expect(a?.hash).not.toBe(b?.hash);
+    expect(rowHash(a!.prev_hash, 1, a!, 'gw-b')).not.toBe(a?.hash);
+    expect(rowHash(a!.prev_hash, 1, a!, 'gw-a')).toBe(a?.hash);
   });
 });
 

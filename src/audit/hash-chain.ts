@@ -1,6 +1,8 @@
 // The tamper-evidence rule, in one place: hash = sha256(prev_hash + canonical JSON (RFC 8785) of
 // the row's content), content being every column except prev_hash and hash. Changing this breaks
 // every stored chain, so it is versioned by migration, never edited; fixtures/chain-v1.json holds it.
+// The `chain` column (migrations/0004) is in the content only for chains other than the default
+// one, so every row written before chains existed keeps its hash.
 
 import { hash as digest } from 'node:crypto';
 import { canonicalJson } from '../core/canonical-json.ts';
@@ -8,6 +10,12 @@ import type { AuditRecord, AuditRow } from './records.ts';
 
 /** prev_hash of seq 1: the chain's fixed origin. */
 export const GENESIS_HASH = '0'.repeat(64);
+
+/**
+ * The chain of a single writer (PGlite, or server Postgres with state.backend memory), and of every
+ * row written before migrations/0004. Its rows' content leaves `chain` out.
+ */
+export const DEFAULT_CHAIN = 'main';
 
 export interface ChainHead {
   /** seq of the last row; 0 before the first row. */
@@ -17,10 +25,11 @@ export interface ChainHead {
 
 export const GENESIS_HEAD: ChainHead = Object.freeze({ seq: 0, hash: GENESIS_HASH });
 
-export function rowContent(seq: number, record: AuditRecord): Record<string, unknown> {
+export function rowContent(seq: number, record: AuditRecord, chain: string = DEFAULT_CHAIN): Record<string, unknown> {
   return {
     seq, at: record.at.toISOString(), kind: record.kind, task_id: record.task_id, session_id: record.session_id,
     pool_id: record.pool_id, actor: record.actor, correlation_id: record.correlation_id, data: record.data,
+    ...(chain === DEFAULT_CHAIN ? {} : { chain }),
   };
 }
 
@@ -37,12 +46,13 @@ const isTextOrNull = (value: unknown): value is string | null => value === null 
  * its keys: the literal below lists them in canonical order. Rows that do not have the usual
  * shape (read back from an export, say) take the general path, so the two can never disagree.
  */
-export function rowContentJson(seq: number, record: AuditRecord): string {
+export function rowContentJson(seq: number, record: AuditRecord, chain: string = DEFAULT_CHAIN): string {
   const { actor, correlation_id: correlation, pool_id: pool, session_id: session, task_id: task } = record;
   if (!isTextOrNull(actor) || !isTextOrNull(correlation) || !isTextOrNull(pool) || !isTextOrNull(session) || !isTextOrNull(task) || typeof record.kind !== 'string') {
-    return canonicalJson(rowContent(seq, record));
+    return canonicalJson(rowContent(seq, record, chain));
   }
-  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}","correlation_id":${textOrNull(correlation)},"data":${canonicalJson(record.data)},`
+  const chainMember = chain === DEFAULT_CHAIN ? '' : `"chain":${canonicalJson(chain)},`;
+  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}",${chainMember}"correlation_id":${textOrNull(correlation)},"data":${canonicalJson(record.data)},`
     + `"kind":${canonicalJson(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
 }
 
@@ -51,19 +61,19 @@ function contentHash(prevHash: string, content: string): string {
   return digest('sha256', prevHash + content, 'hex');
 }
 
-export function rowHash(prevHash: string, seq: number, record: AuditRecord): string {
-  return contentHash(prevHash, rowContentJson(seq, record));
+export function rowHash(prevHash: string, seq: number, record: AuditRecord, chain: string = DEFAULT_CHAIN): string {
+  return contentHash(prevHash, rowContentJson(seq, record, chain));
 }
 
-/** Places records after `head`, in order, and returns the rows plus the new head. */
-export function chainRecords(head: ChainHead, records: readonly AuditRecord[]): { rows: ChainedRow[]; head: ChainHead } {
+/** Places records after `head` of `chain`, in order, and returns the rows plus the new head. */
+export function chainRecords(head: ChainHead, records: readonly AuditRecord[], chain: string = DEFAULT_CHAIN): { rows: ChainedRow[]; head: ChainHead } {
   const rows: ChainedRow[] = [];
   let { seq, hash } = head;
   for (const record of records) {
     seq += 1;
-    const content = rowContentJson(seq, record);
+    const content = rowContentJson(seq, record, chain);
     const next = contentHash(hash, content);
-    rows.push({ ...record, seq, prev_hash: hash, hash: next, content });
+    rows.push({ ...record, chain, seq, prev_hash: hash, hash: next, content });
     hash = next;
   }
   return { rows, head: { seq, hash } };

@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { ChainedRow, ChainHead } from './hash-chain.ts';
+import { DEFAULT_CHAIN, type ChainedRow, type ChainHead } from './hash-chain.ts';
 import { fromWireError, INITIALISE_FLAG, type StoreMethod, type WorkerOptions, type WorkerReply, type WorkerStatus } from './pglite-protocol.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
 import type { SqlParam, SqlRow } from './sql-driver.ts';
@@ -136,6 +136,7 @@ function started(worker: Worker): Promise<void> {
 
 export class PgliteWorkerStore implements AuditStore {
   readonly backend = 'pglite' as const;
+  readonly chain = DEFAULT_CHAIN;
   readonly #options: WorkerOptions;
   readonly #spawn: SpawnWorker;
   readonly #pending = new Map<number, Pending>();

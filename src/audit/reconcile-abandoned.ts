@@ -1,6 +1,7 @@
 // Start-up reconcile after a crash (issue 10, finding 6): every task whose admission row has no
 // later terminal row gets one, `abandoned` with the restart as its cause, before admissions
-// open. Assumes one gateway per audit store: a shared store would need rows scoped by instance.
+// open. Only this gateway's own chain is looked at (store.openAdmissions): on a database shared by
+// replicas, the other chains' open tasks belong to replicas that may still be running them.
 
 import type { Audit } from './create-audit.ts';
 

@@ -31,8 +31,12 @@ export interface AuditRecorder extends AdmissionRecorder, LifecycleObserver {
   commits(): number;
   /** The last committed row's seq and hash, as this writer knows it (read at scrape time). */
   head(): ChainHead;
-  /** Records the terminal `abandoned` row for a task a previous run left open (reconcile-abandoned.ts). */
-  abandoned(open: OpenAdmission): void;
+  /**
+   * Records the terminal `abandoned` row for a task a previous run left open (reconcile-abandoned.ts),
+   * or, with `lostReplica`, that a lost replica left open: the row goes into this writer's chain and
+   * names the lost replica.
+   */
+  abandoned(open: OpenAdmission, lostReplica?: string): void;
   flush(): Promise<void>;
   /** Retention: deletes the unheld prefix older than `olderThan`, recorded in the chain. */
   purge(olderThan: Date, actor: string, correlationId?: string): Promise<PurgeResult>;

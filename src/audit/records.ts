@@ -22,6 +22,8 @@ export interface AuditRecord {
 
 /** A committed (or about to be committed) row: its place in the chain is fixed. */
 export interface AuditRow extends AuditRecord {
+  /** The writer's chain (one per gateway replica on a shared database; hash-chain.ts DEFAULT_CHAIN otherwise). */
+  chain: string;
   seq: number;
   prev_hash: string;
   hash: string;
@@ -77,7 +79,15 @@ export function rejectionRecord(fact: RejectedFact, at: Date): AuditRecord {
   return {
     at, kind: 'rejection', task_id: orNull(fact.task_id), session_id: orNull(fact.session_id), pool_id: orNull(fact.pool_id),
     actor: orNull(fact.key_id), correlation_id: text(fact.correlation_id),
-    data: compact({ tenant: fact.tenant, accepted: false, code: fact.code, policy_label: fact.policy_label, limit: fact.limit, priority: fact.priority }),
+    data: compact({
+      tenant: fact.tenant, accepted: false, code: fact.code, policy_label: fact.policy_label, limit: fact.limit, priority: fact.priority,
+      // A coalesced row (audit/rejection-coalescer.ts): `count` refusals, each one's id in order.
+      ...(fact.repeats === undefined ? {} : {
+        count: fact.repeats.correlation_ids.length,
+        correlation_ids: fact.repeats.correlation_ids.map(text),
+        first_at: new Date(Math.trunc(fact.repeats.first_at_ms)).toISOString(),
+      }),
+    }),
   };
 }
 
@@ -112,17 +122,21 @@ export function controlRecord(fact: ControlFact, at: Date): AuditRecord {
   };
 }
 
+export const REPLICA_LOST_ACTOR = 'system:replica_lost';
+
 /**
- * The terminal row a restart writes for a task the previous run left open: state `abandoned`,
- * the restart as its cause, and what the previous run had recorded (admission seq, last replica).
+ * The terminal row written for a task left open: by a restart (the previous run's), or with
+ * `lostReplica` by a survivor for a gateway replica that was lost, in the survivor's own chain.
+ * State `abandoned`, the cause, and what had been recorded (admission seq, last engine replica).
  */
-export function abandonedRecord(open: OpenAdmission, at: Date): AuditRecord {
+export function abandonedRecord(open: OpenAdmission, at: Date, lostReplica?: string): AuditRecord {
   const placement = open.placement ?? {};
   return {
-    at, kind: 'terminal', task_id: open.task_id, session_id: open.session_id, pool_id: open.pool_id, actor: RESTART_ACTOR,
-    correlation_id: open.correlation_id,
+    at, kind: 'terminal', task_id: open.task_id, session_id: open.session_id, pool_id: open.pool_id,
+    actor: lostReplica === undefined ? RESTART_ACTOR : REPLICA_LOST_ACTOR, correlation_id: open.correlation_id,
     data: compact({
-      state: 'abandoned', cause: 'gateway_restart', last_known_state: open.placement === null ? 'queued' : 'running',
+      state: 'abandoned', cause: lostReplica === undefined ? 'gateway_restart' : 'replica_lost', lost_replica: lostReplica,
+      last_known_state: open.placement === null ? 'queued' : 'running',
       admission_seq: open.seq, replica_id: placement.replica_id, engine: placement.engine,
     }),
   };

@@ -2,12 +2,12 @@
 // show: whatever is stored is handed to the verifier as is, so a forged value fails its hash
 // instead of being "repaired" into a valid one here.
 
-import type { ChainedRow } from './hash-chain.ts';
+import { DEFAULT_CHAIN, type ChainedRow } from './hash-chain.ts';
 import { isAuditKind, type AuditRow } from './records.ts';
 import type { AuditHold } from './store.ts';
 import type { SqlRow } from './sql-driver.ts';
 
-export const AUDIT_COLUMNS = 'seq, at, kind, task_id, session_id, pool_id, actor, correlation_id, data, prev_hash, hash';
+export const AUDIT_COLUMNS = 'chain, seq, at, kind, task_id, session_id, pool_id, actor, correlation_id, data, prev_hash, hash';
 export const HOLD_COLUMNS = 'id, task_id, session_id, from_at, to_at, reason, created_by, created_at';
 
 const text = (value: unknown): string | null => (value === null || value === undefined ? null : String(value));
@@ -17,6 +17,7 @@ const timeOrNull = (value: unknown): Date | null => (value === null || value ===
 export function toAuditRow(row: SqlRow): AuditRow {
   if (!isAuditKind(row.kind)) throw new Error(`audit_log row ${String(row.seq)} has an unknown kind`);
   return {
+    chain: text(row.chain) ?? DEFAULT_CHAIN,
     seq: Number(row.seq),
     at: time(row.at),
     kind: row.kind,
@@ -96,7 +97,8 @@ export function insertParams(batch: InsertBatch): string[][] {
 }
 
 // The text[] -> jsonb[] cast parses each content once, before unnest; the columns come out of it.
+// Content names its chain only when it is not the default one (hash-chain.ts).
 export const INSERT_BATCH_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS})
-  SELECT (c->>'seq')::bigint, (c->>'at')::timestamptz, c->>'kind', c->>'task_id', c->>'session_id', c->>'pool_id',
+  SELECT coalesce(c->>'chain', '${DEFAULT_CHAIN}'), (c->>'seq')::bigint, (c->>'at')::timestamptz, c->>'kind', c->>'task_id', c->>'session_id', c->>'pool_id',
     c->>'actor', c->>'correlation_id', c->'data', ph, h
   FROM unnest($1::text[]::jsonb[], $2::text[], $3::text[]) AS b(c, ph, h)`;

@@ -5,12 +5,12 @@
 
 import { randomUUID } from 'node:crypto';
 import { migrate, readMigrations } from './migrate.ts';
-import { chainRecords, GENESIS_HEAD, type ChainedRow, type ChainHead } from './hash-chain.ts';
+import { chainRecords, DEFAULT_CHAIN, GENESIS_HEAD, type ChainedRow, type ChainHead } from './hash-chain.ts';
 import type { AuditRecord, AuditRow, OpenAdmission } from './records.ts';
 import type { SqlDriver, SqlParam, SqlRow } from './sql-driver.ts';
 import { AUDIT_COLUMNS, decodeBatch, HOLD_COLUMNS, INSERT_BATCH_SQL, insertBatch, insertParams, toAuditHold, toAuditRow, type InsertBatch } from './sql-rows.ts';
 import type { AuditBackend, AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
-import { verifyChain, type ChainMarks, type VerifyResult } from './verify-chain.ts';
+import { verifyLog, type ChainMarks, type VerifyResult } from './verify-chain.ts';
 
 const VERIFY_PAGE_ROWS = 1_000;
 export const MAX_QUERY_LIMIT = 10_000;
@@ -22,12 +22,18 @@ function whereClause(query: AuditQuery): { sql: string; params: SqlParam[] } {
     params.push(value);
     conditions.push(condition.replace('?', `$${params.length}`));
   };
+  if (query.chain !== undefined) add('chain = ?', query.chain);
   if (query.task_id !== undefined) add('task_id = ?', query.task_id);
   if (query.session_id !== undefined) add('session_id = ?', query.session_id);
   if (query.kind !== undefined) add('kind = ?', query.kind);
   if (query.since !== undefined) add('at >= ?', query.since.toISOString());
   if (query.until !== undefined) add('at < ?', query.until.toISOString());
-  if (query.after_seq !== undefined) add('seq > ?', query.after_seq);
+  if (query.after_chain !== undefined) {
+    params.push(query.after_chain, query.after_seq ?? 0);
+    conditions.push(`(chain, seq) > ($${params.length - 1}, $${params.length})`);
+  } else if (query.after_seq !== undefined) {
+    add('seq > ?', query.after_seq);
+  }
   return { sql: conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')}`, params };
 }
 
@@ -64,35 +70,49 @@ function purgeRecord(request: PurgeRequest, plan: PurgePlan): AuditRecord {
   };
 }
 
-function marksOf(rows: SqlRow[]): ChainMarks {
-  const marks: { genesis: ChainMarks['genesis']; purges: ChainMarks['purges'][number][] } = { genesis: null, purges: [] };
+type MutableMarks = { genesis: ChainMarks['genesis']; purges: ChainMarks['purges'][number][] };
+
+/** The marks of each registered chain. A chain is registered by its genesis mark (migrations/0004). */
+function marksByChain(rows: SqlRow[]): Map<string, ChainMarks> {
+  const chains = new Map<string, MutableMarks>();
   for (const row of rows) {
+    const chain = String(row.chain);
+    let marks = chains.get(chain);
+    if (marks === undefined) {
+      marks = { genesis: null, purges: [] };
+      chains.set(chain, marks);
+    }
     const seq = Number(row.seq);
     const hash = String(row.hash);
     if (row.kind === 'genesis') marks.genesis = { seq, hash };
     else marks.purges.push({ seq, hash, anchor: row.anchor_seq === null ? null : { seq: Number(row.anchor_seq), hash: String(row.anchor_hash) } });
   }
-  return marks;
+  return chains;
 }
 
+// Seqs compare only within a chain; a terminal row another replica wrote for the task (a survivor
+// ending a lost replica's task) closes it when it is not older than the admission.
 const OPEN_ADMISSIONS_SQL = `SELECT a.seq, a.at, a.task_id, a.session_id, a.pool_id, a.correlation_id, a.data,
-    (SELECT p.data FROM audit_log p WHERE p.task_id = a.task_id AND p.kind = 'placement' AND p.seq > a.seq ORDER BY p.seq DESC LIMIT 1) AS placement
+    (SELECT p.data FROM audit_log p WHERE p.chain = a.chain AND p.task_id = a.task_id AND p.kind = 'placement' AND p.seq > a.seq ORDER BY p.seq DESC LIMIT 1) AS placement
   FROM audit_log a
-  WHERE a.kind = 'admission' AND a.task_id IS NOT NULL AND a.seq > $1
-    AND NOT EXISTS (SELECT 1 FROM audit_log t WHERE t.task_id = a.task_id AND t.seq > a.seq AND t.kind IN ('terminal', 'admission'))
+  WHERE a.chain = $3 AND a.kind = 'admission' AND a.task_id IS NOT NULL AND a.seq > $1
+    AND NOT EXISTS (SELECT 1 FROM audit_log t WHERE t.task_id = a.task_id AND t.kind IN ('terminal', 'admission')
+      AND CASE WHEN t.chain = a.chain THEN t.seq > a.seq ELSE t.kind = 'terminal' AND t.at >= a.at END)
   ORDER BY a.seq LIMIT $2`;
 
 export class SqlAuditStore implements AuditStore {
   readonly backend: AuditBackend;
+  readonly chain: string;
   readonly #driver: SqlDriver;
 
-  constructor(backend: AuditBackend, driver: SqlDriver) {
+  constructor(backend: AuditBackend, driver: SqlDriver, chain: string = DEFAULT_CHAIN) {
     this.backend = backend;
     this.#driver = driver;
+    this.chain = chain;
   }
 
   async head(): Promise<ChainHead> {
-    const [last] = await this.#driver.query('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+    const [last] = await this.#driver.query('SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1', [this.chain]);
     return last === undefined ? GENESIS_HEAD : { seq: Number(last.seq), hash: String(last.hash) };
   }
 
@@ -116,36 +136,37 @@ export class SqlAuditStore implements AuditStore {
     }
     const where = whereClause(query);
     const rows = await this.#driver.query(
-      `SELECT ${AUDIT_COLUMNS} FROM audit_log ${where.sql} ORDER BY seq LIMIT $${where.params.length + 1}`,
+      `SELECT ${AUDIT_COLUMNS} FROM audit_log ${where.sql} ORDER BY chain, seq LIMIT $${where.params.length + 1}`,
       [...where.params, query.limit],
     );
     return rows.map(toAuditRow);
   }
 
   async verify(): Promise<VerifyResult> {
-    const marks = marksOf(await this.#driver.query('SELECT kind, seq, hash, anchor_seq, anchor_hash FROM audit_chain_marks ORDER BY seq'));
-    return verifyChain(this.#pages(), marks);
+    const marks = marksByChain(await this.#driver.query('SELECT chain, kind, seq, hash, anchor_seq, anchor_hash FROM audit_chain_marks ORDER BY chain, seq'));
+    return verifyLog(this.#pages(), marks);
   }
 
+  /** Every row, chain by chain in seq order. */
   async *#pages(): AsyncGenerator<AuditRow> {
-    let after = 0;
+    let after: { chain: string; seq: number } = { chain: '', seq: 0 };
     for (;;) {
-      const page = await this.query({ after_seq: after, limit: VERIFY_PAGE_ROWS });
+      const page = await this.query({ after_chain: after.chain, after_seq: after.seq, limit: VERIFY_PAGE_ROWS });
       yield* page;
       const last = page.at(-1);
       if (last === undefined || page.length < VERIFY_PAGE_ROWS) return;
-      after = last.seq;
+      after = { chain: last.chain, seq: last.seq };
     }
   }
 
   purgePrefix(request: PurgeRequest): Promise<PurgeOutcome> {
     return this.#driver.transaction(async (tx) => {
       const olderThan = request.older_than.toISOString();
-      const plan = purgePlanOf((await tx.query('SELECT * FROM audit_purge_plan($1)', [olderThan]))[0]);
-      const { rows } = chainRecords(plan.head, [purgeRecord(request, plan)]);
+      const plan = purgePlanOf((await tx.query('SELECT * FROM audit_purge_plan($1, $2)', [this.chain, olderThan]))[0]);
+      const { rows } = chainRecords(plan.head, [purgeRecord(request, plan)], this.chain);
       const [chained] = rows;
       if (chained === undefined) throw new Error('chainRecords returned no row for one record');
-      const [result] = await tx.query('SELECT deleted_rows FROM audit_purge_commit($1, $2, $3, $4)', [olderThan, chained.content, chained.prev_hash, chained.hash]);
+      const [result] = await tx.query('SELECT deleted_rows FROM audit_purge_commit($1, $2, $3, $4, $5)', [this.chain, olderThan, chained.content, chained.prev_hash, chained.hash]);
       const { content: _content, ...row } = chained;
       return { row, deleted_rows: Number(result?.deleted_rows ?? 0), anchor_seq: plan.through };
     });
@@ -166,7 +187,7 @@ export class SqlAuditStore implements AuditStore {
   }
 
   async openAdmissions(afterSeq: number, limit: number): Promise<OpenAdmission[]> {
-    const rows = await this.#driver.query(OPEN_ADMISSIONS_SQL, [afterSeq, limit]);
+    const rows = await this.#driver.query(OPEN_ADMISSIONS_SQL, [afterSeq, limit, this.chain]);
     return rows.map((row) => ({
       seq: Number(row.seq),
       at: row.at instanceof Date ? row.at : new Date(String(row.at)),
@@ -216,13 +237,13 @@ export class SqlAuditStore implements AuditStore {
   }
 }
 
-/** Applies pending migrations, then returns the store. Closes the driver if that fails. */
-export async function openSqlStore(backend: AuditBackend, driver: SqlDriver): Promise<SqlAuditStore> {
+/** Applies pending migrations, then returns the store on `chain`. Closes the driver if that fails. */
+export async function openSqlStore(backend: AuditBackend, driver: SqlDriver, chain: string = DEFAULT_CHAIN): Promise<SqlAuditStore> {
   try {
     await migrate(driver, await readMigrations());
   } catch (error) {
     await driver.close().catch(() => undefined);
     throw error;
   }
-  return new SqlAuditStore(backend, driver);
+  return new SqlAuditStore(backend, driver, chain);
 }

@@ -8,6 +8,8 @@ import type { VerifyResult } from './verify-chain.ts';
 export type AuditBackend = 'postgres' | 'pglite';
 
 export interface AuditQuery {
+  /** Rows of this chain only. */
+  chain?: string;
   task_id?: string;
   session_id?: string;
   kind?: AuditKind;
@@ -15,8 +17,12 @@ export interface AuditQuery {
   since?: Date;
   /** Exclusive upper bound on `at`. */
   until?: Date;
-  /** Paging cursor: only rows with a larger seq. */
+  /**
+   * Paging cursor. Rows come in (chain, seq) order; with `after_chain` only rows after the pair
+   * (after_chain, after_seq), otherwise only rows with a larger seq (exact within one chain).
+   */
   after_seq?: number;
+  after_chain?: string;
   limit: number;
 }
 
@@ -65,20 +71,26 @@ export interface PurgeOutcome {
 
 export interface AuditStore {
   readonly backend: AuditBackend;
-  /** The last committed row's seq and hash (seq 0 and the genesis hash when empty). */
+  /** The chain this store appends to and purges (hash-chain.ts DEFAULT_CHAIN unless a replica's). */
+  readonly chain: string;
+  /** The last committed row of this store's chain: seq and hash (seq 0 and the genesis hash when empty). */
   head(): Promise<ChainHead>;
   /** Inserts already-chained rows (from chainRecords) in one statement: all of them or none. */
   append(rows: readonly ChainedRow[]): Promise<void>;
   query(query: AuditQuery): Promise<AuditRow[]>;
+  /** Verifies every chain registered in the database (not only this store's). */
   verify(): Promise<VerifyResult>;
-  /** Deletes the unheld prefix older than `older_than` and appends the purge row, atomically. */
+  /** Deletes the unheld prefix of this store's chain older than `older_than` and appends the purge row, atomically. */
   purgePrefix(request: PurgeRequest): Promise<PurgeOutcome>;
   /**
    * Sets the database's retention floor to `days` (null: no purge allowed) when this connection
    * is the owner; otherwise leaves it. Answers the floor in force either way.
    */
   syncRetention(days: number | null): Promise<RetentionSetting>;
-  /** Admissions with no later terminal (or admission) row for the same task, in seq order. */
+  /**
+   * Admissions of this store's chain with no later terminal (or admission) row for the same task
+   * in any chain (a survivor records a lost replica's tasks in its own), in seq order.
+   */
   openAdmissions(afterSeq: number, limit: number): Promise<OpenAdmission[]>;
   addHold(hold: NewHold): Promise<AuditHold>;
   /** False when no hold has that id. */

@@ -4,7 +4,7 @@ import { statusFromRows } from './task-history.ts';
 
 let seq = 0;
 const row = (kind: AuditRow['kind'], data: AuditRow['data']): AuditRow => ({
-  seq: ++seq, prev_hash: '', hash: '', at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)), kind,
+  chain: 'main', seq: ++seq, prev_hash: '', hash: '', at: new Date(Date.UTC(2026, 0, 1, 0, 0, seq)), kind,
   task_id: 't1', session_id: null, pool_id: 'p', actor: null, correlation_id: 'c', data,
 });
 const admission = row('admission', { priority: 'interactive', model: 'sonnet' });

@@ -67,13 +67,21 @@ export function statusFromRows(rows: readonly AuditRow[]): TaskStatus | undefine
   };
 }
 
+/**
+ * A task's rows in the order they happened. Within a chain that is seq order; across chains (a
+ * survivor's terminal row for a lost replica's task) only `at` orders them.
+ */
+function inTimeOrder(rows: readonly AuditRow[]): AuditRow[] {
+  return rows.toSorted((a, b) => (a.chain === b.chain ? a.seq - b.seq : a.at.getTime() - b.at.getTime()));
+}
+
 /** The `history` dependency of the task routes: the task's status from the audit, or undefined. */
 export function taskHistory(store: AuditStore): (taskId: string) => Promise<TaskStatus | undefined> {
   return async (taskId) => {
     // No task id holds NUL or a lone surrogate (ids are validated at admission), and Postgres
     // text cannot hold them: such an id is simply unknown, not a store failure.
     if (taskId.includes('\u0000') || !taskId.isWellFormed()) return undefined;
-    return statusFromRows(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT }));
+    return statusFromRows(inTimeOrder(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT })));
   };
 }
 
@@ -88,7 +96,7 @@ export function tenantFromRows(rows: readonly AuditRow[]): string {
 export function ownedTaskHistory(store: AuditStore): (taskId: string) => Promise<{ status: TaskStatus; tenant: string } | undefined> {
   return async (taskId) => {
     if (taskId.includes('\u0000') || !taskId.isWellFormed()) return undefined;
-    const rows = await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT });
+    const rows = inTimeOrder(await store.query({ task_id: taskId, limit: TASK_ROWS_LIMIT }));
     const status = statusFromRows(rows);
     return status === undefined ? undefined : { status, tenant: tenantFromRows(rows) };
   };

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chainRecords, GENESIS_HEAD, rowHash } from './hash-chain.ts';
 import type { AuditRecord, AuditRow } from './records.ts';
-import { verifyChain } from './verify-chain.ts';
+import { verifyChain, verifyLog, type ChainMarks } from './verify-chain.ts';
 
 function record(n: number, data: AuditRecord['data'] = { n }): AuditRecord {
   return { at: new Date(1_700_000_000_000 + n), kind: 'admission', task_id: `t${n}`, session_id: null, pool_id: 'p', actor: null, correlation_id: `c${n}`, data };
@@ -101,5 +101,51 @@ describe('verifyChain', () => {
       const noop = { genesis: { seq: 1, hash: rows[0]!.hash }, purges: [{ seq: 6, hash: 'b'.repeat(64), anchor: null }] };
       expect(await verifyChain(iterate(rows), noop)).toMatchObject({ ok: false, first_bad_seq: 6, reason: expect.stringMatching(/ends at seq 5.*rows were removed/) });
     });
+  });
+});
+
+describe('verifyLog (one chain per writer)', () => {
+  const named = (name: string, count: number): AuditRow[] => chainRecords(GENESIS_HEAD, Array.from({ length: count }, (_, i) => record(i + 1)), name).rows;
+  const genesisOf = (rows: AuditRow[]): ChainMarks => ({ genesis: { seq: 1, hash: rows[0]!.hash }, purges: [] });
+
+  it('verifies interleaved chains each on its own and lists them by name', async () => {
+    const a = named('gw-a', 4);
+    const b = named('gw-b', 3);
+    const interleaved = [a[0]!, b[0]!, a[1]!, b[1]!, b[2]!, a[2]!, a[3]!];
+    const result = await verifyLog(iterate(interleaved), new Map([['gw-b', genesisOf(b)], ['gw-a', genesisOf(a)]]));
+    expect(result).toEqual({
+      ok: true, rows: 7,
+      chains: [
+        { chain: 'gw-a', ok: true, rows: 4, head_seq: 4, head_hash: a[3]!.hash },
+        { chain: 'gw-b', ok: true, rows: 3, head_seq: 3, head_hash: b[2]!.hash },
+      ],
+    });
+  });
+
+  it('repeats the head at the top for a log of one chain, and for an empty log', async () => {
+    const rows = chain(2);
+    expect(await verifyLog(iterate(rows))).toMatchObject({ ok: true, rows: 2, head_seq: 2, head_hash: rows[1]!.hash, chains: [{ chain: 'main' }] });
+    expect(await verifyLog(iterate([]), new Map())).toMatchObject({ ok: true, rows: 0, head_seq: 0, chains: [] });
+  });
+
+  it('names the chain of a row moved into another chain', async () => {
+    const a = named('gw-a', 3);
+    const b = named('gw-b', 3);
+    const moved = { ...b[1]!, chain: 'gw-a', seq: 4, prev_hash: a[2]!.hash };
+    const result = await verifyLog(iterate([...a, moved, b[0]!, b[2]!]));
+    expect(result).toMatchObject({ ok: false, chain: 'gw-a', first_bad_seq: 4, reason: 'hash does not match the row content' });
+    expect(result.chains).toMatchObject([{ chain: 'gw-a', ok: false, rows: 3 }, { chain: 'gw-b', ok: false, first_bad_seq: 3 }]);
+  });
+
+  it('fails a registered chain without rows and rows of an unregistered chain', async () => {
+    const a = named('gw-a', 2);
+    const stray = named('stray', 2);
+    const result = await verifyLog(iterate([...a, ...stray]), new Map([['gw-a', genesisOf(a)], ['gone', { genesis: { seq: 1, hash: 'e'.repeat(64) }, purges: [] }]]));
+    expect(result).toMatchObject({ ok: false, rows: 2, chain: 'gone', first_bad_seq: 1 });
+    expect(result.chains).toMatchObject([
+      { chain: 'gone', ok: false, rows: 0, reason: expect.stringMatching(/chain is empty but the database recorded row 1/) },
+      { chain: 'gw-a', ok: true, rows: 2 },
+      { chain: 'stray', ok: false, rows: 0, first_bad_seq: 1, reason: expect.stringMatching(/never registered/) },
+    ]);
   });
 });

@@ -1,16 +1,31 @@
-// Walks rows in seq order and names the first row that breaks the chain. Pure over an async
+// Walks rows in seq order and names the first row that breaks a chain. Pure over an async
 // iterable, so the stores, the control-plane endpoint and an offline NDJSON check share it.
 // A chain may start after seq 1 only when a retention_purge row anchors that start (see
 // docs/operations.md "Retention"): its data carries the seq and hash of the last purged row.
-// With the database's chain marks (genesis + every purge, migrations/0002) it also proves the
-// chain was neither restarted nor cut below its latest purge row.
+// With the database's chain marks (genesis + every purge, migrations/0002 and 0004) it also proves
+// the chain was neither restarted nor cut below its latest purge row. A log holds one chain per
+// writer (migrations/0004): verifyLog checks each, and with the marks, that the chains found are
+// exactly the chains registered.
 
 import { GENESIS_HASH, rowHash } from './hash-chain.ts';
 import type { AuditRow } from './records.ts';
 
-export type VerifyResult =
+/** The verdict on one chain. */
+export type ChainVerifyResult =
   | { ok: true; rows: number; head_seq: number; head_hash: string }
   | { ok: false; rows: number; first_bad_seq: number; reason: string };
+
+export type NamedChainResult = ChainVerifyResult & { chain: string };
+
+/**
+ * The verdict on the whole log: every chain's, in chain-name order. `ok` when all are; `rows`
+ * counts the rows found sound in all of them. The head is repeated at the top when the log has at
+ * most one chain (what a single-writer log answered before chains existed); a broken log names
+ * its first broken chain (by name order) at the top.
+ */
+export type VerifyResult =
+  | { ok: true; rows: number; chains: NamedChainResult[]; head_seq?: number; head_hash?: string }
+  | { ok: false; rows: number; chains: NamedChainResult[]; chain: string; first_bad_seq: number; reason: string };
 
 interface Anchor {
   seq: number;
@@ -36,7 +51,7 @@ function rowProblem(row: AuditRow, previous: AuditRow | null): string | null {
   if (previous !== null && row.seq !== previous.seq + 1) return `seq ${row.seq} follows ${previous.seq}: rows are missing`;
   if (previous !== null && row.prev_hash !== previous.hash) return 'prev_hash does not match the previous row';
   if (previous === null && row.seq === 1 && row.prev_hash !== GENESIS_HASH) return 'the first row does not start from the genesis hash';
-  if (rowHash(row.prev_hash, row.seq, row) !== row.hash) return 'hash does not match the row content';
+  if (rowHash(row.prev_hash, row.seq, row, row.chain) !== row.hash) return 'hash does not match the row content';
   return null;
 }
 
@@ -62,33 +77,101 @@ function startProblem(first: AuditRow, marks: ChainMarks): string | null {
   return null;
 }
 
-export async function verifyChain(rows: AsyncIterable<AuditRow>, marks?: ChainMarks): Promise<VerifyResult> {
-  const marked = new Map((marks?.purges ?? []).map((purge) => [purge.seq, purge.hash]));
-  let previous: AuditRow | null = null;
-  let first: AuditRow | null = null;
-  let unresolvedStart: Anchor | null = null;
-  let count = 0;
-  for await (const row of rows) {
-    const problem = rowProblem(row, previous) ?? (first === null && marks !== undefined ? startProblem(row, marks) : null)
-      ?? (marked.has(row.seq) && marked.get(row.seq) !== row.hash ? 'the row is not the purge row the database recorded at this seq' : null);
-    if (problem !== null) return { ok: false, rows: count, first_bad_seq: row.seq, reason: problem };
-    if (first === null) {
-      first = row;
-      if (row.seq !== 1) unresolvedStart = { seq: row.seq - 1, hash: row.prev_hash };
+/** One chain's walk, fed row by row in seq order. */
+class ChainWalk {
+  readonly #marks: ChainMarks | undefined;
+  readonly #marked: Map<number, string>;
+  #previous: AuditRow | null = null;
+  #first: AuditRow | null = null;
+  #unresolvedStart: Anchor | null = null;
+  #count = 0;
+  #broken: { first_bad_seq: number; reason: string } | null = null;
+
+  constructor(marks: ChainMarks | undefined) {
+    this.#marks = marks;
+    this.#marked = new Map((marks?.purges ?? []).map((purge) => [purge.seq, purge.hash]));
+  }
+
+  /** False once the chain is broken: later rows of it are not looked at. */
+  add(row: AuditRow): boolean {
+    if (this.#broken !== null) return false;
+    const problem = rowProblem(row, this.#previous) ?? (this.#first === null && this.#marks !== undefined ? startProblem(row, this.#marks) : null)
+      ?? (this.#marked.has(row.seq) && this.#marked.get(row.seq) !== row.hash ? 'the row is not the purge row the database recorded at this seq' : null);
+    if (problem !== null) {
+      this.#broken = { first_bad_seq: row.seq, reason: problem };
+      return false;
+    }
+    if (this.#first === null) {
+      this.#first = row;
+      if (row.seq !== 1) this.#unresolvedStart = { seq: row.seq - 1, hash: row.prev_hash };
     }
     const anchor = purgeAnchorOf(row);
-    if (unresolvedStart !== null && anchor !== null && anchor.seq === unresolvedStart.seq && anchor.hash === unresolvedStart.hash) {
-      unresolvedStart = null;
+    const start = this.#unresolvedStart;
+    if (start !== null && anchor !== null && anchor.seq === start.seq && anchor.hash === start.hash) this.#unresolvedStart = null;
+    this.#previous = row;
+    this.#count += 1;
+    return true;
+  }
+
+  result(): ChainVerifyResult {
+    const rows = this.#count;
+    if (this.#broken !== null) return { ok: false, rows, ...this.#broken };
+    const first = this.#first;
+    if (first !== null && this.#unresolvedStart !== null) {
+      return { ok: false, rows, first_bad_seq: first.seq, reason: `the chain starts at seq ${first.seq} but no retention_purge row anchors it` };
     }
-    previous = row;
-    count += 1;
+    const last = this.#previous;
+    const tailProblem = this.#marks === undefined ? null : cutTail(last, this.#marks);
+    if (tailProblem !== null) return { ok: false, rows, ...tailProblem };
+    return { ok: true, rows, head_seq: last?.seq ?? 0, head_hash: last?.hash ?? GENESIS_HASH };
   }
-  if (first !== null && unresolvedStart !== null) {
-    return { ok: false, rows: count, first_bad_seq: first.seq, reason: `the chain starts at seq ${first.seq} but no retention_purge row anchors it` };
+}
+
+/** Verifies rows of one chain, in seq order. */
+export async function verifyChain(rows: AsyncIterable<AuditRow>, marks?: ChainMarks): Promise<ChainVerifyResult> {
+  const walk = new ChainWalk(marks);
+  for await (const row of rows) if (!walk.add(row)) break;
+  return walk.result();
+}
+
+/**
+ * Verifies every chain in `rows` (each chain's rows in seq order; chains may interleave). With the
+ * database's marks per chain (`registered`), every registered chain is walked even when it has no
+ * row left, and rows of a chain that was never registered fail it.
+ */
+export async function verifyLog(rows: AsyncIterable<AuditRow>, registered?: ReadonlyMap<string, ChainMarks>): Promise<VerifyResult> {
+  const walks = new Map<string, ChainWalk>();
+  for (const [chain, marks] of registered ?? []) walks.set(chain, new ChainWalk(marks));
+  /** Chains with rows but no registration: the first such row's seq. */
+  const unregistered = new Map<string, number>();
+  for await (const row of rows) {
+    let walk = walks.get(row.chain);
+    if (walk === undefined && registered !== undefined) {
+      if (!unregistered.has(row.chain)) unregistered.set(row.chain, row.seq);
+      continue;
+    }
+    if (walk === undefined) {
+      walk = new ChainWalk(undefined);
+      walks.set(row.chain, walk);
+    }
+    walk.add(row);
   }
-  const tailProblem = marks === undefined ? null : cutTail(previous, marks);
-  if (tailProblem !== null) return { ok: false, rows: count, ...tailProblem };
-  return { ok: true, rows: count, head_seq: previous?.seq ?? 0, head_hash: previous?.hash ?? GENESIS_HASH };
+  const chains: NamedChainResult[] = [...walks].map(([chain, walk]) => ({ chain, ...walk.result() }));
+  for (const [chain, firstSeq] of unregistered) {
+    chains.push({ chain, ok: false, rows: 0, first_bad_seq: firstSeq, reason: `rows of chain ${chain}, which the database never registered (no genesis mark): written outside the gateway` });
+  }
+  chains.sort((a, b) => (a.chain < b.chain ? -1 : a.chain > b.chain ? 1 : 0));
+  return summarise(chains);
+}
+
+function summarise(chains: NamedChainResult[]): VerifyResult {
+  const rows = chains.reduce((sum, chain) => sum + chain.rows, 0);
+  const broken = chains.find((chain) => !chain.ok);
+  if (broken !== undefined && !broken.ok) return { ok: false, rows, chains, chain: broken.chain, first_bad_seq: broken.first_bad_seq, reason: broken.reason };
+  const [only, ...others] = chains;
+  if (others.length > 0) return { ok: true, rows, chains };
+  const head = only?.ok === true ? only : { head_seq: 0, head_hash: GENESIS_HASH };
+  return { ok: true, rows, chains, head_seq: head.head_seq, head_hash: head.head_hash };
 }
 
 /** A recorded genesis or purge row beyond the last row: the end of the chain was removed. */

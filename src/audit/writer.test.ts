@@ -1,16 +1,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdmittedFact, TerminalFact } from '../core/observer.ts';
 import type { AuditLogger } from './gap-reporter.ts';
-import { chainRecords, GENESIS_HEAD, type ChainHead } from './hash-chain.ts';
+import { chainRecords, DEFAULT_CHAIN, GENESIS_HEAD, type ChainHead } from './hash-chain.ts';
 import type { AuditRow, OpenAdmission } from './records.ts';
 import { AuditUnavailableError, type AuditWriterOptions } from './recorder.ts';
 import type { AuditHold, AuditQuery, AuditStore, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
-import { verifyChain, type VerifyResult } from './verify-chain.ts';
+import { verifyLog, type VerifyResult } from './verify-chain.ts';
 import { AuditWriter } from './writer.ts';
 
 /** An in-memory store with the database's one rule that matters here: seq must continue the chain. */
 class FakeStore implements AuditStore {
   readonly backend = 'pglite' as const;
+  readonly chain = DEFAULT_CHAIN;
   rows: AuditRow[] = [];
   batches: number[] = [];
   down = false;
@@ -46,7 +47,7 @@ class FakeStore implements AuditStore {
 
   async verify(): Promise<VerifyResult> {
     const rows = this.rows;
-    return verifyChain((async function* () { yield* rows; })());
+    return verifyLog((async function* () { yield* rows; })());
   }
 
   async purgePrefix(request: PurgeRequest): Promise<PurgeOutcome> {

@@ -1,7 +1,8 @@
 // The audit writer: turns lifecycle facts into hash-chained rows and group-commits them, one
 // batch in flight at a time, so seq order is enqueue order. It never blocks its callers: facts
 // are buffered (bounded), and only commitAdmission waits, because the 202 depends on it.
-// It owns the chain head; after any failure it reads the head back from the store.
+// It owns the head of its store's chain (one per gateway replica on a shared database); after any
+// failure it reads the head back from the store.
 
 import type { AdmittedFact, ControlFact, PlacedFact, RejectedFact, TerminalFact } from '../core/observer.ts';
 import type { Clock } from '../core/ports.ts';
@@ -82,7 +83,7 @@ export class AuditWriter implements AuditRecorder {
   placed(fact: PlacedFact): void { this.#enqueue(placementRecord(fact, this.#at()), null); }
   finished(fact: TerminalFact): void { this.#enqueue(terminalRecord(fact, this.#at()), null); }
   control(fact: ControlFact): void { this.#enqueue(controlRecord(fact, this.#at()), null); }
-  abandoned(open: OpenAdmission): void { this.#enqueue(abandonedRecord(open, this.#at()), null); }
+  abandoned(open: OpenAdmission, lostReplica?: string): void { this.#enqueue(abandonedRecord(open, this.#at(), lostReplica), null); }
 
   gaps(): number { return this.#gaps.total; }
   commits(): number { return this.#commits; }
@@ -238,7 +239,7 @@ export class AuditWriter implements AuditRecorder {
 
   async #commit(entries: Entry[]): Promise<void> {
     this.#inFlight = entries;
-    const expect = chainRecords(this.#head, entries.map((entry) => entry.record));
+    const expect = chainRecords(this.#head, entries.map((entry) => entry.record), this.#store.chain);
     try {
       await this.#store.append(expect.rows);
     } catch (error) {
@@ -283,7 +284,7 @@ export class AuditWriter implements AuditRecorder {
     let stored: boolean;
     let head: ChainHead;
     try {
-      const [row] = await this.#store.query({ after_seq: pending.expect.seq - 1, limit: 1 });
+      const [row] = await this.#store.query({ chain: this.#store.chain, after_seq: pending.expect.seq - 1, limit: 1 });
       stored = row !== undefined && row.seq === pending.expect.seq && row.hash === pending.expect.hash;
       head = await this.#store.head();
     } catch (error) {

@@ -4,7 +4,7 @@
 
 import { intOption, type Command } from './command.ts';
 import { EXIT } from './exit-codes.ts';
-import { printModels, printPool, printPools, printResult } from './output.ts';
+import { printAuditVerification, printModels, printPool, printPools, printResult } from './output.ts';
 
 const arg = (positionals: string[], i: number): string => positionals[i] ?? '';
 
@@ -121,13 +121,13 @@ export const reload: Command = {
 export const auditVerify: Command = {
   name: 'audit verify',
   args: '',
-  summary: "Walk the audit log's hash chain on the gateway and report the first broken row.",
-  details: 'Calls POST /v1/audit/verify. Exit 0 when the chain verifies (the answer gives its head,\nhead_seq and head_hash: keep them where the database owner cannot write), 9 when it is broken\n(the answer names first_bad_seq and the reason). A gateway with audit off answers 404 (exit 4).',
+  summary: "Walk every hash chain of the audit log on the gateway and report the first broken row.",
+  details: 'Calls POST /v1/audit/verify. The log has one chain per writer (main for a single gateway, one\nper replica on a shared database); a table lists each chain with its rows and head, or its first\nbroken row and why. Exit 0 when every chain verifies (keep each head_seq and head_hash where the\ndatabase owner cannot write), 9 when one is broken (the answer names the chain, first_bad_seq and\nthe reason). A gateway with audit off answers 404 (exit 4).',
   options: {},
   positionals: [],
   run: async ({ client, out }) => {
     const result = await client.auditVerify();
-    printResult(out, result);
+    printAuditVerification(out, result);
     return result.ok ? EXIT.OK : EXIT.AUDIT_BROKEN;
   },
 };

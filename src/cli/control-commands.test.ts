@@ -95,6 +95,31 @@ describe('orchqueue control commands (against a recording server)', () => {
     expect(seen).toContain('POST /v1/audit/verify ');
   });
 
+  it('audit verify names each chain of a log with several writers, and the broken one', async () => {
+    const headA = 'a1'.repeat(32);
+    auditAnswer = {
+      ok: false, rows: 25, chain: 'gw-b', first_bad_seq: 14, reason: 'hash does not match the row content',
+      chains: [
+        { chain: 'gw-a', ok: true, rows: 12, head_seq: 12, head_hash: headA },
+        { chain: 'gw-b', ok: false, rows: 13, first_bad_seq: 14, reason: 'hash does not match the row content' },
+      ],
+    };
+    const broken = await cli(['audit', 'verify'], { ORCHQUEUE_URL: url });
+    expect(broken.code).toBe(9);
+    expect(broken.stdout).toBe([
+      'ok: false', 'rows: 25', 'chain: gw-b', 'first_bad_seq: 14', 'reason: hash does not match the row content', '',
+      `CHAIN  OK   ROWS  HEAD SEQ  HEAD HASH${' '.repeat(55)}  FIRST BAD SEQ  REASON`,
+      `gw-a   yes  12    12        ${headA}`,
+      `gw-b   no   13              ${' '.repeat(64)}  14             hash does not match the row content`,
+      '',
+    ].join('\n'));
+    auditAnswer = { ok: true, rows: 25, chains: [{ chain: 'gw-a', ok: true, rows: 12, head_seq: 12, head_hash: headA }, { chain: 'gw-b', ok: true, rows: 13, head_seq: 13, head_hash: 'b2'.repeat(32) }] };
+    const intact = await cli(['audit', 'verify'], { ORCHQUEUE_URL: url });
+    expect(intact.code).toBe(0);
+    expect(intact.stdout.split('\n').slice(0, 3)).toEqual(['ok: true', 'rows: 25', '']);
+    expect(intact.stdout).toContain(`gw-b   yes  13    13        ${'b2'.repeat(32)}`);
+  });
+
   it('audit head prints the chain head from GET /v1/audit/head, as text or JSON', async () => {
     const text = await cli(['audit', 'head'], { ORCHQUEUE_URL: url });
     expect([text.code, text.stdout]).toEqual([0, `head_seq: 9730\nhead_hash: ${'ab'.repeat(32)}\n`]);

@@ -1,7 +1,7 @@
 // How the CLI prints: JSON for --json, otherwise readable `key: value` lines and tables.
 // Results go to stdout, diagnostics to stderr, so `orchqueue submit | …` pipes only results.
 
-import type { ModelList, PoolDetail, PoolSummary } from './client.ts';
+import type { AuditVerifyResult, ModelList, PoolDetail, PoolSummary } from './client.ts';
 
 export interface Output {
   json: boolean;
@@ -81,4 +81,20 @@ export function printPool(out: Output, pool: PoolDetail): void {
     r.id, r.state, r.engine_version ?? '', String(r.ctx_max ?? ''), `${r.slots_busy}/${r.slots_total}`, r.breaker, r.last_error ?? '',
   ]);
   out.write(`\n${table(['REPLICA', 'STATE', 'VERSION', 'CTX', 'SLOTS', 'BREAKER', 'LAST ERROR'], rows)}`);
+}
+
+/**
+ * `audit verify`: the verdict on the whole log as `key: value` lines, then one table row per
+ * chain (one per gateway replica writing to the database). An answer without `chains` (a gateway
+ * from before chains) prints the lines alone.
+ */
+export function printAuditVerification(out: Output, result: AuditVerifyResult): void {
+  const { chains, ...summary } = result;
+  printResult(out, out.json ? result : summary);
+  if (out.json || chains === undefined || chains.length === 0) return;
+  const rows = chains.map((c) => [
+    c.chain, c.ok ? 'yes' : 'no', String(c.rows), c.head_seq === undefined ? '' : String(c.head_seq), c.head_hash ?? '',
+    c.first_bad_seq === undefined ? '' : String(c.first_bad_seq), c.reason ?? '',
+  ]);
+  out.write(`\n${table(['CHAIN', 'OK', 'ROWS', 'HEAD SEQ', 'HEAD HASH', 'FIRST BAD SEQ', 'REASON'], rows)}`);
 }

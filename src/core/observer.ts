@@ -45,6 +45,11 @@ export interface RejectedFact {
   limit?: string;
   tenant?: string;
   key_id?: string;
+  /**
+   * Only on a row the audit's rejection coalescer writes (audit/rejection-coalescer.ts): the
+   * refusals, identical to this one but for their correlation ids, merged into one row.
+   */
+  repeats?: { correlation_ids: string[]; first_at_ms: number };
 }
 
 export interface PlacedFact extends TaskFacts {

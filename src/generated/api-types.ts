@@ -414,10 +414,11 @@ export interface paths {
         };
         /**
          * Read the audit log
-         * @description Audit rows in `seq` order, filtered by task, session, kind and time range (`since`
-         *     inclusive, `until` exclusive). Pages by `seq`: pass the last row's `seq` as `after_seq`
-         *     for the next page; `next_after_seq` is present when the page is full, so more rows may
-         *     follow. Row kinds and their `data` are described in docs/operations.md. `404 NOT_FOUND`
+         * @description Audit rows in (`chain`, `seq`) order, filtered by chain, task, session, kind and time range
+         *     (`since` inclusive, `until` exclusive). A log has one chain per writer (`main` for a single
+         *     gateway; one per replica on a shared database). Pages by (`chain`, `seq`): pass
+         *     `next_after_chain` and `next_after_seq` as `after_chain` and `after_seq` for the next page;
+         *     they are present when the page is full, so more rows may follow. Row kinds and their `data` are described in docs/operations.md. `404 NOT_FOUND`
          *     when `audit.backend` is `off`; `503 AUDIT_UNAVAILABLE` when the store cannot be read.
          */
         get: operations["listAudit"];
@@ -438,9 +439,9 @@ export interface paths {
         };
         /**
          * Export the audit log as NDJSON
-         * @description The rows matching the filters (all rows when there are none) as NDJSON, streamed in
-         *     `seq` order: one `AuditRow` JSON object per line, each with its chain fields `seq`,
-         *     `prev_hash` and `hash`. An unfiltered export can be verified offline and serves as a
+         * @description The rows matching the filters (all rows when there are none) as NDJSON, streamed chain
+         *     after chain, each in `seq` order: one `AuditRow` JSON object per line, each with its chain
+         *     fields `chain`, `seq`, `prev_hash` and `hash`. An unfiltered export can be verified offline and serves as a
          *     portable backup (docs/operations.md). If the store fails mid-stream the connection is
          *     closed before the last line's newline, so a truncated export is recognisable.
          */
@@ -464,11 +465,14 @@ export interface paths {
         put?: never;
         /**
          * Verify the audit chain
-         * @description Walks the whole chain and recomputes every hash. A broken chain is still `200`, with
-         *     `ok: false`, the first row that breaks it (`first_bad_seq`) and why (`reason`). An
-         *     intact chain answers its head (`head_seq`, `head_hash`): keep those somewhere the
-         *     database owner cannot write, to detect a later rewrite (docs/operations.md). No request
-         *     body.
+         * @description Walks every chain the database registered (one per writer: `main` for a single gateway,
+         *     one per replica on a shared database) and recomputes every hash; `chains` gives each
+         *     chain's verdict. A registered chain with no rows, or rows of a chain that was never
+         *     registered, fails. A broken log is still `200`, with `ok: false` and, at the top, the
+         *     first broken chain (`chain`), its first row that breaks it (`first_bad_seq`) and why
+         *     (`reason`). Each intact chain answers its head (`head_seq`, `head_hash`; repeated at the
+         *     top when the log has at most one chain): keep those somewhere the database owner cannot
+         *     write, to detect a later rewrite (docs/operations.md). No request body.
          */
         post: operations["verifyAudit"];
         delete?: never;
@@ -486,8 +490,8 @@ export interface paths {
         };
         /**
          * Read the audit chain head
-         * @description The last committed row's `seq` and `hash`, read from the store without walking the
-         *     chain. For an external witness: record the pair at a regular interval somewhere the
+         * @description The last committed row's `seq` and `hash` in the chain of the gateway that answers
+         *     (`chain`), read from the store without walking the chain. For an external witness: record the pair at a regular interval somewhere the
          *     database owner cannot write; a later `POST /v1/audit/verify` must answer a chain that
          *     still holds that row with that hash (docs/operations.md "Witnessing the head"). An
          *     empty log answers `head_seq: 0` and the genesis hash (64 zeros).
@@ -859,7 +863,7 @@ export interface components {
         TaskAccepted: {
             /** Format: uuid */
             task_id: string;
-            /** @description tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free */
+            /** @description tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free. Exact below 256; from 256 up an estimate (never below 256) from the lanes' sizes and weights */
             queue_position: number;
             /** @description predicted wait before the task starts, from measured speed and the queue ahead */
             predicted_start_ms: number;
@@ -884,7 +888,7 @@ export interface components {
             replica_id?: string;
             /** @description set once placed */
             engine?: string;
-            /** @description only while `queued` */
+            /** @description only while `queued`; exact below 256, from 256 up an estimate (never below 256) */
             queue_position?: number;
             /** Format: date-time */
             created_at: string;
@@ -1369,9 +1373,12 @@ export interface components {
         AuditKind: "admission" | "rejection" | "placement" | "terminal" | "control" | "session_delete";
         /**
          * @description One audit row. `hash` is sha256 (hex) of `prev_hash` followed by the canonical JSON
-         *     (sorted keys, no whitespace) of every other field; `prev_hash` of `seq` 1 is 64 zeros.
+         *     (RFC 8785) of every other field, `chain` left out when it is `main`; `prev_hash` of
+         *     `seq` 1 is 64 zeros.
          */
         AuditRow: {
+            /** @description the writer's chain: `main` for a single gateway, else the replica id; `seq` and `prev_hash` run per chain */
+            chain: string;
             seq: number;
             /** Format: date-time */
             at: string;
@@ -1391,14 +1398,35 @@ export interface components {
             rows: components["schemas"]["AuditRow"][];
             /** @description pass as `after_seq` for the next page; absent when this page is the last */
             next_after_seq?: number;
+            /** @description pass as `after_chain` for the next page; absent when this page is the last */
+            next_after_chain?: string;
         };
         AuditVerification: {
+            /** @description every chain verifies */
             ok: boolean;
-            /** @description rows checked and found sound */
+            /** @description rows checked and found sound, in all chains */
             rows: number;
-            /** @description when `ok`: the last row's seq (0 for an empty log) */
+            /** @description when `ok` and the log has at most one chain: its last row's seq (0 for an empty log) */
             head_seq?: number;
-            /** @description when `ok`: the last row's hash */
+            /** @description when `ok` and the log has at most one chain: its last row's hash */
+            head_hash?: string;
+            /** @description when not `ok`: the first broken chain (by name) */
+            chain?: string;
+            /** @description when not `ok`: the first row that breaks that chain */
+            first_bad_seq?: number;
+            /** @description when not `ok`: why that row breaks it */
+            reason?: string;
+            /** @description each chain's verdict, by name */
+            chains: components["schemas"]["AuditChainVerification"][];
+        };
+        AuditChainVerification: {
+            chain: string;
+            ok: boolean;
+            /** @description rows of this chain checked and found sound */
+            rows: number;
+            /** @description when `ok`: the chain's last row's seq */
+            head_seq?: number;
+            /** @description when `ok`: the chain's last row's hash */
             head_hash?: string;
             /** @description when not `ok`: the first row that breaks the chain */
             first_bad_seq?: number;
@@ -1406,6 +1434,8 @@ export interface components {
             reason?: string;
         };
         AuditHead: {
+            /** @description the chain of the gateway that answers (`main` for a single writer) */
+            chain?: string;
             /** @description the last committed row's seq (0 for an empty log) */
             head_seq: number;
             /** @description the last committed row's hash */
@@ -1816,8 +1846,12 @@ export interface components {
         AuditSince: string;
         /** @description only rows with `at` before this instant (years 0001–9999; anything else is `400`) */
         AuditUntil: string;
-        /** @description paging cursor, only rows with a greater `seq` */
+        /** @description paging cursor, only rows with a greater `seq` (in every chain, unless `after_chain` is given) */
         AuditAfterSeq: number;
+        /** @description paging cursor with `after_seq`: only rows after (`after_chain`, `after_seq`) in (chain, seq) order */
+        AuditAfterChain: string;
+        /** @description only rows of this chain (a gateway replica's; `main` for a single writer) */
+        AuditChainFilter: string;
     };
     requestBodies: never;
     headers: {
@@ -2597,8 +2631,12 @@ export interface operations {
                 since?: components["parameters"]["AuditSince"];
                 /** @description only rows with `at` before this instant (years 0001–9999; anything else is `400`) */
                 until?: components["parameters"]["AuditUntil"];
-                /** @description paging cursor, only rows with a greater `seq` */
+                /** @description paging cursor, only rows with a greater `seq` (in every chain, unless `after_chain` is given) */
                 after_seq?: components["parameters"]["AuditAfterSeq"];
+                /** @description paging cursor with `after_seq`: only rows after (`after_chain`, `after_seq`) in (chain, seq) order */
+                after_chain?: components["parameters"]["AuditAfterChain"];
+                /** @description only rows of this chain (a gateway replica's; `main` for a single writer) */
+                chain?: components["parameters"]["AuditChainFilter"];
                 /** @description rows per page */
                 limit?: number;
             };
@@ -2646,8 +2684,12 @@ export interface operations {
                 since?: components["parameters"]["AuditSince"];
                 /** @description only rows with `at` before this instant (years 0001–9999; anything else is `400`) */
                 until?: components["parameters"]["AuditUntil"];
-                /** @description paging cursor, only rows with a greater `seq` */
+                /** @description paging cursor, only rows with a greater `seq` (in every chain, unless `after_chain` is given) */
                 after_seq?: components["parameters"]["AuditAfterSeq"];
+                /** @description paging cursor with `after_seq`: only rows after (`after_chain`, `after_seq`) in (chain, seq) order */
+                after_chain?: components["parameters"]["AuditAfterChain"];
+                /** @description only rows of this chain (a gateway replica's; `main` for a single writer) */
+                chain?: components["parameters"]["AuditChainFilter"];
             };
             header?: {
                 /**
@@ -2706,9 +2748,26 @@ export interface operations {
                     /**
                      * @example {
                      *       "ok": false,
-                     *       "rows": 13,
+                     *       "rows": 25,
+                     *       "chain": "gw-b",
                      *       "first_bad_seq": 14,
-                     *       "reason": "hash does not match the row content"
+                     *       "reason": "hash does not match the row content",
+                     *       "chains": [
+                     *         {
+                     *           "chain": "gw-a",
+                     *           "ok": true,
+                     *           "rows": 12,
+                     *           "head_seq": 12,
+                     *           "head_hash": "3f1c0f6e1c9b5a0d2e7f4b8a6c5d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d"
+                     *         },
+                     *         {
+                     *           "chain": "gw-b",
+                     *           "ok": false,
+                     *           "rows": 13,
+                     *           "first_bad_seq": 14,
+                     *           "reason": "hash does not match the row content"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["AuditVerification"];

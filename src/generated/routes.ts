@@ -174,7 +174,7 @@ const TaskAcceptedSchema = {
     queue_position: {
       type: "integer",
       minimum: 0,
-      description: "tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free",
+      description: "tasks ahead of this one in its pool at admission; 0 = starts as soon as a slot is free. Exact below 256; from 256 up an estimate (never below 256) from the lanes' sizes and weights",
     },
     predicted_start_ms: {
       type: "integer",
@@ -225,7 +225,11 @@ const TaskStatusSchema = {
     session_id: { type: "string" },
     replica_id: { type: "string", description: "set once placed" },
     engine: { type: "string", description: "set once placed" },
-    queue_position: { type: "integer", minimum: 0, description: "only while `queued`" },
+    queue_position: {
+      type: "integer",
+      minimum: 0,
+      description: "only while `queued`; exact below 256, from 256 up an estimate (never below 256)",
+    },
     created_at: { type: "string", format: "date-time" },
     started_at: { type: "string", format: "date-time" },
     first_token_at: { type: "string", format: "date-time" },
@@ -941,8 +945,9 @@ const AuditKindSchema = { type: "string", enum: ["admission", "rejection", "plac
 const AuditRowSchema = {
   type: "object",
   additionalProperties: false,
-  description: "One audit row. `hash` is sha256 (hex) of `prev_hash` followed by the canonical JSON\n(sorted keys, no whitespace) of every other field; `prev_hash` of `seq` 1 is 64 zeros.\n",
+  description: "One audit row. `hash` is sha256 (hex) of `prev_hash` followed by the canonical JSON\n(RFC 8785) of every other field, `chain` left out when it is `main`; `prev_hash` of\n`seq` 1 is 64 zeros.\n",
   required: [
+    "chain",
     "seq",
     "at",
     "kind",
@@ -956,6 +961,10 @@ const AuditRowSchema = {
     "hash",
   ],
   properties: {
+    chain: {
+      type: "string",
+      description: "the writer's chain: `main` for a single gateway, else the replica id; `seq` and `prev_hash` run per chain",
+    },
     seq: { type: "integer", minimum: 1 },
     at: { type: "string", format: "date-time" },
     kind: AuditKindSchema,
@@ -981,20 +990,49 @@ const AuditPageSchema = {
       minimum: 1,
       description: "pass as `after_seq` for the next page; absent when this page is the last",
     },
+    next_after_chain: {
+      type: "string",
+      description: "pass as `after_chain` for the next page; absent when this page is the last",
+    },
+  },
+} as const;
+
+const AuditChainVerificationSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["chain", "ok", "rows"],
+  properties: {
+    chain: { type: "string" },
+    ok: { type: "boolean" },
+    rows: { type: "integer", minimum: 0, description: "rows of this chain checked and found sound" },
+    head_seq: { type: "integer", minimum: 0, description: "when `ok`: the chain's last row's seq" },
+    head_hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "when `ok`: the chain's last row's hash" },
+    first_bad_seq: { type: "integer", minimum: 1, description: "when not `ok`: the first row that breaks the chain" },
+    reason: { type: "string", description: "when not `ok`: why that row breaks it" },
   },
 } as const;
 
 const AuditVerificationSchema = {
   type: "object",
   additionalProperties: false,
-  required: ["ok", "rows"],
+  required: ["ok", "rows", "chains"],
   properties: {
-    ok: { type: "boolean" },
-    rows: { type: "integer", minimum: 0, description: "rows checked and found sound" },
-    head_seq: { type: "integer", minimum: 0, description: "when `ok`: the last row's seq (0 for an empty log)" },
-    head_hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "when `ok`: the last row's hash" },
-    first_bad_seq: { type: "integer", minimum: 1, description: "when not `ok`: the first row that breaks the chain" },
+    ok: { type: "boolean", description: "every chain verifies" },
+    rows: { type: "integer", minimum: 0, description: "rows checked and found sound, in all chains" },
+    head_seq: {
+      type: "integer",
+      minimum: 0,
+      description: "when `ok` and the log has at most one chain: its last row's seq (0 for an empty log)",
+    },
+    head_hash: {
+      type: "string",
+      pattern: "^[0-9a-f]{64}$",
+      description: "when `ok` and the log has at most one chain: its last row's hash",
+    },
+    chain: { type: "string", description: "when not `ok`: the first broken chain (by name)" },
+    first_bad_seq: { type: "integer", minimum: 1, description: "when not `ok`: the first row that breaks that chain" },
     reason: { type: "string", description: "when not `ok`: why that row breaks it" },
+    chains: { type: "array", description: "each chain's verdict, by name", items: AuditChainVerificationSchema },
   },
 } as const;
 
@@ -1003,6 +1041,7 @@ const AuditHeadSchema = {
   additionalProperties: false,
   required: ["head_seq", "head_hash"],
   properties: {
+    chain: { type: "string", description: "the chain of the gateway that answers (`main` for a single writer)" },
     head_seq: { type: "integer", minimum: 0, description: "the last committed row's seq (0 for an empty log)" },
     head_hash: { type: "string", pattern: "^[0-9a-f]{64}$", description: "the last committed row's hash" },
   },
@@ -1103,6 +1142,7 @@ export const schemas = {
   AuditKind: AuditKindSchema,
   AuditRow: AuditRowSchema,
   AuditPage: AuditPageSchema,
+  AuditChainVerification: AuditChainVerificationSchema,
   AuditVerification: AuditVerificationSchema,
   AuditHead: AuditHeadSchema,
   AuditHoldRequest: AuditHoldRequestSchema,
@@ -1573,7 +1613,20 @@ export const operations = {
             type: "integer",
             minimum: 0,
             maximum: 9007199254740991,
-            description: "paging cursor, only rows with a greater `seq`",
+            description: "paging cursor, only rows with a greater `seq` (in every chain, unless `after_chain` is given)",
+          },
+          after_chain: {
+            type: "string",
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9._-]*$",
+            description: "paging cursor with `after_seq`: only rows after (`after_chain`, `after_seq`) in (chain, seq) order",
+          },
+          chain: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9._-]+$",
+            description: "only rows of this chain (a gateway replica's; `main` for a single writer)",
           },
           limit: { type: "integer", minimum: 1, maximum: 1000, default: 100, description: "rows per page" },
         },
@@ -1628,7 +1681,20 @@ export const operations = {
             type: "integer",
             minimum: 0,
             maximum: 9007199254740991,
-            description: "paging cursor, only rows with a greater `seq`",
+            description: "paging cursor, only rows with a greater `seq` (in every chain, unless `after_chain` is given)",
+          },
+          after_chain: {
+            type: "string",
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9._-]*$",
+            description: "paging cursor with `after_seq`: only rows after (`after_chain`, `after_seq`) in (chain, seq) order",
+          },
+          chain: {
+            type: "string",
+            minLength: 1,
+            maxLength: 64,
+            pattern: "^[A-Za-z0-9._-]+$",
+            description: "only rows of this chain (a gateway replica's; `main` for a single writer)",
           },
         },
         additionalProperties: false,

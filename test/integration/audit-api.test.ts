@@ -128,7 +128,10 @@ describe('audit control-plane routes', () => {
     expect(answer.status).toBe(200);
     expectResponseMatches('verifyAudit', 200, answer.body, { headers: answer.headers });
     const head = await store.head();
-    expect(answer.body).toEqual({ ok: true, rows: head.seq, head_seq: head.seq, head_hash: head.hash });
+    expect(answer.body).toEqual({
+      ok: true, rows: head.seq, head_seq: head.seq, head_hash: head.hash,
+      chains: [{ chain: 'main', ok: true, rows: head.seq, head_seq: head.seq, head_hash: head.hash }],
+    });
   });
 
   it('answers the chain head for an external witness, matching what verify reports', async () => {
@@ -136,7 +139,7 @@ describe('audit control-plane routes', () => {
     expect(answer.status).toBe(200);
     expectResponseMatches('getAuditHead', 200, answer.body, { headers: answer.headers });
     const verified = (await call(server.url, 'POST', '/v1/audit/verify')).body as { head_seq: number; head_hash: string };
-    expect(answer.body).toEqual({ head_seq: verified.head_seq, head_hash: verified.head_hash });
+    expect(answer.body).toEqual({ chain: 'main', head_seq: verified.head_seq, head_hash: verified.head_hash });
     expect(verified.head_seq).toBeGreaterThan(0);
   });
 

@@ -136,6 +136,7 @@ export function faultyStore(inner: AuditStore): AuditStore & { down: boolean; ap
     down: false,
     appends: 0,
     backend: inner.backend,
+    chain: inner.chain,
     head: async () => (failIfDown(), inner.head()),
     append: async (rows: Parameters<AuditStore['append']>[0]) => {
       failIfDown();

@@ -60,4 +60,27 @@ describe('createAudit', () => {
       await database.drop();
     }
   });
+
+  it('records a refusal burst in a few chained rows that still count and name every refused request', async () => {
+    const database = await createTestDatabase();
+    try {
+      const audit = await createAudit(BASE, { logger: recordingLogger(), env: { DATABASE_URL: databaseUrl(database.name) } });
+      const refusal = (id: string) => ({ correlation_id: id, code: 'ADMISSION_REJECT' as const, message: 'pool p queue is full (8 waiting)', pool_id: 'p', policy_label: 'reject', priority: 'interactive' as const, tenant: 'default', key_id: 'anonymous' });
+      const ids = Array.from({ length: 300 }, (_, i) => `burst-${i}`);
+      for (const id of ids) audit.writer.rejected?.(refusal(id));
+      await audit.writer.flush();
+      const sql = audit.sql!;
+      // The queries docs/operations.md gives operators.
+      const [total] = await sql(`SELECT sum(coalesce((data->>'count')::int, 1))::int AS n, count(*)::int AS rows FROM audit_log WHERE kind = 'rejection'`);
+      expect(total).toEqual({ n: 300, rows: 3 });
+      for (const id of ['burst-0', 'burst-1', 'burst-257', 'burst-299']) {
+        const found = await sql(`SELECT seq FROM audit_log WHERE kind = 'rejection' AND (correlation_id = $1 OR data->'correlation_ids' ? $1)`, [id]);
+        expect(found, id).toHaveLength(1);
+      }
+      expect(await audit.store!.verify()).toMatchObject({ ok: true, rows: 3 });
+      await audit.close();
+    } finally {
+      await database.drop();
+    }
+  });
 });

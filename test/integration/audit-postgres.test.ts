@@ -105,8 +105,8 @@ describe('audit grants on server Postgres', () => {
   // ORCH-0701 (issue 10, finding 3)
   it('refuses a purge cutoff newer than the retention floor, "infinity" included, and leaves every row', async () => {
     const before = (await asOwner('SELECT count(*)::int AS n FROM audit_log')).rows[0] as { n: number };
-    await expect(asRole(database.name, role, `SELECT * FROM audit_purge_plan('infinity')`)).rejects.toThrow(/newer than the retention floor of 30 days/);
-    await expect(asRole(database.name, role, `SELECT * FROM audit_purge_plan(now() - interval '29 days')`)).rejects.toThrow(/retention floor/);
+    await expect(asRole(database.name, role, `SELECT * FROM audit_purge_plan('main', 'infinity')`)).rejects.toThrow(/newer than the retention floor of 30 days/);
+    await expect(asRole(database.name, role, `SELECT * FROM audit_purge_plan('main', now() - interval '29 days')`)).rejects.toThrow(/retention floor/);
     const store = await openPgStore({ connectionString: databaseUrl(database.name, role) });
     try {
       await expect(store.purgePrefix({ older_than: new Date(Date.now() + DAY_MS), actor: 'intruder', at: new Date() })).rejects.toThrow(/retention floor/);
@@ -120,7 +120,7 @@ describe('audit grants on server Postgres', () => {
   it('refuses a purge that does not append the matching, chained purge row', async () => {
     const head = (await asOwner('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1')).rows[0] as { seq: string; hash: string };
     const content = JSON.stringify({ kind: 'control', seq: Number(head.seq) + 1, data: { action: 'retention_purge' } });
-    const forged = `SELECT * FROM audit_purge_commit(now() - interval '31 days', '${content}', '${head.hash}', '${'0'.repeat(64)}')`;
+    const forged = `SELECT * FROM audit_purge_commit('main', now() - interval '31 days', '${content}', '${head.hash}', '${'0'.repeat(64)}')`;
     await expect(asRole(database.name, role, forged)).rejects.toThrow(/purge row/);
     const rows = await asOwner('SELECT count(*)::int AS n FROM audit_log');
     expect(rows.rows[0]).toEqual({ n: 3 });
@@ -175,7 +175,7 @@ describe('audit migrations on server Postgres', () => {
       await client.connect();
       const { rows } = await client.query('SELECT version FROM schema_migrations');
       await client.end();
-      expect(rows).toEqual([{ version: '0001' }, { version: '0002' }, { version: '0003' }]);
+      expect(rows).toEqual([{ version: '0001' }, { version: '0002' }, { version: '0003' }, { version: '0004' }]);
     } finally {
       await database.drop();
     }

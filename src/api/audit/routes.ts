@@ -23,12 +23,14 @@ export interface AuditRoutesDeps {
 }
 
 interface FilterQuery {
+  chain?: string;
   task_id?: string;
   session_id?: string;
   kind?: AuditKind;
   since?: string;
   until?: string;
   after_seq?: number;
+  after_chain?: string;
 }
 
 /** The store's filter; a time bound the store cannot hold is a 400, not a store failure. */
@@ -38,12 +40,14 @@ function filterOf(query: FilterQuery): Result<ExportFilter> {
   const until = query.until === undefined ? undefined : instantOf(query.until, 'until');
   if (until && !until.ok) return until;
   return ok({
+    ...(query.chain === undefined ? {} : { chain: query.chain }),
     ...(query.task_id === undefined ? {} : { task_id: query.task_id }),
     ...(query.session_id === undefined ? {} : { session_id: query.session_id }),
     ...(query.kind === undefined ? {} : { kind: query.kind }),
     ...(since === undefined ? {} : { since: since.value }),
     ...(until === undefined ? {} : { until: until.value }),
     ...(query.after_seq === undefined ? {} : { after_seq: query.after_seq }),
+    ...(query.after_chain === undefined ? {} : { after_chain: query.after_chain }),
   });
 }
 
@@ -94,7 +98,8 @@ function readRoutes(app: FastifyInstance, store: AuditStore): void {
       try {
         const rows = await store.query({ ...filter.value, limit });
         const last = rows.at(-1);
-        return { rows: rows.map(auditRowJson), ...(rows.length === limit && last !== undefined ? { next_after_seq: last.seq } : {}) };
+        const more = rows.length === limit && last !== undefined ? { next_after_seq: last.seq, next_after_chain: last.chain } : {};
+        return { rows: rows.map(auditRowJson), ...more };
       } catch (error) {
         return unavailable(req, reply, error);
       }
@@ -123,7 +128,7 @@ function readRoutes(app: FastifyInstance, store: AuditStore): void {
     handler: async (req, reply) => {
       try {
         const head = await store.head();
-        return { head_seq: head.seq, head_hash: head.hash };
+        return { chain: store.chain, head_seq: head.seq, head_hash: head.hash };
       } catch (error) {
         return unavailable(req, reply, error);
       }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Priority } from '../task/events.ts';
 import { FairQueue, type FairQueueOptions, type OfferResult } from './fair-queue.ts';
+import { EXACT_POSITION_CAP } from './queue-position.ts';
 
 interface Job { readonly id: string; readonly priority: Priority }
 
@@ -336,5 +337,49 @@ describe('FairQueue fairness between tenants', () => {
     q.offer(owned('a0', 'a'));
     q.offer(owned('b0', 'b'));
     expect(() => q.take()).toThrow(RangeError);
+  });
+});
+
+describe('FairQueue position beyond the exact cap', () => {
+  const TENANT_WEIGHTS = { a: 3, b: 2, c: 1, d: 1 };
+  /** 1,200 entries over four tenants (a floods) and both classes, in a fixed pattern. */
+  function crowded(weightOf?: (tenant: string) => number): { q: FairQueue<Owned>; order: Owned[] } {
+    const q = new FairQueue<Owned>({ ...OPTS, maxQueued: 2_000, weightOf: weightOf ?? ((t) => TENANT_WEIGHTS[t as keyof typeof TENANT_WEIGHTS] ?? 1) });
+    for (let i = 0; i < 1_200; i++) q.offer(owned(`e${i}`, 'abacadab'[i % 8] as string, i % 5 === 0 ? 'batch' : 'interactive'));
+    return { q, order: [...q] };
+  }
+
+  it('is exact below the cap and an estimate never below the cap beyond it', () => {
+    const { q, order } = crowded();
+    for (const [i, entry] of order.entries()) {
+      const position = q.position(entry.id) as number;
+      if (i < EXACT_POSITION_CAP) expect(position, entry.id).toBe(i);
+      else expect(position, entry.id).toBeGreaterThanOrEqual(EXACT_POSITION_CAP);
+    }
+    expect(q.position('nope')).toBeUndefined();
+  });
+
+  it('estimates positions past the cap within a tenth of the real dispatch order', () => {
+    const { q, order } = crowded();
+    const off = order.slice(EXACT_POSITION_CAP).map((entry, i) => Math.abs((q.position(entry.id) as number) - (i + EXACT_POSITION_CAP)) / (i + EXACT_POSITION_CAP));
+    expect(Math.max(...off)).toBeLessThan(0.1);
+  });
+
+  it('stays exact past the cap for one tenant in one class', () => {
+    const q = tenantQueue({ a: 1 });
+    for (let i = 0; i < 600; i++) q.offer(owned(`a${i}`, 'a'));
+    expect([q.position('a255'), q.position('a256'), q.position('a599')]).toEqual([255, 256, 599]);
+  });
+
+  it('replays at most the cap\'s picks, however long the queue', () => {
+    let reads = 0;
+    const { q, order } = crowded((t) => {
+      reads++;
+      return TENANT_WEIGHTS[t as keyof typeof TENANT_WEIGHTS] ?? 1;
+    });
+    reads = 0;
+    q.position((order.at(-1) as Owned).id);
+    // Each replayed pick reads every lane's weight once: four tenants, at most two classes' worth.
+    expect(reads).toBeLessThanOrEqual((EXACT_POSITION_CAP + 1) * 4 + 8);
   });
 });

@@ -5,6 +5,7 @@
 
 import type { Priority } from '../task/events.ts';
 import type { ListNode } from './fifo-list.ts';
+import { EXACT_POSITION_CAP, estimatePosition } from './queue-position.ts';
 import { TenantLanes, type WeightOf } from './tenant-lanes.ts';
 import { nextTurn, peekTurn, type Turns } from './weighted-turns.ts';
 
@@ -97,18 +98,32 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
   }
 
   /**
-   * 0-based place in the predicted dispatch order: a replay of both round robins (classes, then
-   * tenants within the class) over what is queued now, O(n × tenants). Takes follow it exactly
-   * while nothing is added or removed; an arrival can move an entry back by the newcomer's share.
+   * 0-based place in the predicted dispatch order: exact below EXACT_POSITION_CAP (a replay of
+   * both round robins, classes then tenants within the class, of at most that many picks,
+   * O(cap × tenants)); at or beyond it an estimate never below the cap (queue-position.ts), as
+   * the Redis admit script answers. Takes follow an exact position while nothing is added or
+   * removed; an arrival can move an entry back by the newcomer's share.
    */
   position(id: string): number | undefined {
-    if (!this.#index.has(id)) return undefined;
+    const node = this.#index.get(id);
+    if (node === undefined) return undefined;
     let i = 0;
     for (const entry of this) {
+      if (i >= EXACT_POSITION_CAP) break;
       if (entry.id === id) return i;
       i++;
     }
-    return undefined;
+    const { priority, tenant = '' } = node.value;
+    const lanes = this.#lanes[priority];
+    return estimatePosition({
+      priority,
+      placeInLane: lanes.placeOf(tenant, node),
+      tenantWeight: this.#weightOf(tenant),
+      otherLanes: lanes.othersThan(tenant, this.#weightOf),
+      otherClassSize: this.#lanes[priority === 'interactive' ? 'batch' : 'interactive'].size,
+      interactiveWeight: this.#opts.interactiveWeight,
+      batchWeight: this.#opts.batchWeight,
+    });
   }
 
   /** Config reload: weights apply to the next pick; entries beyond a smaller max stay queued. */

@@ -76,6 +76,18 @@ export class TenantLanes<T> {
     return most?.list.head;
   }
 
+  /** The node's 1-based place in `tenant`'s lane (the caller guarantees membership); O(place). */
+  placeOf(tenant: string, node: ListNode<T>): number {
+    let place = 1;
+    for (let at = this.#lanes.get(tenant)?.list.head; at !== undefined && at !== node; at = at.next) place++;
+    return place;
+  }
+
+  /** Sizes and weights of the lanes other than `tenant`'s, for the position estimate. */
+  *othersThan(tenant: string, weightOf: WeightOf): Iterable<{ size: number; weight: number }> {
+    for (const lane of this.#lanes.values()) if (lane.tenant !== tenant) yield { size: lane.list.size, weight: weightOf(lane.tenant) };
+  }
+
   /** A replay of the picks over what is queued now, for the predicted dispatch order. */
   replay(weightOf: WeightOf): LaneReplay<T> {
     const cursors: LaneCursor<T>[] = [];

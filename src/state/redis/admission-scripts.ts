@@ -80,11 +80,13 @@ export const ADMIT_HEADER = 24;
  * registry record's TTL while the task lives (a backstop: the end sets retention), session
  * ('' = none, else '1'), sessions' default turn cap, max live sessions, hold backstop ms, the
  * registry key's head and tail around a task id and the retention ms (an evicted task's record
- * is marked ended); then per
+ * is marked ended, its tracked session hold given back); then per
  * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
  * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
- * subjects' hashes, KEYS[9+n] the task's registry record, then the idempotency record (with a
- * digest), then the session and the live-sessions set (with a session).
+ * subjects' hashes (after their ARGV: the pool id, then '1' to track the session hold under the
+ * task id), KEYS[9+n] the task's registry record, then the idempotency record and the
+ * admitting replica's set of unanswered records (with a digest), then the session and the
+ * live-sessions set (with a session; the turn is held under the admitting replica's tag).
  * Returns {'queued', position, evicted id or '', session affinity JSON or ''} | {'replay', answer JSON} | {'conflict'}
  * | {'session', 'expired' | 'no_room' | 'tokens' | 'exhausted', ...details (session_refusal)}
  * | {'in_flight'} | {'refused', subject index, limit, max, reset ms}
@@ -101,12 +103,12 @@ local owner_head, owner_tail, retention_ms = ARGV[22], ARGV[23], ARGV[24]
 local K_SESSION, K_LIVE = nil, nil
 if has_session then
   local at = 10 + n
-  if digest ~= '' then at = at + 1 end
+  if digest ~= '' then at = at + 2 end
   K_SESSION, K_LIVE = KEYS[at], KEYS[at + 1]
 end
 -- 0. The client's task_id (src/core/admission/idempotency.ts): same body → the first answer,
 -- another body → conflict; a first admission not yet answered is in flight.
-local K_IDEM = KEYS[10 + n]
+local K_IDEM, K_UNANSWERED = KEYS[10 + n], KEYS[11 + n]
 if digest ~= '' then
   local rec = redis.call('HMGET', K_IDEM, 'd', 'a')
   if rec[1] then
@@ -173,6 +175,7 @@ if size >= max_queued then
   lane_unlink(victim_cls, victim_tenant, victim)
   redis.call('HDEL', K_ENTRIES, victim)
   quota_release(v.r, true)
+  if v.s then session_untrack(v.s, victim, v.sl, v.by, hold_backstop) end
   ended(owner_head .. victim .. owner_tail, by, retention_ms)
   evicted = victim
 end
@@ -195,25 +198,27 @@ end
 local score = redis.call('INCR', K_ARRIVALS)
 redis.call('HSET', K_WEIGHTS, tenant, tenant_weight)
 lane_push(priority, tenant, id, score)
-redis.call('HSET', K_ENTRIES, id, cjson.encode({ p = priority, t = tenant, by = by, r = r }))
+local entry = { p = priority, t = tenant, by = by, r = r }
+-- A tracked hold: the session's names, so an eviction or withdrawal gives the hold back.
+if has_session and ARGV[26 + n * 9] == '1' then entry.s, entry.sl = K_SESSION, K_LIVE end
+redis.call('HSET', K_ENTRIES, id, cjson.encode(entry))
 if digest ~= '' then
-  redis.call('HSET', K_IDEM, 'd', digest, 'by', by)
+  -- Unanswered until remember: listed under the admitting replica, so a takeover finds it.
+  redis.call('HSET', K_IDEM, 'd', digest, 'by', by, 't', id, 'p', ARGV[25 + n * 9])
   redis.call('PEXPIRE', K_IDEM, idem_ttl)
+  redis.call('SADD', K_UNANSWERED, K_IDEM)
+  redis.call('PEXPIRE', K_UNANSWERED, idem_ttl)
 end
 -- The registry: the admitting replica answers for the task until a replica claims it.
 redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[25 + n * 9], 'state', 'queued')
-if has_session then session_hold(K_SESSION, max_tokens, 1, hold_backstop) end
+if has_session then
+  session_hold(K_SESSION, max_tokens, 1, hold_backstop, K_LIVE, by)
+  if entry.s then redis.call('HSET', K_SESSION, 'ht:' .. id, max_tokens) end
+end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')
--- 5. The position in the predicted dispatch order: a replay of both round robins.
-local replay = { interactive = lane_replay('interactive'), batch = lane_replay('batch') }
-local turns = read_turns()
-local position = 0
-while true do
-  local cls = next_turn(turns, wi, wb, #replay.interactive > 0, #replay.batch > 0)
-  if cls == nil or replay_next(replay[cls]) == id then break end
-  position = position + 1
-end
+-- 5. The position in the predicted dispatch order (exact below the cap, else an estimate).
+local position = queue_position(priority, tenant, redis.call('ZCARD', lane_key(priority, tenant)), wi, wb)
 return {'queued', position, evicted, affinity}
 `;
 
@@ -280,12 +285,14 @@ return 1
 
 /**
  * ARGV: task id, the replica that ended it, retention ms; KEYS[9]: its registry record. A queued
- * task leaves (canceled, orphaned, deadline): everything it reserved is given back. Returns 1, or 0 when not queued.
+ * task leaves (canceled, orphaned, deadline): everything it reserved is given back, its session
+ * hold too when tracked and not yet confirmed or released. Returns 1, or 0 when not queued.
  */
-export const WITHDRAW = `${PRELUDE}
+export const WITHDRAW = `${PRELUDE}${SESSION_LIB}
 local json = redis.call('HGET', K_ENTRIES, ARGV[1])
 if not json then return 0 end
 local entry = cjson.decode(json)
+if entry.s then session_untrack(entry.s, ARGV[1], entry.sl, entry.by, nil) end
 lane_unlink(entry.p, entry.t, ARGV[1])
 redis.call('HDEL', K_ENTRIES, ARGV[1])
 if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then redis.call('DEL', K_TURNS) end

@@ -80,4 +80,26 @@ describe('idempotency in the admit script', () => {
     await shared.admit(request('t2', 'digest-1'), POLICY);
     expect(sent).toEqual(['evalsha', 'evalsha']);
   });
+
+  it('lists a replica\'s unanswered task_ids until they are answered or forgotten, and frees only those', async () => {
+    const shared = queue();
+    const ids = store();
+    const key = (name: string) => stateKeys(ctx.prefix).idempotency(name);
+    for (const [taskId, name] of [['t1', 'job-1'], ['t2', 'job-2'], ['t3', 'job-3']] as const) {
+      expect(await shared.admit(request(taskId, 'd', { idempotency: { key: name, digest: 'd', ttlMs: TTL_MS } }), POLICY)).toMatchObject({ kind: 'queued' });
+    }
+    expect(await shared.admit(request('t4', 'd', { admittedBy: 'gw-b', idempotency: { key: 'job-4', digest: 'd', ttlMs: TTL_MS } }), POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await ids.remember('job-1', 'd', { task_id: 't1' })).toBe(true);
+    await ids.forget('job-2');
+    expect(await ids.unansweredBy('gw-a')).toEqual([{ recordKey: key('job-3'), taskId: 't3', poolId: 'p' }]);
+    expect(await ctx.client.smembers(stateKeys(ctx.prefix).unansweredTaskIds('gw-a'))).toEqual([key('job-3')]);
+    // Freeing names the lost replica: another replica's record, or an answered one, stays.
+    expect(await ids.free('gw-a', key('job-4'))).toBe(false);
+    expect(await ids.free('gw-a', key('job-1'))).toBe(false);
+    expect(await ids.free('gw-a', key('job-3'))).toBe(true);
+    expect(await ids.free('gw-a', key('job-3'))).toBe(false);
+    expect(await ids.unansweredBy('gw-a')).toEqual([]);
+    expect(await ids.check('job-4', 'd')).toEqual({ kind: 'conflict' });
+    expect(await ids.check('job-1', 'd')).toEqual({ kind: 'replay', answer: { task_id: 't1' } });
+  });
 });

@@ -17,8 +17,10 @@ export interface StateKeys {
   pool(poolId: string): PoolKeys;
   /** One quota subject's counters (`tenant:<id>`, `key:<id>`). */
   quota(subject: string): string;
-  /** A client task_id's record (hash: body digest `d`, admitting replica `by`, first answer `a`). */
+  /** A client task_id's record (hash: body digest `d`, admitting replica `by`, its task `t` and pool `p`, first answer `a`). */
   idempotency(key: string): string;
+  /** The idempotency record keys a gateway replica admitted and has not answered yet (set; a takeover frees them). */
+  unansweredTaskIds(replicaId: string): string;
   /** Which replica owns a task, and its pool (hash `owner`, `pool`): the task registry. */
   owner(taskId: string): string;
   /** What another replica needs to run a task (JSON: submission, owner, plan), written with its admission. */
@@ -29,6 +31,8 @@ export interface StateKeys {
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
   readonly sessions: string;
+  /** The session keys a gateway replica holds turns on (set; the session scripts derive it as `sessions + ':held:' + replica`). */
+  heldSessions(replicaId: string): string;
 }
 
 export interface PoolKeys {
@@ -75,10 +79,12 @@ export function stateKeys(prefix: string): StateKeys {
     },
     quota: (subject) => `${prefix}{quota:${subject}}`,
     idempotency: (key) => `${prefix}{idem:${key}}`,
+    unansweredTaskIds: (replicaId) => `${prefix}{idem}:unanswered:${replicaId}`,
     owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
     spec: (taskId) => `${prefix}{task:${taskId}}:spec`,
     committed: (taskId) => `${prefix}{task:${taskId}}:committed`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
+    heldSessions: (replicaId) => `${prefix}{sessions}:live:held:${replicaId}`,
   };
 }

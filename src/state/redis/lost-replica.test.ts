@@ -11,8 +11,10 @@ import { redisForTest, type RedisTestContext } from '../../../test/support/redis
 import type { TaskEvent } from '../../core/task/events.ts';
 import { RedisEventLogs } from './event-log.ts';
 import { stateKeys } from './keys.ts';
-import { endLostReplicaTasks } from './lost-replica.ts';
-import { RedisPoolQueue } from './pool-queue.ts';
+import { endLostReplicaTasks, giveBackLostReplicaHolds, type LostReplicaDeps } from './lost-replica.ts';
+import { RedisIdempotency } from './idempotency.ts';
+import { RedisPoolQueue, type AdmitRequest } from './pool-queue.ts';
+import { RedisSessionStore } from './session-store.ts';
 import { RedisTaskRegistry } from './task-registry.ts';
 import { ReplicaLease } from './replica-lease.ts';
 
@@ -36,7 +38,18 @@ function replica(id: string, leaseMs: number, onTakeover: (dead: string) => void
   const queue = new RedisPoolQueue({ redis, keys, poolId: 'p', retentionMs: 60_000 });
   const registry = new RedisTaskRegistry({ redis, keys });
   const lease = new ReplicaLease({ redis, keys, replicaId: id, token: randomUUID(), clock: new FakeClock(), leaseMs, onLost: () => {}, onTakeover });
-  return { id, logs, queue, lease, registry };
+  const sessions = new RedisSessionStore({ redis, keys, ttlMs: 60_000, maxTurns: 5, maxSessions: 100, replicaId: id });
+  const idempotency = new RedisIdempotency({ redis, keys, ttlMs: 60_000 });
+  return { id, logs, queue, lease, registry, sessions, idempotency };
+}
+
+/** An admission by replica `r` with a session turn and, optionally, a client task_id. */
+function admission(r: ReturnType<typeof replica>, taskId: string, sessionId: string, taskIdKey?: string): AdmitRequest {
+  return {
+    taskId, priority: 'interactive', admittedBy: r.id, maxTokens: 10, budgetTokens: 10, budgetCost: 0, subjects: [],
+    session: { id: sessionId, defaults: r.sessions.defaults },
+    ...(taskIdKey ? { idempotency: { key: taskIdKey, digest: `digest-of-${taskIdKey}`, ttlMs: 60_000 } } : {}),
+  };
 }
 
 describe('a lost gateway replica', () => {
@@ -95,5 +108,73 @@ describe('a lost gateway replica', () => {
     const next = await survivor.queue.claim(survivor.id, ['e0'], POLICY);
     expect(next).toMatchObject({ kind: 'claimed', task: { taskId: 't3', admittedBy: 'gw-a' } });
     for (const r of [b, c]) r.lease.stop();
+  });
+
+  it('gives back the session turns and task_ids it admitted but never answered, once, leaving the survivor\'s own', async () => {
+    const a = replica('gw-a', 300);
+    const b = replica('gw-b', 60_000);
+    await Promise.all([a, b].map((r) => r.lease.acquire()));
+    await a.queue.setCapacity('e0', 4);
+    expect((await b.sessions.create({ session_id: 's', max_turns: 3 })).ok).toBe(true);
+    // gw-a answered one admission (committed: the turn counted, the answer remembered) ...
+    expect(await a.queue.admit(admission(a, 'done', 's', 'job-done'), POLICY)).toMatchObject({ kind: 'queued' });
+    expect((await a.sessions.confirmTurn('s', 10)).ok).toBe(true);
+    expect(await a.idempotency.remember('job-done', 'digest-of-job-done', { task_id: 'done' })).toBe(true);
+    // ... and dies between admission and commit of two more: one queued, one a turn of a session not created yet.
+    expect(await a.queue.admit(admission(a, 'ta', 's', 'job-a'), POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await a.queue.admit(admission(a, 'ta-new', 'fresh'), POLICY)).toMatchObject({ kind: 'queued' });
+    // The survivor holds a turn and a task_id of its own, in flight.
+    expect(await b.queue.admit(admission(b, 'tb', 's', 'job-b'), POLICY)).toMatchObject({ kind: 'queued' });
+    // Turn cap 3 = one counted + two held: the session is full, the task_id in flight.
+    expect(await b.queue.admit(admission(b, 'tb2', 's'), POLICY)).toMatchObject({ kind: 'session_refused', error: { code: 'BUDGET_EXCEEDED' } });
+    expect(await b.queue.admit(admission(b, 'ta-retry', 'other', 'job-a'), POLICY)).toEqual({ kind: 'in_flight' });
+
+    a.lease.stop();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await b.lease.sweep()).toEqual(['gw-a']);
+    const deps: LostReplicaDeps = { pools: new Map([['p', b.queue]]), logs: b.logs, registry: b.registry, survivor: b.id, sessions: b.sessions, idempotency: b.idempotency };
+    expect(await endLostReplicaTasks('gw-a', deps)).toEqual([]);
+    const snapshot = async () => ({
+      s: await b.sessions.standing('s'),
+      fresh: await b.sessions.standing('fresh'),
+      figures: await b.queue.figures(),
+      jobB: await ctx.client.hgetall(stateKeys(ctx.prefix).idempotency('job-b')),
+      done: await ctx.client.hget(stateKeys(ctx.prefix).idempotency('job-done'), 'a'),
+    });
+    const after = await snapshot();
+    // ta was never committed: withdrawn with its reservation; ta-new's turn on 'fresh' is gone too.
+    expect(after.figures.interactive).toBe(3);
+    expect(await b.registry.locate('ta')).toMatchObject({ state: 'ended', owner: 'gw-b' });
+    expect(after.fresh).toEqual({ kind: 'new', room: true });
+    expect(await ctx.client.exists(stateKeys(ctx.prefix).session('fresh'))).toBe(0);
+    // The committed task and the survivor's own admission are untouched; ta-new, never answered but without a task_id, stays queued for anyone.
+    expect(after.jobB).toMatchObject({ by: 'gw-b', t: 'tb' });
+    expect(after.jobB).not.toHaveProperty('a');
+    expect(after.done).toBe(JSON.stringify({ task_id: 'done' }));
+    expect(await b.registry.locate('ta-new')).toMatchObject({ state: 'queued', owner: 'gw-b' });
+
+    // Running the handover again changes nothing.
+    expect(await endLostReplicaTasks('gw-a', deps)).toEqual([]);
+    expect(await giveBackLostReplicaHolds('gw-a', deps)).toEqual({ sessionTurns: 0, withdrawn: [], freed: [], kept: [] });
+    expect(await snapshot()).toEqual(after);
+
+    // The session admits the turn again (one counted + the survivor's hold + this one = 3), the task_id afresh; the survivor's stays in flight.
+    expect(await b.queue.admit(admission(b, 'tb2', 's'), POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await b.queue.admit(admission(b, 'ta-retry', 'other', 'job-a'), POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await b.queue.admit(admission(b, 'tb-retry', 'other', 'job-b'), POLICY)).toEqual({ kind: 'in_flight' });
+    expect(await b.queue.admit(admission(b, 'done-retry', 'other', 'job-done'), POLICY)).toEqual({ kind: 'replay', answer: { task_id: 'done' } });
+    b.lease.stop();
+  });
+
+  it('keeps the task_id record of an unanswered admission whose task a live replica already runs', async () => {
+    const a = replica('gw-a', 60_000);
+    const b = replica('gw-b', 60_000);
+    await a.queue.setCapacity('e0', 1);
+    expect(await a.queue.admit(admission(a, 'ta', 's', 'job-a'), POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await b.queue.claim('gw-b', ['e0'], POLICY)).toMatchObject({ kind: 'claimed', task: { taskId: 'ta' } });
+    const deps: LostReplicaDeps = { pools: new Map([['p', b.queue]]), logs: b.logs, registry: b.registry, survivor: b.id, sessions: b.sessions, idempotency: b.idempotency };
+    expect(await giveBackLostReplicaHolds('gw-a', deps)).toEqual({ sessionTurns: 1, withdrawn: [], freed: [], kept: ['ta'] });
+    expect(await b.queue.admit(admission(b, 'ta-retry', 'other', 'job-a'), POLICY)).toEqual({ kind: 'in_flight' });
+    expect(await b.queue.figures()).toMatchObject({ busy: { e0: 1 } });
   });
 });

@@ -2,12 +2,16 @@
 // replica was running gets exactly one terminal error event (retriable, naming the lost replica;
 // refused by the log if the task had already ended) and its engine slot back, with its quota
 // charged as reserved since its real use is unknown; the task registry then names the survivor.
-// Its queued tasks stay queued (the queue is shared, any replica claims them); their registry
-// records move to the survivor, so GET and cancel route to a live replica.
+// What it admitted and never answered goes back: its session holds, its unanswered task_id
+// records and the queued tasks of those (never committed, nobody awaits them; the client's retry
+// admits afresh). Its other queued tasks stay queued (the queue is shared, any replica claims
+// them); their registry records move to the survivor, so GET and cancel route to a live replica.
 
 import { errorEventData, orchError } from '../../core/errors.ts';
 import type { SharedEventLogs } from '../shared-state-ports.ts';
+import type { RedisIdempotency } from './idempotency.ts';
 import type { RedisPoolQueue } from './pool-queue.ts';
+import type { RedisSessionStore } from './session-store.ts';
 import type { RedisTaskRegistry } from './task-registry.ts';
 
 export interface LostTask {
@@ -23,12 +27,30 @@ export interface LostReplicaDeps {
   registry: RedisTaskRegistry;
   /** The replica that won the takeover and runs this. */
   survivor: string;
+  /** With it, the lost replica's session holds are given back (giveBackLostReplicaHolds). */
+  sessions?: RedisSessionStore;
+  /** With it, the lost replica's unanswered task_id records are freed (giveBackLostReplicaHolds). */
+  idempotency?: RedisIdempotency;
+}
+
+/** What giveBackLostReplicaHolds gave back. */
+export interface GivenBack {
+  /** Session turns the lost replica held (admitted, neither confirmed nor released). */
+  sessionTurns: number;
+  /** Queued tasks of its unanswered admissions, withdrawn with all they reserved. */
+  withdrawn: string[];
+  /** Tasks whose task_id record was freed: a retry with the same task_id admits afresh. */
+  freed: string[];
+  /** Tasks whose record stays in flight: still queued where this survivor has no queue, or running on a live replica. */
+  kept: string[];
 }
 
 /**
- * Ends the running tasks of `lostReplica` in every pool. WORKER_RESET is the closest code the
- * error table has today (retriable, "the work was lost mid-way"); a dedicated code is left to
- * the wiring (docs/architecture.md "Scale-out on Redis").
+ * Ends the running tasks of `lostReplica` in every pool, gives back what it held when `deps`
+ * has the session store and the idempotency store, then moves its queued tasks' registry
+ * records to the survivor. WORKER_RESET is the closest code the error table has today
+ * (retriable, "the work was lost mid-way"); a dedicated code is left to the wiring
+ * (docs/architecture.md "Scale-out on Redis"). Running it again changes nothing.
  */
 export async function endLostReplicaTasks(lostReplica: string, deps: LostReplicaDeps): Promise<LostTask[]> {
   const ended: LostTask[] = [];
@@ -40,7 +62,37 @@ export async function endLostReplicaTasks(lostReplica: string, deps: LostReplica
       await queue.release(taskId, 'reserved', deps.survivor);
       ended.push({ poolId, taskId, terminalSeq });
     }
+  }
+  // Before adoption, so the unanswered admissions' tasks leave instead of moving.
+  await giveBackLostReplicaHolds(lostReplica, deps);
+  for (const queue of deps.pools.values()) {
     for (const taskId of await queue.queuedBy(lostReplica)) await deps.registry.adopt(taskId, lostReplica, deps.survivor);
   }
   return ended;
+}
+
+/**
+ * Gives back what `lostReplica` held for admissions it never answered: its session holds
+ * (tagged by replica, RedisSessionStore.giveBackHolds) and its unanswered task_id records. A
+ * record's task still queued is withdrawn first (its admission was never committed); a task
+ * running on a live replica keeps its record, since a retry could not be admitted while it runs.
+ * Idempotent: a second run finds nothing. Each part runs only when `deps` has its store.
+ */
+export async function giveBackLostReplicaHolds(lostReplica: string, deps: LostReplicaDeps): Promise<GivenBack> {
+  const given: GivenBack = { sessionTurns: 0, withdrawn: [], freed: [], kept: [] };
+  if (deps.sessions !== undefined) given.sessionTurns = await deps.sessions.giveBackHolds(lostReplica);
+  if (deps.idempotency === undefined) return given;
+  for (const { recordKey, taskId, poolId } of await deps.idempotency.unansweredBy(lostReplica)) {
+    const queue = deps.pools.get(poolId);
+    if (queue !== undefined && (await queue.withdraw(taskId, deps.survivor))) given.withdrawn.push(taskId);
+    else {
+      const where = await deps.registry.locate(taskId);
+      if (where !== undefined && (where.state === 'queued' || (where.state === 'running' && where.owner !== lostReplica))) {
+        given.kept.push(taskId);
+        continue;
+      }
+    }
+    if (await deps.idempotency.free(lostReplica, recordKey)) given.freed.push(taskId);
+  }
+  return given;
 }

@@ -46,8 +46,15 @@ export interface AdmitRequest {
   /** The tenant's fairness weight within its class (integer >= 1; default 1), as FairQueue's weightOf. */
   tenantWeight?: number;
   idempotency?: AdmitIdempotency;
-  /** The request's session: checked and a turn held in the admission's step (confirm or release it after, RedisSessionStore). */
-  session?: { id: string; defaults: SessionDefaults };
+  /**
+   * The request's session: checked and a turn held in the admission's step, tagged by
+   * `admittedBy` (confirm or release it after with a RedisSessionStore whose `replicaId` is the
+   * same replica, so the tagged hold goes with it). `trackHold`: the hold is also recorded under
+   * the task id, so the eviction or withdrawal of the task before its commit gives it back in
+   * that script; then confirm and release it with the task id (RedisSessionStore's `taskId`),
+   * which find it gone.
+   */
+  session?: { id: string; defaults: SessionDefaults; trackHold?: boolean };
   /** The gateway replica that admitted the task (it holds the client's request). */
   admittedBy: string;
   maxTokens: number;
@@ -175,9 +182,9 @@ export class RedisPoolQueue {
         budget?.tokens ?? UNLIMITED, budget?.cost ?? UNLIMITED,
       );
     }
-    args.push(this.#poolId);
+    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '');
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
-    if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key));
+    if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key), this.#keys.unansweredTaskIds(req.admittedBy));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
     const reply = (await this.#run('admit', () => (alongside === undefined ? this.#admit(keys, args) : this.#admitWith(alongside, keys, args)))) as Array<string | number>;
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';

@@ -6,11 +6,14 @@
 /**
  * Session hash fields: owner, created, ttl, max_turns, l_tokens / l_time_ms / l_cost (limits,
  * absent = none), expires, turns, u_tokens / u_time_ms / u_cost (used), a_pool / a_replica /
- * a_slot (affinity), warmth, h_turns / h_tokens (held). A hash with holds but no `created` is a
+ * a_slot (affinity), warmth, h_turns / h_tokens (held), hr:<replica> / hk:<replica> (the part of
+ * the held counts a gateway replica holds, when tagged). A hash with holds but no `created` is a
  * session not created yet. The key lives until expires + ttl: the tombstone window in which an
  * expired id answers SESSION_EXPIRED. Needs `now` (ms, Redis server time) and `num`.
  */
 export const SESSION_LIB = `
+-- A replica's held-sessions set outlives any hold's admission by far; refreshed on every hold.
+local HELD_SET_TTL_MS = 86400000
 local BUDGETS = { 'tokens', 'time_ms', 'cost' }
 local function owner_set(live, owner) return live .. ':owner:' .. owner end
 
@@ -80,14 +83,74 @@ local function session_refusal(s, max_tokens)
   return nil
 end
 
-local function session_hold(k, max_tokens, delta, backstop_ms)
+-- After holds changed: a hash holding only holds goes with its last one (else lives out the
+-- backstop); a live session drops its hold counters at zero, every replica's tag with them.
+local function hold_cleanup(k, turns, backstop_ms)
+  if redis.call('HEXISTS', k, 'created') == 0 then
+    if turns <= 0 then redis.call('DEL', k) elseif backstop_ms then redis.call('PEXPIRE', k, backstop_ms) end
+  elseif turns <= 0 then
+    local fields = { 'h_turns', 'h_tokens' }
+    for _, f in ipairs(redis.call('HKEYS', k)) do
+      local tag = string.sub(f, 1, 3)
+      if tag == 'hr:' or tag == 'hk:' or tag == 'ht:' then fields[#fields + 1] = f end
+    end
+    redis.call('HDEL', k, unpack(fields))
+  end
+end
+
+-- Holds (+1) or gives back (-1) a turn. With a holder (the admitting gateway replica) the hold is
+-- also counted under its tag (hr:<holder>, hk:<holder>) and the session is listed in the
+-- holder's set (live .. ':held:' .. holder, StateKeys.heldSessions), so a survivor can give a
+-- lost replica's holds back; a give-back by a holder with no tagged hold left (it was given back
+-- by a takeover already) changes nothing. Returns 1 when applied, else 0.
+local function session_hold(k, max_tokens, delta, backstop_ms, live, holder)
+  local tagged = holder ~= nil and holder ~= ''
+  if tagged and delta < 0 and num(redis.call('HGET', k, 'hr:' .. holder)) <= 0 then return 0 end
   local turns = redis.call('HINCRBY', k, 'h_turns', delta)
   redis.call('HINCRBYFLOAT', k, 'h_tokens', delta * max_tokens)
-  if redis.call('HEXISTS', k, 'created') == 0 then
-    if turns <= 0 then redis.call('DEL', k) else redis.call('PEXPIRE', k, backstop_ms) end
-  elseif turns <= 0 then
-    redis.call('HDEL', k, 'h_turns', 'h_tokens')
+  if tagged then
+    local held = live .. ':held:' .. holder
+    local mine = redis.call('HINCRBY', k, 'hr:' .. holder, delta)
+    redis.call('HINCRBYFLOAT', k, 'hk:' .. holder, delta * max_tokens)
+    if mine <= 0 then
+      redis.call('HDEL', k, 'hr:' .. holder, 'hk:' .. holder)
+      redis.call('SREM', held, k)
+    else
+      redis.call('SADD', held, k)
+      redis.call('PEXPIRE', held, HELD_SET_TTL_MS)
+    end
   end
+  hold_cleanup(k, turns, backstop_ms)
+  return 1
+end
+
+-- A hold recorded under its task (ht:<task> = its max tokens; AdmitRequest.session.trackHold)
+-- goes back once, by the first of confirm, release, the task's eviction or its withdrawal.
+-- Returns 1 when this call gave it back, else 0 (gone already, or given back by a takeover).
+local function session_untrack(k, task, live, holder, backstop_ms)
+  local tokens = redis.call('HGET', k, 'ht:' .. task)
+  if not tokens then return 0 end
+  redis.call('HDEL', k, 'ht:' .. task)
+  return session_hold(k, tonumber(tokens), -1, backstop_ms, live, holder)
+end
+
+-- Gives back every hold a lost replica still has (the takeover's step): per session in its set,
+-- its tagged turns and tokens leave the session's held counts. Returns the turns given back.
+local function session_give_back(held, holder)
+  local given = 0
+  for _, k in ipairs(redis.call('SMEMBERS', held)) do
+    local v = redis.call('HMGET', k, 'hr:' .. holder, 'hk:' .. holder)
+    local turns, tokens = num(v[1]), num(v[2])
+    if turns > 0 then
+      redis.call('HDEL', k, 'hr:' .. holder, 'hk:' .. holder)
+      local left = redis.call('HINCRBY', k, 'h_turns', -turns)
+      redis.call('HINCRBYFLOAT', k, 'h_tokens', -tokens)
+      hold_cleanup(k, left, nil)
+      given = given + turns
+    end
+  end
+  redis.call('DEL', held)
+  return given
 end
 
 local function session_refresh(k, live, now)
@@ -136,12 +199,21 @@ elseif op == 'create' then
   session_insert(k, live, now, ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), { tokens = tonumber(ARGV[5]), time_ms = tonumber(ARGV[6]), cost = tonumber(ARGV[7]) })
   return { 'live', now, redis.call('HGETALL', k) }
 elseif op == 'hold' then
-  -- ARGV: max tokens, +1 | -1, backstop ms.
-  session_hold(k, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))
-  return 1
+  -- ARGV: max tokens, +1 | -1, backstop ms, holder ('' = untagged), task ('' = an untracked hold).
+  if ARGV[6] ~= nil and ARGV[6] ~= '' then return session_untrack(k, ARGV[6], live, ARGV[5], tonumber(ARGV[4])) end
+  return session_hold(k, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), live, ARGV[5])
+elseif op == 'give_back' then
+  -- ARGV: the lost holder; KEYS[1] is its held set (StateKeys.heldSessions).
+  return session_give_back(k, ARGV[2])
 elseif op == 'confirm' then
-  -- ARGV: max tokens, backstop ms, owner, ttl, max turns, max sessions. The hold becomes a turn.
-  session_hold(k, tonumber(ARGV[2]), -1, tonumber(ARGV[3]))
+  -- ARGV: max tokens, backstop ms, owner, ttl, max turns, max sessions, holder ('' = untagged),
+  -- task ('' = an untracked hold). The hold becomes a turn; a tracked hold already given back
+  -- (its task left the queue before this commit) counts no turn: 'removed'.
+  if ARGV[9] ~= nil and ARGV[9] ~= '' then
+    if session_untrack(k, ARGV[9], live, ARGV[8], tonumber(ARGV[3])) == 0 then return { 'removed' } end
+  else
+    session_hold(k, tonumber(ARGV[2]), -1, tonumber(ARGV[3]), live, ARGV[8])
+  end
   local found = session_lookup(k, live, now)
   if found == 'expired' then return { 'expired' } end
   if found == 'unknown' then

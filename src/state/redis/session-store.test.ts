@@ -22,7 +22,7 @@ beforeEach(async () => {
 });
 afterEach(() => ctx.cleanup());
 
-const sessions = (redis = ctx.client, over: Partial<typeof OPTIONS> = {}) => new RedisSessionStore({ redis, keys: stateKeys(ctx.prefix), ...OPTIONS, ...over });
+const sessions = (redis = ctx.client, over: Partial<typeof OPTIONS> & { replicaId?: string } = {}) => new RedisSessionStore({ redis, keys: stateKeys(ctx.prefix), replicaId: 'gw', ...OPTIONS, ...over });
 const queue = (redis = ctx.client) => new RedisPoolQueue({ redis, keys: stateKeys(ctx.prefix), poolId: 'demo' });
 const turn = (taskId: string, store: RedisSessionStore, sessionId: string, maxTokens = 10): AdmitRequest => ({
   taskId, priority: 'interactive', admittedBy: 'gw', maxTokens, budgetTokens: 0, budgetCost: 0, subjects: [], session: { id: sessionId, defaults: store.defaults },
@@ -143,5 +143,85 @@ describe('RedisSessionStore in the admit script', () => {
     }) as typeof redis.sendCommand;
     await shared.admit({ ...turn('t1', store, 's'), idempotency: { key: 'k', digest: 'd', ttlMs: 60_000 } }, POLICY);
     expect(sent).toEqual(['evalsha']);
+  });
+});
+
+describe('RedisSessionStore holds tagged by replica', () => {
+  const held = async (id: string) => (await ctx.client.hmget(stateKeys(ctx.prefix).session(id), 'h_turns', 'hr:gw-a', 'hr:gw-b')).map((v) => (v === null ? null : Number(v)));
+
+  it('gives back only the lost replica\'s holds, once, and ignores its late release afterwards', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    const b = sessions(ctx.client, { replicaId: 'gw-b' });
+    expect((await b.create({ session_id: 's', max_turns: 3 })).ok).toBe(true);
+    await a.hold('s', 10);
+    await a.hold('s', 10);
+    await b.hold('s', 10);
+    await a.hold('new', 5);
+    expect(await held('s')).toEqual([3, 2, 1]);
+    expect(await b.standing('s')).toMatchObject({ exhausted: { budget: 'turns', used: 3, limit: 3 } });
+    expect(await b.giveBackHolds('gw-a')).toBe(3);
+    expect(await held('s')).toEqual([1, null, 1]);
+    expect(await ctx.client.exists(stateKeys(ctx.prefix).session('new'))).toBe(0);
+    expect(await b.standing('s')).not.toHaveProperty('exhausted');
+    expect(await b.giveBackHolds('gw-a')).toBe(0);
+    // The lost replica wakes up and releases what it held: the survivor's hold stays counted.
+    await a.release('s', 10);
+    expect((await a.confirmTurn('s', 10)).ok).toBe(true);
+    expect(await held('s')).toEqual([1, null, 1]);
+    await b.release('s', 10);
+    expect(await held('s')).toEqual([null, null, null]);
+  });
+
+  it('tags the admit script\'s hold with the admitting replica, and confirmTurn takes that hold back', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    expect(await queue().admit({ ...turn('t1', a, 's'), admittedBy: 'gw-a' }, POLICY)).toEqual({ kind: 'queued', position: 0 });
+    expect(await held('s')).toEqual([1, 1, null]);
+    expect(await ctx.client.smembers(stateKeys(ctx.prefix).heldSessions('gw-a'))).toEqual([stateKeys(ctx.prefix).session('s')]);
+    expect((await a.confirmTurn('s', 10)).ok).toBe(true);
+    expect(await held('s')).toEqual([null, null, null]);
+    expect(await ctx.client.exists(stateKeys(ctx.prefix).heldSessions('gw-a'))).toBe(0);
+    expect(await a.view('s')).toMatchObject({ ok: true, value: { turns: 1 } });
+  });
+
+  it('gives a tracked hold back when its task is evicted or withdrawn before its commit, and only once', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    expect((await a.create({ session_id: 's', max_turns: 3 })).ok).toBe(true);
+    const tracked = (taskId: string, sessionId = 's'): AdmitRequest => ({ ...turn(taskId, a, sessionId), admittedBy: 'gw-a', priority: 'batch', session: { id: sessionId, defaults: a.defaults, trackHold: true } });
+    const full: PoolPolicy = { ...POLICY, maxQueued: 2, policy: 'drop-lru' };
+    const shared = queue();
+    expect(await shared.admit(tracked('x'), full)).toMatchObject({ kind: 'queued' });
+    expect(await shared.admit(tracked('y'), full)).toMatchObject({ kind: 'queued' });
+    expect(await shared.admit({ ...turn('untracked', a, 's'), admittedBy: 'gw-a', priority: 'batch' }, { ...POLICY, maxQueued: 3 })).toMatchObject({ kind: 'queued' });
+    expect(await held('s')).toEqual([3, 3, null]);
+    // An interactive newcomer on another session evicts the oldest batch task, x: x's hold goes with it.
+    expect(await shared.admit({ ...turn('z', a, 'other'), admittedBy: 'gw-a' }, { ...full, maxQueued: 3 })).toMatchObject({ kind: 'queued', evicted: 'x' });
+    expect(await held('s')).toEqual([2, 2, null]);
+    // x's admission commits late or rolls back: nothing more goes, no turn is counted.
+    expect(await a.confirmTurn('s', 10, {}, 'x')).toEqual({ ok: true, value: { removed: true } });
+    await a.release('s', 10, 'x');
+    expect(await held('s')).toEqual([2, 2, null]);
+    // y is withdrawn (canceled while queued): its hold goes in the same step; a second withdrawal changes nothing.
+    expect(await shared.withdraw('y', 'gw-a')).toBe(true);
+    expect(await shared.withdraw('y', 'gw-a')).toBe(false);
+    expect(await held('s')).toEqual([1, 1, null]);
+    await a.release('s', 10, 'y');
+    expect(await held('s')).toEqual([1, 1, null]);
+    // An untracked hold is the caller's, as before: its withdrawal leaves it.
+    expect(await shared.withdraw('untracked', 'gw-a')).toBe(true);
+    expect(await held('s')).toEqual([1, 1, null]);
+    await a.release('s', 10);
+    expect(await held('s')).toEqual([null, null, null]);
+    expect(await a.view('s')).toMatchObject({ ok: true, value: { turns: 0 } });
+  });
+
+  it('confirms a tracked hold into a turn once, by its task id', async () => {
+    const a = sessions(ctx.client, { replicaId: 'gw-a' });
+    const shared = queue();
+    expect(await shared.admit({ ...turn('t1', a, 'n'), admittedBy: 'gw-a', session: { id: 'n', defaults: a.defaults, trackHold: true } }, POLICY)).toMatchObject({ kind: 'queued' });
+    expect(await a.confirmTurn('n', 10, {}, 't1')).toEqual({ ok: true, value: {} });
+    expect(await a.confirmTurn('n', 10, {}, 't1')).toEqual({ ok: true, value: { removed: true } });
+    expect(await shared.withdraw('t1', 'gw-a')).toBe(true);
+    expect(await held('n')).toEqual([null, null, null]);
+    expect(await a.view('n')).toMatchObject({ ok: true, value: { turns: 1 } });
   });
 });

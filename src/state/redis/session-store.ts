@@ -22,6 +22,13 @@ export interface RedisSessionOptions {
   maxSessions: number;
   /** How long a hold on a session not created yet lasts if its admission never settles (default 10 min). */
   holdBackstopMs?: number;
+  /**
+   * The gateway replica this store runs on (state.replica_id): its holds are tagged with it, so
+   * a survivor gives them back if it dies (giveBackHolds). Must equal the admissions'
+   * `admittedBy`: the admit script tags its hold so, and release/confirmTurn take back the hold
+   * of this tag. Without it holds are untagged, as before.
+   */
+  replicaId?: string;
 }
 
 /** What the session scripts need from one store's options (the admit script takes the same). */
@@ -36,9 +43,11 @@ export class RedisSessionStore {
   readonly #keys: StateKeys;
   readonly #op: Script;
   readonly defaults: SessionDefaults;
+  readonly #holder: string;
 
   constructor(opts: RedisSessionOptions) {
     this.#keys = opts.keys;
+    this.#holder = opts.replicaId ?? '';
     this.defaults = { ttlMs: opts.ttlMs, maxTurns: opts.maxTurns, maxSessions: opts.maxSessions, holdBackstopMs: opts.holdBackstopMs ?? 600_000 };
     this.#op = defineScript(opts.redis, 'orchqueueSession', 2, SESSION_OP);
   }
@@ -70,22 +79,43 @@ export class RedisSessionStore {
 
   /** Counts a turn admitted but not yet committed (the admit script does this itself when it admits). */
   async hold(id: string, maxTokens: number): Promise<void> {
-    await this.#call(id, ['hold', maxTokens, 1, this.defaults.holdBackstopMs]);
+    await this.#call(id, ['hold', maxTokens, 1, this.defaults.holdBackstopMs, this.#holder]);
   }
 
-  /** Gives a hold back (the admission was refused or rolled back). */
-  async release(id: string, maxTokens: number): Promise<void> {
-    await this.#call(id, ['hold', maxTokens, -1, this.defaults.holdBackstopMs]);
+  /**
+   * Gives a hold back (the admission was refused or rolled back); nothing when a takeover gave
+   * this replica's holds back already. `taskId`: the admission's tracked hold (trackHold), given
+   * back only if its task's eviction or withdrawal has not done so.
+   */
+  async release(id: string, maxTokens: number, taskId?: string): Promise<void> {
+    await this.#call(id, ['hold', maxTokens, -1, this.defaults.holdBackstopMs, this.#holder, taskId ?? '']);
   }
 
-  /** Turns a hold into a counted turn after the commit (creates the session when new); the affinity is where the previous turn ran. */
-  async confirmTurn(id: string, maxTokens: number, create: { owner?: string; ttl_ms?: number } = {}): Promise<Result<{ affinity?: Affinity }>> {
+  /**
+   * A lost gateway replica's holds go back (the takeover's step, lost-replica.ts): every turn it
+   * held on any session and had not confirmed or released stops counting. Returns the turns
+   * given back; a second call finds none.
+   */
+  async giveBackHolds(lostReplica: string): Promise<number> {
+    return Number(await this.#run('session give_back', () => this.#op([this.#keys.heldSessions(lostReplica), this.#keys.sessions], ['give_back', lostReplica])));
+  }
+
+  /**
+   * Turns a hold into a counted turn after the commit (creates the session when new); the
+   * affinity is where the previous turn ran. `taskId`: the admission's tracked hold
+   * (trackHold); when its task was evicted or withdrawn before this commit the hold went back
+   * then, no turn is counted and the answer is `removed: true`.
+   */
+  async confirmTurn(id: string, maxTokens: number, create: { owner?: string; ttl_ms?: number } = {}, taskId?: string): Promise<Result<{ affinity?: Affinity; removed?: true }>> {
     const reply = (await this.#call(id, [
       'confirm', maxTokens, this.defaults.holdBackstopMs, create.owner ?? '', create.ttl_ms ?? this.defaults.ttlMs, this.defaults.maxTurns, this.defaults.maxSessions,
+      this.#holder, taskId ?? '',
     ])) as string[];
     switch (reply[0]) {
       case 'ok':
         return ok(reply[1] === undefined ? {} : { affinity: JSON.parse(reply[1]) as Affinity });
+      case 'removed':
+        return ok({ removed: true });
       case 'expired':
         return fail(orchError('SESSION_EXPIRED', `session ${id} has expired`));
       case 'no_room':

@@ -1,7 +1,10 @@
 // The Lua of tenant lanes within one queue class (src/core/queue/tenant-lanes.ts, issue 12), for
 // the pool scripts: a FIFO per tenant with work, smooth weighted round robin among those lanes by
 // tenant weight, an idle tenant's running weight frozen until it returns, all of it forgotten
-// when the class runs empty. Appended to the pool scripts' prelude (needs queue_of and num).
+// when the class runs empty. Appended to the pool scripts' prelude (needs queue_of, num,
+// next_turn and read_turns).
+
+import { EXACT_POSITION_CAP } from '../../core/queue/queue-position.ts';
 
 /**
  * Keys derived from the class's queue key, so they share the pool's hash tag: `<queue>:lanes`
@@ -10,6 +13,7 @@
  * ids by arrival), and `<turns>:weights` (hash tenant → weight, written by admissions).
  */
 export const TENANT_LANES = `
+local POSITION_CAP = ${EXACT_POSITION_CAP}
 local K_WEIGHTS = K_TURNS .. ':weights'
 local function lanes_key(cls) return queue_of(cls) .. ':lanes' end
 local function current_key(cls) return queue_of(cls) .. ':current' end
@@ -84,22 +88,44 @@ local function lane_victim(cls)
   return redis.call('ZRANGE', lane_key(cls, most), 0, 0)[1], most
 end
 
--- A replay of the class's picks over what is queued now (the predicted dispatch order).
-local function lane_replay(cls)
+-- The class's lanes as counts (the replay needs no task ids: lanes are FIFO).
+local function lane_counts(cls)
   local lanes = load_lanes(cls)
   for _, l in ipairs(lanes) do
-    l.ids = redis.call('ZRANGE', lane_key(cls, l.tenant), 0, -1)
-    l.at = 1
+    l.left = redis.call('ZCARD', lane_key(cls, l.tenant))
+    l.taken = 0
   end
   return lanes
 end
-local function replay_next(lanes)
-  local i = 1
-  if #lanes > 1 then i = pick_among(lanes) end
-  local l = lanes[i]
-  local id = l.ids[l.at]
-  l.at = l.at + 1
-  if l.at > #l.ids then table.remove(lanes, i) end
-  return id
+
+-- The 0-based queue position of the k-th task of tenant's lane in class cls, as FairQueue's
+-- position (src/core/queue/fair-queue.ts): exact below POSITION_CAP by a replay of both round
+-- robins of at most that many picks, O(cap x tenants) whatever the queue's length; else the
+-- estimate of src/core/queue/queue-position.ts (same arithmetic), never below the cap.
+local function queue_position(cls, tenant, k, wi, wb)
+  local lanes = { interactive = lane_counts('interactive'), batch = lane_counts('batch') }
+  -- Its own lane's k - 1 tasks go first: at k - 1 >= cap the replay cannot end below it.
+  if k - 1 < POSITION_CAP then
+    local turns = read_turns()
+    for picks = 0, POSITION_CAP - 1 do
+      local c = next_turn(turns, wi, wb, #lanes.interactive > 0, #lanes.batch > 0)
+      local ls = lanes[c]
+      local i = 1
+      if #ls > 1 then i = pick_among(ls) end
+      local l = ls[i]
+      l.taken = l.taken + 1
+      if c == cls and l.tenant == tenant and l.taken == k then return picks end
+      if l.taken == l.left then table.remove(ls, i) end
+    end
+  end
+  local wt = weight_of(tenant)
+  local in_class = k - 1
+  for _, l in ipairs(lane_counts(cls)) do
+    if l.tenant ~= tenant then in_class = in_class + math.min(l.left, math.floor(((2 * k - 1) * l.w) / (2 * wt))) end
+  end
+  local own, other, other_cls = wi, wb, 'batch'
+  if cls == 'batch' then own, other, other_cls = wb, wi, 'interactive' end
+  local other_ahead = math.min(redis.call('ZCARD', queue_of(other_cls)), math.floor(((2 * in_class + 1) * other) / (2 * own)))
+  return math.max(POSITION_CAP, in_class + other_ahead)
 end
 `;

@@ -4,6 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FairQueue } from '../../core/queue/fair-queue.ts';
+import { EXACT_POSITION_CAP } from '../../core/queue/queue-position.ts';
 import type { Priority } from '../../core/task/events.ts';
 import { redisForTest, type RedisTestContext } from '../../../test/support/redis.ts';
 import { stateKeys } from './keys.ts';
@@ -44,7 +45,7 @@ function randomOps(seed: number, count: number): Op[] {
 }
 
 /** Runs `ops` on both queues, comparing every answer; returns the steps compared. */
-async function compare(ops: readonly Op[], policy: PoolPolicy): Promise<number> {
+async function compare(ops: readonly Op[], policy: PoolPolicy, positions: number[] = []): Promise<number> {
   const local = new FairQueue<Entry>({ ...policy, weightOf });
   const shared = new RedisPoolQueue({ redis: ctx.client, keys: stateKeys(ctx.prefix), poolId: `p${Math.random()}` });
   await shared.setCapacity('e0', 1_000_000);
@@ -67,6 +68,7 @@ async function compare(ops: readonly Op[], policy: PoolPolicy): Promise<number> 
         taskId: id, priority: op.offer, ...(op.tenant === '' ? {} : { tenant: op.tenant }), tenantWeight: weightOf(op.tenant),
         admittedBy: 'gw', maxTokens: 1, budgetTokens: 0, budgetCost: 0, subjects: [],
       }, policy);
+      if (admitted.kind === 'queued') positions.push(admitted.position);
       if (!offered.admitted) expect(admitted, where).toEqual({ kind: 'queue_full' });
       else expect(admitted, where).toEqual({ kind: 'queued', position: local.position(id), ...(offered.evicted ? { evicted: offered.evicted.id } : {}) });
       queued.push(id);
@@ -104,6 +106,15 @@ describe('RedisPoolQueue tenant lanes', () => {
       { offer: 'interactive', tenant: 'beta' }, { offer: 'interactive', tenant: 'beta' }, { offer: 'interactive', tenant: 'acme' },
     ];
     await compare(ops, { maxQueued: 3, policy: 'drop-lru', interactiveWeight: 2, batchWeight: 1 });
+  });
+
+  it('matches FairQueue past the exact position cap: the same exact positions below it, the same estimates beyond', async () => {
+    const positions: number[] = [];
+    const ops = randomOps(7, 900).map((op) => (typeof op === 'object' && 'withdraw' in op && op.withdraw % 3 !== 0 ? 'take' : op));
+    const fill: Op[] = Array.from({ length: 400 }, (_, i) => ({ offer: i % 4 === 0 ? 'batch' : 'interactive', tenant: ['acme', 'beta', 'gamma', 'acme', ''][i % 5] as string }));
+    await compare([...fill, ...ops], { maxQueued: 2_000, policy: 'reject', interactiveWeight: 3, batchWeight: 1 }, positions);
+    expect(positions.filter((p) => p < EXACT_POSITION_CAP).length).toBeGreaterThan(100);
+    expect(positions.filter((p) => p > EXACT_POSITION_CAP).length).toBeGreaterThan(100);
   });
 
   it.each([1, 2, 3, 4, 5, 6])('matches FairQueue over 120 random offers, takes and withdrawals (seed %i)', async (seed) => {
