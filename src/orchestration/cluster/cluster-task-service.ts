@@ -41,6 +41,11 @@ const NOT_IN_MEMORY: IdempotencyStore = { check: () => ({ kind: 'new' }), rememb
 
 type ClaimLoop = { running: Promise<void> | undefined; again: boolean };
 
+/** Engine replicas this replica may claim work onto now: serviceable, with a local slot free. */
+function claimCandidates(pool: Pool<Task>): string[] {
+  return pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
+}
+
 /** How often a claimer looks for the verdict of an admission still being committed elsewhere. */
 const COMMIT_POLL_MS = 5;
 
@@ -203,7 +208,9 @@ export class ClusterTaskService extends TaskService {
     const now = spec.createdAt;
     const queue = this.#cluster.queueOf(pool.id);
     const budgetTokens = plan.promptTokens + req.max_tokens;
-    const result = await queue.admit(
+    // A local engine slot free: claim in the same round trip, ahead of other replicas' wake-ups.
+    const candidates = claimCandidates(pool);
+    const { admit: result, claim } = await queue.admitAndClaim(
       {
         taskId: spec.id,
         priority: req.priority ?? 'interactive',
@@ -218,9 +225,15 @@ export class ClusterTaskService extends TaskService {
       },
       policyOf(pool),
       { key: this.#cluster.keys.spec(spec.id), value: JSON.stringify(spec), ttlMs: TASK_BACKSTOP_MS },
+      this.#admitting ? { claimer: this.replicaId, candidates } : undefined,
     );
-    if (result.kind === 'replay') return this.#replay(result.answer, owner);
-    if (result.kind !== 'queued') return fail(refusalOf(result, req, pool));
+    // It waits for this admission's verdict when it is this task (settled below).
+    const started = claim?.kind === 'claimed' ? this.#start(pool, queue, claim.task) : undefined;
+    if (result.kind !== 'queued') {
+      settle(false);
+      await started;
+      return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool));
+    }
     if (result.evicted !== undefined) this.#track(this.#lookup.endEvicted(result.evicted, pool));
     const answer: TaskAccepted = {
       task_id: spec.id,
@@ -238,15 +251,19 @@ export class ClusterTaskService extends TaskService {
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
     const refusal = await this.#commit(spec, fact, queue, settle);
-    if (refusal) return fail(refusal);
+    if (refusal) {
+      await started;
+      return fail(refusal);
+    }
     deps.observer.admitted?.(fact);
+    // After the `admitted` fact, so a local start's `placed` fact and events follow it.
+    settle(true);
+    await started;
     if (req.task_id !== undefined) {
       this.#track(this.#cluster.idempotency.remember(idempotencyKey(owner.tenant, req.task_id), digest, answer).catch((error: unknown) => {
         deps.logger.warn({ err: String(error), task_id: spec.id }, 'task_id answer not remembered; a retry gets 409 instead of the replay');
       }));
     }
-    // Local execution keeps the first token local: claim at once (the head may be another task).
-    await this.claim(pool);
     return ok({ task: this.tasks.get(spec.id) ?? this.#lookup.remoteView(spec, 'queued'), answer, replay: false });
   }
 
@@ -258,29 +275,27 @@ export class ClusterTaskService extends TaskService {
   async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue, settle: (committed: boolean) => void): Promise<OrchError | undefined> {
     const { deps } = this;
     const committed = deps.recorder.commitAdmission(fact);
-    const verdict = (ok: boolean): Promise<unknown> => {
-      settle(ok);
-      // The verdict for a replica that claimed the task before the commit landed (it waits for it).
-      return this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
+    // The verdict for a replica that claimed the task before the commit landed (it waits for it).
+    // (This replica's own claim waits on `settle`, which the caller gives after the `admitted` fact.)
+    const marker = (ok: boolean): Promise<unknown> => this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
         deps.logger.warn({ err: String(error), task_id: spec.id }, 'admission verdict not written; a replica that claimed the task drops it after the commit timeout');
       });
-    };
     try {
       await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
-      this.#track(verdict(true));
+      this.#track(marker(true));
       return undefined;
     } catch (err) {
       if (!deps.config.audit.fail_closed) {
         deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
-        this.#track(verdict(true));
+        this.#track(marker(true));
         return undefined;
       }
-      await verdict(false);
+      settle(false);
+      await marker(false);
       const closeRow = () => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
       committed.then(closeRow, () => {});
-      const withdrawn = await queue.withdraw(spec.id, this.replicaId).catch(() => false);
-      // Claimed meanwhile (here or elsewhere): cancel it where it runs.
-      if (!withdrawn) await this.cancelAnywhere(spec.id, 'withdrawn');
+      // Claimed meanwhile (here or elsewhere), it is not withdrawn: its claimer drops it on the verdict.
+      await queue.withdraw(spec.id, this.replicaId).catch(() => false);
       deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; refused (audit.fail_closed)');
       return orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 });
     }
@@ -320,7 +335,7 @@ export class ClusterTaskService extends TaskService {
       state.again = false;
       for (;;) {
         if (!this.#admitting || pool.retired) return;
-        const candidates = pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
+        const candidates = claimCandidates(pool);
         if (candidates.length === 0) return;
         let claimed;
         try {
