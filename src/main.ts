@@ -174,7 +174,6 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     : undefined;
   const tasks = clustered ?? new TaskService({ ...serviceDeps, idempotency, quotas });
   await pools.probeAll();
-  const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms }) : undefined;
   const sweep = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
   sweep.unref();
   // 7. Control: config reload beside the pool manager it drives.
@@ -196,6 +195,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
   const catalog = new ModelCatalog({ config, pools, clock, logger });
   const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
+  // Joins the cluster last: the lease's renewals start once the slow synchronous build (route
+  // schemas) is done, so a short lease_ms does not expire before the replica serves.
+  const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms }) : undefined;
   return {
     app,
     config,
