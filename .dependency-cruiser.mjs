@@ -93,9 +93,7 @@ export default {
       to: {
         path: '^src/',
         // ndjson-parser: unused product code kept for an Ollama adapter (NDJSON framing); reported in issue 9.
-        // src/state/ (but state-backend.ts): the redis backend's components, built and tested but not
-        // wired into the request path yet (issue 15); the session that wires them removes this entry.
-        pathNot: [...ENTRY_POINTS, '^src/transport/ndjson-parser\\.ts$', '^src/state/(redis/|state-errors\\.ts$|shared-state-ports\\.ts$)'],
+        pathNot: [...ENTRY_POINTS, '^src/transport/ndjson-parser\\.ts$'],
         reachable: false,
       },
     },

@@ -30,6 +30,11 @@ import { ModelCatalog } from './orchestration/model-catalog.ts';
 import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
+import { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
+import { joinCluster, type Membership } from './orchestration/cluster/cluster-membership.ts';
+import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
+import { replicaIdOf } from './state/replica-id.ts';
+import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
 import { PoolManager } from './pool/pool-manager.ts';
 import { systemClock } from './system-clock.ts';
@@ -40,7 +45,6 @@ import { QuotaGate } from './tenancy/quota-gate.ts';
 import { SqlTenantStore } from './tenancy/sql-store.ts';
 import type { TenantStore } from './tenancy/store.ts';
 import { buildServer } from './server.ts';
-import { unwiredStateBackend } from './state/state-backend.ts';
 import { createLogObserver } from './telemetry/log-observer.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { createMetrics, type Metrics } from './telemetry/metrics.ts';
@@ -78,14 +82,14 @@ export interface ComposeOptions {
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
-  // A replica that believed it shared state it keeps alone would oversubscribe engines (issue 15).
-  const unwired = unwiredStateBackend(config.state);
-  if (unwired !== undefined) throw new Error(unwired);
-  // 1. The outside world: environment, logger, clock, ids.
+  // 1. The outside world: environment, logger, clock, ids; with the redis backend, the shared
+  // state first (a Redis that cannot be reached stops the start).
   const env = opts.env ?? process.env;
   const logger = opts.logger ?? createLogger({ level: config.telemetry.log_level });
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
+  const replicaId = replicaIdOf(config.state);
+  const cluster = config.state.backend === 'redis' ? await openClusterState(config, replicaId) : undefined;
   // 2. The record: audit store and its writer (the admission commit point), tracing.
   const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env, chain: auditChainOf(config.state) });
   await reconcileAbandoned(audit, logger);
@@ -142,22 +146,33 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   // 5. The rest of the shared state (idempotency, event logs).
   // Entries are forgotten when their task leaves retention; the TTL is only a backstop.
   const idempotency = new IdempotencyIndex({ maxEntries: 100_000, ttlMs: 24 * 3_600_000 }, clock);
-  // 6. The task service subscribes to the pools' capacity and endings.
-  const tasks = new TaskService({
+  // 6. The task service subscribes to the pools' capacity and endings. With the redis backend
+  // it is the cluster's (shared admission, claims, streams), a separate composition: the
+  // memory path below is unchanged.
+  const serviceDeps = {
     config,
     pools,
     sessions,
-    idempotency,
     newEventLog: () => new TaskEventLog(),
     clock,
     ids,
     observer,
     recorder,
     logger,
-    traceparentFor: (id) => taskTracing.engineTraceparent(id),
-    traced: (correlationId) => taskTracing.traced(correlationId),
-    quotas,
-  });
+    traceparentFor: (id: string) => taskTracing.engineTraceparent(id),
+    traced: (correlationId: string) => taskTracing.traced(correlationId),
+  };
+  const clustered = cluster
+    ? new ClusterTaskService({
+        ...serviceDeps,
+        cluster,
+        subjectsOf: (owner, now) => directory.subjectsOf(owner).map(({ subject, limits }) => ({
+          subject, limits, ...(limits.budget ? { period: periodBounds(limits.budget.period, now) } : {}),
+        })),
+        weightOf: (tenant) => directory.weightOf(tenant),
+      })
+    : undefined;
+  const tasks = clustered ?? new TaskService({ ...serviceDeps, idempotency, quotas });
   await pools.probeAll();
   const sweep = setInterval(() => sessions.sweep(), Math.min(config.sessions.ttl_ms, 60_000));
   sweep.unref();
@@ -179,7 +194,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
   const catalog = new ModelCatalog({ config, pools, clock, logger });
-  const app = await buildServer({ config, logger, tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
+  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
+  // Joins the cluster last: the lease's renewals start once the slow synchronous build (route
+  // schemas) is done, so a short lease_ms does not expire before the replica serves.
+  const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms }) : undefined;
   return {
     app,
     config,
@@ -192,11 +210,21 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       engineScraper?.stop();
       tasks.shutdown();
       await app.close();
+      await clustered?.settle();
+      await membership?.leave();
+      await cluster?.close();
       await pools.close();
       await audit?.close();
       await tracing.shutdown();
     },
   };
+}
+
+/** Joins the cluster (lease, control bus), then subscribes to wake-ups and publishes capacity. */
+async function startCluster(tasks: ClusterTaskService, deps: { cluster: ClusterState; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number }): Promise<Membership> {
+  const membership = await joinCluster({ ...deps, tasks });
+  await tasks.start();
+  return membership;
 }
 
 /** The message of a startup failure and of its causes, on one line ("connect ECONNREFUSED 10.0.0.5:5432"). */
@@ -236,11 +264,6 @@ async function run(): Promise<void> {
   const exposure = checkExposure(loaded.config);
   if (!exposure.ok) {
     process.stderr.write(`orchqueue: ${exposure.problem}\n`);
-    process.exit(2);
-  }
-  const unwired = unwiredStateBackend(loaded.config.state);
-  if (unwired !== undefined) {
-    process.stderr.write(`orchqueue: ${unwired}\n`);
     process.exit(2);
   }
   let gateway: Gateway;

@@ -26,7 +26,7 @@ import type { IdSource } from './core/ports.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import type { Task } from './orchestration/task.ts';
 import type { ModelCatalog } from './orchestration/model-catalog.ts';
-import type { TaskService } from './orchestration/task-service.ts';
+import type { TaskDesk } from './orchestration/streamed-task.ts';
 import type { TenantDirectory } from './tenancy/directory.ts';
 import { correlationIdFrom } from './telemetry/logger.ts';
 import { lazyChildLoggerFactory } from './telemetry/request-logger.ts';
@@ -38,7 +38,7 @@ const SUBMISSIONS = new Set(['createTask', 'createChatCompletion', 'createComple
 export interface ServerDeps {
   config: Config;
   logger: Logger;
-  tasks: TaskService;
+  tasks: TaskDesk;
   pools: PoolManager<Task>;
   sessions: SessionStore;
   ids: IdSource;

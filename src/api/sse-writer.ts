@@ -8,7 +8,7 @@
 import type { ServerResponse } from 'node:http';
 import type { LifecycleObserver } from '../core/observer.ts';
 import type { TaskEvent } from '../core/task/events.ts';
-import type { Task } from '../orchestration/task.ts';
+import type { StreamedTask } from '../orchestration/streamed-task.ts';
 
 export interface SseOptions {
   heartbeatMs: number;
@@ -34,7 +34,7 @@ const FLUSH_CHARS = 16 * 1024;
 const OWN_FRAMES: LogRendering = { preamble: '', heartbeat: () => ': hb\n\n', render: (frame) => frame };
 
 /** /v1/tasks streams: the log's own frames after Last-Event-ID. */
-export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: number, opts: SseOptions): void {
+export function writeTaskStream(res: ServerResponse, task: StreamedTask, afterSeq: number, opts: SseOptions): void {
   streamTaskLog(res, task, afterSeq, opts, OWN_FRAMES);
 }
 
@@ -42,7 +42,7 @@ export function writeTaskStream(res: ServerResponse, task: Task, afterSeq: numbe
  * The one loop that serves a task's log to a response in any format: replay, live events,
  * heartbeats, backpressure (stop listening, resume from the log on drain), one end.
  */
-export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number, opts: SseOptions, how: LogRendering): void {
+export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq: number, opts: SseOptions, how: LogRendering): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -101,6 +101,8 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     if (!res.writableEnded) res.end(last);
   };
   const onClose = () => finish(true);
+  // A task another replica runs whose events stopped arriving: end here, the client resumes.
+  const gone = () => finish(false);
 
   const listener = (frame: string, event: TaskEvent) => {
     if (waiting || done) return;
@@ -118,7 +120,7 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
     if (done) return;
     waiting = false;
     off?.();
-    off = task.log.follow(lastSeq, listener);
+    off = task.log.follow(lastSeq, listener, gone);
     endIfComplete();
   }
 
@@ -127,7 +129,7 @@ export function streamTaskLog(res: ServerResponse, task: Task, afterSeq: number,
   }
 
   res.on('close', onClose);
-  off = task.log.follow(afterSeq, listener);
+  off = task.log.follow(afterSeq, listener, gone);
   endIfComplete();
   // The headers go out with the first frames; with nothing to send yet, on their own.
   if (!done && pending === '') res.flushHeaders();

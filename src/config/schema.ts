@@ -178,9 +178,9 @@ export const AuditSchema = Type.Object(
 );
 
 /**
- * Where the state several gateway replicas would share lives (issue 15): `memory` is the one-process
- * default; `redis` is designed and its components exist under src/state/redis/, but it is not
- * wired into the request path yet, so startup refuses it (docs/architecture.md "Scale-out on Redis").
+ * Where the state several gateway replicas share lives (issue 15): `memory` is the one-process
+ * default; `redis` composes the cluster task service (src/orchestration/cluster/, docs/architecture.md
+ * "Scale-out on Redis").
  */
 export const StateSchema = Type.Object(
   {

@@ -60,7 +60,7 @@ export interface TaskQuotas {
   sessionCreate(owner: TaskOwner): { owner: string; ttl_ms?: number };
 }
 
-const ANONYMOUS_OWNER: TaskOwner = { tenant: 'default', keyId: 'anonymous' };
+export const ANONYMOUS_OWNER: TaskOwner = { tenant: 'default', keyId: 'anonymous' };
 
 /** Idempotency keys are per tenant (ORCH-1205): the same client task_id of two tenants never meets. */
 export const idempotencyKey = (tenant: string, taskId: string): string => `${tenant}\u0000${taskId}`;
@@ -68,13 +68,13 @@ export const idempotencyKey = (tenant: string, taskId: string): string => `${ten
 export type Submitted = { task: Task; answer: TaskAccepted; replay: boolean };
 
 /** A store that hangs must not hold admissions forever: past this, the admission is refused. */
-const ADMISSION_COMMIT_TIMEOUT_MS = 5_000;
+export const ADMISSION_COMMIT_TIMEOUT_MS = 5_000;
 
 export class TaskService {
-  private readonly tasks = new Map<string, Task>();
+  protected readonly tasks = new Map<string, Task>();
   private readonly finished: FinishedTasks;
   readonly dispatcher: Dispatcher;
-  private readonly deps: TaskServiceDeps;
+  protected readonly deps: TaskServiceDeps;
 
   constructor(deps: TaskServiceDeps) {
     this.deps = deps;
@@ -134,26 +134,29 @@ export class TaskService {
 
   async submit(req: TaskSubmission, correlationId: string, owner: TaskOwner = ANONYMOUS_OWNER): Promise<Result<Submitted>> {
     const outcome = await this.admit(req, correlationId, owner);
-    if (!outcome.ok) {
-      this.deps.observer.rejected?.({
-        correlation_id: correlationId,
-        code: outcome.error.code,
-        message: outcome.error.message,
-        ...(outcome.error.pool_id !== undefined ? { pool_id: outcome.error.pool_id } : {}),
-        ...(req.task_id !== undefined ? { task_id: req.task_id } : {}),
-        ...(req.session_id !== undefined ? { session_id: req.session_id } : {}),
-        priority: req.priority ?? 'interactive',
-        ...(outcome.error.policy_label !== undefined ? { policy_label: outcome.error.policy_label } : {}),
-        ...(outcome.error.limit !== undefined ? { limit: outcome.error.limit } : {}),
-        tenant: owner.tenant,
-        key_id: owner.keyId,
-      });
-    }
+    if (!outcome.ok) this.refused(req, correlationId, owner, outcome.error);
     return outcome;
   }
 
+  /** A refused admission is recorded (audit row, metric, log line). */
+  protected refused(req: TaskSubmission, correlationId: string, owner: TaskOwner, error: OrchError): void {
+    this.deps.observer.rejected?.({
+      correlation_id: correlationId,
+      code: error.code,
+      message: error.message,
+      ...(error.pool_id !== undefined ? { pool_id: error.pool_id } : {}),
+      ...(req.task_id !== undefined ? { task_id: req.task_id } : {}),
+      ...(req.session_id !== undefined ? { session_id: req.session_id } : {}),
+      priority: req.priority ?? 'interactive',
+      ...(error.policy_label !== undefined ? { policy_label: error.policy_label } : {}),
+      ...(error.limit !== undefined ? { limit: error.limit } : {}),
+      tenant: owner.tenant,
+      key_id: owner.keyId,
+    });
+  }
+
   /** Snapshot → admit → apply, in one synchronous step; then the commit point. */
-  private async admit(req: TaskSubmission, correlationId: string, owner: TaskOwner): Promise<Result<Submitted>> {
+  protected async admit(req: TaskSubmission, correlationId: string, owner: TaskOwner): Promise<Result<Submitted>> {
     const { deps } = this;
     const digest = req.task_id !== undefined ? fingerprint(req) : '';
     // Another tenant's live session is not this caller's to use (ORCH-1205).
@@ -205,7 +208,7 @@ export class TaskService {
     return this.commit(task, plan, answer, digest);
   }
 
-  private createTask(req: TaskSubmission, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string, owner: TaskOwner): Task {
+  protected createTask(req: TaskSubmission, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string, owner: TaskOwner): Task {
     const { clock, config } = this.deps;
     return new Task({
       id: req.task_id ?? this.deps.ids.uuid(),
@@ -306,7 +309,7 @@ export class TaskService {
     });
   }
 
-  private armTimers(task: Task): void {
+  protected armTimers(task: Task): void {
     const { clock, config } = this.deps;
     const { deadline_ms } = task.request;
     if (deadline_ms !== undefined) {
@@ -414,9 +417,9 @@ export class TaskService {
 }
 
 /** Predictions can be unbounded when a pool has nothing to measure; the wire wants an integer. */
-const finiteMs = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0);
+export const finiteMs = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0);
 
-function withTimeout<T>(promise: Promise<T>, ms: number, clock: TimerClock): Promise<T> {
+export function withTimeout<T>(promise: Promise<T>, ms: number, clock: TimerClock): Promise<T> {
   let timer: { cancel(): void } | undefined;
   const timeout = new Promise<never>((_resolve, reject) => {
     timer = clock.setTimer(ms, () => reject(new Error(`no commit within ${ms} ms`)));

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CANCELED_OUTPUT_ERROR } from '../../core/chat/output-event.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
-import type { TaskService } from '../../orchestration/task-service.ts';
+import type { TaskDesk } from '../../orchestration/streamed-task.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
 import { answerOf, streamInDialect } from '../dialects/task-output.ts';
 import { ownerOf } from '../auth.ts';
@@ -16,7 +16,7 @@ import { decodeAnthropicRequest, type AnthropicMessagesRequest } from './request
 import { anthropicMessage } from './response.ts';
 
 export interface AnthropicRoutesDeps {
-  tasks: TaskService;
+  tasks: TaskDesk;
   observer: LifecycleObserver;
   heartbeatMs: number;
 }

@@ -9,7 +9,7 @@ import type { ChatOutputEvent } from '../../core/chat/output-event.ts';
 import { orchError } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { TaskEvent } from '../../core/task/events.ts';
-import type { Task } from '../../orchestration/task.ts';
+import type { StreamedTask } from '../../orchestration/streamed-task.ts';
 import { streamTaskLog } from '../sse-writer.ts';
 
 /** A dialect's streaming renderer. */
@@ -22,7 +22,7 @@ export interface FrameWriter {
 }
 
 /** The chat output item for a task event; undefined for events a dialect does not show. */
-export function outputOf(event: TaskEvent, task: Task): ChatOutputEvent | undefined {
+export function outputOf(event: TaskEvent, task: StreamedTask): ChatOutputEvent | undefined {
   switch (event.event) {
     case 'token':
       return { kind: 'text', text: event.data.t };
@@ -56,7 +56,7 @@ export interface DialectStreamOptions {
 }
 
 /** Streams the task as the dialect's SSE frames, through the same loop as /v1/tasks streams. */
-export function streamInDialect(res: ServerResponse, task: Task, writer: FrameWriter, opts: DialectStreamOptions): void {
+export function streamInDialect(res: ServerResponse, task: StreamedTask, writer: FrameWriter, opts: DialectStreamOptions): void {
   streamTaskLog(res, task, 0, opts, {
     preamble: writer.start(),
     heartbeat: () => writer.heartbeat(),
@@ -72,7 +72,7 @@ export function streamInDialect(res: ServerResponse, task: Task, writer: FrameWr
  * The task's whole answer once it ends (non-streaming calls). If the client goes away first
  * (`res` closes unfinished), the task is canceled and the promise resolves `canceled`.
  */
-export function answerOf(task: Task, res: ServerResponse, cancel: () => void): Promise<AnswerOutcome> {
+export function answerOf(task: StreamedTask, res: ServerResponse, cancel: () => void): Promise<AnswerOutcome> {
   return new Promise((resolve) => {
     const builder = new ChatAnswerBuilder();
     const onClose = () => {

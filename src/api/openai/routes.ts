@@ -9,8 +9,9 @@ import type { OrchError } from '../../core/errors.ts';
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { Task, TaskSubmission } from '../../orchestration/task.ts';
+import type { StreamedTask } from '../../orchestration/streamed-task.ts';
 import type { ModelCatalog } from '../../orchestration/model-catalog.ts';
-import type { TaskService } from '../../orchestration/task-service.ts';
+import type { TaskDesk } from '../../orchestration/streamed-task.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
 import { chatSubmission } from '../dialects/chat-task.ts';
 import { answerOf, streamInDialect, type FrameWriter } from '../dialects/task-output.ts';
@@ -26,7 +27,7 @@ import { openAiChatCompletion, openAiTextCompletion } from './response.ts';
 import { modelList } from './models.ts';
 
 export interface OpenAiRoutesDeps {
-  tasks: TaskService;
+  tasks: TaskDesk;
   pools: PoolManager<Task>;
   catalog: ModelCatalog;
   observer: LifecycleObserver;
@@ -107,8 +108,8 @@ export async function openAiRoutes(app: FastifyInstance, deps: OpenAiRoutesDeps)
 
   interface Rendering {
     stream: boolean;
-    frames: (task: Task, created: number) => FrameWriter;
-    body: (task: Task, created: number, answer: Extract<AnswerOutcome, { status: 'complete' }>['answer']) => unknown;
+    frames: (task: StreamedTask, created: number) => FrameWriter;
+    body: (task: StreamedTask, created: number, answer: Extract<AnswerOutcome, { status: 'complete' }>['answer']) => unknown;
   }
 
   async function serve(req: FastifyRequest, reply: FastifyReply, submission: TaskSubmission, how: Rendering) {

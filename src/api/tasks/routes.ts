@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { orchError } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { components } from '../../generated/api-types.ts';
+import type { StreamedTask, TaskDesk } from '../../orchestration/streamed-task.ts';
 import type { TaskRequest } from '../../orchestration/task.ts';
-import type { TaskService } from '../../orchestration/task-service.ts';
 import { mayAccess } from '../../core/tenancy/principal.ts';
 import { ownerOf, principalOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
@@ -15,7 +15,7 @@ import { operation } from '../operation.ts';
 import { writeTaskStream } from '../sse-writer.ts';
 
 export interface TaskRoutesDeps {
-  tasks: TaskService;
+  tasks: TaskDesk;
   observer: LifecycleObserver;
   heartbeatMs: number;
   /**
@@ -70,6 +70,14 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
       if (task) return reply.send(task.status(task.pool.queue.position(task.id)));
       // Another tenant's task in memory is unknown here, and its audit record too.
       if (tasks.get(req.params.task_id)) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
+      if (tasks.remote) {
+        const found = await tasks.remote.locate(req.params.task_id);
+        if (!found.ok) return sendError(reply, found.error);
+        if (found.value && mayAccess(principalOf(req), found.value.tenant)) {
+          const status = await found.value.status();
+          return status.ok ? reply.send(status.value) : sendError(reply, status.error);
+        }
+      }
       let recorded: { status: components['schemas']['TaskStatus']; tenant: string } | undefined;
       try {
         recorded = await deps.history?.(req.params.task_id);
@@ -85,7 +93,12 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
   app.route<ById>({
     ...operation('streamTask', 'data'),
     handler: async (req, reply) => {
-      const task = visible(req, req.params.task_id);
+      let task: StreamedTask | undefined = visible(req, req.params.task_id);
+      if (!task && tasks.remote && !tasks.get(req.params.task_id)) {
+        const found = await tasks.remote.locate(req.params.task_id);
+        if (!found.ok) return sendError(reply, found.error);
+        if (found.value && mayAccess(principalOf(req), found.value.tenant)) task = found.value;
+      }
       // A task known only to the audit has no event log left to replay: 404, and its status says how it ended.
       if (!task) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id} (no event log; GET /v1/tasks/${req.params.task_id} answers from the audit when it was admitted)`, { field: 'task_id' }));
       const after = lastEventId(req);
@@ -100,6 +113,15 @@ export async function taskRoutes(app: FastifyInstance, deps: TaskRoutesDeps): Pr
     ...operation('cancelTask', 'data'),
     handler: async (req, reply) => {
       const result = visible(req, req.params.task_id) ? tasks.cancel(req.params.task_id) : undefined;
+      if (!result && tasks.remote && !tasks.get(req.params.task_id)) {
+        const found = await tasks.remote.locate(req.params.task_id);
+        if (!found.ok) return sendError(reply, found.error);
+        if (found.value && mayAccess(principalOf(req), found.value.tenant)) {
+          const canceled = await tasks.remote.cancel(req.params.task_id, 'client');
+          if (!canceled.ok) return sendError(reply, canceled.error);
+          if (canceled.value) return reply.send(canceled.value);
+        }
+      }
       if (!result) return sendError(reply, orchError('NOT_FOUND', `unknown task ${req.params.task_id}`, { field: 'task_id' }));
       return reply.send({ task_id: result.task.id, state: result.task.state, canceled: result.canceled });
     },

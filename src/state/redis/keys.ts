@@ -23,6 +23,10 @@ export interface StateKeys {
   unansweredTaskIds(replicaId: string): string;
   /** Which replica owns a task, and its pool (hash `owner`, `pool`): the task registry. */
   owner(taskId: string): string;
+  /** What another replica needs to run a task (JSON: submission, owner, plan), written with its admission. */
+  spec(taskId: string): string;
+  /** Whether the task's admission was committed ('1') or refused ('0') by the audit: what a claimer waits for. */
+  committed(taskId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
@@ -77,6 +81,8 @@ export function stateKeys(prefix: string): StateKeys {
     idempotency: (key) => `${prefix}{idem:${key}}`,
     unansweredTaskIds: (replicaId) => `${prefix}{idem}:unanswered:${replicaId}`,
     owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
+    spec: (taskId) => `${prefix}{task:${taskId}}:spec`,
+    committed: (taskId) => `${prefix}{task:${taskId}}:committed`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
     heldSessions: (replicaId) => `${prefix}{sessions}:live:held:${replicaId}`,

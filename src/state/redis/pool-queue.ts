@@ -12,7 +12,7 @@ import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
 import { ADMIT, ADMIT_HEADER, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
-import { defineScript, type Script, type ScriptArg } from './script.ts';
+import { defineScript, pipelineScript, type Script, type ScriptArg } from './script.ts';
 import type { SessionDefaults } from './session-store.ts';
 
 export interface PoolPolicy {
@@ -96,6 +96,8 @@ export interface Actual {
 }
 
 const UNLIMITED = -1;
+const ADMIT_NAME = 'orchqueueAdmit';
+const CLAIM_NAME = 'orchqueueClaim';
 /** server.retention_ms's default. */
 const DEFAULT_RETENTION_MS = 300_000;
 
@@ -134,8 +136,8 @@ export class RedisPoolQueue {
     this.#ownerKeyParts = [head, tail];
     this.#poolKeys = opts.keys.pool(opts.poolId);
     this.#base = POOL_KEYS.map((name) => this.#poolKeys[name]);
-    this.#admit = defineScript(opts.redis, 'orchqueueAdmit', undefined, ADMIT);
-    this.#claim = defineScript(opts.redis, 'orchqueueClaim', POOL_KEYS.length, CLAIM);
+    this.#admit = defineScript(opts.redis, ADMIT_NAME, undefined, ADMIT);
+    this.#claim = defineScript(opts.redis, CLAIM_NAME, POOL_KEYS.length, CLAIM);
     this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length + 1, RELEASE);
     this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length + 1, WITHDRAW);
   }
@@ -157,8 +159,27 @@ export class RedisPoolQueue {
     await this.#run('tenant weight', () => this.#redis.hset(`${this.#poolKeys.turns}:weights`, tenant, weight));
   }
 
-  /** Idempotency check + quota check-and-reserve on every subject + the offer: one round trip. */
-  async admit(req: AdmitRequest, policy: PoolPolicy): Promise<AdmitResult> {
+  /**
+   * Idempotency check + quota check-and-reserve on every subject + the offer: one round trip.
+   * `alongside` is written in the same round trip, before the script runs (the task's spec,
+   * which the replica that claims it reads).
+   */
+  async admit(req: AdmitRequest, policy: PoolPolicy, alongside?: { key: string; value: string; ttlMs: number }): Promise<AdmitResult> {
+    return (await this.admitAndClaim(req, policy, alongside)).admit;
+  }
+
+  /**
+   * `admit`, and in the same round trip a claim by `claim.claimer` right after it: Redis runs one
+   * client's pipeline in order, so the admitting replica gets the first chance at the work it
+   * just queued (its first token stays local) before other replicas' wake-ups arrive. The claim
+   * may take another task (the queue's head), or none.
+   */
+  async admitAndClaim(
+    req: AdmitRequest,
+    policy: PoolPolicy,
+    alongside?: { key: string; value: string; ttlMs: number },
+    claim?: { claimer: string; candidates: readonly string[] },
+  ): Promise<{ admit: AdmitResult; claim?: ClaimResult }> {
     const idem = req.idempotency;
     const args: ScriptArg[] = [
       req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
@@ -181,7 +202,16 @@ export class RedisPoolQueue {
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key), this.#keys.unansweredTaskIds(req.admittedBy));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
-    const reply = (await this.#run('admit', () => this.#admit(keys, args))) as Array<string | number>;
+    const claimArgs = claim === undefined || claim.candidates.length === 0 ? undefined : this.#claimArgs(claim.claimer, claim.candidates, policy);
+    const [admitted, claimed] = alongside === undefined && claimArgs === undefined
+      ? [await this.#run('admit', () => this.#admit(keys, args)), undefined]
+      : await this.#run('admit', () => this.#admitPipelined(keys, args, alongside, claimArgs));
+    const reply = admitted as Array<string | number>;
+    const claimResult = claimed === undefined ? undefined : parseClaim(claimed as string[]);
+    return { admit: this.#admitResult(req, reply), ...(claimResult ? { claim: claimResult } : {}) };
+  }
+
+  #admitResult(req: AdmitRequest, reply: Array<string | number>): AdmitResult {
     const subjectAt = (i: unknown) => req.subjects[Number(i) - 1]?.subject ?? '';
     switch (reply[0]) {
       case 'queued':
@@ -212,12 +242,24 @@ export class RedisPoolQueue {
     }
   }
 
+  async #admitPipelined(keys: string[], args: ScriptArg[], alongside: { key: string; value: string; ttlMs: number } | undefined, claimArgs: ScriptArg[] | undefined): Promise<[unknown, unknown]> {
+    const pipeline = this.#redis.pipeline();
+    if (alongside !== undefined) pipeline.set(alongside.key, alongside.value, 'PX', alongside.ttlMs);
+    pipelineScript(pipeline, ADMIT_NAME, keys, args, false);
+    if (claimArgs !== undefined) pipelineScript(pipeline, CLAIM_NAME, this.#base, claimArgs, true);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    const at = alongside === undefined ? 0 : 1;
+    return [replies[at]?.[1], claimArgs === undefined ? undefined : replies[at + 1]?.[1]];
+  }
+
+  #claimArgs(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): ScriptArg[] {
+    return [claimer, policy.interactiveWeight, policy.batchWeight, ...this.#ownerKeyParts, ...candidates];
+  }
+
   /** Takes the next task by the class round robin onto the first candidate engine replica with a free slot. */
   async claim(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): Promise<ClaimResult> {
-    const reply = (await this.#run('claim', () => this.#claim(this.#base, [claimer, policy.interactiveWeight, policy.batchWeight, ...this.#ownerKeyParts, ...candidates]))) as string[];
-    if (reply[0] === 'empty' || reply[0] === 'no_slot') return { kind: reply[0] };
-    const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
-    return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
+    return parseClaim((await this.#run('claim', () => this.#claim(this.#base, this.#claimArgs(claimer, candidates, policy)))) as string[]);
   }
 
   /**
@@ -267,6 +309,12 @@ export class RedisPoolQueue {
       throw unavailable(operation, error);
     }
   }
+}
+
+function parseClaim(reply: string[]): ClaimResult {
+  if (reply[0] === 'empty' || reply[0] === 'no_slot') return { kind: reply[0] };
+  const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
+  return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
 }
 
 /** The session script's refusal as the error core's checkSession gives (same codes, messages and details). */

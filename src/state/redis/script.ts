@@ -1,7 +1,7 @@
 // A Lua script registered through ioredis defineCommand (EVALSHA, falling back to EVAL once
 // per connection after a SCRIPT FLUSH or a Redis restart), typed at the one place that calls it.
 
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 
 export type ScriptArg = string | number;
 export type Script = (keys: readonly string[], args: readonly ScriptArg[]) => Promise<unknown>;
@@ -16,4 +16,12 @@ export function defineScript(redis: Redis, name: string, numberOfKeys: number | 
     if (keys.length !== numberOfKeys) throw new RangeError(`${name}: expects ${numberOfKeys} keys, got ${keys.length}`);
     return command.call(redis, ...keys, ...args);
   };
+}
+
+/** Queues a script defined with `defineScript` (same `name`) on a pipeline, so it travels in one round trip with other commands. */
+export function pipelineScript(pipeline: ChainableCommander, name: string, keys: readonly string[], args: readonly ScriptArg[], fixedKeys: boolean): void {
+  // defineCommand adds the method to pipelines too; ioredis cannot type it (as above).
+  const command = (pipeline as unknown as Record<string, (...args: ScriptArg[]) => unknown>)[name] as (...args: ScriptArg[]) => unknown;
+  if (fixedKeys) command.call(pipeline, ...keys, ...args);
+  else command.call(pipeline, keys.length, ...keys, ...args);
 }

@@ -1,0 +1,145 @@
+// Tasks this replica does not run, in a cluster (state.backend redis): finding one (registry +
+// spec + stream head) to serve its status and stream; cancelling one wherever it is (here, by
+// withdrawal from the shared queue when this replica admitted it and nobody claimed it, or on its
+// owner through the control bus); ending a queued task with its one terminal event and audit row.
+
+import { fail, ok, orchError, type Result } from '../../core/errors.ts';
+import type { LifecycleObserver } from '../../core/observer.ts';
+import type { Clock } from '../../core/ports.ts';
+import type { Pool } from '../../pool/pool.ts';
+import type { ControlBus } from '../../state/redis/control-bus.ts';
+import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
+import type { RemoteCancel } from '../streamed-task.ts';
+import type { Ending, Task } from '../task.ts';
+import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
+import { RemoteTask } from './remote-task.ts';
+import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
+
+export interface ClusterTaskLookupDeps {
+  cluster: ClusterState;
+  clock: Clock;
+  observer: LifecycleObserver;
+  /** The tasks this replica runs. */
+  local: {
+    get(id: string): Task | undefined;
+    cancel(id: string, reason: string): { task: Task; canceled: boolean } | undefined;
+  };
+}
+
+export class ClusterTaskLookup {
+  readonly #deps: ClusterTaskLookupDeps;
+
+  constructor(deps: ClusterTaskLookupDeps) {
+    this.#deps = deps;
+  }
+
+  /** A queued task another admission evicted (drop-lru): its one terminal event and its audit row. */
+  async endEvicted(taskId: string, pool: Pool<Task>): Promise<void> {
+    const error = orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, { pool_id: pool.id, retry_after_ms: pool.queueBackoffMs(), policy_label: 'drop-lru' });
+    await this.#endQueued(taskId, { state: 'evicted', error, reason: 'drop-lru' });
+  }
+
+  /** Ends a task that left the shared queue before any replica ran it: one terminal event in its stream, one audit row. */
+  async #endQueued(taskId: string, ending: Ending): Promise<void> {
+    const deps = this.#deps;
+    const spec = parseSpec(await this.#deps.cluster.redis.get(this.#deps.cluster.keys.spec(taskId)));
+    const log = this.#deps.cluster.logs.of(taskId);
+    const seq = 'error' in ending
+      ? await log.append('error', { code: ending.error.code, message: ending.error.message, retriable: ending.error.retriable, ...(ending.error.retry_after_ms !== undefined ? { retry_after_ms: ending.error.retry_after_ms } : {}) })
+      : await log.append('end', { tokens_out: 0, decode_time_ms: 0, finish_reason: 'canceled' });
+    if (seq === 0 || spec === undefined) return;
+    const waitedMs = Math.max(0, deps.clock.now() - spec.createdAt);
+    deps.observer.finished?.({
+      ...specFacts(spec),
+      state: ending.state === 'completed' ? 'canceled' : ending.state,
+      ...('error' in ending ? { error_code: ending.error.code } : { finish_reason: 'canceled' as const }),
+      ...('reason' in ending && ending.reason !== undefined ? { cancel_reason: ending.reason } : {}),
+      tokens_out: 0,
+      queue_wait_ms: waitedMs,
+      decode_time_ms: 0,
+      e2e_ms: waitedMs,
+    });
+  }
+
+  /** The task wherever it is: local, or followed through its Redis stream. */
+  async locate(id: string): Promise<Result<RemoteTask | undefined>> {
+    try {
+      const [location, json] = await Promise.all([this.#deps.cluster.registry.locate(id), this.#deps.cluster.redis.get(this.#deps.cluster.keys.spec(id)).catch((error: unknown) => {
+        throw unavailable('task spec', error);
+      })]);
+      const spec = parseSpec(json);
+      if (location === undefined || spec === undefined) return ok(undefined);
+      const shared = this.#deps.cluster.logs.of(id);
+      return ok(new RemoteTask(spec, location, await shared.head(), shared));
+    } catch (error) {
+      if (error instanceof StateError) return fail(toOrchError(error));
+      throw error;
+    }
+  }
+
+  remoteView(spec: TaskSpec, state: 'queued'): RemoteTask {
+    const location = { owner: this.#deps.cluster.replicaId, poolId: spec.poolId, state, ttlMs: TASK_BACKSTOP_MS };
+    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#deps.cluster.logs.of(spec.id));
+  }
+
+  /**
+   * Cancels a task wherever it is: here (running, or queued and admitted here), or on its owner
+   * through the control bus, which acks once the owner's cancel finished (no token after it).
+   */
+  async cancelAnywhere(id: string, reason: string): Promise<Result<RemoteCancel | undefined>> {
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const local = this.#deps.local.get(id);
+        if (local) return ok(this.#cancelLocal(local.id, reason));
+        const location = await this.#deps.cluster.registry.locate(id);
+        if (location === undefined) return ok(undefined);
+        if (location.state === 'ended') {
+          const view = await this.locate(id);
+          if (!view.ok || view.value === undefined) return view.ok ? ok(undefined) : view;
+          const status = await view.value.status();
+          return status.ok ? ok({ task_id: id, state: status.value.state, canceled: status.value.state === 'canceled' }) : status;
+        }
+        if (location.owner === this.#deps.cluster.replicaId) {
+          const queue = this.#deps.cluster.queueOf(location.poolId);
+          if (await queue.withdraw(id, this.#deps.cluster.replicaId)) {
+            await this.#endQueued(id, { state: 'canceled', reason });
+            return ok({ task_id: id, state: 'canceled', canceled: true });
+          }
+          // Claimed meanwhile (here or elsewhere): look again.
+          continue;
+        }
+        if (this.bus === undefined) break;
+        const sent = await this.bus.send(location.owner, { kind: 'cancel', task_id: id });
+        if (sent.ok && sent.reply.ok) return ok(sent.reply.detail as RemoteCancel);
+        if (sent.ok || sent.error.code === 'STATE_UNAVAILABLE') return fail(orchError('STATE_UNAVAILABLE', 'the replica that owns the task could not cancel it; retry', { retry_after_ms: 1_000 }));
+        // Unreachable or silent owner: its lease may be expiring; look again.
+      }
+    } catch (error) {
+      if (error instanceof StateError) return fail(toOrchError(error));
+      throw error;
+    }
+    return fail(orchError('STATE_UNAVAILABLE', 'the replica that owns the task did not answer; retry', { retry_after_ms: 1_000 }));
+  }
+
+  #cancelLocal(id: string, reason: string): RemoteCancel | undefined {
+    const result = this.#deps.local.cancel(id, reason);
+    return result ? { task_id: id, state: result.task.state, canceled: result.canceled } : undefined;
+  }
+
+  /** The control bus (set by the composition once subscribed): cancels reach the owner through it. */
+  bus: Pick<ControlBus, 'send'> | undefined;
+
+  /** The control bus handler for a cancel addressed here: resolves once the task's log is closed. */
+  async onCancel(id: string): Promise<RemoteCancel | undefined> {
+    const local = this.#deps.local.get(id);
+    if (local) return this.#cancelLocal(id, 'client');
+    const location = await this.#deps.cluster.registry.locate(id);
+    if (location?.owner !== this.#deps.cluster.replicaId || location.state !== 'queued') return undefined;
+    if (!(await this.#deps.cluster.queueOf(location.poolId).withdraw(id, this.#deps.cluster.replicaId))) {
+      const claimed = this.#deps.local.get(id);
+      return claimed ? this.#cancelLocal(id, 'client') : undefined;
+    }
+    await this.#endQueued(id, { state: 'canceled', reason: 'client' });
+    return { task_id: id, state: 'canceled', canceled: true };
+  }
+}

@@ -1,0 +1,513 @@
+// The task service of one replica in a cluster (state.backend redis). Admission keeps core's
+// pure `admit` for validation, routing and prediction, then takes ONE Redis round trip for the
+// shared part (the task's spec written + the admit script: task_id, quotas, queue room,
+// enqueue, registry, position), then the audit commit point as in memory. Dispatch runs only
+// what this replica claimed (the claim script counts engine slots once cluster-wide); a claimed
+// task becomes a local Task pinned to the engine replica the script chose, its events written
+// behind to the task's Redis Stream. Release settles the slot and the quota when it ends.
+// The memory backend never builds this class: its path is TaskService alone.
+
+import type { Pool } from '../../pool/pool.ts';
+import { admit, type AdmissionPlan } from '../../core/admission/admit.ts';
+import { fingerprint } from '../../core/admission/idempotency.ts';
+import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
+import type { AdmittedFact } from '../../core/observer.ts';
+import type { IdempotencyStore } from '../../core/state-ports.ts';
+import type { ControlBus } from '../../state/redis/control-bus.ts';
+import type { AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
+import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
+import { admissionSnapshot } from '../admission.ts';
+import type { RemoteCancel, Served, TaskDesk } from '../streamed-task.ts';
+import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from '../task.ts';
+import { priceOf } from '../task-price.ts';
+import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey, TaskService, withTimeout, type TaskServiceDeps } from '../task-service.ts';
+import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
+import { policyOf, refusalOf } from './admit-refusals.ts';
+import { ClusterTaskLookup } from './cluster-task-lookup.ts';
+import { MirroredEventLog } from './mirrored-event-log.ts';
+import { RemoteTask } from './remote-task.ts';
+import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
+
+export interface ClusterTaskServiceDeps extends Omit<TaskServiceDeps, 'idempotency' | 'quotas'> {
+  cluster: ClusterState;
+  /** The quota subjects of a caller with their limits and, with a budget, the period holding `now`. */
+  subjectsOf(owner: TaskOwner, now: number): AdmitSubject[];
+  /** A tenant's fairness weight (integer >= 1). */
+  weightOf(tenant: string): number;
+}
+
+/** The in-memory index is never consulted: the admit script checks task_ids cluster-wide. */
+const NOT_IN_MEMORY: IdempotencyStore = { check: () => ({ kind: 'new' }), remember: () => undefined, forget: () => undefined };
+
+type ClaimLoop = { running: Promise<void> | undefined; again: boolean };
+
+/** Engine replicas this replica may claim work onto now: serviceable, with a local slot free. */
+function claimCandidates(pool: Pool<Task>): string[] {
+  return pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
+}
+
+/** How often a claimer looks for the verdict of an admission still being committed elsewhere. */
+const COMMIT_POLL_MS = 5;
+
+export class ClusterTaskService extends TaskService {
+  readonly #cluster: ClusterState;
+  readonly #subjectsOf: ClusterTaskServiceDeps['subjectsOf'];
+  readonly #weightOf: ClusterTaskServiceDeps['weightOf'];
+  /** Tasks this replica claimed and has not released: their shared queue. */
+  readonly #claimed = new Map<string, RedisPoolQueue>();
+  readonly #claims = new Map<string, ClaimLoop>();
+  /** Slots published per `<pool>\n<engine replica>`, so only changes are written. */
+  readonly #published = new Map<string, number>();
+  /** Releases that failed (Redis gone): retried when the connection is back. */
+  readonly #unreleased = new Map<string, () => Promise<unknown>>();
+  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Admissions in progress here: claiming one locally needs no read of its spec, only its commit's verdict. */
+  readonly #admittedHere = new Map<string, { spec: TaskSpec; verdict: Promise<boolean> }>();
+  #admitting = true;
+  readonly #lookup: ClusterTaskLookup;
+
+  constructor(deps: ClusterTaskServiceDeps) {
+    super({ ...deps, idempotency: NOT_IN_MEMORY });
+    this.#cluster = deps.cluster;
+    this.#subjectsOf = deps.subjectsOf;
+    this.#weightOf = deps.weightOf;
+    this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
+    deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
+    // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
+    deps.cluster.redis.on('ready', () => {
+      this.#published.clear();
+      for (const pool of deps.pools.list()) void this.#publishCapacity(pool);
+      this.#retryReleases();
+    });
+  }
+
+  get replicaId(): string {
+    return this.#cluster.replicaId;
+  }
+
+  /** Whether this replica admits and claims (false after its lease was lost, until it rejoins). */
+  get admitting(): boolean {
+    return this.#admitting;
+  }
+
+  set admitting(value: boolean) {
+    this.#admitting = value;
+    if (value) this.claimAll();
+  }
+
+  /** Claims in every pool (after a rejoin or a takeover put work back in reach). */
+  claimAll(): void {
+    for (const pool of this.deps.pools.list()) void this.claim(pool);
+  }
+
+  /** Publishes every pool's engine capacity and subscribes to the pools' wake-ups. */
+  async start(): Promise<void> {
+    const { subscriber } = this.#cluster;
+    const byChannel = new Map<string, string>();
+    for (const [poolId, queue] of this.#cluster.queues) byChannel.set(queue.wakeChannel, poolId);
+    subscriber.on('message', (channel: string) => {
+      const poolId = byChannel.get(channel);
+      const pool = poolId === undefined ? undefined : this.deps.pools.get(poolId);
+      if (pool) void this.claim(pool);
+    });
+    try {
+      await subscriber.subscribe(...byChannel.keys());
+    } catch (error) {
+      throw unavailable('wake subscribe', error);
+    }
+    await Promise.all(this.deps.pools.list().map((pool) => this.#publishCapacity(pool)));
+  }
+
+  /** The routes' view of this service: submissions go through the shared admission. */
+  desk(): TaskDesk {
+    return {
+      submit: (req, correlationId, owner) => this.submitShared(req, correlationId, owner),
+      get: (id) => this.get(id),
+      cancel: (id, reason = 'client') => {
+        const local = this.cancel(id, reason);
+        // A dialect client gone from a task another replica runs: cancel it there.
+        if (local === undefined && !this.tasks.has(id)) void this.cancelAnywhere(id, reason);
+        return local;
+      },
+      chatCapabilities: (model) => this.chatCapabilities(model),
+      remote: {
+        locate: (id) => this.locate(id),
+        cancel: (id, reason) => this.cancelAnywhere(id, reason),
+      },
+    };
+  }
+
+  /** The memory admission must not run on a cluster replica: everything goes through submitShared. */
+  protected override async admit(): Promise<never> {
+    throw new Error('ClusterTaskService: use submitShared (the desk), not submit');
+  }
+
+  async submitShared(req: TaskSubmission, correlationId: string, owner: TaskOwner = ANONYMOUS_OWNER): Promise<Result<Served>> {
+    let outcome: Result<Served>;
+    try {
+      outcome = await this.#admitShared(req, correlationId, owner);
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+      outcome = fail(toOrchError(error));
+    }
+    if (!outcome.ok) this.refused(req, correlationId, owner, outcome.error);
+    return outcome;
+  }
+
+  async #admitShared(req: TaskSubmission, correlationId: string, owner: TaskOwner): Promise<Result<Served>> {
+    const { deps } = this;
+    // Sessions need the session store on Redis in the sessions routes too: not wired yet.
+    if (req.session_id !== undefined) return fail(orchError('INVALID_PARAMS', 'sessions are not available with state.backend redis yet', { field: 'session_id' }));
+    if (!this.#admitting) throw new StateError('STATE_UNAVAILABLE', 'this replica lost its lease and is rejoining', { retryAfterMs: 1_000 });
+    const digest = req.task_id !== undefined ? fingerprint(req) : '';
+    const snapshot = admissionSnapshot(req, digest, {
+      config: deps.config,
+      pools: deps.pools,
+      sessions: deps.sessions,
+      idempotency: NOT_IN_MEMORY,
+      holds: () => false,
+      auditAccepting: () => deps.recorder.accepting(),
+    });
+    const decided = admit(snapshot, req);
+    if (!decided.ok) return decided;
+    // The in-memory index never replays: the admit script does.
+    if (decided.value.kind !== 'admit') throw new Error('replay from an index that holds nothing');
+    const { plan } = decided.value;
+    const pool = deps.pools.get(plan.poolId) as Pool<Task>;
+    const now = deps.clock.now();
+    const spec: TaskSpec = {
+      id: req.task_id ?? deps.ids.uuid(),
+      submission: req,
+      owner,
+      correlationId,
+      poolId: pool.id,
+      job: plan.job,
+      promptTokens: plan.promptTokens,
+      ...(plan.affinity ? { affinity: plan.affinity } : {}),
+      createdAt: now,
+      admittedBy: this.replicaId,
+    };
+    let settle: (committed: boolean) => void = () => undefined;
+    const verdict = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    this.#admittedHere.set(spec.id, { spec, verdict });
+    try {
+      return await this.#admitSpec(spec, plan, pool, digest, settle);
+    } finally {
+      // Refused before its commit (or by it): a claim of it here runs nothing. (A settled verdict stays.)
+      settle(false);
+      this.#admittedHere.delete(spec.id);
+    }
+  }
+
+  async #admitSpec(spec: TaskSpec, plan: AdmissionPlan, pool: Pool<Task>, digest: string, settle: (committed: boolean) => void): Promise<Result<Served>> {
+    const { deps } = this;
+    const req = spec.submission;
+    const owner = spec.owner;
+    const now = spec.createdAt;
+    const queue = this.#cluster.queueOf(pool.id);
+    const budgetTokens = plan.promptTokens + req.max_tokens;
+    // A local engine slot free: claim in the same round trip, ahead of other replicas' wake-ups.
+    const candidates = claimCandidates(pool);
+    const { admit: result, claim } = await queue.admitAndClaim(
+      {
+        taskId: spec.id,
+        priority: req.priority ?? 'interactive',
+        tenant: owner.tenant,
+        tenantWeight: this.#weightOf(owner.tenant),
+        ...(req.task_id !== undefined ? { idempotency: { key: idempotencyKey(owner.tenant, req.task_id), digest, ttlMs: this.#cluster.idempotency.ttlMs } } : {}),
+        admittedBy: this.replicaId,
+        maxTokens: req.max_tokens,
+        budgetTokens,
+        budgetCost: (budgetTokens * pool.config.cost_per_1k_tokens) / 1000,
+        subjects: this.#subjectsOf(owner, now),
+      },
+      policyOf(pool),
+      { key: this.#cluster.keys.spec(spec.id), value: JSON.stringify(spec), ttlMs: TASK_BACKSTOP_MS },
+      this.#admitting ? { claimer: this.replicaId, candidates } : undefined,
+    );
+    // It waits for this admission's verdict when it is this task (settled below).
+    const started = claim?.kind === 'claimed' ? this.#start(pool, queue, claim.task) : undefined;
+    if (result.kind !== 'queued') {
+      settle(false);
+      await started;
+      return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool));
+    }
+    if (result.evicted !== undefined) this.#track(this.#lookup.endEvicted(result.evicted, pool));
+    const answer: TaskAccepted = {
+      task_id: spec.id,
+      queue_position: result.position,
+      predicted_start_ms: finiteMs(plan.predictedStartMs),
+      backoff_ms: finiteMs(plan.predictedStartMs),
+      streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` },
+    };
+    const fact: AdmittedFact = {
+      ...specFacts(spec),
+      queue_position: answer.queue_position,
+      predicted_start_ms: answer.predicted_start_ms,
+      policy_label: pool.config.queue.policy,
+      model: req.model,
+      ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
+    };
+    const refusal = await this.#commit(spec, fact, queue, settle);
+    if (refusal) {
+      await started;
+      return fail(refusal);
+    }
+    deps.observer.admitted?.(fact);
+    // After the `admitted` fact, so a local start's `placed` fact and events follow it.
+    settle(true);
+    await started;
+    if (req.task_id !== undefined) {
+      this.#track(this.#cluster.idempotency.remember(idempotencyKey(owner.tenant, req.task_id), digest, answer).catch((error: unknown) => {
+        deps.logger.warn({ err: String(error), task_id: spec.id }, 'task_id answer not remembered; a retry gets 409 instead of the replay');
+      }));
+    }
+    return ok({ task: this.tasks.get(spec.id) ?? this.#lookup.remoteView(spec, 'queued'), answer, replay: false });
+  }
+
+  /**
+   * The commit point, as in memory: the row is committed before anything of the task reaches a
+   * client. A refused commit (audit.fail_closed) withdraws the task from the shared queue, or
+   * cancels it where it already runs.
+   */
+  async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue, settle: (committed: boolean) => void): Promise<OrchError | undefined> {
+    const { deps } = this;
+    const committed = deps.recorder.commitAdmission(fact);
+    // The verdict for a replica that claimed the task before the commit landed (it waits for it).
+    // (This replica's own claim waits on `settle`, which the caller gives after the `admitted` fact.)
+    const marker = (ok: boolean): Promise<unknown> => this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
+        deps.logger.warn({ err: String(error), task_id: spec.id }, 'admission verdict not written; a replica that claimed the task drops it after the commit timeout');
+      });
+    try {
+      await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
+      this.#track(marker(true));
+      return undefined;
+    } catch (err) {
+      if (!deps.config.audit.fail_closed) {
+        deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
+        this.#track(marker(true));
+        return undefined;
+      }
+      settle(false);
+      await marker(false);
+      const closeRow = () => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
+      committed.then(closeRow, () => {});
+      // Claimed meanwhile (here or elsewhere), it is not withdrawn: its claimer drops it on the verdict.
+      await queue.withdraw(spec.id, this.replicaId).catch(() => false);
+      deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; refused (audit.fail_closed)');
+      return orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 });
+    }
+  }
+
+  async #replay(answer: unknown, owner: TaskOwner): Promise<Result<Served>> {
+    const accepted = answer as TaskAccepted;
+    const local = this.tasks.get(accepted.task_id);
+    if (local && local.tenant === owner.tenant) return ok({ task: local, answer: accepted, replay: true });
+    const found = await this.locate(accepted.task_id);
+    if (found.ok && found.value && found.value.tenant === owner.tenant) return ok({ task: found.value, answer: accepted, replay: true });
+    return fail(orchError('CONFLICT', `task_id ${accepted.task_id} was already used`, { field: 'task_id' }));
+  }
+
+  /**
+   * Claims and starts tasks of `pool` while this replica has a free local slot and the shared
+   * queue has work: after an admission here, on a wake-up (a task queued or a slot freed
+   * anywhere), and when capacity appears. Concurrent calls fold into one loop.
+   */
+  claim(pool: Pool<Task>): Promise<void> {
+    let loop = this.#claims.get(pool.id);
+    if (loop === undefined) this.#claims.set(pool.id, (loop = { running: undefined, again: false }));
+    if (loop.running) {
+      loop.again = true;
+      return loop.running;
+    }
+    const state = loop;
+    state.running = this.#claimLoop(pool, state).finally(() => {
+      state.running = undefined;
+    });
+    return state.running;
+  }
+
+  async #claimLoop(pool: Pool<Task>, state: ClaimLoop): Promise<void> {
+    const queue = this.#cluster.queueOf(pool.id);
+    do {
+      state.again = false;
+      for (;;) {
+        if (!this.#admitting || pool.retired) return;
+        const candidates = claimCandidates(pool);
+        if (candidates.length === 0) return;
+        let claimed;
+        try {
+          claimed = await queue.claim(this.replicaId, candidates, policyOf(pool));
+        } catch (error) {
+          this.deps.logger.warn({ err: String(error), pool_id: pool.id }, 'claim failed; waiting for the next wake-up');
+          return;
+        }
+        if (claimed.kind !== 'claimed') break;
+        await this.#start(pool, queue, claimed.task);
+      }
+    } while (state.again);
+  }
+
+  /** A claimed task becomes a local Task pinned to the engine replica the claim counted. */
+  async #start(pool: Pool<Task>, queue: RedisPoolQueue, claimed: ClaimedTask): Promise<void> {
+    const { deps } = this;
+    const here = this.#admittedHere.get(claimed.taskId);
+    let spec: TaskSpec | undefined;
+    let committed = false;
+    try {
+      ({ spec, committed } = here ? { spec: here.spec, committed: await here.verdict } : await this.#committedSpec(claimed.taskId));
+    } catch (error) {
+      deps.logger.warn({ err: String(error), task_id: claimed.taskId }, 'claimed task spec unreadable');
+    }
+    if (spec !== undefined && !committed) {
+      // Its admission was refused, or never committed (its admitter is gone): nothing of it may
+      // run or reach a client. The slot goes back; nothing was used.
+      this.#release(queue, claimed.taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
+      return;
+    }
+    if (spec === undefined) {
+      // Nothing to run it from: end it for its readers and give the slot back.
+      await this.#cluster.logs.of(claimed.taskId).append('error', { code: 'INTERNAL', message: 'the task could not be started', retriable: true }).catch(() => 0);
+      this.#release(queue, claimed.taskId, 'reserved');
+      return;
+    }
+    const ageMs = Math.max(0, deps.clock.now() - spec.createdAt);
+    const task = new Task({
+      id: spec.id,
+      request: spec.submission,
+      job: { ...spec.job, pin: claimed.engineReplica, allowFallback: false },
+      pool,
+      correlationId: spec.correlationId,
+      log: new MirroredEventLog(this.#cluster.logs.of(spec.id), (failure) => {
+        deps.logger.warn({ task_id: failure.taskId, seq: failure.seq, err: String(failure.error) }, 'task events no longer reach its Redis stream; local readers continue');
+      }),
+      now: spec.createdAt,
+      mono: deps.clock.monotonic() - ageMs,
+      promptTokens: spec.promptTokens,
+      owner: spec.owner,
+      ...(spec.affinity ? { affinity: spec.affinity } : {}),
+      ...(spec.promptSha256 !== undefined ? { promptSha256: spec.promptSha256 } : {}),
+      ...priceOf(deps.config, pool),
+    });
+    task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
+    this.tasks.set(task.id, task);
+    this.#claimed.set(task.id, queue);
+    this.#armDeadline(task);
+    if (task.finished) return;
+    pool.retry.push(task);
+    this.dispatcher.pump(pool);
+  }
+
+  /**
+   * The spec of a task claimed here but admitted elsewhere, once its admission's commit is known:
+   * another replica may claim a task while its admitter still commits the audit row, and nothing
+   * of a task runs before that row (the commit point). Waits at most the commit timeout.
+   */
+  async #committedSpec(taskId: string): Promise<{ spec: TaskSpec | undefined; committed: boolean }> {
+    const { clock } = this.deps;
+    const keys = [this.#cluster.keys.spec(taskId), this.#cluster.keys.committed(taskId)];
+    const giveUpMono = clock.monotonic() + ADMISSION_COMMIT_TIMEOUT_MS + 1_000;
+    for (;;) {
+      const [json, verdict] = await this.#cluster.redis.mget(...keys);
+      const spec = parseSpec(json);
+      if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
+      if (clock.monotonic() >= giveUpMono) return { spec, committed: false };
+      await new Promise<void>((resolve) => clock.setTimer(COMMIT_POLL_MS, resolve));
+    }
+  }
+
+  /** Deadlines count from the admission, wherever it was. (No unclaimed-stream timer: its reader may be on another replica.) */
+  #armDeadline(task: Task): void {
+    const { clock } = this.deps;
+    const deadline = task.request.deadline_ms;
+    if (deadline === undefined) return;
+    const left = deadline - (clock.monotonic() - task.createdMono);
+    task.own(clock.setTimer(Math.max(0, left), () => {
+      this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
+    }));
+  }
+
+  /** Ends a task as in memory, then gives its engine slot back and settles its quota cluster-wide. */
+  override finish(task: Task, ending: Ending): boolean {
+    if (!super.finish(task, ending)) return false;
+    const queue = this.#claimed.get(task.id);
+    if (queue === undefined) return true;
+    this.#claimed.delete(task.id);
+    const ran = task.tokensOut > 0 || task.startedMono !== undefined;
+    const budgetTokens = ran ? task.promptTokens + task.tokensOut : 0;
+    const budgetCost = ran ? (task.cost?.budget ?? (budgetTokens * task.pool.config.cost_per_1k_tokens) / 1000) : 0;
+    this.#release(queue, task.id, { tokens: task.tokensOut, budgetTokens, budgetCost });
+    return true;
+  }
+
+  #release(queue: RedisPoolQueue, taskId: string, actual: Parameters<RedisPoolQueue['release']>[1]): void {
+    const attempt = () => queue.release(taskId, actual, this.replicaId);
+    this.#track(attempt().then(
+      () => this.#unreleased.delete(taskId),
+      (error: unknown) => {
+        this.#unreleased.set(taskId, attempt);
+        this.deps.logger.warn({ err: String(error), task_id: taskId }, 'engine slot not released in Redis; retried when it is back');
+      },
+    ));
+  }
+
+  #retryReleases(): void {
+    for (const [taskId, attempt] of this.#unreleased) {
+      this.#track(attempt().then(() => this.#unreleased.delete(taskId), () => undefined));
+    }
+  }
+
+  /** Engine replicas' slots (0 while not serviceable) reach the shared capacity hash; only changes are written. */
+  async #publishCapacity(pool: Pool<Task>): Promise<void> {
+    const queue = this.#cluster.queues.get(pool.id);
+    if (queue === undefined) return;
+    let grew = false;
+    const writes: Array<Promise<void>> = [];
+    for (const replica of pool.replicas) {
+      const slots = replica.effectiveState === 'ready' && replica.versionOk ? replica.slotsTotal : 0;
+      const key = `${pool.id}\n${replica.id}`;
+      const before = this.#published.get(key);
+      if (before === slots) continue;
+      this.#published.set(key, slots);
+      grew ||= slots > (before ?? 0);
+      writes.push(queue.setCapacity(replica.id, slots).catch((error: unknown) => {
+        this.#published.delete(key);
+        this.deps.logger.warn({ err: String(error), pool_id: pool.id, replica_id: replica.id }, 'engine capacity not published');
+      }));
+    }
+    await Promise.all(writes);
+    if (grew) void this.claim(pool);
+  }
+
+  /** The task wherever it is, followed through its Redis stream. */
+  locate(id: string): Promise<Result<RemoteTask | undefined>> {
+    return this.#lookup.locate(id);
+  }
+
+  /** Cancels a task wherever it is (see ClusterTaskLookup). */
+  cancelAnywhere(id: string, reason: string): Promise<Result<RemoteCancel | undefined>> {
+    return this.#lookup.cancelAnywhere(id, reason);
+  }
+
+  /** The control bus handler for a cancel addressed here. */
+  onCancel(id: string): Promise<RemoteCancel | undefined> {
+    return this.#lookup.onCancel(id);
+  }
+
+  /** The control bus, once subscribed: cancels reach the owner through it. */
+  set bus(bus: Pick<ControlBus, 'send'>) {
+    this.#lookup.bus = bus;
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#inFlight.add(promise);
+    void promise.finally(() => this.#inFlight.delete(promise));
+  }
+
+  /** Waits for the Redis writes in flight (releases, terminal events) before the connections close. */
+  async settle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+}
