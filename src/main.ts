@@ -33,6 +33,7 @@ import { TaskService } from './orchestration/task-service.ts';
 import { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
 import { joinCluster, type Membership } from './orchestration/cluster/cluster-membership.ts';
 import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
+import { directoryAnnouncer, followDirectoryChanges } from './state/redis/directory-sync.ts';
 import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
@@ -100,7 +101,15 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     store: tenantStore, clock, ids,
     tokens: { data: config.auth.data_tokens, control: config.auth.control_tokens },
     defaultTenant: config.tenancy.default_tenant,
+    ...(cluster ? { changed: directoryAnnouncer({ publisher: cluster.redis, channel: cluster.keys.tenancy, replicaId, logger }) } : {}),
   });
+  if (cluster && config.audit.backend !== 'postgres') {
+    logger.warn({ audit_backend: config.audit.backend }, 'state.backend redis with audit.backend other than postgres: tenants and API keys made through the admin API stay on the replica that made them; use a shared server Postgres (docs/operations.md "Running several replicas")');
+  }
+  // Another replica's tenant or key change reaches this one's directory (the store is shared).
+  const unfollowDirectory = cluster
+    ? await followDirectoryChanges({ subscriber: cluster.subscriber, channel: cluster.keys.tenancy, replicaId, reload: () => directory.reload(), logger })
+    : undefined;
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
   // 3. Pools (engines come in through the adapter registry's catalog), then what reads them.
@@ -212,6 +221,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
       await app.close();
       await clustered?.settle();
       await membership?.leave();
+      await unfollowDirectory?.();
       await cluster?.close();
       await pools.close();
       await audit?.close();

@@ -24,6 +24,11 @@ export interface DirectoryDeps {
   tokens: StaticTokens;
   /** The default tenant's weight and limits, from config (the tenant of static tokens). */
   defaultTenant: { weight: number; limits: QuotaLimits };
+  /**
+   * Told after every tenant or key this directory changed in the store, so other gateway
+   * replicas on the same store can `reload` (state.backend redis; src/state/redis/directory-sync.ts).
+   */
+  changed?: () => void;
 }
 
 export type Authenticated = { kind: 'principal'; principal: Principal } | { kind: 'unknown' };
@@ -55,6 +60,8 @@ export class TenantDirectory {
    * key never reopens a plane to anonymous callers.
    */
   readonly #closed = new Set<Scope>();
+  /** Counts this directory's own changes, so a reload racing one can tell. */
+  #generation = 0;
 
   private constructor(deps: DirectoryDeps) {
     this.#deps = deps;
@@ -75,9 +82,30 @@ export class TenantDirectory {
     const { weight, limits } = deps.defaultTenant;
     const created = await deps.store.createTenant({ id: DEFAULT_TENANT, weight, limits, created_at: now, updated_at: now });
     if (!created) await deps.store.updateTenant(DEFAULT_TENANT, { weight, limits }, now);
-    for (const t of await deps.store.listTenants()) dir.#tenants.set(t.id, t);
-    for (const k of await deps.store.listKeys()) dir.#remember(k);
+    await dir.reload();
     return dir;
+  }
+
+  /**
+   * Reads every tenant and key from the store again: another replica changed them. A key
+   * revoked there leaves the lookup map here; one created there is accepted here from now on.
+   */
+  async reload(): Promise<void> {
+    // A change made here while the store was read may be missing from what was read: read again
+    // rather than put an older record back over it.
+    for (let attempt = 0; ; attempt++) {
+      const generation = this.#generation;
+      const [tenants, keys] = await Promise.all([this.#deps.store.listTenants(), this.#deps.store.listKeys()]);
+      if (generation !== this.#generation && attempt < 3) continue;
+      for (const t of tenants) this.#tenants.set(t.id, t);
+      for (const k of keys) this.#remember(k);
+      return;
+    }
+  }
+
+  #changed(): void {
+    this.#generation++;
+    this.#deps.changed?.();
   }
 
   /** Resolves a presented credential; revoked, expired and unknown keys are all `unknown`. */
@@ -130,6 +158,7 @@ export class TenantDirectory {
       return fail(orchError('CONFLICT', `tenant ${input.id} already exists`, { field: 'id' }));
     }
     this.#tenants.set(record.id, record);
+    this.#changed();
     return ok(record);
   }
 
@@ -141,6 +170,7 @@ export class TenantDirectory {
     const updated = await this.#deps.store.updateTenant(id, patch, new Date(this.#deps.clock.now()));
     if (!updated) return fail(unknownTenant(id));
     this.#tenants.set(id, updated);
+    this.#changed();
     return ok(updated);
   }
 
@@ -167,6 +197,7 @@ export class TenantDirectory {
     };
     await this.#deps.store.createKey(record);
     this.#remember(record);
+    this.#changed();
     return ok({ key: viewOf(record), secret: material.secret });
   }
 
@@ -189,6 +220,7 @@ export class TenantDirectory {
     const updated = await this.#deps.store.updateKey(id, patch);
     if (!updated) return fail(unknownKey(id));
     this.#remember(updated);
+    this.#changed();
     return ok(viewOf(updated));
   }
 
@@ -200,6 +232,7 @@ export class TenantDirectory {
     const revoked = await this.#deps.store.revokeKey(id, new Date(this.#deps.clock.now()));
     if (!revoked) return fail(unknownKey(id));
     this.#remember(revoked);
+    this.#changed();
     return ok(viewOf(revoked));
   }
 

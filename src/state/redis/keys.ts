@@ -13,6 +13,8 @@ export interface StateKeys {
   takeover(replicaId: string): string;
   /** Control messages to one replica (pub/sub channel). */
   control(replicaId: string): string;
+  /** Pub/sub channel (not a key): tenants or API keys changed in the shared store; every replica reloads its directory. */
+  readonly tenancy: string;
   /** One pool's shared queue, engine slots and running tasks (see PoolKeys). */
   pool(poolId: string): PoolKeys;
   /** One quota subject's counters (`tenant:<id>`, `key:<id>`). */
@@ -63,6 +65,7 @@ export function stateKeys(prefix: string): StateKeys {
     replicas: `${prefix}{replicas}:live`,
     takeover: (replicaId) => `${prefix}{replicas}:takeover:${replicaId}`,
     control: (replicaId) => `${prefix}control:${replicaId}`,
+    tenancy: `${prefix}tenancy`,
     pool(poolId) {
       const tag = `${prefix}{pool:${poolId}}`;
       return {
