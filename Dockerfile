@@ -24,9 +24,12 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 
 # ---- runtime
 FROM ${NODE_IMAGE} AS runtime
+# NODE_COMPILE_CACHE: compiled (and type-stripped) modules are kept on the data volume, so a
+# restart neither recompiles them nor loads the TypeScript stripper (≈ 20 MiB less resident).
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
-    PORT=8080
+    PORT=8080 \
+    NODE_COMPILE_CACHE=/app/.data/compile-cache
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

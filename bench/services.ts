@@ -67,7 +67,8 @@ export async function startGateway(host: GatewayHost, opts: GatewayStart): Promi
   const file = join(host.tmpDir, `${opts.name}.json`);
   const config = withAuditDir(opts.config, await mkdtemp(join(host.tmpDir, `${opts.name}-audit-`)));
   await writeFile(file, JSON.stringify(config, null, 2));
-  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), ...opts.env });
+  // As `npm start` runs it: a compile cache (one per run, so every gateway after the first starts warm).
+  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), NODE_COMPILE_CACHE: join(host.tmpDir, 'compile-cache'), ...opts.env });
   const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
