@@ -33,6 +33,7 @@ import { TaskService } from './orchestration/task-service.ts';
 import { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
 import { joinCluster, type Membership } from './orchestration/cluster/cluster-membership.ts';
 import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
+import { ClusterFiguresReader } from './state/redis/cluster-figures.ts';
 import { directoryAnnouncer, followDirectoryChanges } from './state/redis/directory-sync.ts';
 import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
@@ -121,10 +122,15 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     ? startEngineScraper({ pools: () => pools.list(), intervalMs, timeoutMs: Math.min(intervalMs, 5_000), logger })
     : undefined;
   const streams = { open: 0 };
+  // With the redis backend, /metrics and /v1/pools also show the cluster-wide figures (cached reads).
+  const clusterFigures = cluster
+    ? new ClusterFiguresReader({ redis: cluster.redis, keys: cluster.keys, gatewayReplica: replicaId, poolIds: () => pools.list().map((p) => p.id) })
+    : undefined;
   const metrics: Metrics | undefined = config.telemetry.metrics
     ? createMetrics({
         snapshot: () => buildSnapshot(pools.list(), { openStreams: streams.open, retainedTaskBytes: tasks.retainedBytes }, engineScraper?.of),
         tenantLabels: { listed: config.telemetry.tenant_labels, max: config.telemetry.max_tenant_labels },
+        ...(clusterFigures ? { cluster: clusterFigures } : {}),
       })
     : undefined;
   if (metrics && audit && config.audit.backend !== 'off') {
@@ -203,7 +209,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
   const catalog = new ModelCatalog({ config, pools, clock, logger });
-  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}) });
+  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}), ...(clusterFigures ? { clusterFigures } : {}) });
   // Joins the cluster last: the lease's renewals start once the slow synchronous build (route
   // schemas) is done, so a short lease_ms does not expire before the replica serves.
   const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms }) : undefined;

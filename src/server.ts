@@ -15,7 +15,7 @@ import { fromFastifyError, sendError } from './api/errors.ts';
 import { installJsonParsers } from './api/json-body.ts';
 import { anthropicRoutes } from './api/anthropic/routes.ts';
 import { openAiRoutes } from './api/openai/routes.ts';
-import { poolRoutes } from './api/pools/routes.ts';
+import { poolRoutes, type PoolRoutesDeps } from './api/pools/routes.ts';
 import { sessionRoutes, type SessionRoutesDeps } from './api/sessions/routes.ts';
 import { systemRoutes } from './api/system/routes.ts';
 import { taskRoutes, type TaskRoutesDeps } from './api/tasks/routes.ts';
@@ -51,6 +51,8 @@ export interface ServerDeps {
   catalog: ModelCatalog;
   /** GET /v1/tasks/{id} for a task no longer in memory: its status from the audit (absent: 404). */
   taskHistory?: TaskRoutesDeps['history'];
+  /** The redis backend's cluster-wide pool figures for /v1/pools (absent in memory mode). */
+  clusterFigures?: PoolRoutesDeps['cluster'];
   /** Extra route groups (metrics, audit, control actions) registered by the composition root. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
@@ -136,7 +138,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     ...(deps.taskHistory === undefined ? {} : { history: deps.taskHistory }),
   });
   await app.register(sessionRoutes, { sessions: deps.sessions, ids: deps.ids, observer: deps.observer, ...(deps.quotas ? { quotas: deps.quotas } : {}) });
-  await app.register(poolRoutes, { pools: deps.pools });
+  await app.register(poolRoutes, { pools: deps.pools, ...(deps.clusterFigures ? { cluster: deps.clusterFigures } : {}) });
   const dialectDeps = { tasks: deps.tasks, observer: deps.observer, heartbeatMs: config.server.heartbeat_ms };
   await app.register(openAiRoutes, { ...dialectDeps, pools: deps.pools, catalog: deps.catalog, defaultMaxTokens: config.server.default_max_tokens });
   await app.register(anthropicRoutes, dialectDeps);

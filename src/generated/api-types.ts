@@ -1293,6 +1293,47 @@ export interface components {
             max_queued: number;
             policy: components["schemas"]["QueuePolicy"];
         };
+        /**
+         * @description With the redis state backend only: the pool across every gateway replica, as the shared
+         *     admission counts it (the pool's other fields are this gateway replica's local view). Read
+         *     from Redis at most once a second. `available: false` when Redis could not be read: the
+         *     cluster-wide figures are then absent and the local ones are all there is.
+         */
+        PoolCluster: {
+            /** @description the figures below could be read from Redis */
+            available: boolean;
+            /** @description the gateway replica that answered (its state.replica_id) */
+            gateway_replica: string;
+            /**
+             * Format: date-time
+             * @description when the figures were read from Redis
+             */
+            read_at?: string;
+            queue?: components["schemas"]["PoolClusterQueue"];
+            slots?: components["schemas"]["PoolClusterSlots"];
+            /** @description engine replicas by id: the slots each offers and has in use cluster-wide */
+            replicas?: components["schemas"]["PoolClusterReplica"][];
+            /** @description gateway replicas whose lease is live, sorted */
+            gateway_replicas_live?: string[];
+        };
+        PoolClusterQueue: {
+            /** @description tasks of both classes waiting in the shared queue */
+            depth: number;
+            interactive: number;
+            batch: number;
+        };
+        PoolClusterSlots: {
+            /** @description slots the engine replicas offer to the shared admission */
+            total: number;
+            /** @description slots in use by any gateway replica */
+            busy: number;
+        };
+        PoolClusterReplica: {
+            /** @description the engine replica id from the configuration */
+            replica_id: string;
+            slots_total: number;
+            slots_busy: number;
+        };
         PoolSummary: {
             id: string;
             engine: components["schemas"]["EngineKind"];
@@ -1308,6 +1349,7 @@ export interface components {
             slots: components["schemas"]["PoolSlots"];
             queue: components["schemas"]["PoolQueue"];
             last_error?: string;
+            cluster?: components["schemas"]["PoolCluster"];
         };
         /** @description `PoolSummary` plus `replicas`. */
         Pool: {
@@ -1325,6 +1367,7 @@ export interface components {
             slots: components["schemas"]["PoolSlots"];
             queue: components["schemas"]["PoolQueue"];
             last_error?: string;
+            cluster?: components["schemas"]["PoolCluster"];
             replicas: components["schemas"]["Replica"][];
         };
         DrainRequest: {

@@ -824,6 +824,58 @@ const PoolQueueSchema = {
   },
 } as const;
 
+const PoolClusterQueueSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["depth", "interactive", "batch"],
+  properties: {
+    depth: { type: "integer", minimum: 0, description: "tasks of both classes waiting in the shared queue" },
+    interactive: { type: "integer", minimum: 0 },
+    batch: { type: "integer", minimum: 0 },
+  },
+} as const;
+
+const PoolClusterSlotsSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["total", "busy"],
+  properties: {
+    total: { type: "integer", minimum: 0, description: "slots the engine replicas offer to the shared admission" },
+    busy: { type: "integer", minimum: 0, description: "slots in use by any gateway replica" },
+  },
+} as const;
+
+const PoolClusterReplicaSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["replica_id", "slots_total", "slots_busy"],
+  properties: {
+    replica_id: { type: "string", description: "the engine replica id from the configuration" },
+    slots_total: { type: "integer", minimum: 0 },
+    slots_busy: { type: "integer", minimum: 0 },
+  },
+} as const;
+
+const PoolClusterSchema = {
+  type: "object",
+  additionalProperties: false,
+  description: "With the redis state backend only: the pool across every gateway replica, as the shared\nadmission counts it (the pool's other fields are this gateway replica's local view). Read\nfrom Redis at most once a second. `available: false` when Redis could not be read: the\ncluster-wide figures are then absent and the local ones are all there is.\n",
+  required: ["available", "gateway_replica"],
+  properties: {
+    available: { type: "boolean", description: "the figures below could be read from Redis" },
+    gateway_replica: { type: "string", description: "the gateway replica that answered (its state.replica_id)" },
+    read_at: { type: "string", format: "date-time", description: "when the figures were read from Redis" },
+    queue: PoolClusterQueueSchema,
+    slots: PoolClusterSlotsSchema,
+    replicas: {
+      type: "array",
+      description: "engine replicas by id: the slots each offers and has in use cluster-wide",
+      items: PoolClusterReplicaSchema,
+    },
+    gateway_replicas_live: { type: "array", description: "gateway replicas whose lease is live, sorted", items: { type: "string" } },
+  },
+} as const;
+
 const PoolSummarySchema = {
   type: "object",
   additionalProperties: false,
@@ -840,6 +892,7 @@ const PoolSummarySchema = {
     slots: PoolSlotsSchema,
     queue: PoolQueueSchema,
     last_error: { type: "string" },
+    cluster: PoolClusterSchema,
   },
 } as const;
 
@@ -860,6 +913,7 @@ const PoolSchema = {
     slots: PoolSlotsSchema,
     queue: PoolQueueSchema,
     last_error: { type: "string" },
+    cluster: PoolClusterSchema,
     replicas: { type: "array", items: ReplicaSchema },
   },
 } as const;
@@ -1131,6 +1185,10 @@ export const schemas = {
   Replica: ReplicaSchema,
   PoolSlots: PoolSlotsSchema,
   PoolQueue: PoolQueueSchema,
+  PoolClusterQueue: PoolClusterQueueSchema,
+  PoolClusterSlots: PoolClusterSlotsSchema,
+  PoolClusterReplica: PoolClusterReplicaSchema,
+  PoolCluster: PoolClusterSchema,
   PoolSummary: PoolSummarySchema,
   Pool: PoolSchema,
   DrainRequest: DrainRequestSchema,

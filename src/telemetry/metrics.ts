@@ -5,6 +5,8 @@
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { LifecycleObserver, AdmittedFact, RejectedFact, PlacedFact, FirstTokenFact, TerminalFact, ControlFact } from '../core/observer.ts';
+import type { ClusterFiguresSource } from '../state/redis/cluster-figures.ts';
+import { registerClusterGauges } from './cluster-gauges.ts';
 import { FastCounter, FastHistogram } from './fast-metrics.ts';
 import { registerSnapshotGauges } from './metrics-gauges.ts';
 import type { TelemetrySnapshot } from './snapshot.ts';
@@ -47,6 +49,12 @@ export interface MetricsOptions {
   snapshot: () => TelemetrySnapshot;
   /** The bounded `tenant` label (telemetry.tenant_labels, max_tenant_labels); default: 20, none listed. */
   tenantLabels?: TenantLabelOptions;
+  /**
+   * The redis backend's cluster figures: every series then carries `gateway_replica` (this
+   * gateway's state.replica_id) and the orchqueue_cluster_* gauges are served. Absent in memory
+   * mode, whose exposition stays as it was.
+   */
+  cluster?: ClusterFiguresSource;
 }
 
 /** The default of telemetry.max_tenant_labels. */
@@ -98,6 +106,11 @@ export function createMetrics(opts: MetricsOptions): Metrics {
   const registry = opts.registry ?? new Registry();
   const { enqueued, started, retries, completed, canceled, rejected, errors, tokensIn, tokensOut, cost, unpriced, backpressure, resumes, controls, queueWait, ttft, decode, e2e, http } = createInstruments(registry);
   registerSnapshotGauges(registry, opts.snapshot);
+  if (opts.cluster) {
+    // The engine replica already owns the `replica` label (docs/metrics.md "Conventions").
+    registry.setDefaultLabels({ gateway_replica: opts.cluster.gatewayReplica });
+    registerClusterGauges(registry, opts.cluster);
+  }
   if (opts.collectDefaults ?? true) collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
   const tenants = new TenantLabels(opts.tenantLabels ?? { listed: [], max: DEFAULT_MAX_TENANT_LABELS });
 

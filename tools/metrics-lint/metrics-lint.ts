@@ -24,6 +24,8 @@ export interface SeriesContract {
 export interface MetricsContract {
   prefix: string;
   series: SeriesContract[];
+  /** Labels any series may carry, with their budgets (`gateway_replica` with the redis backend). */
+  every_series_labels?: Record<string, number>;
 }
 
 export type ProblemKind = 'parse' | 'missing' | 'unknown' | 'type' | 'help' | 'label' | 'budget' | 'naming';
@@ -48,7 +50,7 @@ export function lintExposition(text: string, contract: MetricsContract): LintPro
       problems.push({ kind: 'unknown', series: family.name, detail: 'series is not in the metrics contract' });
       continue;
     }
-    problems.push(...checkFamily(family, spec));
+    problems.push(...checkFamily(family, { ...spec, labels: { ...contract.every_series_labels, ...spec.labels } }));
   }
   for (const spec of contract.series) {
     if (spec.required && !parsed.families.has(spec.name)) {
@@ -115,8 +117,10 @@ export function asMetricsContract(value: unknown): MetricsContract {
     throw new Error(`metrics contract: ${what}`);
   };
   if (typeof value !== 'object' || value === null) return fail('not an object');
-  const { prefix, series } = value as { prefix?: unknown; series?: unknown };
+  const { prefix, series, every_series_labels: everySeries } = value as { prefix?: unknown; series?: unknown; every_series_labels?: unknown };
   if (typeof prefix !== 'string' || !Array.isArray(series)) return fail('needs "prefix" and "series"');
+  const budgets = (labels: unknown): boolean => typeof labels === 'object' && labels !== null && Object.values(labels).every((b) => typeof b === 'number');
+  if (everySeries !== undefined && !budgets(everySeries)) return fail('"every_series_labels" is malformed');
   for (const [i, s] of series.entries()) {
     const e = s as Partial<Record<keyof SeriesContract, unknown>>;
     const ok =
@@ -126,7 +130,7 @@ export function asMetricsContract(value: unknown): MetricsContract {
     if (!ok) fail(`series[${i}] is malformed`);
   }
   // Each entry was checked field by field above.
-  return { prefix, series: series as SeriesContract[] };
+  return { prefix, series: series as SeriesContract[], ...(everySeries === undefined ? {} : { every_series_labels: everySeries as Record<string, number> }) };
 }
 
 /** The repository's metrics contract, ci/metrics.lint.json, read and checked (tests and CI only). */

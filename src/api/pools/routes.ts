@@ -5,17 +5,32 @@ import type { FastifyInstance } from 'fastify';
 import { orchError } from '../../core/errors.ts';
 import type { Task } from '../../orchestration/task.ts';
 import type { PoolManager } from '../../pool/pool-manager.ts';
+import type { ClusterFiguresSource } from '../../state/redis/cluster-figures.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
+import { poolClusterStatus, type PoolCluster } from './cluster-status.ts';
 
 export interface PoolRoutesDeps {
   pools: PoolManager<Task>;
+  /** The redis backend's cluster-wide figures; absent in memory mode (no `cluster` field). */
+  cluster?: ClusterFiguresSource;
 }
 
 export async function poolRoutes(app: FastifyInstance, deps: PoolRoutesDeps): Promise<void> {
+  const { cluster } = deps;
+  /** The `cluster` field of each listed pool, or nothing in memory mode. */
+  const clusterOf = async (): Promise<(poolId: string) => { cluster?: PoolCluster }> => {
+    if (cluster === undefined) return () => ({});
+    const read = await cluster.read();
+    return (poolId) => ({ cluster: poolClusterStatus(read, poolId, cluster.gatewayReplica) });
+  };
+
   app.route({
     ...operation('listPools', 'control'),
-    handler: async () => ({ pools: deps.pools.list().map((p) => p.status()) }),
+    handler: async () => {
+      const withCluster = await clusterOf();
+      return { pools: deps.pools.list().map((p) => ({ ...p.status(), ...withCluster(p.id) })) };
+    },
   });
 
   app.route<{ Params: { pool_id: string } }>({
@@ -23,7 +38,8 @@ export async function poolRoutes(app: FastifyInstance, deps: PoolRoutesDeps): Pr
     handler: async (req, reply) => {
       const pool = deps.pools.get(req.params.pool_id);
       if (!pool) return sendError(reply, orchError('NOT_FOUND', `unknown pool ${req.params.pool_id}`, { field: 'pool_id' }));
-      return { ...pool.status(), replicas: pool.replicaStatuses() };
+      const withCluster = await clusterOf();
+      return { ...pool.status(), ...withCluster(pool.id), replicas: pool.replicaStatuses() };
     },
   });
 
