@@ -3,9 +3,14 @@
 // its turn cap and budgets count turns admitted by both, a refused audit commit gives its turn
 // back, and another tenant's session id is refused on either replica, with the memory backend's codes.
 
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AdmissionRecorder } from '../../src/core/observer.ts';
 import type { ComposeOptions } from '../../src/main.ts';
+import { stateKeys } from '../../src/state/redis/keys.ts';
+import { ReplicaLease } from '../../src/state/redis/replica-lease.ts';
+import { RedisSessionStore } from '../../src/state/redis/session-store.ts';
+import { systemClock } from '../../src/system-clock.ts';
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
 import { redisForTest, type RedisTestContext } from '../support/redis.ts';
@@ -36,7 +41,7 @@ afterEach(async () => {
   await redis.cleanup();
 });
 
-async function startCluster(over: { slots?: number; auth?: boolean; optsA?: ComposeOptions } = {}): Promise<Cluster> {
+async function startCluster(over: { slots?: number; auth?: boolean; optsA?: ComposeOptions; leaseMs?: number } = {}): Promise<Cluster> {
   const fake = await startVllmFake({ tokensPerS: 400, firstTokenDelayMs: 2 });
   const config = (replicaId: string) => testConfig({
     pools: [{
@@ -44,7 +49,7 @@ async function startCluster(over: { slots?: number; auth?: boolean; optsA?: Comp
       replicas: [{ id: 'v0', url: fake.url, slots: over.slots ?? 2 }, { id: 'v1', url: fake.url, slots: over.slots ?? 2 }],
       queue: { max_queued: 100, policy: 'reject' },
     }],
-    state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId },
+    state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, ...(over.leaseMs !== undefined ? { lease_ms: over.leaseMs } : {}) },
     ...(over.auth ? { auth: { control_tokens: [CONTROL] } } : {}),
   });
   const a = await startGateway(config('gw-a'), over.optsA ?? {});
@@ -175,4 +180,27 @@ describe('sessions on two gateways sharing one Redis', () => {
     await expect.poll(async () => (await a.get('/v1/sessions/made-by-task', otherOnA)).status).toBe(200);
     expect((await a.post('/v1/tasks', task('made-by-task'), ownerOnA)).status).toBe(409);
   });
+
+  it('gives back the turn a lost replica held on a session once a survivor takes it over', async () => {
+    // Sweeps every second (a third of its lease): long enough for a loaded machine.
+    const { a } = await startCluster({ leaseMs: 3_000 });
+    expect((await a.post('/v1/sessions', { session_id: 'orphaned-hold', max_turns: 1 })).status).toBe(201);
+    // A replica that admitted a turn of the session and went silent before its commit.
+    const keys = stateKeys(redis.prefix);
+    const dead = new ReplicaLease({ redis: redis.client, keys, replicaId: 'gw-dead', token: randomUUID(), clock: systemClock, leaseMs: 300, onLost: () => undefined, onTakeover: () => undefined });
+    await dead.acquire();
+    dead.stop();
+    const deadSessions = new RedisSessionStore({ redis: redis.client, keys, ttlMs: 60_000, maxTurns: 10, maxSessions: 100, replicaId: 'gw-dead' });
+    await deadSessions.hold('orphaned-hold', 8);
+    const held = await a.post('/v1/tasks', task('orphaned-hold'));
+    expect(held.status).toBe(402);
+    expect(errorOf(held)).toMatchObject({ code: 'BUDGET_EXCEEDED', budget: 'turns' });
+    const turnFree = async () => {
+      const standing = await deadSessions.standing('orphaned-hold');
+      return standing.kind === 'live' && standing.exhausted === undefined;
+    };
+    await expect.poll(turnFree, { timeout: 15_000, interval: 200 }).toBe(true);
+    expect((await run(a, task('orphaned-hold'))).text).toMatch(/event: end\n/);
+    expect((await sessionOf(a, 'orphaned-hold')).turns).toBe(1);
+  }, 30_000);
 });
