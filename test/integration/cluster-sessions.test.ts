@@ -13,7 +13,7 @@ import { RedisSessionStore } from '../../src/state/redis/session-store.ts';
 import { systemClock } from '../../src/system-clock.ts';
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
-import { redisForTest, type RedisTestContext } from '../support/redis.ts';
+import { redisForTest, startRedisServer, type RedisServer, type RedisTestContext } from '../support/redis.ts';
 
 const CONTROL = 'control-token-cluster-sessions';
 const ADMIN = { authorization: `Bearer ${CONTROL}` };
@@ -203,4 +203,29 @@ describe('sessions on two gateways sharing one Redis', () => {
     expect((await run(a, task('orphaned-hold'))).text).toMatch(/event: end\n/);
     expect((await sessionOf(a, 'orphaned-hold')).turns).toBe(1);
   }, 30_000);
+
+  it('answers the session routes and a session turn with 503 STATE_UNAVAILABLE while Redis is gone, and serves them again once it is back', async () => {
+    const server: RedisServer = await startRedisServer();
+    const fake = await startVllmFake({ tokensPerS: 400 });
+    const gw = await startGateway(testConfig({
+      pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: 'v0', url: fake.url, slots: 2 }] }],
+      state: { backend: 'redis', url: server.url, key_prefix: 'sessions-gone:', replica_id: 'gw-alone' },
+    }));
+    try {
+      expect((await gw.post('/v1/sessions', { session_id: 'outage' })).status).toBe(201);
+      await server.kill();
+      for (const answer of [await gw.get('/v1/sessions/outage'), await gw.post('/v1/sessions', { session_id: 'during' }), await gw.del('/v1/sessions/outage'), await gw.post('/v1/tasks', task('outage'))]) {
+        expect(answer.status).toBe(503);
+        expect(errorOf(answer).code).toBe('STATE_UNAVAILABLE');
+        expect(answer.headers['retry-after']).toBe('1');
+      }
+      await server.restart();
+      // An empty Redis after the restart: the session is gone, a new one can be made.
+      await expect.poll(async () => (await gw.post('/v1/sessions', { session_id: 'after' })).status, { timeout: 15_000, interval: 200 }).toBe(201);
+    } finally {
+      await gw.close();
+      await fake.close();
+      await server.kill();
+    }
+  }, 40_000);
 });

@@ -11,6 +11,7 @@ import type { SessionBudgets } from '../../core/session/session-store.ts';
 import { DEFAULT_TENANT, mayAccess } from '../../core/tenancy/principal.ts';
 import { checkSessionQuota, type QuotaStanding } from '../../core/tenancy/quota.ts';
 import { actorOf, ownerOf, principalOf } from '../auth.ts';
+import { StateError, toOrchError } from '../../state/state-errors.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
 
@@ -41,6 +42,12 @@ type CreateBody = { session_id?: string; ttl_ms?: number; max_turns?: number; bu
 
 export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDeps): Promise<void> {
   const { sessions } = deps;
+  // The shared store unreachable (state.backend redis): 503 STATE_UNAVAILABLE with its retry
+  // hint, as for a submission; every other error goes on to the server's handler.
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof StateError) return sendError(reply, toOrchError(err));
+    throw err;
+  });
   /** The session id when the caller may see it; another tenant's session is as unknown. */
   const visible = async (req: FastifyRequest, id: string): Promise<Result<string>> => {
     const owner = (await sessions.ownerOf(id)) ?? DEFAULT_TENANT;
