@@ -228,4 +228,34 @@ describe('sessions on two gateways sharing one Redis', () => {
       await server.kill();
     }
   }, 40_000);
+
+  it('gives the turn back when a queued session task is evicted by the other replica (drop-lru) or canceled from it before it ran', async () => {
+    const fake = await startVllmFake({ tokensPerS: 40 });
+    const config = (replicaId: string) => testConfig({
+      pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: 'v0', url: fake.url, slots: 1 }], queue: { max_queued: 1, policy: 'drop-lru' } }],
+      state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId },
+    });
+    const a = await startGateway(config('gw-a'));
+    const b = await startGateway(config('gw-b'));
+    running = { a, b, fake };
+    expect((await a.post('/v1/sessions', { session_id: 'waiting', max_turns: 5 })).status).toBe(201);
+    const busy = await a.post('/v1/tasks', { model: 'demo', prompt: 'holds the only slot', max_tokens: 400 });
+    expect(busy.status).toBe(202);
+    const victim = await a.post('/v1/tasks', { ...task('waiting', 5), priority: 'batch' });
+    expect(victim.status).toBe(202);
+    expect((await sessionOf(b, 'waiting')).turns).toBe(1);
+    const newer = await b.post('/v1/tasks', { model: 'demo', prompt: 'evicts', max_tokens: 5 });
+    expect(newer.status).toBe(202);
+    expect((await a.get(`/v1/tasks/${(victim.body as { task_id: string }).task_id}`)).body).toMatchObject({ state: 'evicted' });
+    await expect.poll(async () => (await sessionOf(a, 'waiting')).turns).toBe(0);
+    // The queue's place freed, a turn queued by B and canceled from A.
+    expect((await a.post(`/v1/tasks/${(newer.body as { task_id: string }).task_id}/cancel`, undefined)).status).toBe(200);
+    const queued = await b.post('/v1/tasks', task('waiting', 5));
+    expect(queued.status).toBe(202);
+    expect((await sessionOf(a, 'waiting')).turns).toBe(1);
+    const canceled = await a.post(`/v1/tasks/${(queued.body as { task_id: string }).task_id}/cancel`, undefined);
+    expect(canceled.body).toMatchObject({ state: 'canceled', canceled: true });
+    await expect.poll(async () => (await sessionOf(b, 'waiting')).turns).toBe(0);
+    await a.post(`/v1/tasks/${(busy.body as { task_id: string }).task_id}/cancel`, undefined);
+  }, 30_000);
 });
