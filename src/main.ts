@@ -23,6 +23,7 @@ import type { Result } from './core/errors.ts';
 import { IdempotencyIndex } from './core/admission/idempotency.ts';
 import type { IdSource, TimerClock } from './core/ports.ts';
 import { MemorySessionStore } from './core/session/session-store.ts';
+import { RedisSessionStore } from './state/redis/session-store.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import { TaskEventLog } from './core/task/event-log.ts';
 import { redactCredentials } from './core/redact.ts';
@@ -143,6 +144,12 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     { ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions },
     clock,
   );
+  // With the redis backend the sessions live in Redis, shared by the replicas: the session routes
+  // and the cluster's admissions use that store; its holds carry this replica's id, so a
+  // survivor's takeover gives them back if this replica dies.
+  const sharedSessions = cluster
+    ? new RedisSessionStore({ redis: cluster.redis, keys: cluster.keys, ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions, replicaId: cluster.replicaId })
+    : undefined;
   const quotas = new QuotaGate({ directory, counters: new MemoryQuotaCounters(), sessions, store: tenantStore, clock, logger, defaultSessionTtlMs: config.sessions.ttl_ms });
   await quotas.restore();
   // 4. Lifecycle facts fan out to every observer.
@@ -181,6 +188,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     ? new ClusterTaskService({
         ...serviceDeps,
         cluster,
+        sessions: sharedSessions as RedisSessionStore,
+        sessionCreate: (owner) => quotas.sessionCreate(owner),
         subjectsOf: (owner, now) => directory.subjectsOf(owner).map(({ subject, limits }) => ({
           subject, limits, ...(limits.budget ? { period: periodBounds(limits.budget.period, now) } : {}),
         })),
@@ -209,7 +218,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
   const catalog = new ModelCatalog({ config, pools, clock, logger });
-  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}), ...(clusterFigures ? { clusterFigures } : {}) });
+  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions: sharedSessions ?? sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}), ...(clusterFigures ? { clusterFigures } : {}) });
   // Joins the cluster last: the lease's renewals start once the slow synchronous build (route
   // schemas) is done, so a short lease_ms does not expire before the replica serves.
   const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms }) : undefined;

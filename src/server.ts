@@ -16,14 +16,13 @@ import { installJsonParsers } from './api/json-body.ts';
 import { anthropicRoutes } from './api/anthropic/routes.ts';
 import { openAiRoutes } from './api/openai/routes.ts';
 import { poolRoutes, type PoolRoutesDeps } from './api/pools/routes.ts';
-import { sessionRoutes, type SessionRoutesDeps } from './api/sessions/routes.ts';
+import { sessionRoutes, type SessionRoutesDeps, type SessionRoutesStore } from './api/sessions/routes.ts';
 import { systemRoutes } from './api/system/routes.ts';
 import { taskRoutes, type TaskRoutesDeps } from './api/tasks/routes.ts';
 import type { Config } from './config/schema.ts';
 import { orchError } from './core/errors.ts';
 import type { LifecycleObserver } from './core/observer.ts';
 import type { IdSource } from './core/ports.ts';
-import type { SessionStore } from './core/state-ports.ts';
 import type { Task } from './orchestration/task.ts';
 import type { ModelCatalog } from './orchestration/model-catalog.ts';
 import type { TaskDesk } from './orchestration/streamed-task.ts';
@@ -40,7 +39,8 @@ export interface ServerDeps {
   logger: Logger;
   tasks: TaskDesk;
   pools: PoolManager<Task>;
-  sessions: SessionStore;
+  /** The session routes' store: the memory one, or the Redis one shared by the replicas (state.backend redis). */
+  sessions: SessionRoutesStore;
   ids: IdSource;
   observer: LifecycleObserver;
   /** Credentials → tenant, key id and scopes (src/tenancy/directory.ts). */

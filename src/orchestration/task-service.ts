@@ -19,7 +19,7 @@ import { admissionSnapshot } from './admission.ts';
 import { Dispatcher } from './dispatcher.ts';
 import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
-import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from './task.ts';
+import { Task, type Ended, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from './task.ts';
 import type { QuotaReservation, QuotaStanding } from '../core/tenancy/quota.ts';
 import { priceOf } from './task-price.ts';
 
@@ -360,9 +360,7 @@ export class TaskService {
     }
     const ended = task.end(ending, { now: clock.now(), mono: clock.monotonic() });
     if (!ended) return false;
-    // Before its commit a task holds its session turn; after, the turn is counted and settled.
-    if (task.committed) settleSession(this.deps.sessions, task, ending, ended);
-    else if (task.request.session_id !== undefined) this.deps.sessions.release(task.request.session_id, task.request.max_tokens);
+    this.settleTurn(task, ending, ended);
     this.settleQuota(task, ended.wasQueued);
     const f = ended.figures;
     this.deps.observer.finished?.({
@@ -377,6 +375,12 @@ export class TaskService {
     });
     this.finished.add(task);
     return true;
+  }
+
+  /** Before its commit a task holds its session turn; after, the turn is counted and settled. */
+  protected settleTurn(task: Task, ending: Ending, ended: Ended): void {
+    if (task.committed) void settleSession(this.deps.sessions, task, ending, ended);
+    else if (task.request.session_id !== undefined) this.deps.sessions.release(task.request.session_id, task.request.max_tokens);
   }
 
   /** Tokens per minute count output tokens; budgets count prompt + output, priced by the pool. */

@@ -6,16 +6,28 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { IdSource } from '../../core/ports.ts';
+import type { SessionCreate, SessionView } from '../../core/session/session-record.ts';
 import type { SessionBudgets } from '../../core/session/session-store.ts';
-import type { SessionStore } from '../../core/state-ports.ts';
 import { DEFAULT_TENANT, mayAccess } from '../../core/tenancy/principal.ts';
 import { checkSessionQuota, type QuotaStanding } from '../../core/tenancy/quota.ts';
 import { actorOf, ownerOf, principalOf } from '../auth.ts';
+import { StateError, toOrchError } from '../../state/state-errors.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
 
+/**
+ * What the routes use of a session store: the memory store (one process) answers at once, the
+ * Redis one (state.backend redis, shared by the replicas) with promises.
+ */
+export interface SessionRoutesStore {
+  create(req: SessionCreate): Result<SessionView> | Promise<Result<SessionView>>;
+  view(id: string): Result<SessionView> | Promise<Result<SessionView>>;
+  ownerOf(id: string): string | undefined | Promise<string | undefined>;
+  delete(id: string): boolean | Promise<boolean>;
+}
+
 export interface SessionRoutesDeps {
-  sessions: SessionStore;
+  sessions: SessionRoutesStore;
   ids: IdSource;
   observer: LifecycleObserver;
   /** The caller's quota standing and the TTL its sessions get by default; absent: no tenant limits. */
@@ -30,9 +42,15 @@ type CreateBody = { session_id?: string; ttl_ms?: number; max_turns?: number; bu
 
 export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDeps): Promise<void> {
   const { sessions } = deps;
+  // The shared store unreachable (state.backend redis): 503 STATE_UNAVAILABLE with its retry
+  // hint, as for a submission; every other error goes on to the server's handler.
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof StateError) return sendError(reply, toOrchError(err));
+    throw err;
+  });
   /** The session id when the caller may see it; another tenant's session is as unknown. */
-  const visible = (req: FastifyRequest, id: string): Result<string> => {
-    const owner = sessions.ownerOf(id) ?? DEFAULT_TENANT;
+  const visible = async (req: FastifyRequest, id: string): Promise<Result<string>> => {
+    const owner = (await sessions.ownerOf(id)) ?? DEFAULT_TENANT;
     if (mayAccess(principalOf(req), owner)) return ok(id);
     return fail(orchError('NOT_FOUND', `session ${id} not found`));
   };
@@ -48,7 +66,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDep
         if (!checked.ok) return sendError(reply, checked.error);
       }
       const ttl = body.ttl_ms ?? rules.ttl_ms;
-      const created = sessions.create({ ...body, ...(ttl !== undefined ? { ttl_ms: ttl } : {}), owner: rules.owner, session_id: body.session_id ?? deps.ids.uuid() });
+      const created = await sessions.create({ ...body, ...(ttl !== undefined ? { ttl_ms: ttl } : {}), owner: rules.owner, session_id: body.session_id ?? deps.ids.uuid() });
       if (!created.ok) return sendError(reply, created.error);
       return reply.code(201).send(created.value);
     },
@@ -57,9 +75,9 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDep
   app.route<ById>({
     ...operation('getSession', 'data'),
     handler: async (req, reply) => {
-      const id = visible(req, req.params.session_id);
+      const id = await visible(req, req.params.session_id);
       if (!id.ok) return sendError(reply, id.error);
-      const view = sessions.view(id.value);
+      const view = await sessions.view(id.value);
       return view.ok ? reply.send(view.value) : sendError(reply, view.error);
     },
   });
@@ -68,7 +86,7 @@ export async function sessionRoutes(app: FastifyInstance, deps: SessionRoutesDep
     ...operation('deleteSession', 'data'),
     handler: async (req, reply) => {
       const id = req.params.session_id;
-      if (!visible(req, id).ok || !sessions.delete(id)) return sendError(reply, orchError('NOT_FOUND', `unknown session ${id}`, { field: 'session_id' }));
+      if (!(await visible(req, id)).ok || !(await sessions.delete(id))) return sendError(reply, orchError('NOT_FOUND', `unknown session ${id}`, { field: 'session_id' }));
       deps.observer.control?.({ action: 'session_delete', actor: actorOf(req), tenant: principalOf(req).tenant, target: id, outcome: 'done', correlation_id: String(req.id) });
       return reply.code(204).send();
     },

@@ -73,7 +73,7 @@ export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
   };
   const takeOver = async (dead: string) => {
     try {
-      const ended = await endLostReplicaTasks(dead, { pools: cluster.queues, logs: cluster.logs, registry: cluster.registry, survivor: cluster.replicaId });
+      const ended = await endLostReplicaTasks(dead, { pools: cluster.queues, logs: cluster.logs, registry: cluster.registry, survivor: cluster.replicaId, sessions: tasks.sessions, idempotency: cluster.idempotency });
       for (const task of ended) {
         if (task.terminalSeq === 0) continue;
         const spec = parseSpec(await cluster.redis.get(cluster.keys.spec(task.taskId)));

@@ -8,6 +8,7 @@ import type { LifecycleObserver } from '../../core/observer.ts';
 import type { Clock } from '../../core/ports.ts';
 import type { Pool } from '../../pool/pool.ts';
 import type { ControlBus } from '../../state/redis/control-bus.ts';
+import type { RedisSessionStore } from '../../state/redis/session-store.ts';
 import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
 import type { RemoteCancel } from '../streamed-task.ts';
 import type { Ending, Task } from '../task.ts';
@@ -19,6 +20,8 @@ export interface ClusterTaskLookupDeps {
   cluster: ClusterState;
   clock: Clock;
   observer: LifecycleObserver;
+  /** A task that leaves the queue unrun after its turn was counted gives the turn back (cancelTurn). */
+  sessions: Pick<RedisSessionStore, 'cancelTurn'>;
   /** The tasks this replica runs. */
   local: {
     get(id: string): Task | undefined;
@@ -42,7 +45,14 @@ export class ClusterTaskLookup {
   /** Ends a task that left the shared queue before any replica ran it: one terminal event in its stream, one audit row. */
   async #endQueued(taskId: string, ending: Ending): Promise<void> {
     const deps = this.#deps;
-    const spec = parseSpec(await this.#deps.cluster.redis.get(this.#deps.cluster.keys.spec(taskId)));
+    const { keys, redis } = deps.cluster;
+    const [json, verdict] = await redis.mget(keys.spec(taskId), keys.committed(taskId));
+    const spec = parseSpec(json);
+    // '1': its admission committed and counted its session turn (ClusterTaskService's verdict).
+    // Without a verdict yet its admission is still committing: that confirm finds its tracked
+    // hold gone and counts nothing.
+    const sessionId = spec?.submission.session_id;
+    if (sessionId !== undefined && verdict === '1') await deps.sessions.cancelTurn(sessionId).catch(() => undefined);
     const log = this.#deps.cluster.logs.of(taskId);
     const seq = 'error' in ending
       ? await log.append('error', { code: ending.error.code, message: ending.error.message, retriable: ending.error.retriable, ...(ending.error.retry_after_ms !== undefined ? { retry_after_ms: ending.error.retry_after_ms } : {}) })

@@ -10,15 +10,18 @@
 import type { Pool } from '../../pool/pool.ts';
 import { admit, type AdmissionPlan } from '../../core/admission/admit.ts';
 import { fingerprint } from '../../core/admission/idempotency.ts';
-import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
+import { fail, ok, orchError, type ErrorCode, type OrchError, type Result } from '../../core/errors.ts';
 import type { AdmittedFact } from '../../core/observer.ts';
-import type { IdempotencyStore } from '../../core/state-ports.ts';
+import type { IdempotencyStore, SessionStore } from '../../core/state-ports.ts';
+import type { SessionStanding } from '../../core/session/session-record.ts';
 import type { ControlBus } from '../../state/redis/control-bus.ts';
 import type { AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
+import type { RedisSessionStore } from '../../state/redis/session-store.ts';
 import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
 import { admissionSnapshot } from '../admission.ts';
+import { settleSession } from '../ending.ts';
 import type { RemoteCancel, Served, TaskDesk } from '../streamed-task.ts';
-import { Task, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from '../task.ts';
+import { Task, type Ended, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from '../task.ts';
 import { priceOf } from '../task-price.ts';
 import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey, TaskService, withTimeout, type TaskServiceDeps } from '../task-service.ts';
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
@@ -28,8 +31,12 @@ import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
 import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
 
-export interface ClusterTaskServiceDeps extends Omit<TaskServiceDeps, 'idempotency' | 'quotas'> {
+export interface ClusterTaskServiceDeps extends Omit<TaskServiceDeps, 'idempotency' | 'quotas' | 'sessions'> {
   cluster: ClusterState;
+  /** The sessions shared by the replicas, built with `replicaId` = this replica (its holds are tagged so). */
+  sessions: RedisSessionStore;
+  /** How a session this owner's task creates is made: its owner, and the TTL the tenant allows. */
+  sessionCreate(owner: TaskOwner): { owner: string; ttl_ms?: number };
   /** The quota subjects of a caller with their limits and, with a budget, the period holding `now`. */
   subjectsOf(owner: TaskOwner, now: number): AdmitSubject[];
   /** A tenant's fairness weight (integer >= 1). */
@@ -39,11 +46,33 @@ export interface ClusterTaskServiceDeps extends Omit<TaskServiceDeps, 'idempoten
 /** The in-memory index is never consulted: the admit script checks task_ids cluster-wide. */
 const NOT_IN_MEMORY: IdempotencyStore = { check: () => ({ kind: 'new' }), remember: () => undefined, forget: () => undefined };
 
+/** The base class must not touch sessions on a cluster replica: they are in Redis (#sessions). */
+const NO_SESSIONS: SessionStore = new Proxy({} as SessionStore, {
+  get: (_target, name) => {
+    throw new Error(`ClusterTaskService: sessions.${String(name)} of the in-memory store used; sessions are in Redis`);
+  },
+});
+
+/** A session's standing, read from Redis before the admission, as the store core's admission reads. */
+function standingOnly(standing: SessionStanding): SessionStore {
+  return new Proxy({} as SessionStore, {
+    get: (_target, name) => {
+      if (name === 'standing') return () => standing;
+      throw new Error(`ClusterTaskService: sessions.${String(name)} read during admission`);
+    },
+  });
+}
+
 type ClaimLoop = { running: Promise<void> | undefined; again: boolean };
 
 /** Engine replicas this replica may claim work onto now: serviceable, with a local slot free. */
 function claimCandidates(pool: Pool<Task>): string[] {
   return pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
+}
+
+/** `first` moved to the front of `ids` when it is there. */
+function preferFirst(ids: string[], first: string | undefined): string[] {
+  return first !== undefined && ids.includes(first) ? [first, ...ids.filter((id) => id !== first)] : ids;
 }
 
 /** How often a claimer looks for the verdict of an admission still being committed elsewhere. */
@@ -53,6 +82,8 @@ export class ClusterTaskService extends TaskService {
   readonly #cluster: ClusterState;
   readonly #subjectsOf: ClusterTaskServiceDeps['subjectsOf'];
   readonly #weightOf: ClusterTaskServiceDeps['weightOf'];
+  readonly #sessions: RedisSessionStore;
+  readonly #sessionCreate: ClusterTaskServiceDeps['sessionCreate'];
   /** Tasks this replica claimed and has not released: their shared queue. */
   readonly #claimed = new Map<string, RedisPoolQueue>();
   readonly #claims = new Map<string, ClaimLoop>();
@@ -67,11 +98,15 @@ export class ClusterTaskService extends TaskService {
   readonly #lookup: ClusterTaskLookup;
 
   constructor(deps: ClusterTaskServiceDeps) {
-    super({ ...deps, idempotency: NOT_IN_MEMORY });
+    // Core's admission reads a session's standing read from Redis just before (see #admitShared);
+    // the base class's own session calls are overridden (settleTurn) or never made (admit).
+    super({ ...deps, idempotency: NOT_IN_MEMORY, sessions: NO_SESSIONS });
+    this.#sessions = deps.sessions;
+    this.#sessionCreate = deps.sessionCreate;
     this.#cluster = deps.cluster;
     this.#subjectsOf = deps.subjectsOf;
     this.#weightOf = deps.weightOf;
-    this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
+    this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, sessions: deps.sessions, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
     // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
     deps.cluster.redis.on('ready', () => {
@@ -83,6 +118,11 @@ export class ClusterTaskService extends TaskService {
 
   get replicaId(): string {
     return this.#cluster.replicaId;
+  }
+
+  /** The sessions shared by the replicas (the takeover gives a lost replica's holds back with it). */
+  get sessions(): RedisSessionStore {
+    return this.#sessions;
   }
 
   /** Whether this replica admits and claims (false after its lease was lost, until it rejoins). */
@@ -156,14 +196,23 @@ export class ClusterTaskService extends TaskService {
 
   async #admitShared(req: TaskSubmission, correlationId: string, owner: TaskOwner): Promise<Result<Served>> {
     const { deps } = this;
-    // Sessions need the session store on Redis in the sessions routes too: not wired yet.
-    if (req.session_id !== undefined) return fail(orchError('INVALID_PARAMS', 'sessions are not available with state.backend redis yet', { field: 'session_id' }));
     if (!this.#admitting) throw new StateError('STATE_UNAVAILABLE', 'this replica lost its lease and is rejoining', { retryAfterMs: 1_000 });
+    // The session's owner and standing (its affinity for placement; core refuses early what the
+    // admit script would). The admit script checks and holds the turn again, atomically.
+    let standing: SessionStanding | undefined;
+    if (req.session_id !== undefined) {
+      const [sessionOwner, read] = await Promise.all([this.#sessions.ownerOf(req.session_id), this.#sessions.standing(req.session_id)]);
+      // Another tenant's live session is not this caller's to use (ORCH-1205).
+      if (sessionOwner !== undefined && sessionOwner !== owner.tenant) {
+        return fail(orchError('CONFLICT', `session_id ${req.session_id} is taken; choose another id`, { field: 'session_id' }));
+      }
+      standing = read;
+    }
     const digest = req.task_id !== undefined ? fingerprint(req) : '';
     const snapshot = admissionSnapshot(req, digest, {
       config: deps.config,
       pools: deps.pools,
-      sessions: deps.sessions,
+      sessions: standing === undefined ? NO_SESSIONS : standingOnly(standing),
       idempotency: NOT_IN_MEMORY,
       holds: () => false,
       auditAccepting: () => deps.recorder.accepting(),
@@ -209,7 +258,9 @@ export class ClusterTaskService extends TaskService {
     const queue = this.#cluster.queueOf(pool.id);
     const budgetTokens = plan.promptTokens + req.max_tokens;
     // A local engine slot free: claim in the same round trip, ahead of other replicas' wake-ups.
-    const candidates = claimCandidates(pool);
+    // The session's affinity first: when the claim takes this task (the usual case), it runs on
+    // the engine replica that holds the session's KV cache if that one has a slot.
+    const candidates = preferFirst(claimCandidates(pool), plan.affinity?.replica_id);
     const { admit: result, claim } = await queue.admitAndClaim(
       {
         taskId: spec.id,
@@ -222,6 +273,7 @@ export class ClusterTaskService extends TaskService {
         budgetTokens,
         budgetCost: (budgetTokens * pool.config.cost_per_1k_tokens) / 1000,
         subjects: this.#subjectsOf(owner, now),
+        ...(req.session_id !== undefined ? { session: { id: req.session_id, defaults: this.#sessions.defaults, trackHold: true } } : {}),
       },
       policyOf(pool),
       { key: this.#cluster.keys.spec(spec.id), value: JSON.stringify(spec), ttlMs: TASK_BACKSTOP_MS },
@@ -269,8 +321,13 @@ export class ClusterTaskService extends TaskService {
 
   /**
    * The commit point, as in memory: the row is committed before anything of the task reaches a
-   * client. A refused commit (audit.fail_closed) withdraws the task from the shared queue, or
-   * cancels it where it already runs.
+   * client; then its session turn is counted (confirmTurn), before the verdict, so the task's end
+   * on whichever replica claims it settles a counted turn. A refused commit (audit.fail_closed)
+   * withdraws the task from the shared queue, or cancels it where it already runs, and gives its
+   * session hold back. A turn refused in the commit window (the session expired, was deleted, or
+   * a concurrent turn used its budget) refuses the admission with the session's error; its
+   * admission row gets a `failed` row with that code. (In memory the admission answers and the
+   * task ends at once with that error.)
    */
   async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue, settle: (committed: boolean) => void): Promise<OrchError | undefined> {
     const { deps } = this;
@@ -280,25 +337,64 @@ export class ClusterTaskService extends TaskService {
     const marker = (ok: boolean): Promise<unknown> => this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
         deps.logger.warn({ err: String(error), task_id: spec.id }, 'admission verdict not written; a replica that claimed the task drops it after the commit timeout');
       });
+    const closeRow = (code: ErrorCode) => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: code, tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
     try {
       await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
-      this.#track(marker(true));
-      return undefined;
     } catch (err) {
-      if (!deps.config.audit.fail_closed) {
-        deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
-        this.#track(marker(true));
-        return undefined;
+      if (deps.config.audit.fail_closed) {
+        settle(false);
+        await marker(false);
+        committed.then(() => closeRow('AUDIT_UNAVAILABLE'), () => {});
+        // Claimed meanwhile (here or elsewhere), it is not withdrawn: its claimer drops it on the verdict.
+        await queue.withdraw(spec.id, this.replicaId).catch(() => false);
+        await this.#releaseHold(spec);
+        deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; refused (audit.fail_closed)');
+        return orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 });
       }
+      deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; serving anyway (audit.fail_closed=false)');
+    }
+    const turn = await this.#confirmTurn(spec);
+    if (!turn.ok) {
       settle(false);
       await marker(false);
-      const closeRow = () => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: 'AUDIT_UNAVAILABLE', tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
-      committed.then(closeRow, () => {});
-      // Claimed meanwhile (here or elsewhere), it is not withdrawn: its claimer drops it on the verdict.
       await queue.withdraw(spec.id, this.replicaId).catch(() => false);
-      deps.logger.error({ err, task_id: spec.id }, 'admission not recorded; refused (audit.fail_closed)');
-      return orchError('AUDIT_UNAVAILABLE', 'the audit store could not record the admission', { retry_after_ms: 1_000 });
+      closeRow(turn.error.code);
+      deps.logger.warn({ task_id: spec.id, code: turn.error.code }, 'session turn refused in the commit window; admission refused');
+      return turn.error;
     }
+    // '1' also says the turn is counted: a task that leaves the queue unrun gives it back then
+    // (ClusterTaskLookup). A tracked hold its eviction or withdrawal gave back counts no turn: '0'
+    // (nobody can claim it any more).
+    this.#track(marker(turn.value));
+    return undefined;
+  }
+
+  /**
+   * Counts the session turn held by the admission (its tracked hold). True when counted or
+   * without a session; false when the task left the queue before (its hold went back then).
+   */
+  async #confirmTurn(spec: TaskSpec): Promise<Result<boolean>> {
+    const sessionId = spec.submission.session_id;
+    if (sessionId === undefined) return ok(true);
+    try {
+      const turn = await this.#sessions.confirmTurn(sessionId, spec.submission.max_tokens, this.#sessionCreate(spec.owner), spec.id);
+      if (!turn.ok) return turn;
+      return ok(turn.value.removed !== true);
+    } catch (error) {
+      if (!(error instanceof StateError)) throw error;
+      // Not knowing whether it counted, the admission is refused; its hold goes back if still held.
+      await this.#releaseHold(spec);
+      return fail(toOrchError(error));
+    }
+  }
+
+  /** A refused admission's session hold goes back (once: its tracked hold may be gone already). */
+  async #releaseHold(spec: TaskSpec): Promise<void> {
+    const sessionId = spec.submission.session_id;
+    if (sessionId === undefined) return;
+    await this.#sessions.release(sessionId, spec.submission.max_tokens, spec.id).catch((error: unknown) => {
+      this.deps.logger.warn({ err: String(error), task_id: spec.id, session_id: sessionId }, 'session hold not given back; it lapses with the hold backstop or a takeover');
+    });
   }
 
   async #replay(answer: unknown, owner: TaskOwner): Promise<Result<Served>> {
@@ -426,6 +522,15 @@ export class ClusterTaskService extends TaskService {
     const left = deadline - (clock.monotonic() - task.createdMono);
     task.own(clock.setTimer(Math.max(0, left), () => {
       this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
+    }));
+  }
+
+  /** A claimed task's session turn, settled in Redis (its usage, and the affinity where it ran). */
+  protected override settleTurn(task: Task, ending: Ending, ended: Ended): void {
+    const settled = settleSession(this.#sessions, task, ending, ended);
+    if (settled === undefined) return;
+    this.#track(settled.catch((error: unknown) => {
+      this.deps.logger.warn({ err: String(error), task_id: task.id, session_id: task.request.session_id }, 'session turn not settled in Redis');
     }));
   }
 
