@@ -24,6 +24,7 @@ import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey,
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
+import { CommitVerdicts } from './commit-verdicts.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
 import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
@@ -46,9 +47,6 @@ function claimCandidates(pool: Pool<Task>): string[] {
   return pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
 }
 
-/** How often a claimer looks for the verdict of an admission still being committed elsewhere. */
-const COMMIT_POLL_MS = 5;
-
 export class ClusterTaskService extends TaskService {
   readonly #cluster: ClusterState;
   readonly #subjectsOf: ClusterTaskServiceDeps['subjectsOf'];
@@ -65,12 +63,14 @@ export class ClusterTaskService extends TaskService {
   readonly #admittedHere = new Map<string, { spec: TaskSpec; verdict: Promise<boolean> }>();
   #admitting = true;
   readonly #lookup: ClusterTaskLookup;
+  readonly #verdicts: CommitVerdicts;
 
   constructor(deps: ClusterTaskServiceDeps) {
     super({ ...deps, idempotency: NOT_IN_MEMORY });
     this.#cluster = deps.cluster;
     this.#subjectsOf = deps.subjectsOf;
     this.#weightOf = deps.weightOf;
+    this.#verdicts = new CommitVerdicts({ redis: deps.cluster.redis, subscriber: deps.cluster.subscriber, keys: deps.cluster.keys, clock: deps.clock, ttlMs: TASK_BACKSTOP_MS });
     this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
     // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
@@ -277,7 +277,7 @@ export class ClusterTaskService extends TaskService {
     const committed = deps.recorder.commitAdmission(fact);
     // The verdict for a replica that claimed the task before the commit landed (it waits for it).
     // (This replica's own claim waits on `settle`, which the caller gives after the `admitted` fact.)
-    const marker = (ok: boolean): Promise<unknown> => this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
+    const marker = (ok: boolean): Promise<unknown> => this.#verdicts.publish(spec.id, ok).catch((error: unknown) => {
         deps.logger.warn({ err: String(error), task_id: spec.id }, 'admission verdict not written; a replica that claimed the task drops it after the commit timeout');
       });
     try {
@@ -406,16 +406,11 @@ export class ClusterTaskService extends TaskService {
    * of a task runs before that row (the commit point). Waits at most the commit timeout.
    */
   async #committedSpec(taskId: string): Promise<{ spec: TaskSpec | undefined; committed: boolean }> {
-    const { clock } = this.deps;
-    const keys = [this.#cluster.keys.spec(taskId), this.#cluster.keys.committed(taskId)];
-    const giveUpMono = clock.monotonic() + ADMISSION_COMMIT_TIMEOUT_MS + 1_000;
-    for (;;) {
-      const [json, verdict] = await this.#cluster.redis.mget(...keys);
-      const spec = parseSpec(json);
-      if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
-      if (clock.monotonic() >= giveUpMono) return { spec, committed: false };
-      await new Promise<void>((resolve) => clock.setTimer(COMMIT_POLL_MS, resolve));
-    }
+    const [json, verdict] = await this.#cluster.redis.mget(this.#cluster.keys.spec(taskId), this.#cluster.keys.committed(taskId));
+    const spec = parseSpec(json);
+    if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
+    // Still being committed: the admitter announces the verdict (CommitVerdicts); silence is a refusal.
+    return { spec, committed: await this.#verdicts.wait(taskId, ADMISSION_COMMIT_TIMEOUT_MS + 1_000) };
   }
 
   /** Deadlines count from the admission, wherever it was. (No unclaimed-stream timer: its reader may be on another replica.) */
