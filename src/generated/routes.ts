@@ -843,6 +843,24 @@ const PoolSummarySchema = {
   },
 } as const;
 
+const GatewayReplicaAckSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["replica_id", "ok"],
+  properties: {
+    replica_id: {
+      type: "string",
+      description: "a gateway replica (state.replica_id); `*` when the live replicas could not be listed",
+    },
+    ok: { type: "boolean", description: "the replica applied the action" },
+    code: {
+      type: "string",
+      description: "why not: the replica's own error code (NOT_FOUND, CONFLICT, POOL_UNREADY, INVALID_PARAMS), or CONTROL_UNREACHABLE (it does not listen), CONTROL_TIMEOUT (no ack in time), STATE_UNAVAILABLE (Redis)",
+    },
+    message: { type: "string" },
+  },
+} as const;
+
 const PoolSchema = {
   type: "object",
   additionalProperties: false,
@@ -861,6 +879,11 @@ const PoolSchema = {
     queue: PoolQueueSchema,
     last_error: { type: "string" },
     replicas: { type: "array", items: ReplicaSchema },
+    gateway_replicas: {
+      type: "array",
+      items: GatewayReplicaAckSchema,
+      description: "POST …/reload with state.backend redis only: every live gateway replica's ack, the answering one first",
+    },
   },
 } as const;
 
@@ -886,6 +909,11 @@ const DrainAcceptedSchema = {
     pool_id: { type: "string" },
     draining: { type: "boolean", const: true },
     deadline_at: { type: "string", format: "date-time" },
+    gateway_replicas: {
+      type: "array",
+      items: GatewayReplicaAckSchema,
+      description: "state.backend redis only: every live gateway replica's ack, the answering one first",
+    },
   },
 } as const;
 
@@ -896,6 +924,11 @@ const ConfigReloadedSchema = {
   properties: {
     reloaded: { type: "boolean", const: true },
     pools: { type: "array", items: { type: "string" }, description: "pool ids now configured" },
+    gateway_replicas: {
+      type: "array",
+      items: GatewayReplicaAckSchema,
+      description: "state.backend redis only: every live gateway replica's ack, the answering one first",
+    },
   },
 } as const;
 
@@ -1132,6 +1165,7 @@ export const schemas = {
   PoolSlots: PoolSlotsSchema,
   PoolQueue: PoolQueueSchema,
   PoolSummary: PoolSummarySchema,
+  GatewayReplicaAck: GatewayReplicaAckSchema,
   Pool: PoolSchema,
   DrainRequest: DrainRequestSchema,
   DrainAccepted: DrainAcceptedSchema,
