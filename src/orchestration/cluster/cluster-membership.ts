@@ -1,8 +1,8 @@
 // One replica's membership of the cluster (state.backend redis): its lease (acquired at start,
-// renewed; on LEASE_LOST it stops admitting and claiming and rejoins as a new incarnation), the
-// sweep that takes over replicas whose lease expired (their running tasks get one terminal
-// WORKER_RESET naming them and an audit row; their queued tasks stay queued for anyone), and the
-// control bus (cancel reaches the replica that owns a task; drain and reload reach every live
+// renewed; on LEASE_LOST it ends the tasks it runs, stops admitting and claiming and rejoins as a
+// new incarnation), the sweep that takes over replicas whose lease expired (their running tasks
+// get one terminal WORKER_RESET naming them and an audit row; their queued tasks stay queued for
+// anyone), and the control bus (cancel reaches the replica that owns a task; drain and reload reach every live
 // replica, cluster-control.ts).
 
 import type { Logger } from 'pino';
@@ -72,7 +72,9 @@ export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
   const lost = async (error: StateError) => {
     // A survivor may be ending our tasks: admit and claim nothing until we hold a fresh lease.
     tasks.admitting = false;
-    logger.error({ err: error.message }, 'lease lost: admissions and claims stopped until this replica rejoins');
+    // ...and its running tasks are the survivor's to end: they stop here now (no more tokens).
+    const ended = tasks.endClaimedOnLeaseLoss();
+    logger.error({ err: error.message, ended }, 'lease lost: running tasks ended (WORKER_RESET), admissions and claims stopped until this replica rejoins');
     while (!leaving) {
       await new Promise<void>((resolve) => deps.clock.setTimer(Math.max(100, Math.floor(deps.leaseMs / 3)), resolve));
       try {

@@ -10,7 +10,7 @@
 import type { Pool } from '../../pool/pool.ts';
 import { admit, type AdmissionPlan } from '../../core/admission/admit.ts';
 import { fingerprint } from '../../core/admission/idempotency.ts';
-import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
+import { errorEventData, fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
 import type { AdmittedFact } from '../../core/observer.ts';
 import type { IdempotencyStore } from '../../core/state-ports.ts';
 import type { ControlBus } from '../../state/redis/control-bus.ts';
@@ -45,6 +45,11 @@ type ClaimLoop = { running: Promise<void> | undefined; again: boolean };
 /** Engine replicas this replica may claim work onto now: serviceable, with a local slot free. */
 function claimCandidates(pool: Pool<Task>): string[] {
   return pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
+}
+
+/** The terminal error of a task this replica ran when it lost its lease (the survivor writes the same code). */
+function leaseLostError(replicaId: string): OrchError {
+  return orchError('WORKER_RESET', `gateway replica ${replicaId} lost its lease while running this task; retry`);
 }
 
 export class ClusterTaskService extends TaskService {
@@ -373,6 +378,13 @@ export class ClusterTaskService extends TaskService {
       this.#release(queue, claimed.taskId, 'reserved');
       return;
     }
+    if (!this.#admitting) {
+      // The lease went while the verdict was awaited: a survivor takes over this claim, so it
+      // must not start here. Ended in its stream now (the survivor's terminal is then refused).
+      await this.#cluster.logs.of(claimed.taskId).append('error', errorEventData(leaseLostError(this.replicaId))).catch(() => 0);
+      this.#release(queue, claimed.taskId, 'reserved');
+      return;
+    }
     const ageMs = Math.max(0, deps.clock.now() - spec.createdAt);
     const task = new Task({
       id: spec.id,
@@ -422,6 +434,21 @@ export class ClusterTaskService extends TaskService {
     task.own(clock.setTimer(Math.max(0, left), () => {
       this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
     }));
+  }
+
+  /**
+   * This replica lost its lease: a survivor takes over (or already took over) every task it runs
+   * and ends it with WORKER_RESET in its stream. The local copies must not go on emitting tokens
+   * for tasks a survivor ended, so each ends here now, engine call aborted, with the same
+   * retriable WORKER_RESET (the stream keeps whichever terminal came first). Returns how many.
+   */
+  endClaimedOnLeaseLoss(): number {
+    let ended = 0;
+    for (const id of [...this.#claimed.keys()]) {
+      const task = this.tasks.get(id);
+      if (task && this.finish(task, { state: 'failed', error: leaseLostError(this.replicaId), reason: 'lease_lost' })) ended++;
+    }
+    return ended;
   }
 
   /** Ends a task as in memory, then gives its engine slot back and settles its quota cluster-wide. */
