@@ -425,15 +425,38 @@ export class ClusterTaskService extends TaskService {
     return { spec, committed: await this.#verdicts.wait(taskId, ADMISSION_COMMIT_TIMEOUT_MS + 1_000) };
   }
 
-  /** Deadlines count from the admission, wherever it was. (No unclaimed-stream timer: its reader may be on another replica.) */
+  /**
+   * The memory path's timers, counted from the admission wherever it was: the deadline, and the
+   * unclaimed-stream timeout (no reader opened the stream on any replica: a local reader, or the
+   * mark a reader elsewhere leaves in Redis, read once when the timer fires). No orphan grace:
+   * readers are counted where they are, and a local count of zero says nothing of readers
+   * following the task from another replica.
+   */
   #armDeadline(task: Task): void {
-    const { clock } = this.deps;
+    const { clock, config } = this.deps;
     const deadline = task.request.deadline_ms;
-    if (deadline === undefined) return;
-    const left = deadline - (clock.monotonic() - task.createdMono);
-    task.own(clock.setTimer(Math.max(0, left), () => {
-      this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
-    }));
+    if (deadline !== undefined) {
+      const left = deadline - (clock.monotonic() - task.createdMono);
+      task.own(clock.setTimer(Math.max(0, left), () => {
+        this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
+      }));
+    }
+    const unclaimedMs = config.server.unclaimed_stream_timeout_ms;
+    if (unclaimedMs > 0) {
+      const left = unclaimedMs - (clock.monotonic() - task.createdMono);
+      task.own(clock.setTimer(Math.max(0, left), () => void this.#endIfUnclaimed(task)));
+    }
+  }
+
+  async #endIfUnclaimed(task: Task): Promise<void> {
+    if (task.streamOpened || task.finished) return;
+    let opened: string | null;
+    try {
+      opened = await this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id));
+    } catch {
+      return; // Unknown (Redis gone): a task a reader may be following is not canceled.
+    }
+    if (opened === null && !task.streamOpened) this.finish(task, { state: 'canceled', reason: 'unclaimed' });
   }
 
   /**
