@@ -382,7 +382,7 @@ export class ClusterTaskService extends TaskService {
       // The lease went while the verdict was awaited: a survivor takes over this claim, so it
       // must not start here. Ended in its stream now (the survivor's terminal is then refused).
       await this.#cluster.logs.of(claimed.taskId).append('error', errorEventData(leaseLostError(this.replicaId))).catch(() => 0);
-      this.#release(queue, claimed.taskId, 'reserved');
+      this.#release(queue, claimed.taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
       return;
     }
     const ageMs = Math.max(0, deps.clock.now() - spec.createdAt);
