@@ -24,6 +24,7 @@ import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey,
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
+import { armClaimedTaskTimers } from './claimed-task-timers.ts';
 import { CommitVerdicts } from './commit-verdicts.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
@@ -406,7 +407,12 @@ export class ClusterTaskService extends TaskService {
     task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
     this.tasks.set(task.id, task);
     this.#claimed.set(task.id, queue);
-    this.#armDeadline(task);
+    armClaimedTaskTimers(task, {
+      clock: deps.clock,
+      unclaimedMs: deps.config.server.unclaimed_stream_timeout_ms,
+      finish: (ending) => this.finish(task, ending),
+      openedElsewhere: () => this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id)).then((v) => v !== null),
+    });
     if (task.finished) return;
     pool.retry.push(task);
     this.dispatcher.pump(pool);
@@ -423,40 +429,6 @@ export class ClusterTaskService extends TaskService {
     if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
     // Still being committed: the admitter announces the verdict (CommitVerdicts); silence is a refusal.
     return { spec, committed: await this.#verdicts.wait(taskId, ADMISSION_COMMIT_TIMEOUT_MS + 1_000) };
-  }
-
-  /**
-   * The memory path's timers, counted from the admission wherever it was: the deadline, and the
-   * unclaimed-stream timeout (no reader opened the stream on any replica: a local reader, or the
-   * mark a reader elsewhere leaves in Redis, read once when the timer fires). No orphan grace:
-   * readers are counted where they are, and a local count of zero says nothing of readers
-   * following the task from another replica.
-   */
-  #armDeadline(task: Task): void {
-    const { clock, config } = this.deps;
-    const deadline = task.request.deadline_ms;
-    if (deadline !== undefined) {
-      const left = deadline - (clock.monotonic() - task.createdMono);
-      task.own(clock.setTimer(Math.max(0, left), () => {
-        this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
-      }));
-    }
-    const unclaimedMs = config.server.unclaimed_stream_timeout_ms;
-    if (unclaimedMs > 0) {
-      const left = unclaimedMs - (clock.monotonic() - task.createdMono);
-      task.own(clock.setTimer(Math.max(0, left), () => void this.#endIfUnclaimed(task)));
-    }
-  }
-
-  async #endIfUnclaimed(task: Task): Promise<void> {
-    if (task.streamOpened || task.finished) return;
-    let opened: string | null;
-    try {
-      opened = await this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id));
-    } catch {
-      return; // Unknown (Redis gone): a task a reader may be following is not canceled.
-    }
-    if (opened === null && !task.streamOpened) this.finish(task, { state: 'canceled', reason: 'unclaimed' });
   }
 
   /**
