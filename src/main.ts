@@ -32,6 +32,7 @@ import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
 import { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
+import type { BroadcastCommand, ControlActions } from './orchestration/cluster/cluster-control.ts';
 import { joinCluster, type Membership } from './orchestration/cluster/cluster-membership.ts';
 import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
 import { ClusterFiguresReader } from './state/redis/cluster-figures.ts';
@@ -212,7 +213,10 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   });
   const reloadConfig = (actor: string, correlationId?: string) => reloader.reload(actor, correlationId);
   // 8. HTTP: route groups as plugins, then the server (which never listens by itself).
-  const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig });
+  // With the redis backend, drain and reload reach every live replica (the membership joins below).
+  const joined: { membership?: Membership } = {};
+  const peers = cluster ? (command: BroadcastCommand) => joined.membership?.broadcast(command) ?? Promise.resolve([]) : undefined;
+  const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig, ...(peers ? { peers } : {}) });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
   const admin = (app: FastifyInstance) => adminRoutes(app, { directory, observer, standing: (tenant) => quotas.standing({ tenant, keyId: '' }) });
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
@@ -221,7 +225,9 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions: sharedSessions ?? sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}), ...(clusterFigures ? { clusterFigures } : {}) });
   // Joins the cluster last: the lease's renewals start once the slow synchronous build (route
   // schemas) is done, so a short lease_ms does not expire before the replica serves.
-  const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms }) : undefined;
+  const controlActions: ControlActions = { drain: (id, ms) => pools.drain(id, ms), reloadPool: (id) => pools.reload(id), reloadConfig: (actor) => reloadConfig(actor) };
+  const membership = clustered && cluster ? await startCluster(clustered, { cluster, clock, ids, logger, observer, leaseMs: config.state.lease_ms, control: controlActions }) : undefined;
+  if (membership) joined.membership = membership;
   return {
     app,
     config,
@@ -246,7 +252,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
 }
 
 /** Joins the cluster (lease, control bus), then subscribes to wake-ups and publishes capacity. */
-async function startCluster(tasks: ClusterTaskService, deps: { cluster: ClusterState; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number }): Promise<Membership> {
+async function startCluster(tasks: ClusterTaskService, deps: { cluster: ClusterState; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number; control: ControlActions }): Promise<Membership> {
   const membership = await joinCluster({ ...deps, tasks });
   await tasks.start();
   return membership;

@@ -1369,6 +1369,8 @@ export interface components {
             last_error?: string;
             cluster?: components["schemas"]["PoolCluster"];
             replicas: components["schemas"]["Replica"][];
+            /** @description POST …/reload with state.backend redis only: every live gateway replica's ack, the answering one first */
+            gateway_replicas?: components["schemas"]["GatewayReplicaAck"][];
         };
         DrainRequest: {
             /** @description how long running work may continue; 0 ends it at once; at most one day (86400000) */
@@ -1380,12 +1382,25 @@ export interface components {
             draining: true;
             /** Format: date-time */
             deadline_at: string;
+            /** @description state.backend redis only: every live gateway replica's ack, the answering one first */
+            gateway_replicas?: components["schemas"]["GatewayReplicaAck"][];
         };
         ConfigReloaded: {
             /** @constant */
             reloaded: true;
             /** @description pool ids now configured */
             pools: string[];
+            /** @description state.backend redis only: every live gateway replica's ack, the answering one first */
+            gateway_replicas?: components["schemas"]["GatewayReplicaAck"][];
+        };
+        GatewayReplicaAck: {
+            /** @description a gateway replica (state.replica_id); `*` when the live replicas could not be listed */
+            replica_id: string;
+            /** @description the replica applied the action */
+            ok: boolean;
+            /** @description why not: the replica's own error code (NOT_FOUND, CONFLICT, POOL_UNREADY, INVALID_PARAMS), or CONTROL_UNREACHABLE (it does not listen), CONTROL_TIMEOUT (no ack in time), STATE_UNAVAILABLE (Redis) */
+            code?: string;
+            message?: string;
         };
         PoolCapabilities: {
             id: string;

@@ -896,6 +896,24 @@ const PoolSummarySchema = {
   },
 } as const;
 
+const GatewayReplicaAckSchema = {
+  type: "object",
+  additionalProperties: false,
+  required: ["replica_id", "ok"],
+  properties: {
+    replica_id: {
+      type: "string",
+      description: "a gateway replica (state.replica_id); `*` when the live replicas could not be listed",
+    },
+    ok: { type: "boolean", description: "the replica applied the action" },
+    code: {
+      type: "string",
+      description: "why not: the replica's own error code (NOT_FOUND, CONFLICT, POOL_UNREADY, INVALID_PARAMS), or CONTROL_UNREACHABLE (it does not listen), CONTROL_TIMEOUT (no ack in time), STATE_UNAVAILABLE (Redis)",
+    },
+    message: { type: "string" },
+  },
+} as const;
+
 const PoolSchema = {
   type: "object",
   additionalProperties: false,
@@ -915,6 +933,11 @@ const PoolSchema = {
     last_error: { type: "string" },
     cluster: PoolClusterSchema,
     replicas: { type: "array", items: ReplicaSchema },
+    gateway_replicas: {
+      type: "array",
+      items: GatewayReplicaAckSchema,
+      description: "POST …/reload with state.backend redis only: every live gateway replica's ack, the answering one first",
+    },
   },
 } as const;
 
@@ -940,6 +963,11 @@ const DrainAcceptedSchema = {
     pool_id: { type: "string" },
     draining: { type: "boolean", const: true },
     deadline_at: { type: "string", format: "date-time" },
+    gateway_replicas: {
+      type: "array",
+      items: GatewayReplicaAckSchema,
+      description: "state.backend redis only: every live gateway replica's ack, the answering one first",
+    },
   },
 } as const;
 
@@ -950,6 +978,11 @@ const ConfigReloadedSchema = {
   properties: {
     reloaded: { type: "boolean", const: true },
     pools: { type: "array", items: { type: "string" }, description: "pool ids now configured" },
+    gateway_replicas: {
+      type: "array",
+      items: GatewayReplicaAckSchema,
+      description: "state.backend redis only: every live gateway replica's ack, the answering one first",
+    },
   },
 } as const;
 
@@ -1190,6 +1223,7 @@ export const schemas = {
   PoolClusterReplica: PoolClusterReplicaSchema,
   PoolCluster: PoolClusterSchema,
   PoolSummary: PoolSummarySchema,
+  GatewayReplicaAck: GatewayReplicaAckSchema,
   Pool: PoolSchema,
   DrainRequest: DrainRequestSchema,
   DrainAccepted: DrainAcceptedSchema,

@@ -1,8 +1,9 @@
 // One replica's membership of the cluster (state.backend redis): its lease (acquired at start,
-// renewed; on LEASE_LOST it stops admitting and claiming and rejoins as a new incarnation), the
-// sweep that takes over replicas whose lease expired (their running tasks get one terminal
-// WORKER_RESET naming them and an audit row; their queued tasks stay queued for anyone), and the
-// control bus (cancel reaches the replica that owns a task).
+// renewed; on LEASE_LOST it ends the tasks it runs, stops admitting and claiming and rejoins as a
+// new incarnation), the sweep that takes over replicas whose lease expired (their running tasks
+// get one terminal WORKER_RESET naming them and an audit row; their queued tasks stay queued for
+// anyone), and the control bus (cancel reaches the replica that owns a task; drain and reload reach every live
+// replica, cluster-control.ts).
 
 import type { Logger } from 'pino';
 import type { LifecycleObserver } from '../../core/observer.ts';
@@ -11,6 +12,7 @@ import { ControlBus, type ControlHandler } from '../../state/redis/control-bus.t
 import { endLostReplicaTasks } from '../../state/redis/lost-replica.ts';
 import { ReplicaLease } from '../../state/redis/replica-lease.ts';
 import type { StateError } from '../../state/state-errors.ts';
+import { applyForwarded, broadcastControl, type BroadcastCommand, type ControlActions, type ReplicaAck } from './cluster-control.ts';
 import type { ClusterState } from './cluster-state.ts';
 import type { ClusterTaskService } from './cluster-task-service.ts';
 import { parseSpec, specFacts } from './task-spec.ts';
@@ -23,19 +25,32 @@ export interface MembershipDeps {
   logger: Logger;
   observer: LifecycleObserver;
   leaseMs: number;
+  /** What a drain or reload forwarded by another replica does here. */
+  control: ControlActions;
 }
 
 export interface Membership {
   /** Ends this replica's membership: stops renewing and removes the lease (nobody takes over), unsubscribes. */
   leave(): Promise<void>;
+  /** Sends a drain or reload (already applied here) to every other live replica; their acks, this replica's first. */
+  broadcast(command: BroadcastCommand): Promise<ReplicaAck[]>;
 }
 
 export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
   const { cluster, tasks, logger } = deps;
-  const handler: ControlHandler = async (command) => {
-    if (command.kind !== 'cancel') return { ok: false, message: `${command.kind} is not routed between replicas yet` };
+  const handler: ControlHandler = async (command, from) => {
+    if (command.kind !== 'cancel') {
+      const reply = await applyForwarded(deps.control, command, from);
+      claimAfter(command);
+      return reply;
+    }
     const canceled = await tasks.onCancel(command.task_id);
     return canceled ? { ok: true, detail: canceled } : { ok: false, message: `task ${command.task_id} is not held here` };
+  };
+  // A reload ends a drain without any slot count changing, so no capacity event or wake-up
+  // restarts the claims here: restart them.
+  const claimAfter = (command: BroadcastCommand) => {
+    if (command.kind !== 'drain') tasks.claimAll();
   };
   const bus = new ControlBus({ redis: cluster.redis, subscriber: cluster.subscriber, keys: cluster.keys, replicaId: cluster.replicaId, handler, clock: deps.clock, ids: deps.ids });
   await bus.start();
@@ -57,7 +72,9 @@ export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
   const lost = async (error: StateError) => {
     // A survivor may be ending our tasks: admit and claim nothing until we hold a fresh lease.
     tasks.admitting = false;
-    logger.error({ err: error.message }, 'lease lost: admissions and claims stopped until this replica rejoins');
+    // ...and its running tasks are the survivor's to end: they stop here now (no more tokens).
+    const ended = tasks.endClaimedOnLeaseLoss();
+    logger.error({ err: error.message, ended }, 'lease lost: running tasks ended (WORKER_RESET), admissions and claims stopped until this replica rejoins');
     while (!leaving) {
       await new Promise<void>((resolve) => deps.clock.setTimer(Math.max(100, Math.floor(deps.leaseMs / 3)), resolve));
       try {
@@ -90,6 +107,10 @@ export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
   lease = newLease();
   await lease.acquire();
   return {
+    broadcast: (command) => {
+      claimAfter(command);
+      return broadcastControl({ bus, live: () => lease.live(), self: cluster.replicaId }, command);
+    },
     async leave() {
       leaving = true;
       await lease.release().catch((error: unknown) => logger.warn({ err: String(error) }, 'lease not released; it expires by itself'));

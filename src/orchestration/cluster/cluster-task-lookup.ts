@@ -80,7 +80,7 @@ export class ClusterTaskLookup {
       const spec = parseSpec(json);
       if (location === undefined || spec === undefined) return ok(undefined);
       const shared = this.#deps.cluster.logs.of(id);
-      return ok(new RemoteTask(spec, location, await shared.head(), shared));
+      return ok(new RemoteTask(spec, location, await shared.head(), shared, () => this.#markOpened(id)));
     } catch (error) {
       if (error instanceof StateError) return fail(toOrchError(error));
       throw error;
@@ -89,7 +89,13 @@ export class ClusterTaskLookup {
 
   remoteView(spec: TaskSpec, state: 'queued'): RemoteTask {
     const location = { owner: this.#deps.cluster.replicaId, poolId: spec.poolId, state, ttlMs: TASK_BACKSTOP_MS };
-    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#deps.cluster.logs.of(spec.id));
+    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#deps.cluster.logs.of(spec.id), () => this.#markOpened(spec.id));
+  }
+
+  /** A reader opened the stream of a task another replica may run (its unclaimed-stream timeout reads this). */
+  #markOpened(id: string): void {
+    const { redis, keys } = this.#deps.cluster;
+    void redis.set(keys.streamOpened(id), '1', 'PX', TASK_BACKSTOP_MS).catch(() => undefined);
   }
 
   /**

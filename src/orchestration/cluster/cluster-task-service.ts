@@ -10,7 +10,7 @@
 import type { Pool } from '../../pool/pool.ts';
 import { admit, type AdmissionPlan } from '../../core/admission/admit.ts';
 import { fingerprint } from '../../core/admission/idempotency.ts';
-import { fail, ok, orchError, type ErrorCode, type OrchError, type Result } from '../../core/errors.ts';
+import { errorEventData, fail, ok, orchError, type ErrorCode, type OrchError, type Result } from '../../core/errors.ts';
 import type { AdmittedFact } from '../../core/observer.ts';
 import type { IdempotencyStore, SessionStore } from '../../core/state-ports.ts';
 import type { SessionStanding } from '../../core/session/session-record.ts';
@@ -27,6 +27,8 @@ import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey,
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
+import { armClaimedTaskTimers } from './claimed-task-timers.ts';
+import { CommitVerdicts } from './commit-verdicts.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
 import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
@@ -75,8 +77,10 @@ function preferFirst(ids: string[], first: string | undefined): string[] {
   return first !== undefined && ids.includes(first) ? [first, ...ids.filter((id) => id !== first)] : ids;
 }
 
-/** How often a claimer looks for the verdict of an admission still being committed elsewhere. */
-const COMMIT_POLL_MS = 5;
+/** The terminal error of a task this replica ran when it lost its lease (the survivor writes the same code). */
+function leaseLostError(replicaId: string): OrchError {
+  return orchError('WORKER_RESET', `gateway replica ${replicaId} lost its lease while running this task; retry`);
+}
 
 export class ClusterTaskService extends TaskService {
   readonly #cluster: ClusterState;
@@ -96,6 +100,7 @@ export class ClusterTaskService extends TaskService {
   readonly #admittedHere = new Map<string, { spec: TaskSpec; verdict: Promise<boolean> }>();
   #admitting = true;
   readonly #lookup: ClusterTaskLookup;
+  readonly #verdicts: CommitVerdicts;
 
   constructor(deps: ClusterTaskServiceDeps) {
     // Core's admission reads a session's standing read from Redis just before (see #admitShared);
@@ -106,6 +111,7 @@ export class ClusterTaskService extends TaskService {
     this.#cluster = deps.cluster;
     this.#subjectsOf = deps.subjectsOf;
     this.#weightOf = deps.weightOf;
+    this.#verdicts = new CommitVerdicts({ redis: deps.cluster.redis, subscriber: deps.cluster.subscriber, keys: deps.cluster.keys, clock: deps.clock, ttlMs: TASK_BACKSTOP_MS });
     this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, sessions: deps.sessions, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
     // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
@@ -334,7 +340,7 @@ export class ClusterTaskService extends TaskService {
     const committed = deps.recorder.commitAdmission(fact);
     // The verdict for a replica that claimed the task before the commit landed (it waits for it).
     // (This replica's own claim waits on `settle`, which the caller gives after the `admitted` fact.)
-    const marker = (ok: boolean): Promise<unknown> => this.#cluster.redis.set(this.#cluster.keys.committed(spec.id), ok ? '1' : '0', 'PX', TASK_BACKSTOP_MS).catch((error: unknown) => {
+    const marker = (ok: boolean): Promise<unknown> => this.#verdicts.publish(spec.id, ok).catch((error: unknown) => {
         deps.logger.warn({ err: String(error), task_id: spec.id }, 'admission verdict not written; a replica that claimed the task drops it after the commit timeout');
       });
     const closeRow = (code: ErrorCode) => deps.observer.finished?.({ ...specFacts(spec), state: 'failed', error_code: code, tokens_out: 0, queue_wait_ms: 0, decode_time_ms: 0, e2e_ms: Math.max(0, deps.clock.now() - spec.createdAt) });
@@ -469,6 +475,13 @@ export class ClusterTaskService extends TaskService {
       this.#release(queue, claimed.taskId, 'reserved');
       return;
     }
+    if (!this.#admitting) {
+      // The lease went while the verdict was awaited: a survivor takes over this claim, so it
+      // must not start here. Ended in its stream now (the survivor's terminal is then refused).
+      await this.#cluster.logs.of(claimed.taskId).append('error', errorEventData(leaseLostError(this.replicaId))).catch(() => 0);
+      this.#release(queue, claimed.taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
+      return;
+    }
     const ageMs = Math.max(0, deps.clock.now() - spec.createdAt);
     const task = new Task({
       id: spec.id,
@@ -490,7 +503,12 @@ export class ClusterTaskService extends TaskService {
     task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
     this.tasks.set(task.id, task);
     this.#claimed.set(task.id, queue);
-    this.#armDeadline(task);
+    armClaimedTaskTimers(task, {
+      clock: deps.clock,
+      unclaimedMs: deps.config.server.unclaimed_stream_timeout_ms,
+      finish: (ending) => this.finish(task, ending),
+      openedElsewhere: () => this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id)).then((v) => v !== null),
+    });
     if (task.finished) return;
     pool.retry.push(task);
     this.dispatcher.pump(pool);
@@ -502,27 +520,26 @@ export class ClusterTaskService extends TaskService {
    * of a task runs before that row (the commit point). Waits at most the commit timeout.
    */
   async #committedSpec(taskId: string): Promise<{ spec: TaskSpec | undefined; committed: boolean }> {
-    const { clock } = this.deps;
-    const keys = [this.#cluster.keys.spec(taskId), this.#cluster.keys.committed(taskId)];
-    const giveUpMono = clock.monotonic() + ADMISSION_COMMIT_TIMEOUT_MS + 1_000;
-    for (;;) {
-      const [json, verdict] = await this.#cluster.redis.mget(...keys);
-      const spec = parseSpec(json);
-      if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
-      if (clock.monotonic() >= giveUpMono) return { spec, committed: false };
-      await new Promise<void>((resolve) => clock.setTimer(COMMIT_POLL_MS, resolve));
-    }
+    const [json, verdict] = await this.#cluster.redis.mget(this.#cluster.keys.spec(taskId), this.#cluster.keys.committed(taskId));
+    const spec = parseSpec(json);
+    if (spec === undefined || verdict != null) return { spec, committed: verdict === '1' };
+    // Still being committed: the admitter announces the verdict (CommitVerdicts); silence is a refusal.
+    return { spec, committed: await this.#verdicts.wait(taskId, ADMISSION_COMMIT_TIMEOUT_MS + 1_000) };
   }
 
-  /** Deadlines count from the admission, wherever it was. (No unclaimed-stream timer: its reader may be on another replica.) */
-  #armDeadline(task: Task): void {
-    const { clock } = this.deps;
-    const deadline = task.request.deadline_ms;
-    if (deadline === undefined) return;
-    const left = deadline - (clock.monotonic() - task.createdMono);
-    task.own(clock.setTimer(Math.max(0, left), () => {
-      this.finish(task, { state: 'expired', error: orchError('DEADLINE_EXCEEDED', `deadline of ${deadline} ms passed`), reason: 'deadline' });
-    }));
+  /**
+   * This replica lost its lease: a survivor takes over (or already took over) every task it runs
+   * and ends it with WORKER_RESET in its stream. The local copies must not go on emitting tokens
+   * for tasks a survivor ended, so each ends here now, engine call aborted, with the same
+   * retriable WORKER_RESET (the stream keeps whichever terminal came first). Returns how many.
+   */
+  endClaimedOnLeaseLoss(): number {
+    let ended = 0;
+    for (const id of [...this.#claimed.keys()]) {
+      const task = this.tasks.get(id);
+      if (task && this.finish(task, { state: 'failed', error: leaseLostError(this.replicaId), reason: 'lease_lost' })) ended++;
+    }
+    return ended;
   }
 
   /** A claimed task's session turn, settled in Redis (its usage, and the affinity where it ran). */

@@ -25,7 +25,11 @@ export class RemoteTask implements RemoteTaskHandle {
   #tokensOut = 0;
   readonly log: RemoteTaskHandle['log'];
 
-  constructor(spec: TaskSpec, location: TaskLocation, head: { lastSeq: number; terminal: TaskEvent | undefined }, shared: SharedEventLog) {
+  readonly #onAttached: (() => void) | undefined;
+
+  /** `onAttached`: a reader opened the stream here (the runner's unclaimed-stream timeout must know). */
+  constructor(spec: TaskSpec, location: TaskLocation, head: { lastSeq: number; terminal: TaskEvent | undefined }, shared: SharedEventLog, onAttached?: () => void) {
+    this.#onAttached = onAttached;
     this.id = spec.id;
     this.tenant = spec.owner.tenant;
     this.createdAt = spec.createdAt;
@@ -55,8 +59,11 @@ export class RemoteTask implements RemoteTaskHandle {
     return { promptTokens: this.#spec.promptTokens, outputTokens: this.#tokensOut };
   }
 
-  // Readers on this replica do not keep the task alive on the replica that runs it (no orphan grace across replicas).
-  streamAttached(): void {}
+  // Readers on this replica do not keep the task alive on the replica that runs it (no orphan
+  // grace across replicas); opening the stream is told, for the unclaimed-stream timeout.
+  streamAttached(): void {
+    this.#onAttached?.();
+  }
   streamDetached(): void {}
 
   #follow(afterSeq: number, listener: LogListener, onGone?: () => void): () => void {

@@ -54,7 +54,7 @@ describe('ControlBus', () => {
   it('routes drain and reload to the named replica and returns its refusal as a reply', async () => {
     await bus('gw-a', async (command) => (command.kind === 'drain' ? { ok: false, message: `no pool ${command.pool_id}` } : { ok: true }));
     const b = await bus('gw-b', never);
-    expect(await b.send('gw-a', { kind: 'drain', pool_id: 'ghost' })).toEqual({ ok: true, reply: { ok: false, message: 'no pool ghost' } });
+    expect(await b.send('gw-a', { kind: 'drain', pool_id: 'ghost', deadline_ms: 1_000 })).toEqual({ ok: true, reply: { ok: false, message: 'no pool ghost' } });
     expect(await b.send('gw-a', { kind: 'reload' })).toEqual({ ok: true, reply: { ok: true } });
   });
 

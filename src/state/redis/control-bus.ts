@@ -11,11 +11,12 @@ import type { StateKeys } from './keys.ts';
 
 export type ControlCommand =
   | { kind: 'cancel'; task_id: string }
-  | { kind: 'drain'; pool_id: string }
+  | { kind: 'drain'; pool_id: string; deadline_ms: number }
+  | { kind: 'reload_pool'; pool_id: string }
   | { kind: 'reload' };
 
-/** What the owner's handler answers; `detail` travels as JSON. */
-export type ControlReply = { ok: true; detail?: unknown } | { ok: false; message: string };
+/** What the owner's handler answers; `detail` travels as JSON; `code` is the refusal's error code. */
+export type ControlReply = { ok: true; detail?: unknown } | { ok: false; message: string; code?: string };
 
 export type ControlResult = { ok: true; reply: ControlReply } | { ok: false; error: StateError };
 
@@ -137,6 +138,9 @@ function parseEnvelope(message: string): Envelope | undefined {
   if (v.type === 'ack' && typeof v.reply === 'object' && v.reply !== null && typeof (v.reply as { ok?: unknown }).ok === 'boolean') return v as Envelope;
   if (v.type !== 'request' || typeof v.from !== 'string' || typeof v.command !== 'object' || v.command === null) return undefined;
   const c = v.command as Record<string, unknown>;
-  const valid = (c.kind === 'cancel' && typeof c.task_id === 'string') || (c.kind === 'drain' && typeof c.pool_id === 'string') || c.kind === 'reload';
+  const valid = (c.kind === 'cancel' && typeof c.task_id === 'string')
+    || (c.kind === 'drain' && typeof c.pool_id === 'string' && typeof c.deadline_ms === 'number')
+    || (c.kind === 'reload_pool' && typeof c.pool_id === 'string')
+    || c.kind === 'reload';
   return valid ? (v as Envelope) : undefined;
 }

@@ -29,6 +29,10 @@ export interface StateKeys {
   spec(taskId: string): string;
   /** Whether the task's admission was committed ('1') or refused ('0') by the audit: what a claimer waits for. */
   committed(taskId: string): string;
+  /** Pub/sub channel (not a key): the admitter announces the `committed` verdict on it the moment it writes it. */
+  commitVerdict(taskId: string): string;
+  /** Set when a reader on any replica opened the task's stream: the unclaimed-stream timeout reads it once. */
+  streamOpened(taskId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
@@ -86,6 +90,8 @@ export function stateKeys(prefix: string): StateKeys {
     owner: (taskId) => `${prefix}{task:${taskId}}:owner`,
     spec: (taskId) => `${prefix}{task:${taskId}}:spec`,
     committed: (taskId) => `${prefix}{task:${taskId}}:committed`,
+    commitVerdict: (taskId) => `${prefix}{task:${taskId}}:committed:verdict`,
+    streamOpened: (taskId) => `${prefix}{task:${taskId}}:opened`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
     heldSessions: (replicaId) => `${prefix}{sessions}:live:held:${replicaId}`,

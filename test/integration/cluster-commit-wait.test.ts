@@ -1,0 +1,105 @@
+// A task claimed by a replica other than its admitter while the admitter still commits the audit
+// row: the claimer waits for the verdict the admitter announces (no polling), starts the engine
+// call only after the commit, and never calls the engine when the commit is refused.
+// Gateway A's engine replica gets no capacity in Redis, so every task A admits is claimed by B.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AdmissionRecorder } from '../../src/core/observer.ts';
+import { stateKeys } from '../../src/state/redis/keys.ts';
+import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
+import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
+import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
+import { redisForTest, type RedisTestContext } from '../support/redis.ts';
+import { openStream } from '../support/sse-client.ts';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A admits through `recorder` onto engine replica `va`; B runs everything on `vb`. */
+async function admitterAndClaimer(recorder: AdmissionRecorder) {
+  const redis: RedisTestContext = await redisForTest();
+  cleanups.push(() => redis.cleanup());
+  const fakes: VllmFake[] = [];
+  for (let i = 0; i < 2; i++) {
+    const fake = await startVllmFake({ tokensPerS: 200, firstTokenDelayMs: 2 });
+    cleanups.push(() => fake.close());
+    fakes.push(fake);
+  }
+  const [fakeA, fakeB] = fakes as [VllmFake, VllmFake];
+  const config = (replicaId: string, engineReplica: string, fake: VllmFake) => testConfig({
+    pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: engineReplica, url: fake.url, slots: 2 }] }],
+    state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
+  });
+  const a: TestGateway = await startGateway(config('gw-a', 'va', fakeA), { recorder });
+  cleanups.push(() => a.close());
+  const b: TestGateway = await startGateway(config('gw-b', 'vb', fakeB));
+  cleanups.push(() => b.close());
+  const keys = stateKeys(redis.prefix);
+  const capacity = keys.pool('demo').capacity;
+  await until(async () => ((await redis.client.hget(capacity, 'vb')) === '2' && (await redis.client.hget(capacity, 'va')) === '2' ? true : undefined));
+  // A publishes only changes, so this stays: A's admissions are claimable by B alone.
+  await new RedisPoolQueue({ redis: redis.client, keys, poolId: 'demo', retentionMs: 60_000, backstopMs: 60_000 }).setCapacity('va', 0);
+  return { a, b, fakeA, fakeB, redis, keys };
+}
+
+const posts = (fake: VllmFake) => fake.seen.filter((r) => r.method === 'POST');
+
+describe('a task claimed before its admitter committed', () => {
+  it('starts on the claimer only after the admitter committed, woken by the verdict with at most two reads of it', async () => {
+    // What the claimer's engine had received when the row was committed.
+    let engineCallsAtCommit: number | undefined;
+    const engines: { claimer?: VllmFake } = {};
+    const recorder: AdmissionRecorder = {
+      accepting: () => true,
+      commitAdmission: () => new Promise((resolve) => setTimeout(() => { engineCallsAtCommit = engines.claimer ? posts(engines.claimer).length : -1; resolve(); }, 600)),
+    };
+    const { a, b, fakeA, fakeB, redis, keys } = await admitterAndClaimer(recorder);
+    engines.claimer = fakeB;
+    const monitor = await redis.client.duplicate().monitor();
+    cleanups.push(async () => void monitor.disconnect());
+    const reads: string[][] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => {
+      const command = String(args[0]).toLowerCase();
+      if ((command === 'get' || command === 'mget') && args.some((arg) => arg.endsWith('}:committed'))) reads.push(args);
+    });
+    const accepted = await a.post('/v1/tasks', { model: 'demo', prompt: 'slow commit', max_tokens: 5 });
+    expect(accepted.status).toBe(202);
+    const id = (accepted.body as { task_id: string }).task_id;
+    const stream = await openStream(`${b.url}/v1/tasks/${id}/stream`);
+    expect(stream.events.at(-1)).toMatchObject({ event: 'end' });
+    expect(b.tasks.get(id)).toBeDefined();
+    expect(posts(fakeA)).toEqual([]);
+    expect(engineCallsAtCommit).toBe(0);
+    expect(posts(fakeB)).toHaveLength(1);
+    const ofTask = reads.filter((args) => args.includes(keys.committed(id)));
+    expect(ofTask.length).toBeGreaterThanOrEqual(1);
+    expect(ofTask.length).toBeLessThanOrEqual(2);
+  }, 30_000);
+
+  it('never calls the engine on the claimer when the admitter\'s commit is refused, and frees the slot', async () => {
+    const recorder: AdmissionRecorder = {
+      accepting: () => true,
+      commitAdmission: () => new Promise((_resolve, reject) => setTimeout(() => reject(new Error('audit store down')), 400)),
+    };
+    const { a, b, fakeA, fakeB, redis, keys } = await admitterAndClaimer(recorder);
+    const refused = await a.post('/v1/tasks', { model: 'demo', prompt: 'refused by the audit', max_tokens: 5 });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ error: { code: 'AUDIT_UNAVAILABLE' } });
+    await until(async () => ((await redis.client.hget(keys.pool('demo').busy, 'vb')) ?? '0') === '0' ? true : undefined);
+    expect(posts(fakeA)).toEqual([]);
+    expect(posts(fakeB)).toEqual([]);
+    expect(a.tasks.size + b.tasks.size).toBe(0);
+  }, 30_000);
+});
