@@ -9,21 +9,13 @@ import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { redisForTest } from '../support/redis.ts';
 import { openStream } from '../support/sse-client.ts';
+import { until } from '../support/until.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function admitterAndRunner(): Promise<{ a: TestGateway; b: TestGateway }> {
   const redis = await redisForTest();

@@ -12,21 +12,13 @@ import { systemClock } from '../../src/system-clock.ts';
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { redisForTest, type RedisTestContext } from '../support/redis.ts';
+import { until } from '../support/until.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function twoGateways(): Promise<{ a: TestGateway; b: TestGateway; fake: VllmFake; redis: RedisTestContext }> {
   const redis = await redisForTest();

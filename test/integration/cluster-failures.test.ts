@@ -13,6 +13,7 @@ import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { redisForTest, startRedisServer, type RedisServer, type RedisTestContext } from '../support/redis.ts';
 import { openStream } from '../support/sse-client.ts';
+import { until } from '../support/until.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -44,15 +45,6 @@ async function gateway(fake: VllmFake, redis: { url: string; prefix: string }, r
 
 const task = (prompt: string, maxTokens: number) => ({ model: 'demo', prompt, max_tokens: maxTokens });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('cancel from the other replica', () => {
   it('stops a running task on its owner: acked once its log is closed, no token after, engine abort observed', async () => {

@@ -9,6 +9,7 @@ import { lintExposition, readMetricsContract } from '../../tools/metrics-lint/me
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { redisForTest, startRedisServer } from '../support/redis.ts';
+import { until } from '../support/until.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -32,15 +33,6 @@ async function gateway(fake: VllmFake, redis: { url: string; prefix: string }, r
   return g;
 }
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface PoolWithCluster {
   id: string;
@@ -78,12 +70,12 @@ describe('cluster figures on two gateways', () => {
     const seenByA = await until(async () => {
       const c = await clusterOf(a);
       return c?.queue?.depth === 2 && c.slots?.busy === 1 ? c : undefined;
-    });
+    }, 15_000);
     expect(seenByA).toMatchObject({ ...expected, gateway_replica: 'gw-a' });
     const seenByB = await until(async () => {
       const c = await clusterOf(b);
       return c?.queue?.depth === 2 && c.slots?.busy === 1 ? c : undefined;
-    });
+    }, 15_000);
     expect(seenByB).toMatchObject({ ...expected, gateway_replica: 'gw-b' });
     // The detail route carries the same field.
     expect(((await b.get('/v1/pools/demo')).body as PoolWithCluster).cluster).toMatchObject(expected);

@@ -10,21 +10,13 @@ import { startVllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig } from '../support/gateway.ts';
 import { redisForTest } from '../support/redis.ts';
 import { openStream } from '../support/sse-client.ts';
+import { until } from '../support/until.ts';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
 });
 
-async function until<T>(probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('a replica that loses its lease while it runs a task', () => {
   it('ends the task at once with one retriable WORKER_RESET, aborts the engine call, and admits again after rejoining', async () => {
