@@ -18,6 +18,7 @@ import { startGateway, startSimulator, waitGatewayIdle, type Service } from '../
 import { median, round, SampleSet, type Summary } from '../stats.ts';
 import { isFull, orchqueueProtocol, streamOnce } from '../stream-client.ts';
 import { checkOf, notMeasured } from '../targets.ts';
+import { deleteKeysUnder } from '../../test/support/redis.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const TTFT_TOKENS = 4;
@@ -42,15 +43,6 @@ async function redisInfo(redis: Redis): Promise<Record<string, number>> {
     }
   }
   return out;
-}
-
-async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 /** A load target that sends each new stream to the next of several gateways. */
@@ -218,7 +210,7 @@ export const clusterScenario: Scenario = {
     } finally {
       await Promise.all(clients.map((p) => p.close().catch(() => undefined)));
       await Promise.all([...started.map((g) => g.child.stop()), sim.child.stop()]);
-      await dropPrefix(redis, prefix).catch(() => undefined);
+      await deleteKeysUnder(redis, prefix).catch(() => undefined);
       redis.disconnect();
     }
   },

@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import { request } from 'undici';
 import { startVllmFake, type VllmFake, type VllmFakeOptions } from '../fakes/vllm/fake.ts';
 import { meterEngine, type EngineMeter } from './engine-meter.ts';
-import { sharedRedisUrl } from './redis.ts';
+import { deleteKeysUnder, sharedRedisUrl } from './redis.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 const MAIN = new URL('src/main.ts', ROOT);
@@ -179,12 +179,7 @@ async function deleteKeys(url: string, prefix: string): Promise<void> {
   redis.on('error', () => undefined);
   try {
     await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await deleteKeysUnder(redis, prefix);
   } catch {
     // A test that stopped its private Redis has nothing left to delete.
   } finally {

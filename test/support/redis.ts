@@ -132,6 +132,16 @@ export interface RedisTestContext {
   cleanup(): Promise<void>;
 }
 
+/** Deletes every key that starts with `prefix` (SCAN, never KEYS: a shared server stays responsive). */
+export async function deleteKeysUnder(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
 /** A connection helper on its own key prefix: call in beforeEach, `cleanup` in afterEach. */
 export async function redisForTest(url?: string): Promise<RedisTestContext> {
   const target = url ?? (await sharedRedisUrl());
@@ -151,12 +161,7 @@ export async function redisForTest(url?: string): Promise<RedisTestContext> {
     async cleanup() {
       const janitor = new Redis(target, { maxRetriesPerRequest: 1 });
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await janitor.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await janitor.unlink(...keys);
-        } while (cursor !== '0');
+        await deleteKeysUnder(janitor, prefix);
       } finally {
         janitor.disconnect();
         for (const redis of connections) redis.disconnect();
