@@ -37,6 +37,7 @@ import { joinCluster, type Membership } from './orchestration/cluster/cluster-me
 import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
 import { ClusterFiguresReader } from './state/redis/cluster-figures.ts';
 import { directoryAnnouncer, followDirectoryChanges } from './state/redis/directory-sync.ts';
+import { RedisQuotaStanding } from './state/redis/quota-standing.ts';
 import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
@@ -218,11 +219,14 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const peers = cluster ? (command: BroadcastCommand) => joined.membership?.broadcast(command) ?? Promise.resolve([]) : undefined;
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig, ...(peers ? { peers } : {}) });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
-  const admin = (app: FastifyInstance) => adminRoutes(app, { directory, observer, standing: (tenant) => quotas.standing({ tenant, keyId: '' }) });
+  // With the redis backend, quota standings (admin usage, the session routes' cap) are the cluster's, read from Redis.
+  const sharedStanding = cluster ? new RedisQuotaStanding({ redis: cluster.redis, keys: cluster.keys, subjectsOf: (owner) => directory.subjectsOf(owner) }) : undefined;
+  const standingOf = (owner: { tenant: string; keyId: string }) => sharedStanding?.standing(owner) ?? quotas.standing(owner);
+  const admin = (app: FastifyInstance) => adminRoutes(app, { directory, observer, standing: (tenant) => standingOf({ tenant, keyId: '' }) });
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
   const history = audit?.store ? ownedTaskHistory(audit.store) : undefined;
   const catalog = new ModelCatalog({ config, pools, clock, logger });
-  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions: sharedSessions ?? sessions, ids, observer, catalog, plugins, directory, quotas, ...(history ? { taskHistory: history } : {}), ...(clusterFigures ? { clusterFigures } : {}) });
+  const app = await buildServer({ config, logger, tasks: clustered?.desk() ?? tasks, pools, sessions: sharedSessions ?? sessions, ids, observer, catalog, plugins, directory, quotas: sharedStanding ? { standing: standingOf, sessionCreate: (owner) => quotas.sessionCreate(owner) } : quotas, ...(history ? { taskHistory: history } : {}), ...(clusterFigures ? { clusterFigures } : {}) });
   // Joins the cluster last: the lease's renewals start once the slow synchronous build (route
   // schemas) is done, so a short lease_ms does not expire before the replica serves.
   const controlActions: ControlActions = { drain: (id, ms) => pools.drain(id, ms), reloadPool: (id) => pools.reload(id), reloadConfig: (actor) => reloadConfig(actor) };

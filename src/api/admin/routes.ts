@@ -12,6 +12,7 @@ import type { QuotaStanding } from '../../core/tenancy/quota.ts';
 import type { components } from '../../generated/api-types.ts';
 import type { KeyView, TenantDirectory } from '../../tenancy/directory.ts';
 import type { TenantRecord } from '../../tenancy/store.ts';
+import { StateError, toOrchError } from '../../state/state-errors.ts';
 import { actorOf, principalOf } from '../auth.ts';
 import { sendError } from '../errors.ts';
 import { operation } from '../operation.ts';
@@ -21,8 +22,11 @@ type Schemas = components['schemas'];
 export interface AdminRoutesDeps {
   directory: TenantDirectory;
   observer: LifecycleObserver;
-  /** A tenant's quota standing now (its own counters), for GET /v1/admin/tenants/{id}. */
-  standing: (tenant: string) => QuotaStanding;
+  /**
+   * A tenant's quota standing now (its own counters), for GET /v1/admin/tenants/{id}: this
+   * process's, or the cluster's read from Redis with the redis backend.
+   */
+  standing: (tenant: string) => QuotaStanding | Promise<QuotaStanding>;
 }
 
 const iso = (d: Date) => d.toISOString();
@@ -60,6 +64,12 @@ type KeyPatch = { name?: string | null; expires_at?: string | null; limits?: Quo
 
 export async function adminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): Promise<void> {
   const { directory } = deps;
+  // Redis unreachable while reading a standing (state.backend redis): 503 STATE_UNAVAILABLE with
+  // its retry hint; every other error goes on to the server's handler.
+  app.setErrorHandler((err, _req, reply) => {
+    if (err instanceof StateError) return sendError(reply, toOrchError(err));
+    throw err;
+  });
   const record = (req: FastifyRequest, action: ControlAction, target: string, detail?: Record<string, unknown>) =>
     deps.observer.control?.({ action, actor: actorOf(req), tenant: principalOf(req).tenant, target, outcome: 'done', correlation_id: String(req.id), ...(detail ? { detail } : {}) });
 
@@ -83,7 +93,8 @@ export async function adminRoutes(app: FastifyInstance, deps: AdminRoutesDeps): 
     handler: async (req, reply) => {
       const tenant = directory.tenant(req.params.tenant_id);
       if (!tenant) return sendError(reply, orchError('NOT_FOUND', `unknown tenant ${req.params.tenant_id}`, { field: 'tenant_id' }));
-      return reply.send({ tenant: tenantJson(tenant), keys: directory.listKeys(tenant.id).map(keyJson), usage: usageJson(deps.standing(tenant.id)) });
+      const standing = await deps.standing(tenant.id);
+      return reply.send({ tenant: tenantJson(tenant), keys: directory.listKeys(tenant.id).map(keyJson), usage: usageJson(standing) });
     },
   });
 

@@ -107,6 +107,22 @@ export function checkQuota(standing: QuotaStanding, ask: QuotaAsk): Result<Quota
   });
 }
 
+/** One subject's session cap: what a store that counts sessions itself checks atomically at create. */
+export interface SessionCap {
+  subject: string;
+  max: number;
+}
+
+/** The session caps of a standing's subjects, in order (POST /v1/sessions on a shared store). */
+export function sessionCapsOf(standing: QuotaStanding): SessionCap[] {
+  return standing.subjects.flatMap((s) => (s.limits.max_sessions === undefined ? [] : [{ subject: s.subject, max: s.limits.max_sessions }]));
+}
+
+/** The refusal of a session past `subject`'s max_sessions; `resetInMs`: until its owner's soonest session expires. */
+export function sessionCapRefusal(cap: SessionCap, resetInMs: number): Result<never> {
+  return refuse(cap.subject, 'max_sessions', cap.max, resetInMs, ' live sessions');
+}
+
 /** The session step of a session created directly (POST /v1/sessions): count and TTL caps. */
 export function checkSessionQuota(standing: QuotaStanding, ttlMs: number | undefined, backoffMs: number): Result<void> {
   for (const s of standing.subjects) {
@@ -116,7 +132,7 @@ export function checkSessionQuota(standing: QuotaStanding, ttlMs: number | undef
     }
     const { count, nextExpiryMs } = s.usage.sessions;
     if (s.limits.max_sessions !== undefined && count + 1 > s.limits.max_sessions) {
-      return refuse(s.subject, 'max_sessions', s.limits.max_sessions, (nextExpiryMs ?? standing.now + backoffMs) - standing.now, ' live sessions');
+      return sessionCapRefusal({ subject: s.subject, max: s.limits.max_sessions }, (nextExpiryMs ?? standing.now + backoffMs) - standing.now);
     }
   }
   return ok(undefined);

@@ -279,7 +279,7 @@ export class ClusterTaskService extends TaskService {
         budgetTokens,
         budgetCost: (budgetTokens * pool.config.cost_per_1k_tokens) / 1000,
         subjects: this.#subjectsOf(owner, now),
-        ...(req.session_id !== undefined ? { session: { id: req.session_id, defaults: this.#sessions.defaults, trackHold: true } } : {}),
+        ...(req.session_id !== undefined ? { session: { id: req.session_id, defaults: this.#sessions.defaults, trackHold: true, owner: this.#sessionCreate(owner).owner } } : {}),
       },
       policyOf(pool),
       { key: this.#cluster.keys.spec(spec.id), value: JSON.stringify(spec), ttlMs: TASK_BACKSTOP_MS },

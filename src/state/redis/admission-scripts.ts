@@ -86,7 +86,9 @@ export const ADMIT_HEADER = 24;
  * subjects' hashes (after their ARGV: the pool id, then '1' to track the session hold under the
  * task id), KEYS[9+n] the task's registry record, then the idempotency record and the
  * admitting replica's set of unanswered records (with a digest), then the session and the
- * live-sessions set (with a session; the turn is held under the admitting replica's tag).
+ * live-sessions set (with a session; the turn is held under the admitting replica's tag), then
+ * the session owner's set (with a session and an owner). After the pool id and the tracking flag:
+ * the session's owner ('' = none) and each subject's max_sessions (-1 = unlimited), in order.
  * Returns {'queued', position, evicted id or '', session affinity JSON or ''} | {'replay', answer JSON} | {'conflict'}
  * | {'session', 'expired' | 'no_room' | 'tokens' | 'exhausted', ...details (session_refusal)}
  * | {'in_flight'} | {'refused', subject index, limit, max, reset ms}
@@ -100,11 +102,13 @@ local tenant_weight, wake, digest, idem_ttl, owner_ttl = tonumber(ARGV[13]), ARG
 local K_OWNER = KEYS[9 + n]
 local has_session, default_turns, max_sessions, hold_backstop = ARGV[18] ~= '', tonumber(ARGV[19]), tonumber(ARGV[20]), tonumber(ARGV[21])
 local owner_head, owner_tail, retention_ms = ARGV[22], ARGV[23], ARGV[24]
-local K_SESSION, K_LIVE = nil, nil
+local K_SESSION, K_LIVE, K_OWNED = nil, nil, nil
+local session_owner = ARGV[27 + n * 9]
 if has_session then
   local at = 10 + n
   if digest ~= '' then at = at + 2 end
   K_SESSION, K_LIVE = KEYS[at], KEYS[at + 1]
+  if session_owner ~= '' then K_OWNED = KEYS[at + 2] end
 end
 -- 0. The client's task_id (src/core/admission/idempotency.ts): same body → the first answer,
 -- another body → conflict; a first admission not yet answered is in flight.
@@ -122,11 +126,15 @@ local now = now_ms()
 -- 0b. The session (core/admission/admit.ts checkSession): expiry, the session cap, the token
 -- budget, the used-up limits, all counting turns other admissions hold right now.
 local affinity = ''
+-- A new session counts against its owner's max_sessions from this admission on (owned: the
+-- owner's other sessions, live or being created; nil when the turn opens no session).
+local owned, owned_reset = nil, -1
 if has_session then
   local standing = session_standing(K_SESSION, K_LIVE, now, default_turns, max_sessions)
   local refusal = session_refusal(standing, max_tokens)
   if refusal then return refusal end
   if standing.affinity then affinity = cjson.encode(standing.affinity) end
+  if standing.kind == 'new' and K_OWNED then owned, owned_reset = owner_standing(K_OWNED, K_SESSION, now) end
 end
 local ws = math.floor(now / 60000) * 60000
 -- 1. Every subject's limits, in order; the first crossed limit refuses (src/core/tenancy/quota.ts).
@@ -147,6 +155,8 @@ for i = 1, n do
   end
   if conc >= 0 and num(h[4]) + 1 > conc then return {'refused', i, 'max_concurrent_tasks', conc, -1} end
   if queued_max >= 0 and num(h[5]) + 1 > queued_max then return {'refused', i, 'max_queued_tasks', queued_max, -1} end
+  local sessions_max = tonumber(ARGV[27 + n * 9 + i])
+  if owned and sessions_max >= 0 and owned + 1 > sessions_max then return {'refused', i, 'max_sessions', sessions_max, owned_reset} end
   if s.period ~= '' then
     local p = redis.call('HMGET', key, 'pt:' .. s.period, 'pc:' .. s.period)
     if b_tokens >= 0 then
@@ -214,6 +224,11 @@ redis.call('HSET', K_OWNER, 'owner', by, 'pool', ARGV[25 + n * 9], 'state', 'que
 if has_session then
   session_hold(K_SESSION, max_tokens, 1, hold_backstop, K_LIVE, by)
   if entry.s then redis.call('HSET', K_SESSION, 'ht:' .. id, max_tokens) end
+  -- Listed for its owner until created (then scored by its expiry) or its last hold goes.
+  if owned then
+    redis.call('HSET', K_SESSION, 'po:' .. session_owner, '1')
+    redis.call('ZADD', K_OWNED, now + hold_backstop, K_SESSION)
+  end
 end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
 redis.call('PUBLISH', wake, 'queued')

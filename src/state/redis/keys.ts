@@ -37,6 +37,8 @@ export interface StateKeys {
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
   readonly sessions: string;
+  /** Sorted set of one owner's sessions by expiry: live ones, and those admissions are creating (the tenant session cap; the session scripts derive it as `sessions + ':owner:' + owner`). */
+  ownedSessions(owner: string): string;
   /** The session keys a gateway replica holds turns on (set; the session scripts derive it as `sessions + ':held:' + replica`). */
   heldSessions(replicaId: string): string;
 }
@@ -94,6 +96,7 @@ export function stateKeys(prefix: string): StateKeys {
     streamOpened: (taskId) => `${prefix}{task:${taskId}}:opened`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
+    ownedSessions: (owner) => `${prefix}{sessions}:live:owner:${owner}`,
     heldSessions: (replicaId) => `${prefix}{sessions}:live:held:${replicaId}`,
   };
 }

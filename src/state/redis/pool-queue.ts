@@ -52,9 +52,11 @@ export interface AdmitRequest {
    * same replica, so the tagged hold goes with it). `trackHold`: the hold is also recorded under
    * the task id, so the eviction or withdrawal of the task before its commit gives it back in
    * that script; then confirm and release it with the task id (RedisSessionStore's `taskId`),
-   * which find it gone.
+   * which find it gone. `owner`: whom the session belongs to when this turn creates it (the
+   * tenant); a new session then counts against the subjects' `max_sessions` from this admission
+   * on, checked in the same step (sessions of that owner, live or being created).
    */
-  session?: { id: string; defaults: SessionDefaults; trackHold?: boolean };
+  session?: { id: string; defaults: SessionDefaults; trackHold?: boolean; owner?: string };
   /** The gateway replica that admitted the task (it holds the client's request). */
   admittedBy: string;
   maxTokens: number;
@@ -198,10 +200,12 @@ export class RedisPoolQueue {
         budget?.tokens ?? UNLIMITED, budget?.cost ?? UNLIMITED,
       );
     }
-    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '');
+    const sessionOwner = req.session?.owner ?? '';
+    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '', sessionOwner, ...req.subjects.map((s) => s.limits.max_sessions ?? UNLIMITED));
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key), this.#keys.unansweredTaskIds(req.admittedBy));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
+    if (req.session !== undefined && sessionOwner !== '') keys.push(this.#keys.ownedSessions(sessionOwner));
     const claimArgs = claim === undefined || claim.candidates.length === 0 ? undefined : this.#claimArgs(claim.claimer, claim.candidates, policy);
     const [admitted, claimed] = alongside === undefined && claimArgs === undefined
       ? [await this.#run('admit', () => this.#admit(keys, args)), undefined]

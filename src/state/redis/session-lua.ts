@@ -1,14 +1,17 @@
 // The Lua of sessions shared by every replica (MemorySessionStore's semantics, src/core/session/):
 // a hash per session, a sorted set of live sessions by expiry (the cluster-wide session cap), one
-// per owner (tenant session caps). Turns held by admissions not yet committed are counted in the
-// session's hash (`h_turns`, `h_tokens`), so concurrent admissions on any replica see them.
+// per owner (tenant session caps, which also count the sessions admissions are creating). Turns
+// held by admissions not yet committed are counted in the session's hash (`h_turns`, `h_tokens`),
+// so concurrent admissions on any replica see them.
 
 /**
  * Session hash fields: owner, created, ttl, max_turns, l_tokens / l_time_ms / l_cost (limits,
  * absent = none), expires, turns, u_tokens / u_time_ms / u_cost (used), a_pool / a_replica /
  * a_slot (affinity), warmth, h_turns / h_tokens (held), hr:<replica> / hk:<replica> (the part of
- * the held counts a gateway replica holds, when tagged). A hash with holds but no `created` is a
- * session not created yet. The key lives until expires + ttl: the tombstone window in which an
+ * the held counts a gateway replica holds, when tagged), po:<owner> (an admission of that owner
+ * is creating the session: it is in that owner's set, scored by the hold backstop, until the
+ * session is created or its last hold goes). A hash with holds but no `created` is a session not
+ * created yet. The key lives until expires + ttl: the tombstone window in which an
  * expired id answers SESSION_EXPIRED. Needs `now` (ms, Redis server time) and `num`.
  */
 export const SESSION_LIB = `
@@ -16,6 +19,31 @@ export const SESSION_LIB = `
 local HELD_SET_TTL_MS = 86400000
 local BUDGETS = { 'tokens', 'time_ms', 'cost' }
 local function owner_set(live, owner) return live .. ':owner:' .. owner end
+
+-- The owners whose admissions are creating k leave their sets (keep: the owner that stays).
+local function drop_pending(k, live, keep)
+  local fields = {}
+  for _, f in ipairs(redis.call('HKEYS', k)) do
+    if string.sub(f, 1, 3) == 'po:' then
+      fields[#fields + 1] = f
+      local owner = string.sub(f, 4)
+      if owner ~= keep then redis.call('ZREM', owner_set(live, owner), k) end
+    end
+  end
+  if #fields > 0 then redis.call('HDEL', k, unpack(fields)) end
+end
+
+-- An owner's sessions for its cap (ORCH-1213): live ones and those its admissions are creating,
+-- k itself left out while it is only being created (a second turn of it is no new session); and
+-- the ms until the soonest of them expires (-1: none). Expired members leave the set here.
+local function owner_standing(owned, k, now)
+  redis.call('ZREMRANGEBYSCORE', owned, '-inf', now)
+  local count = redis.call('ZCARD', owned)
+  if redis.call('HEXISTS', k, 'created') == 0 and redis.call('ZSCORE', owned, k) then count = count - 1 end
+  local first = redis.call('ZRANGE', owned, 0, 0, 'WITHSCORES')
+  if first[2] then return count, math.max(1, tonumber(first[2]) - now) end
+  return count, -1
+end
 
 -- 'live' | 'expired' | 'unknown'; an expired session leaves the live sets.
 local function session_lookup(k, live, now)
@@ -85,9 +113,14 @@ end
 
 -- After holds changed: a hash holding only holds goes with its last one (else lives out the
 -- backstop); a live session drops its hold counters at zero, every replica's tag with them.
-local function hold_cleanup(k, turns, backstop_ms)
+local function hold_cleanup(k, turns, backstop_ms, live)
   if redis.call('HEXISTS', k, 'created') == 0 then
-    if turns <= 0 then redis.call('DEL', k) elseif backstop_ms then redis.call('PEXPIRE', k, backstop_ms) end
+    if turns <= 0 then
+      drop_pending(k, live, nil)
+      redis.call('DEL', k)
+    elseif backstop_ms then
+      redis.call('PEXPIRE', k, backstop_ms)
+    end
   elseif turns <= 0 then
     local fields = { 'h_turns', 'h_tokens' }
     for _, f in ipairs(redis.call('HKEYS', k)) do
@@ -120,7 +153,7 @@ local function session_hold(k, max_tokens, delta, backstop_ms, live, holder)
       redis.call('PEXPIRE', held, HELD_SET_TTL_MS)
     end
   end
-  hold_cleanup(k, turns, backstop_ms)
+  hold_cleanup(k, turns, backstop_ms, live)
   return 1
 end
 
@@ -136,7 +169,7 @@ end
 
 -- Gives back every hold a lost replica still has (the takeover's step): per session in its set,
 -- its tagged turns and tokens leave the session's held counts. Returns the turns given back.
-local function session_give_back(held, holder)
+local function session_give_back(held, holder, live)
   local given = 0
   for _, k in ipairs(redis.call('SMEMBERS', held)) do
     local v = redis.call('HMGET', k, 'hr:' .. holder, 'hk:' .. holder)
@@ -145,7 +178,7 @@ local function session_give_back(held, holder)
       redis.call('HDEL', k, 'hr:' .. holder, 'hk:' .. holder)
       local left = redis.call('HINCRBY', k, 'h_turns', -turns)
       redis.call('HINCRBYFLOAT', k, 'h_tokens', -tokens)
-      hold_cleanup(k, left, nil)
+      hold_cleanup(k, left, nil, live)
       given = given + turns
     end
   end
@@ -168,6 +201,8 @@ local function session_insert(k, live, now, owner, ttl, max_turns, limits)
   redis.call('HSET', k, 'created', now, 'ttl', ttl, 'max_turns', max_turns, 'turns', 0, 'u_tokens', 0, 'u_time_ms', 0, 'u_cost', 0, 'warmth', 'cold')
   redis.call('HDEL', k, 'owner', 'l_tokens', 'l_time_ms', 'l_cost', 'a_pool', 'a_replica', 'a_slot')
   if owner ~= '' then redis.call('HSET', k, 'owner', owner) end
+  -- Created: it counts for its owner as a live session now (session_refresh), for nobody else.
+  drop_pending(k, live, owner)
   for _, b in ipairs(BUDGETS) do
     if limits[b] ~= nil then redis.call('HSET', k, 'l_' .. b, limits[b]) end
   end
@@ -192,7 +227,15 @@ elseif op == 'view' then
   if found ~= 'live' then return { found } end
   return { 'live', now, redis.call('HGETALL', k) }
 elseif op == 'create' then
-  -- ARGV: owner, ttl, max_turns, limit tokens, time_ms, cost ('' = none), max sessions.
+  -- ARGV: owner, ttl, max_turns, limit tokens, time_ms, cost ('' = none), max sessions, then
+  -- the owner's session caps in the quota's subject order (none without an owner). The caps
+  -- come first, as POST /v1/sessions checks the quota before the store.
+  if ARGV[2] ~= '' and #ARGV > 8 then
+    local count, reset = owner_standing(owner_set(live, ARGV[2]), k, now)
+    for i = 9, #ARGV do
+      if count + 1 > tonumber(ARGV[i]) then return { 'owner_cap', i - 8, reset } end
+    end
+  end
   if session_lookup(k, live, now) == 'live' then return { 'conflict' } end
   local room, retry = session_room(live, now, tonumber(ARGV[8]))
   if not room then return { 'no_room', retry } end
@@ -204,7 +247,7 @@ elseif op == 'hold' then
   return session_hold(k, tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), live, ARGV[5])
 elseif op == 'give_back' then
   -- ARGV: the lost holder; KEYS[1] is its held set (StateKeys.heldSessions).
-  return session_give_back(k, ARGV[2])
+  return session_give_back(k, ARGV[2], live)
 elseif op == 'confirm' then
   -- ARGV: max tokens, backstop ms, owner, ttl, max turns, max sessions, holder ('' = untagged),
   -- task ('' = an untracked hold). The hold becomes a turn; a tracked hold already given back
@@ -249,6 +292,7 @@ elseif op == 'delete' then
   local owner = redis.call('HGET', k, 'owner')
   redis.call('ZREM', live, k)
   if owner then redis.call('ZREM', owner_set(live, owner), k) end
+  drop_pending(k, live, nil)
   redis.call('DEL', k)
   if was == 'live' then return 1 end
   return 0

@@ -8,6 +8,7 @@
 import type { Redis } from 'ioredis';
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
 import { toView, validateCreate, type Affinity, type KvWarmth, type SessionBudgets, type SessionCreate, type SessionRecord, type SessionStanding, type SessionView, type TurnUsage } from '../../core/session/session-record.ts';
+import { sessionCapRefusal, type SessionCap } from '../../core/tenancy/quota.ts';
 import { unavailable } from '../state-errors.ts';
 import type { StateKeys } from './keys.ts';
 import { defineScript, type Script, type ScriptArg } from './script.ts';
@@ -52,15 +53,26 @@ export class RedisSessionStore {
     this.#op = defineScript(opts.redis, 'orchqueueSession', 2, SESSION_OP);
   }
 
-  /** CONFLICT while a live session has the id; an expired or deleted id may be created again. */
-  async create(req: SessionCreate): Promise<Result<SessionView>> {
+  /**
+   * CONFLICT while a live session has the id; an expired or deleted id may be created again.
+   * `quota`: the owner's session caps (ORCH-1213), checked in the same step against its sessions
+   * (live, or being created by admissions) before anything else; `backoffMs` is the retry hint
+   * when it has none to wait for.
+   */
+  async create(req: SessionCreate, quota?: { caps: readonly SessionCap[]; backoffMs: number }): Promise<Result<SessionView>> {
     const valid = validateCreate(req);
     if (!valid.ok) return fail(valid.error);
     const b = req.budgets ?? {};
+    const caps = req.owner === undefined || req.owner === '' ? [] : (quota?.caps ?? []);
     const reply = (await this.#call(req.session_id, [
       'create', req.owner ?? '', req.ttl_ms ?? this.defaults.ttlMs, req.max_turns ?? this.defaults.maxTurns,
-      b.tokens ?? '', b.time_ms ?? '', b.cost ?? '', this.defaults.maxSessions,
+      b.tokens ?? '', b.time_ms ?? '', b.cost ?? '', this.defaults.maxSessions, ...caps.map((c) => c.max),
     ])) as [string, ...unknown[]];
+    if (reply[0] === 'owner_cap') {
+      const cap = caps[Number(reply[1]) - 1] as SessionCap;
+      const reset = Number(reply[2]);
+      return sessionCapRefusal(cap, reset >= 0 ? reset : (quota?.backoffMs ?? 1_000));
+    }
     if (reply[0] === 'conflict') return fail(orchError('CONFLICT', `session ${req.session_id} already exists`, { field: 'session_id' }));
     if (reply[0] === 'no_room') return fail(noRoom(this.defaults.maxSessions, Number(reply[1])));
     return ok(viewOf(req.session_id, reply));
@@ -130,9 +142,9 @@ export class RedisSessionStore {
     return view[0] === 'live' ? record(id, view[2] ?? []).owner : undefined;
   }
 
-  /** Live sessions of one owner, and when the soonest of them expires (tenant session caps). */
+  /** Sessions of one owner (live, and those admissions are creating), and when the soonest of them expires (tenant session caps). */
   async ownedBy(owner: string): Promise<{ count: number; nextExpiryMs?: number }> {
-    const set = `${this.#keys.sessions}:owner:${owner}`;
+    const set = this.#keys.ownedSessions(owner);
     const [count, next] = (await this.#run('session owned_by', () => this.#op([set, this.#keys.sessions], ['owned_by']))) as [number, string];
     return next === '' ? { count } : { count, nextExpiryMs: Number(next) };
   }
