@@ -69,6 +69,14 @@ describe('the tenant session cap in the admit script', () => {
     expect(await queue().admit(turn('t5', 's5'), POLICY)).toMatchObject({ kind: 'queued' });
   });
 
+  it('gives the place back when a takeover gives a lost replica\'s holds back', async () => {
+    await queue().admit(turn('t1', 's1'), POLICY);
+    await queue().admit(turn('t2', 's2'), POLICY);
+    expect(await sessions().giveBackHolds('gw')).toBe(2);
+    expect(await sessions().ownedBy('acme')).toEqual({ count: 0 });
+    expect(await ctx.client.exists(keys().session('s1'))).toBe(0);
+  });
+
   it('names the key when its own cap is the one crossed, and leaves a live session\'s turns alone', async () => {
     const store = sessions();
     expect((await store.create({ session_id: 'live', owner: 'acme' }, caps())).ok).toBe(true);
