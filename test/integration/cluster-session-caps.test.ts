@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stateKeys } from '../../src/state/redis/keys.ts';
 import { mockPool, startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
-import { redisForTest, type RedisTestContext } from '../support/redis.ts';
+import { redisForTest, startRedisServer, type RedisTestContext } from '../support/redis.ts';
 
 const CONTROL = 'control-token-session-caps';
 const ADMIN = { authorization: `Bearer ${CONTROL}` };
@@ -144,4 +144,28 @@ describe('the admin quota standing on two gateways sharing one Redis', () => {
     await expect.poll(async () => (await usageOf(b, 'watched')).in_flight).toBe(0);
     expect(await usageOf(b, 'watched')).toMatchObject({ requests: 1, tokens: 4, queued: 0, sessions: 2 });
   });
+
+  it('answers 503 STATE_UNAVAILABLE for the standing and a capped session create while Redis is gone, and the cluster\'s figures once it is back', async () => {
+    const server = await startRedisServer();
+    const gw = await startGateway(testConfig({
+      pools: [mockPool()],
+      auth: { control_tokens: [CONTROL] },
+      state: { backend: 'redis', url: server.url, key_prefix: 'caps-gone:', replica_id: 'gw-alone' },
+    }));
+    try {
+      const [headers] = (await tenant([gw], 'outage', { max_sessions: 5 })) as [Record<string, string>];
+      await server.kill();
+      for (const answer of [await gw.get('/v1/admin/tenants/outage', ADMIN), await gw.post('/v1/sessions', { session_id: 'during' }, headers)]) {
+        expect(answer.status).toBe(503);
+        expect(errorOf(answer).code).toBe('STATE_UNAVAILABLE');
+        expect(answer.headers['retry-after']).toBe('1');
+      }
+      await server.restart();
+      await expect.poll(async () => (await gw.post('/v1/sessions', { session_id: 'after' }, headers)).status, { timeout: 15_000, interval: 200 }).toBe(201);
+      expect((await usageOf(gw, 'outage')).sessions).toBe(1);
+    } finally {
+      await gw.close();
+      await server.kill();
+    }
+  }, 40_000);
 });
