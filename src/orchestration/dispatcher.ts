@@ -13,7 +13,7 @@ import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
 import type { ChatWarning } from '../core/chat/warning.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
-import { choices, decide, type Decision } from '../core/placement/decide.ts';
+import { choices, decide, everPlaceable, type Decision } from '../core/placement/decide.ts';
 import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
@@ -35,6 +35,12 @@ export interface DispatcherDeps {
 }
 
 /**
+ * The engine replicas a moving task may take now, best first (read again at each try); undefined
+ * once none of them could ever serve it (the move stops waiting).
+ */
+export type MoveCandidates = () => readonly string[] | undefined;
+
+/**
  * Slots counted outside this process: a task holding one runs only on the engine replica its
  * slot is counted on, and moves (re-placement, fallback hop) only onto a slot taken there first.
  */
@@ -42,11 +48,12 @@ export interface SharedSlots {
   /** The engine replica `task`'s shared slot is counted on; undefined for a task without one. */
   engineOf(task: Task): string | undefined;
   /**
-   * Gives back `task`'s slot on `failed` and takes one on the first of `candidates` (engine
-   * replicas of `to`) free everywhere, in one atomic step: the replica taken, or undefined
-   * (none free, or the state unreachable: the slot on `failed` is kept).
+   * Gives back `task`'s slot on `failed` and takes one on the first candidate (an engine replica
+   * of `to`) free everywhere, in one atomic step; with none free, keeps its slot and waits for
+   * one, as a re-placed task waits in the retry list. The replica taken, or undefined: the
+   * candidates cannot serve, the task ended, or the shared state failed (the slot stays where it was).
    */
-  move(task: Task, failed: Replica, to: Pool<Task>, candidates: readonly string[]): Promise<string | undefined>;
+  move(task: Task, failed: Replica, to: Pool<Task>, candidates: MoveCandidates): Promise<string | undefined>;
 }
 
 /** Failures before the first token that another replica may not share. */
@@ -335,26 +342,26 @@ export class Dispatcher {
   }
 
   /**
-   * `fail` for a task on a shared slot, in the same order: re-placed in its pool, else back on
-   * the failed replica while it serves (its slot is still counted there), else hopped to a
-   * fallback, else ended. A move to another replica or pool first takes a slot free everywhere
-   * (giving back the failed one in the same step); when none is free the next choice applies,
-   * where the memory backend would wait in the retry list for a slot (docs/architecture.md).
+   * `fail` for a task on a shared slot, with the same choices in the same order: re-placed in
+   * its pool, else back on the failed replica while it serves (its slot is still counted there),
+   * else hopped to a fallback, else ended. A move to another replica or pool takes a slot free
+   * everywhere first, giving back the failed one in the same step; until one frees it waits
+   * (on the failed replica's slot), as the memory backend's retry list waits.
    */
   private async failShared(pool: Pool<Task>, task: Task, replica: Replica, error: OrchError, slots: SharedSlots): Promise<void> {
     const deadline = task.request.deadline_ms;
     const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
     const where = task.tried.length === 0 ? pool.replacement(replica, task.job, deadlineLeftMs) : undefined;
     if (where?.kind === 'elsewhere') {
-      const others = choices(pool.views(), { ...task.job, exclude: [...task.tried, replica.id] });
-      const moved = await slots.move(task, replica, pool, others);
+      const others = { ...task.job, exclude: [...task.tried, replica.id] };
+      const moved = await slots.move(task, replica, pool, () => (everPlaceable(pool.views(), others) ? choices(pool.views(), others) : undefined));
       if (task.finished) return;
       if (moved !== undefined) return this.replaceShared(pool, task, replica, error, 'elsewhere');
     }
     if (where !== undefined && where.kind !== 'none' && replica.serviceable) return this.replaceShared(pool, task, replica, error, 'same');
     const fallback = this.fallbackFor(pool, task);
     if (fallback) {
-      const moved = await slots.move(task, replica, fallback, choices(fallback.views(), task.job));
+      const moved = await slots.move(task, replica, fallback, () => choices(fallback.views(), task.job));
       if (task.finished) return;
       if (moved !== undefined) return this.hop(pool, fallback, task, error);
     }

@@ -420,6 +420,8 @@ export class ClusterTaskService extends TaskService {
    * anywhere), and when capacity appears. Concurrent calls fold into one loop.
    */
   claim(pool: Pool<Task>): Promise<void> {
+    // Re-placements waiting for a slot try first (the memory backend's retry list goes ahead of its queue).
+    void this.#claimed.wake(pool.id);
     let loop = this.#claims.get(pool.id);
     if (loop === undefined) this.#claims.set(pool.id, (loop = { running: undefined, again: false }));
     if (loop.running) {
