@@ -13,7 +13,7 @@ import { FREE_SHAPE, handOff } from '../core/chat/handoff.ts';
 import type { ChatWarning } from '../core/chat/warning.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
-import { decide, type Decision } from '../core/placement/decide.ts';
+import { choices, decide, everPlaceable, type Decision } from '../core/placement/decide.ts';
 import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
@@ -30,6 +30,30 @@ export interface DispatcherDeps {
   traceparentFor?: (taskId: string) => string | undefined;
   /** The other pools, for fallback hops (issue 13 item 6); without it no task leaves its pool. */
   pools?: { get(id: string): Pool<Task> | undefined };
+  /** Engine slots counted across gateway replicas (state.backend redis), for the tasks that hold one. */
+  sharedSlots?: SharedSlots;
+}
+
+/**
+ * The engine replicas a moving task may take now, best first (read again at each try); undefined
+ * once none of them could ever serve it (the move stops waiting).
+ */
+export type MoveCandidates = () => readonly string[] | undefined;
+
+/**
+ * Slots counted outside this process: a task holding one runs only on the engine replica its
+ * slot is counted on, and moves (re-placement, fallback hop) only onto a slot taken there first.
+ */
+export interface SharedSlots {
+  /** The engine replica `task`'s shared slot is counted on; undefined for a task without one. */
+  engineOf(task: Task): string | undefined;
+  /**
+   * Gives back `task`'s slot on `failed` and takes one on the first candidate (an engine replica
+   * of `to`) free everywhere, in one atomic step; with none free, keeps its slot and waits for
+   * one, as a re-placed task waits in the retry list. The replica taken, or undefined: the
+   * candidates cannot serve, the task ended, or the shared state failed (the slot stays where it was).
+   */
+  move(task: Task, failed: Replica, to: Pool<Task>, candidates: MoveCandidates): Promise<string | undefined>;
 }
 
 /** Failures before the first token that another replica may not share. */
@@ -100,7 +124,9 @@ export class Dispatcher {
   private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
     const closed = this.closedFor(pool);
     if (closed) return this.end(pool, task, retryAt, closed);
-    const job = { ...task.job, exclude: this.mayReturn.has(task) ? [] : task.tried };
+    const shared = this.deps.sharedSlots?.engineOf(task);
+    const pinned = shared === undefined ? task.job : { ...task.job, pin: shared, allowFallback: false };
+    const job = { ...pinned, exclude: this.mayReturn.has(task) ? [] : task.tried };
     const decision = decide(pool.views(), job);
     if (decision.kind === 'assigned') {
       this.take(pool, task, retryAt);
@@ -286,6 +312,10 @@ export class Dispatcher {
   private fail(pool: Pool<Task>, task: Task, replica: Replica, err: unknown): void {
     const error = toOrchError(err, pool.config.engine);
     this.judgeReplica(pool, replica, error);
+    if (task.tokensOut === 0 && REPLACEABLE.has(error.code) && this.deps.sharedSlots?.engineOf(task) !== undefined) {
+      void this.failShared(pool, task, replica, error, this.deps.sharedSlots);
+      return;
+    }
     if (task.tokensOut === 0 && REPLACEABLE.has(error.code)) {
       const deadline = task.request.deadline_ms;
       const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
@@ -300,11 +330,49 @@ export class Dispatcher {
         return;
       }
     }
+    this.endFailed(pool, task, error);
+  }
+
+  private endFailed(pool: Pool<Task>, task: Task, error: OrchError): void {
     const code = task.tokensOut > 0 && error.code !== 'DECODE_TIMEOUT' ? 'WORKER_RESET' : error.code;
     this.deps.finish(task, {
       state: 'failed',
       error: code === error.code ? error : orchError(code, `the engine connection failed after the first token: ${error.message}`, { engine: pool.config.engine, retry_after_ms: 1_000 }),
     });
+  }
+
+  /**
+   * `fail` for a task on a shared slot, with the same choices in the same order: re-placed in
+   * its pool, else back on the failed replica while it serves (its slot is still counted there),
+   * else hopped to a fallback, else ended. A move to another replica or pool takes a slot free
+   * everywhere first, giving back the failed one in the same step; until one frees it waits
+   * (on the failed replica's slot), as the memory backend's retry list waits.
+   */
+  private async failShared(pool: Pool<Task>, task: Task, replica: Replica, error: OrchError, slots: SharedSlots): Promise<void> {
+    const deadline = task.request.deadline_ms;
+    const deadlineLeftMs = deadline === undefined ? undefined : deadline - (this.deps.clock.monotonic() - task.createdMono);
+    const where = task.tried.length === 0 ? pool.replacement(replica, task.job, deadlineLeftMs) : undefined;
+    if (where?.kind === 'elsewhere') {
+      const others = { ...task.job, exclude: [...task.tried, replica.id] };
+      const moved = await slots.move(task, replica, pool, () => (everPlaceable(pool.views(), others) ? choices(pool.views(), others) : undefined));
+      if (task.finished) return;
+      if (moved !== undefined) return this.replaceShared(pool, task, replica, error, 'elsewhere');
+    }
+    if (where !== undefined && where.kind !== 'none' && replica.serviceable) return this.replaceShared(pool, task, replica, error, 'same');
+    const fallback = this.fallbackFor(pool, task);
+    if (fallback) {
+      const moved = await slots.move(task, replica, fallback, () => choices(fallback.views(), task.job));
+      if (task.finished) return;
+      if (moved !== undefined) return this.hop(pool, fallback, task, error);
+    }
+    if (where?.kind === 'same') return this.replaceShared(pool, task, replica, error, 'same');
+    this.endFailed(pool, task, where?.kind === 'none' ? { ...error, retry_after_ms: where.retryAfterMs } : error);
+  }
+
+  /** `replace`, then a pump: the engine call's own pump ran while the slot was being moved. */
+  private replaceShared(pool: Pool<Task>, task: Task, replica: Replica, error: OrchError, where: 'elsewhere' | 'same'): void {
+    this.replace(pool, task, replica, error, where);
+    this.pump(pool);
   }
 
   private replace(pool: Pool<Task>, task: Task, replica: Replica, error: OrchError, where: 'elsewhere' | 'same'): void {

@@ -16,7 +16,7 @@ import type { TerminalState } from '../core/task/events.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { PoolManager } from '../pool/pool-manager.ts';
 import { admissionSnapshot } from './admission.ts';
-import { Dispatcher } from './dispatcher.ts';
+import { Dispatcher, type SharedSlots } from './dispatcher.ts';
 import { settleSession } from './ending.ts';
 import { FinishedTasks } from './retention.ts';
 import { Task, type Ended, type Ending, type TaskAccepted, type TaskOwner, type TaskSubmission } from './task.ts';
@@ -45,6 +45,8 @@ export interface TaskServiceDeps {
   traced?: (correlationId: string) => boolean;
   /** Tenant quotas (src/tenancy/quota-gate.ts); absent: no limits apply. */
   quotas?: TaskQuotas;
+  /** Engine slots counted across gateway replicas (state.backend redis), handed to the dispatcher. */
+  sharedSlots?: SharedSlots;
 }
 
 /**

@@ -118,3 +118,13 @@ export function everPlaceable(replicas: readonly ReplicaView[], job: PlacementJo
   const idle = replicas.map((r) => ({ ...r, slotsBusy: 0 }));
   return decide(idle, job).kind === 'assigned';
 }
+
+/**
+ * Every replica `decide` could choose now, best first. A shared slot count (state.backend redis)
+ * takes the first of these whose engine has a slot free cluster-wide, atomically.
+ */
+export function choices(replicas: readonly ReplicaView[], job: PlacementJob): string[] {
+  const eligible = replicas.filter((r) => ineligibleBecause(r, job) === undefined);
+  const free = applyOverrides(eligible, job, []).filter((r) => r.slotsBusy < r.slotsTotal);
+  return free.sort((a, b) => rank(a, b, job)).map((r) => r.id);
+}

@@ -17,6 +17,8 @@ import type { SessionStanding } from '../../core/session/session-record.ts';
 import type { ControlBus } from '../../state/redis/control-bus.ts';
 import type { AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
 import type { RedisSessionStore } from '../../state/redis/session-store.ts';
+import { RedisSlotMoves } from '../../state/redis/slot-move.ts';
+import { claimPreference } from '../../core/placement/claim-preference.ts';
 import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
 import { admissionSnapshot } from '../admission.ts';
 import { settleSession } from '../ending.ts';
@@ -27,6 +29,7 @@ import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey,
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
+import { ClaimedSlots } from './claimed-slots.ts';
 import { armClaimedTaskTimers } from './claimed-task-timers.ts';
 import { CommitVerdicts } from './commit-verdicts.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
@@ -72,11 +75,6 @@ function claimCandidates(pool: Pool<Task>): string[] {
   return pool.replicas.filter((r) => r.serviceable && r.slotsBusy < r.slotsTotal).map((r) => r.id);
 }
 
-/** `first` moved to the front of `ids` when it is there. */
-function preferFirst(ids: string[], first: string | undefined): string[] {
-  return first !== undefined && ids.includes(first) ? [first, ...ids.filter((id) => id !== first)] : ids;
-}
-
 /** The terminal error of a task this replica ran when it lost its lease (the survivor writes the same code). */
 function leaseLostError(replicaId: string): OrchError {
   return orchError('WORKER_RESET', `gateway replica ${replicaId} lost its lease while running this task; retry`);
@@ -89,7 +87,7 @@ export class ClusterTaskService extends TaskService {
   readonly #sessions: RedisSessionStore;
   readonly #sessionCreate: ClusterTaskServiceDeps['sessionCreate'];
   /** Tasks this replica claimed and has not released: their shared queue. */
-  readonly #claimed = new Map<string, RedisPoolQueue>();
+  readonly #claimed: ClaimedSlots;
   readonly #claims = new Map<string, ClaimLoop>();
   /** Slots published per `<pool>\n<engine replica>`, so only changes are written. */
   readonly #published = new Map<string, number>();
@@ -105,7 +103,9 @@ export class ClusterTaskService extends TaskService {
   constructor(deps: ClusterTaskServiceDeps) {
     // Core's admission reads a session's standing read from Redis just before (see #admitShared);
     // the base class's own session calls are overridden (settleTurn) or never made (admit).
-    super({ ...deps, idempotency: NOT_IN_MEMORY, sessions: NO_SESSIONS });
+    const claimed = new ClaimedSlots({ moves: new RedisSlotMoves({ redis: deps.cluster.redis, keys: deps.cluster.keys }), queueOf: (id) => deps.cluster.queueOf(id), logger: deps.logger });
+    super({ ...deps, idempotency: NOT_IN_MEMORY, sessions: NO_SESSIONS, sharedSlots: claimed });
+    this.#claimed = claimed;
     this.#sessions = deps.sessions;
     this.#sessionCreate = deps.sessionCreate;
     this.#cluster = deps.cluster;
@@ -264,9 +264,10 @@ export class ClusterTaskService extends TaskService {
     const queue = this.#cluster.queueOf(pool.id);
     const budgetTokens = plan.promptTokens + req.max_tokens;
     // A local engine slot free: claim in the same round trip, ahead of other replicas' wake-ups.
-    // The session's affinity first: when the claim takes this task (the usual case), it runs on
-    // the engine replica that holds the session's KV cache if that one has a slot.
-    const candidates = preferFirst(claimCandidates(pool), plan.affinity?.replica_id);
+    // The task's preference (pin, prefer, session affinity) travels in its queue entry, so
+    // whichever replica claims it runs it on the engine replica it prefers when that one has a slot.
+    const candidates = claimCandidates(pool);
+    const preference = claimPreference(plan.job);
     const { admit: result, claim } = await queue.admitAndClaim(
       {
         taskId: spec.id,
@@ -279,6 +280,7 @@ export class ClusterTaskService extends TaskService {
         budgetTokens,
         budgetCost: (budgetTokens * pool.config.cost_per_1k_tokens) / 1000,
         subjects: this.#subjectsOf(owner, now),
+        ...(preference ? { preference } : {}),
         ...(req.session_id !== undefined ? { session: { id: req.session_id, defaults: this.#sessions.defaults, trackHold: true, owner: this.#sessionCreate(owner).owner } } : {}),
       },
       policyOf(pool),
@@ -418,6 +420,8 @@ export class ClusterTaskService extends TaskService {
    * anywhere), and when capacity appears. Concurrent calls fold into one loop.
    */
   claim(pool: Pool<Task>): Promise<void> {
+    // Re-placements waiting for a slot try first (the memory backend's retry list goes ahead of its queue).
+    void this.#claimed.wake(pool.id);
     let loop = this.#claims.get(pool.id);
     if (loop === undefined) this.#claims.set(pool.id, (loop = { running: undefined, again: false }));
     if (loop.running) {
@@ -486,7 +490,8 @@ export class ClusterTaskService extends TaskService {
     const task = new Task({
       id: spec.id,
       request: spec.submission,
-      job: { ...spec.job, pin: claimed.engineReplica, allowFallback: false },
+      // Runs on the engine replica its claim counted (the dispatcher pins it through #claimed).
+      job: spec.job,
       pool,
       correlationId: spec.correlationId,
       log: new MirroredEventLog(this.#cluster.logs.of(spec.id), (failure) => {
@@ -502,7 +507,7 @@ export class ClusterTaskService extends TaskService {
     });
     task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
     this.tasks.set(task.id, task);
-    this.#claimed.set(task.id, queue);
+    this.#claimed.add(task.id, queue, claimed.engineReplica);
     armClaimedTaskTimers(task, {
       clock: deps.clock,
       unclaimedMs: deps.config.server.unclaimed_stream_timeout_ms,
@@ -535,7 +540,7 @@ export class ClusterTaskService extends TaskService {
    */
   endClaimedOnLeaseLoss(): number {
     let ended = 0;
-    for (const id of [...this.#claimed.keys()]) {
+    for (const id of this.#claimed.ids()) {
       const task = this.tasks.get(id);
       if (task && this.finish(task, { state: 'failed', error: leaseLostError(this.replicaId), reason: 'lease_lost' })) ended++;
     }
@@ -554,13 +559,13 @@ export class ClusterTaskService extends TaskService {
   /** Ends a task as in memory, then gives its engine slot back and settles its quota cluster-wide. */
   override finish(task: Task, ending: Ending): boolean {
     if (!super.finish(task, ending)) return false;
-    const queue = this.#claimed.get(task.id);
+    const queue = this.#claimed.take(task.id);
     if (queue === undefined) return true;
-    this.#claimed.delete(task.id);
     const ran = task.tokensOut > 0 || task.startedMono !== undefined;
     const budgetTokens = ran ? task.promptTokens + task.tokensOut : 0;
     const budgetCost = ran ? (task.cost?.budget ?? (budgetTokens * task.pool.config.cost_per_1k_tokens) / 1000) : 0;
-    this.#release(queue, task.id, { tokens: task.tokensOut, budgetTokens, budgetCost });
+    // After a slot move in flight (a re-placement), from the queue it left the slot in.
+    this.#track(queue.then((q) => this.#release(q, task.id, { tokens: task.tokensOut, budgetTokens, budgetCost })));
     return true;
   }
 

@@ -83,8 +83,8 @@ export const ADMIT_HEADER = 24;
  * is marked ended, its tracked session hold given back); then per
  * subject: name, period start ('' = no budget), period end, requests/min, tokens/min, max
  * concurrent, max queued, budget tokens, budget cost (-1 = unlimited). KEYS[9..8+n] are the
- * subjects' hashes (after their ARGV: the pool id, then '1' to track the session hold under the
- * task id), KEYS[9+n] the task's registry record, then the idempotency record and the
+ * subjects' hashes (after their ARGV: the pool id, '1' to track the session hold under the
+ * task id, and last the engine preference as JSON or ''), KEYS[9+n] the task's registry record, then the idempotency record and the
  * admitting replica's set of unanswered records (with a digest), then the session and the
  * live-sessions set (with a session; the turn is held under the admitting replica's tag), then
  * the session owner's set (with a session and an owner). After the pool id and the tracking flag:
@@ -209,6 +209,9 @@ local score = redis.call('INCR', K_ARRIVALS)
 redis.call('HSET', K_WEIGHTS, tenant, tenant_weight)
 lane_push(priority, tenant, id, score)
 local entry = { p = priority, t = tenant, by = by, r = r }
+-- The task's engine preference (core/placement/claim-preference.ts), always the last ARGV: the
+-- claim that takes the task picks its engine replica by it.
+if ARGV[#ARGV] ~= '' then entry.pl = cjson.decode(ARGV[#ARGV]) end
 -- A tracked hold: the session's names, so an eviction or withdrawal gives the hold back.
 if has_session and ARGV[26 + n * 9] == '1' then entry.s, entry.sl = K_SESSION, K_LIVE end
 redis.call('HSET', K_ENTRIES, id, cjson.encode(entry))
@@ -240,25 +243,45 @@ return {'queued', position, evicted, affinity}
 /**
  * ARGV: claiming gateway replica, interactive weight, batch weight, the registry key's head and
  * tail around the task id (the claimed task's record is found by name: same slot as its events),
- * candidate engine replicas in the claimer's placement order.
+ * candidate engine replicas in the claimer's placement order. The task first (the fair order
+ * knows nothing of engines), then its engine: the first of the task's preferred replicas (its
+ * entry's `pl.p`: pin, prefer, session affinity) that is a candidate with a free slot, else the
+ * first free candidate it does not avoid (`pl.a`), else the first free candidate.
  * Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
  */
 export const CLAIM = `${PRELUDE}
 local has_i = redis.call('ZCARD', K_INTERACTIVE) > 0
 local has_b = redis.call('ZCARD', K_BATCH) > 0
 if not has_i and not has_b then return {'empty'} end
-local engine = nil
+local free, first = {}, nil
 for i = 6, #ARGV do
   local cap = num(redis.call('HGET', K_CAPACITY, ARGV[i]))
-  if num(redis.call('HGET', K_BUSY, ARGV[i])) < cap then engine = ARGV[i] break end
+  if num(redis.call('HGET', K_BUSY, ARGV[i])) < cap then
+    free[ARGV[i]] = true
+    first = first or ARGV[i]
+  end
 end
-if engine == nil then return {'no_slot'} end
+if first == nil then return {'no_slot'} end
 local turns = read_turns()
 local cls = next_turn(turns, tonumber(ARGV[2]), tonumber(ARGV[3]), has_i, has_b)
 local id, tenant = lane_take(cls)
 lane_unlink(cls, tenant, id)
 local entry = cjson.decode(redis.call('HGET', K_ENTRIES, id))
 redis.call('HDEL', K_ENTRIES, id)
+local engine = nil
+if entry.pl then
+  for _, e in ipairs(entry.pl.p or {}) do
+    if free[e] then engine = e break end
+  end
+  if engine == nil and entry.pl.a and #entry.pl.a > 0 then
+    local avoided = {}
+    for _, e in ipairs(entry.pl.a) do avoided[e] = true end
+    for i = 6, #ARGV do
+      if free[ARGV[i]] and not avoided[ARGV[i]] then engine = ARGV[i] break end
+    end
+  end
+end
+engine = engine or first
 redis.call('HINCRBY', K_BUSY, engine, 1)
 -- Each busy period starts the round robin afresh (as FairQueue does).
 if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then

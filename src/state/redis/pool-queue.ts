@@ -6,6 +6,7 @@
 
 import type { Redis } from 'ioredis';
 import { orchError, type OrchError } from '../../core/errors.ts';
+import type { ClaimPreference } from '../../core/placement/claim-preference.ts';
 import type { Affinity } from '../../core/session/session-record.ts';
 import type { Priority } from '../../core/task/events.ts';
 import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
@@ -63,6 +64,8 @@ export interface AdmitRequest {
   budgetTokens: number;
   budgetCost: number;
   subjects: readonly AdmitSubject[];
+  /** The engine replicas the task should run on (claimPreference): whichever replica claims it honours them. */
+  preference?: ClaimPreference;
 }
 
 export type AdmitResult =
@@ -201,7 +204,8 @@ export class RedisPoolQueue {
       );
     }
     const sessionOwner = req.session?.owner ?? '';
-    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '', sessionOwner, ...req.subjects.map((s) => s.limits.max_sessions ?? UNLIMITED));
+    // The claim preference goes last: the script reads it as ARGV[#ARGV].
+    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '', sessionOwner, ...req.subjects.map((s) => s.limits.max_sessions ?? UNLIMITED), req.preference ? JSON.stringify({ p: req.preference.prefer, a: req.preference.avoid }) : '');
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key), this.#keys.unansweredTaskIds(req.admittedBy));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
@@ -261,7 +265,10 @@ export class RedisPoolQueue {
     return [claimer, policy.interactiveWeight, policy.batchWeight, ...this.#ownerKeyParts, ...candidates];
   }
 
-  /** Takes the next task by the class round robin onto the first candidate engine replica with a free slot. */
+  /**
+   * Takes the next task by the fair order (class, then tenant) onto the engine replica it prefers
+   * when that one is a candidate with a free slot, else the first candidate with one.
+   */
   async claim(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): Promise<ClaimResult> {
     return parseClaim((await this.#run('claim', () => this.#claim(this.#base, this.#claimArgs(claimer, candidates, policy)))) as string[]);
   }
