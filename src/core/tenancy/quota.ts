@@ -3,8 +3,8 @@
 // limit the request would cross is refused with 429 RATE_LIMITED naming it and the exact time
 // it resets; otherwise the reservation the shell applies in the same synchronous step.
 
-import { fail, ok, orchError, type Result } from '../errors.ts';
-import { WINDOW_MS, type LimitName, type QuotaLimits } from './limits.ts';
+import { fail, ok, orchError, type OrchError, type Result } from '../errors.ts';
+import { WINDOW_MS, type BudgetPeriod, type LimitName, type QuotaLimits } from './limits.ts';
 
 /** Where one subject's counters stand now (read from the QuotaCounters port). */
 export interface QuotaUsage {
@@ -51,9 +51,36 @@ export interface QuotaReservation {
   budgetCost: number;
 }
 
-function refuse(subject: string, limit: LimitName, max: number, resetInMs: number, what: string): Result<never> {
+function refuse(subject: string, limit: LimitName, max: number, resetInMs: number, period?: BudgetPeriod): Result<never> {
+  return fail(limitRefusal(subject, limit, max, resetInMs, period));
+}
+
+/** What a limit counts, as the refusal's message says it after the number (`period`: a budget's). */
+function unitOf(limit: LimitName, period: BudgetPeriod | undefined): string {
+  switch (limit) {
+    case 'requests_per_min':
+    case 'tokens_per_min':
+      return ' per minute';
+    case 'max_concurrent_tasks':
+      return ' tasks in flight';
+    case 'max_queued_tasks':
+      return ' tasks queued';
+    case 'max_sessions':
+      return ' live sessions';
+    case 'budget.tokens':
+      return ` tokens per ${period ?? 'period'}`;
+    case 'budget.cost':
+      return ` cost units per ${period ?? 'period'}`;
+  }
+}
+
+/**
+ * The refusal of `subject` past `limit`, worded as this module's own checks word it: for a
+ * store that checks the limits itself (the cluster's admit script) and reports which one.
+ */
+export function limitRefusal(subject: string, limit: LimitName, max: number, resetInMs: number, period?: BudgetPeriod): OrchError {
   const who = subject.replace(':', ' ');
-  return fail(orchError('RATE_LIMITED', `${who} reached its ${limit} limit (${max}${what})`, { limit, retry_after_ms: Math.max(1, Math.ceil(resetInMs)) }));
+  return orchError('RATE_LIMITED', `${who} reached its ${limit} limit (${max}${unitOf(limit, period)})`, { limit, retry_after_ms: Math.max(1, Math.ceil(resetInMs)) });
 }
 
 function tooLarge(subject: string, limit: LimitName, max: number, asked: number): Result<never> {
@@ -64,29 +91,29 @@ function checkSubject(s: QuotaSubject, ask: QuotaAsk, now: number): Result<void>
   const { limits: l, usage: u, subject } = s;
   const windowReset = u.window.startMs + WINDOW_MS - now;
   if (l.requests_per_min !== undefined && u.window.requests + 1 > l.requests_per_min) {
-    return refuse(subject, 'requests_per_min', l.requests_per_min, windowReset, ' per minute');
+    return refuse(subject, 'requests_per_min', l.requests_per_min, windowReset);
   }
   if (l.tokens_per_min !== undefined) {
     if (ask.maxTokens > l.tokens_per_min) return tooLarge(subject, 'tokens_per_min', l.tokens_per_min, ask.maxTokens);
-    if (u.window.tokens + ask.maxTokens > l.tokens_per_min) return refuse(subject, 'tokens_per_min', l.tokens_per_min, windowReset, ' per minute');
+    if (u.window.tokens + ask.maxTokens > l.tokens_per_min) return refuse(subject, 'tokens_per_min', l.tokens_per_min, windowReset);
   }
   if (l.max_concurrent_tasks !== undefined && u.inFlight + 1 > l.max_concurrent_tasks) {
-    return refuse(subject, 'max_concurrent_tasks', l.max_concurrent_tasks, ask.backoffMs, ' tasks in flight');
+    return refuse(subject, 'max_concurrent_tasks', l.max_concurrent_tasks, ask.backoffMs);
   }
   if (l.max_queued_tasks !== undefined && u.queued + 1 > l.max_queued_tasks) {
-    return refuse(subject, 'max_queued_tasks', l.max_queued_tasks, ask.backoffMs, ' tasks queued');
+    return refuse(subject, 'max_queued_tasks', l.max_queued_tasks, ask.backoffMs);
   }
   if (ask.newSession && l.max_sessions !== undefined && u.sessions.count + 1 > l.max_sessions) {
-    return refuse(subject, 'max_sessions', l.max_sessions, (u.sessions.nextExpiryMs ?? now + ask.backoffMs) - now, ' live sessions');
+    return refuse(subject, 'max_sessions', l.max_sessions, (u.sessions.nextExpiryMs ?? now + ask.backoffMs) - now);
   }
   const b = l.budget;
   if (b !== undefined && u.period !== undefined) {
     const periodReset = u.period.endMs - now;
     if (b.tokens !== undefined) {
       if (ask.budgetTokens > b.tokens) return tooLarge(subject, 'budget.tokens', b.tokens, ask.budgetTokens);
-      if (u.period.tokens + ask.budgetTokens > b.tokens) return refuse(subject, 'budget.tokens', b.tokens, periodReset, ` tokens per ${b.period}`);
+      if (u.period.tokens + ask.budgetTokens > b.tokens) return refuse(subject, 'budget.tokens', b.tokens, periodReset, b.period);
     }
-    if (b.cost !== undefined && u.period.cost + ask.budgetCost > b.cost) return refuse(subject, 'budget.cost', b.cost, periodReset, ` cost units per ${b.period}`);
+    if (b.cost !== undefined && u.period.cost + ask.budgetCost > b.cost) return refuse(subject, 'budget.cost', b.cost, periodReset, b.period);
   }
   return ok(undefined);
 }
@@ -120,7 +147,7 @@ export function sessionCapsOf(standing: QuotaStanding): SessionCap[] {
 
 /** The refusal of a session past `subject`'s max_sessions; `resetInMs`: until its owner's soonest session expires. */
 export function sessionCapRefusal(cap: SessionCap, resetInMs: number): Result<never> {
-  return refuse(cap.subject, 'max_sessions', cap.max, resetInMs, ' live sessions');
+  return refuse(cap.subject, 'max_sessions', cap.max, resetInMs);
 }
 
 /** The session step of a session created directly (POST /v1/sessions): count and TTL caps. */

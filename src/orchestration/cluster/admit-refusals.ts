@@ -2,8 +2,9 @@
 // policy and the same client errors as the in-memory admission.
 
 import { orchError, type OrchError } from '../../core/errors.ts';
+import { limitRefusal } from '../../core/tenancy/quota.ts';
 import type { Pool } from '../../pool/pool.ts';
-import type { AdmitResult, PoolPolicy } from '../../state/redis/pool-queue.ts';
+import type { AdmitResult, AdmitSubject, PoolPolicy } from '../../state/redis/pool-queue.ts';
 import type { Task, TaskSubmission } from '../task.ts';
 
 export function policyOf(pool: Pool<Task>): PoolPolicy {
@@ -12,7 +13,7 @@ export function policyOf(pool: Pool<Task>): PoolPolicy {
 }
 
 /** The admit script's refusals as the client errors the in-memory admission gives. */
-export function refusalOf(result: Exclude<AdmitResult, { kind: 'queued' | 'replay' }>, req: TaskSubmission, pool: Pool<Task>): OrchError {
+export function refusalOf(result: Exclude<AdmitResult, { kind: 'queued' | 'replay' }>, req: TaskSubmission, pool: Pool<Task>, subjects: readonly AdmitSubject[]): OrchError {
   switch (result.kind) {
     case 'queue_full':
       return orchError('ADMISSION_REJECT', `pool ${pool.id} queue is full (${pool.config.queue.max_queued} waiting)`, {
@@ -21,8 +22,8 @@ export function refusalOf(result: Exclude<AdmitResult, { kind: 'queued' | 'repla
         policy_label: pool.config.queue.policy,
       });
     case 'refused': {
-      const who = result.subject.replace(':', ' ');
-      return orchError('RATE_LIMITED', `${who} reached its ${result.limit} limit (${result.max})`, { limit: result.limit, retry_after_ms: Math.max(1, Math.ceil(result.resetInMs ?? pool.queueBackoffMs())) });
+      const period = subjects.find((s) => s.subject === result.subject)?.limits.budget?.period;
+      return limitRefusal(result.subject, result.limit, result.max, result.resetInMs ?? pool.queueBackoffMs(), period);
     }
     case 'too_large':
       return orchError('INVALID_PARAMS', `max_tokens ${req.max_tokens} can never fit ${result.subject.replace(':', ' ')}'s ${result.limit} of ${result.max}`, { field: 'max_tokens', limit: result.limit });

@@ -268,6 +268,7 @@ export class ClusterTaskService extends TaskService {
     // whichever replica claims it runs it on the engine replica it prefers when that one has a slot.
     const candidates = claimCandidates(pool);
     const preference = claimPreference(plan.job);
+    const subjects = this.#subjectsOf(owner, now);
     const { admit: result, claim } = await queue.admitAndClaim(
       {
         taskId: spec.id,
@@ -279,7 +280,7 @@ export class ClusterTaskService extends TaskService {
         maxTokens: req.max_tokens,
         budgetTokens,
         budgetCost: (budgetTokens * pool.config.cost_per_1k_tokens) / 1000,
-        subjects: this.#subjectsOf(owner, now),
+        subjects,
         ...(preference ? { preference } : {}),
         ...(req.session_id !== undefined ? { session: { id: req.session_id, defaults: this.#sessions.defaults, trackHold: true, owner: this.#sessionCreate(owner).owner } } : {}),
       },
@@ -292,7 +293,7 @@ export class ClusterTaskService extends TaskService {
     if (result.kind !== 'queued') {
       settle(false);
       await started;
-      return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool));
+      return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool, subjects));
     }
     if (result.evicted !== undefined) this.#track(this.#lookup.endEvicted(result.evicted, pool));
     const answer: TaskAccepted = {
