@@ -349,7 +349,20 @@ export class Task {
   /** A reader left; the last one leaving an unfinished task starts its orphan grace. */
   streamDetached(): void {
     if (this.#readers > 0) this.#readers--;
+    this.readerLeftElsewhere();
+  }
+
+  /**
+   * A reader on another gateway replica left (redis backend): with none here, the orphan grace
+   * starts; its timer then judges the readers left anywhere (cluster-orphan-grace.ts).
+   */
+  readerLeftElsewhere(): void {
     if (this.#readers === 0 && !this.finished && this.#orphan === undefined) this.#orphan = this.#orphanTimer?.(this);
+  }
+
+  /** The orphan grace ran out (its timer now judges the readers elsewhere): a later leave starts a new one. */
+  orphanGraceOver(): void {
+    this.#orphan = undefined;
   }
 
   /**
