@@ -26,7 +26,7 @@ export interface ClusterTaskLookupDeps {
   /** A task that leaves the queue unrun after its turn was counted gives the turn back (cancelTurn). */
   sessions: Pick<RedisSessionStore, 'cancelTurn'>;
   /** Readers here of tasks held elsewhere, counted cluster-wide. */
-  readers: Pick<ReaderCount, 'attach' | 'detach'>;
+  readers: Pick<ReaderCount, 'attach' | 'detach' | 'standing'>;
   /** Empties a drained pool's shared queue at its deadline. */
   sweep: Pick<QueueSweep, 'withdrawAll'>;
   /** The tasks this replica runs. */
@@ -58,6 +58,19 @@ export class ClusterTaskLookup {
     const ids = await this.#deps.sweep.withdrawAll(pool.id, this.#deps.cluster.replicaId);
     await Promise.all(ids.map((id) => this.#endQueued(id, { state: 'canceled', reason: 'drain', error }).catch(() => undefined)));
     return ids.length;
+  }
+
+  /**
+   * The orphan grace of a queued task admitted here ran out: still queued here, not detached and
+   * with no reader on any live replica, it leaves the queue and ends `orphaned` (as in memory).
+   * Claimed meanwhile, it is its runner's to judge (ClusterOrphanGrace.claimed).
+   */
+  async endQueuedOrphan(id: string): Promise<void> {
+    const { cluster, readers } = this.#deps;
+    const [location, json] = await Promise.all([cluster.registry.locate(id), cluster.redis.get(cluster.keys.spec(id))]);
+    if (location?.owner !== cluster.replicaId || location.state !== 'queued' || parseSpec(json)?.submission.detach === true) return;
+    if ((await readers.standing(id)).readers > 0) return;
+    if (await cluster.queueOf(location.poolId).withdraw(id, cluster.replicaId)) await this.#endQueued(id, { state: 'canceled', reason: 'orphaned' });
   }
 
   /** Ends a task that left the shared queue before any replica ran it: one terminal event in its stream, one audit row. */

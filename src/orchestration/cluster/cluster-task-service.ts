@@ -124,6 +124,7 @@ export class ClusterTaskService extends TaskService {
       graceMs: () => this.deps.config.server.orphan_grace_ms,
       running: (id) => (this.#claimed.has(id) ? this.tasks.get(id) : undefined),
       finish: (task, ending) => this.finish(task, ending),
+      endQueuedOrphan: (id) => this.#lookup.endQueuedOrphan(id),
     });
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
     // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
@@ -524,6 +525,7 @@ export class ClusterTaskService extends TaskService {
       openedElsewhere: () => this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id)).then((v) => v !== null),
     });
     if (task.finished) return;
+    if (here === undefined) this.#orphans.claimed(task);
     pool.retry.push(task);
     this.dispatcher.pump(pool);
   }
@@ -655,8 +657,9 @@ export class ClusterTaskService extends TaskService {
     void promise.finally(() => this.#inFlight.delete(promise));
   }
 
-  /** Waits for the Redis writes in flight (releases, terminal events) before the connections close. */
+  /** Waits for the Redis writes in flight (releases, terminal events) before the connections close; no queued orphan grace fires after. */
   async settle(): Promise<void> {
+    this.#orphans.stop();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 }

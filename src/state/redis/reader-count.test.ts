@@ -38,11 +38,11 @@ describe('ReaderCount', () => {
     await counter('gw-b').attach('t1');
     // A replica whose lease is gone (crashed with readers attached) never detaches them.
     await counter('gw-dead').attach('t1');
-    expect(await counter('gw-a').count('t1')).toBe(3);
+    expect(await counter('gw-a').standing('t1')).toEqual({ opened: true, readers: 3 });
     expect(await ctx.client.get(keys.streamOpened('t1'))).toBe('1');
     await counter('gw-b').detach('t1');
-    expect(await counter('gw-a').count('t1')).toBe(2);
-    expect(await counter('gw-a').count('never-read')).toBe(0);
+    expect(await counter('gw-a').standing('t1')).toEqual({ opened: true, readers: 2 });
+    expect(await counter('gw-a').standing('never-read')).toEqual({ opened: false, readers: 0 });
   });
 
   it("publishes the task id to its owner's channel when a replica's last reader leaves, not before", async () => {

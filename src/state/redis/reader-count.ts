@@ -69,13 +69,14 @@ export class ReaderCount {
   }
 
   /**
-   * Readers of the task on live replicas (the lease registry): a replica that died with readers
+   * Whether a reader ever opened the task's stream on a replica that did not run it, and how
+   * many follow it now on live replicas (the lease registry): a replica that died with readers
    * attached never detaches them, so its field is not counted. One round trip.
    */
-  async count(taskId: string): Promise<number> {
+  async standing(taskId: string): Promise<{ opened: boolean; readers: number }> {
     const { redis, keys } = this.#opts;
-    const replies = await this.#run('reader count', () => redis.pipeline().hgetall(keys.readers(taskId)).time().zrange(keys.replicas, 0, -1, 'WITHSCORES').exec());
-    const [fields, time, leases] = (replies ?? []).map(([error, value]) => {
+    const replies = await this.#run('reader count', () => redis.pipeline().get(keys.streamOpened(taskId)).hgetall(keys.readers(taskId)).time().zrange(keys.replicas, 0, -1, 'WITHSCORES').exec());
+    const [opened, fields, time, leases] = (replies ?? []).map(([error, value]) => {
       if (error) throw error;
       return value;
     });
@@ -86,7 +87,7 @@ export class ReaderCount {
     for (let i = 0; i + 1 < flat.length; i += 2) if (Number(flat[i + 1]) >= nowMs) live.add(flat[i] as string);
     let readers = 0;
     for (const [replica, n] of Object.entries(fields as Record<string, string>)) if (live.has(replica)) readers += Math.max(0, Number(n));
-    return readers;
+    return { opened: opened !== null, readers };
   }
 
   async #run<T>(operation: string, fn: () => Promise<T>): Promise<T> {
