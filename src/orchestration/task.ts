@@ -349,7 +349,7 @@ export class Task {
   /** A reader left; the last one leaving an unfinished task starts its orphan grace. */
   streamDetached(): void {
     if (this.#readers > 0) this.#readers--;
-    this.readerLeftElsewhere();
+    if (this.#readers === 0 && !this.finished && this.#orphan === undefined) this.#orphan = this.#orphanTimer?.(this);
   }
 
   /**

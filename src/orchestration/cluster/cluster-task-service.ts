@@ -564,7 +564,9 @@ export class ClusterTaskService extends TaskService {
     // 'all' is the drain deadline; a pool removed from one replica's config may still serve on others.
     if (scope === 'all') {
       this.#track(this.#lookup.endDrainedQueue(pool, error).then(
-        (queued) => queued > 0 && this.deps.logger.info({ pool_id: pool.id, ended: queued }, 'drain deadline: queued tasks ended'),
+        (queued) => {
+          if (queued > 0) this.deps.logger.info({ pool_id: pool.id, ended: queued }, 'drain deadline: queued tasks ended');
+        },
         (err: unknown) => this.deps.logger.warn({ err: String(err), pool_id: pool.id }, 'drain deadline: the shared queue was not emptied; its tasks stay queued'),
       ));
     }
