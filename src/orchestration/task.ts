@@ -353,6 +353,19 @@ export class Task {
   }
 
   /**
+   * A reader on another gateway replica left (redis backend): with none here, the orphan grace
+   * starts; its timer then judges the readers left anywhere (cluster-orphan-grace.ts).
+   */
+  readerLeftElsewhere(): void {
+    if (this.#readers === 0 && !this.finished && this.#orphan === undefined) this.#orphan = this.#orphanTimer?.(this);
+  }
+
+  /** The orphan grace ran out (its timer now judges the readers elsewhere): a later leave starts a new one. */
+  orphanGraceOver(): void {
+    this.#orphan = undefined;
+  }
+
+  /**
    * Ends the task exactly once: the one terminal transition, its timers cancelled, the `metrics`
    * event (when tokens flowed) and the terminal event appended, the engine call aborted (not
    * after a completed stream: nothing is left to abort). Undefined when it had already ended.

@@ -51,6 +51,10 @@ export class ClaimedSlots implements SharedSlots {
     return [...this.#claims.keys()];
   }
 
+  has(taskId: string): boolean {
+    return this.#claims.has(taskId);
+  }
+
   engineOf(task: Task): string | undefined {
     return this.#claims.get(task.id)?.engine;
   }

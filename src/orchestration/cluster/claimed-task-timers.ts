@@ -1,8 +1,7 @@
 // The memory path's timers for a task this replica claimed, counted from its admission wherever
 // it was: the deadline, and the unclaimed-stream timeout, which counts a reader on any replica (a
 // local reader, or the mark a reader elsewhere leaves in Redis, read once when the timer fires).
-// No orphan grace: readers are counted where they are, and a local count of zero says nothing of
-// readers following the task from another replica (docs/architecture.md "Left to wire").
+// The orphan grace is the Task's own timer, judged cluster-wide (cluster-orphan-grace.ts).
 
 import { orchError } from '../../core/errors.ts';
 import type { TimerClock } from '../../core/ports.ts';

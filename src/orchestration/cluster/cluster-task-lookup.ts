@@ -1,19 +1,22 @@
 // Tasks this replica does not run, in a cluster (state.backend redis): finding one (registry +
 // spec + stream head) to serve its status and stream; cancelling one wherever it is (here, by
 // withdrawal from the shared queue when this replica admitted it and nobody claimed it, or on its
-// owner through the control bus); ending a queued task with its one terminal event and audit row.
+// owner through the control bus); ending a queued task with its one terminal event and audit row
+// (a drained pool's whole shared queue at its deadline too); counting its readers here in Redis.
 
-import { fail, ok, orchError, type Result } from '../../core/errors.ts';
+import { fail, ok, orchError, type OrchError, type Result } from '../../core/errors.ts';
 import type { LifecycleObserver } from '../../core/observer.ts';
 import type { Clock } from '../../core/ports.ts';
 import type { Pool } from '../../pool/pool.ts';
 import type { ControlBus } from '../../state/redis/control-bus.ts';
+import type { QueueSweep } from '../../state/redis/queue-sweep.ts';
+import type { ReaderCount } from '../../state/redis/reader-count.ts';
 import type { RedisSessionStore } from '../../state/redis/session-store.ts';
 import { StateError, toOrchError, unavailable } from '../../state/state-errors.ts';
 import type { RemoteCancel } from '../streamed-task.ts';
 import type { Ending, Task } from '../task.ts';
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
-import { RemoteTask } from './remote-task.ts';
+import { RemoteTask, type RemoteReaders } from './remote-task.ts';
 import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
 
 export interface ClusterTaskLookupDeps {
@@ -22,6 +25,10 @@ export interface ClusterTaskLookupDeps {
   observer: LifecycleObserver;
   /** A task that leaves the queue unrun after its turn was counted gives the turn back (cancelTurn). */
   sessions: Pick<RedisSessionStore, 'cancelTurn'>;
+  /** Readers here of tasks held elsewhere, counted cluster-wide. */
+  readers: Pick<ReaderCount, 'attach' | 'detach' | 'standing'>;
+  /** Empties a drained pool's shared queue at its deadline. */
+  sweep: Pick<QueueSweep, 'withdrawAll'>;
   /** The tasks this replica runs. */
   local: {
     get(id: string): Task | undefined;
@@ -40,6 +47,30 @@ export class ClusterTaskLookup {
   async endEvicted(taskId: string, pool: Pool<Task>): Promise<void> {
     const error = orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, { pool_id: pool.id, retry_after_ms: pool.queueBackoffMs(), policy_label: 'drop-lru' });
     await this.#endQueued(taskId, { state: 'evicted', error, reason: 'drop-lru' });
+  }
+
+  /**
+   * A drained pool's deadline (every replica runs this at its own): the tasks still in the shared
+   * queue leave it in one script and each ends as in memory, `DRAINING` with its audit row. The
+   * first replica's sweep takes them all; the others find none. Returns how many ended here.
+   */
+  async endDrainedQueue(pool: Pool<Task>, error: OrchError): Promise<number> {
+    const ids = await this.#deps.sweep.withdrawAll(pool.id, this.#deps.cluster.replicaId);
+    await Promise.all(ids.map((id) => this.#endQueued(id, { state: 'canceled', reason: 'drain', error }).catch(() => undefined)));
+    return ids.length;
+  }
+
+  /**
+   * The orphan grace of a queued task admitted here ran out: still queued here, not detached and
+   * with no reader on any live replica, it leaves the queue and ends `orphaned` (as in memory).
+   * Claimed meanwhile, it is its runner's to judge (ClusterOrphanGrace.claimed).
+   */
+  async endQueuedOrphan(id: string): Promise<void> {
+    const { cluster, readers } = this.#deps;
+    const [location, json] = await Promise.all([cluster.registry.locate(id), cluster.redis.get(cluster.keys.spec(id))]);
+    if (location?.owner !== cluster.replicaId || location.state !== 'queued' || parseSpec(json)?.submission.detach === true) return;
+    if ((await readers.standing(id)).readers > 0) return;
+    if (await cluster.queueOf(location.poolId).withdraw(id, cluster.replicaId)) await this.#endQueued(id, { state: 'canceled', reason: 'orphaned' });
   }
 
   /** Ends a task that left the shared queue before any replica ran it: one terminal event in its stream, one audit row. */
@@ -80,7 +111,7 @@ export class ClusterTaskLookup {
       const spec = parseSpec(json);
       if (location === undefined || spec === undefined) return ok(undefined);
       const shared = this.#deps.cluster.logs.of(id);
-      return ok(new RemoteTask(spec, location, await shared.head(), shared, () => this.#markOpened(id)));
+      return ok(new RemoteTask(spec, location, await shared.head(), shared, this.#countedReaders(id)));
     } catch (error) {
       if (error instanceof StateError) return fail(toOrchError(error));
       throw error;
@@ -89,13 +120,20 @@ export class ClusterTaskLookup {
 
   remoteView(spec: TaskSpec, state: 'queued'): RemoteTask {
     const location = { owner: this.#deps.cluster.replicaId, poolId: spec.poolId, state, ttlMs: TASK_BACKSTOP_MS };
-    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#deps.cluster.logs.of(spec.id), () => this.#markOpened(spec.id));
+    return new RemoteTask(spec, location, { lastSeq: 0, terminal: undefined }, this.#deps.cluster.logs.of(spec.id), this.#countedReaders(spec.id));
   }
 
-  /** A reader opened the stream of a task another replica may run (its unclaimed-stream timeout reads this). */
-  #markOpened(id: string): void {
-    const { redis, keys } = this.#deps.cluster;
-    void redis.set(keys.streamOpened(id), '1', 'PX', TASK_BACKSTOP_MS).catch(() => undefined);
+  /**
+   * Readers of a task another replica may run, counted in Redis: its runner's unclaimed-stream
+   * timeout reads the opened mark, its orphan grace the count. A write lost (Redis gone) is not
+   * retried: a reader missed keeps nothing alive, a detach missed leaves a task to its own end.
+   */
+  #countedReaders(id: string): RemoteReaders {
+    const { readers } = this.#deps;
+    return {
+      attached: () => void readers.attach(id).catch(() => undefined),
+      detached: () => void readers.detach(id).catch(() => undefined),
+    };
   }
 
   /**

@@ -15,6 +15,8 @@ import type { AdmittedFact } from '../../core/observer.ts';
 import type { IdempotencyStore, SessionStore } from '../../core/state-ports.ts';
 import type { SessionStanding } from '../../core/session/session-record.ts';
 import type { ControlBus } from '../../state/redis/control-bus.ts';
+import { QueueSweep } from '../../state/redis/queue-sweep.ts';
+import { ReaderCount } from '../../state/redis/reader-count.ts';
 import type { AdmitSubject, ClaimedTask, RedisPoolQueue } from '../../state/redis/pool-queue.ts';
 import type { RedisSessionStore } from '../../state/redis/session-store.ts';
 import { RedisSlotMoves } from '../../state/redis/slot-move.ts';
@@ -28,6 +30,7 @@ import { priceOf } from '../task-price.ts';
 import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey, TaskService, withTimeout, type TaskServiceDeps } from '../task-service.ts';
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
+import { ClusterOrphanGrace } from './cluster-orphan-grace.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
 import { ClaimedSlots } from './claimed-slots.ts';
 import { armClaimedTaskTimers } from './claimed-task-timers.ts';
@@ -99,6 +102,7 @@ export class ClusterTaskService extends TaskService {
   #admitting = true;
   readonly #lookup: ClusterTaskLookup;
   readonly #verdicts: CommitVerdicts;
+  readonly #orphans: ClusterOrphanGrace;
 
   constructor(deps: ClusterTaskServiceDeps) {
     // Core's admission reads a session's standing read from Redis just before (see #admitShared);
@@ -112,7 +116,16 @@ export class ClusterTaskService extends TaskService {
     this.#subjectsOf = deps.subjectsOf;
     this.#weightOf = deps.weightOf;
     this.#verdicts = new CommitVerdicts({ redis: deps.cluster.redis, subscriber: deps.cluster.subscriber, keys: deps.cluster.keys, clock: deps.clock, ttlMs: TASK_BACKSTOP_MS });
-    this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, sessions: deps.sessions, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
+    const readers = new ReaderCount({ redis: deps.cluster.redis, keys: deps.cluster.keys, replicaId: this.replicaId, ttlMs: TASK_BACKSTOP_MS });
+    const sweep = new QueueSweep({ redis: deps.cluster.redis, keys: deps.cluster.keys, retentionMs: deps.config.server.retention_ms });
+    this.#lookup = new ClusterTaskLookup({ cluster: deps.cluster, clock: deps.clock, observer: deps.observer, sessions: deps.sessions, readers, sweep, local: { get: (id) => this.get(id), cancel: (id, reason) => this.cancel(id, reason) } });
+    this.#orphans = new ClusterOrphanGrace({
+      readers, subscriber: deps.cluster.subscriber, clock: deps.clock,
+      graceMs: () => this.deps.config.server.orphan_grace_ms,
+      running: (id) => (this.#claimed.has(id) ? this.tasks.get(id) : undefined),
+      finish: (task, ending) => this.finish(task, ending),
+      endQueuedOrphan: (id) => this.#lookup.endQueuedOrphan(id),
+    });
     deps.pools.subscribe({ capacity: (pool) => this.#publishCapacity(pool) });
     // Back after an outage (maybe an empty Redis): capacity written again, failed releases retried.
     deps.cluster.redis.on('ready', () => {
@@ -161,6 +174,7 @@ export class ClusterTaskService extends TaskService {
     } catch (error) {
       throw unavailable('wake subscribe', error);
     }
+    await this.#orphans.start();
     await Promise.all(this.deps.pools.list().map((pool) => this.#publishCapacity(pool)));
   }
 
@@ -505,6 +519,7 @@ export class ClusterTaskService extends TaskService {
       ...(spec.affinity ? { affinity: spec.affinity } : {}),
       ...(spec.promptSha256 !== undefined ? { promptSha256: spec.promptSha256 } : {}),
       ...priceOf(deps.config, pool),
+      orphanTimer: (t) => this.#orphans.timer(t),
     });
     task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
     this.tasks.set(task.id, task);
@@ -516,6 +531,7 @@ export class ClusterTaskService extends TaskService {
       openedElsewhere: () => this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id)).then((v) => v !== null),
     });
     if (task.finished) return;
+    if (here === undefined) this.#orphans.claimed(task);
     pool.retry.push(task);
     this.dispatcher.pump(pool);
   }
@@ -544,6 +560,21 @@ export class ClusterTaskService extends TaskService {
     for (const id of this.#claimed.ids()) {
       const task = this.tasks.get(id);
       if (task && this.finish(task, { state: 'failed', error: leaseLostError(this.replicaId), reason: 'lease_lost' })) ended++;
+    }
+    return ended;
+  }
+
+  /** As in memory, and at a drain deadline the pool's shared queue too (one replica takes it, ClusterTaskLookup). */
+  override endPoolWork(pool: Pool<Task>, scope: 'queued' | 'all', error: OrchError): number {
+    const ended = super.endPoolWork(pool, scope, error);
+    // 'all' is the drain deadline; a pool removed from one replica's config may still serve on others.
+    if (scope === 'all') {
+      this.#track(this.#lookup.endDrainedQueue(pool, error).then(
+        (queued) => {
+          if (queued > 0) this.deps.logger.info({ pool_id: pool.id, ended: queued }, 'drain deadline: queued tasks ended');
+        },
+        (err: unknown) => this.deps.logger.warn({ err: String(err), pool_id: pool.id }, 'drain deadline: the shared queue was not emptied; its tasks stay queued'),
+      ));
     }
     return ended;
   }
@@ -634,8 +665,9 @@ export class ClusterTaskService extends TaskService {
     void promise.finally(() => this.#inFlight.delete(promise));
   }
 
-  /** Waits for the Redis writes in flight (releases, terminal events) before the connections close. */
+  /** Waits for the Redis writes in flight (releases, terminal events) before the connections close; no queued orphan grace fires after. */
   async settle(): Promise<void> {
+    this.#orphans.stop();
     while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
   }
 }

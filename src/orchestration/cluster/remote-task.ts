@@ -13,6 +13,12 @@ import type { RemoteTaskHandle } from '../streamed-task.ts';
 import type { TaskStatus } from '../task.ts';
 import type { TaskSpec } from './task-spec.ts';
 
+/** Where a RemoteTask's readers are counted (ClusterTaskLookup: the Redis reader count). */
+export interface RemoteReaders {
+  attached(): void;
+  detached(): void;
+}
+
 export class RemoteTask implements RemoteTaskHandle {
   readonly id: string;
   readonly tenant: string;
@@ -25,11 +31,11 @@ export class RemoteTask implements RemoteTaskHandle {
   #tokensOut = 0;
   readonly log: RemoteTaskHandle['log'];
 
-  readonly #onAttached: (() => void) | undefined;
+  readonly #readers: RemoteReaders | undefined;
 
-  /** `onAttached`: a reader opened the stream here (the runner's unclaimed-stream timeout must know). */
-  constructor(spec: TaskSpec, location: TaskLocation, head: { lastSeq: number; terminal: TaskEvent | undefined }, shared: SharedEventLog, onAttached?: () => void) {
-    this.#onAttached = onAttached;
+  /** `readers`: told when a reader here opens and leaves the stream (the runner's unclaimed-stream timeout and orphan grace count them). */
+  constructor(spec: TaskSpec, location: TaskLocation, head: { lastSeq: number; terminal: TaskEvent | undefined }, shared: SharedEventLog, readers?: RemoteReaders) {
+    this.#readers = readers;
     this.id = spec.id;
     this.tenant = spec.owner.tenant;
     this.createdAt = spec.createdAt;
@@ -59,12 +65,13 @@ export class RemoteTask implements RemoteTaskHandle {
     return { promptTokens: this.#spec.promptTokens, outputTokens: this.#tokensOut };
   }
 
-  // Readers on this replica do not keep the task alive on the replica that runs it (no orphan
-  // grace across replicas); opening the stream is told, for the unclaimed-stream timeout.
+  // Readers here count for the runner's orphan grace and unclaimed-stream timeout (in Redis).
   streamAttached(): void {
-    this.#onAttached?.();
+    this.#readers?.attached();
   }
-  streamDetached(): void {}
+  streamDetached(): void {
+    this.#readers?.detached();
+  }
 
   #follow(afterSeq: number, listener: LogListener, onGone?: () => void): () => void {
     // A follower that fails (Redis gone) stops; the client resumes with its last id.

@@ -10,8 +10,9 @@ import { TENANT_LANES } from './tenant-lanes-lua.ts';
 /** KEYS[1..8] of every pool script. */
 export const POOL_KEYS = ['interactive', 'batch', 'entries', 'arrivals', 'turns', 'capacity', 'busy', 'running'] as const;
 
-// Shared helpers. Time is Redis server time: every replica counts the same minute window.
-const PRELUDE = `
+// Shared helpers (queue-sweep.ts uses them too). Time is Redis server time: every replica counts
+// the same minute window.
+export const PRELUDE = `
 local K_INTERACTIVE, K_BATCH, K_ENTRIES, K_ARRIVALS, K_TURNS, K_CAPACITY, K_BUSY, K_RUNNING = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local QUOTA_TTL_MS = 3456000000
 local function now_ms()

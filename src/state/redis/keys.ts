@@ -33,6 +33,10 @@ export interface StateKeys {
   commitVerdict(taskId: string): string;
   /** Set when a reader on any replica opened the task's stream: the unclaimed-stream timeout reads it once. */
   streamOpened(taskId: string): string;
+  /** Hash gateway replica → readers following the task's stream there (reader-count.ts; the runner's own readers are not in it). */
+  readers(taskId: string): string;
+  /** Pub/sub channel (not a key): a replica's last reader of a task this replica owns left (the task id); the runner's orphan grace hears it. */
+  readersGone(replicaId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
@@ -94,6 +98,8 @@ export function stateKeys(prefix: string): StateKeys {
     committed: (taskId) => `${prefix}{task:${taskId}}:committed`,
     commitVerdict: (taskId) => `${prefix}{task:${taskId}}:committed:verdict`,
     streamOpened: (taskId) => `${prefix}{task:${taskId}}:opened`,
+    readers: (taskId) => `${prefix}{task:${taskId}}:readers`,
+    readersGone: (replicaId) => `${prefix}readers-gone:${replicaId}`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
     ownedSessions: (owner) => `${prefix}{sessions}:live:owner:${owner}`,
