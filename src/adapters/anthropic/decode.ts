@@ -1,9 +1,11 @@
 // Anthropic Messages stream → canonical chat events (ENGINES.md §8; docs.anthropic.com
 // messages-streaming). Pure. `message_start` carries input usage; text blocks' `text_delta`
 // become tokens; a `tool_use` block becomes a tool call (id and name from its start, arguments
-// from `input_json_delta`); `message_delta` carries the stop reason (and, with `stop_sequence`,
-// which stop string matched) and cumulative usage; `message_stop` ends it. `ping`, thinking blocks and unknown events are skipped; `event: error`
-// stops the stream with its typed error.
+// from `input_json_delta`); `message_delta` carries the stop reason (with `stop_sequence`, the
+// stop string that matched) and cumulative usage; `message_stop` ends it. `ping`, thinking
+// blocks and unknown events are skipped; `event: error` stops the stream with its typed error.
+// For a completion (non-chat) request the adapter wraps this decoder in CompletionEnds:
+// `refusal` and `tool_use` then read as `stop`.
 
 import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
