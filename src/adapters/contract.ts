@@ -67,6 +67,12 @@ export interface CanonicalEndEvent {
   slotId?: number;
   /** What the provider says the request cost, in US dollars (OpenRouter `usage.cost`); absent when it says nothing. */
   costUsd?: number;
+  /**
+   * The request's stop string that ended the answer, only with `finishReason` `stop` and only
+   * when the engine's wire names it (llama.cpp `stopping_word`, vLLM `stop_reason`, Anthropic
+   * `stop_sequence`); never inferred from the text.
+   */
+  stopSequence?: string;
 }
 
 /**
@@ -216,11 +222,6 @@ export interface WorkerAdapter {
    * fail. Absent on engines; undefined until an answer carried rate-limit headers.
    */
   rateLimit?(): ProviderRateLimit | undefined;
-  /**
-   * Model ids the engine or provider can serve now (Ollama `/api/tags`), for the model catalog
-   * (issue 13 item 8). Throws EngineError when it cannot be asked. Absent when it cannot list.
-   */
-  models?(signal: AbortSignal): Promise<string[]>;
   /** Releases pooled connections. */
   close(): Promise<void>;
 }

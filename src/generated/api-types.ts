@@ -800,6 +800,8 @@ export interface components {
          * @enum {string}
          */
         FinishReason: "stop" | "length" | "canceled" | "tool_calls" | "content_filter";
+        /** @description The request's stop sequence that ended the answer; present only with `finish_reason` `stop`, and only when the engine says which one matched (llama.cpp, vLLM, Anthropic, the mock engine). Absent otherwise — also when a stop sequence ended the answer on an engine that does not name it (TGI, Triton, Ollama, Gemini, OpenAI, OpenRouter). */
+        StopSequence: string;
         /**
          * @description Client placement overrides. `pin` selects exactly one replica: if it cannot take the
          *     task the request fails (`503 REPLICA_EXHAUSTED`) unless `allow_fallback` is true; there
@@ -852,7 +854,7 @@ export interface components {
             seed?: number;
             temperature?: number;
             top_p?: number;
-            /** @description stop sequences; generation ends (`finish_reason` `stop`) when one is produced */
+            /** @description stop sequences; generation ends (`finish_reason` `stop`) when one is produced, and the `end` event names it in `stop_sequence` where the engine says which one matched */
             stop?: string[];
             /** @description only pools on this engine kind */
             engine?: components["schemas"]["EngineKind"];
@@ -900,6 +902,7 @@ export interface components {
             finished_at?: string;
             tokens_out: number;
             finish_reason?: components["schemas"]["FinishReason"];
+            stop_sequence?: components["schemas"]["StopSequence"];
             error?: components["schemas"]["ErrorEvent"];
             /** @description id of the newest event in the task log (0 before the first) */
             last_event_id: number;
@@ -1067,6 +1070,7 @@ export interface components {
             tokens_out: number;
             decode_time_ms: number;
             finish_reason: components["schemas"]["FinishReason"];
+            stop_sequence?: components["schemas"]["StopSequence"];
         };
         /** @description `event: error` (terminal): the task failed, expired or was evicted. */
         ErrorEvent: {

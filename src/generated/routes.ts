@@ -85,6 +85,11 @@ const FinishReasonSchema = {
   enum: ["stop", "length", "canceled", "tool_calls", "content_filter"],
 } as const;
 
+const StopSequenceSchema = {
+  type: "string",
+  description: "The request's stop sequence that ended the answer; present only with `finish_reason` `stop`, and only when the engine says which one matched (llama.cpp, vLLM, Anthropic, the mock engine). Absent otherwise — also when a stop sequence ended the answer on an engine that does not name it (TGI, Triton, Ollama, Gemini, OpenAI, OpenRouter).",
+} as const;
+
 const PlacementSchema = {
   type: "object",
   additionalProperties: false,
@@ -154,7 +159,7 @@ const TaskRequestSchema = {
       type: "array",
       maxItems: 8,
       items: { type: "string", minLength: 1, maxLength: 1000, pattern: "^[^\\u0000\\uD800-\\uDFFF]*$" },
-      description: "stop sequences; generation ends (`finish_reason` `stop`) when one is produced",
+      description: "stop sequences; generation ends (`finish_reason` `stop`) when one is produced, and the `end` event names it in `stop_sequence` where the engine says which one matched",
     },
     engine: { allOf: [EngineKindSchema], description: "only pools on this engine kind" },
     placement: PlacementSchema,
@@ -236,6 +241,7 @@ const TaskStatusSchema = {
     finished_at: { type: "string", format: "date-time" },
     tokens_out: { type: "integer", minimum: 0 },
     finish_reason: FinishReasonSchema,
+    stop_sequence: StopSequenceSchema,
     error: ErrorEventSchema,
     last_event_id: {
       type: "integer",
@@ -497,6 +503,7 @@ const EndEventSchema = {
     tokens_out: { type: "integer", minimum: 0 },
     decode_time_ms: { type: "number", minimum: 0 },
     finish_reason: FinishReasonSchema,
+    stop_sequence: StopSequenceSchema,
   },
 } as const;
 
@@ -1178,6 +1185,7 @@ export const schemas = {
   Priority: PrioritySchema,
   TaskState: TaskStateSchema,
   FinishReason: FinishReasonSchema,
+  StopSequence: StopSequenceSchema,
   Placement: PlacementSchema,
   TaskRequest: TaskRequestSchema,
   TaskAccepted: TaskAcceptedSchema,
@@ -4037,6 +4045,7 @@ export const sseEventSchemas = {
       tokens_out: { type: "integer", minimum: 0 },
       decode_time_ms: { type: "number", minimum: 0 },
       finish_reason: FinishReasonSchema,
+      stop_sequence: StopSequenceSchema,
     },
   },
   error: {

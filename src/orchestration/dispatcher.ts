@@ -252,6 +252,7 @@ export class Dispatcher {
             ...(event.cachedTokens !== undefined ? { cachedTokens: event.cachedTokens } : {}),
             ...(event.slotId !== undefined ? { slotId: event.slotId } : {}),
             ...(event.costUsd !== undefined ? { costUsd: event.costUsd } : {}),
+            ...(event.stopSequence !== undefined ? { stopSequence: event.stopSequence } : {}),
           });
           this.observeSpeed(pool, replica, task);
         }

@@ -34,7 +34,16 @@ export type TaskStatus = components['schemas']['TaskStatus'];
 
 /** How a task ends. */
 export type Ending =
-  | { state: 'completed'; finishReason: Exclude<FinishReason, 'canceled'>; promptTokens?: number; cachedTokens?: number; slotId?: number; costUsd?: number }
+  | {
+    state: 'completed';
+    finishReason: Exclude<FinishReason, 'canceled'>;
+    promptTokens?: number;
+    cachedTokens?: number;
+    slotId?: number;
+    costUsd?: number;
+    /** The stop string the engine says matched (CanonicalEndEvent.stopSequence). */
+    stopSequence?: string;
+  }
   | { state: 'canceled'; reason: string }
   | { state: Exclude<TerminalState, 'completed'>; error: OrchError; reason?: string };
 
@@ -124,6 +133,7 @@ export class Task {
   #finishedAt: number | undefined;
   #tokensOut = 0;
   #finishReason: FinishReason | undefined;
+  #stopSequence: string | undefined;
   #error: ErrorData | undefined;
   #cancelReason: string | undefined;
   #replica: Replica | undefined;
@@ -403,8 +413,12 @@ export class Task {
         if (ending.promptTokens !== undefined) this.#usage.promptTokens = ending.promptTokens;
         if (ending.cachedTokens !== undefined) this.#usage.cachedTokens = ending.cachedTokens;
         if (ending.costUsd !== undefined) this.#usage.costUsd = ending.costUsd;
+        this.#stopSequence = this.#requestedStop(ending);
       }
-      this.log.append('end', { tokens_out: this.#tokensOut, decode_time_ms: Math.round(figures.decodeMs), finish_reason: this.#finishReason });
+      const decodeMs = Math.round(figures.decodeMs);
+      this.log.append('end', this.#stopSequence === undefined
+        ? { tokens_out: this.#tokensOut, decode_time_ms: decodeMs, finish_reason: this.#finishReason }
+        : { tokens_out: this.#tokensOut, decode_time_ms: decodeMs, finish_reason: this.#finishReason, stop_sequence: this.#stopSequence });
     } else {
       this.#cancelReason = ending.reason;
       this.#error = errorEventData(ending.error);
@@ -463,11 +477,23 @@ export class Task {
       ...(this.#finishedAt !== undefined ? { finished_at: iso(this.#finishedAt) } : {}),
       tokens_out: this.#tokensOut,
       ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
+      ...(this.#stopSequence !== undefined ? { stop_sequence: this.#stopSequence } : {}),
       ...(this.#error ? { error: this.#error } : {}),
       last_event_id: this.log.lastSeq,
       ...(this.#cost && 'usd' in this.#cost ? { cost_usd: this.#cost.usd, cost_source: this.#cost.source } : {}),
       ...(this.#cost && 'warning' in this.#cost ? { warnings: [this.#cost.warning] } : {}),
     };
+  }
+
+  /**
+   * The engine's matched stop string, kept only on a `stop` end and only when it is one the
+   * request asked for: llama.cpp also stops on reverse prompts configured at the server, which
+   * the client never sent and must not be told it did.
+   */
+  #requestedStop(ending: Extract<Ending, { state: 'completed' }>): string | undefined {
+    const matched = ending.stopSequence;
+    if (matched === undefined || ending.finishReason !== 'stop') return undefined;
+    return this.request.stop?.includes(matched) === true ? matched : undefined;
   }
 
   /** The cost of what ran: the usage as the engine reported it at the end, else as estimated and counted. */

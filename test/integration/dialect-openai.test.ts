@@ -86,6 +86,27 @@ describe('OpenAI chat completions through the SDK', () => {
   });
 
   // ORCH-1100
+  // ORCH-1100
+  it('ends finish_reason stop at a stop sequence, streaming and not, with no field naming it (OpenAI has none)', async () => {
+    const request = { model: 'demo', messages: hello, max_tokens: 12, seed: 3 } as const;
+    const words = (await client().chat.completions.create(request)).choices[0]?.message.content?.trim().split(/\s+/) ?? [];
+    const stop = words[3] ?? '';
+    expect(stop).not.toBe('');
+    const { data, response } = await client().chat.completions.create({ ...request, stop: [stop] }).withResponse();
+    expect(Object.keys(data.choices[0] ?? {}).sort()).toEqual(['finish_reason', 'index', 'logprobs', 'message']);
+    expect(data.choices[0]?.finish_reason).toBe('stop');
+    // The task names the stop; the OpenAI body has nowhere to say it.
+    expect(await taskView(gw, response.headers.get('x-task-id'))).toMatchObject({ finish_reason: 'stop', stop_sequence: stop });
+    const finishes: Array<string | null> = [];
+    for await (const chunk of await client().chat.completions.create({ ...request, stop: [stop], stream: true })) {
+      for (const choice of chunk.choices) {
+        expect(choice).not.toHaveProperty('stop_reason');
+        finishes.push(choice.finish_reason);
+      }
+    }
+    expect(finishes.filter((f) => f !== null)).toEqual(['stop']);
+  });
+
   it('applies server.default_max_tokens when the request gives no max_tokens', async () => {
     const { data, response } = await client().chat.completions.create({ model: 'demo', messages: hello }).withResponse();
     const task = await taskView(gw, response.headers.get('x-task-id'));

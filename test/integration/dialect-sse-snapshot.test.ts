@@ -1,7 +1,7 @@
 // Pins the SSE framing of both dialects byte for byte (issue 11): complete transcripts of the
 // real gateway on the deterministic mock engine (OpenAI chat and legacy completion chunks,
-// `[DONE]`, the usage chunk; Anthropic's event sequence), for text, tool calls and an engine
-// failing mid-stream, compared with a committed snapshot file. Only ids and `created` are
+// `[DONE]`, the usage chunk; Anthropic's event sequence), for text, a named stop sequence, tool
+// calls and an engine failing mid-stream, compared with a committed snapshot file. Only ids and `created` are
 // masked. An intended framing change updates the snapshot
 // (`vitest run -u test/integration/dialect-sse-snapshot.test.ts`) with the contract and docs.
 
@@ -63,6 +63,8 @@ describe('dialect SSE transcripts (framing snapshot)', () => {
     sections.push(['OpenAI legacy completion, engine failing at token 2', await transcript('/v1/completions', { ...completion, model: 'faulty' })]);
     const message = { model: 'demo', max_tokens: 5, stream: true };
     sections.push(['Anthropic messages, text with a system prompt', await transcript('/v1/messages', { ...message, system: 'Be brief.', messages: hello })]);
+    // The same answer cut by a stop sequence the engine names: message_delta says which.
+    sections.push(['Anthropic messages, ended by a stop sequence', await transcript('/v1/messages', { ...message, system: 'Be brief.', messages: hello, stop_sequences: ['léger'] })]);
     sections.push(['Anthropic messages, tool use', await transcript('/v1/messages', { ...message, max_tokens: 32, messages: askWeather, tools: [anthropicWeather] })]);
     sections.push(['Anthropic messages, engine failing at token 2', await transcript('/v1/messages', { ...message, model: 'faulty', messages: hello })]);
 

@@ -93,6 +93,7 @@ export interface TaskView {
   state: string;
   tokens_out: number;
   finish_reason?: string;
+  stop_sequence?: string;
 }
 
 export async function taskView(gw: TestGateway, taskId: string | null): Promise<TaskView> {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeOutcome, goldenFixtures, splits } from '../../../test/support/adapter-test-kit.ts';
 import type { ChatStreamEvent } from '../contract.ts';
+import { CompletionEnds } from '../http/completion-as-chat.ts';
 import { AnthropicStreamDecoder } from './decode.ts';
 import { anthropicError, anthropicErrorPolicy } from './errors.ts';
 
@@ -23,6 +24,22 @@ describe('Anthropic Messages golden fixtures', () => {
       for (const chunks of splits(bytes)) expect(decode(chunks)).toEqual(expected);
     });
   }
+});
+
+describe('a completion (non-chat) request', () => {
+  const endOf = (name: string, completion: boolean) => {
+    const fixture = fixtures.find((f) => f.name === name);
+    if (fixture === undefined) throw new Error(`no fixture ${name}`);
+    const decoder = completion ? new CompletionEnds(new AnthropicStreamDecoder()) : new AnthropicStreamDecoder();
+    return decodeOutcome<ChatStreamEvent>(decoder, [fixture.bytes], (err, tokens) => anthropicError(err, tokens, policy)).events.at(-1);
+  };
+
+  it('keeps the matched stop sequence and narrows refusal and tool_use to stop', () => {
+    expect(endOf('stop-sequence', true)).toMatchObject({ type: 'end', finishReason: 'stop', stopSequence: '4' });
+    expect(endOf('thinking-unknown-event-refusal', true)).toMatchObject({ type: 'end', finishReason: 'stop' });
+    expect(endOf('tool-use', true)).toMatchObject({ type: 'end', finishReason: 'stop' });
+    expect(endOf('tool-use', false)).toMatchObject({ type: 'end', finishReason: 'tool_calls' });
+  });
 });
 
 describe('AnthropicStreamDecoder', () => {

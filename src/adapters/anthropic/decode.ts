@@ -1,9 +1,11 @@
 // Anthropic Messages stream → canonical chat events (ENGINES.md §8; docs.anthropic.com
 // messages-streaming). Pure. `message_start` carries input usage; text blocks' `text_delta`
 // become tokens; a `tool_use` block becomes a tool call (id and name from its start, arguments
-// from `input_json_delta`); `message_delta` carries the stop reason and cumulative usage;
-// `message_stop` ends it. `ping`, thinking blocks and unknown events are skipped; `event: error`
-// stops the stream with its typed error.
+// from `input_json_delta`); `message_delta` carries the stop reason (with `stop_sequence`, the
+// stop string that matched) and cumulative usage; `message_stop` ends it. `ping`, thinking
+// blocks and unknown events are skipped; `event: error` stops the stream with its typed error.
+// For a completion (non-chat) request the adapter wraps this decoder in CompletionEnds:
+// `refusal` and `tool_use` then read as `stop`.
 
 import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
@@ -36,6 +38,8 @@ export class AnthropicStreamDecoder implements CountingDecoder {
   complete = false;
   tokens = 0;
   private stopReason: Finish | undefined;
+  /** `delta.stop_sequence` of a `stop_reason: "stop_sequence"` end: the client's string that matched. */
+  private stopSequence: string | undefined;
   private readonly usage: Usage = {};
   /** Content block index → tool call index, for tool_use blocks. */
   private readonly callOfBlock = new Map<number, number>();
@@ -54,8 +58,11 @@ export class AnthropicStreamDecoder implements CountingDecoder {
       case 'content_block_delta':
         return this.blockDelta(data, out);
       case 'message_delta': {
-        const reason = stringField(recordField(data, 'delta') ?? {}, 'stop_reason');
+        const delta = recordField(data, 'delta') ?? {};
+        const reason = stringField(delta, 'stop_reason');
         if (reason !== undefined) this.stopReason = Object.hasOwn(STOP_REASONS, reason) ? STOP_REASONS[reason] : 'stop';
+        const matched = reason === 'stop_sequence' ? stringField(delta, 'stop_sequence') : undefined;
+        if (reason !== undefined) this.stopSequence = matched !== undefined && matched.length > 0 ? matched : undefined;
         this.readUsage(recordField(data, 'usage'));
         return undefined;
       }
@@ -136,6 +143,7 @@ export class AnthropicStreamDecoder implements CountingDecoder {
     if (input !== undefined) end.promptTokens = input + (cacheRead ?? 0) + (cacheCreation ?? 0);
     if (output !== undefined) end.completionTokens = output;
     if (cacheRead !== undefined) end.cachedTokens = cacheRead;
+    if (this.stopSequence !== undefined) end.stopSequence = this.stopSequence;
     return end;
   }
 }

@@ -12,7 +12,7 @@ import { createProber, type Prober } from '../http/probe.ts';
 import { scrubSecret } from '../http/secret-scrub.ts';
 import { pulled } from '../../transport/body-pump.ts';
 import { pumpSse } from '../../transport/sse-stream.ts';
-import { GeminiStreamDecoder } from './decode.ts';
+import { geminiDecoder } from './decode.ts';
 import { encodeGemini, geminiModelPath, geminiStreamPath } from './encode.ts';
 import { geminiError, geminiErrorPolicy } from './errors.ts';
 import { GeminiOptionsSchema } from './options.ts';
@@ -95,7 +95,7 @@ export function createGeminiAdapter(init: AdapterInit, deps: GeminiAdapterDeps =
     const { body } = encodeGemini(req);
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'text/event-stream', 'x-goog-api-key': credential.value };
     if (req.traceparent !== undefined) headers['traceparent'] = req.traceparent;
-    const decoder = new GeminiStreamDecoder({ idPrefix: `call_${req.taskId}` });
+    const decoder = geminiDecoder(req);
     try {
       await pumpSse(upstream, { path: geminiStreamPath(options.api_version, req.model), body: JSON.stringify(body), headers }, decoder, signal, sink);
     } catch (err) {

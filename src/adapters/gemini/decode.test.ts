@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { decodeOutcome, goldenFixtures, splits } from '../../../test/support/adapter-test-kit.ts';
 import type { ChatStreamEvent } from '../contract.ts';
-import { GeminiStreamDecoder } from './decode.ts';
+import { chatConversation, chatRequest } from '../../../test/support/chat-request.ts';
+import { geminiDecoder, GeminiStreamDecoder } from './decode.ts';
 import { geminiError, geminiErrorPolicy, readGoogleError } from './errors.ts';
 
 const fixtures = goldenFixtures(new URL('./fixtures/', import.meta.url));
@@ -24,6 +25,26 @@ describe('Gemini golden fixtures', () => {
       for (const chunks of splits(bytes)) expect(decode(chunks)).toEqual(expected);
     });
   }
+});
+
+describe('a completion (non-chat) request', () => {
+  const chat = chatRequest(chatConversation('hi'));
+  const { chat: _omitted, ...completion } = chat;
+  const endOf = (name: string, req: typeof completion) => {
+    const fixture = fixtures.find((f) => f.name === name);
+    if (fixture === undefined) throw new Error(`no fixture ${name}`);
+    return decodeOutcome<ChatStreamEvent>(geminiDecoder(req), [fixture.bytes], (err, tokens) => geminiError(err, tokens, policy)).events.at(-1);
+  };
+
+  it('ends stop where a chat answer ends content_filter or tool_calls, and keeps length', () => {
+    const reasons = (req: typeof completion) =>
+      ['safety-stop', 'prompt-blocked', 'function-call', 'max-tokens-thinking-cached'].map((name) => {
+        const end = endOf(name, req);
+        return end?.type === 'end' ? end.finishReason : undefined;
+      });
+    expect(reasons(chat)).toEqual(['content_filter', 'content_filter', 'tool_calls', 'length']);
+    expect(reasons(completion)).toEqual(['stop', 'stop', 'stop', 'length']);
+  });
 });
 
 describe('GeminiStreamDecoder', () => {

@@ -4,12 +4,16 @@
 // There is no terminator: the stream is whole when the body ends after a `finishReason`. The
 // reason is UPPERCASE and `STOP` also ends a turn of function calls; `usageMetadata` (on the
 // last chunk) gives the counts. A blocked prompt has no candidates, only `promptFeedback`.
+// `STOP` does not say which stop sequence matched, so no end names one. A completion (non-chat)
+// request ends `stop` or `length` only: the adapter wraps this decoder in CompletionEnds, which
+// reads `content_filter` (SAFETY, RECITATION, ...) and `tool_calls` as `stop`.
 
 import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { SseDecoder } from '../../transport/sse-stream.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
 import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
-import type { ChatEndEvent, ChatStreamEvent } from '../contract.ts';
+import type { CanonicalRequest, ChatEndEvent, ChatStreamEvent } from '../contract.ts';
+import { CompletionEnds, type CountingFrameDecoder } from '../http/completion-as-chat.ts';
 import { readGoogleError } from './errors.ts';
 
 type Finish = ChatEndEvent['finishReason'];
@@ -112,4 +116,10 @@ export class GeminiStreamDecoder implements SseDecoder<ChatStreamEvent> {
     out.push({ type: 'tool_call_delta', index, id: id !== undefined && id.length > 0 ? id : `${this.idPrefix}_${index}`, name, arguments: JSON.stringify(args) });
     this.tokens++;
   }
+}
+
+/** The decoder for one request: a completion (non-chat) request's ends narrowed to stop | length. */
+export function geminiDecoder(req: CanonicalRequest): CountingFrameDecoder<SseMessage> {
+  const decoder = new GeminiStreamDecoder({ idPrefix: `call_${req.taskId}` });
+  return req.chat === undefined ? new CompletionEnds(decoder) : decoder;
 }

@@ -1,11 +1,17 @@
-// Hosted providers speak only chat (issue 13): the completion workload (`prompt` without
-// `chat`) is sent as a conversation of one user message, and its answer ends `stop` or `length`
-// as completions do (a provider's `content_filter` reads as `stop`; no tools were offered).
+// Hosted providers and Ollama speak only chat (issue 13): the completion workload (`prompt`
+// without `chat`) is sent as a conversation of one user message, and its answer ends `stop` or
+// `length` as completions do, the same narrowing as the OpenAI-compatible completions codec:
+// `content_filter` and `tool_calls` read as `stop` (no tools were offered), `length` stays.
 
 import type { CanonicalEvent, CanonicalRequest, ChatCanonicalRequest } from '../contract.ts';
+import type { FrameDecoder } from '../../transport/body-pump.ts';
 import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
-import type { CountingDecoder } from './engine.ts';
+
+/** A decoder of frames `M` (SSE messages, NDJSON lines) that counts its output events. */
+export interface CountingFrameDecoder<M> extends FrameDecoder<M, CanonicalEvent> {
+  readonly tokens: number;
+}
 
 export function asChatRequest(req: CanonicalRequest): ChatCanonicalRequest {
   if (req.chat !== undefined) return { ...req, chat: req.chat };
@@ -16,9 +22,9 @@ export function asChatRequest(req: CanonicalRequest): ChatCanonicalRequest {
 }
 
 /** The chat decoder for a completion-workload request: end reasons narrowed to stop | length. */
-export class CompletionEnds implements CountingDecoder {
-  private readonly inner: CountingDecoder;
-  constructor(inner: CountingDecoder) {
+export class CompletionEnds<M = SseMessage> implements CountingFrameDecoder<M> {
+  private readonly inner: CountingFrameDecoder<M>;
+  constructor(inner: CountingFrameDecoder<M>) {
     this.inner = inner;
   }
   get complete(): boolean {
@@ -27,7 +33,7 @@ export class CompletionEnds implements CountingDecoder {
   get tokens(): number {
     return this.inner.tokens;
   }
-  push(msg: SseMessage, out: CanonicalEvent[]): InBandError | undefined {
+  push(msg: M, out: CanonicalEvent[]): InBandError | undefined {
     const from = out.length;
     const error = this.inner.push(msg, out);
     narrow(out, from);
@@ -41,9 +47,10 @@ export class CompletionEnds implements CountingDecoder {
   }
 }
 
+/** A stop string only ever comes with `stop`, so the spread keeps what the engine named. */
 function narrow(out: CanonicalEvent[], from: number): void {
   for (let i = from; i < out.length; i++) {
     const e = out[i];
-    if (e?.type === 'end' && e.finishReason !== 'length') out[i] = { ...e, finishReason: 'stop' };
+    if (e?.type === 'end' && e.finishReason !== 'length' && e.finishReason !== 'stop') out[i] = { ...e, finishReason: 'stop' };
   }
 }

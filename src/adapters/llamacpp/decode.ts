@@ -1,7 +1,8 @@
 // llama.cpp `/completion` stream → canonical events (ENGINES.md §1). Pure. Partial events carry
 // `content` with `stop:false`; the final one has `stop:true`, `stop_type`, counts and `timings`
 // and may still carry held-back text; there is no `[DONE]`. Errors arrive as
-// `data: {"error":{...}}` or, on older builds, as an `error: {...}` line.
+// `data: {"error":{...}}` or, on older builds, as an `error: {...}` line. `stop_type: "word"`
+// (older builds: `stopped_word: true`) names the matched stop string in `stopping_word`.
 
 import type { CanonicalEvent } from '../contract.ts';
 import type { SseMessage } from '../../transport/sse-parser.ts';
@@ -24,6 +25,14 @@ function finishReasonOf(final: JsonRecord): EndEvent['finishReason'] {
   return final['stopped_eos'] === true || final['stopped_word'] === true ? 'stop' : 'length';
 }
 
+/** The stop string that ended generation; `stopping_word` is "" for every other stop type. */
+function stopSequenceOf(final: JsonRecord): string | undefined {
+  const type = stringField(final, 'stop_type');
+  const byWord = type === undefined ? final['stopped_word'] === true : type === 'word';
+  const word = stringField(final, 'stopping_word');
+  return byWord && word !== undefined && word.length > 0 ? word : undefined;
+}
+
 /**
  * `timings.cache_n` is the prompt prefix reused from the slot's KV cache. `tokens_cached` is
  * NOT used: llama.cpp sets it to the slot's whole cache after the request (prompt + output).
@@ -40,6 +49,8 @@ export function endEventOf(final: JsonRecord): EndEvent {
   // The slot that served the request: a session's next turn pins it (id_slot) to reuse its cache.
   const slotId = numberField(final, 'id_slot');
   if (slotId !== undefined && slotId >= 0) end.slotId = slotId;
+  const stopSequence = stopSequenceOf(final);
+  if (stopSequence !== undefined) end.stopSequence = stopSequence;
   return end;
 }
 

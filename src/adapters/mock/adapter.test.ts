@@ -37,7 +37,7 @@ describe('mock adapter', () => {
     const stopWord = all[5] as string;
     const firstHit = all.findIndex((t) => t.includes(stopWord));
     const events = await collect(adapter().stream(req({ maxTokens: 50, stop: [stopWord] }), new AbortController().signal));
-    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1 });
+    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1, stopSequence: stopWord });
   });
 
   // ORCH-0606
@@ -48,7 +48,7 @@ describe('mock adapter', () => {
     const firstHit = all.findIndex((_, i) => all.slice(0, i + 1).join('').includes(stopWord));
     const events = await collect(adapter().stream(req({ maxTokens: 50, stop: ['never appears', stopWord] }), new AbortController().signal));
     expect(firstHit).toBeGreaterThanOrEqual(5);
-    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1 });
+    expect(events.at(-1)).toEqual({ type: 'end', finishReason: 'stop', completionTokens: firstHit + 1, stopSequence: stopWord });
   });
 
   // ORCH-0606

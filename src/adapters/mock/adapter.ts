@@ -1,7 +1,8 @@
 // The built-in mock engine as a WorkerAdapter: in-process, deterministic, with a configurable
 // speed, first-token delay, slot count and fault injection. It is reported honestly as engine
-// `mock` everywhere. Stop sequences end the stream with finish reason `stop`. It speaks chat:
-// text seeded by the conversation's flat text (`prompt`), or a scripted tool call (chat-script.ts).
+// `mock` everywhere. Stop sequences end the stream with finish reason `stop`, naming the one that
+// matched (the mock is its own engine, so it knows, as llama.cpp does). It speaks chat: text
+// seeded by the conversation's flat text (`prompt`), or a scripted tool call (chat-script.ts).
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MockEngineConfig } from '../../config/schema.ts';
@@ -85,8 +86,9 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
         yield { type: 'token', text: step.text };
         if (stops.length > 0) {
           const recent = tail + step.text;
-          if (stops.some((s) => recent.includes(s))) {
-            yield { type: 'end', finishReason: 'stop', completionTokens: i + 1 };
+          const matched = firstStop(recent, stops);
+          if (matched !== undefined) {
+            yield { type: 'end', finishReason: 'stop', completionTokens: i + 1, stopSequence: matched };
             return;
           }
           tail = keep > 0 ? recent.slice(-keep) : '';
@@ -125,4 +127,14 @@ export function createMockAdapter(init: MockAdapterInit): WorkerAdapter {
     stream: generate as WorkerAdapter['stream'],
     async close(): Promise<void> {},
   };
+}
+
+/** The stop string that occurs first in `text` (the first listed on a tie), if any does. */
+function firstStop(text: string, stops: readonly string[]): string | undefined {
+  let best: { at: number; stop: string } | undefined;
+  for (const stop of stops) {
+    const at = text.indexOf(stop);
+    if (at >= 0 && (best === undefined || at < best.at)) best = { at, stop };
+  }
+  return best?.stop;
 }

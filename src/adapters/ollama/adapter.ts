@@ -11,7 +11,7 @@ import { createProber, type Prober } from '../http/probe.ts';
 import { scrubSecret } from '../http/secret-scrub.ts';
 import { pulled } from '../../transport/body-pump.ts';
 import { pumpNdjson } from '../../transport/ndjson-stream.ts';
-import { OllamaStreamDecoder } from './decode.ts';
+import { ollamaDecoder } from './decode.ts';
 import { encodeOllama, OLLAMA_CHAT_PATH } from './encode.ts';
 import { ollamaError, ollamaErrorPolicy } from './errors.ts';
 import { OLLAMA_DEFAULT_CTX, OllamaOptionsSchema } from './options.ts';
@@ -79,7 +79,7 @@ export function createOllamaAdapter(init: AdapterInit, deps: OllamaAdapterDeps =
     });
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/x-ndjson', ...auth(credential.value) };
     if (req.traceparent !== undefined) headers['traceparent'] = req.traceparent;
-    const decoder = new OllamaStreamDecoder({ idPrefix: `call_${req.taskId}` });
+    const decoder = ollamaDecoder(req);
     try {
       await pumpNdjson(upstream, { path: OLLAMA_CHAT_PATH, body: JSON.stringify(body), headers }, decoder, signal, sink);
     } catch (err) {

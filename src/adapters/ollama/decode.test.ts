@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { splits } from '../../../test/support/adapter-test-kit.ts';
 import { decodeNdjsonOutcome } from '../../../test/support/ndjson-capture.ts';
 import type { ChatStreamEvent } from '../contract.ts';
-import { OllamaStreamDecoder } from './decode.ts';
+import { chatConversation, chatRequest } from '../../../test/support/chat-request.ts';
+import { ollamaDecoder, OllamaStreamDecoder } from './decode.ts';
 import { ollamaError, ollamaErrorPolicy } from './errors.ts';
 import { decodeOllamaTags, hasModel } from './props.ts';
 
@@ -33,6 +34,22 @@ describe('Ollama golden fixtures', () => {
       for (const chunks of splits(bytes)) expect(decode(chunks)).toEqual(expected);
     });
   }
+});
+
+describe('a completion (non-chat) request', () => {
+  it('ends stop where a chat answer ends tool_calls, and keeps length', () => {
+    const chat = chatRequest(chatConversation('hi'));
+    const { chat: _omitted, ...completion } = chat;
+    const reasons = (req: typeof completion) =>
+      ['tool-calls', 'chat-length-crlf', 'chat-stop'].map((name) => {
+        const fixture = fixtures.find((f) => f.name === name);
+        if (fixture === undefined) throw new Error(`no fixture ${name}`);
+        const end = decodeNdjsonOutcome<ChatStreamEvent>(ollamaDecoder(req), [fixture.bytes], (err, tokens) => ollamaError(err, tokens, policy)).events.at(-1);
+        return end?.type === 'end' ? end.finishReason : undefined;
+      });
+    expect(reasons(chat)).toEqual(['tool_calls', 'length', 'stop']);
+    expect(reasons(completion)).toEqual(['stop', 'length', 'stop']);
+  });
 });
 
 describe('OllamaStreamDecoder', () => {

@@ -4,12 +4,16 @@
 // `done: true` ends the stream with `done_reason` and the counts — which are omitempty, so a
 // fully cached prompt has no `prompt_eval_count`. A `{"error":"..."}` line is an in-band failure
 // (the status stays 200). `done_reason` "load"/"unload" answers no question: a failure.
+// `done_reason: "stop"` does not say which stop string matched, so no end names one. A completion
+// (non-chat) request ends `stop` or `length` only: the adapter wraps this decoder in
+// CompletionEnds, which reads `tool_calls` as `stop`.
 
 import type { NdjsonItem } from '../../transport/ndjson-parser.ts';
 import type { NdjsonDecoder } from '../../transport/ndjson-stream.ts';
 import type { InBandError } from '../../transport/upstream-failure.ts';
 import { isRecord, numberField, recordField, stringField } from '../../transport/json-fields.ts';
-import type { ChatEndEvent, ChatStreamEvent } from '../contract.ts';
+import type { CanonicalRequest, ChatEndEvent, ChatStreamEvent } from '../contract.ts';
+import { CompletionEnds, type CountingFrameDecoder } from '../http/completion-as-chat.ts';
 
 export interface OllamaDecoderOptions {
   /** Prefix of minted call ids (older Ollama sends none); the task id keeps them unique. */
@@ -86,4 +90,10 @@ export class OllamaStreamDecoder implements NdjsonDecoder<ChatStreamEvent> {
       ...(completion === undefined ? {} : { completionTokens: completion }),
     };
   }
+}
+
+/** The decoder for one request: a completion (non-chat) request's ends narrowed to stop | length. */
+export function ollamaDecoder(req: CanonicalRequest): CountingFrameDecoder<NdjsonItem> {
+  const decoder = new OllamaStreamDecoder({ idPrefix: `call_${req.taskId}` });
+  return req.chat === undefined ? new CompletionEnds(decoder) : decoder;
 }

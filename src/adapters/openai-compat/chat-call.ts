@@ -12,12 +12,14 @@ export interface ChatWire {
   body: object;
   headers: Record<string, string>;
   toolCallIds: ChatDecoderOptions['toolCallIds'];
+  /** The engine names the matched stop string in the finish chunk's `stop_reason` (vLLM). */
+  readsStopReason?: boolean;
 }
 
 export function openChatStream(req: ChatCanonicalRequest, wire: ChatWire): { call: SseCall; decoder: ChatStreamDecoder } {
   const headers = { ...wire.headers, accept: 'text/event-stream' };
   return {
     call: { path: CHAT_COMPLETIONS_PATH, body: JSON.stringify(wire.body), headers },
-    decoder: new ChatStreamDecoder({ toolCallIds: wire.toolCallIds, idPrefix: `call_${req.taskId}` }),
+    decoder: new ChatStreamDecoder({ toolCallIds: wire.toolCallIds, idPrefix: `call_${req.taskId}`, readsStopReason: wire.readsStopReason === true }),
   };
 }

@@ -6,8 +6,13 @@ import { ChatStreamDecoder } from './chat-decode.ts';
 
 const fixtures = goldenFixtures(new URL('./fixtures/chat/', import.meta.url));
 const policy = { engine: 'OpenAI-compatible', isLoading: () => false, overloadRetryAfterMs: 1000 };
-const decode = (chunks: Uint8Array[]) =>
-  decodeOutcome<ChatStreamEvent>(new ChatStreamDecoder({ toolCallIds: 'engine', idPrefix: 'call_t1' }), chunks, (err, tokens) => toEngineError(err, tokens, policy));
+// Each fixture is decoded as its engine's adapter builds the decoder: only vLLM reads `stop_reason`.
+const decode = (chunks: Uint8Array[], name: string) =>
+  decodeOutcome<ChatStreamEvent>(
+    new ChatStreamDecoder({ toolCallIds: 'engine', idPrefix: 'call_t1', readsStopReason: name.startsWith('vllm-') }),
+    chunks,
+    (err, tokens) => toEngineError(err, tokens, policy),
+  );
 
 describe('OpenAI-compatible chat golden fixtures', () => {
   it('has fixtures to check', () => {
@@ -16,11 +21,11 @@ describe('OpenAI-compatible chat golden fixtures', () => {
 
   for (const { name, bytes, expected } of fixtures) {
     it(`decodes ${name} whole into the expected canonical events`, () => {
-      expect(decode([bytes])).toEqual(expected);
+      expect(decode([bytes], name)).toEqual(expected);
     });
 
     it(`decodes ${name} identically when split at every byte boundary and fed one byte at a time`, () => {
-      for (const chunks of splits(bytes)) expect(decode(chunks)).toEqual(expected);
+      for (const chunks of splits(bytes)) expect(decode(chunks, name)).toEqual(expected);
     });
   }
 });
@@ -50,6 +55,26 @@ describe('ChatStreamDecoder', () => {
   it('fails on an engine-side abort finish reason', () => {
     const decoder = new ChatStreamDecoder({ toolCallIds: 'engine', idPrefix: 'c' });
     expect(decoder.push(chunk({ content: 'a' }, 'abort'), [])).toEqual({ message: 'engine finished the request with "abort"' });
+  });
+
+  it('names no stop sequence from a stop_reason unless the engine is one whose wire carries it', () => {
+    const finish = msg(JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop', stop_reason: 'END' }] }));
+    const ends = [false, true].map((readsStopReason) => {
+      const out: ChatStreamEvent[] = [];
+      const decoder = new ChatStreamDecoder({ toolCallIds: 'engine', idPrefix: 'c', readsStopReason });
+      decoder.push(finish, out);
+      decoder.push(msg('[DONE]'), out);
+      return out;
+    });
+    expect(ends).toEqual([[{ type: 'end', finishReason: 'stop' }], [{ type: 'end', finishReason: 'stop', stopSequence: 'END' }]]);
+  });
+
+  it('names no stop sequence when vLLM ends for another reason than a stop', () => {
+    const out: ChatStreamEvent[] = [];
+    const decoder = new ChatStreamDecoder({ toolCallIds: 'engine', idPrefix: 'c', readsStopReason: true });
+    decoder.push(msg(JSON.stringify({ choices: [{ index: 0, delta: { content: 'a' }, finish_reason: 'length', stop_reason: 'END' }] })), out);
+    decoder.push(msg('[DONE]'), out);
+    expect(out.at(-1)).toEqual({ type: 'end', finishReason: 'length' });
   });
 
   it('treats [DONE] without a finish reason as an in-band failure', () => {

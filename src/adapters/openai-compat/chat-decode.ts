@@ -5,6 +5,7 @@
 // In-band errors: `data: {"error":...}` and llama.cpp's legacy `error:` line. Unknown keys
 // (`obfuscation`, `timings`, `reasoning_content`, ...) are ignored. OpenRouter (§7): usage comes
 // in a trailing chunk whose `choices` is not empty, with `usage.cost` (USD) read as the cost.
+// vLLM (`readsStopReason`): the finish chunk's string `stop_reason` is the matched stop string.
 
 import type { SseMessage } from '../../transport/sse-parser.ts';
 import type { SseDecoder } from '../../transport/sse-stream.ts';
@@ -12,6 +13,7 @@ import type { InBandError } from '../../transport/upstream-failure.ts';
 import { isRecord, numberField, parseJson, recordField, stringField, type JsonRecord } from '../../transport/json-fields.ts';
 import type { ChatEndEvent, ChatStreamEvent } from '../contract.ts';
 import { readErrorPayload, unwrapErrorBody } from './error-body.ts';
+import { stopStringOf } from './completions-codec.ts';
 
 export interface ChatDecoderOptions {
   /**
@@ -22,6 +24,11 @@ export interface ChatDecoderOptions {
   toolCallIds: 'engine' | 'mint';
   /** Prefix of minted ids; the task id makes them unique across a conversation. */
   idPrefix: string;
+  /**
+   * The finish chunk carries vLLM's `stop_reason` (the matched stop string, or a stop token id).
+   * Off for every other engine: no other wire here says which stop string matched.
+   */
+  readsStopReason?: boolean;
 }
 
 type Finish = ChatEndEvent['finishReason'];
@@ -69,6 +76,7 @@ export class ChatStreamDecoder implements SseDecoder<ChatStreamEvent> {
   /** Output events (text or tool-call fragments) so far: after the first, a failure is WORKER_RESET. */
   tokens = 0;
   private finishReason: Finish | undefined;
+  private stopSequence: string | undefined;
   private usage: Usage | undefined;
   /** llama.cpp's `timings.cache_n` (prompt tokens reused from the slot's KV cache), used when usage has no cached count. */
   private cacheN: number | undefined;
@@ -117,6 +125,7 @@ export class ChatStreamDecoder implements SseDecoder<ChatStreamEvent> {
     const mapped = Object.hasOwn(FINISH, reason) ? FINISH[reason] : 'stop';
     if (mapped === 'failed') return { message: `engine finished the request with "${reason}"` };
     this.finishReason = mapped;
+    this.stopSequence = this.options.readsStopReason === true ? stopStringOf(choice, reason) : undefined;
     return undefined;
   }
 
@@ -157,6 +166,7 @@ export class ChatStreamDecoder implements SseDecoder<ChatStreamEvent> {
   private endEvent(): ChatEndEvent {
     const end: ChatEndEvent = { type: 'end', finishReason: this.finishReason ?? 'stop', ...this.usage };
     if (end.cachedTokens === undefined && this.cacheN !== undefined) end.cachedTokens = this.cacheN;
+    if (this.stopSequence !== undefined) end.stopSequence = this.stopSequence;
     return end;
   }
 }

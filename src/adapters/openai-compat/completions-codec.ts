@@ -1,7 +1,10 @@
 // OpenAI-style `/v1/completions` streaming codec, shared by every engine that speaks it
 // (vLLM today). Encode is canonical → body; decode turns SSE messages into canonical events:
 // text chunks, a finish chunk, an optional usage chunk with `choices: []`, then `data: [DONE]`.
-// Both error envelopes are accepted; unknown keys are ignored.
+// Both error envelopes are accepted; unknown keys are ignored. A completion ends `stop` or
+// `length` only: `tool_calls`, `function_call` and `content_filter` read as `stop`. With
+// `readsStopReason` (vLLM) a string `stop_reason` beside `finish_reason: "stop"` is the matched
+// stop string; an integer there is a stop token id, not a string the client sent.
 
 import type { CanonicalEvent, CanonicalRequest } from '../contract.ts';
 import type { SseMessage } from '../../transport/sse-parser.ts';
@@ -86,12 +89,30 @@ const FINISH: Record<string, EndEvent['finishReason'] | 'failed'> = {
   error: 'failed',
 };
 
+export interface CompletionsDecoderOptions {
+  /** The engine's choices carry vLLM's `stop_reason` (the matched stop string or token id). */
+  readsStopReason: boolean;
+}
+
+/** vLLM's `stop_reason` as a stop string: only a non-empty string beside `finish_reason: "stop"`. */
+export function stopStringOf(choice: JsonRecord, finishReason: string): string | undefined {
+  if (finishReason !== 'stop') return undefined;
+  const reason = stringField(choice, 'stop_reason');
+  return reason !== undefined && reason.length > 0 ? reason : undefined;
+}
+
 export class CompletionsStreamDecoder implements SseDecoder<CanonicalEvent> {
   complete = false;
   /** Token events produced so far (decides WORKER_RESET vs. an early, classifiable error). */
   tokens = 0;
   private finishReason: EndEvent['finishReason'] | undefined;
+  private stopSequence: string | undefined;
   private usage: Usage | undefined;
+  private readonly readsStopReason: boolean;
+
+  constructor(options: CompletionsDecoderOptions = { readsStopReason: false }) {
+    this.readsStopReason = options.readsStopReason;
+  }
 
   push(msg: SseMessage, out: CanonicalEvent[]): InBandError | undefined {
     if (msg.data === '[DONE]') {
@@ -117,6 +138,7 @@ export class CompletionsStreamDecoder implements SseDecoder<CanonicalEvent> {
     const mapped = Object.hasOwn(FINISH, reason) ? FINISH[reason] : 'stop';
     if (mapped === 'failed') return { message: `engine finished the request with "${reason}"` };
     this.finishReason = mapped;
+    this.stopSequence = this.readsStopReason ? stopStringOf(choice, reason) : undefined;
     return undefined;
   }
 
@@ -130,6 +152,8 @@ export class CompletionsStreamDecoder implements SseDecoder<CanonicalEvent> {
   }
 
   private endEvent(): EndEvent {
-    return { type: 'end', finishReason: this.finishReason ?? 'stop', ...this.usage };
+    const end: EndEvent = { type: 'end', finishReason: this.finishReason ?? 'stop', ...this.usage };
+    if (this.stopSequence !== undefined) end.stopSequence = this.stopSequence;
+    return end;
   }
 }

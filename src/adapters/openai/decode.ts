@@ -1,6 +1,8 @@
 // An OpenAI-compatible provider's Chat Completions stream → canonical events: the shared chat
 // decoder (OpenAI chunks, OpenRouter's `: OPENROUTER PROCESSING` comments, trailing usage chunk
-// and `usage.cost`; ENGINES.md §6, §7). Provider call ids are unique, so they are kept.
+// and `usage.cost`; ENGINES.md §6, §7). Provider call ids are unique, so they are kept. A
+// completion (non-chat) request ends `stop` or `length` (CompletionEnds: `content_filter` and
+// `tool_calls` read as `stop`); neither OpenAI nor OpenRouter says which stop string matched.
 
 import type { CanonicalRequest } from '../contract.ts';
 import { CompletionEnds } from '../http/completion-as-chat.ts';

@@ -61,7 +61,7 @@ export function createVllmAdapter(init: AdapterInit): WorkerAdapter {
   });
   // Tool-call ids are vLLM's own (`chatcmpl-tool-<random>`), unique across turns.
   const chat = createEngineStream<ChatCanonicalRequest>(upstream, {
-    open: (req) => openChatStream(req, { body: encodeVllmChat(req), headers: engineHeaders(options, req.traceparent), toolCallIds: 'engine' }),
+    open: (req) => openChatStream(req, { body: encodeVllmChat(req), headers: engineHeaders(options, req.traceparent), toolCallIds: 'engine', readsStopReason: true }),
     toError: (err, tokens) => vllmError(err, tokens, policy),
   });
 

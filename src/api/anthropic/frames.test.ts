@@ -74,6 +74,21 @@ describe('AnthropicMessageFrames', () => {
     expect([reason('stop'), reason('length'), reason('content_filter')]).toEqual(['end_turn', 'max_tokens', 'refusal']);
   });
 
+  it('answers stop_sequence with the matched string when the engine named it, streaming and whole, as the SDK reads them', async () => {
+    const stopped: ChatOutputEvent[] = [{ kind: 'text', text: 'one, two' }, { kind: 'end', finish: 'stop', usage, stopSequence: ', "three"' }];
+    const streamed = await client(sse(stream(stopped))).sdk.messages.stream(request).finalMessage();
+    expect(streamed).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: ', "three"' });
+    const builder = new ChatAnswerBuilder();
+    for (const e of stopped) builder.push(e);
+    const outcome = builder.result();
+    if (outcome?.status !== 'complete') throw new Error('expected a complete answer');
+    const body = anthropicMessage({ id: 'msg_t1', model: 'demo' }, outcome.answer);
+    expect(body.ok && body.value).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: ', "three"' });
+    // A stop the engine did not name stays end_turn with stop_sequence null.
+    const plain = await client(sse(stream([{ kind: 'text', text: 'one' }, { kind: 'end', finish: 'stop', usage }]))).sdk.messages.stream(request).finalMessage();
+    expect(plain).toMatchObject({ stop_reason: 'end_turn', stop_sequence: null });
+  });
+
   it('ends with an error event the SDK raises on a failure mid-stream', async () => {
     const { sdk } = client(sse(stream([{ kind: 'text', text: 'hi' }, { kind: 'error', error: orchError('REPLICA_EXHAUSTED', 'busy') }])));
     await expect(sdk.messages.stream(request).finalMessage()).rejects.toThrow(/overloaded_error/);

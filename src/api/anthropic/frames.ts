@@ -1,7 +1,8 @@
 // Chat output → Anthropic Messages SSE events (issue 11): `message_start`, then content blocks
 // (`content_block_start` / `content_block_delta` / `content_block_stop`; a text block, a
 // `tool_use` block per tool call with `input_json_delta` fragments), `message_delta` with the
-// stop reason and cumulative usage, `message_stop`. `ping()` is the heartbeat frame. Runs per
+// stop reason (`stop_sequence` and the string when the engine named the stop that matched) and
+// cumulative usage, `message_stop`. `ping()` is the heartbeat frame. Runs per
 // token: constant parts are built once, each frame is one template literal.
 
 import type { AnswerFinishReason } from '../../core/chat/finish-reason.ts';
@@ -23,6 +24,13 @@ export const STOP_REASONS = {
   tool_calls: 'tool_use',
   content_filter: 'refusal',
 } as const satisfies Record<AnswerFinishReason, string>;
+
+/** Anthropic's `stop_reason` and `stop_sequence` for an answer's end. */
+export function anthropicStop(finish: AnswerFinishReason, stopSequence: string | undefined): { reason: AnthropicStopReason; sequence: string | null } {
+  return finish === 'stop' && stopSequence !== undefined ? { reason: 'stop_sequence', sequence: stopSequence } : { reason: STOP_REASONS[finish], sequence: null };
+}
+
+export type AnthropicStopReason = (typeof STOP_REASONS)[keyof typeof STOP_REASONS] | 'stop_sequence';
 
 export const PING_FRAME = 'event: ping\ndata: {"type": "ping"}\n\n';
 
@@ -71,7 +79,9 @@ export class AnthropicMessageFrames {
       }
       case 'end': {
         if (event.finish === 'canceled') return anthropicErrorFrame(CANCELED_OUTPUT_ERROR);
-        return `${this.close()}event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"${STOP_REASONS[event.finish]}","stop_sequence":null},"usage":${anthropicUsage(event.usage)}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`;
+        const stop = anthropicStop(event.finish, event.stopSequence);
+        const sequence = stop.sequence === null ? 'null' : JSON.stringify(stop.sequence);
+        return `${this.close()}event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"${stop.reason}","stop_sequence":${sequence}},"usage":${anthropicUsage(event.usage)}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n`;
       }
       case 'error':
         return anthropicErrorFrame(event.error);

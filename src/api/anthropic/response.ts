@@ -7,7 +7,7 @@
 
 import type { ChatAnswer } from '../../core/chat/answer.ts';
 import { fail, ok, orchError, type Result } from '../../core/errors.ts';
-import { STOP_REASONS } from './frames.ts';
+import { anthropicStop, type AnthropicStopReason } from './frames.ts';
 
 export interface AnthropicMessageBody {
   id: string;
@@ -15,8 +15,8 @@ export interface AnthropicMessageBody {
   role: 'assistant';
   model: string;
   content: ({ type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> })[];
-  stop_reason: (typeof STOP_REASONS)[keyof typeof STOP_REASONS];
-  stop_sequence: null;
+  stop_reason: AnthropicStopReason;
+  stop_sequence: string | null;
   usage: { input_tokens: number; output_tokens: number; cache_read_input_tokens?: number };
 }
 
@@ -31,14 +31,15 @@ export function anthropicMessage(init: { id: string; model: string }, answer: Ch
     content.push({ type: 'tool_use', id: call.id, name: call.name, input });
   }
   const { usage } = answer;
+  const stop = anthropicStop(answer.finish, answer.stopSequence);
   return ok({
     id: init.id,
     type: 'message',
     role: 'assistant',
     model: init.model,
     content,
-    stop_reason: STOP_REASONS[answer.finish],
-    stop_sequence: null,
+    stop_reason: stop.reason,
+    stop_sequence: stop.sequence,
     usage: {
       input_tokens: usage.inputTokens,
       output_tokens: usage.outputTokens,

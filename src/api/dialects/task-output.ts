@@ -36,6 +36,7 @@ export function outputOf(event: TaskEvent, task: StreamedTask): ChatOutputEvent 
         kind: 'end',
         finish: event.data.finish_reason,
         usage: { inputTokens: usage.promptTokens, outputTokens: event.data.tokens_out, ...(usage.cachedTokens !== undefined ? { cachedInputTokens: usage.cachedTokens } : {}) },
+        ...(event.data.stop_sequence !== undefined ? { stopSequence: event.data.stop_sequence } : {}),
       };
     }
     case 'error': {

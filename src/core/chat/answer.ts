@@ -12,6 +12,8 @@ export interface ChatAnswer {
   toolCalls: ToolCall[];
   finish: AnswerFinishReason;
   usage: Usage;
+  /** The request's stop string that ended the answer, when the engine named it. */
+  stopSequence?: string;
 }
 
 export type AnswerOutcome =
@@ -50,7 +52,16 @@ export class ChatAnswerBuilder {
       case 'end':
         this.outcome = event.finish === 'canceled'
           ? { status: 'canceled' }
-          : { status: 'complete', answer: { text: this.text.join(''), toolCalls: this.toolCalls(), finish: event.finish, usage: event.usage } };
+          : {
+            status: 'complete',
+            answer: {
+              text: this.text.join(''),
+              toolCalls: this.toolCalls(),
+              finish: event.finish,
+              usage: event.usage,
+              ...(event.stopSequence !== undefined ? { stopSequence: event.stopSequence } : {}),
+            },
+          };
         return;
     }
   }

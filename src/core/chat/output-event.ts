@@ -14,7 +14,8 @@ export type ChatOutputEvent =
    * `id` and `name` arrive with the call's first fragment and never change afterwards.
    */
   | { kind: 'tool_call_delta'; index: number; id?: string; name?: string; arguments: string }
-  | { kind: 'end'; finish: ChatFinishReason; usage: Usage }
+  /** `stopSequence`: the request's stop string that ended a `stop` answer, when the engine named it. */
+  | { kind: 'end'; finish: ChatFinishReason; usage: Usage; stopSequence?: string }
   | { kind: 'error'; error: OrchError };
 
 /**

@@ -40,6 +40,8 @@ export interface EndData {
   tokens_out: number;
   decode_time_ms: number;
   finish_reason: FinishReason;
+  /** The request's stop sequence that ended the answer, when the engine said which (only with `stop`). */
+  stop_sequence?: string;
 }
 
 export type TaskEvent =

@@ -47,6 +47,13 @@ describe('llama.cpp fake engine', () => {
     expect(JSON.parse(last.slice('data: '.length))).toMatchObject({ stop: true, stop_type: 'limit', tokens_predicted: 24 });
   });
 
+  it('ends a stop string with stop_type word and the string in stopping_word, as llama-server does', async () => {
+    const stop = fakeCompletion('Déterminisme 🙂', 7, 24)[5] ?? '';
+    const { text } = await post(a.url, { ...completion(7), stop: ['never appears', stop] });
+    const last = text.trim().split('\n\n').at(-1) ?? '';
+    expect(JSON.parse(last.slice('data: '.length))).toMatchObject({ stop: true, stop_type: 'word', stopping_word: stop });
+  });
+
   it('answers health with the 503 loading body while loading and every API route alike', async () => {
     await a.setMode('loading');
     const loadingBody = { error: { code: 503, message: 'Loading model', type: 'unavailable_error' } };

@@ -66,6 +66,17 @@ describe('vLLM fake engine', () => {
     expect(JSON.parse(without.at(-2) ?? '{}')).toMatchObject({ choices: [{ finish_reason: 'length' }] });
   });
 
+  it('names the stop string that matched in the finish chunk stop_reason, and null at max_tokens', async () => {
+    const stop = fakeCompletion('Déterminisme 🙂', 7, 20)[5] ?? '';
+    const finishOf = (wire: string) =>
+      dataLines(wire)
+        .filter((d) => d !== '[DONE]')
+        .map((d) => (JSON.parse(d) as { choices: Array<{ finish_reason: string | null; stop_reason?: unknown }> }).choices[0])
+        .find((c) => c?.finish_reason !== null && c?.finish_reason !== undefined);
+    expect(finishOf((await post(a.url, body({ stop: ['never appears', stop] }))).text)).toMatchObject({ finish_reason: 'stop', stop_reason: stop });
+    expect(finishOf((await post(a.url, body())).text)).toMatchObject({ finish_reason: 'length', stop_reason: null });
+  });
+
   it('sends [DONE] after an in-band error, in the configured error shape', async () => {
     await a.setMode({ kind: 'fail-at-token', at: 1 });
     a.configure({ errorStyle: 'flat' });
