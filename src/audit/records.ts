@@ -104,7 +104,7 @@ export function terminalRecord(fact: TerminalFact, at: Date): AuditRecord {
     at, kind: 'terminal', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
     data: compact({
-      tenant: fact.tenant, state: fact.state, finish_reason: fact.finish_reason, error_code: fact.error_code, cancel_reason: fact.cancel_reason,
+      tenant: fact.tenant, state: fact.state, finish_reason: fact.finish_reason, stop_sequence: fact.stop_sequence, error_code: fact.error_code, cancel_reason: fact.cancel_reason,
       replica_id: fact.replica_id, engine: fact.engine, tokens_out: fact.tokens_out, prompt_tokens: fact.prompt_tokens,
       cost_usd: fact.cost_usd, cost_source: fact.cost_source,
       queue_wait_ms: fact.queue_wait_ms, decode_time_ms: fact.decode_time_ms, e2e_ms: fact.e2e_ms,

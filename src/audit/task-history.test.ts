@@ -26,3 +26,20 @@ describe('statusFromRows: the task cost recorded on the terminal row', () => {
     }
   });
 });
+
+describe('statusFromRows: how the task ended', () => {
+  it('answers every finish reason a terminal row can carry, chat answers included', () => {
+    for (const reason of ['stop', 'length', 'tool_calls', 'content_filter'] as const) {
+      expect(statusFromRows([admission, terminal({ finish_reason: reason })])?.finish_reason).toBe(reason);
+    }
+  });
+
+  it('answers the stop sequence the terminal row recorded, only for a stop', () => {
+    expect(statusFromRows([admission, terminal({ finish_reason: 'stop', stop_sequence: 'END' })])).toMatchObject({ finish_reason: 'stop', stop_sequence: 'END' });
+    expect(statusFromRows([admission, terminal({ finish_reason: 'length', stop_sequence: 'END' })])?.stop_sequence).toBeUndefined();
+  });
+
+  it('answers no finish reason for a value the contract does not name', () => {
+    expect(statusFromRows([admission, terminal({ finish_reason: 'exploded' })])?.finish_reason).toBeUndefined();
+  });
+});

@@ -3,6 +3,7 @@
 // restart). Same shape as the live status; what only the event log knew is absent or zero.
 
 import type { components } from '../generated/api-types.ts';
+import { FinishReason as FINISH_REASONS } from '../generated/enums.ts';
 import { ERROR_TABLE, isErrorCode } from '../core/errors.ts';
 import { TASK_STATES, type TaskState } from '../core/task/events.ts';
 import type { JsonValue } from '../core/canonical-json.ts';
@@ -15,7 +16,7 @@ export type TaskStatus = components['schemas']['TaskStatus'];
 const TASK_ROWS_LIMIT = 1_000;
 
 type FinishReason = NonNullable<TaskStatus['finish_reason']>;
-const isFinishReason = (value: unknown): value is FinishReason => value === 'stop' || value === 'length' || value === 'canceled';
+const isFinishReason = (value: unknown): value is FinishReason => (FINISH_REASONS as readonly unknown[]).includes(value);
 const str = (value: JsonValue | undefined): string | undefined => (typeof value === 'string' ? value : undefined);
 const int = (value: JsonValue | undefined): number | undefined => (typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : undefined);
 const isTaskState = (value: unknown): value is TaskState => (TASK_STATES as readonly unknown[]).includes(value);
@@ -47,6 +48,7 @@ export function statusFromRows(rows: readonly AuditRow[]): TaskStatus | undefine
   const replica = str(terminal?.data.replica_id) ?? str(placement?.data.replica_id);
   const engine = str(terminal?.data.engine) ?? str(placement?.data.engine);
   const finishReason = terminal?.data.finish_reason;
+  const stopSequence = str(terminal?.data.stop_sequence);
   const error = errorOf(terminal?.data.error_code);
   return {
     task_id: admission.task_id,
@@ -61,6 +63,7 @@ export function statusFromRows(rows: readonly AuditRow[]): TaskStatus | undefine
     ...(terminal === undefined ? {} : { finished_at: terminal.at.toISOString() }),
     tokens_out: int(terminal?.data.tokens_out) ?? 0,
     ...(isFinishReason(finishReason) ? { finish_reason: finishReason } : {}),
+    ...(finishReason === 'stop' && stopSequence !== undefined ? { stop_sequence: stopSequence } : {}),
     ...(error === undefined ? {} : { error }),
     last_event_id: 0,
     ...costOf(terminal?.data),

@@ -70,6 +70,8 @@ export interface FirstTokenFact extends TaskFacts {
 export interface TerminalFact extends TaskFacts {
   state: TerminalState;
   finish_reason?: FinishReason;
+  /** The request's stop string that ended the answer, when the engine named it. */
+  stop_sequence?: string;
   error_code?: ErrorCode;
   /** Why a task was canceled: client, deadline, drain, unclaimed, shutdown. */
   cancel_reason?: string;

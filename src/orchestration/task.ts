@@ -448,12 +448,13 @@ export class Task {
   /** What ended the task, for the terminal lifecycle fact. */
   endingFacts(): {
     finish_reason?: FinishReason; error_code?: ErrorData['code']; cancel_reason?: string; replica_id?: string; engine?: string;
-    model?: string; cost_usd?: number; cost_source?: TaskCost['source'];
+    model?: string; cost_usd?: number; cost_source?: TaskCost['source']; stop_sequence?: string;
   } {
     const cost = this.#cost;
     return {
       ...(cost ? { model: this.pool.config.model, cost_source: cost.source, ...('usd' in cost ? { cost_usd: cost.usd } : {}) } : {}),
       ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
+      ...(this.#stopSequence !== undefined ? { stop_sequence: this.#stopSequence } : {}),
       ...(this.#error ? { error_code: this.#error.code } : {}),
       ...(this.#cancelReason ? { cancel_reason: this.#cancelReason } : {}),
       ...(this.#replica ? { replica_id: this.#replica.id, engine: this.pool.config.engine } : {}),

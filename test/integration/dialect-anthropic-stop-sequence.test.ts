@@ -11,6 +11,8 @@ import { FAKE_VOCAB } from '../fakes/http/fake-tokens.ts';
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { anthropicClient, clientTransport } from '../support/dialect-clients.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
+import { terminalRecord } from '../../src/audit/records.ts';
+import type { TerminalFact } from '../../src/core/observer.ts';
 import { openStream, terminal, tokens } from '../support/sse-client.ts';
 import { waitFor } from './engines-support.ts';
 
@@ -19,6 +21,7 @@ const transport = clientTransport();
 let gw: TestGateway;
 let vllm: VllmFake;
 let llama: LlamacppFake;
+const finished: TerminalFact[] = [];
 
 beforeAll(async () => {
   vllm = await startVllmFake({ tokensPerS: 0 });
@@ -30,6 +33,7 @@ beforeAll(async () => {
         { id: 'local', engine: 'llamacpp', model: 'local', health, replicas: [{ id: 'l0', url: llama.url, options: { retry_attempts: 1 } }] },
       ],
     }),
+    { observers: [{ finished: (fact) => finished.push(fact) }] },
   );
   for (const id of ['vllm', 'local']) {
     await waitFor(async () => ((await gw.get(`/v1/pools/${id}`)).body as { ready?: boolean }).ready === true, 10_000, `pool ${id} ready`);
@@ -104,5 +108,9 @@ describe('/v1/tasks on llama.cpp /completion', () => {
     expect(terminal(cut.events)).toEqual([expect.objectContaining({ event: 'end', data: expect.objectContaining({ finish_reason: 'stop', stop_sequence: stop }) })]);
     const ended = terminal(cut.events)[0]?.data as { tokens_out: number };
     expect(ended.tokens_out).toBeLessThan(12);
+    // The audit's terminal row records it too (what GET /v1/tasks/{id} answers from once the task has left memory).
+    const fact = finished.find((f) => f.stop_sequence === stop);
+    expect(fact).toMatchObject({ state: 'completed', finish_reason: 'stop' });
+    expect(terminalRecord(fact as TerminalFact, new Date(0)).data).toMatchObject({ finish_reason: 'stop', stop_sequence: stop });
   });
 });

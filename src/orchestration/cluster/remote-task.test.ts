@@ -19,6 +19,7 @@ describe('statusOf', () => {
     ['queued with no events', at('queued'), [], { state: 'queued', tokens_out: 0, last_event_id: 0 }],
     ['running after its started event', at('running'), [started, token(2, 0), token(3, 1)], { state: 'running', replica_id: 'v0', engine: 'vllm', tokens_out: 2, last_event_id: 3 }],
     ['completed by its end event', at('ended'), [started, token(2, 0), { seq: 3, event: 'end', data: { tokens_out: 1, decode_time_ms: 2, finish_reason: 'length' } }], { state: 'completed', finish_reason: 'length', tokens_out: 1 }],
+    ['the stop sequence its end event names', at('ended'), [started, { seq: 2, event: 'end', data: { tokens_out: 3, decode_time_ms: 2, finish_reason: 'stop', stop_sequence: 'END' } }], { state: 'completed', finish_reason: 'stop', stop_sequence: 'END' }],
     ['canceled by an end with finish_reason canceled', at('ended'), [{ seq: 1, event: 'end', data: { tokens_out: 0, decode_time_ms: 0, finish_reason: 'canceled' } }], { state: 'canceled', finish_reason: 'canceled' }],
     ['failed by a WORKER_RESET error', at('ended'), [started, { seq: 2, event: 'error', data: { code: 'WORKER_RESET', message: 'lost', retriable: true } }], { state: 'failed', error: { code: 'WORKER_RESET' } }],
     ['evicted by a drop-lru error', at('ended'), [{ seq: 1, event: 'error', data: { code: 'QUEUE_FULL_DROP_LRU', message: 'evicted', retriable: true } }], { state: 'evicted' }],

@@ -123,6 +123,7 @@ export function statusOf(spec: TaskSpec, location: TaskLocation, events: readonl
     created_at: new Date(spec.createdAt).toISOString(),
     tokens_out: terminal?.event === 'end' ? terminal.data.tokens_out : tokensOut,
     ...(terminal?.event === 'end' ? { finish_reason: terminal.data.finish_reason } : {}),
+    ...(terminal?.event === 'end' && terminal.data.stop_sequence !== undefined ? { stop_sequence: terminal.data.stop_sequence } : {}),
     ...(terminal?.event === 'error' ? { error: terminal.data } : {}),
     last_event_id: events.at(-1)?.seq ?? 0,
   };
