@@ -22,6 +22,8 @@ export interface TaskQueue<T extends QueueEntry> extends Iterable<T> {
   take(): T | undefined;
   peek(): T | undefined;
   remove(id: string): T | undefined;
+  /** Puts a drop-lru victim back where it was (its evicting admission was withdrawn or found room). */
+  restore(victim: T): void;
   /** 0-based place in dispatch order, or undefined when not queued. */
   position(id: string): number | undefined;
   setOptions(opts: FairQueueOptions): void;

@@ -125,7 +125,8 @@ describe('orphan grace', () => {
     expect(task.log.terminal).toMatchObject({ event: 'end', data: { finish_reason: 'canceled' } });
     expect(kit.finished).toEqual([expect.objectContaining({ task_id: task.id, state: 'canceled', cancel_reason: 'orphaned', finish_reason: 'canceled' })]);
     // The engine call is aborted, so the slot frees.
-    await expect.poll(() => kit?.pools.get('demo')?.status().slots.busy).toBe(0);
+    // The freed slot takes the newcomer early (its call overlaps the commit): the queue is empty.
+    await expect.poll(() => kit?.pools.get('demo')?.queue.size).toBe(0);
   });
 
   it('keeps the task when a reader comes back within the grace, and restarts the grace when it leaves again', async () => {
@@ -306,11 +307,9 @@ describe('the admission commit point', () => {
     await expect.poll(() => pool?.status().slots.busy).toBe(0);
     expect([placed, kit.finished, kit.service.size, kit.logs.map((log) => log.lastSeq)]).toEqual([[], [], 0, [0]]);
   });
-  // Known bug, recorded as an expected failure (it.fails): under drop-lru the victim is evicted
-  // when the newcomer is offered, before the commit; a rolled-back newcomer (AUDIT_UNAVAILABLE)
-  // leaves the victim evicted, so a refused request changed something (ORCH-0115). When this
-  // is fixed the test passes and it.fails reports it: turn it into a plain it().
-  it.fails('leaves a drop-lru victim queued when the newcomer that would evict it is rolled back', async () => {
+  // Under drop-lru the victim is only set aside when the newcomer is offered; a rolled-back
+  // newcomer (AUDIT_UNAVAILABLE) puts it back, so a refused request changes nothing (ORCH-0115).
+  it('leaves a drop-lru victim queued when the newcomer that would evict it is rolled back', async () => {
     let failCommits = false;
     const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => (failCommits ? Promise.reject(new Error('down')) : Promise.resolve()) };
     kit = await startServiceKit({
@@ -325,5 +324,39 @@ describe('the admission commit point', () => {
     const refused = await kit.service.submit({ model: 'demo', prompt: 'newcomer', max_tokens: 4 }, 'c1');
     expect(refused.ok ? 'admitted' : refused.error.code).toBe('AUDIT_UNAVAILABLE');
     expect(victim.state).toBe('queued');
+    expect(kit.pools.get('demo')?.queue.position(victim.id)).toBe(0);
+    // The next newcomer whose admission commits evicts it, once.
+    failCommits = false;
+    const newcomer = await kit.submit();
+    expect([victim.state, newcomer.state]).toEqual(['evicted', 'queued']);
+    expect(kit.finished.filter((fact) => fact.task_id === victim.id).map((fact) => fact.state)).toEqual(['evicted']);
+  });
+
+  it('keeps a drop-lru victim queued when room came back while the newcomer committed', async () => {
+    let commit = (): void => {};
+    let holdCommits = false;
+    const recorder: AdmissionRecorder = {
+      accepting: () => true,
+      commitAdmission: () => (holdCommits ? new Promise<void>((resolve) => { commit = resolve; }) : Promise.resolve()),
+    };
+    kit = await startServiceKit({
+      config: { audit: { backend: 'off', fail_closed: true } },
+      pool: { replicas: [{ id: 'mock-0', slots: 1 }], queue: { max_queued: 1, policy: 'drop-lru' } },
+      mock: { hang_at_token: 0 },
+      recorder,
+    });
+    const running = await kit.submit();
+    const victim = await kit.submit({ priority: 'batch' });
+    holdCommits = true;
+    const pending = kit.service.submit({ model: 'demo', prompt: 'newcomer', max_tokens: 4 }, 'c1');
+    // The slot frees in the commit window: the newcomer (interactive) takes it, the queue has room.
+    kit.service.cancel(running.id);
+    // The freed slot takes the newcomer early (its call overlaps the commit): the queue is empty.
+    await expect.poll(() => kit?.pools.get('demo')?.queue.size).toBe(0);
+    commit();
+    const admitted = await pending;
+    expect(admitted.ok).toBe(true);
+    expect(victim.state).toBe('queued');
+    expect(kit.finished.some((fact) => fact.task_id === victim.id)).toBe(false);
   });
 });

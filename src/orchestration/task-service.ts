@@ -198,7 +198,6 @@ export class TaskService {
     }
     if (plan.session) deps.sessions.hold(plan.session.id, plan.session.maxTokens);
     if (plan.quota) quotas?.reserve(task.id, plan.quota);
-    if (offered.evicted) this.evict(offered.evicted, pool);
     this.tasks.set(task.id, task);
     const answer: TaskAccepted = {
       task_id: task.id,
@@ -207,7 +206,7 @@ export class TaskService {
       backoff_ms: finiteMs(plan.predictedStartMs),
       streams: { sse: `/v1/tasks/${task.id}/stream`, status: `/v1/tasks/${task.id}` },
     };
-    return this.commit(task, plan, answer, digest);
+    return this.commit(task, plan, answer, digest, offered.evicted);
   }
 
   protected createTask(req: TaskSubmission, plan: AdmissionPlan, pool: Pool<Task>, correlationId: string, owner: TaskOwner): Task {
@@ -247,7 +246,7 @@ export class TaskService {
    * but every fact and event of it waits for the commit. A refused commit withdraws everything
    * the apply step did and aborts that call.
    */
-  private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, digest: string): Promise<Result<Submitted>> {
+  private async commit(task: Task, plan: AdmissionPlan, answer: TaskAccepted, digest: string, victim: Task | undefined): Promise<Result<Submitted>> {
     const { deps } = this;
     const fact = {
       ...task.facts(),
@@ -271,6 +270,8 @@ export class TaskService {
         // Placed early: the dispatcher aborts the call and frees the slot.
         settle?.(false);
         task.pool.queue.remove(task.id);
+        // Its drop-lru victim was only set aside: back where it was, as if never offered.
+        if (victim !== undefined && !victim.finished) task.pool.queue.restore(victim);
         this.tasks.delete(task.id);
         if (plan.session && !task.finished) deps.sessions.release(plan.session.id, plan.session.maxTokens);
         if (!task.finished) deps.quotas?.release(task.id);
@@ -295,6 +296,9 @@ export class TaskService {
     // After the `admitted` fact, so an early-placed task's `placed` fact and events follow it.
     settle?.(true);
     if (!task.finished) this.dispatcher.pump(task.pool);
+    // The victim set aside at the offer is evicted by the commit that needed its room, unless
+    // the queue has room again once the newcomer could start (a slot freed in the commit window).
+    if (victim !== undefined && !victim.finished && this.settleVictim(victim, task.pool)) this.dispatcher.pump(task.pool);
     return ok({ task, answer, replay: false });
   }
 
@@ -326,6 +330,16 @@ export class TaskService {
         if (!task.streamOpened) this.finish(task, { state: 'canceled', reason: 'unclaimed' });
       }));
     }
+  }
+
+  /** Evicts the drop-lru victim, or puts it back when the queue has room again; true if put back. */
+  private settleVictim(victim: Task, pool: Pool<Task>): boolean {
+    if (pool.queue.size < pool.config.queue.max_queued) {
+      pool.queue.restore(victim);
+      return true;
+    }
+    this.evict(victim, pool);
+    return false;
   }
 
   private evict(victim: Task, pool: Pool<Task>): void {

@@ -131,6 +131,21 @@ describe('FairQueue capacity policy', () => {
     expect(q.take()).toBeUndefined();
   });
 
+  it('puts a victim back as the oldest of its tenant lane: withdrawing the newcomer undoes the eviction', () => {
+    const q = queueOf({ maxQueued: 3, policy: 'drop-lru' });
+    fill(q, 'b', 'batch', 3);
+    const offered = q.offer(job('i0'));
+    expect(offered).toEqual({ admitted: true, evicted: job('b0', 'batch') });
+    q.remove('i0');
+    q.restore(job('b0', 'batch'));
+    expect([q.size, q.position('b0')]).toEqual([3, 0]);
+    expect(drain(q).map((j) => j.id)).toEqual(['b0', 'b1', 'b2']);
+    expect(() => {
+      q.restore(job('x', 'batch'));
+      q.restore(job('x', 'batch'));
+    }).toThrow(/duplicate/);
+  });
+
   it('keeps entries beyond a smaller max after reload and never grows past them', () => {
     const q = queueOf({ maxQueued: 4, policy: 'drop-lru' });
     fill(q, 'b', 'batch', 4);

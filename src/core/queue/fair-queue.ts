@@ -76,6 +76,16 @@ export class FairQueue<T extends QueueEntry> implements Iterable<T> {
     return { admitted: true, evicted: victim.value };
   }
 
+  /**
+   * Puts a drop-lru victim back as the oldest entry of its tenant's lane (where the victim came
+   * from), size bound aside: the newcomer that evicted it was withdrawn before its admission
+   * committed, so the eviction never happened (ORCH-0115).
+   */
+  restore(victim: T): void {
+    if (this.#index.has(victim.id)) throw new Error(`FairQueue: duplicate entry id ${victim.id}`);
+    this.#index.set(victim.id, this.#lanes[victim.priority].push(victim.tenant ?? '', victim, true));
+  }
+
   take(): T | undefined {
     const cls = nextTurn(this.#turns, this.#opts, this.#lanes.interactive.size > 0, this.#lanes.batch.size > 0);
     if (cls === undefined) return undefined;

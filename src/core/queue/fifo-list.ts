@@ -30,6 +30,16 @@ export class FifoList<T> {
     return node;
   }
 
+  /** Links `value` in as the oldest node (a withdrawn eviction puts its victim back where it was). */
+  unshift(value: T): ListNode<T> {
+    const node: ListNode<T> = { value, prev: undefined, next: this.#head };
+    if (this.#head) this.#head.prev = node;
+    else this.#tail = node;
+    this.#head = node;
+    this.#size++;
+    return node;
+  }
+
   /** Unlinks a node that belongs to this list (the caller guarantees membership). */
   unlink(node: ListNode<T>): void {
     if (node.prev) node.prev.next = node.next;

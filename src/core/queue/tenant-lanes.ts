@@ -34,14 +34,15 @@ export class TenantLanes<T> {
     return this.#size;
   }
 
-  push(tenant: string, value: T): ListNode<T> {
+  /** Queues `value` last in `tenant`'s lane, or first with `oldest` (a victim put back). */
+  push(tenant: string, value: T, oldest = false): ListNode<T> {
     let lane = this.#lanes.get(tenant);
     if (lane === undefined) {
       this.#lanes.set(tenant, (lane = { tenant, list: new FifoList<T>(), current: this.#idle.get(tenant) ?? 0 }));
       this.#idle.delete(tenant);
     }
     this.#size++;
-    return lane.list.push(value);
+    return oldest ? lane.list.unshift(value) : lane.list.push(value);
   }
 
   /** Unlinks a node of `tenant`'s lane (the caller guarantees membership). */
