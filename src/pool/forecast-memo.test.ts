@@ -32,8 +32,7 @@ describe('ForecastMemo', () => {
   });
 });
 
-let now = 0;
-const clock = { now: () => now, monotonic: () => now };
+const clock = { now: () => 0, monotonic: () => 0 };
 
 function fullPool(): { pool: Pool<{ id: string; priority: 'interactive'; maxTokens: number }>; tokens: number[] } {
   const result = validateConfig({ pools: [{ id: 'p', engine: 'mock', model: 'm', replicas: [{ id: 'a' }, { id: 'b' }], queue: { max_queued: 2, policy: 'reject' } }] });
