@@ -10,7 +10,8 @@ export class ForecastMemo {
   #valid = false;
 
   /**
-   * `collect` pushes every input of the prediction (numbers, and entries by identity); `compute`
+   * `collect` pushes every input of the prediction (values, not objects: what is kept here must
+   * not hold a finished task alive); `compute`
    * runs the model when one differs and says whether its answer may be kept (false when it read
    * something `collect` cannot list, such as a clock).
    */

@@ -131,21 +131,22 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.#backoff.read(this.#backoffInputs, this.#backoffModel);
   }
 
-  /** Every value slotGroups and queuedTokens read, in order; entries and leases by identity (their max_tokens is fixed). */
+  /**
+   * Every value slotGroups and queuedTokens read, in order: values only, never a task, a lease or
+   * a replica, so the memo holds nothing alive after it is gone.
+   */
   private forecastInputs(into: unknown[]): void {
     const { stats } = this;
     into.push(stats.fill, stats.ttftMs, stats.tokensPerS, stats.avgServiceMs, this.config.queue.max_queued, this.replicas.length);
     for (const r of this.replicas) {
       const up = r.effectiveState === 'ready' && r.versionOk;
-      into.push(r, up);
+      into.push(up);
       if (!up) continue;
       into.push(r.slotsTotal, r.tokensPerS, r.leased.size);
-      for (const w of r.leased) into.push(w, w.tokensOut());
+      for (const w of r.leased) into.push(w.maxTokens, w.tokensOut());
     }
-    into.push(this.retry.length);
-    for (const entry of this.retry) into.push(entry);
-    into.push(this.queue.size);
-    for (const entry of this.queue) into.push(entry);
+    into.push(this.retry.length, this.queue.size);
+    for (const list of [this.retry, this.queue]) for (const entry of list) into.push(this.options.maxTokensOf?.(entry));
   }
 
   /** A replica the predictions count (up, expected version) has a slot no lease holds. */
