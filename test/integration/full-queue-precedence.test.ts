@@ -56,7 +56,7 @@ describe('a full queue answers 429 only when nothing earlier refuses the request
     expect(err(malformed).code).toBe('INVALID_PARAMS');
   });
 
-  // ORCH-0100 ORCH-0116 ORCH-0107
+  // ORCH-0104 ORCH-0116 ORCH-0107
   it('answers 400 naming the field to an unknown model, not 429', async () => {
     const g = await fullGateway();
     const unknown = await g.post('/v1/tasks', body({ model: 'no-such-model' }), auth);
