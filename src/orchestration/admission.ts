@@ -46,21 +46,35 @@ export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
  * The pool's predictions, each computed on first read and kept: both walk the running leases and
  * the queue, and an admission needs its start while a refusal from a full queue needs only the
  * backoff (issue 14: the 429 path). Like the rest of the snapshot they are meant to be read in
- * the synchronous step that took it, when first read and taken are the same pool state.
+ * the synchronous step that took it, when first read and taken are the same pool state. A class,
+ * not an object literal with getters: the literal built two closures and a fresh map per snapshot.
  */
-function lazyForecast(pool: Pool<Task>): PoolSnapshot['forecast'] {
-  let startMs: number | undefined;
-  let backoffMs: number | undefined;
-  return {
-    get startMs() {
-      return (startMs ??= pool.predictStartMs(pool.queue.size));
-    },
-    get backoffMs() {
-      return (backoffMs ??= pool.queueBackoffMs());
-    },
-    tokensPerS: pool.stats.tokensPerS,
-    ttftMs: pool.stats.ttftMs,
-  };
+class LazyForecast implements ForecastView {
+  readonly #pool: Pool<Task>;
+  #startMs: number | undefined;
+  #backoffMs: number | undefined;
+  readonly tokensPerS: number;
+  readonly ttftMs: number;
+
+  constructor(pool: Pool<Task>) {
+    this.#pool = pool;
+    this.tokensPerS = pool.stats.tokensPerS;
+    this.ttftMs = pool.stats.ttftMs;
+  }
+
+  get startMs(): number {
+    return (this.#startMs ??= this.#pool.predictStartMs(this.#pool.queue.size));
+  }
+
+  get backoffMs(): number {
+    return (this.#backoffMs ??= this.#pool.queueBackoffMs());
+  }
+}
+
+type ForecastView = PoolSnapshot['forecast'];
+
+function lazyForecast(pool: Pool<Task>): ForecastView {
+  return new LazyForecast(pool);
 }
 
 export interface SnapshotSources {

@@ -9,6 +9,7 @@ import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/plac
 import { FairQueue, type FairQueueOptions, type QueueEntry } from '../core/queue/fair-queue.ts';
 import type { WeightOf } from '../core/queue/tenant-lanes.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
+import { ForecastMemo } from './forecast-memo.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
 /** A pool's summary as the contract states it (GET /v1/pools): the generated type, not a copy. */
@@ -47,6 +48,18 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   retired = false;
 
   private readonly options: PoolOptions<T>;
+  readonly #backoff = new ForecastMemo();
+  readonly #backoffInputs = (into: unknown[]): void => this.forecastInputs(into);
+  readonly #backoffModel = (): { value: number; keep: boolean } => {
+    const value = backoffMs({
+      groups: this.slotGroups(),
+      queued: this.queuedTokens(Number.POSITIVE_INFINITY),
+      maxQueued: this.config.queue.max_queued,
+      fallbackMs: Number.POSITIVE_INFINITY,
+    });
+    // No usable slot or speed: the hint is the recovery wait, which runs on the clock.
+    return Number.isFinite(value) ? { value, keep: true } : { value: Math.max(1, Math.ceil(this.recoveryMs())), keep: false };
+  };
 
   constructor(config: PoolConfig, replicas: Replica[], opts: PoolOptions<T> = {}) {
     this.id = config.id;
@@ -114,12 +127,26 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   queueBackoffMs(): number {
     // Within capacity, one dispatch makes room; with a slot free it is now: the model's floor of 1 ms.
     if (this.retry.length + this.queue.size <= this.config.queue.max_queued && this.slotFree()) return 1;
-    return backoffMs({
-      groups: this.slotGroups(),
-      queued: this.queuedTokens(Number.POSITIVE_INFINITY),
-      maxQueued: this.config.queue.max_queued,
-      fallbackMs: this.recoveryMs(),
-    });
+    // Remembered while every input is unchanged: a burst of refusals reads it once per refusal (issue 14).
+    return this.#backoff.read(this.#backoffInputs, this.#backoffModel);
+  }
+
+  /**
+   * Every value slotGroups and queuedTokens read, in order: values only, never a task, a lease or
+   * a replica, so the memo holds nothing alive after it is gone.
+   */
+  private forecastInputs(into: unknown[]): void {
+    const { stats } = this;
+    into.push(stats.fill, stats.ttftMs, stats.tokensPerS, stats.avgServiceMs, this.config.queue.max_queued, this.replicas.length);
+    for (const r of this.replicas) {
+      const up = r.effectiveState === 'ready' && r.versionOk;
+      into.push(up);
+      if (!up) continue;
+      into.push(r.slotsTotal, r.tokensPerS, r.leased.size);
+      for (const w of r.leased) into.push(w.maxTokens, w.tokensOut());
+    }
+    into.push(this.retry.length, this.queue.size);
+    for (const list of [this.retry, this.queue]) for (const entry of list) into.push(this.options.maxTokensOf?.(entry));
   }
 
   /** A replica the predictions count (up, expected version) has a slot no lease holds. */

@@ -141,6 +141,11 @@ export class Replica {
     return [...this.leases];
   }
 
+  /** The same, without a copy, in lease order (the pool's forecast memo walks it per refusal). */
+  get leased(): ReadonlySet<LeasedWork> {
+    return this.leases;
+  }
+
   /** Keeps an overloaded engine out of placement for `ms`. */
   backOff(ms: number): void {
     this.exhaustedUntil = Math.max(this.exhaustedUntil, this.clock.monotonic() + ms);
