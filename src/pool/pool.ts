@@ -149,7 +149,6 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     for (const list of [this.retry, this.queue]) for (const entry of list) into.push(this.options.maxTokensOf?.(entry));
   }
 
-  /** A replica the predictions count (up, expected version) has a slot no lease holds. */
   /** Slots free now on replicas that can take work. */
   freeSlots(): number {
     let free = 0;
@@ -157,6 +156,7 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return free;
   }
 
+  /** A replica the predictions count (up, expected version) has a slot no lease holds. */
   private slotFree(): boolean {
     return this.replicas.some((r) => r.effectiveState === 'ready' && r.versionOk && r.slotsBusy < r.slotsTotal);
   }
