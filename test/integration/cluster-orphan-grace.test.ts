@@ -164,6 +164,7 @@ describe('the orphan grace of a task whose readers follow it from another replic
 });
 
 describe('the orphan grace of a task whose last reader was on a replica that died', () => {
+  // ORCH-0206
   it('cancels the task on its runner after the grace once a survivor took the dead replica over', async () => {
     const cluster = await runnerAndReader(300);
     const id = await runningOnA(cluster, 400);

@@ -53,6 +53,7 @@ const startedOn = (events: ReceivedEvent[]) => events.filter((e) => e.event === 
 const idOf = (body: unknown) => (body as { task_id: string }).task_id;
 
 describe('a hard pin across gateway replicas', () => {
+  // ORCH-0505
   it('keeps a task pinned to a busy replica queued while later tasks run on the free one, then runs it there once the replica frees', async () => {
     const { a, b, meters } = await cluster();
     const long = await b.post('/v1/tasks', { model: 'demo', prompt: 'long', max_tokens: 2_000, placement: { pin: 'v1' } });
@@ -77,6 +78,7 @@ describe('a hard pin across gateway replicas', () => {
     await expect.poll(() => busy()).toEqual({ v0: 0, v1: 0 });
   }, 30_000);
 
+  // ORCH-0505
   it('refuses a pin to a replica the admitting gateway cannot use with 503 REPLICA_EXHAUSTED, and queues nothing', async () => {
     const { a } = await cluster();
     const v1 = a.pools.get('demo')?.replica('v1');

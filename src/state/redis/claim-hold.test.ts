@@ -26,6 +26,7 @@ beforeEach(async () => {
 afterEach(() => ctx.cleanup());
 
 describe('claim: tasks held to their replicas (pin or avoid without allow_fallback)', () => {
+  // ORCH-0505
   it('keeps a pinned task queued while its replica is busy, runs later tasks on the free one, then the pinned task once its replica frees', async () => {
     const shared = queue();
     for (const e of ['e0', 'e1']) await shared.setCapacity(e, 1);
