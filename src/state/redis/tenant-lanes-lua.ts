@@ -77,18 +77,17 @@ local function pick_among(lanes)
   return best
 end
 
--- The class's lanes that have a task the claim may take now, each with that task's id: a lane
--- none of whose tasks are held, its oldest; a lane holding some, the first first_runnable(lane)
--- names (nil: none). Lanes without one are left out, as idle tenants (running weights kept).
+-- The class's lanes that have a task the claim may take now: every lane none of whose tasks
+-- are held (its oldest, read once it wins), and each lane holding some whose first_runnable(lane)
+-- names one (kept as its id). Lanes without one are left out, as idle tenants (running weights kept).
 local function runnable_lanes(cls, first_runnable)
   local held = {}
   local flat = redis.call('HGETALL', held_key(cls))
   for i = 1, #flat, 2 do held[flat[i]] = true end
   local out = {}
   for _, lane in ipairs(load_lanes(cls)) do
-    if held[lane.tenant] then lane.id = first_runnable(lane_key(cls, lane.tenant))
-    else lane.id = redis.call('ZRANGE', lane_key(cls, lane.tenant), 0, 0)[1] end
-    if lane.id then out[#out + 1] = lane end
+    if held[lane.tenant] then lane.id = first_runnable(lane_key(cls, lane.tenant)) end
+    if lane.id or not held[lane.tenant] then out[#out + 1] = lane end
   end
   return out
 end
@@ -105,7 +104,7 @@ local function lane_take(cls, lanes)
     lane = lanes[pick_among(lanes)]
     for _, l in ipairs(lanes) do redis.call('HSET', current_key(cls), l.tenant, l.current) end
   end
-  return lane.id, lane.tenant
+  return lane.id or redis.call('ZRANGE', lane_key(cls, lane.tenant), 0, 0)[1], lane.tenant
 end
 
 -- The drop-lru victim: the oldest task of the tenant with the most queued (earlier lane on ties).
