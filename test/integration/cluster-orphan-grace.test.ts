@@ -1,12 +1,17 @@
 // The orphan grace with the redis backend: readers on every replica count. Gateway B's engine
 // replica gets no capacity in Redis, so every task runs on A; readers follow it on A (the local
-// task) or on B (its Redis stream), and the grace judges the readers left anywhere.
+// task) or on B (its Redis stream), and the grace judges the readers left anywhere; a replica
+// that dies with readers attached starts the grace when a survivor takes it over.
 
+import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TerminalFact } from '../../src/core/observer.ts';
 import { stateKeys, type StateKeys } from '../../src/state/redis/keys.ts';
 import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
+import { ReaderCount } from '../../src/state/redis/reader-count.ts';
+import { ReplicaLease } from '../../src/state/redis/replica-lease.ts';
+import { systemClock } from '../../src/system-clock.ts';
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
 import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
 import { redisForTest, type RedisTestContext } from '../support/redis.ts';
@@ -155,5 +160,26 @@ describe('the orphan grace of a task whose readers follow it from another replic
     expect(call.aborted).toBe(true);
     expect(cluster.a.tasks.get(id)?.state).toBe('canceled');
     expect(cluster.rows.filter((r) => r.task_id === id)).toEqual([expect.objectContaining({ cancel_reason: 'orphaned' })]);
+  }, 30_000);
+});
+
+describe('the orphan grace of a task whose last reader was on a replica that died', () => {
+  // ORCH-0206
+  it('cancels the task on its runner after the grace once a survivor took the dead replica over', async () => {
+    const cluster = await runnerAndReader(300);
+    const id = await runningOnA(cluster, 400);
+    // A third replica whose reader follows the task, then dies: its lease lapses, its reader never detaches.
+    const dead = new ReplicaLease({ redis: cluster.redis.client, keys: cluster.keys, replicaId: 'gw-dead', token: randomUUID(), clock: systemClock, leaseMs: 300, onLost: () => undefined, onTakeover: () => undefined });
+    await dead.acquire();
+    dead.stop();
+    await new ReaderCount({ redis: cluster.redis.client, keys: cluster.keys, replicaId: 'gw-dead', ttlMs: 60_000 }).attach(id);
+    expect(await readersOn(cluster, id, 'gw-dead')).toBe(1);
+    // A or B sweeps within a third of its 5 s lease and tells A; A's grace (300 ms) then finds nobody.
+    const aborted = await engineCall(cluster);
+    expect(aborted.aborted).toBe(true);
+    expect(cluster.a.tasks.get(id)?.state).toBe('canceled');
+    expect(cluster.rows.filter((r) => r.task_id === id)).toEqual([expect.objectContaining({ state: 'canceled', cancel_reason: 'orphaned' })]);
+    expect(await readersOn(cluster, id, 'gw-dead')).toBe(0);
+    expect(await cluster.redis.client.exists(cluster.keys.followedTasks('gw-dead'))).toBe(0);
   }, 30_000);
 });

@@ -18,7 +18,13 @@ describe('claimPreference', () => {
   });
 
   it('leaves an avoided affinity replica out of the preferred ones and ranks it last', () => {
-    expect(claimPreference(job({ avoid: ['c'], affinityReplicaId: 'c' }))).toEqual({ prefer: [], avoid: ['c'] });
+    expect(claimPreference(job({ avoid: ['c'], affinityReplicaId: 'c', allowFallback: true }))).toEqual({ prefer: [], avoid: ['c'] });
+  });
+
+  it('makes a pin and avoid without allow_fallback hard, as decide filters them: the pin alone, never an avoided replica', () => {
+    expect(claimPreference(job({ pin: 'a', prefer: ['b'], affinityReplicaId: 'c' }))).toEqual({ prefer: ['a', 'b', 'c'], avoid: [], only: 'a' });
+    expect(claimPreference(job({ avoid: ['c'], affinityReplicaId: 'c' }))).toEqual({ prefer: [], avoid: ['c'], avoidStrictly: true });
+    expect(claimPreference(job({ pin: 'a', avoid: ['c'], allowFallback: true }))).toEqual({ prefer: ['a'], avoid: ['c'] });
   });
 });
 

@@ -2,7 +2,7 @@
 // renewed; on LEASE_LOST it ends the tasks it runs, stops admitting and claiming and rejoins as a
 // new incarnation), the sweep that takes over replicas whose lease expired (their running tasks
 // get one terminal WORKER_RESET naming them and an audit row; their queued tasks stay queued for
-// anyone), and the control bus (cancel reaches the replica that owns a task; drain and reload reach every live
+// anyone; the runners of tasks its readers followed hear those readers left), and the control bus (cancel reaches the replica that owns a task; drain and reload reach every live
 // replica, cluster-control.ts).
 
 import type { Logger } from 'pino';
@@ -10,10 +10,11 @@ import type { LifecycleObserver } from '../../core/observer.ts';
 import type { IdSource, TimerClock } from '../../core/ports.ts';
 import { ControlBus, type ControlHandler } from '../../state/redis/control-bus.ts';
 import { endLostReplicaTasks } from '../../state/redis/lost-replica.ts';
+import { ReaderCount } from '../../state/redis/reader-count.ts';
 import { ReplicaLease } from '../../state/redis/replica-lease.ts';
 import type { StateError } from '../../state/state-errors.ts';
 import { applyForwarded, broadcastControl, type BroadcastCommand, type ControlActions, type ReplicaAck } from './cluster-control.ts';
-import type { ClusterState } from './cluster-state.ts';
+import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import type { ClusterTaskService } from './cluster-task-service.ts';
 import { parseSpec, specFacts } from './task-spec.ts';
 
@@ -88,9 +89,10 @@ export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
       }
     }
   };
+  const readers = new ReaderCount({ redis: cluster.redis, keys: cluster.keys, replicaId: cluster.replicaId, ttlMs: TASK_BACKSTOP_MS });
   const takeOver = async (dead: string) => {
     try {
-      const ended = await endLostReplicaTasks(dead, { pools: cluster.queues, logs: cluster.logs, registry: cluster.registry, survivor: cluster.replicaId, sessions: tasks.sessions, idempotency: cluster.idempotency });
+      const ended = await endLostReplicaTasks(dead, { pools: cluster.queues, logs: cluster.logs, registry: cluster.registry, survivor: cluster.replicaId, sessions: tasks.sessions, idempotency: cluster.idempotency, readers });
       for (const task of ended) {
         if (task.terminalSeq === 0) continue;
         const spec = parseSpec(await cluster.redis.get(cluster.keys.spec(task.taskId)));

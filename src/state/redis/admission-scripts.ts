@@ -1,8 +1,7 @@
 // The Lua of one pool's shared admission (issue 15), each script one atomic step on Redis:
 // ADMIT (idempotency check + quota check-and-reserve for every subject + bounded two-class queue
-// offer in tenant lanes), CLAIM (the class, then the tenant, by smooth weighted round robin; that
-// lane's oldest entry; one engine slot counted cluster-wide), RELEASE (slot back + quota settled)
-// and WITHDRAW (a queued task leaves). Pool keys come first, always in PoolKeys order (POOL_KEYS).
+// offer in tenant lanes), RELEASE (slot back + quota settled) and WITHDRAW (a queued task
+// leaves); CLAIM is in claim-lua.ts. Pool keys come first, always in PoolKeys order (POOL_KEYS).
 
 import { SESSION_LIB } from './session-lua.ts';
 import { TENANT_LANES } from './tenant-lanes-lua.ts';
@@ -208,11 +207,11 @@ end
 -- 4. Enqueue in the tenant's lane, hold the task_id, and tell the replicas a task waits.
 local score = redis.call('INCR', K_ARRIVALS)
 redis.call('HSET', K_WEIGHTS, tenant, tenant_weight)
-lane_push(priority, tenant, id, score)
 local entry = { p = priority, t = tenant, by = by, r = r }
 -- The task's engine preference (core/placement/claim-preference.ts), always the last ARGV: the
--- claim that takes the task picks its engine replica by it.
+-- claim that takes the task picks its engine replica by it, and may hold it (a hard pin or avoid).
 if ARGV[#ARGV] ~= '' then entry.pl = cjson.decode(ARGV[#ARGV]) end
+lane_push(priority, tenant, id, score, entry.pl ~= nil and (entry.pl.o ~= nil or entry.pl.x ~= nil))
 -- A tracked hold: the session's names, so an eviction or withdrawal gives the hold back.
 if has_session and ARGV[26 + n * 9] == '1' then entry.s, entry.sl = K_SESSION, K_LIVE end
 redis.call('HSET', K_ENTRIES, id, cjson.encode(entry))
@@ -239,66 +238,6 @@ redis.call('PUBLISH', wake, 'queued')
 -- 5. The position in the predicted dispatch order (exact below the cap, else an estimate).
 local position = queue_position(priority, tenant, redis.call('ZCARD', lane_key(priority, tenant)), wi, wb)
 return {'queued', position, evicted, affinity}
-`;
-
-/**
- * ARGV: claiming gateway replica, interactive weight, batch weight, the registry key's head and
- * tail around the task id (the claimed task's record is found by name: same slot as its events),
- * candidate engine replicas in the claimer's placement order. The task first (the fair order
- * knows nothing of engines), then its engine: the first of the task's preferred replicas (its
- * entry's `pl.p`: pin, prefer, session affinity) that is a candidate with a free slot, else the
- * first free candidate it does not avoid (`pl.a`), else the first free candidate.
- * Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'}.
- */
-export const CLAIM = `${PRELUDE}
-local has_i = redis.call('ZCARD', K_INTERACTIVE) > 0
-local has_b = redis.call('ZCARD', K_BATCH) > 0
-if not has_i and not has_b then return {'empty'} end
-local free, first = {}, nil
-for i = 6, #ARGV do
-  local cap = num(redis.call('HGET', K_CAPACITY, ARGV[i]))
-  if num(redis.call('HGET', K_BUSY, ARGV[i])) < cap then
-    free[ARGV[i]] = true
-    first = first or ARGV[i]
-  end
-end
-if first == nil then return {'no_slot'} end
-local turns = read_turns()
-local cls = next_turn(turns, tonumber(ARGV[2]), tonumber(ARGV[3]), has_i, has_b)
-local id, tenant = lane_take(cls)
-lane_unlink(cls, tenant, id)
-local entry = cjson.decode(redis.call('HGET', K_ENTRIES, id))
-redis.call('HDEL', K_ENTRIES, id)
-local engine = nil
-if entry.pl then
-  for _, e in ipairs(entry.pl.p or {}) do
-    if free[e] then engine = e break end
-  end
-  if engine == nil and entry.pl.a and #entry.pl.a > 0 then
-    local avoided = {}
-    for _, e in ipairs(entry.pl.a) do avoided[e] = true end
-    for i = 6, #ARGV do
-      if free[ARGV[i]] and not avoided[ARGV[i]] then engine = ARGV[i] break end
-    end
-  end
-end
-engine = engine or first
-redis.call('HINCRBY', K_BUSY, engine, 1)
--- Each busy period starts the round robin afresh (as FairQueue does).
-if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then
-  redis.call('DEL', K_TURNS)
-else
-  redis.call('HSET', K_TURNS, 'interactive', turns.interactive, 'batch', turns.batch)
-end
-for _, s in ipairs(entry.r.subjects) do bump(s.key, 'queued', -1) end
-entry.gw = ARGV[1]
-entry.e = engine
-local json = cjson.encode(entry)
-redis.call('HSET', K_RUNNING, id, json)
--- The claimer runs the engine stream now: cancel and control go to it.
-local k_owner = ARGV[4] .. id .. ARGV[5]
-if redis.call('EXISTS', k_owner) == 1 then redis.call('HSET', k_owner, 'owner', ARGV[1], 'state', 'running') end
-return {id, engine, json}
 `;
 
 /**

@@ -37,6 +37,8 @@ export interface StateKeys {
   readers(taskId: string): string;
   /** Pub/sub channel (not a key): a replica's last reader of a task this replica owns left (the task id); the runner's orphan grace hears it. */
   readersGone(replicaId: string): string;
+  /** The task ids a gateway replica's readers follow (set, reader-count.ts): a takeover of the replica tells their runners. */
+  followedTasks(replicaId: string): string;
   /** One session (hash; see session-scripts.ts). */
   session(sessionId: string): string;
   /** Sorted set of live session ids by expiry (Redis server time): the cluster-wide session cap. */
@@ -100,6 +102,7 @@ export function stateKeys(prefix: string): StateKeys {
     streamOpened: (taskId) => `${prefix}{task:${taskId}}:opened`,
     readers: (taskId) => `${prefix}{task:${taskId}}:readers`,
     readersGone: (replicaId) => `${prefix}readers-gone:${replicaId}`,
+    followedTasks: (replicaId) => `${prefix}{readers}:followed:${replicaId}`,
     session: (sessionId) => `${prefix}{sessions}:s:${sessionId}`,
     sessions: `${prefix}{sessions}:live`,
     ownedSessions: (owner) => `${prefix}{sessions}:live:owner:${owner}`,

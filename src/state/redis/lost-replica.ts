@@ -6,11 +6,13 @@
 // records and the queued tasks of those (never committed, nobody awaits them; the client's retry
 // admits afresh). Its other queued tasks stay queued (the queue is shared, any replica claims
 // them); their registry records move to the survivor, so GET and cancel route to a live replica.
+// Last, the runners of the tasks its readers followed are told those readers are gone.
 
 import { errorEventData, orchError } from '../../core/errors.ts';
 import type { SharedEventLogs } from '../shared-state-ports.ts';
 import type { RedisIdempotency } from './idempotency.ts';
 import type { RedisPoolQueue } from './pool-queue.ts';
+import type { ReaderCount } from './reader-count.ts';
 import type { RedisSessionStore } from './session-store.ts';
 import type { RedisTaskRegistry } from './task-registry.ts';
 
@@ -31,6 +33,8 @@ export interface LostReplicaDeps {
   sessions?: RedisSessionStore;
   /** With it, the lost replica's unanswered task_id records are freed (giveBackLostReplicaHolds). */
   idempotency?: RedisIdempotency;
+  /** With it, the runners of the tasks the lost replica's readers followed are told they left (their orphan grace). */
+  readers?: Pick<ReaderCount, 'forgetReplica'>;
 }
 
 /** What giveBackLostReplicaHolds gave back. */
@@ -68,6 +72,8 @@ export async function endLostReplicaTasks(lostReplica: string, deps: LostReplica
   for (const queue of deps.pools.values()) {
     for (const taskId of await queue.queuedBy(lostReplica)) await deps.registry.adopt(taskId, lostReplica, deps.survivor);
   }
+  // After adoption, so a queued task's message reaches its live admitter (now the survivor).
+  await deps.readers?.forgetReplica(lostReplica);
   return ended;
 }
 

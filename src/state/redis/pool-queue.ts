@@ -11,7 +11,8 @@ import type { Affinity } from '../../core/session/session-record.ts';
 import type { Priority } from '../../core/task/events.ts';
 import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
-import { ADMIT, ADMIT_HEADER, CLAIM, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
+import { ADMIT, ADMIT_HEADER, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
+import { CLAIM } from './claim-lua.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
 import { defineScript, pipelineScript, type Script, type ScriptArg } from './script.ts';
 import type { SessionDefaults } from './session-store.ts';
@@ -91,7 +92,12 @@ export interface ClaimedTask {
   admittedBy: string;
 }
 
-export type ClaimResult = { kind: 'claimed'; task: ClaimedTask } | { kind: 'empty' } | { kind: 'no_slot' };
+/**
+ * `no_slot`: none of the claimer's candidates has a slot free cluster-wide; `waiting`: there are
+ * free ones, but the queued tasks the claim examined (at most CLAIM_SCAN_CAP) may not run on them
+ * (a pin or avoid without allow_fallback).
+ */
+export type ClaimResult = { kind: 'claimed'; task: ClaimedTask } | { kind: 'empty' } | { kind: 'no_slot' } | { kind: 'waiting' };
 
 /** What a task really used, settled against its reservation. */
 export interface Actual {
@@ -205,7 +211,7 @@ export class RedisPoolQueue {
     }
     const sessionOwner = req.session?.owner ?? '';
     // The claim preference goes last: the script reads it as ARGV[#ARGV].
-    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '', sessionOwner, ...req.subjects.map((s) => s.limits.max_sessions ?? UNLIMITED), req.preference ? JSON.stringify({ p: req.preference.prefer, a: req.preference.avoid }) : '');
+    args.push(this.#poolId, req.session?.trackHold === true ? '1' : '', sessionOwner, ...req.subjects.map((s) => s.limits.max_sessions ?? UNLIMITED), req.preference ? preferenceJson(req.preference) : '');
     const keys = [...this.#base, ...req.subjects.map((s) => this.#keys.quota(s.subject)), this.#keys.owner(req.taskId)];
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key), this.#keys.unansweredTaskIds(req.admittedBy));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
@@ -266,8 +272,10 @@ export class RedisPoolQueue {
   }
 
   /**
-   * Takes the next task by the fair order (class, then tenant) onto the engine replica it prefers
-   * when that one is a candidate with a free slot, else the first candidate with one.
+   * Takes the next task by the fair order (class, then tenant) that may run on a candidate with
+   * a free slot, onto the engine replica it prefers when that one is free, else the first free
+   * candidate it does not avoid; a task held to busy replicas (hard pin or avoid) stays queued
+   * (claim-lua.ts).
    */
   async claim(claimer: string, candidates: readonly string[], policy: Pick<PoolPolicy, 'interactiveWeight' | 'batchWeight'>): Promise<ClaimResult> {
     return parseClaim((await this.#run('claim', () => this.#claim(this.#base, this.#claimArgs(claimer, candidates, policy)))) as string[]);
@@ -323,9 +331,14 @@ export class RedisPoolQueue {
 }
 
 function parseClaim(reply: string[]): ClaimResult {
-  if (reply[0] === 'empty' || reply[0] === 'no_slot') return { kind: reply[0] };
+  if (reply[0] === 'empty' || reply[0] === 'no_slot' || reply[0] === 'waiting') return { kind: reply[0] };
   const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
   return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
+}
+
+/** The queue entry's `pl` as the claim script reads it (claim-lua.ts). */
+function preferenceJson(pl: ClaimPreference): string {
+  return JSON.stringify({ p: pl.prefer, a: pl.avoid, ...(pl.only !== undefined ? { o: pl.only } : {}), ...(pl.avoidStrictly ? { x: 1 } : {}) });
 }
 
 /** The session script's refusal as the error core's checkSession gives (same codes, messages and details). */

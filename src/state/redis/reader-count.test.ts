@@ -64,4 +64,28 @@ describe('ReaderCount', () => {
     expect(heard).toEqual([`${runner.goneChannel} t2`, `${runner.goneChannel} marker`]);
     expect(await ctx.client.exists(keys.readers('t2'))).toBe(0);
   });
+
+  it("tells the runners of the tasks a lost replica's readers followed, once, and drops those readers' counts", async () => {
+    const keys = stateKeys(ctx.prefix);
+    await ctx.client.hset(keys.owner('live'), 'owner', 'gw-runner', 'state', 'running');
+    await ctx.client.hset(keys.owner('done'), 'owner', 'gw-runner', 'state', 'ended');
+    await ctx.client.hset(keys.owner('left'), 'owner', 'gw-runner', 'state', 'running');
+    const lost = counter('gw-lost');
+    for (const id of ['live', 'done', 'left']) await lost.attach(id);
+    await counter('gw-b').attach('live');
+    // A reader that left detached itself: the takeover does not tell its runner again.
+    await lost.detach('left');
+    const subscriber = ctx.connect();
+    const heard: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => heard.push(message));
+    const survivor = counter('gw-runner');
+    await subscriber.subscribe(survivor.goneChannel);
+    heard.length = 0;
+    expect(await survivor.forgetReplica('gw-lost')).toEqual(['live']);
+    expect(await survivor.forgetReplica('gw-lost')).toEqual([]);
+    await ctx.client.publish(survivor.goneChannel, 'marker');
+    await expect.poll(() => heard).toEqual(['live', 'marker']);
+    expect(await ctx.client.hgetall(keys.readers('live'))).toEqual({ 'gw-b': '1' });
+    expect(await ctx.client.exists(keys.followedTasks('gw-lost'))).toBe(0);
+  });
 });

@@ -10,7 +10,9 @@ import { EXACT_POSITION_CAP } from '../../core/queue/queue-position.ts';
  * Keys derived from the class's queue key, so they share the pool's hash tag: `<queue>:lanes`
  * (sorted set: tenants with work, in the order their lanes formed), `<queue>:current` and
  * `<queue>:idle` (hashes: running weights), `<queue>:lane:<tenant>` (sorted set: the lane's task
- * ids by arrival), and `<turns>:weights` (hash tenant → weight, written by admissions).
+ * ids by arrival), `<queue>:held` (hash tenant → how many of its lane's tasks the client holds
+ * to replicas, a pin or avoid without allow_fallback) with `<queue>:held:ids` (set of those ids),
+ * and `<turns>:weights` (hash tenant → weight, written by admissions).
  */
 export const TENANT_LANES = `
 local POSITION_CAP = ${EXACT_POSITION_CAP}
@@ -20,10 +22,16 @@ local function current_key(cls) return queue_of(cls) .. ':current' end
 local function idle_key(cls) return queue_of(cls) .. ':idle' end
 local function lane_key(cls, tenant) return queue_of(cls) .. ':lane:' .. tenant end
 local function weight_of(tenant) return tonumber(redis.call('HGET', K_WEIGHTS, tenant)) or 1 end
+local function held_key(cls) return queue_of(cls) .. ':held' end
+local function held_ids_key(cls) return queue_of(cls) .. ':held:ids' end
 
 -- A lane forms at the end of the order (its score is the arrival that formed it) with the
 -- running weight its tenant left with in this busy period.
-local function lane_push(cls, tenant, id, score)
+local function lane_push(cls, tenant, id, score, held)
+  if held then
+    redis.call('SADD', held_ids_key(cls), id)
+    redis.call('HINCRBY', held_key(cls), tenant, 1)
+  end
   if not redis.call('ZSCORE', lanes_key(cls), tenant) then
     redis.call('ZADD', lanes_key(cls), score, tenant)
     redis.call('HSET', current_key(cls), tenant, redis.call('HGET', idle_key(cls), tenant) or 0)
@@ -36,6 +44,9 @@ end
 local function lane_unlink(cls, tenant, id)
   redis.call('ZREM', queue_of(cls), id)
   redis.call('ZREM', lane_key(cls, tenant), id)
+  if redis.call('SREM', held_ids_key(cls), id) == 1 and redis.call('HINCRBY', held_key(cls), tenant, -1) <= 0 then
+    redis.call('HDEL', held_key(cls), tenant)
+  end
   if redis.call('EXISTS', lane_key(cls, tenant)) == 1 then return end
   local current = redis.call('HGET', current_key(cls), tenant) or 0
   redis.call('ZREM', lanes_key(cls), tenant)
@@ -66,15 +77,34 @@ local function pick_among(lanes)
   return best
 end
 
--- The next task of the class by tenant turn; advances and stores the running weights.
-local function lane_take(cls)
-  local lanes = load_lanes(cls)
+-- The class's lanes that have a task the claim may take now: every lane none of whose tasks
+-- are held (its oldest, read once it wins), and each lane holding some whose first_runnable(lane)
+-- names one (kept as its id). Lanes without one are left out, as idle tenants (running weights kept).
+local function runnable_lanes(cls, first_runnable)
+  local held = {}
+  local flat = redis.call('HGETALL', held_key(cls))
+  for i = 1, #flat, 2 do held[flat[i]] = true end
+  local out = {}
+  for _, lane in ipairs(load_lanes(cls)) do
+    if held[lane.tenant] then lane.id = first_runnable(lane_key(cls, lane.tenant)) end
+    if lane.id or not held[lane.tenant] then out[#out + 1] = lane end
+  end
+  return out
+end
+
+-- Whether the class may have a runnable task without looking at any: a lane holds none held.
+local function has_free_lane(cls)
+  return redis.call('ZCARD', lanes_key(cls)) > redis.call('HLEN', held_key(cls))
+end
+
+-- The next task among runnable lanes by tenant turn; advances and stores their running weights.
+local function lane_take(cls, lanes)
   local lane = lanes[1]
   if #lanes > 1 then
     lane = lanes[pick_among(lanes)]
     for _, l in ipairs(lanes) do redis.call('HSET', current_key(cls), l.tenant, l.current) end
   end
-  return redis.call('ZRANGE', lane_key(cls, lane.tenant), 0, 0)[1], lane.tenant
+  return lane.id or redis.call('ZRANGE', lane_key(cls, lane.tenant), 0, 0)[1], lane.tenant
 end
 
 -- The drop-lru victim: the oldest task of the tenant with the most queued (earlier lane on ties).
