@@ -309,7 +309,13 @@ export class ClusterTaskService extends TaskService {
       await started;
       return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool, subjects));
     }
-    if (result.evicted !== undefined) this.#track(this.#lookup.endEvicted(result.evicted, pool));
+    // The victim's terminal event lands before the newcomer's answer (a client that reads the
+    // victim after seeing the 202 finds it evicted), overlapping the commit's round trips.
+    const victim = result.evicted;
+    const evicting = victim === undefined ? undefined : this.#lookup.endEvicted(victim, pool).catch((error: unknown) => {
+      deps.logger.warn({ err: String(error), task_id: victim }, "drop-lru victim's terminal event not written (Redis); Redis unreachable)");
+    });
+    if (evicting) this.#track(evicting);
     const answer: TaskAccepted = {
       task_id: spec.id,
       queue_position: result.position,
@@ -326,6 +332,7 @@ export class ClusterTaskService extends TaskService {
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
     const refusal = await this.#commit(spec, fact, queue, settle);
+    await evicting;
     if (refusal) {
       await started;
       return fail(refusal);
@@ -660,9 +667,11 @@ export class ClusterTaskService extends TaskService {
     this.#lookup.bus = bus;
   }
 
+  /** Holds a background write until settle(); its failure is the caller's to log (never an unhandled rejection). */
   #track(promise: Promise<unknown>): void {
     this.#inFlight.add(promise);
-    void promise.finally(() => this.#inFlight.delete(promise));
+    const done = () => this.#inFlight.delete(promise);
+    void promise.then(done, done);
   }
 
   /** Waits for the Redis writes in flight (releases, terminal events) before the connections close; no queued orphan grace fires after. */
