@@ -154,7 +154,9 @@ export class ClusterTaskService extends TaskService {
     subscriber.on('message', (channel: string) => {
       const poolId = byChannel.get(channel);
       const pool = poolId === undefined ? undefined : this.deps.pools.get(poolId);
-      if (pool) void this.claim(pool);
+      // After this turn's other I/O: an admission's wake-up reaches its own admitter with the
+      // admission's reply, and that reply starts the task's engine call first.
+      if (pool) setImmediate(() => void this.claim(pool));
     });
     try {
       await subscriber.subscribe(...byChannel.keys());
@@ -308,7 +310,7 @@ export class ClusterTaskService extends TaskService {
       model: req.model,
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
-    const refusal = await this.#commit(spec, fact, queue, settle);
+    const refusal = await this.#commit(spec, fact, { queue, settle, claimedHere: claim?.kind === 'claimed' && claim.task.taskId === spec.id });
     if (refusal) {
       await started;
       return fail(refusal);
@@ -335,8 +337,9 @@ export class ClusterTaskService extends TaskService {
    * admission row gets a `failed` row with that code. (In memory the admission answers and the
    * task ends at once with that error.)
    */
-  async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue, settle: (committed: boolean) => void): Promise<OrchError | undefined> {
+  async #commit(spec: TaskSpec, fact: AdmittedFact, admission: { queue: RedisPoolQueue; settle: (committed: boolean) => void; claimedHere: boolean }): Promise<OrchError | undefined> {
     const { deps } = this;
+    const { queue, settle, claimedHere } = admission;
     const committed = deps.recorder.commitAdmission(fact);
     // The verdict for a replica that claimed the task before the commit landed (it waits for it).
     // (This replica's own claim waits on `settle`, which the caller gives after the `admitted` fact.)
@@ -370,8 +373,10 @@ export class ClusterTaskService extends TaskService {
     }
     // '1' also says the turn is counted: a task that leaves the queue unrun gives it back then
     // (ClusterTaskLookup). A tracked hold its eviction or withdrawal gave back counts no turn: '0'
-    // (nobody can claim it any more).
-    this.#track(marker(turn.value));
+    // (nobody can claim it any more). A task this admission's own claim took is in no queue: no
+    // other replica claims it or ends it unrun, so no one reads its verdict (the claim here
+    // waits on `settle`), and the write would only load the first-token path.
+    if (!claimedHere) this.#track(marker(turn.value));
     return undefined;
   }
 
