@@ -28,6 +28,7 @@ import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
 import { armClaimedTaskTimers } from './claimed-task-timers.ts';
+import { ClaimWakes } from './claim-wakes.ts';
 import { CommitVerdicts } from './commit-verdicts.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
@@ -91,6 +92,8 @@ export class ClusterTaskService extends TaskService {
   /** Tasks this replica claimed and has not released: their shared queue. */
   readonly #claimed = new Map<string, RedisPoolQueue>();
   readonly #claims = new Map<string, ClaimLoop>();
+  readonly #wakes = new ClaimWakes();
+  #subscriptions = 0;
   /** Slots published per `<pool>\n<engine replica>`, so only changes are written. */
   readonly #published = new Map<string, number>();
   /** Releases that failed (Redis gone): retried when the connection is back. */
@@ -151,18 +154,31 @@ export class ClusterTaskService extends TaskService {
     const { subscriber } = this.#cluster;
     const byChannel = new Map<string, string>();
     for (const [poolId, queue] of this.#cluster.queues) byChannel.set(queue.wakeChannel, poolId);
-    subscriber.on('message', (channel: string) => {
+    subscriber.on('message', (channel: string, message: string) => {
       const poolId = byChannel.get(channel);
       const pool = poolId === undefined ? undefined : this.deps.pools.get(poolId);
+      if (pool === undefined || !this.#wakes.heard(pool.id, message)) return;
       // After this turn's other I/O: an admission's wake-up reaches its own admitter with the
       // admission's reply, and that reply starts the task's engine call first.
-      if (pool) setImmediate(() => void this.claim(pool));
+      setImmediate(() => void this.claim(pool));
+    });
+    // Wake-ups published while the subscriber was away are lost: once it is subscribed again
+    // (ioredis resubscribes too; this reply says when), every pool claims.
+    subscriber.on('close', () => this.#wakes.dropped());
+    subscriber.on('ready', () => {
+      const epoch = ++this.#subscriptions;
+      subscriber.subscribe(...byChannel.keys()).then(() => {
+        if (epoch !== this.#subscriptions) return;
+        this.#wakes.subscribed(epoch);
+        this.claimAll();
+      }, () => undefined);
     });
     try {
       await subscriber.subscribe(...byChannel.keys());
     } catch (error) {
       throw unavailable('wake subscribe', error);
     }
+    this.#wakes.subscribed(0);
     await Promise.all(this.deps.pools.list().map((pool) => this.#publishCapacity(pool)));
   }
 
@@ -445,12 +461,14 @@ export class ClusterTaskService extends TaskService {
         const candidates = claimCandidates(pool);
         if (candidates.length === 0) return;
         let claimed;
+        const ticket = this.#wakes.sending(pool.id);
         try {
           claimed = await queue.claim(this.replicaId, candidates, policyOf(pool));
         } catch (error) {
           this.deps.logger.warn({ err: String(error), pool_id: pool.id }, 'claim failed; waiting for the next wake-up');
           return;
         }
+        if (claimed.kind === 'empty') this.#wakes.foundEmpty(pool.id, ticket);
         if (claimed.kind !== 'claimed') break;
         await this.#start(pool, queue, claimed.task);
       }
