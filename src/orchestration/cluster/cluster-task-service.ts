@@ -92,6 +92,7 @@ export class ClusterTaskService extends TaskService {
   /** Tasks this replica claimed and has not released: their shared queue. */
   readonly #claimed = new Map<string, RedisPoolQueue>();
   readonly #claims = new Map<string, ClaimLoop>();
+  /** Which wake-ups call for a claim; `#subscriptions` numbers the subscriber's (re)subscriptions. */
   readonly #wakes = new ClaimWakes();
   #subscriptions = 0;
   /** Slots published per `<pool>\n<engine replica>`, so only changes are written. */
