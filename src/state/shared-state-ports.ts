@@ -12,6 +12,19 @@ export interface LogHead {
   terminal: TaskEvent | undefined;
 }
 
+/** An event on its way to a shared log: its name and its data already as JSON (the SSE frame's `data:` text). */
+export interface SerializedEvent {
+  event: TaskEventName;
+  json: string;
+}
+
+/**
+ * What a batch append did: `written` up to `lastSeq`; `closed`: a terminal event already ended
+ * the log; `out_of_step`: the log's next seq was `nextSeq`, not the batch's first (an earlier
+ * batch was lost, or another writer appended). Nothing is written unless `written`.
+ */
+export type BatchAppend = { kind: 'written'; lastSeq: number } | { kind: 'closed' } | { kind: 'out_of_step'; nextSeq: number };
+
 /**
  * One task's ordered events, readable and followable from any replica. Differences from the
  * in-memory EventLog: seq is assigned by the backend (any replica may append, e.g. a survivor
@@ -22,6 +35,12 @@ export interface LogHead {
 export interface SharedEventLog {
   readonly taskId: string;
   append<E extends TaskEventName>(event: E, data: EventDataOf<E>): Promise<number>;
+  /**
+   * Appends `events` in order in one atomic step (a follower sees all of them or none yet), the
+   * first at seq `firstSeq` or not at all; nothing after a terminal event among them. The
+   * runner's write-behind: one call per engine read, not per event.
+   */
+  appendBatch(events: readonly SerializedEvent[], firstSeq: number): Promise<BatchAppend>;
   head(): Promise<LogHead>;
   since(afterSeq: number): Promise<readonly TaskEvent[]>;
   /**

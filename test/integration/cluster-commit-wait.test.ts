@@ -80,6 +80,22 @@ describe('a task claimed before its admitter committed', () => {
     expect(ofTask.length).toBeLessThanOrEqual(2);
   }, 30_000);
 
+  it('writes no verdict for a task its admitter\'s own claim took, and one for a task another replica claimed', async () => {
+    const recorder: AdmissionRecorder = { accepting: () => true, commitAdmission: () => Promise.resolve() };
+    const { a, b, redis, keys } = await admitterAndClaimer(recorder);
+    // B's engine replica has room: B's admission claims its own task in the same round trip.
+    const own = await b.post('/v1/tasks', { model: 'demo', prompt: 'claimed by its admitter', max_tokens: 3 });
+    const ownId = (own.body as { task_id: string }).task_id;
+    expect((await openStream(`${b.url}/v1/tasks/${ownId}/stream`)).events.at(-1)).toMatchObject({ event: 'end' });
+    expect(b.tasks.get(ownId)).toBeDefined();
+    // A has no capacity in Redis: B claims A's task and must read A's verdict.
+    const other = await a.post('/v1/tasks', { model: 'demo', prompt: 'claimed elsewhere', max_tokens: 3 });
+    const otherId = (other.body as { task_id: string }).task_id;
+    expect((await openStream(`${b.url}/v1/tasks/${otherId}/stream`)).events.at(-1)).toMatchObject({ event: 'end' });
+    expect(await redis.client.exists(keys.committed(ownId))).toBe(0);
+    expect(await redis.client.get(keys.committed(otherId))).toBe('1');
+  }, 30_000);
+
   it('never calls the engine on the claimer when the admitter\'s commit is refused, and frees the slot', async () => {
     const recorder: AdmissionRecorder = {
       accepting: () => true,

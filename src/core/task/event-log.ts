@@ -100,6 +100,16 @@ export class TaskEventLog implements EventLog {
     };
   }
 
+  /**
+   * The data of event `seq` as JSON, cut from its frame (no second serialization): what a
+   * write-behind to another store sends. Undefined outside 1..lastSeq.
+   */
+  dataJsonOf(seq: number): string | undefined {
+    const frame = this.frames[seq - 1];
+    // JSON has no raw newline, so the first "\ndata: " is the frame's own; the frame ends "\n\n".
+    return frame === undefined ? undefined : frame.slice(frame.indexOf('\ndata: ') + 7, -2);
+  }
+
   /** Events after `afterSeq` (for tests and the status endpoint). */
   since(afterSeq: number): readonly TaskEvent[] {
     return this.events.slice(Math.max(0, afterSeq));

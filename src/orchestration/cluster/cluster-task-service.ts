@@ -34,6 +34,7 @@ import { ClusterOrphanGrace } from './cluster-orphan-grace.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
 import { ClaimedSlots } from './claimed-slots.ts';
 import { armClaimedTaskTimers } from './claimed-task-timers.ts';
+import { ClaimWakes } from './claim-wakes.ts';
 import { CommitVerdicts } from './commit-verdicts.ts';
 import { MirroredEventLog } from './mirrored-event-log.ts';
 import { RemoteTask } from './remote-task.ts';
@@ -92,6 +93,9 @@ export class ClusterTaskService extends TaskService {
   /** Tasks this replica claimed and has not released: their shared queue. */
   readonly #claimed: ClaimedSlots;
   readonly #claims = new Map<string, ClaimLoop>();
+  /** Which wake-ups call for a claim; `#subscriptions` numbers the subscriber's (re)subscriptions. */
+  readonly #wakes = new ClaimWakes();
+  #subscriptions = 0;
   /** Slots published per `<pool>\n<engine replica>`, so only changes are written. */
   readonly #published = new Map<string, number>();
   /** Releases that failed (Redis gone): retried when the connection is back. */
@@ -164,16 +168,34 @@ export class ClusterTaskService extends TaskService {
     const { subscriber } = this.#cluster;
     const byChannel = new Map<string, string>();
     for (const [poolId, queue] of this.#cluster.queues) byChannel.set(queue.wakeChannel, poolId);
-    subscriber.on('message', (channel: string) => {
+    subscriber.on('message', (channel: string, message: string) => {
       const poolId = byChannel.get(channel);
       const pool = poolId === undefined ? undefined : this.deps.pools.get(poolId);
-      if (pool) void this.claim(pool);
+      if (pool === undefined) return;
+      // A freed slot with the queue known empty claims nothing, but a re-placement waiting for a
+      // slot (ClaimedSlots) still tries it.
+      const claiming = this.#wakes.heard(pool.id, message);
+      // After this turn's other I/O: an admission's wake-up reaches its own admitter with the
+      // admission's reply, and that reply starts the task's engine call first.
+      setImmediate(() => void (claiming ? this.claim(pool) : this.#claimed.wake(pool.id)));
+    });
+    // Wake-ups published while the subscriber was away are lost: once it is subscribed again
+    // (ioredis resubscribes too; this reply says when), every pool claims.
+    subscriber.on('close', () => this.#wakes.dropped());
+    subscriber.on('ready', () => {
+      const epoch = ++this.#subscriptions;
+      subscriber.subscribe(...byChannel.keys()).then(() => {
+        if (epoch !== this.#subscriptions) return;
+        this.#wakes.subscribed(epoch);
+        this.claimAll();
+      }, () => undefined);
     });
     try {
       await subscriber.subscribe(...byChannel.keys());
     } catch (error) {
       throw unavailable('wake subscribe', error);
     }
+    this.#wakes.subscribed(0);
     await this.#orphans.start();
     await Promise.all(this.deps.pools.list().map((pool) => this.#publishCapacity(pool)));
   }
@@ -331,7 +353,7 @@ export class ClusterTaskService extends TaskService {
       model: req.model,
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
-    const refusal = await this.#commit(spec, fact, queue, settle);
+    const refusal = await this.#commit(spec, fact, { queue, settle, claimedHere: claim?.kind === 'claimed' && claim.task.taskId === spec.id });
     await evicting;
     if (refusal) {
       await started;
@@ -359,8 +381,9 @@ export class ClusterTaskService extends TaskService {
    * admission row gets a `failed` row with that code. (In memory the admission answers and the
    * task ends at once with that error.)
    */
-  async #commit(spec: TaskSpec, fact: AdmittedFact, queue: RedisPoolQueue, settle: (committed: boolean) => void): Promise<OrchError | undefined> {
+  async #commit(spec: TaskSpec, fact: AdmittedFact, admission: { queue: RedisPoolQueue; settle: (committed: boolean) => void; claimedHere: boolean }): Promise<OrchError | undefined> {
     const { deps } = this;
+    const { queue, settle, claimedHere } = admission;
     const committed = deps.recorder.commitAdmission(fact);
     // The verdict for a replica that claimed the task before the commit landed (it waits for it).
     // (This replica's own claim waits on `settle`, which the caller gives after the `admitted` fact.)
@@ -394,8 +417,10 @@ export class ClusterTaskService extends TaskService {
     }
     // '1' also says the turn is counted: a task that leaves the queue unrun gives it back then
     // (ClusterTaskLookup). A tracked hold its eviction or withdrawal gave back counts no turn: '0'
-    // (nobody can claim it any more).
-    this.#track(marker(turn.value));
+    // (nobody can claim it any more). A task this admission's own claim took is in no queue: no
+    // other replica claims it or ends it unrun, so no one reads its verdict (the claim here
+    // waits on `settle`), and the write would only load the first-token path.
+    if (!claimedHere) this.#track(marker(turn.value));
     return undefined;
   }
 
@@ -466,12 +491,14 @@ export class ClusterTaskService extends TaskService {
         const candidates = claimCandidates(pool);
         if (candidates.length === 0) return;
         let claimed;
+        const ticket = this.#wakes.sending(pool.id);
         try {
           claimed = await queue.claim(this.replicaId, candidates, policyOf(pool));
         } catch (error) {
           this.deps.logger.warn({ err: String(error), pool_id: pool.id }, 'claim failed; waiting for the next wake-up');
           return;
         }
+        if (claimed.kind === 'empty') this.#wakes.foundEmpty(pool.id, ticket);
         if (claimed.kind !== 'claimed') break;
         await this.#start(pool, queue, claimed.task);
       }

@@ -11,6 +11,7 @@ import { redisForTest, startRedisServer, type RedisTestContext } from '../../../
 import { StateError } from '../state-errors.ts';
 import { openRedis } from './connection.ts';
 import { RedisEventLogs } from './event-log.ts';
+import type { SerializedEvent } from '../shared-state-ports.ts';
 import { stateKeys } from './keys.ts';
 
 let ctx: RedisTestContext;
@@ -43,6 +44,17 @@ function collect(follow: Follow): { seqs: number[]; frames: string[]; done: Prom
 }
 
 const ready = (redis: Redis) => new Promise<void>((resolve) => (redis.status === 'ready' ? resolve() : redis.once('ready', () => resolve())));
+
+/** The names of the commands `redis` sends from now on (the server's own counters are shared with other tests). */
+function commandsSent(redis: Redis): string[] {
+  const names: string[] = [];
+  const send = redis.sendCommand.bind(redis);
+  redis.sendCommand = (command, stream) => {
+    names.push(command.name);
+    return send(command, stream);
+  };
+  return names;
+}
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
@@ -148,6 +160,109 @@ describe('RedisEventLog', () => {
     await first.append('end', END);
     await quiet.done;
     expect(quiet.seqs).toEqual([2]);
+  });
+});
+
+describe('RedisEventLog batches (the runner\'s write-behind)', () => {
+  const token = (i: number): SerializedEvent => ({ event: 'token', json: JSON.stringify({ t: `w${i}`, i }) });
+  const end: SerializedEvent = { event: 'end', json: JSON.stringify(END) };
+
+  it('writes a batch in order at the expected seqs, in one script call', async () => {
+    const redis = ctx.connect();
+    const own = newLogs(redis, ctx.connect(), ctx.prefix);
+    // Connected, and the script known to the server (else EVAL follows a NOSCRIPT once).
+    await own.of('b1-warm').appendBatch([token(0)], 1);
+    const sent = commandsSent(redis);
+    const log = own.of('b1');
+    expect(await log.appendBatch([token(0), token(1), token(2)], 1)).toEqual({ kind: 'written', lastSeq: 3 });
+    expect(sent).toEqual(['evalsha']);
+    await own.close();
+    expect(await log.appendBatch([token(3), token(4), end], 4)).toEqual({ kind: 'written', lastSeq: 6 });
+    const events = await log.since(0);
+    expect(events.map((e) => [e.seq, e.event])).toEqual([[1, 'token'], [2, 'token'], [3, 'token'], [4, 'token'], [5, 'token'], [6, 'end']]);
+    expect(events.slice(0, 5).map((e) => e.data)).toEqual(range(0, 4).map((i) => ({ t: `w${i}`, i })));
+    expect(await log.head()).toMatchObject({ lastSeq: 6, terminal: { seq: 6, event: 'end' } });
+  });
+
+  it('writes nothing when the stream\'s next seq is not the batch\'s first, and answers the next seq', async () => {
+    const log = logs.of('b2');
+    await log.appendBatch([token(0)], 1);
+    expect(await log.appendBatch([token(2), token(3)], 3)).toEqual({ kind: 'out_of_step', nextSeq: 2 });
+    expect(await log.appendBatch([token(0)], 1)).toEqual({ kind: 'out_of_step', nextSeq: 2 });
+    expect((await log.since(0)).map((e) => e.seq)).toEqual([1]);
+    expect(await logs.of('b2-empty').appendBatch([token(5)], 2)).toEqual({ kind: 'out_of_step', nextSeq: 1 });
+    expect(await ctx.client.exists(stateKeys(ctx.prefix).events('b2-empty'))).toBe(0);
+  });
+
+  it('answers closed after a terminal event (a survivor ended the task first) and writes nothing', async () => {
+    const log = logs.of('b3');
+    await log.appendBatch([token(0)], 1);
+    expect(await newLogs(ctx.connect(), ctx.connect(), ctx.prefix).of('b3').append('error', { code: 'WORKER_RESET', message: 'lost', retriable: true })).toBe(2);
+    expect(await log.appendBatch([token(1), end], 2)).toEqual({ kind: 'closed' });
+    expect((await log.since(0)).map((e) => e.event)).toEqual(['token', 'error']);
+  });
+
+  it('refuses a batch with a terminal event before its last one, and an empty batch, writing nothing', async () => {
+    const log = logs.of('b4');
+    await expect(log.appendBatch([token(0), end, token(1)], 1)).rejects.toBeInstanceOf(RangeError);
+    await expect(log.appendBatch([], 1)).rejects.toBeInstanceOf(RangeError);
+    expect(await log.head()).toEqual({ lastSeq: 0, terminal: undefined });
+  });
+
+  it('sets the backstop TTL with the first batch and the retention TTL with the batch that ends the stream', async () => {
+    const key = stateKeys(ctx.prefix).events('b5');
+    const log = logs.of('b5');
+    await log.appendBatch([token(0), token(1)], 1);
+    expect(await ctx.client.pttl(key)).toBeGreaterThan(60_000);
+    await log.appendBatch([token(2), end], 3);
+    const ttl = await ctx.client.pttl(key);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    const once = logs.of('b5-once');
+    await once.appendBatch([token(0), end], 1);
+    expect(await ctx.client.pttl(stateKeys(ctx.prefix).events('b5-once'))).toBeLessThanOrEqual(60_000);
+  });
+
+  it('shows followers on another replica each batch whole: every event once, in order, no read ending inside a batch', async () => {
+    const writer = newLogs(ctx.connect({ enableAutoPipelining: true }), ctx.connect(), ctx.prefix).of('b6');
+    const log = logs.of('b6');
+    const batchEnds = new Set<number>();
+    const followers: Array<{ after: number; got: ReturnType<typeof collect>; readEnds: number[] }> = [];
+    // The follower delivers one read's entries in one synchronous loop: a microtask queued at a
+    // read's first event runs after its last, so it notes where that read ended.
+    const follow = (after: number) => {
+      const readEnds: number[] = [];
+      let marking = false;
+      const got = collect((listener, onFailure) => log.follow(after, (frame, event) => {
+        listener(frame, event);
+        if (marking) return;
+        marking = true;
+        queueMicrotask(() => {
+          marking = false;
+          readEnds.push(got.seqs.at(-1) as number);
+        });
+      }, onFailure));
+      followers.push({ after, got, readEnds });
+    };
+    follow(0);
+    const appends: Array<Promise<unknown>> = [];
+    let seq = 0;
+    for (const size of [1, 5, 1, 17, 3, 40, 2, 9, 64, 1]) {
+      appends.push(writer.appendBatch(range(seq, seq + size - 1).map(token), seq + 1));
+      seq += size;
+      batchEnds.add(seq);
+      // Readers joining while batches are in flight, from where the log stands now.
+      if (seq % 2 === 0) follow((await log.head()).lastSeq);
+    }
+    appends.push(writer.appendBatch([end], seq + 1));
+    batchEnds.add(seq + 1);
+    await Promise.all(appends);
+    await Promise.all(followers.map((f) => f.got.done));
+    expect(followers.length).toBeGreaterThan(2);
+    for (const { after, got, readEnds } of followers) {
+      expect(got.seqs).toEqual(range(after + 1, seq + 1));
+      expect(readEnds.filter((at) => !batchEnds.has(at))).toEqual([]);
+    }
   });
 });
 

@@ -1,19 +1,23 @@
 // Each task's events in a Redis Stream (issue 15): entry id `<seq>-0`, fields `e` (event name)
-// and `d` (its data as JSON, reused verbatim in the SSE frame). One script appends: it assigns
-// the next seq and refuses anything after a terminal event, so any replica may write (a survivor
-// ending a lost replica's task) and exactly one terminal event exists. The terminal event sets
-// the retention TTL; the first event sets a backstop TTL for a task whose writers all vanished.
+// and `d` (its data as JSON, reused verbatim in the SSE frame). One script appends a batch (the
+// runner's events of one engine read; one event for the other writers): it assigns the next seqs,
+// writes only at the seq the writer expects, and refuses anything after a terminal event, so any
+// replica may write (a survivor ending a lost replica's task) and exactly one terminal event
+// exists. The terminal event sets the retention TTL; the first sets a backstop TTL.
 
 import type { Redis } from 'ioredis';
 import type { LogListener } from '../../core/state-ports.ts';
 import type { EventDataOf, TaskEvent, TaskEventName } from '../../core/task/events.ts';
-import type { LogHead, SharedEventLog, SharedEventLogs } from '../shared-state-ports.ts';
+import type { BatchAppend, LogHead, SerializedEvent, SharedEventLog, SharedEventLogs } from '../shared-state-ports.ts';
 import { unavailable } from '../state-errors.ts';
 import type { StateKeys } from './keys.ts';
-import { defineScript, type Script } from './script.ts';
+import { defineScript, type Script, type ScriptArg } from './script.ts';
 import { parseEntry, StreamFollower, type StreamEntry } from './stream-follower.ts';
 
-// KEYS[1] stream; ARGV event, data JSON, terminal (1/0), retention ms, backstop ms.
+// KEYS[1] stream; ARGV: the seq the first event must get (0: whichever is next), retention ms,
+// backstop ms, then (event name, data JSON) pairs. Returns the last seq written, 0 when a
+// terminal event closed the stream, -(next seq) when that is not the expected one (nothing written).
+// A script runs alone, so a follower's XREAD sees the whole batch or none of it.
 const APPEND = `
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local seq = 1
@@ -22,13 +26,20 @@ if last[1] then
   if name == 'end' or name == 'error' then return 0 end
   seq = tonumber(string.match(last[1][1], '^(%d+)')) + 1
 end
-redis.call('XADD', KEYS[1], seq .. '-0', 'e', ARGV[1], 'd', ARGV[2])
-if ARGV[3] == '1' then
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-elseif seq == 1 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local expected = tonumber(ARGV[1])
+if expected ~= 0 and expected ~= seq then return -seq end
+local first = seq
+for i = 4, #ARGV, 2 do
+  local name = ARGV[i]
+  redis.call('XADD', KEYS[1], seq .. '-0', 'e', name, 'd', ARGV[i + 1])
+  if name == 'end' or name == 'error' then
+    redis.call('PEXPIRE', KEYS[1], ARGV[2])
+    return seq
+  end
+  seq = seq + 1
 end
-return seq
+if first == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return seq - 1
 `;
 
 export interface RedisEventLogsOptions {
@@ -71,7 +82,8 @@ export class RedisEventLogs implements SharedEventLogs {
     const key = this.#keys.events(taskId);
     return {
       taskId,
-      append: <E extends TaskEventName>(event: E, data: EventDataOf<E>) => this.#appendTo(key, event, data),
+      append: <E extends TaskEventName>(event: E, data: EventDataOf<E>) => this.#appendTo(key, [{ event, json: JSON.stringify(data) }], 0),
+      appendBatch: async (events: readonly SerializedEvent[], firstSeq: number) => outcomeOf(await this.#appendTo(key, events, firstSeq)),
       head: () => this.#head(key),
       since: (afterSeq: number) => this.#since(key, afterSeq),
       follow: (afterSeq: number, listener: LogListener, onFailure?: (error: Error) => void) => this.#follower.follow(key, afterSeq, listener, onFailure),
@@ -82,10 +94,17 @@ export class RedisEventLogs implements SharedEventLogs {
     this.#follower.close();
   }
 
-  async #appendTo(key: string, event: TaskEventName, data: unknown): Promise<number> {
-    const terminal = event === 'end' || event === 'error' ? 1 : 0;
+  /** The script's answer: the last seq written, 0 (closed) or -(next seq) (out of step). */
+  async #appendTo(key: string, events: readonly SerializedEvent[], firstSeq: number): Promise<number> {
+    const args: ScriptArg[] = [firstSeq, this.#retentionMs, this.#backstopMs];
+    events.forEach(({ event, json }, i) => {
+      // The script stops at a terminal event; one mid-batch is a caller's bug, not a refusal.
+      if (i < events.length - 1 && (event === 'end' || event === 'error')) throw new RangeError(`event append: ${event} before the batch's last event`);
+      args.push(event, json);
+    });
+    if (events.length === 0) throw new RangeError('event append: an empty batch');
     try {
-      return Number(await this.#append([key], [event, JSON.stringify(data), terminal, this.#retentionMs, this.#backstopMs]));
+      return Number(await this.#append([key], args));
     } catch (error) {
       throw unavailable('event append', error);
     }
@@ -113,4 +132,9 @@ export class RedisEventLogs implements SharedEventLogs {
     }
     return entries.map((entry) => parseEntry(entry).event);
   }
+}
+
+function outcomeOf(answer: number): BatchAppend {
+  if (answer > 0) return { kind: 'written', lastSeq: answer };
+  return answer === 0 ? { kind: 'closed' } : { kind: 'out_of_step', nextSeq: -answer };
 }
