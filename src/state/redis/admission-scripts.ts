@@ -234,10 +234,23 @@ if has_session then
   end
 end
 redis.call('PEXPIRE', K_OWNER, owner_ttl)
-redis.call('PUBLISH', wake, 'queued')
+-- '' when the admitter's own claim follows in its pipeline: ANNOUNCE_QUEUED after it tells the
+-- others only what that claim left queued (else every replica runs a claim that finds nothing
+-- while the admitter waits for its reply).
+if wake ~= '' then redis.call('PUBLISH', wake, 'queued') end
 -- 5. The position in the predicted dispatch order (exact below the cap, else an estimate).
 local position = queue_position(priority, tenant, redis.call('ZCARD', lane_key(priority, tenant)), wi, wb)
 return {'queued', position, evicted, affinity}
+`;
+
+/**
+ * After an admission and its admitter's claim in one pipeline: wakes the other replicas when the
+ * pool's queue still holds work (what the claim did not take). KEYS: the two class queues;
+ * ARGV: the wake channel.
+ */
+export const ANNOUNCE_QUEUED = `
+if redis.call('ZCARD', KEYS[1]) + redis.call('ZCARD', KEYS[2]) > 0 then redis.call('PUBLISH', ARGV[1], 'queued') end
+return 0
 `;
 
 /**

@@ -197,3 +197,46 @@ describe('RedisPoolQueue when Redis goes away', () => {
     }
   });
 });
+
+describe('RedisPoolQueue: wake-ups of an admission', () => {
+  /** Every message on the pool's wake channel, in order; a PING round trip marks "all published so far". */
+  async function listen(shared: RedisPoolQueue): Promise<{ messages: string[]; flushed: () => Promise<void> }> {
+    const subscriber = ctx.connect();
+    const messages: string[] = [];
+    subscriber.on('message', (_channel: string, message: string) => messages.push(message));
+    await subscriber.subscribe(shared.wakeChannel);
+    // A publish is delivered before the reply to a later command on the same subscriber connection.
+    return { messages, flushed: async () => void (await subscriber.ping()) };
+  }
+
+  it('wakes the other replicas after an admission without a claim', async () => {
+    const shared = queue();
+    const wakes = await listen(shared);
+    await shared.admit(task('t1'), POLICY);
+    await wakes.flushed();
+    expect(wakes.messages).toEqual(['queued']);
+  });
+
+  it('wakes nobody when the admitter\'s own claim in the same round trip took the task', async () => {
+    const shared = queue();
+    await shared.setCapacity('e0', 1);
+    const wakes = await listen(shared);
+    const { admit, claim } = await shared.admitAndClaim(task('t1'), POLICY, undefined, { claimer: 'gw-a', candidates: ['e0'] });
+    expect([admit.kind, claim?.kind === 'claimed' ? claim.task.taskId : claim?.kind]).toEqual(['queued', 't1']);
+    await wakes.flushed();
+    expect(wakes.messages).toEqual([]);
+  });
+
+  it('wakes the other replicas for what the admitter\'s claim left queued', async () => {
+    const shared = queue();
+    await shared.setCapacity('e0', 1);
+    await shared.setCapacity('e1', 1);
+    await shared.admit(task('t0'), POLICY);
+    const wakes = await listen(shared);
+    // The claim takes the older t0; t1 stays queued for a replica with e1.
+    const { claim } = await shared.admitAndClaim(task('t1'), POLICY, undefined, { claimer: 'gw-a', candidates: ['e0'] });
+    expect(claim?.kind === 'claimed' ? claim.task.taskId : claim?.kind).toBe('t0');
+    await wakes.flushed();
+    expect(wakes.messages).toEqual(['queued']);
+  });
+});

@@ -11,7 +11,7 @@ import type { Affinity } from '../../core/session/session-record.ts';
 import type { Priority } from '../../core/task/events.ts';
 import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
-import { ADMIT, ADMIT_HEADER, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
+import { ADMIT, ADMIT_HEADER, ANNOUNCE_QUEUED, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import { CLAIM } from './claim-lua.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
 import { defineScript, pipelineScript, type Script, type ScriptArg } from './script.ts';
@@ -109,6 +109,7 @@ export interface Actual {
 const UNLIMITED = -1;
 const ADMIT_NAME = 'orchqueueAdmit';
 const CLAIM_NAME = 'orchqueueClaim';
+const ANNOUNCE_NAME = 'orchqueueAnnounceQueued';
 /** server.retention_ms's default. */
 const DEFAULT_RETENTION_MS = 300_000;
 
@@ -149,6 +150,7 @@ export class RedisPoolQueue {
     this.#base = POOL_KEYS.map((name) => this.#poolKeys[name]);
     this.#admit = defineScript(opts.redis, ADMIT_NAME, undefined, ADMIT);
     this.#claim = defineScript(opts.redis, CLAIM_NAME, POOL_KEYS.length, CLAIM);
+    defineScript(opts.redis, ANNOUNCE_NAME, 2, ANNOUNCE_QUEUED);
     this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length + 1, RELEASE);
     this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length + 1, WITHDRAW);
   }
@@ -192,11 +194,13 @@ export class RedisPoolQueue {
     claim?: { claimer: string; candidates: readonly string[] },
   ): Promise<{ admit: AdmitResult; claim?: ClaimResult }> {
     const idem = req.idempotency;
+    const claimArgs = claim === undefined || claim.candidates.length === 0 ? undefined : this.#claimArgs(claim.claimer, claim.candidates, policy);
     const args: ScriptArg[] = [
       req.taskId, req.priority, req.tenant ?? '', req.admittedBy,
       policy.maxQueued, policy.policy, policy.interactiveWeight, policy.batchWeight,
       req.maxTokens, req.budgetTokens, req.budgetCost, req.subjects.length,
-      req.tenantWeight ?? 1, this.#poolKeys.wake, idem?.digest ?? '', idem?.ttlMs ?? 0, this.#backstopMs,
+      // With a claim following, the wake-up goes after it (ANNOUNCE_QUEUED), for what it left.
+      req.tenantWeight ?? 1, claimArgs === undefined ? this.#poolKeys.wake : '', idem?.digest ?? '', idem?.ttlMs ?? 0, this.#backstopMs,
       req.session ? '1' : '', req.session?.defaults.maxTurns ?? 0, req.session?.defaults.maxSessions ?? 0, req.session?.defaults.holdBackstopMs ?? 0,
       ...this.#ownerKeyParts, this.#retentionMs,
     ];
@@ -216,7 +220,6 @@ export class RedisPoolQueue {
     if (idem !== undefined) keys.push(this.#keys.idempotency(idem.key), this.#keys.unansweredTaskIds(req.admittedBy));
     if (req.session !== undefined) keys.push(this.#keys.session(req.session.id), this.#keys.sessions);
     if (req.session !== undefined && sessionOwner !== '') keys.push(this.#keys.ownedSessions(sessionOwner));
-    const claimArgs = claim === undefined || claim.candidates.length === 0 ? undefined : this.#claimArgs(claim.claimer, claim.candidates, policy);
     const [admitted, claimed] = alongside === undefined && claimArgs === undefined
       ? [await this.#run('admit', () => this.#admit(keys, args)), undefined]
       : await this.#run('admit', () => this.#admitPipelined(keys, args, alongside, claimArgs));
@@ -260,7 +263,10 @@ export class RedisPoolQueue {
     const pipeline = this.#redis.pipeline();
     if (alongside !== undefined) pipeline.set(alongside.key, alongside.value, 'PX', alongside.ttlMs);
     pipelineScript(pipeline, ADMIT_NAME, keys, args, false);
-    if (claimArgs !== undefined) pipelineScript(pipeline, CLAIM_NAME, this.#base, claimArgs, true);
+    if (claimArgs !== undefined) {
+      pipelineScript(pipeline, CLAIM_NAME, this.#base, claimArgs, true);
+      pipelineScript(pipeline, ANNOUNCE_NAME, [this.#poolKeys.interactive, this.#poolKeys.batch], [this.#poolKeys.wake], true);
+    }
     const replies = (await pipeline.exec()) ?? [];
     for (const [error] of replies) if (error) throw error;
     const at = alongside === undefined ? 0 : 1;
