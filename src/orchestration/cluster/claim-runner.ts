@@ -1,6 +1,6 @@
-// Claiming and starting claimed work on a cluster replica: one claim loop per pool (the claim
-// script counts engine slots once cluster-wide), a claimed task made a local Task pinned to the
-// engine replica the script chose, its slot released when it ends, engine capacity published.
+// Claiming on a cluster replica: one claim loop per pool (the claim script counts engine slots once
+// cluster-wide); a claimed task becomes a local Task pinned to the engine replica the script chose,
+// its events written behind to its Redis Stream; its slot's release; engine capacity published.
 
 import type { Pool } from '../../pool/pool.ts';
 import { errorEventData, orchError, type OrchError } from '../../core/errors.ts';
