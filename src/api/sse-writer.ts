@@ -51,6 +51,11 @@ export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq:
     'x-correlation-id': opts.correlationId,
     'x-task-id': task.id,
   });
+  // Node builds the header block by appending line by line and keeps it as `_header` for the
+  // response's life: ~25 string pieces (~600 bytes more per open stream than the flat text,
+  // issue 14). Written on its own, that string is flattened in place and the pieces are freed;
+  // with the first frames it would be copied into the write and kept as the pieces.
+  res.flushHeaders();
   task.streamAttached();
   opts.observer.streamOpened?.({ task_id: task.id, resumed: afterSeq > 0 });
 
@@ -131,7 +136,5 @@ export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq:
   res.on('close', onClose);
   off = task.log.follow(afterSeq, listener, gone);
   endIfComplete();
-  // The headers go out with the first frames; with nothing to send yet, on their own.
-  if (!done && pending === '') res.flushHeaders();
-  else schedule();
+  schedule();
 }
