@@ -3,7 +3,7 @@
 
 import type { PoolConfig } from '../config/schema.ts';
 import type { components } from '../generated/api-types.ts';
-import { backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
+import { backoffDispatches, backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/placement/decide.ts';
 import { FairQueue, type FairQueueOptions, type QueueEntry } from '../core/queue/fair-queue.ts';
@@ -107,17 +107,19 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     const at = this.retry.length + position;
     // Nothing ahead and a slot free: the model below answers 0 too, without being built (per admission).
     if (at === 0 && this.slotFree()) return 0;
-    return predictStartMs({ groups: this.slotGroups(), queued: this.queuedTokens(at), position: at });
+    return predictStartMs({ groups: this.predictionGroups(at + 1), queued: this.queuedTokens(at), position: at });
   }
 
   /** Retry hint for work a full queue turned away: until a dispatch frees a place. */
   queueBackoffMs(): number {
     // Within capacity, one dispatch makes room; with a slot free it is now: the model's floor of 1 ms.
     if (this.retry.length + this.queue.size <= this.config.queue.max_queued && this.slotFree()) return 1;
+    const queued = this.queuedTokens(Number.POSITIVE_INFINITY);
+    const maxQueued = this.config.queue.max_queued;
     return backoffMs({
-      groups: this.slotGroups(),
-      queued: this.queuedTokens(Number.POSITIVE_INFINITY),
-      maxQueued: this.config.queue.max_queued,
+      groups: this.predictionGroups(backoffDispatches(queued.length, maxQueued)),
+      queued,
+      maxQueued,
       fallbackMs: this.recoveryMs(),
     });
   }
@@ -134,7 +136,29 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.replicas.some((r) => r.effectiveState === 'ready' && r.versionOk && r.slotsBusy < r.slotsTotal);
   }
 
-  /** What the predictions see of each replica that is up: its slots, running work and speed. */
+  /**
+   * What `dispatches` dispatches of the prediction model can reach, the same figures as
+   * slotGroups() gives (issue 14). With one replica up, only its `dispatches` leases of each kind
+   * with the least left can be reached (its slots are alike, so which of two equal times goes
+   * first does not matter): they come from its tally, and its free slots stay as many. With
+   * several replicas of different speeds the model's order among equal times decides which
+   * replica serves which queued task, so every lease is read as before.
+   */
+  private predictionGroups(dispatches: number): SlotGroup[] {
+    let up: Replica | undefined;
+    for (const r of this.replicas) {
+      if (r.effectiveState !== 'ready' || !r.versionOk) continue;
+      if (up !== undefined) return this.slotGroups();
+      up = r;
+    }
+    if (up === undefined) return [];
+    const { fill, ttftMs } = this.stats;
+    const running = up.tally.soonest(dispatches, fill);
+    const free = Math.max(0, up.slotsTotal - up.tally.size);
+    return [{ slotsTotal: running.length + free, running, tokensPerS: up.tokensPerS ?? this.stats.tokensPerS, ttftMs }];
+  }
+
+  /** What the predictions see of each replica that is up: its slots, running work and speed (every lease). */
   slotGroups(): SlotGroup[] {
     const { fill, ttftMs } = this.stats;
     return this.replicas
