@@ -6,7 +6,7 @@ import type { WorkerAdapter } from '../adapters/contract.ts';
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { ReplicaState, ReplicaView } from '../core/placement/decide.ts';
 import type { Clock } from '../core/ports.ts';
-import { RunningTally, tallyOf, type TalliedWork } from '../core/admission/running-tally.ts';
+import { RunningTally, tallyKey } from '../core/admission/running-tally.ts';
 import { redactCredentials } from '../core/redact.ts';
 import { CircuitBreaker } from './breaker.ts';
 
@@ -39,7 +39,8 @@ export interface Lease {
 
 /** A lease as its replica holds it: where its tally counts it (an object, no closure per lease). */
 class SlotLease implements Lease {
-  #at: TalliedWork;
+  #started: boolean;
+  #key: number;
   #held = true;
 
   readonly work: LeasedWork;
@@ -48,24 +49,29 @@ class SlotLease implements Lease {
   constructor(work: LeasedWork, holder: LeaseHolder) {
     this.work = work;
     this.holder = holder;
-    this.#at = tallyOf(work.maxTokens, work.tokensOut());
-    holder.tally.add(this.#at);
+    const out = work.tokensOut();
+    this.#started = out > 0;
+    this.#key = tallyKey(work.maxTokens, out);
+    holder.tally.add(this.#started, this.#key);
     holder.leases.add(this);
   }
 
   progressed(): void {
     if (!this.#held) return;
-    const at = tallyOf(this.work.maxTokens, this.work.tokensOut());
-    if (at.firstTokenSeen === this.#at.firstTokenSeen && at.key === this.#at.key) return;
-    this.holder.tally.remove(this.#at);
-    this.holder.tally.add(at);
-    this.#at = at;
+    const out = this.work.tokensOut();
+    const started = out > 0;
+    const key = tallyKey(this.work.maxTokens, out);
+    if (started === this.#started && key === this.#key) return;
+    this.holder.tally.remove(this.#started, this.#key);
+    this.holder.tally.add(started, key);
+    this.#started = started;
+    this.#key = key;
   }
 
   release(): void {
     if (!this.#held) return;
     this.#held = false;
-    this.holder.tally.remove(this.#at);
+    this.holder.tally.remove(this.#started, this.#key);
     this.holder.leases.delete(this);
     this.holder.freed();
   }

@@ -23,14 +23,15 @@ export class RunningTally {
     return this.#size;
   }
 
-  add(work: TalliedWork): void {
+  /** Counts a lease: `key` is its tokens left when its first token came (`started`), else its max_tokens (tallyKey). */
+  add(started: boolean, key: number): void {
     this.#size++;
-    if (bump(work.firstTokenSeen ? this.#started : this.#waiting, work.key, 1)) this.#forgetOrder(work.firstTokenSeen);
+    if (bump(started ? this.#started : this.#waiting, key, 1)) this.#forgetOrder(started);
   }
 
-  remove(work: TalliedWork): void {
+  remove(started: boolean, key: number): void {
     this.#size--;
-    if (bump(work.firstTokenSeen ? this.#started : this.#waiting, work.key, -1)) this.#forgetOrder(work.firstTokenSeen);
+    if (bump(started ? this.#started : this.#waiting, key, -1)) this.#forgetOrder(started);
   }
 
   /**
@@ -53,15 +54,9 @@ export class RunningTally {
   }
 }
 
-/** Where one lease is counted: `key` is its tokens left (first token seen) or its max_tokens. */
-export interface TalliedWork {
-  firstTokenSeen: boolean;
-  key: number;
-}
-
-/** Where a lease with `maxTokens` and `tokensOut` so far is counted (as `expectedRemainingTokens` reads them). */
-export function tallyOf(maxTokens: number, tokensOut: number): TalliedWork {
-  return tokensOut > 0 ? { firstTokenSeen: true, key: Math.max(0, maxTokens - tokensOut) } : { firstTokenSeen: false, key: maxTokens };
+/** The key a lease with `maxTokens` and `tokensOut > 0` so far is counted under (as `expectedRemainingTokens` reads them); max_tokens before its first token. */
+export function tallyKey(maxTokens: number, tokensOut: number): number {
+  return tokensOut > 0 ? Math.max(0, maxTokens - tokensOut) : maxTokens;
 }
 
 /** Adds `by` to the count of `key`; true when the set of keys changed. */
