@@ -16,7 +16,7 @@ import type { LifecycleObserver } from '../core/observer.ts';
 import { choices, decide, everPlaceable, type Decision } from '../core/placement/decide.ts';
 import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
-import type { Replica } from '../pool/replica.ts';
+import type { Lease, Replica } from '../pool/replica.ts';
 import { startEarly } from './early-call.ts';
 import type { Ending, Task } from './task.ts';
 
@@ -214,7 +214,7 @@ export class Dispatcher {
     try {
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
-      const sink = this.sinkFor(pool, task, replica, idle);
+      const sink = this.sinkFor(pool, task, replica, { idle, lease });
       await (early ? early.run(sink) : streamTo(replica, call, signal, sink));
       if (!task.finished) this.fail(pool, task, replica, new EngineError('WORKER_RESET', 'the engine ended the stream without a final event'));
     } catch (err) {
@@ -233,33 +233,39 @@ export class Dispatcher {
    * The task's one sink for its engine call: each engine read's events go to its log in one
    * synchronous call (no promise per token); false once the task has ended.
    */
-  private sinkFor(pool: Pool<Task>, task: Task, replica: Replica, idle: Timer): EventSink {
+  private sinkFor(pool: Pool<Task>, task: Task, replica: Replica, held: { idle: Timer; lease: Lease }): EventSink {
     const { clock } = this.deps;
     const engine = pool.config.engine;
+    const { idle, lease } = held;
     return (events) => {
-      for (const event of events) {
-        if (task.finished) return false;
-        if (event.type === 'token') {
-          if (task.token(event.text, clock)) this.firstToken(task, replica, engine);
-        } else if (event.type === 'tool_call_delta') {
-          if (task.toolCall(event, clock)) this.firstToken(task, replica, engine);
-        } else {
-          replica.breaker.success();
-          this.deps.finish(task, {
-            state: 'completed',
-            finishReason: event.finishReason,
-            ...(event.promptTokens !== undefined ? { promptTokens: event.promptTokens } : {}),
-            ...(event.cachedTokens !== undefined ? { cachedTokens: event.cachedTokens } : {}),
-            ...(event.slotId !== undefined ? { slotId: event.slotId } : {}),
-            ...(event.costUsd !== undefined ? { costUsd: event.costUsd } : {}),
-            ...(event.stopSequence !== undefined ? { stopSequence: event.stopSequence } : {}),
-          });
-          this.observeSpeed(pool, replica, task);
+      try {
+        for (const event of events) {
+          if (task.finished) return false;
+          if (event.type === 'token') {
+            if (task.token(event.text, clock)) this.firstToken(task, replica, engine);
+          } else if (event.type === 'tool_call_delta') {
+            if (task.toolCall(event, clock)) this.firstToken(task, replica, engine);
+          } else {
+            replica.breaker.success();
+            this.deps.finish(task, {
+              state: 'completed',
+              finishReason: event.finishReason,
+              ...(event.promptTokens !== undefined ? { promptTokens: event.promptTokens } : {}),
+              ...(event.cachedTokens !== undefined ? { cachedTokens: event.cachedTokens } : {}),
+              ...(event.slotId !== undefined ? { slotId: event.slotId } : {}),
+              ...(event.costUsd !== undefined ? { costUsd: event.costUsd } : {}),
+              ...(event.stopSequence !== undefined ? { stopSequence: event.stopSequence } : {}),
+            });
+            this.observeSpeed(pool, replica, task);
+          }
         }
+        // The events of one read arrived together: the idle watchdog restarts once for them.
+        idle.refresh();
+        return !task.finished;
+      } finally {
+        // Once per read, before anything else runs: the predictions' tally sees every token of it.
+        lease.progressed();
       }
-      // The events of one read arrived together: the idle watchdog restarts once for them.
-      idle.refresh();
-      return !task.finished;
     };
   }
 

@@ -225,9 +225,12 @@ export class TaskService {
       ...(plan.affinity ? { affinity: plan.affinity } : {}),
       ...(config.audit.hash_prompts ? { promptSha256: createHash('sha256').update(req.prompt).digest('hex') } : {}),
       ...priceOf(config, pool),
-      orphanTimer: (task) => this.orphanTimer(task),
+      orphanTimer: this.orphanTimerOf,
     });
   }
+
+  /** One function for every task (not a closure per task: issue 14, memory per open stream). */
+  private readonly orphanTimerOf = (task: Task): Timer | undefined => this.orphanTimer(task);
 
   /** Every reader of an undetached task gone for `server.orphan_grace_ms`: nobody will read it (ORCH-0206). */
   private orphanTimer(task: Task): Timer | undefined {

@@ -63,6 +63,9 @@ const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>
   evicted: new Error('task evicted'),
 };
 
+const NONE: readonly string[] = Object.freeze([]);
+const NONE_TIMERS: readonly Timer[] = Object.freeze([]);
+
 /**
  * Heap a task costs beyond its event log and prompt: the task object, the rest of its request,
  * its answer, timers and figures (an estimate; retention counts it per finished task).
@@ -138,10 +141,12 @@ export class Task {
   #cancelReason: string | undefined;
   #replica: Replica | undefined;
   #abort: AbortController | undefined;
-  readonly #tried: string[] = [];
+  /** Created on the first failure (most tasks never fail): issue 14, memory per open stream. */
+  #tried: string[] | undefined;
   #streamOpened = false;
   #readers = 0;
-  readonly #timers: Timer[] = [];
+  /** Created on the first owned timer. */
+  #timers: Timer[] | undefined;
   readonly #orphanTimer: ((task: Task) => Timer | undefined) | undefined;
   #orphan: Timer | undefined;
   #figures: TaskFigures | undefined;
@@ -225,7 +230,7 @@ export class Task {
   }
   /** Replicas this task already failed on before its first token. */
   get tried(): readonly string[] {
-    return this.#tried;
+    return this.#tried ?? NONE;
   }
   get streamOpened(): boolean {
     return this.#streamOpened;
@@ -262,7 +267,7 @@ export class Task {
   /** A timer the task owns (deadline, unclaimed stream): cancelled when it ends. */
   own(timer: Timer): void {
     if (this.finished) timer.cancel();
-    else this.#timers.push(timer);
+    else (this.#timers ??= []).push(timer);
   }
 
   /** queued → running on `replica`; returns the engine call's abort signal and the queue wait. */
@@ -324,7 +329,7 @@ export class Task {
   /** running → queued after a failure before the first token: never again on `replica`. */
   requeue(): void {
     this.#apply({ type: 'requeue' });
-    if (this.#replica) this.#tried.push(this.#replica.id);
+    if (this.#replica) (this.#tried ??= []).push(this.#replica.id);
     this.#replica = undefined;
     this.#abort = undefined;
   }
@@ -337,7 +342,7 @@ export class Task {
     this.#apply({ type: 'requeue' });
     this.#pool = pool;
     this.#pools.push(pool.id);
-    this.#tried.length = 0;
+    this.#tried = undefined;
     this.#affinity = undefined;
     this.#replica = undefined;
     this.#abort = undefined;
@@ -384,8 +389,8 @@ export class Task {
     if (this.finished) return undefined;
     const from = this.#state;
     this.#apply({ type: 'end', state: ending.state });
-    for (const timer of this.#timers) timer.cancel();
-    this.#timers.length = 0;
+    for (const timer of this.#timers ?? NONE_TIMERS) timer.cancel();
+    this.#timers = undefined;
     this.#orphan?.cancel();
     this.#orphan = undefined;
     this.#finishedAt = at.now;

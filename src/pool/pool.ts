@@ -3,13 +3,12 @@
 
 import type { PoolConfig } from '../config/schema.ts';
 import type { components } from '../generated/api-types.ts';
-import { backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
+import { backoffDispatches, backoffMs, expectedRemainingTokens, predictStartMs, ServiceStats, type ServicePriors, type SlotGroup } from '../core/admission/predict.ts';
 import { orchError, type OrchError } from '../core/errors.ts';
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../core/placement/decide.ts';
 import { FairQueue, type FairQueueOptions, type QueueEntry } from '../core/queue/fair-queue.ts';
 import type { WeightOf } from '../core/queue/tenant-lanes.ts';
 import type { TaskQueue } from '../core/state-ports.ts';
-import { ForecastMemo } from './forecast-memo.ts';
 import type { ExpectedVersion, Replica, ReplicaStatus } from './replica.ts';
 
 /** A pool's summary as the contract states it (GET /v1/pools): the generated type, not a copy. */
@@ -48,18 +47,6 @@ export class Pool<T extends QueueEntry = QueueEntry> {
   retired = false;
 
   private readonly options: PoolOptions<T>;
-  readonly #backoff = new ForecastMemo();
-  readonly #backoffInputs = (into: unknown[]): void => this.forecastInputs(into);
-  readonly #backoffModel = (): { value: number; keep: boolean } => {
-    const value = backoffMs({
-      groups: this.slotGroups(),
-      queued: this.queuedTokens(Number.POSITIVE_INFINITY),
-      maxQueued: this.config.queue.max_queued,
-      fallbackMs: Number.POSITIVE_INFINITY,
-    });
-    // No usable slot or speed: the hint is the recovery wait, which runs on the clock.
-    return Number.isFinite(value) ? { value, keep: true } : { value: Math.max(1, Math.ceil(this.recoveryMs())), keep: false };
-  };
 
   constructor(config: PoolConfig, replicas: Replica[], opts: PoolOptions<T> = {}) {
     this.id = config.id;
@@ -120,33 +107,21 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     const at = this.retry.length + position;
     // Nothing ahead and a slot free: the model below answers 0 too, without being built (per admission).
     if (at === 0 && this.slotFree()) return 0;
-    return predictStartMs({ groups: this.slotGroups(), queued: this.queuedTokens(at), position: at });
+    return predictStartMs({ groups: this.predictionGroups(at + 1), queued: this.queuedTokens(at), position: at });
   }
 
   /** Retry hint for work a full queue turned away: until a dispatch frees a place. */
   queueBackoffMs(): number {
     // Within capacity, one dispatch makes room; with a slot free it is now: the model's floor of 1 ms.
     if (this.retry.length + this.queue.size <= this.config.queue.max_queued && this.slotFree()) return 1;
-    // Remembered while every input is unchanged: a burst of refusals reads it once per refusal (issue 14).
-    return this.#backoff.read(this.#backoffInputs, this.#backoffModel);
-  }
-
-  /**
-   * Every value slotGroups and queuedTokens read, in order: values only, never a task, a lease or
-   * a replica, so the memo holds nothing alive after it is gone.
-   */
-  private forecastInputs(into: unknown[]): void {
-    const { stats } = this;
-    into.push(stats.fill, stats.ttftMs, stats.tokensPerS, stats.avgServiceMs, this.config.queue.max_queued, this.replicas.length);
-    for (const r of this.replicas) {
-      const up = r.effectiveState === 'ready' && r.versionOk;
-      into.push(up);
-      if (!up) continue;
-      into.push(r.slotsTotal, r.tokensPerS, r.leased.size);
-      for (const w of r.leased) into.push(w.maxTokens, w.tokensOut());
-    }
-    into.push(this.retry.length, this.queue.size);
-    for (const list of [this.retry, this.queue]) for (const entry of list) into.push(this.options.maxTokensOf?.(entry));
+    const queued = this.queuedTokens(Number.POSITIVE_INFINITY);
+    const maxQueued = this.config.queue.max_queued;
+    return backoffMs({
+      groups: this.predictionGroups(backoffDispatches(queued.length, maxQueued)),
+      queued,
+      maxQueued,
+      fallbackMs: this.recoveryMs(),
+    });
   }
 
   /** Slots free now on replicas that can take work. */
@@ -161,7 +136,29 @@ export class Pool<T extends QueueEntry = QueueEntry> {
     return this.replicas.some((r) => r.effectiveState === 'ready' && r.versionOk && r.slotsBusy < r.slotsTotal);
   }
 
-  /** What the predictions see of each replica that is up: its slots, running work and speed. */
+  /**
+   * What `dispatches` dispatches of the prediction model can reach, the same figures as
+   * slotGroups() gives (issue 14). With one replica up, only its `dispatches` leases of each kind
+   * with the least left can be reached (its slots are alike, so which of two equal times goes
+   * first does not matter): they come from its tally, and its free slots stay as many. With
+   * several replicas of different speeds the model's order among equal times decides which
+   * replica serves which queued task, so every lease is read as before.
+   */
+  private predictionGroups(dispatches: number): SlotGroup[] {
+    let up: Replica | undefined;
+    for (const r of this.replicas) {
+      if (r.effectiveState !== 'ready' || !r.versionOk) continue;
+      if (up !== undefined) return this.slotGroups();
+      up = r;
+    }
+    if (up === undefined) return [];
+    const { fill, ttftMs } = this.stats;
+    const running = up.tally.soonest(dispatches, fill);
+    const free = Math.max(0, up.slotsTotal - up.tally.size);
+    return [{ slotsTotal: running.length + free, running, tokensPerS: up.tokensPerS ?? this.stats.tokensPerS, ttftMs }];
+  }
+
+  /** What the predictions see of each replica that is up: its slots, running work and speed (every lease). */
   slotGroups(): SlotGroup[] {
     const { fill, ttftMs } = this.stats;
     return this.replicas

@@ -6,6 +6,7 @@ import type { WorkerAdapter } from '../adapters/contract.ts';
 import type { PoolConfig, ReplicaConfig } from '../config/schema.ts';
 import type { ReplicaState, ReplicaView } from '../core/placement/decide.ts';
 import type { Clock } from '../core/ports.ts';
+import { RunningTally, tallyKey } from '../core/admission/running-tally.ts';
 import { redactCredentials } from '../core/redact.ts';
 import { CircuitBreaker } from './breaker.ts';
 
@@ -31,7 +32,56 @@ export interface LeasedWork {
 
 /** A held slot; `release` is idempotent. */
 export interface Lease {
+  /** The task's token count moved: the predictions' tally follows (after each engine read). */
+  progressed(): void;
   release(): void;
+}
+
+/** A lease as its replica holds it: where its tally counts it (an object, no closure per lease). */
+class SlotLease implements Lease {
+  #started: boolean;
+  #key: number;
+  #held = true;
+
+  readonly work: LeasedWork;
+  private readonly holder: LeaseHolder;
+
+  constructor(work: LeasedWork, holder: LeaseHolder) {
+    this.work = work;
+    this.holder = holder;
+    const out = work.tokensOut();
+    this.#started = out > 0;
+    this.#key = tallyKey(work.maxTokens, out);
+    holder.tally.add(this.#started, this.#key);
+    holder.leases.add(this);
+  }
+
+  progressed(): void {
+    if (!this.#held) return;
+    const out = this.work.tokensOut();
+    const started = out > 0;
+    const key = tallyKey(this.work.maxTokens, out);
+    if (started === this.#started && key === this.#key) return;
+    this.holder.tally.remove(this.#started, this.#key);
+    this.holder.tally.add(started, key);
+    this.#started = started;
+    this.#key = key;
+  }
+
+  release(): void {
+    if (!this.#held) return;
+    this.#held = false;
+    this.holder.tally.remove(this.#started, this.#key);
+    this.holder.leases.delete(this);
+    this.holder.freed();
+  }
+}
+
+/** What a replica shares with its leases. */
+interface LeaseHolder {
+  readonly tally: RunningTally;
+  readonly leases: Set<SlotLease>;
+  freed(): void;
 }
 
 /** The version a pool expects of its replicas, and why: a config pin, or what its peers run. */
@@ -63,7 +113,15 @@ export class Replica {
   /** Set by the pool that owns this replica. */
   expectedVersion: () => ExpectedVersion | undefined = () => undefined;
   private retired: (() => void) | undefined;
-  private readonly leases = new Set<LeasedWork>();
+  /** Its leases, and their tally for the predictions (Pool.predictStartMs). */
+  readonly #holder: LeaseHolder = {
+    tally: new RunningTally(),
+    leases: new Set<SlotLease>(),
+    freed: () => {
+      this.slotsBusy--;
+      if (this.slotsBusy === 0 && this.retired) this.retired();
+    },
+  };
   private readonly clock: Clock;
 
   constructor(opts: { pool: PoolConfig; config: ReplicaConfig; adapter: WorkerAdapter; clock: Clock; defaultSlots: number }) {
@@ -122,28 +180,19 @@ export class Replica {
   /** Takes a slot for `work` until the returned lease is released. */
   lease(work: LeasedWork): Lease {
     this.slotsBusy++;
-    this.leases.add(work);
+    const lease = new SlotLease(work, this.#holder);
     this.breaker.leased(this.clock.monotonic());
-    let held = true;
-    return {
-      release: () => {
-        if (!held) return;
-        held = false;
-        this.leases.delete(work);
-        this.slotsBusy--;
-        if (this.slotsBusy === 0 && this.retired) this.retired();
-      },
-    };
+    return lease;
   }
 
   /** The work in this replica's slots now. */
   get running(): readonly LeasedWork[] {
-    return [...this.leases];
+    return Array.from(this.#holder.leases, (l) => l.work);
   }
 
-  /** The same, without a copy, in lease order (the pool's forecast memo walks it per refusal). */
-  get leased(): ReadonlySet<LeasedWork> {
-    return this.leases;
+  /** The running leases by expected finish, kept as they start, stream and end. */
+  get tally(): RunningTally {
+    return this.#holder.tally;
   }
 
   /** Keeps an overloaded engine out of placement for `ms`. */

@@ -112,10 +112,15 @@ export interface BackoffInput extends DispatchInput {
  */
 export function backoffMs(input: BackoffInput): number {
   const { queued, maxQueued, fallbackMs = 1_000 } = input;
-  const mustLeave = maxQueued === undefined ? 1 : Math.max(1, queued.length - maxQueued + 1);
+  const mustLeave = backoffDispatches(queued.length, maxQueued);
   const at = dispatchTimesMs(input, mustLeave)[mustLeave - 1] ?? Number.POSITIVE_INFINITY;
   if (!Number.isFinite(at)) return Math.max(1, Math.ceil(fallbackMs));
   return Math.max(1, at);
+}
+
+/** Dispatches before the queue of `queuedCount` has room for one more (1 when exactly full or no capacity is given). */
+export function backoffDispatches(queuedCount: number, maxQueued: number | undefined): number {
+  return maxQueued === undefined ? 1 : Math.max(1, queuedCount - maxQueued + 1);
 }
 
 /** The `Retry-After` header value: whole seconds, rounded up, at least 1 (RFC 9110 §10.2.3). */

@@ -21,6 +21,18 @@ describe('TaskEventLog', () => {
     expect(frames).toEqual(texts.map((t, i) => `id: ${i + 1}\nevent: token\ndata: ${JSON.stringify({ t, i })}\n\n`));
   });
 
+  it('replays token events equal to those appended, whatever the text, though it keeps only their frames', () => {
+    const texts = ['', ' the', ' café 日本', ' 🙂', 'say "hi"', 'back\\slash', 'line\nbreak\ttab', '\u0000\u001f\u007f', '\u2028\u2029', 'lone \ud83d', '\ude42 low'];
+    const log = new TaskEventLog();
+    log.append('started', { pool_id: 'p', replica_id: 'r', engine: 'mock', queue_wait_ms: 1 });
+    texts.forEach((t, i) => log.append('token', { t, i }));
+    const expected = [{ seq: 1, event: 'started', data: { pool_id: 'p', replica_id: 'r', engine: 'mock', queue_wait_ms: 1 } }, ...texts.map((t, i) => ({ seq: i + 2, event: 'token', data: { t, i } }))];
+    const replayed: unknown[] = [];
+    log.follow(0, (_frame, event) => replayed.push(event));
+    expect(replayed).toStrictEqual(expected);
+    expect(log.since(3)).toStrictEqual(expected.slice(3));
+  });
+
   // ORCH-0403
   it('replays only events after the given seq, then delivers live ones in order', () => {
     const log = new TaskEventLog();

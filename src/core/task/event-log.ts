@@ -9,13 +9,19 @@ import type { EventDataOf, TaskEvent, TaskEventName, TokenData } from './events.
 export type { LogListener } from '../state-ports.ts';
 
 /**
- * Heap an event costs beyond its frame: the event and data objects, the data's own strings, the
- * frame's concatenation nodes and the array slots. Measured on Node 24 (V8 13), heap after full
- * collections: a token event with a 49-character frame holds about 290 bytes, so 2 × 49 + 192
- * (the former 96 made a log's estimate 1.45× too low, and `server.retention_max_bytes` kept
- * 1.45× the bytes it names; event-log.test.ts measures it).
+ * Heap an event costs beyond its frame: the event and data objects, the data's own strings and
+ * the array slots; estimated as 2 bytes per frame character (the frame and the data hold the
+ * text twice) plus this. Measured on Node 24 (V8 13), heap after full collections
+ * (event-log.test.ts measures it).
  */
-const EVENT_OVERHEAD_BYTES = 192;
+const EVENT_OVERHEAD_BYTES = 80;
+/**
+ * A token event keeps only its frame (see `events`): one byte per character of a Latin-1 frame,
+ * two otherwise, plus the string's header and two array slots: about 77 bytes a token in a
+ * 512-token log (274 with the event object and a concatenated frame, before issue 14).
+ */
+const TOKEN_OVERHEAD_BYTES = 24;
+const LATIN1 = /^[\0-\xff]*$/;
 
 /** Text JSON.stringify writes as it is: no quote, backslash, control character or surrogate. */
 // eslint-disable-next-line no-control-regex -- control characters are exactly what JSON must escape
@@ -28,13 +34,32 @@ const VERBATIM_JSON_TEXT = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
  */
 function tokenFrame(seq: number, data: TokenData): string {
   const text = VERBATIM_JSON_TEXT.test(data.t) ? `"${data.t}"` : JSON.stringify(data.t);
-  return `id: ${seq}\nevent: token\ndata: {"t":${text},"i":${data.i}}\n\n`;
+  return ['id: ', seq, '\nevent: token\ndata: {"t":', text, ',"i":', data.i, '}\n\n'].join('');
+}
+
+/**
+ * Frames are joined, not concatenated: V8 keeps a concatenation as a tree of its pieces (about
+ * 32 bytes a node) for as long as the string lives, and a frame lives as long as its task; a
+ * join is one flat string (issue 14: ~150 bytes less per token at 10,000 open streams).
+ */
+function eventFrame(seq: number, event: string, json: string): string {
+  return ['id: ', seq, '\nevent: ', event, '\ndata: ', json, '\n\n'].join('');
+}
+
+/** The token event a token frame was written from: its data is the frame's `data:` line. */
+function tokenEvent(seq: number, frame: string): TaskEvent {
+  const json = frame.slice(frame.indexOf('\ndata: ') + 7, -2);
+  return { seq, event: 'token', data: JSON.parse(json) as TokenData };
 }
 
 /** The in-memory EventLog: the embedded default of the event-log port. */
 export class TaskEventLog implements EventLog {
   private readonly frames: string[] = [];
-  private readonly events: TaskEvent[] = [];
+  /**
+   * Each event, or null for a token event: its frame says all of it, and the event is rebuilt
+   * from the frame when a replay reads it (issue 14: ~100 bytes less per token held).
+   */
+  private readonly events: Array<TaskEvent | null> = [];
   private readonly listeners = new Set<LogListener>();
   private terminalEvent: TaskEvent | undefined;
   private byteCount = 0;
@@ -68,13 +93,11 @@ export class TaskEventLog implements EventLog {
     if (this.terminalEvent) return 0;
     const seq = this.events.length + 1;
     const entry = { seq, event, data } as TaskEvent; // the generic pair is exactly one union member
-    const frame =
-      entry.event === 'token' && Number.isSafeInteger(entry.data.i)
-        ? tokenFrame(seq, entry.data)
-        : `id: ${seq}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    this.events.push(entry);
+    const compact = entry.event === 'token' && Number.isSafeInteger(entry.data.i);
+    const frame = compact ? tokenFrame(seq, entry.data) : eventFrame(seq, event, JSON.stringify(data));
+    this.events.push(compact ? null : entry);
     this.frames.push(frame);
-    this.byteCount += 2 * frame.length + EVENT_OVERHEAD_BYTES;
+    this.byteCount += compact ? (LATIN1.test(entry.data.t) ? 1 : 2) * frame.length + TOKEN_OVERHEAD_BYTES : 2 * frame.length + EVENT_OVERHEAD_BYTES;
     if (event === 'end' || event === 'error') this.terminalEvent = entry;
     for (const listener of this.listeners) listener(frame, entry);
     return seq;
@@ -87,7 +110,7 @@ export class TaskEventLog implements EventLog {
   follow(afterSeq: number, listener: LogListener): () => void {
     const start = Math.max(0, Math.min(afterSeq, this.events.length));
     for (let i = start; i < this.events.length; i++) {
-      listener(this.frames[i] as string, this.events[i] as TaskEvent);
+      listener(this.frames[i] as string, this.eventAt(i));
     }
     if (this.terminalEvent) return () => {};
     // A reader resuming beyond the head gets only ids > afterSeq, also from later appends.
@@ -112,7 +135,13 @@ export class TaskEventLog implements EventLog {
 
   /** Events after `afterSeq` (for tests and the status endpoint). */
   since(afterSeq: number): readonly TaskEvent[] {
-    return this.events.slice(Math.max(0, afterSeq));
+    const out: TaskEvent[] = [];
+    for (let i = Math.max(0, afterSeq); i < this.events.length; i++) out.push(this.eventAt(i));
+    return out;
+  }
+
+  private eventAt(i: number): TaskEvent {
+    return this.events[i] ?? tokenEvent(i + 1, this.frames[i] as string);
   }
 
   /** Drops listeners once the task is gone (retention sweep). */
