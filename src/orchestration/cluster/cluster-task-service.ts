@@ -31,6 +31,7 @@ import { ADMISSION_COMMIT_TIMEOUT_MS, ANONYMOUS_OWNER, finiteMs, idempotencyKey,
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { policyOf, refusalOf } from './admit-refusals.ts';
 import { ClusterOrphanGrace } from './cluster-orphan-grace.ts';
+import type { DropLruVictims } from './drop-lru-victims.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
 import { ClaimedSlots } from './claimed-slots.ts';
 import { armClaimedTaskTimers } from './claimed-task-timers.ts';
@@ -141,6 +142,11 @@ export class ClusterTaskService extends TaskService {
 
   get replicaId(): string {
     return this.#cluster.replicaId;
+  }
+
+  /** [drop-lru] For the takeover: a lost replica's set-aside drop-lru victims, settled here. */
+  get lostReplicaAside(): ReturnType<DropLruVictims['lostReplicaAside']> {
+    return this.#lookup.victims.lostReplicaAside((id) => this.deps.pools.get(id));
   }
 
   /** The sessions shared by the replicas (the takeover gives a lost replica's holds back with it). */
@@ -331,13 +337,6 @@ export class ClusterTaskService extends TaskService {
       await started;
       return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool, subjects));
     }
-    // The victim's terminal event lands before the newcomer's answer (a client that reads the
-    // victim after seeing the 202 finds it evicted), overlapping the commit's round trips.
-    const victim = result.evicted;
-    const evicting = victim === undefined ? undefined : this.#lookup.endEvicted(victim, pool).catch((error: unknown) => {
-      deps.logger.warn({ err: String(error), task_id: victim }, "drop-lru victim's terminal event not written (Redis); Redis unreachable)");
-    });
-    if (evicting) this.#track(evicting);
     const answer: TaskAccepted = {
       task_id: spec.id,
       queue_position: result.position,
@@ -354,7 +353,9 @@ export class ClusterTaskService extends TaskService {
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
     const refusal = await this.#commit(spec, fact, { queue, settle, claimedHere: claim?.kind === 'claimed' && claim.task.taskId === spec.id });
-    await evicting;
+    // [drop-lru call site] The victim the admit script set aside: back after a refused commit,
+    // else evicted (unless the queue has room again) with its terminal event before this answer.
+    if (result.evicted !== undefined) await this.#lookup.victims.settle(result.evicted, pool, refusal?.code === 'AUDIT_UNAVAILABLE' ? 'restore' : 'settle').catch((error: unknown) => deps.logger.warn({ err: String(error), task_id: result.evicted }, 'drop-lru victim not settled yet (Redis unreachable); retried when it is back'));
     if (refusal) {
       await started;
       return fail(refusal);
