@@ -37,7 +37,7 @@ async function fullWithVictim(shared: RedisPoolQueue, local: FairQueue<Entry>): 
     local.offer({ id, priority: 'batch', tenant });
     expect(await shared.admit(task(id, 'batch', tenant), FULL_AT_3)).toMatchObject({ kind: 'queued' });
   }
-  expect(local.offer({ id: 'n', priority: 'interactive', tenant: 'b' }).evicted?.id).toBe('a1');
+  expect(local.offer({ id: 'n', priority: 'interactive', tenant: 'b' })).toMatchObject({ admitted: true, evicted: { id: 'a1' } });
   expect(await shared.admit(task('n', 'interactive', 'b'), FULL_AT_3)).toMatchObject({ kind: 'queued', evicted: 'a1' });
 }
 
