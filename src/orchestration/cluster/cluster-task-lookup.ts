@@ -54,6 +54,19 @@ export class ClusterTaskLookup {
   }
 
   /**
+   * A queued task hard-pinned to an engine replica that has no capacity (a claim answered
+   * `unplaceable`): it leaves the queue and ends `REPLICA_EXHAUSTED` with its audit row, as
+   * memory's dispatcher ends it at the head. Withdrawn first by another replica: nothing here.
+   */
+  async endUnplaceable(taskId: string, pool: Pool<Task>): Promise<void> {
+    const { cluster } = this.#deps;
+    const pin = parseSpec(await cluster.redis.get(cluster.keys.spec(taskId)))?.submission.placement?.pin;
+    if (!(await cluster.queueOf(pool.id).withdraw(taskId, cluster.replicaId))) return;
+    const error = orchError('REPLICA_EXHAUSTED', `pinned replica ${pin ?? '(unknown)'} of pool ${pool.id} cannot take the task`, { pool_id: pool.id, retry_after_ms: pool.config.health.interval_ms });
+    await this.#endQueued(taskId, { state: 'failed', error });
+  }
+
+  /**
    * A drained pool's deadline (every replica runs this at its own): the tasks still in the shared
    * queue leave it in one script and each ends as in memory, `DRAINING` with its audit row. The
    * first replica's sweep takes them all; the others find none. Returns how many ended here.

@@ -500,6 +500,11 @@ export class ClusterTaskService extends TaskService {
           return;
         }
         if (claimed.kind === 'empty') this.#wakes.foundEmpty(pool.id, ticket);
+        // [unplaceable call site] A hard pin on a replica with no capacity: ended here, then claim on.
+        if (claimed.kind === 'unplaceable') {
+          const id = claimed.taskId;
+          if (await this.#lookup.endUnplaceable(id, pool).then(() => true, (error: unknown) => void this.deps.logger.warn({ err: String(error), task_id: id }, 'unplaceable pinned task not ended; the next claim hands it out again'))) continue;
+        }
         if (claimed.kind !== 'claimed') break;
         await this.#start(pool, queue, claimed.task);
       }

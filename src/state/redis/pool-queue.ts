@@ -101,7 +101,13 @@ export interface ClaimedTask {
  * free ones, but the queued tasks the claim examined (at most CLAIM_SCAN_CAP) may not run on them
  * (a pin or avoid without allow_fallback).
  */
-export type ClaimResult = { kind: 'claimed'; task: ClaimedTask } | { kind: 'empty' } | { kind: 'no_slot' } | { kind: 'waiting' };
+export type ClaimResult =
+  | { kind: 'claimed'; task: ClaimedTask }
+  | { kind: 'empty' }
+  | { kind: 'no_slot' }
+  | { kind: 'waiting' }
+  /** The next task is hard-pinned to an engine replica with no capacity: still queued, the claimer's to withdraw and end (REPLICA_EXHAUSTED). */
+  | { kind: 'unplaceable'; taskId: string };
 
 /** What a task really used, settled against its reservation. */
 export interface Actual {
@@ -363,6 +369,7 @@ export class RedisPoolQueue {
 
 function parseClaim(reply: string[]): ClaimResult {
   if (reply[0] === 'empty' || reply[0] === 'no_slot' || reply[0] === 'waiting') return { kind: reply[0] };
+  if (reply[0] === 'unplaceable') return { kind: 'unplaceable', taskId: String(reply[1]) };
   const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
   return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
 }
