@@ -670,7 +670,8 @@ export class ClusterTaskService extends TaskService {
       const before = this.#published.get(key);
       if (before === slots) continue;
       this.#published.set(key, slots);
-      grew ||= slots > (before ?? 0);
+      // [unplaceable call site] Gone to 0 too: a claim hands out the tasks hard-pinned to it to end.
+      grew ||= slots > (before ?? 0) || (slots === 0 && (before ?? 0) > 0);
       writes.push(queue.setCapacity(replica.id, slots).catch((error: unknown) => {
         this.#published.delete(key);
         this.deps.logger.warn({ err: String(error), pool_id: pool.id, replica_id: replica.id }, 'engine capacity not published');
