@@ -3,6 +3,7 @@
 // event and audit row, or put back. A settle Redis refused is retried when the connection is back.
 
 import type { Pool } from '../../pool/pool.ts';
+import type { AsideOutcome } from '../../state/redis/pool-queue.ts';
 import { StateError } from '../../state/state-errors.ts';
 import type { Task } from '../task.ts';
 import type { ClusterState } from './cluster-state.ts';
@@ -33,7 +34,7 @@ export class DropLruVictims {
    */
   async settle(victimId: string, pool: Pool<Task>, mode: 'restore' | 'settle'): Promise<void> {
     const { cluster } = this.#deps;
-    let outcome;
+    let outcome: AsideOutcome;
     try {
       outcome = await cluster.queueOf(pool.id).settleAside(victimId, mode, pool.config.queue.max_queued, cluster.replicaId);
     } catch (error) {
