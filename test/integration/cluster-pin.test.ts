@@ -79,6 +79,30 @@ describe('a hard pin across gateway replicas', () => {
   }, 30_000);
 
   // ORCH-0505
+  it('ends a queued task whose pinned replica became unusable after its admission with REPLICA_EXHAUSTED, once, and runs the rest', async () => {
+    const { a, b } = await cluster();
+    const long = await b.post('/v1/tasks', { model: 'demo', prompt: 'long', max_tokens: 2_000, placement: { pin: 'v1' } });
+    await expect.poll(async () => (await busy()).v1).toBe(1);
+    const pinned = await a.post('/v1/tasks', { model: 'demo', prompt: 'waits for v1', max_tokens: 4, placement: { pin: 'v1' } });
+    expect(pinned.status).toBe(202);
+    const pinnedId = idOf(pinned.body);
+    const reading = openStream(`${b.url}/v1/tasks/${pinnedId}/stream`, { timeoutMs: 20_000 });
+    // v1 leaves placement as a gateway publishes an unready or drained replica: no capacity.
+    await new RedisPoolQueue({ redis: redis.client, keys: stateKeys(redis.prefix), poolId: 'demo' }).setCapacity('v1', 0);
+    // The next claim (this admission's wake-up) hands the pinned task out to be ended, then runs this one.
+    const later = await openStream(`${b.url}/v1/tasks`, { method: 'POST', body: { model: 'demo', prompt: 'free', max_tokens: 4 } });
+    expect(later.events.at(-1)).toMatchObject({ event: 'end' });
+    expect(startedOn(later.events)).toEqual(['v0']);
+    const stream = await reading;
+    const terminal = stream.events.filter((e) => e.event === 'end' || e.event === 'error');
+    expect(terminal).toEqual([expect.objectContaining({ event: 'error', data: expect.objectContaining({ code: 'REPLICA_EXHAUSTED', retriable: true }) })]);
+    expect(startedOn(stream.events)).toEqual([]);
+    expect((await a.get(`/v1/tasks/${pinnedId}`)).body).toMatchObject({ state: 'failed' });
+    expect(await new RedisPoolQueue({ redis: redis.client, keys: stateKeys(redis.prefix), poolId: 'demo' }).figures()).toMatchObject({ interactive: 0, batch: 0 });
+    await b.post(`/v1/tasks/${idOf(long.body)}/cancel`, undefined);
+  }, 30_000);
+
+  // ORCH-0505
   it('refuses a pin to a replica the admitting gateway cannot use with 503 REPLICA_EXHAUSTED, and queues nothing', async () => {
     const { a } = await cluster();
     const v1 = a.pools.get('demo')?.replica('v1');

@@ -37,6 +37,8 @@ export interface ClaimRunnerDeps extends Pick<TaskServiceDeps, 'config' | 'pools
   finish(task: Task, ending: Ending): boolean;
   /** Hands the pool's retry list to the dispatcher. */
   pump(pool: Pool<Task>): void;
+  /** Ends a queued task hard-pinned to a replica with no capacity (REPLICA_EXHAUSTED, as in memory). */
+  endUnplaceable(taskId: string, pool: Pool<Task>): Promise<void>;
   /** Holds a background write until the service settles; its failure is logged here. */
   track(promise: Promise<unknown>): void;
 }
@@ -149,6 +151,11 @@ export class ClaimRunner {
           return;
         }
         if (claimed.kind === 'empty') this.#wakes.foundEmpty(pool.id, ticket);
+        // A hard pin on a replica with no capacity: ended here, then claim on.
+        if (claimed.kind === 'unplaceable') {
+          const id = claimed.taskId;
+          if (await this.#deps.endUnplaceable(id, pool).then(() => true, (error: unknown) => void this.#deps.logger.warn({ err: String(error), task_id: id }, 'unplaceable pinned task not ended; the next claim hands it out again'))) continue;
+        }
         if (claimed.kind !== 'claimed') break;
         await this.start(pool, queue, claimed.task);
       }
@@ -261,12 +268,16 @@ export class ClaimRunner {
     let grew = false;
     const writes: Array<Promise<void>> = [];
     for (const replica of pool.replicas) {
+      // Not probed yet, this replica knows nothing of it: publishing 0 would overwrite what the
+      // others measured (and end the tasks hard-pinned to it as unplaceable) on every start.
+      if (replica.effectiveState === 'starting') continue;
       const slots = replica.effectiveState === 'ready' && replica.versionOk ? replica.slotsTotal : 0;
       const key = `${pool.id}\n${replica.id}`;
       const before = this.#published.get(key);
       if (before === slots) continue;
       this.#published.set(key, slots);
-      grew ||= slots > (before ?? 0);
+      // Gone to 0 too: a claim hands out the tasks hard-pinned to it to end.
+      grew ||= slots > (before ?? 0) || (slots === 0 && (before ?? 0) > 0);
       writes.push(queue.setCapacity(replica.id, slots).catch((error: unknown) => {
         this.#published.delete(key);
         this.#deps.logger.warn({ err: String(error), pool_id: pool.id, replica_id: replica.id }, 'engine capacity not published');

@@ -92,7 +92,7 @@ export async function joinCluster(deps: MembershipDeps): Promise<Membership> {
   const readers = new ReaderCount({ redis: cluster.redis, keys: cluster.keys, replicaId: cluster.replicaId, ttlMs: TASK_BACKSTOP_MS });
   const takeOver = async (dead: string) => {
     try {
-      const ended = await endLostReplicaTasks(dead, { pools: cluster.queues, logs: cluster.logs, registry: cluster.registry, survivor: cluster.replicaId, sessions: tasks.sessions, idempotency: cluster.idempotency, readers });
+      const ended = await endLostReplicaTasks(dead, { pools: cluster.queues, logs: cluster.logs, registry: cluster.registry, survivor: cluster.replicaId, sessions: tasks.sessions, idempotency: cluster.idempotency, readers, aside: tasks.lostReplicaAside });
       for (const task of ended) {
         if (task.terminalSeq === 0) continue;
         const spec = parseSpec(await cluster.redis.get(cluster.keys.spec(task.taskId)));

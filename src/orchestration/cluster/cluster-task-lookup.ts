@@ -16,6 +16,7 @@ import { StateError, toOrchError, unavailable } from '../../state/state-errors.t
 import type { RemoteCancel } from '../streamed-task.ts';
 import type { Ending, Task } from '../task.ts';
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
+import { DropLruVictims } from './drop-lru-victims.ts';
 import { RemoteTask, type RemoteReaders } from './remote-task.ts';
 import { parseSpec, specFacts, type TaskSpec } from './task-spec.ts';
 
@@ -38,15 +39,31 @@ export interface ClusterTaskLookupDeps {
 
 export class ClusterTaskLookup {
   readonly #deps: ClusterTaskLookupDeps;
+  /** The drop-lru victims admissions here set aside, settled after their commits. */
+  readonly victims: DropLruVictims;
 
   constructor(deps: ClusterTaskLookupDeps) {
     this.#deps = deps;
+    this.victims = new DropLruVictims({ cluster: deps.cluster, endEvicted: (id, pool) => this.endEvicted(id, pool) });
   }
 
-  /** A queued task another admission evicted (drop-lru): its one terminal event and its audit row. */
+  /** A queued task another admission's commit evicted (drop-lru): its one terminal event and its audit row. */
   async endEvicted(taskId: string, pool: Pool<Task>): Promise<void> {
     const error = orchError('QUEUE_FULL_DROP_LRU', `evicted from the full queue of pool ${pool.id} by newer work (drop-lru)`, { pool_id: pool.id, retry_after_ms: pool.queueBackoffMs(), policy_label: 'drop-lru' });
     await this.#endQueued(taskId, { state: 'evicted', error, reason: 'drop-lru' });
+  }
+
+  /**
+   * A queued task hard-pinned to an engine replica that has no capacity (a claim answered
+   * `unplaceable`): it leaves the queue and ends `REPLICA_EXHAUSTED` with its audit row, as
+   * memory's dispatcher ends it at the head. Withdrawn first by another replica: nothing here.
+   */
+  async endUnplaceable(taskId: string, pool: Pool<Task>): Promise<void> {
+    const { cluster } = this.#deps;
+    const pin = parseSpec(await cluster.redis.get(cluster.keys.spec(taskId)))?.submission.placement?.pin;
+    if (!(await cluster.queueOf(pool.id).withdraw(taskId, cluster.replicaId))) return;
+    const error = orchError('REPLICA_EXHAUSTED', `pinned replica ${pin ?? '(unknown)'} of pool ${pool.id} cannot take the task`, { pool_id: pool.id, retry_after_ms: pool.config.health.interval_ms });
+    await this.#endQueued(taskId, { state: 'failed', error });
   }
 
   /**

@@ -16,6 +16,7 @@ import { ANONYMOUS_OWNER, TaskService, type TaskServiceDeps } from '../task-serv
 import { TASK_BACKSTOP_MS, type ClusterState } from './cluster-state.ts';
 import { ClaimRunner, leaseLostError } from './claim-runner.ts';
 import { ClusterOrphanGrace } from './cluster-orphan-grace.ts';
+import type { DropLruVictims } from './drop-lru-victims.ts';
 import { ClusterTaskLookup } from './cluster-task-lookup.ts';
 import { ClaimedSlots } from './claimed-slots.ts';
 import { CommitVerdicts } from './commit-verdicts.ts';
@@ -67,6 +68,7 @@ export class ClusterTaskService extends TaskService {
       adopt: (task) => this.tasks.set(task.id, task),
       finish: (task, ending) => this.finish(task, ending),
       pump: (pool) => this.dispatcher.pump(pool),
+      endUnplaceable: (id, pool) => this.#lookup.endUnplaceable(id, pool),
     });
     this.#admission = new SharedAdmission({
       ...deps, verdicts, lookup: this.#lookup, admitting, track,
@@ -81,6 +83,11 @@ export class ClusterTaskService extends TaskService {
 
   get replicaId(): string {
     return this.#cluster.replicaId;
+  }
+
+  /** For the takeover: a lost replica's set-aside drop-lru victims, settled here. */
+  get lostReplicaAside(): ReturnType<DropLruVictims['lostReplicaAside']> {
+    return this.#lookup.victims.lostReplicaAside((id) => this.deps.pools.get(id));
   }
 
   /** The sessions shared by the replicas (the takeover gives a lost replica's holds back with it). */

@@ -29,7 +29,7 @@ export interface SharedAdmissionDeps extends AdmissionCommitDeps, Pick<TaskServi
   subjectsOf(owner: TaskOwner, now: number): AdmitSubject[];
   /** A tenant's fairness weight (integer >= 1). */
   weightOf(tenant: string): number;
-  lookup: Pick<ClusterTaskLookup, 'endEvicted' | 'remoteView' | 'locate'>;
+  lookup: Pick<ClusterTaskLookup, 'victims' | 'remoteView' | 'locate'>;
   /** Whether this replica admits and claims (false after its lease was lost, until it rejoins). */
   admitting(): boolean;
   /** A task this replica holds locally. */
@@ -192,13 +192,6 @@ export class SharedAdmission {
       await started;
       return result.kind === 'replay' ? this.#replay(result.answer, owner) : fail(refusalOf(result, req, pool, subjects));
     }
-    // The victim's terminal event lands before the newcomer's answer (a client that reads the
-    // victim after seeing the 202 finds it evicted), overlapping the commit's round trips.
-    const victim = result.evicted;
-    const evicting = victim === undefined ? undefined : deps.lookup.endEvicted(victim, pool).catch((error: unknown) => {
-      deps.logger.warn({ err: String(error), task_id: victim }, "drop-lru victim's terminal event not written (Redis unreachable)");
-    });
-    if (evicting) deps.track(evicting);
     const answer: TaskAccepted = {
       task_id: spec.id,
       queue_position: result.position,
@@ -215,7 +208,14 @@ export class SharedAdmission {
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
     const refusal = await this.#commitPoint.commit(spec, fact, { queue, settle, claimedHere: claim?.kind === 'claimed' && claim.task.taskId === spec.id });
-    await evicting;
+    // The victim the admit script set aside: back after a refused commit, else evicted (unless the
+    // queue has room again) with its terminal event before this answer.
+    const victim = result.evicted;
+    if (victim !== undefined) {
+      await deps.lookup.victims.settle(victim, pool, refusal?.code === 'AUDIT_UNAVAILABLE' ? 'restore' : 'settle').catch((error: unknown) => {
+        deps.logger.warn({ err: String(error), task_id: victim }, 'drop-lru victim not settled yet (Redis unreachable); retried when it is back');
+      });
+    }
     if (refusal) {
       await started;
       return fail(refusal);

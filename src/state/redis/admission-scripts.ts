@@ -1,6 +1,6 @@
 // The Lua of one pool's shared admission (issue 15), each script one atomic step on Redis:
 // ADMIT (idempotency check + quota check-and-reserve for every subject + bounded two-class queue
-// offer in tenant lanes), RELEASE (slot back + quota settled) and WITHDRAW (a queued task
+// offer in tenant lanes, a drop-lru victim set aside), RELEASE (slot back + quota settled) and WITHDRAW (a queued task
 // leaves); CLAIM is in claim-lua.ts. Pool keys come first, always in PoolKeys order (POOL_KEYS).
 
 import { SESSION_LIB } from './session-lua.ts';
@@ -13,6 +13,8 @@ export const POOL_KEYS = ['interactive', 'batch', 'entries', 'arrivals', 'turns'
 // the same minute window.
 export const PRELUDE = `
 local K_INTERACTIVE, K_BATCH, K_ENTRIES, K_ARRIVALS, K_TURNS, K_CAPACITY, K_BUSY, K_RUNNING = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+-- Drop-lru victims set aside by an admission until its commit settles them (id -> stash JSON).
+local K_ASIDE = K_ENTRIES .. ':aside'
 local QUOTA_TTL_MS = 3456000000
 local function now_ms()
   local t = redis.call('TIME')
@@ -121,7 +123,7 @@ if digest ~= '' then
     return {'in_flight'}
   end
 end
-if redis.call('HEXISTS', K_ENTRIES, id) == 1 or redis.call('HEXISTS', K_RUNNING, id) == 1 then return {'duplicate'} end
+if redis.call('HEXISTS', K_ENTRIES, id) == 1 or redis.call('HEXISTS', K_RUNNING, id) == 1 or redis.call('HEXISTS', K_ASIDE, id) == 1 then return {'duplicate'} end
 local now = now_ms()
 -- 0b. The session (core/admission/admit.ts checkSession): expiry, the session cap, the token
 -- budget, the used-up limits, all counting turns other admissions hold right now.
@@ -181,12 +183,14 @@ if size >= max_queued then
   end
   local victim, victim_tenant = lane_victim(victim_cls)
   if victim == nil then return {'queue_full'} end
-  local v = cjson.decode(redis.call('HGET', K_ENTRIES, victim))
+  -- Set aside, not evicted (ORCH-0115): out of the queue so the newcomer fits, its entry and lane
+  -- place stashed with its reservation, session hold and registry record untouched, until this
+  -- admitter's SETTLE_ASIDE after the commit (set-aside-lua.ts) evicts it or puts it back.
+  local v_score = redis.call('ZSCORE', queue_of(victim_cls), victim)
+  local v_json = redis.call('HGET', K_ENTRIES, victim)
   lane_unlink(victim_cls, victim_tenant, victim)
   redis.call('HDEL', K_ENTRIES, victim)
-  quota_release(v.r, true)
-  if v.s then session_untrack(v.s, victim, v.sl, v.by, hold_backstop) end
-  ended(owner_head .. victim .. owner_tail, by, retention_ms)
+  redis.call('HSET', K_ASIDE, victim, cjson.encode({ e = v_json, s = v_score, by = by }))
   evicted = victim
 end
 -- 3. Reserve on every subject (window, in flight, queued, budget period).
@@ -276,17 +280,25 @@ return 1
 
 /**
  * ARGV: task id, the replica that ended it, retention ms; KEYS[9]: its registry record. A queued
- * task leaves (canceled, orphaned, deadline): everything it reserved is given back, its session
- * hold too when tracked and not yet confirmed or released. Returns 1, or 0 when not queued.
+ * task leaves (canceled, orphaned, deadline), or a drop-lru victim set aside: everything it
+ * reserved is given back, its session hold too when tracked and not yet confirmed or released.
+ * Returns 1, or 0 when neither queued nor set aside.
  */
 export const WITHDRAW = `${PRELUDE}${SESSION_LIB}
 local json = redis.call('HGET', K_ENTRIES, ARGV[1])
+-- A drop-lru victim set aside (in no lane) leaves the same way: its admitter's settle then finds nothing.
+local aside = not json and redis.call('HGET', K_ASIDE, ARGV[1])
+if aside then json = cjson.decode(aside).e end
 if not json then return 0 end
 local entry = cjson.decode(json)
 if entry.s then session_untrack(entry.s, ARGV[1], entry.sl, entry.by, nil) end
-lane_unlink(entry.p, entry.t, ARGV[1])
-redis.call('HDEL', K_ENTRIES, ARGV[1])
-if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then redis.call('DEL', K_TURNS) end
+if aside then
+  redis.call('HDEL', K_ASIDE, ARGV[1])
+else
+  lane_unlink(entry.p, entry.t, ARGV[1])
+  redis.call('HDEL', K_ENTRIES, ARGV[1])
+  if redis.call('ZCARD', K_INTERACTIVE) + redis.call('ZCARD', K_BATCH) == 0 then redis.call('DEL', K_TURNS) end
+end
 quota_release(entry.r, true)
 ended(KEYS[9], ARGV[2], ARGV[3])
 return 1

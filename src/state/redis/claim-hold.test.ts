@@ -49,6 +49,35 @@ describe('claim: tasks held to their replicas (pin or avoid without allow_fallba
     expect(await shared.figures()).toEqual({ interactive: 0, batch: 0, busy: { e0: 1, e1: 0 } });
   });
 
+  it('hands a task pinned to a replica that lost its capacity (or never had any) to the claimer to end, in its fair turn, still queued until withdrawn', async () => {
+    const shared = queue();
+    for (const e of ['e0', 'e1']) await shared.setCapacity(e, 1);
+    await shared.admit(task('pinned', { preference: pinned('e1') }), POLICY);
+    await shared.admit(task('ghost', { preference: pinned('gone') }), POLICY);
+    await shared.admit(task('u1'), POLICY);
+    // e1 becomes unusable after the admission (its probe failed, or it was drained).
+    await shared.setCapacity('e1', 0);
+    expect(await shared.claim('gw-b', ['e0', 'e1'], POLICY)).toEqual({ kind: 'unplaceable', taskId: 'pinned' });
+    expect((await shared.figures()).interactive).toBe(3);
+    expect(await shared.withdraw('pinned', 'gw-b')).toBe(true);
+    expect(await shared.claim('gw-b', ['e0', 'e1'], POLICY)).toEqual({ kind: 'unplaceable', taskId: 'ghost' });
+    expect(await shared.withdraw('ghost', 'gw-b')).toBe(true);
+    expect(taken(await shared.claim('gw-b', ['e0', 'e1'], POLICY))).toEqual(['u1', 'e0']);
+    expect(await shared.figures()).toEqual({ interactive: 0, batch: 0, busy: { e0: 1 } });
+  });
+
+  it('keeps a task pinned to a busy replica waiting, not unplaceable, and ends none while the claimer has no free slot', async () => {
+    const shared = queue();
+    for (const e of ['e0', 'e1']) await shared.setCapacity(e, 1);
+    await shared.admit(task('first', { preference: pinned('e0') }), POLICY);
+    expect(taken(await shared.claim('gw-a', ['e0'], POLICY))).toEqual(['first', 'e0']);
+    await shared.admit(task('pinned', { preference: pinned('e0') }), POLICY);
+    expect(taken(await shared.claim('gw-a', ['e0', 'e1'], POLICY))).toBe('waiting');
+    await shared.setCapacity('e0', 0);
+    await shared.setCapacity('e1', 0);
+    expect(taken(await shared.claim('gw-a', ['e0', 'e1'], POLICY))).toBe('no_slot');
+  });
+
   it('never puts a task on a replica it avoids without allow_fallback, and on one it avoids with it only when nothing else is free', async () => {
     const shared = queue();
     for (const e of ['e0', 'e1']) await shared.setCapacity(e, 1);
@@ -65,7 +94,12 @@ describe('claim: tasks held to their replicas (pin or avoid without allow_fallba
   it('claims the other tasks in the order a queue without the held ones gives (classes 3:1, tenants by weight), the held ones after', async () => {
     const plain = queue('plain:');
     const held = queue('held:');
-    for (const q of [plain, held]) for (const [e, slots] of [['e0', 0], ['e1', 100]] as const) await q.setCapacity(e, slots);
+    // e0's one slot busy (a capacity of 0 would make it unusable: its pinned tasks would end).
+    for (const q of [plain, held]) {
+      for (const [e, slots] of [['e0', 1], ['e1', 100]] as const) await q.setCapacity(e, slots);
+      await q.admit(task('blocker', { preference: pinned('e0') }), POLICY);
+      expect(taken(await q.claim('gw', ['e0'], POLICY))).toEqual(['blocker', 'e0']);
+    }
     const arrivals = Array.from({ length: 24 }, (_, i) => ({ id: `t${i}`, priority: i % 3 === 0 ? 'batch' as const : 'interactive' as const, tenant: ['x', 'y', 'z'][i % 3] as string, tenantWeight: (i % 3) + 1 }));
     for (const [i, a] of arrivals.entries()) {
       const fields = { priority: a.priority, tenant: a.tenant, tenantWeight: a.tenantWeight };
@@ -84,7 +118,7 @@ describe('claim: tasks held to their replicas (pin or avoid without allow_fallba
     expect(await order(held, ['e0', 'e1'])).toEqual(expected);
     // e1 has room, but the held tasks may only run on e0.
     expect(await held.claim('gw', ['e0', 'e1'], POLICY)).toEqual({ kind: 'waiting' });
-    await held.setCapacity('e0', 1);
+    await held.release('blocker', NOTHING, 'gw');
     expect(await held.claim('gw', ['e1'], POLICY)).toEqual({ kind: 'waiting' });
     // h0 is batch, h4 the oldest interactive one: the class turn goes to interactive.
     expect(taken(await held.claim('gw', ['e0', 'e1'], POLICY))).toEqual(['h4', 'e0']);
@@ -92,7 +126,9 @@ describe('claim: tasks held to their replicas (pin or avoid without allow_fallba
 
   it(`examines at most ${CLAIM_SCAN_CAP} entries per claim: a task behind more held ones waits, as behind a busy pinned head in memory`, async () => {
     const shared = queue();
-    for (const [e, slots] of [['e0', 0], ['e1', 1]] as const) await shared.setCapacity(e, slots);
+    for (const [e, slots] of [['e0', 1], ['e1', 1]] as const) await shared.setCapacity(e, slots);
+    await shared.admit(task('blocker', { preference: pinned('e0') }), POLICY);
+    expect(taken(await shared.claim('gw', ['e0'], POLICY))).toEqual(['blocker', 'e0']);
     for (let i = 0; i < CLAIM_SCAN_CAP - 1; i++) await shared.admit(task(`h${i}`, { preference: pinned('e0') }), POLICY);
     await shared.admit(task('within'), POLICY);
     expect(taken(await shared.claim('gw', ['e0', 'e1'], POLICY))).toEqual(['within', 'e1']);

@@ -24,8 +24,10 @@ export const CLAIM_SCAN_CAP = 32;
  * that can run sits the pick out as an idle tenant, its running weight kept; a class with none
  * as an empty class), so the order of the others is the fair queue's without the held ones.
  * Only lanes holding hard entries (counted per tenant, tenant-lanes-lua.ts) are scanned.
+ * An entry hard-pinned to a replica with no capacity at all is runnable in that order too, and
+ * answered `unplaceable` for the claimer to end (it takes no slot and stays queued until then).
  * Returns {task id, engine replica, entry JSON} | {'empty'} | {'no_slot'} | {'waiting'} (queued
- * work, none of it runnable on these candidates within CLAIM_SCAN_CAP entries).
+ * work, none of it runnable on these candidates within CLAIM_SCAN_CAP entries) | {'unplaceable', task id}.
  */
 export const CLAIM = `${PRELUDE}
 local SCAN_CAP = ${CLAIM_SCAN_CAP}
@@ -60,6 +62,13 @@ local function engine_for(pl)
   return first
 end
 
+-- A hard pin on an engine replica with no capacity (unready, drained, gone from the pool) never
+-- runs while that lasts: the claim hands its entry to the claimer to end with REPLICA_EXHAUSTED,
+-- as memory's dispatcher ends it at the queue's head (the pool serves: this claimer has a slot).
+local function unusable(pl)
+  return pl ~= nil and pl.o ~= nil and num(redis.call('HGET', K_CAPACITY, pl.o)) <= 0
+end
+
 local examined = 0
 -- The oldest task of a lane holding held ones that can run now, within the claim's scan budget.
 local function first_runnable(lane)
@@ -68,7 +77,8 @@ local function first_runnable(lane)
     local id = redis.call('ZRANGE', lane, at, at)[1]
     if id == nil then return nil end
     examined = examined + 1
-    if engine_for(cjson.decode(redis.call('HGET', K_ENTRIES, id)).pl) then return id end
+    local pl = cjson.decode(redis.call('HGET', K_ENTRIES, id)).pl
+    if engine_for(pl) or unusable(pl) then return id end
     at = at + 1
   end
   return nil
@@ -90,6 +100,12 @@ if cls == nil then return {'waiting'} end
 local id, tenant = lane_take(cls, lanes_of(cls))
 local entry = cjson.decode(redis.call('HGET', K_ENTRIES, id))
 local engine = engine_for(entry.pl)
+if engine == nil then
+  -- Unusable (a runnable lane hands out only those or runnable ones): its pick counts, as
+  -- memory's take; the claimer withdraws and ends it, so it stays queued until then.
+  redis.call('HSET', K_TURNS, 'interactive', turns.interactive, 'batch', turns.batch)
+  return {'unplaceable', id}
+end
 lane_unlink(cls, tenant, id)
 redis.call('HDEL', K_ENTRIES, id)
 redis.call('HINCRBY', K_BUSY, engine, 1)

@@ -55,6 +55,8 @@ export interface PoolKeys {
   readonly batch: string;
   /** Hash taskId → entry JSON (class, tenant, admitting replica). */
   readonly entries: string;
+  /** Hash taskId → stash JSON of drop-lru victims an admission set aside until its commit settles them (the scripts derive it as `entries + ':aside'`). */
+  readonly aside: string;
   /** Arrival counter (the queue score). */
   readonly arrivals: string;
   /** Hash of the smooth weighted round robin's running weights per class. */
@@ -84,6 +86,7 @@ export function stateKeys(prefix: string): StateKeys {
         interactive: `${tag}:queue:interactive`,
         batch: `${tag}:queue:batch`,
         entries: `${tag}:entries`,
+        aside: `${tag}:entries:aside`,
         arrivals: `${tag}:arrivals`,
         turns: `${tag}:turns`,
         capacity: `${tag}:capacity`,

@@ -6,6 +6,7 @@
 // records and the queued tasks of those (never committed, nobody awaits them; the client's retry
 // admits afresh). Its other queued tasks stay queued (the queue is shared, any replica claims
 // them); their registry records move to the survivor, so GET and cancel route to a live replica.
+// The drop-lru victims its admissions set aside are settled as their commits would have.
 // Last, the runners of the tasks its readers followed are told those readers are gone.
 
 import { errorEventData, orchError } from '../../core/errors.ts';
@@ -35,6 +36,12 @@ export interface LostReplicaDeps {
   idempotency?: RedisIdempotency;
   /** With it, the runners of the tasks the lost replica's readers followed are told they left (their orphan grace). */
   readers?: Pick<ReaderCount, 'forgetReplica'>;
+  /**
+   * With it, the drop-lru victims the lost replica's admissions set aside and never settled are
+   * settled by the survivor as a commit would (evicted unless the queue has room; `ended` writes
+   * an evicted one's terminal event and audit row), so none keeps its reservation out of the queue.
+   */
+  aside?: { maxQueued(poolId: string): number; ended(poolId: string, taskId: string): Promise<void> };
 }
 
 /** What giveBackLostReplicaHolds gave back. */
@@ -69,6 +76,8 @@ export async function endLostReplicaTasks(lostReplica: string, deps: LostReplica
   }
   // Before adoption, so the unanswered admissions' tasks leave instead of moving.
   await giveBackLostReplicaHolds(lostReplica, deps);
+  // After those leave: a victim of a newcomer never answered finds room and keeps its place.
+  if (deps.aside !== undefined) await settleLostAside(lostReplica, deps, deps.aside);
   for (const queue of deps.pools.values()) {
     for (const taskId of await queue.queuedBy(lostReplica)) await deps.registry.adopt(taskId, lostReplica, deps.survivor);
   }
@@ -101,4 +110,13 @@ export async function giveBackLostReplicaHolds(lostReplica: string, deps: LostRe
     if (await deps.idempotency.free(lostReplica, recordKey)) given.freed.push(taskId);
   }
   return given;
+}
+
+/** The drop-lru victims `lostReplica` set aside, settled by the survivor (idempotent: a settled one is gone). */
+async function settleLostAside(lostReplica: string, deps: LostReplicaDeps, aside: NonNullable<LostReplicaDeps['aside']>): Promise<void> {
+  for (const [poolId, queue] of deps.pools) {
+    for (const taskId of await queue.asideBy(lostReplica)) {
+      if ((await queue.settleAside(taskId, 'settle', aside.maxQueued(poolId), deps.survivor)) === 'evicted') await aside.ended(poolId, taskId);
+    }
+  }
 }

@@ -52,7 +52,7 @@ describe('RedisPoolQueue: order and positions', () => {
     expect(order).toEqual([...local].map((e) => e.id));
   });
 
-  it('refuses when full with policy reject, and with drop-lru evicts the oldest batch task and gives back its reservation', async () => {
+  it('refuses when full with policy reject, and with drop-lru sets the oldest batch task aside and its settle gives back its reservation', async () => {
     const shared = queue();
     const small: PoolPolicy = { ...POLICY, maxQueued: 2 };
     const subjects = [{ subject: 'tenant:t', limits: { max_queued_tasks: 10 } }];
@@ -60,8 +60,12 @@ describe('RedisPoolQueue: order and positions', () => {
     expect(await shared.admit(task('b2', 'batch', { subjects }), small)).toMatchObject({ kind: 'queued' });
     expect(await shared.admit(task('i1', 'interactive', { subjects }), small)).toEqual({ kind: 'queue_full' });
     expect(await shared.admit(task('i1', 'interactive', { subjects }), { ...small, policy: 'drop-lru' })).toEqual({ kind: 'queued', position: 0, evicted: 'b1' });
+    // Set aside, b1 keeps its reservation until the newcomer's commit evicts it.
+    expect(await ctx.client.hget(stateKeys(ctx.prefix).quota('tenant:t'), 'queued')).toBe('3');
+    expect(await shared.settleAside('b1', 'settle', 2, 'gw-a')).toBe('evicted');
     expect(await ctx.client.hget(stateKeys(ctx.prefix).quota('tenant:t'), 'queued')).toBe('2');
     expect(await shared.admit(task('b1', 'batch'), { ...small, policy: 'drop-lru' })).toEqual({ kind: 'queued', position: 1, evicted: 'b2' });
+    expect(await shared.settleAside('b2', 'settle', 2, 'gw-a')).toBe('evicted');
     expect(await ctx.client.hget(stateKeys(ctx.prefix).quota('tenant:t'), 'queued')).toBe('1');
     expect(await shared.admit(task('i1', 'interactive'), small)).toEqual({ kind: 'duplicate' });
   });

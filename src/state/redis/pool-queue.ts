@@ -13,6 +13,7 @@ import type { LimitName, QuotaLimits } from '../../core/tenancy/limits.ts';
 import { unavailable } from '../state-errors.ts';
 import { ADMIT, ADMIT_HEADER, ANNOUNCE_QUEUED, POOL_KEYS, RELEASE, WITHDRAW } from './admission-scripts.ts';
 import { CLAIM } from './claim-lua.ts';
+import { SETTLE_ASIDE } from './set-aside-lua.ts';
 import type { PoolKeys, StateKeys } from './keys.ts';
 import { defineScript, pipelineScript, type Script, type ScriptArg } from './script.ts';
 import type { SessionDefaults } from './session-store.ts';
@@ -84,6 +85,9 @@ export type AdmitResult =
   /** The task_id's first admission (same body) is not answered yet; in memory this is CONFLICT too. */
   | { kind: 'in_flight' };
 
+/** What settling a set-aside drop-lru victim did (RedisPoolQueue.settleAside). */
+export type AsideOutcome = 'restored' | 'evicted' | 'gone';
+
 export interface ClaimedTask {
   taskId: string;
   engineReplica: string;
@@ -97,7 +101,13 @@ export interface ClaimedTask {
  * free ones, but the queued tasks the claim examined (at most CLAIM_SCAN_CAP) may not run on them
  * (a pin or avoid without allow_fallback).
  */
-export type ClaimResult = { kind: 'claimed'; task: ClaimedTask } | { kind: 'empty' } | { kind: 'no_slot' } | { kind: 'waiting' };
+export type ClaimResult =
+  | { kind: 'claimed'; task: ClaimedTask }
+  | { kind: 'empty' }
+  | { kind: 'no_slot' }
+  | { kind: 'waiting' }
+  /** The next task is hard-pinned to an engine replica with no capacity: still queued, the claimer's to withdraw and end (REPLICA_EXHAUSTED). */
+  | { kind: 'unplaceable'; taskId: string };
 
 /** What a task really used, settled against its reservation. */
 export interface Actual {
@@ -132,6 +142,7 @@ export class RedisPoolQueue {
   readonly #claim: Script;
   readonly #release: Script;
   readonly #withdraw: Script;
+  readonly #settleAside: Script;
   readonly #poolId: string;
   readonly #retentionMs: number;
   readonly #backstopMs: number;
@@ -153,6 +164,7 @@ export class RedisPoolQueue {
     defineScript(opts.redis, ANNOUNCE_NAME, 2, ANNOUNCE_QUEUED);
     this.#release = defineScript(opts.redis, 'orchqueueRelease', POOL_KEYS.length + 1, RELEASE);
     this.#withdraw = defineScript(opts.redis, 'orchqueueWithdraw', POOL_KEYS.length + 1, WITHDRAW);
+    this.#settleAside = defineScript(opts.redis, 'orchqueueSettleAside', POOL_KEYS.length + 1, SETTLE_ASIDE);
   }
 
   /** The channel a replica subscribes to so it claims when a task is queued or a slot frees. */
@@ -303,6 +315,24 @@ export class RedisPoolQueue {
     return Number(await this.#run('withdraw', () => this.#withdraw([...this.#base, this.#keys.owner(taskId)], [taskId, endedBy, this.#retentionMs]))) === 1;
   }
 
+  /**
+   * Settles a drop-lru victim an admission set aside (`queued` with `evicted`): `restore` puts it
+   * back at the head of its tenant's lane with all it held (the newcomer was refused at its
+   * commit); `settle` evicts it (reservation and session hold given back, registry record ended by
+   * `settledBy`) unless the queue has room again, then it is put back. `gone`: it was settled
+   * before or withdrawn meanwhile (canceled, deadline, drain), which ended it.
+   */
+  async settleAside(taskId: string, mode: 'restore' | 'settle', maxQueued: number, settledBy: string): Promise<AsideOutcome> {
+    const args = [taskId, mode, maxQueued, settledBy, this.#retentionMs, this.#poolKeys.wake];
+    return String(await this.#run('settle aside', () => this.#settleAside([...this.#base, this.#keys.owner(taskId)], args))) as AsideOutcome;
+  }
+
+  /** Drop-lru victims whose admission on gateway replica `admitter` set them aside and never settled them. */
+  async asideBy(admitter: string): Promise<string[]> {
+    const all = await this.#run('aside', () => this.#redis.hgetall(this.#poolKeys.aside));
+    return Object.entries(all).filter(([, json]) => (JSON.parse(json) as { by: string }).by === admitter).map(([taskId]) => taskId);
+  }
+
   /** Tasks running on claims of gateway replica `claimer` (a survivor ends them after a takeover). */
   async runningBy(claimer: string): Promise<Array<{ taskId: string; engineReplica: string }>> {
     const all = await this.#run('running', () => this.#redis.hgetall(this.#poolKeys.running));
@@ -314,10 +344,11 @@ export class RedisPoolQueue {
     return out;
   }
 
-  /** Queued tasks that gateway replica `admitter` admitted (a survivor adopts them after a takeover). */
+  /** Queued tasks (set-aside drop-lru victims too) that gateway replica `admitter` admitted (a survivor adopts them after a takeover). */
   async queuedBy(admitter: string): Promise<string[]> {
-    const all = await this.#run('queued', () => this.#redis.hgetall(this.#poolKeys.entries));
-    return Object.entries(all).filter(([, json]) => (JSON.parse(json) as { by: string }).by === admitter).map(([taskId]) => taskId);
+    const [queued, aside] = await this.#run('queued', () => Promise.all([this.#redis.hgetall(this.#poolKeys.entries), this.#redis.hgetall(this.#poolKeys.aside)]));
+    const entries = [...Object.entries(queued), ...Object.entries(aside).map(([taskId, json]): [string, string] => [taskId, (JSON.parse(json) as { e: string }).e])];
+    return entries.filter(([, json]) => (JSON.parse(json) as { by: string }).by === admitter).map(([taskId]) => taskId);
   }
 
   /** Queued tasks per class and engine slots in use, cluster-wide. */
@@ -338,6 +369,7 @@ export class RedisPoolQueue {
 
 function parseClaim(reply: string[]): ClaimResult {
   if (reply[0] === 'empty' || reply[0] === 'no_slot' || reply[0] === 'waiting') return { kind: reply[0] };
+  if (reply[0] === 'unplaceable') return { kind: 'unplaceable', taskId: String(reply[1]) };
   const entry = JSON.parse(reply[2] as string) as { p: Priority; t: string; by: string };
   return { kind: 'claimed', task: { taskId: reply[0] as string, engineReplica: reply[1] as string, priority: entry.p, tenant: entry.t, admittedBy: entry.by } };
 }

@@ -25,6 +25,15 @@ for _, id in ipairs(ids) do
   quota_release(entry.r, true)
   ended(ARGV[3] .. id .. ARGV[4], ARGV[1], ARGV[2])
 end
+-- Drop-lru victims set aside by admissions still committing leave too (their settle finds nothing).
+for _, id in ipairs(redis.call('HKEYS', K_ASIDE)) do
+  local entry = cjson.decode(cjson.decode(redis.call('HGET', K_ASIDE, id)).e)
+  if entry.s then session_untrack(entry.s, id, entry.sl, entry.by, nil) end
+  redis.call('HDEL', K_ASIDE, id)
+  quota_release(entry.r, true)
+  ended(ARGV[3] .. id .. ARGV[4], ARGV[1], ARGV[2])
+  ids[#ids + 1] = id
+end
 redis.call('DEL', K_TURNS)
 return ids
 `;

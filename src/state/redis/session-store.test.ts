@@ -193,8 +193,11 @@ describe('RedisSessionStore holds tagged by replica', () => {
     expect(await shared.admit(tracked('y'), full)).toMatchObject({ kind: 'queued' });
     expect(await shared.admit({ ...turn('untracked', a, 's'), admittedBy: 'gw-a', priority: 'batch' }, { ...POLICY, maxQueued: 3 })).toMatchObject({ kind: 'queued' });
     expect(await held('s')).toEqual([3, 3, null]);
-    // An interactive newcomer on another session evicts the oldest batch task, x: x's hold goes with it.
+    // An interactive newcomer on another session sets the oldest batch task, x, aside (its hold
+    // stays until the newcomer's commit) and its commit evicts it: x's hold goes with it.
     expect(await shared.admit({ ...turn('z', a, 'other'), admittedBy: 'gw-a' }, { ...full, maxQueued: 3 })).toMatchObject({ kind: 'queued', evicted: 'x' });
+    expect(await held('s')).toEqual([3, 3, null]);
+    expect(await shared.settleAside('x', 'settle', 3, 'gw-a')).toBe('evicted');
     expect(await held('s')).toEqual([2, 2, null]);
     // x's admission commits late or rolls back: nothing more goes, no turn is counted.
     expect(await a.confirmTurn('s', 10, {}, 'x')).toEqual({ ok: true, value: { removed: true } });

@@ -48,13 +48,16 @@ describe('RedisTaskRegistry', () => {
     expect(await registry.locate('t2')).toBeUndefined();
   });
 
-  it('marks a task evicted under drop-lru ended by the replica whose admission evicted it', async () => {
+  it('marks a task evicted under drop-lru ended by the replica whose admission\'s commit evicted it', async () => {
     const keys = stateKeys(ctx.prefix);
     const queue = new RedisPoolQueue({ redis: ctx.client, keys, poolId: 'chat', retentionMs: 5_000 });
     const registry = new RedisTaskRegistry({ redis: ctx.client, keys });
     const one = { ...POLICY, maxQueued: 1, policy: 'drop-lru' as const };
     await queue.admit({ ...task('old'), priority: 'batch' }, one);
     expect(await queue.admit({ ...task('new'), admittedBy: 'gw-b' }, one)).toMatchObject({ kind: 'queued', evicted: 'old' });
+    // Set aside until the newcomer's commit: still queued (and cancellable) on its own admitter.
+    expect(await registry.locate('old')).toMatchObject({ owner: 'gw-a', state: 'queued' });
+    expect(await queue.settleAside('old', 'settle', 1, 'gw-b')).toBe('evicted');
     const evicted = await registry.locate('old');
     expect(evicted).toMatchObject({ owner: 'gw-b', state: 'ended' });
     expect(evicted?.ttlMs).toBeLessThanOrEqual(5_000);

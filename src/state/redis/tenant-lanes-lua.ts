@@ -27,13 +27,15 @@ local function held_ids_key(cls) return queue_of(cls) .. ':held:ids' end
 
 -- A lane forms at the end of the order (its score is the arrival that formed it) with the
 -- running weight its tenant left with in this busy period.
-local function lane_push(cls, tenant, id, score, held)
+-- formed: the lane's place in that order when it forms (default score; a victim put back at its
+-- lane's head keeps its old score but forms a lane at the end, as FairQueue.restore does).
+local function lane_push(cls, tenant, id, score, held, formed)
   if held then
     redis.call('SADD', held_ids_key(cls), id)
     redis.call('HINCRBY', held_key(cls), tenant, 1)
   end
   if not redis.call('ZSCORE', lanes_key(cls), tenant) then
-    redis.call('ZADD', lanes_key(cls), score, tenant)
+    redis.call('ZADD', lanes_key(cls), formed or score, tenant)
     redis.call('HSET', current_key(cls), tenant, redis.call('HGET', idle_key(cls), tenant) or 0)
     redis.call('HDEL', idle_key(cls), tenant)
   end

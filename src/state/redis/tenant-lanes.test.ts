@@ -71,6 +71,8 @@ async function compare(ops: readonly Op[], policy: PoolPolicy, positions: number
       if (admitted.kind === 'queued') positions.push(admitted.position);
       if (!offered.admitted) expect(admitted, where).toEqual({ kind: 'queue_full' });
       else expect(admitted, where).toEqual({ kind: 'queued', position: local.position(id), ...(offered.evicted ? { evicted: offered.evicted.id } : {}) });
+      // The commit that follows evicts the victim set aside (the queue is still full).
+      if (offered.admitted && offered.evicted) expect(await shared.settleAside(offered.evicted.id, 'settle', policy.maxQueued, 'gw'), where).toBe('evicted');
       queued.push(id);
     }
     steps++;
