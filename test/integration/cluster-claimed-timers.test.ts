@@ -3,11 +3,8 @@
 // admits runs on B; the client's stream, when it opens one, is on A.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { stateKeys } from '../../src/state/redis/keys.ts';
-import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
-import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
-import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
-import { redisForTest } from '../support/redis.ts';
+import { gatewayPair } from '../support/cluster-pair.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { openStream } from '../support/sse-client.ts';
 import { until } from '../support/until.ts';
 
@@ -17,28 +14,8 @@ afterEach(async () => {
 });
 
 
-async function admitterAndRunner(): Promise<{ a: TestGateway; b: TestGateway }> {
-  const redis = await redisForTest();
-  cleanups.push(() => redis.cleanup());
-  const fakes: VllmFake[] = [];
-  for (let i = 0; i < 2; i++) {
-    const fake = await startVllmFake({ tokensPerS: 20, firstTokenDelayMs: 2 });
-    cleanups.push(() => fake.close());
-    fakes.push(fake);
-  }
-  const config = (replicaId: string, engineReplica: string, fake: VllmFake) => testConfig({
-    pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: engineReplica, url: fake.url, slots: 2 }] }],
-    server: { unclaimed_stream_timeout_ms: 1_000 },
-    state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
-  });
-  const a = await startGateway(config('gw-a', 'va', fakes[0] as VllmFake));
-  cleanups.push(() => a.close());
-  const b = await startGateway(config('gw-b', 'vb', fakes[1] as VllmFake));
-  cleanups.push(() => b.close());
-  const keys = stateKeys(redis.prefix);
-  await until(async () => ((await redis.client.hget(keys.pool('demo').capacity, 'vb')) === '2' && (await redis.client.hget(keys.pool('demo').capacity, 'va')) === '2' ? true : undefined));
-  await new RedisPoolQueue({ redis: redis.client, keys, poolId: 'demo' }).setCapacity('va', 0);
-  return { a, b };
+function admitterAndRunner(): Promise<{ a: TestGateway; b: TestGateway }> {
+  return gatewayPair({ parked: 'va', server: { unclaimed_stream_timeout_ms: 1_000 }, cleanups });
 }
 
 describe('the unclaimed-stream timeout of a task run on another replica', () => {

@@ -7,14 +7,14 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TerminalFact } from '../../src/core/observer.ts';
-import { stateKeys, type StateKeys } from '../../src/state/redis/keys.ts';
-import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
+import type { StateKeys } from '../../src/state/redis/keys.ts';
 import { ReaderCount } from '../../src/state/redis/reader-count.ts';
 import { ReplicaLease } from '../../src/state/redis/replica-lease.ts';
 import { systemClock } from '../../src/system-clock.ts';
-import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
-import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
-import { redisForTest, type RedisTestContext } from '../support/redis.ts';
+import type { VllmFake } from '../fakes/vllm/fake.ts';
+import { gatewayPair } from '../support/cluster-pair.ts';
+import type { TestGateway } from '../support/gateway.ts';
+import type { RedisTestContext } from '../support/redis.ts';
 import { openStream, terminal, type ReceivedEvent } from '../support/sse-client.ts';
 import { until } from '../support/until.ts';
 
@@ -35,30 +35,10 @@ interface Runner {
 }
 
 async function runnerAndReader(graceMs: number): Promise<Runner> {
-  const redis = await redisForTest();
-  cleanups.push(() => redis.cleanup());
-  const fakes: VllmFake[] = [];
-  for (let i = 0; i < 2; i++) {
-    const fake = await startVllmFake({ tokensPerS: 20, firstTokenDelayMs: 2 });
-    cleanups.push(() => fake.close());
-    fakes.push(fake);
-  }
-  const config = (replicaId: string, engineReplica: string, fake: VllmFake) => testConfig({
-    pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: engineReplica, url: fake.url, slots: 2 }] }],
-    server: { orphan_grace_ms: graceMs },
-    state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
-  });
-  const fake = fakes[0] as VllmFake;
   const rows: TerminalFact[] = [];
   const observers = [{ finished: (fact: TerminalFact) => rows.push(fact) }];
-  const a = await startGateway(config('gw-a', 'va', fake), { observers });
-  cleanups.push(() => a.close());
-  const b = await startGateway(config('gw-b', 'vb', fakes[1] as VllmFake), { observers });
-  cleanups.push(() => b.close());
-  const keys = stateKeys(redis.prefix);
-  await until(async () => ((await redis.client.hget(keys.pool('demo').capacity, 'vb')) === '2' && (await redis.client.hget(keys.pool('demo').capacity, 'va')) === '2' ? true : undefined));
-  await new RedisPoolQueue({ redis: redis.client, keys, poolId: 'demo' }).setCapacity('vb', 0);
-  return { a, b, fake, redis, keys, rows };
+  const { a, b, fakes, redis, keys } = await gatewayPair({ parked: 'vb', server: { orphan_grace_ms: graceMs }, compose: { observers }, cleanups });
+  return { a, b, fake: fakes[0], redis, keys, rows };
 }
 
 /** A task admitted on B that runs on A. */
