@@ -4,6 +4,8 @@
 // replica once that frees; a pin no replica of the admitting gateway can honour is refused at
 // admission, as with the memory backend.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { stateKeys } from '../../src/state/redis/keys.ts';
 import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
@@ -114,4 +116,26 @@ describe('a hard pin across gateway replicas', () => {
     const fallback = await openStream(`${a.url}/v1/tasks`, { method: 'POST', body: { model: 'demo', prompt: 'pinned', max_tokens: 4, placement: { pin: 'v1', allow_fallback: true } } });
     expect(startedOn(fallback.events)).toEqual(['v0']);
   }, 30_000);
+
+  it('leaves the published capacity of a replica alone while a starting gateway has not probed it yet', async () => {
+    const { a } = await cluster();
+    const capacity = stateKeys(redis.prefix).pool('demo').capacity;
+    await expect.poll(async () => redis.client.hgetall(capacity)).toEqual({ v0: '1', v1: '1' });
+    // A gateway whose probes of v0 and v1 never answer: its replicas stay `starting`.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => { silent.closeAllConnections(); silent.close(() => resolve()); }));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const c = await startGateway(testConfig({
+      pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: 'v0', url, slots: 1 }, { id: 'v1', url, slots: 1 }], health: { interval_ms: 60_000 } }],
+      state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: 'gw-c' },
+    }));
+    cleanups.push(() => c.close());
+    expect(c.pools.get('demo')?.replica('v0')?.state).toBe('starting');
+    expect(await redis.client.hgetall(capacity)).toEqual({ v0: '1', v1: '1' });
+    // So a task pinned to v1 still runs there.
+    const pinned = await openStream(`${a.url}/v1/tasks`, { method: 'POST', body: { model: 'demo', prompt: 'pinned', max_tokens: 4, placement: { pin: 'v1' } } });
+    expect(startedOn(pinned.events)).toEqual(['v1']);
+  }, 30_000);
 });
+
