@@ -10,7 +10,7 @@ import type { Ending, TaskPrice, TaskUsage } from './task-types.ts';
 
 type Completed = Extract<Ending, { state: 'completed' }>;
 
-/** Abort reasons handed to the engine call when a task ends before its stream does. */
+/** Abort reasons handed to the engine call when a task ends before its stream does: one per state, never built per task. */
 export const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>> = {
   canceled: new Error('task canceled'),
   failed: new Error('task failed'),
