@@ -4,64 +4,22 @@
 // The prompt is held only while an engine call may still be built from it (issue 10 finding 1).
 
 import type { TaskFacts } from '../core/observer.ts';
-import { errorEventData, type ErrorData, type OrchError } from '../core/errors.ts';
+import { errorEventData, type ErrorData } from '../core/errors.ts';
 import type { PlacementJob } from '../core/placement/decide.ts';
 import type { Clock, Timer } from '../core/ports.ts';
 import type { EventLog } from '../core/state-ports.ts';
 import type { FinishReason, Priority } from '../core/task/events.ts';
 import { taskFigures, type TaskFigures } from '../core/task/figures.ts';
-import { transition, type LifecycleEvent, type TaskState, type TerminalState } from '../core/task/lifecycle.ts';
+import { transition, type LifecycleEvent, type TaskState } from '../core/task/lifecycle.ts';
 import type { ValidConversation } from '../core/chat/conversation.ts';
-import { taskCost, type Price, type TaskCost } from '../core/pricing/cost.ts';
-import type { components } from '../generated/api-types.ts';
+import type { TaskCost } from '../core/pricing/cost.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
+import { ABORT_REASONS, endData, metricsData, ranCost, requestedStop, takeReportedUsage } from './task-ending.ts';
+import { endingFacts, taskFacts, taskStatus, type EndingFacts, type TaskOutcome } from './task-status.ts';
+import type { Ended, Ending, TaskAccepted, TaskOwner, TaskPrice, TaskSpec, TaskStatus, TaskSubmission, TaskUsage } from './task-types.ts';
 
-/** A request that passed schema validation: the wire shape of POST /v1/tasks. */
-export type TaskRequest = components['schemas']['TaskRequest'];
-/**
- * What a front door submits: the task request, plus the normalized conversation when it came
- * through a chat dialect (its `prompt` is then the conversation's flat text, for accounting).
- */
-export type TaskSubmission = TaskRequest & { chat?: ValidConversation };
-/**
- * What a task keeps of its request for its whole life: everything but the prompt and the
- * conversation, which are held only while an engine call may still be built from them.
- */
-export type TaskSpec = Omit<TaskSubmission, 'prompt' | 'chat'>;
-export type TaskAccepted = components['schemas']['TaskAccepted'];
-export type TaskStatus = components['schemas']['TaskStatus'];
-
-/** How a task ends. */
-export type Ending =
-  | {
-    state: 'completed';
-    finishReason: Exclude<FinishReason, 'canceled'>;
-    promptTokens?: number;
-    cachedTokens?: number;
-    slotId?: number;
-    costUsd?: number;
-    /** The stop string the engine says matched (CanonicalEndEvent.stopSequence). */
-    stopSequence?: string;
-  }
-  | { state: 'canceled'; reason: string }
-  | { state: Exclude<TerminalState, 'completed'>; error: OrchError; reason?: string };
-
-/** What ending a task produced, for the service to settle sessions and tell observers. */
-export interface Ended {
-  state: TerminalState;
-  /** The task was waiting in the queue (never running) when it ended. */
-  wasQueued: boolean;
-  figures: TaskFigures;
-}
-
-/** Abort reasons handed to the engine call when a task ends before its stream does. */
-const ABORT_REASONS: Readonly<Record<Exclude<TerminalState, 'completed'>, Error>> = {
-  canceled: new Error('task canceled'),
-  failed: new Error('task failed'),
-  expired: new Error('task expired'),
-  evicted: new Error('task evicted'),
-};
+export type { Ended, Ending, TaskAccepted, TaskOwner, TaskRequest, TaskSpec, TaskStatus, TaskSubmission } from './task-types.ts';
 
 const NONE: readonly string[] = Object.freeze([]);
 const NONE_TIMERS: readonly Timer[] = Object.freeze([]);
@@ -93,13 +51,7 @@ export interface TaskInit {
    */
   orphanTimer?: (task: Task) => Timer | undefined;
   /** The price found at admission for the pool's model (core/pricing findPrice); absent = unpriced. */
-  price?: { model: string; price: Price };
-}
-
-/** The tenant a task belongs to and the key id that submitted it (never the key). */
-export interface TaskOwner {
-  tenant: string;
-  keyId: string;
+  price?: TaskPrice;
 }
 
 export class Task {
@@ -150,8 +102,8 @@ export class Task {
   readonly #orphanTimer: ((task: Task) => Timer | undefined) | undefined;
   #orphan: Timer | undefined;
   #figures: TaskFigures | undefined;
-  readonly #usage: { promptTokens: number; cachedTokens?: number; costUsd?: number };
-  readonly #price: { model: string; price: Price } | undefined;
+  readonly #usage: TaskUsage;
+  readonly #price: TaskPrice | undefined;
   #cost: TaskCost | undefined;
 
   constructor(init: TaskInit) {
@@ -407,29 +359,18 @@ export class Task {
     if (ending.state === 'completed' || (ending.state === 'canceled' && !('error' in ending))) {
       this.#finishReason = ending.state === 'completed' ? ending.finishReason : 'canceled';
       if (ending.state === 'canceled') this.#cancelReason = ending.reason;
-      if (this.#tokensOut > 0) {
-        this.log.append('metrics', {
-          tokens_out: this.#tokensOut,
-          ttft_ms: Math.round(figures.ttftMs),
-          tokens_per_s: Math.round(figures.tokensPerS * 10) / 10,
-        });
-      }
+      if (this.#tokensOut > 0) this.log.append('metrics', metricsData(this.#tokensOut, figures));
       if (ending.state === 'completed') {
-        if (ending.promptTokens !== undefined) this.#usage.promptTokens = ending.promptTokens;
-        if (ending.cachedTokens !== undefined) this.#usage.cachedTokens = ending.cachedTokens;
-        if (ending.costUsd !== undefined) this.#usage.costUsd = ending.costUsd;
-        this.#stopSequence = this.#requestedStop(ending);
+        takeReportedUsage(this.#usage, ending);
+        this.#stopSequence = requestedStop(ending, this.request.stop);
       }
-      const decodeMs = Math.round(figures.decodeMs);
-      this.log.append('end', this.#stopSequence === undefined
-        ? { tokens_out: this.#tokensOut, decode_time_ms: decodeMs, finish_reason: this.#finishReason }
-        : { tokens_out: this.#tokensOut, decode_time_ms: decodeMs, finish_reason: this.#finishReason, stop_sequence: this.#stopSequence });
+      this.log.append('end', endData(this.#tokensOut, figures, this.#finishReason, this.#stopSequence));
     } else {
       this.#cancelReason = ending.reason;
       this.#error = errorEventData(ending.error);
       this.log.append('error', this.#error);
     }
-    if (this.#replica) this.#cost = this.#priced();
+    if (this.#replica) this.#cost = ranCost(this.#usage, this.#tokensOut, { price: this.#price, pool: this.pool.config });
     // One shared reason per state: building an Error per task showed up in profiles.
     if (ending.state !== 'completed') this.#abort?.abort(ABORT_REASONS[ending.state]);
     return { state: ending.state, wasQueued: from === 'queued', figures };
@@ -437,85 +378,29 @@ export class Task {
 
   /** The facts every lifecycle observer gets about a task. */
   facts(): TaskFacts {
-    return {
-      task_id: this.id,
-      pool_id: this.pool.id,
-      priority: this.priority,
-      ...(this.request.session_id !== undefined ? { session_id: this.request.session_id } : {}),
-      correlation_id: this.correlationId,
-      max_tokens: this.request.max_tokens,
-      ...(this.promptSha256 !== undefined ? { prompt_sha256: this.promptSha256 } : {}),
-      tenant: this.tenant,
-      key_id: this.keyId,
-    };
+    return taskFacts(this);
   }
 
   /** What ended the task, for the terminal lifecycle fact. */
-  endingFacts(): {
-    finish_reason?: FinishReason; error_code?: ErrorData['code']; cancel_reason?: string; replica_id?: string; engine?: string;
-    model?: string; cost_usd?: number; cost_source?: TaskCost['source']; stop_sequence?: string;
-  } {
-    const cost = this.#cost;
-    return {
-      ...(cost ? { model: this.pool.config.model, cost_source: cost.source, ...('usd' in cost ? { cost_usd: cost.usd } : {}) } : {}),
-      ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
-      ...(this.#stopSequence !== undefined ? { stop_sequence: this.#stopSequence } : {}),
-      ...(this.#error ? { error_code: this.#error.code } : {}),
-      ...(this.#cancelReason ? { cancel_reason: this.#cancelReason } : {}),
-      ...(this.#replica ? { replica_id: this.#replica.id, engine: this.pool.config.engine } : {}),
-    };
+  endingFacts(): EndingFacts {
+    return endingFacts(this, this.#outcome());
   }
 
   /** The GET /v1/tasks/{id} body. */
   status(queuePosition: number | undefined): TaskStatus {
+    return taskStatus(this, this.#outcome(), queuePosition);
+  }
+
+  #outcome(): TaskOutcome {
     return {
-      task_id: this.id,
-      state: this.#state,
-      model: this.request.model,
-      pool_id: this.pool.id,
-      priority: this.priority,
-      ...(this.request.session_id !== undefined ? { session_id: this.request.session_id } : {}),
-      ...(this.#replica ? { replica_id: this.#replica.id, engine: this.pool.config.engine } : {}),
-      ...(this.#state === 'queued' && queuePosition !== undefined ? { queue_position: queuePosition } : {}),
-      created_at: iso(this.createdAt),
-      ...(this.#startedAt !== undefined ? { started_at: iso(this.#startedAt) } : {}),
-      ...(this.#firstTokenAt !== undefined ? { first_token_at: iso(this.#firstTokenAt) } : {}),
-      ...(this.#finishedAt !== undefined ? { finished_at: iso(this.#finishedAt) } : {}),
-      tokens_out: this.#tokensOut,
-      ...(this.#finishReason ? { finish_reason: this.#finishReason } : {}),
-      ...(this.#stopSequence !== undefined ? { stop_sequence: this.#stopSequence } : {}),
-      ...(this.#error ? { error: this.#error } : {}),
-      last_event_id: this.log.lastSeq,
-      ...(this.#cost && 'usd' in this.#cost ? { cost_usd: this.#cost.usd, cost_source: this.#cost.source } : {}),
-      ...(this.#cost && 'warning' in this.#cost ? { warnings: [this.#cost.warning] } : {}),
+      startedAt: this.#startedAt,
+      firstTokenAt: this.#firstTokenAt,
+      finishedAt: this.#finishedAt,
+      finishReason: this.#finishReason,
+      stopSequence: this.#stopSequence,
+      error: this.#error,
+      cancelReason: this.#cancelReason,
     };
-  }
-
-  /**
-   * The engine's matched stop string, kept only on a `stop` end and only when it is one the
-   * request asked for: llama.cpp also stops on reverse prompts configured at the server, which
-   * the client never sent and must not be told it did.
-   */
-  #requestedStop(ending: Extract<Ending, { state: 'completed' }>): string | undefined {
-    const matched = ending.stopSequence;
-    if (matched === undefined || ending.finishReason !== 'stop') return undefined;
-    return this.request.stop?.includes(matched) === true ? matched : undefined;
-  }
-
-  /** The cost of what ran: the usage as the engine reported it at the end, else as estimated and counted. */
-  #priced(): TaskCost {
-    const { promptTokens, cachedTokens, costUsd } = this.#usage;
-    return taskCost({
-      usage: {
-        inputTokens: promptTokens,
-        outputTokens: this.#tokensOut,
-        ...(cachedTokens !== undefined ? { cachedInputTokens: cachedTokens } : {}),
-        ...(costUsd !== undefined ? { reportedUsd: costUsd } : {}),
-      },
-      price: this.#price?.price,
-      model: this.#price?.model ?? this.pool.config.engine_model ?? this.pool.config.model,
-      fallbackPer1kTokens: this.pool.config.cost_per_1k_tokens,
-    });
   }
 
   #apply(event: LifecycleEvent): void {
@@ -525,5 +410,3 @@ export class Task {
     this.#state = next.state;
   }
 }
-
-const iso = (ms: number): string => new Date(ms).toISOString();
