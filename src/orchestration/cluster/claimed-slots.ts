@@ -7,7 +7,7 @@ import type { Pool } from '../../pool/pool.ts';
 import type { Replica } from '../../pool/replica.ts';
 import type { RedisPoolQueue } from '../../state/redis/pool-queue.ts';
 import type { RedisSlotMoves } from '../../state/redis/slot-move.ts';
-import type { MoveCandidates, SharedSlots } from '../dispatcher.ts';
+import type { MoveCandidates, SharedSlots } from '../shared-slots.ts';
 import type { Task } from '../task.ts';
 
 interface Claim {
