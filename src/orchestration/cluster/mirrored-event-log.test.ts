@@ -12,6 +12,7 @@ import type { BatchAppend, SerializedEvent, SharedEventLog } from '../../state/s
 import { RedisEventLogs } from '../../state/redis/event-log.ts';
 import { stateKeys } from '../../state/redis/keys.ts';
 import { redisForTest, type RedisTestContext } from '../../../test/support/redis.ts';
+import { until } from '../../../test/support/until.ts';
 import { MirroredEventLog, type MirrorFailure } from './mirrored-event-log.ts';
 
 interface Batch {
@@ -188,7 +189,8 @@ describe('MirroredEventLog on the real Redis', () => {
     const failure = new Promise<MirrorFailure>((resolve) => (failed = resolve));
     const m = new MirroredEventLog(runner.of('lost'), (f) => failed(f));
     m.append('token', { t: 'a', i: 0 });
-    await flush();
+    // The first batch is in the stream (its write is one Redis round trip, not a tick) before the survivor writes.
+    await until(async () => ((await reader.of('lost').since(0)).length === 1 ? true : undefined));
     await reader.of('lost').append('error', { code: 'WORKER_RESET', message: 'lost', retriable: true });
     m.append('token', { t: 'b', i: 1 });
     m.append('end', END);
