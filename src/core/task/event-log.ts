@@ -46,10 +46,14 @@ function eventFrame(seq: number, event: string, json: string): string {
   return ['id: ', seq, '\nevent: ', event, '\ndata: ', json, '\n\n'].join('');
 }
 
+/** A frame's data as JSON: JSON has no raw newline, so the first "\ndata: " is the frame's own; it ends "\n\n". */
+function dataJsonIn(frame: string): string {
+  return frame.slice(frame.indexOf('\ndata: ') + 7, -2);
+}
+
 /** The token event a token frame was written from: its data is the frame's `data:` line. */
 function tokenEvent(seq: number, frame: string): TaskEvent {
-  const json = frame.slice(frame.indexOf('\ndata: ') + 7, -2);
-  return { seq, event: 'token', data: JSON.parse(json) as TokenData };
+  return { seq, event: 'token', data: JSON.parse(dataJsonIn(frame)) as TokenData };
 }
 
 /** The in-memory EventLog: the embedded default of the event-log port. */
@@ -129,8 +133,7 @@ export class TaskEventLog implements EventLog {
    */
   dataJsonOf(seq: number): string | undefined {
     const frame = this.frames[seq - 1];
-    // JSON has no raw newline, so the first "\ndata: " is the frame's own; the frame ends "\n\n".
-    return frame === undefined ? undefined : frame.slice(frame.indexOf('\ndata: ') + 7, -2);
+    return frame === undefined ? undefined : dataJsonIn(frame);
   }
 
   /** Events after `afterSeq` (for tests and the status endpoint). */
