@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdmissionRecorder } from '../../src/core/observer.ts';
-import { mockPool, startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
+import { failingFirstCommit, mockPool, startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
 
 let gw: TestGateway | undefined;
 afterEach(async () => {
@@ -59,15 +59,7 @@ describe('admission rollback', () => {
   });
 
   it('gives the held turn back when a fail_closed audit commit rejects: 503, turns unchanged, queue empty', async () => {
-    let failNext = true;
-    const recorder: AdmissionRecorder = {
-      accepting: () => true,
-      commitAdmission: () => {
-        if (!failNext) return Promise.resolve();
-        failNext = false;
-        return Promise.reject(new Error('down'));
-      },
-    };
+    const recorder = failingFirstCommit();
     gw = await startGateway(testConfig({ audit: { backend: 'off', fail_closed: true } }), { recorder });
     expect((await gw.post('/v1/sessions', { session_id: 'one-turn', max_turns: 1 })).status).toBe(201);
     const refused = await gw.post('/v1/tasks', task({ session_id: 'one-turn' }));

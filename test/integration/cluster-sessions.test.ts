@@ -5,14 +5,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { AdmissionRecorder } from '../../src/core/observer.ts';
 import type { ComposeOptions } from '../../src/main.ts';
 import { stateKeys } from '../../src/state/redis/keys.ts';
 import { ReplicaLease } from '../../src/state/redis/replica-lease.ts';
 import { RedisSessionStore } from '../../src/state/redis/session-store.ts';
 import { systemClock } from '../../src/system-clock.ts';
 import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
-import { startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
+import { failingFirstCommit, startGateway, testConfig, type HttpResult, type TestGateway } from '../support/gateway.ts';
 import { redisForTest, startRedisServer, type RedisServer, type RedisTestContext } from '../support/redis.ts';
 
 const CONTROL = 'control-token-cluster-sessions';
@@ -136,15 +135,7 @@ describe('sessions on two gateways sharing one Redis', () => {
   });
 
   it('gives the held turn back when a fail_closed audit commit rejects on one replica: 503, and the other replica admits the turn', async () => {
-    let failNext = true;
-    const recorder: AdmissionRecorder = {
-      accepting: () => true,
-      commitAdmission: () => {
-        if (!failNext) return Promise.resolve();
-        failNext = false;
-        return Promise.reject(new Error('down'));
-      },
-    };
+    const recorder = failingFirstCommit();
     const { a, b } = await startCluster({ optsA: { recorder } });
     // Only A's recorder fails; both replicas refuse an unrecorded admission (fail_closed).
     expect((await b.post('/v1/sessions', { session_id: 'one-turn', max_turns: 1 })).status).toBe(201);

@@ -5,6 +5,7 @@ import pino from 'pino';
 import { request } from 'undici';
 import { DEFAULT_CONFIG_INPUT, validateConfig } from '../../src/config/load.ts';
 import type { Config } from '../../src/config/schema.ts';
+import type { AdmissionRecorder } from '../../src/core/observer.ts';
 import { compose, type ComposeOptions, type Gateway } from '../../src/main.ts';
 
 export interface TestGateway extends Gateway {
@@ -46,6 +47,19 @@ export function testConfig(over: Record<string, unknown> = {}): Config {
   const result = validateConfig(input);
   if (!result.ok) throw new Error(`bad test config: ${result.problems.join('; ')}`);
   return result.config;
+}
+
+/** An admission recorder whose first commit fails (the audit store down once), then every one lands. */
+export function failingFirstCommit(): AdmissionRecorder {
+  let failNext = true;
+  return {
+    accepting: () => true,
+    commitAdmission: () => {
+      if (!failNext) return Promise.resolve();
+      failNext = false;
+      return Promise.reject(new Error('down'));
+    },
+  };
 }
 
 export async function startGateway(config: Config = testConfig(), opts: ComposeOptions = {}): Promise<TestGateway> {
