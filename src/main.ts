@@ -42,6 +42,7 @@ import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
 import { PoolManager } from './pool/pool-manager.ts';
+import { compactHeap } from './heap-compaction.ts';
 import { systemClock } from './system-clock.ts';
 import { MemoryQuotaCounters } from './core/tenancy/quota-counters.ts';
 import { TenantDirectory } from './tenancy/directory.ts';
@@ -313,6 +314,8 @@ async function run(): Promise<void> {
   const { host, port } = loaded.config.server;
   let address: string;
   try {
+    await gateway.app.ready();
+    compactHeap();
     address = await gateway.app.listen({ host, port });
   } catch (error) {
     process.stderr.write(`orchqueue: cannot listen on ${host}:${port}: ${startupFailure(error)}\n`);

@@ -9,6 +9,7 @@
 
 import { PGlite } from '@electric-sql/pglite';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { compactHeap } from '../heap-compaction.ts';
 import { pgliteDriver } from './pglite-driver.ts';
 import { INITIALISE_FLAG, STORE_METHODS, toWireError, type WorkerOptions, type WorkerReply, type WorkerRequest, type WorkerStatus } from './pglite-protocol.ts';
 import { openSqlStore, type SqlAuditStore } from './sql-store.ts';
@@ -60,6 +61,7 @@ async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
       if (message.method === 'close' && reply.ok) port.close();
     });
   });
+  compactHeap(); // PGlite's start-up garbage (its 6 MB file bundle, unpacked) goes before serving
   port.postMessage({ type: 'ready' } satisfies WorkerStatus);
 }
 
