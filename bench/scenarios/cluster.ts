@@ -18,17 +18,27 @@ import { startGateway, startSimulator, waitGatewayIdle, type Service } from '../
 import { median, round, SampleSet, type Summary } from '../stats.ts';
 import { isFull, orchqueueProtocol, streamOnce } from '../stream-client.ts';
 import { checkOf, notMeasured } from '../targets.ts';
-import { deleteKeysUnder } from '../../test/support/redis.ts';
+import { deleteKeysUnder, startRedisServer, type RedisServer } from '../../test/support/redis.ts';
 
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const TTFT_TOKENS = 4;
 const STREAM_TOKENS = 32;
 const CONCURRENCY = 64;
 const BLOCKS = 4;
 
 /** The gateway config of one replica of the bench cluster (all share `prefix`). */
-function clusterConfig(pools: Array<Record<string, unknown>>, prefix: string, replica: string): Record<string, unknown> {
-  return { ...gatewayConfig(pools, AUDIT_OFF), state: { backend: 'redis', url: REDIS_URL, key_prefix: prefix, replica_id: replica } };
+function clusterConfig(pools: Array<Record<string, unknown>>, redisUrl: string, prefix: string, replica: string): Record<string, unknown> {
+  return { ...gatewayConfig(pools, AUDIT_OFF), state: { backend: 'redis', url: redisUrl, key_prefix: prefix, replica_id: replica } };
+}
+
+/**
+ * The Redis the arms share: `REDIS_URL` when set, otherwise a private redis-server of the run's
+ * own, so INFO's server-wide counters (commands, CPU) hold only what this scenario's gateways sent.
+ */
+async function benchRedis(): Promise<{ url: string; server?: RedisServer }> {
+  const url = process.env.REDIS_URL;
+  if (url !== undefined) return { url };
+  const server = await startRedisServer();
+  return { url: server.url, server };
 }
 
 /** Redis' INFO fields as numbers (commands processed, CPU seconds, memory). */
@@ -61,11 +71,19 @@ export const clusterScenario: Scenario = {
   name: 'cluster',
   question: 'What does the Redis state backend add to a task, and what do three replicas on one Redis give over one?',
   async run(ctx: BenchContext) {
-    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+    let shared: { url: string; server?: RedisServer };
+    try {
+      shared = await benchRedis();
+    } catch (err) {
+      return skipped(`no redis-server could be started (${err instanceof Error ? err.message : String(err)})`);
+    }
+    const redisUrl = shared.url;
+    const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false });
     try {
       await redis.connect();
     } catch (err) {
-      return skipped(`no Redis at ${REDIS_URL} (${err instanceof Error ? err.message : String(err)})`);
+      await shared.server?.stop();
+      return skipped(`no Redis at ${redisUrl} (${err instanceof Error ? err.message : String(err)})`);
     }
     const prefix = `bench-${process.pid}-${Date.now()}:`;
     const sim = await startSimulator(ctx.procs, 'sim-cluster', { tokensPerS: 0, slots: 600 });
@@ -78,7 +96,7 @@ export const clusterScenario: Scenario = {
       const replicas: Service[] = [];
       for (const name of ['a', 'b', 'c']) {
         try {
-          const g = await startGateway(ctx, { name: `gateway-cluster-redis-${name}`, config: clusterConfig([pool], prefix, `bench-${name}`) });
+          const g = await startGateway(ctx, { name: `gateway-cluster-redis-${name}`, config: clusterConfig([pool], redisUrl, prefix, `bench-${name}`) });
           started.push(g);
           replicas.push(g);
         } catch (err) {
@@ -201,7 +219,9 @@ export const clusterScenario: Scenario = {
         ],
         notes: [
           'Every gateway runs with audit off, so what differs between the arms is the state backend alone; the memory backend is today\'s one-process gateway.',
-          `The redis arms share one Redis (${REDIS_URL}) under a key prefix of their own, removed after the scenario.`,
+          shared.server !== undefined
+            ? 'The redis arms share a private redis-server started for this scenario (REDIS_URL unset), so its INFO counters hold only their commands.'
+            : `The redis arms share one Redis (${redisUrl}) under a key prefix of their own, removed after the scenario; INFO's counters are server-wide, so commands and CPU per task include anything else using that Redis meanwhile.`,
           'Three replicas share the machine\'s two cores with the simulator, the client and Redis: the ratio of 3 to 1 replica measures what the cluster costs here, not what it gives on separate hosts (each replica would then have its own cores).',
           'Commands per task counts every Redis command the gateway sent for a sequential task (admission script, claim, release, stream appends pipelined, follower reads), read from INFO total_commands_processed; round trips are fewer (pipelined appends share one).',
         ],
@@ -212,6 +232,7 @@ export const clusterScenario: Scenario = {
       await Promise.all([...started.map((g) => g.child.stop()), sim.child.stop()]);
       await deleteKeysUnder(redis, prefix).catch(() => undefined);
       redis.disconnect();
+      await shared.server?.stop();
     }
   },
 };
