@@ -165,35 +165,67 @@ export class ClaimRunner {
   /** A claimed task becomes a local Task pinned to the engine replica the claim counted. */
   async start(pool: Pool<Task>, queue: RedisPoolQueue, claimed: ClaimedTask): Promise<void> {
     const deps = this.#deps;
-    const here = deps.admittedHere(claimed.taskId);
+    const admittedHere = deps.admittedHere(claimed.taskId) !== undefined;
+    const spec = await this.#runnableSpec(queue, claimed.taskId);
+    if (spec === undefined) return;
+    const task = this.#taskFrom(spec, pool);
+    task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
+    deps.adopt(task);
+    this.#claimed.add(task.id, queue, claimed.engineReplica);
+    armClaimedTaskTimers(task, {
+      clock: deps.clock,
+      unclaimedMs: deps.config.server.unclaimed_stream_timeout_ms,
+      finish: (ending) => deps.finish(task, ending),
+      openedElsewhere: () => this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id)).then((v) => v !== null),
+    });
+    if (task.finished) return;
+    if (!admittedHere) deps.orphans.claimed(task);
+    pool.retry.push(task);
+    deps.pump(pool);
+  }
+
+  /**
+   * The spec of a claimed task that may start here. One that may not (refused or never
+   * committed, unreadable, or claimed by a replica whose lease went meanwhile) is ended for its
+   * readers where needed, its slot given back, and undefined is answered.
+   */
+  async #runnableSpec(queue: RedisPoolQueue, taskId: string): Promise<TaskSpec | undefined> {
+    const deps = this.#deps;
+    const here = deps.admittedHere(taskId);
     let spec: TaskSpec | undefined;
     let committed = false;
     try {
-      ({ spec, committed } = here ? { spec: here.spec, committed: await here.verdict } : await this.#committedSpec(claimed.taskId));
+      ({ spec, committed } = here ? { spec: here.spec, committed: await here.verdict } : await this.#committedSpec(taskId));
     } catch (error) {
-      deps.logger.warn({ err: String(error), task_id: claimed.taskId }, 'claimed task spec unreadable');
+      deps.logger.warn({ err: String(error), task_id: taskId }, 'claimed task spec unreadable');
     }
     if (spec !== undefined && !committed) {
       // Its admission was refused, or never committed (its admitter is gone): nothing of it may
       // run or reach a client. The slot goes back; nothing was used.
-      this.release(queue, claimed.taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
-      return;
+      this.release(queue, taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
+      return undefined;
     }
     if (spec === undefined) {
       // Nothing to run it from: end it for its readers and give the slot back.
-      await this.#cluster.logs.of(claimed.taskId).append('error', { code: 'INTERNAL', message: 'the task could not be started', retriable: true }).catch(() => 0);
-      this.release(queue, claimed.taskId, 'reserved');
-      return;
+      await this.#cluster.logs.of(taskId).append('error', { code: 'INTERNAL', message: 'the task could not be started', retriable: true }).catch(() => 0);
+      this.release(queue, taskId, 'reserved');
+      return undefined;
     }
     if (!deps.admitting()) {
       // The lease went while the verdict was awaited: a survivor takes over this claim, so it
       // must not start here. Ended in its stream now (the survivor's terminal is then refused).
-      await this.#cluster.logs.of(claimed.taskId).append('error', errorEventData(leaseLostError(this.#replicaId))).catch(() => 0);
-      this.release(queue, claimed.taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
-      return;
+      await this.#cluster.logs.of(taskId).append('error', errorEventData(leaseLostError(this.#replicaId))).catch(() => 0);
+      this.release(queue, taskId, { tokens: 0, budgetTokens: 0, budgetCost: 0 });
+      return undefined;
     }
+    return spec;
+  }
+
+  /** The local Task of a claimed spec, its clocks set back by the time it spent queued. */
+  #taskFrom(spec: TaskSpec, pool: Pool<Task>): Task {
+    const deps = this.#deps;
     const ageMs = Math.max(0, deps.clock.now() - spec.createdAt);
-    const task = new Task({
+    return new Task({
       id: spec.id,
       request: spec.submission,
       // Runs on the engine replica its claim counted (the dispatcher pins it through #claimed).
@@ -212,19 +244,6 @@ export class ClaimRunner {
       ...priceOf(deps.config, pool),
       orphanTimer: (t) => deps.orphans.timer(t),
     });
-    task.commit({ task_id: spec.id, queue_position: 0, predicted_start_ms: 0, backoff_ms: 0, streams: { sse: `/v1/tasks/${spec.id}/stream`, status: `/v1/tasks/${spec.id}` } });
-    deps.adopt(task);
-    this.#claimed.add(task.id, queue, claimed.engineReplica);
-    armClaimedTaskTimers(task, {
-      clock: deps.clock,
-      unclaimedMs: deps.config.server.unclaimed_stream_timeout_ms,
-      finish: (ending) => deps.finish(task, ending),
-      openedElsewhere: () => this.#cluster.redis.get(this.#cluster.keys.streamOpened(task.id)).then((v) => v !== null),
-    });
-    if (task.finished) return;
-    if (here === undefined) deps.orphans.claimed(task);
-    pool.retry.push(task);
-    deps.pump(pool);
   }
 
   /**
