@@ -54,7 +54,12 @@ export function streamTaskLog(res: ServerResponse, task: StreamedTask, afterSeq:
   // Node builds the header block by appending line by line and keeps it as `_header` for the
   // response's life: ~25 string pieces (~600 bytes more per open stream than the flat text,
   // issue 14). Written on its own, that string is flattened in place and the pieces are freed;
-  // with the first frames it would be copied into the write and kept as the pieces.
+  // with the first frames it would be copied into the write and kept as the pieces. Corked, it
+  // is still written on its own (flattened at the write) but leaves in one syscall with the
+  // first frames: the writer uncorks after its first write (issue 14, one write less a stream).
+  // The socket, not the response: a corked response would hold the frames back and uncork the
+  // socket (headers alone) before writing them.
+  res.socket?.cork();
   res.flushHeaders();
   task.streamAttached();
   opts.observer.streamOpened?.({ task_id: task.id, resumed: afterSeq > 0 });
@@ -83,6 +88,8 @@ class LogStream {
   // in a microtask, so a burst costs one write (and one heartbeat restart), not one per event.
   #pending: string;
   #flushQueued = false;
+  /** The headers wait on a corked socket for the first frames (streamTaskLog). */
+  #corked = true;
 
   constructor(res: ServerResponse, task: StreamedTask, afterSeq: number, opts: SseOptions, how: LogRendering) {
     this.#res = res;
@@ -101,6 +108,15 @@ class LogStream {
     this.#off = this.#follow(this.#lastSeq);
     this.#endIfComplete();
     this.#schedule();
+    // Nothing to send yet (a queued task): the headers go out alone, now.
+    if (!this.#flushQueued) this.#uncork();
+  }
+
+  /** Releases the cork streamTaskLog put on the headers; once (res.end uncorks fully by itself). */
+  #uncork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.#res.socket?.uncork();
   }
 
   beat(): void {
@@ -125,11 +141,13 @@ class LogStream {
 
   #flush(): void {
     this.#flushQueued = false;
-    if (this.#done || this.#waiting || this.#pending === '') return;
+    if (this.#done || this.#waiting || this.#pending === '') return this.#uncork();
     const bytes = this.#pending;
     this.#pending = '';
     this.#heartbeat.refresh();
-    if (this.#res.write(bytes)) return;
+    const ok = this.#res.write(bytes);
+    this.#uncork();
+    if (ok) return;
     this.#waiting = true;
     this.#res.once('drain', () => this.#resume());
   }
@@ -137,6 +155,8 @@ class LogStream {
   #finish(clientGone: boolean): void {
     if (this.#done) return;
     this.#done = true;
+    // res.end uncorks fully; a later uncork could reach the next response on a kept-alive socket.
+    this.#corked = false;
     clearTimeout(this.#heartbeat);
     this.#off?.();
     this.#res.off('close', this.#onClose);

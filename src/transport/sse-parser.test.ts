@@ -36,6 +36,19 @@ describe('SseParser', () => {
     expect(parseAll(singles)).toEqual(whole);
   });
 
+  it('ends lines at a lone CR, a lone LF and CRLF alike, wherever the chunks are cut', () => {
+    const mixed = new TextEncoder().encode('data: a\rdata: b\n\r\rid: 3\r\ndata: c\r\n\ndata: d\n\r');
+    const expected = [
+      { event: undefined, data: 'a\nb', id: undefined, retry: undefined },
+      { event: undefined, data: 'c', id: '3', retry: undefined },
+      { event: undefined, data: 'd', id: undefined, retry: undefined },
+    ];
+    expect(parseAll([mixed])).toEqual(expected);
+    for (let cut = 1; cut < mixed.length; cut++) {
+      expect(parseAll([mixed.subarray(0, cut), mixed.subarray(cut)])).toEqual(expected);
+    }
+  });
+
   it('drops a message that never got its closing blank line', () => {
     expect(parseAll([new TextEncoder().encode('data: partial\n')])).toEqual([]);
   });

@@ -38,19 +38,27 @@ export class SseParser {
       if (text.startsWith('\n')) text = text.slice(1);
       this.pendingCr = false;
     }
-    this.buffer += text;
+    const buffer = this.buffer === '' ? text : this.buffer + text;
+    // Line ends are found with indexOf, not a loop over every character: this runs for every
+    // engine read of every stream (issue 14), and engines send LF only, so the CR search
+    // usually runs once per read and finds none.
     let start = 0;
-    for (let i = 0; i < this.buffer.length; i++) {
-      const ch = this.buffer.charCodeAt(i);
-      if (ch !== 10 && ch !== 13) continue;
-      this.line(this.buffer, start, i, out);
-      if (ch === 13) {
-        if (i + 1 === this.buffer.length) this.pendingCr = true;
-        else if (this.buffer.charCodeAt(i + 1) === 10) i++;
+    let cr = buffer.indexOf('\r');
+    for (;;) {
+      const lf = buffer.indexOf('\n', start);
+      if (cr !== -1 && (lf === -1 || cr < lf)) {
+        this.line(buffer, start, cr, out);
+        if (cr + 1 === buffer.length) this.pendingCr = true;
+        start = buffer.charCodeAt(cr + 1) === 10 ? cr + 2 : cr + 1;
+        cr = buffer.indexOf('\r', start);
+      } else if (lf !== -1) {
+        this.line(buffer, start, lf, out);
+        start = lf + 1;
+      } else {
+        break;
       }
-      start = i + 1;
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = buffer.slice(start);
     return out;
   }
 
