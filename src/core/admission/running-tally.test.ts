@@ -31,6 +31,37 @@ describe('RunningTally', () => {
     expect(tally.size).toBe(1);
   });
 
+  it('agrees with a plain count of its leases through thousands of moves, as keys empty, come back and are dropped', () => {
+    const tally = new RunningTally();
+    const leases: Array<{ started: boolean; key: number }> = [];
+    let seed = 7;
+    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    for (let step = 0; step < 20_000; step++) {
+      const roll = random(10);
+      if (roll < 3 || leases.length === 0) {
+        const lease = { started: false, key: 1 + random(2_000) };
+        leases.push(lease);
+        tally.add(lease.started, lease.key);
+      } else if (roll < 4) {
+        const [lease] = leases.splice(random(leases.length), 1) as [{ started: boolean; key: number }];
+        tally.remove(lease.started, lease.key);
+      } else {
+        // An engine read: the lease moves to a key with fewer tokens left.
+        const lease = leases[random(leases.length)] as { started: boolean; key: number };
+        tally.remove(lease.started, lease.key);
+        lease.started = true;
+        lease.key = Math.max(0, lease.key - 1 - random(3));
+        tally.add(true, lease.key);
+      }
+      if (step % 997 === 0) {
+        const expected = (kind: boolean) => leases.filter((l) => l.started === kind).map((l) => l.key).sort((a, b) => a - b).slice(0, 8)
+          .map((key) => (kind ? started(key) : waiting(key)));
+        expect(tally.soonest(8, 1)).toEqual([...expected(true), ...expected(false)]);
+        expect(tally.size).toBe(leases.length);
+      }
+    }
+  });
+
   it('keys a lease by tokens left once its first token came (never below 0), else by max_tokens', () => {
     expect(tallyKey(16, 0)).toBe(16);
     expect(tallyKey(16, 5)).toBe(11);

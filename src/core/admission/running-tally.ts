@@ -10,6 +10,9 @@ import { expectedRemainingTokens, type RunningWork } from './predict.ts';
  * before max_tokens, and one still waiting for it no later than another with a smaller
  * max_tokens. Counting leases by those two numbers keeps each kind in finish order.
  */
+/** Zero-count keys kept beyond the live ones before they are dropped (a few leases' worth of reads). */
+const ZEROS_KEPT = 64;
+
 export class RunningTally {
   /** Tokens left before max_tokens → leases that have their first token. */
   readonly #started = new Map<number, number>();
@@ -18,6 +21,8 @@ export class RunningTally {
   #startedKeys: number[] | undefined;
   #waitingKeys: number[] | undefined;
   #size = 0;
+  /** Keys whose count fell to zero and are kept (see `bump`), both maps together. */
+  #zeros = 0;
 
   get size(): number {
     return this.#size;
@@ -26,12 +31,24 @@ export class RunningTally {
   /** Counts a lease: `key` is its tokens left when its first token came (`started`), else its max_tokens (tallyKey). */
   add(started: boolean, key: number): void {
     this.#size++;
-    if (bump(started ? this.#started : this.#waiting, key, 1)) this.#forgetOrder(started);
+    const counts = started ? this.#started : this.#waiting;
+    const n = counts.get(key);
+    if (n === undefined) this.#forgetOrder(started);
+    else if (n === 0) this.#zeros--;
+    counts.set(key, (n ?? 0) + 1);
   }
 
   remove(started: boolean, key: number): void {
+    const counts = started ? this.#started : this.#waiting;
+    const was = counts.get(key) ?? 0;
+    if (was === 0) return; // not counted: nothing to take back
     this.#size--;
-    if (bump(started ? this.#started : this.#waiting, key, -1)) this.#forgetOrder(started);
+    // A key whose count falls to zero is kept: a lease moves to the next key on every engine
+    // read, and a Map that deletes and adds a key each time allocates (V8 reuses no deleted
+    // slot before it rehashes) and loses the sorted order each time. Zeros are dropped once
+    // they outnumber the live keys, so the maps stay as small as the keys in use.
+    counts.set(key, was - 1);
+    if (was === 1 && ++this.#zeros > ZEROS_KEPT + this.#started.size + this.#waiting.size - this.#zeros) this.#dropZeros();
   }
 
   /**
@@ -48,6 +65,13 @@ export class RunningTally {
     return out;
   }
 
+  #dropZeros(): void {
+    for (const counts of [this.#started, this.#waiting]) for (const [key, n] of counts) if (n === 0) counts.delete(key);
+    this.#zeros = 0;
+    this.#startedKeys = undefined;
+    this.#waitingKeys = undefined;
+  }
+
   #forgetOrder(started: boolean): void {
     if (started) this.#startedKeys = undefined;
     else this.#waitingKeys = undefined;
@@ -59,17 +83,6 @@ export function tallyKey(maxTokens: number, tokensOut: number): number {
   return tokensOut > 0 ? Math.max(0, maxTokens - tokensOut) : maxTokens;
 }
 
-/** Adds `by` to the count of `key`; true when the set of keys changed. */
-function bump(counts: Map<number, number>, key: number, by: number): boolean {
-  const n = (counts.get(key) ?? 0) + by;
-  if (n > 0) {
-    counts.set(key, n);
-    return n === by;
-  }
-  counts.delete(key);
-  return true;
-}
-
 function sortedKeys(counts: Map<number, number>): number[] {
   return [...counts.keys()].sort((a, b) => a - b);
 }
@@ -79,6 +92,7 @@ function take(out: RunningWork[], keys: readonly number[], counts: Map<number, n
   for (const key of keys) {
     if (left <= 0) return;
     const n = Math.min(left, counts.get(key) ?? 0);
+    if (n === 0) continue;
     const w = work(key);
     for (let i = 0; i < n; i++) out.push(w);
     left -= n;
