@@ -38,7 +38,45 @@ export interface ChainedRow extends AuditRow {
   content: string;
 }
 
-const textOrNull = (value: string | null): string => (value === null ? 'null' : canonicalJson(value));
+// A well-formed string's RFC 8785 text is its JSON.stringify text; a lone surrogate is refused by canonicalJson.
+const textOrNull = (value: string | null): string => (value === null ? 'null' : value.isWellFormed() ? JSON.stringify(value) : canonicalJson(value));
+
+/** Whether keys are already in RFC 8785 order (UTF-16 code units, what `sort()` gives): records.ts writes them so. */
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
+}
+
+/**
+ * canonicalJson(data) for the flat data of the usual rows (every member a string, a finite number,
+ * a boolean or null): RFC 8785 writes those exactly as JSON.stringify does, so only the key sort is
+ * left, without the general encoder's frames and cycle set (one call per audit row, issue 14).
+ * Anything else (a nested array, a lone surrogate, a non-finite number) takes the general path,
+ * which encodes or refuses it as before.
+ */
+function dataJson(data: AuditRecord['data']): string {
+  const keys = Object.keys(data);
+  if (!isSorted(keys)) keys.sort();
+  let text = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = data[key];
+    if (!key.isWellFormed()) return canonicalJson(data);
+    let member: string;
+    if (typeof value === 'string') {
+      if (!value.isWellFormed()) return canonicalJson(data);
+      member = JSON.stringify(value);
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return canonicalJson(data);
+      member = JSON.stringify(value);
+    } else if (typeof value === 'boolean') member = value ? 'true' : 'false';
+    else if (value === null) member = 'null';
+    else return canonicalJson(data);
+    text += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${member}`;
+  }
+  return `${text}}`;
+}
+
 const isTextOrNull = (value: unknown): value is string | null => value === null || typeof value === 'string';
 
 /**
@@ -52,8 +90,8 @@ export function rowContentJson(seq: number, record: AuditRecord, chain: string =
     return canonicalJson(rowContent(seq, record, chain));
   }
   const chainMember = chain === DEFAULT_CHAIN ? '' : `"chain":${canonicalJson(chain)},`;
-  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}",${chainMember}"correlation_id":${textOrNull(correlation)},"data":${canonicalJson(record.data)},`
-    + `"kind":${canonicalJson(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
+  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}",${chainMember}"correlation_id":${textOrNull(correlation)},"data":${dataJson(record.data)},`
+    + `"kind":${textOrNull(record.kind)},"pool_id":${textOrNull(pool)},"seq":${Number.isFinite(seq) ? String(seq) : canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
 }
 
 // sha256 over the UTF-8 of prev_hash followed by the content; the one-shot form skips a Hash object per row.
