@@ -38,8 +38,23 @@ export interface ChainedRow extends AuditRow {
   content: string;
 }
 
-// A well-formed string's RFC 8785 text is its JSON.stringify text; a lone surrogate is refused by canonicalJson.
-const textOrNull = (value: string | null): string => (value === null ? 'null' : value.isWellFormed() ? JSON.stringify(value) : canonicalJson(value));
+/**
+ * A string's RFC 8785 text: its JSON.stringify text when well-formed (a lone surrogate is refused
+ * by canonicalJson). Ids and names need no escape, so they are quoted as they are after one scan:
+ * each JSON.stringify is a runtime call, and a row has some 30 strings (issue 14).
+ */
+function jsonText(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    // Control characters, '"', '\\' and surrogates (paired or not) take the general path.
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) {
+      return value.isWellFormed() ? JSON.stringify(value) : canonicalJson(value);
+    }
+  }
+  return `"${value}"`;
+}
+
+const textOrNull = (value: string | null): string => (value === null ? 'null' : jsonText(value));
 
 /** Whether keys are already in RFC 8785 order (UTF-16 code units, what `sort()` gives): records.ts writes them so. */
 function isSorted(keys: readonly string[]): boolean {
@@ -51,8 +66,8 @@ function isSorted(keys: readonly string[]): boolean {
  * canonicalJson(data) for the flat data of the usual rows (every member a string, a finite number,
  * a boolean or null): RFC 8785 writes those exactly as JSON.stringify does, so only the key sort is
  * left, without the general encoder's frames and cycle set (one call per audit row, issue 14).
- * Anything else (a nested array, a lone surrogate, a non-finite number) takes the general path,
- * which encodes or refuses it as before.
+ * Anything else (a nested array, a non-finite number) takes the general path, which encodes or
+ * refuses it as before.
  */
 function dataJson(data: AuditRecord['data']): string {
   const keys = Object.keys(data);
@@ -61,18 +76,17 @@ function dataJson(data: AuditRecord['data']): string {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i] as string;
     const value = data[key];
-    if (!key.isWellFormed()) return canonicalJson(data);
     let member: string;
-    if (typeof value === 'string') {
-      if (!value.isWellFormed()) return canonicalJson(data);
-      member = JSON.stringify(value);
-    } else if (typeof value === 'number') {
+    // jsonText refuses a lone surrogate in a key or value as the general encoder does.
+    if (typeof value === 'string') member = jsonText(value);
+    else if (typeof value === 'number') {
       if (!Number.isFinite(value)) return canonicalJson(data);
-      member = JSON.stringify(value);
+      // ECMAScript's Number-to-String, which RFC 8785 §3.2.2.3 prescribes (-0 is "0").
+      member = String(value);
     } else if (typeof value === 'boolean') member = value ? 'true' : 'false';
     else if (value === null) member = 'null';
     else return canonicalJson(data);
-    text += `${i === 0 ? '' : ','}${JSON.stringify(key)}:${member}`;
+    text += `${i === 0 ? '' : ','}${jsonText(key)}:${member}`;
   }
   return `${text}}`;
 }
