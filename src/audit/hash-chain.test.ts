@@ -34,8 +34,8 @@ describe('rowContentJson', () => {
   });
 
   it('refuses data with a lone surrogate or a non-finite number, as the general encoder does', () => {
-    for (const data of [{ a: 'x\uD800' }, { a: Number.NaN }, { ['\uDC00']: 1 }]) {
-      expect(() => rowContentJson(1, record({ data: data as AuditRecord['data'] }))).toThrow(TypeError);
+    for (const data of [{ a: 'x\uD800' }, { a: Number.NaN }, { ['\uDC00']: 1 }] as AuditRecord['data'][]) {
+      expect(() => rowContentJson(1, record({ data }))).toThrow(TypeError);
     }
   });
 
