@@ -48,7 +48,11 @@ export function isAuditKind(value: unknown): value is AuditKind {
   return typeof value === 'string' && (AUDIT_KINDS as readonly string[]).includes(value);
 }
 
-/** Drops undefined members so optional fact fields never appear as keys. */
+/**
+ * Drops undefined members so optional fact fields never appear as keys. The records below list
+ * their members in canonical (sorted) order, so hashing a row needs no sort (hash-chain.ts dataJson);
+ * another order is still hashed right, only slower.
+ */
 function compact(data: Record<string, unknown>): { [key: string]: JsonValue } {
   const out: { [key: string]: JsonValue } = {};
   for (const key of Object.keys(data)) {
@@ -66,7 +70,6 @@ export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
   return {
     at, kind: 'admission', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
-    // Members in canonical (sorted) order, so hashing the row needs no sort (hash-chain.ts dataJson).
     data: compact({
       accepted: true, evicted_task_id: fact.evicted_task_id, fallback_code: fact.fallback_code, fallback_from_pool_id: fact.fallback_from_pool_id,
       max_tokens: fact.max_tokens, model: fact.model, policy_label: fact.policy_label, predicted_start_ms: fact.predicted_start_ms,
