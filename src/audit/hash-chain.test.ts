@@ -26,6 +26,19 @@ describe('rowContentJson', () => {
     }
   });
 
+  it('writes flat data like the general encoder: unsorted keys, -0, booleans, nulls, awkward text', () => {
+    const flat = { z: 1, a: -0, 'é': true, B: null, [AWKWARD]: AWKWARD, m: 1e21, n: 0.1 + 0.2, sorted_after: false };
+    for (const data of [flat, { a: 1, b: 'x' }, { b: 'x', a: 1 }]) {
+      expect(rowContentJson(7, record({ data }))).toBe(canonicalJson(rowContent(7, record({ data }))));
+    }
+  });
+
+  it('refuses data with a lone surrogate or a non-finite number, as the general encoder does', () => {
+    for (const data of [{ a: 'x\uD800' }, { a: Number.NaN }, { ['\uDC00']: 1 }] as AuditRecord['data'][]) {
+      expect(() => rowContentJson(1, record({ data }))).toThrow(TypeError);
+    }
+  });
+
   it('takes the general path for rows of another shape, so it never disagrees with it', () => {
     const odd = { ...record(), task_id: undefined, actor: 7 } as unknown as AuditRecord;
     expect(rowContentJson(3, odd)).toBe(canonicalJson(rowContent(3, odd)));

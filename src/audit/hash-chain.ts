@@ -38,7 +38,59 @@ export interface ChainedRow extends AuditRow {
   content: string;
 }
 
-const textOrNull = (value: string | null): string => (value === null ? 'null' : canonicalJson(value));
+/**
+ * A string's RFC 8785 text: its JSON.stringify text when well-formed (a lone surrogate is refused
+ * by canonicalJson). Ids and names need no escape, so they are quoted as they are after one scan:
+ * each JSON.stringify is a runtime call, and a row has some 30 strings (issue 14).
+ */
+function jsonText(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    // Control characters, '"', '\\' and surrogates (paired or not) take the general path.
+    if (code < 0x20 || code === 0x22 || code === 0x5c || (code >= 0xd800 && code <= 0xdfff)) {
+      return value.isWellFormed() ? JSON.stringify(value) : canonicalJson(value);
+    }
+  }
+  return `"${value}"`;
+}
+
+const textOrNull = (value: string | null): string => (value === null ? 'null' : jsonText(value));
+
+/** Whether keys are already in RFC 8785 order (UTF-16 code units, what `sort()` gives): records.ts writes them so. */
+function isSorted(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if ((keys[i - 1] as string) > (keys[i] as string)) return false;
+  return true;
+}
+
+/**
+ * canonicalJson(data) for the flat data of the usual rows (every member a string, a finite number,
+ * a boolean or null): RFC 8785 writes those exactly as JSON.stringify does, so only the key sort is
+ * left, without the general encoder's frames and cycle set (one call per audit row, issue 14).
+ * Anything else (a nested array, a non-finite number) takes the general path, which encodes or
+ * refuses it as before.
+ */
+function dataJson(data: AuditRecord['data']): string {
+  const keys = Object.keys(data);
+  if (!isSorted(keys)) keys.sort();
+  let text = '{';
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const value = data[key];
+    let member: string;
+    // jsonText refuses a lone surrogate in a key or value as the general encoder does.
+    if (typeof value === 'string') member = jsonText(value);
+    else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return canonicalJson(data);
+      // ECMAScript's Number-to-String, which RFC 8785 §3.2.2.3 prescribes (-0 is "0").
+      member = String(value);
+    } else if (typeof value === 'boolean') member = value ? 'true' : 'false';
+    else if (value === null) member = 'null';
+    else return canonicalJson(data);
+    text += `${i === 0 ? '' : ','}${jsonText(key)}:${member}`;
+  }
+  return `${text}}`;
+}
+
 const isTextOrNull = (value: unknown): value is string | null => value === null || typeof value === 'string';
 
 /**
@@ -52,8 +104,8 @@ export function rowContentJson(seq: number, record: AuditRecord, chain: string =
     return canonicalJson(rowContent(seq, record, chain));
   }
   const chainMember = chain === DEFAULT_CHAIN ? '' : `"chain":${canonicalJson(chain)},`;
-  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}",${chainMember}"correlation_id":${textOrNull(correlation)},"data":${canonicalJson(record.data)},`
-    + `"kind":${canonicalJson(record.kind)},"pool_id":${textOrNull(pool)},"seq":${canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
+  return `{"actor":${textOrNull(actor)},"at":"${record.at.toISOString()}",${chainMember}"correlation_id":${textOrNull(correlation)},"data":${dataJson(record.data)},`
+    + `"kind":${textOrNull(record.kind)},"pool_id":${textOrNull(pool)},"seq":${Number.isFinite(seq) ? String(seq) : canonicalJson(seq)},"session_id":${textOrNull(session)},"task_id":${textOrNull(task)}}`;
 }
 
 // sha256 over the UTF-8 of prev_hash followed by the content; the one-shot form skips a Hash object per row.

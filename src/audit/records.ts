@@ -48,7 +48,11 @@ export function isAuditKind(value: unknown): value is AuditKind {
   return typeof value === 'string' && (AUDIT_KINDS as readonly string[]).includes(value);
 }
 
-/** Drops undefined members so optional fact fields never appear as keys. */
+/**
+ * Drops undefined members so optional fact fields never appear as keys. The records below list
+ * their members in canonical (sorted) order, so hashing a row needs no sort (hash-chain.ts dataJson);
+ * another order is still hashed right, only slower.
+ */
 function compact(data: Record<string, unknown>): { [key: string]: JsonValue } {
   const out: { [key: string]: JsonValue } = {};
   for (const key of Object.keys(data)) {
@@ -67,10 +71,9 @@ export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
     at, kind: 'admission', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
     data: compact({
-      tenant: fact.tenant, accepted: true, priority: fact.priority, max_tokens: fact.max_tokens, queue_position: fact.queue_position,
-      predicted_start_ms: fact.predicted_start_ms, policy_label: fact.policy_label, evicted_task_id: fact.evicted_task_id,
-      prompt_sha256: fact.prompt_sha256, model: fact.model,
-      fallback_from_pool_id: fact.fallback_from_pool_id, fallback_code: fact.fallback_code,
+      accepted: true, evicted_task_id: fact.evicted_task_id, fallback_code: fact.fallback_code, fallback_from_pool_id: fact.fallback_from_pool_id,
+      max_tokens: fact.max_tokens, model: fact.model, policy_label: fact.policy_label, predicted_start_ms: fact.predicted_start_ms,
+      priority: fact.priority, prompt_sha256: fact.prompt_sha256, queue_position: fact.queue_position, tenant: fact.tenant,
     }),
   };
 }
@@ -95,7 +98,7 @@ export function placementRecord(fact: PlacedFact, at: Date): AuditRecord {
   return {
     at, kind: 'placement', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
-    data: compact({ tenant: fact.tenant, replica_id: fact.replica_id, engine: fact.engine, decision: fact.decision, attempt: fact.attempt, queue_wait_ms: fact.queue_wait_ms }),
+    data: compact({ attempt: fact.attempt, decision: fact.decision, engine: fact.engine, queue_wait_ms: fact.queue_wait_ms, replica_id: fact.replica_id, tenant: fact.tenant }),
   };
 }
 
@@ -104,10 +107,9 @@ export function terminalRecord(fact: TerminalFact, at: Date): AuditRecord {
     at, kind: 'terminal', task_id: text(fact.task_id), session_id: orNull(fact.session_id), pool_id: text(fact.pool_id), actor: orNull(fact.key_id),
     correlation_id: text(fact.correlation_id),
     data: compact({
-      tenant: fact.tenant, state: fact.state, finish_reason: fact.finish_reason, stop_sequence: fact.stop_sequence, error_code: fact.error_code, cancel_reason: fact.cancel_reason,
-      replica_id: fact.replica_id, engine: fact.engine, tokens_out: fact.tokens_out, prompt_tokens: fact.prompt_tokens,
-      cost_usd: fact.cost_usd, cost_source: fact.cost_source,
-      queue_wait_ms: fact.queue_wait_ms, decode_time_ms: fact.decode_time_ms, e2e_ms: fact.e2e_ms,
+      cancel_reason: fact.cancel_reason, cost_source: fact.cost_source, cost_usd: fact.cost_usd, decode_time_ms: fact.decode_time_ms, e2e_ms: fact.e2e_ms,
+      engine: fact.engine, error_code: fact.error_code, finish_reason: fact.finish_reason, prompt_tokens: fact.prompt_tokens, queue_wait_ms: fact.queue_wait_ms,
+      replica_id: fact.replica_id, state: fact.state, stop_sequence: fact.stop_sequence, tenant: fact.tenant, tokens_out: fact.tokens_out,
     }),
   };
 }

@@ -12,34 +12,41 @@ import type { PoolManager } from '../pool/pool-manager.ts';
 import type { Task } from './task.ts';
 
 export function poolSnapshot(pool: Pool<Task>): PoolSnapshot {
-  const ready = pool.replicas.filter((r) => r.state === 'ready');
-  const { queue } = pool;
-  const rateLimitedForMs = pool.rateLimitedForMs();
-  return {
+  // Loops and assignments, not filter/map/spread: one snapshot per candidate pool per admission (issue 14).
+  let ctxMax = 0;
+  let deterministic = true;
+  for (const r of pool.replicas) {
+    if (r.state === 'ready' && r.ctxMax > ctxMax) ctxMax = r.ctxMax;
+    if (!r.adapter.capabilities.deterministic) deterministic = false;
+  }
+  const { queue, config } = pool;
+  const snapshot: PoolSnapshot = {
     id: pool.id,
-    engine: pool.config.engine,
-    model: pool.config.model,
-    aliases: pool.config.aliases,
+    engine: config.engine,
+    model: config.model,
+    aliases: config.aliases,
     draining: pool.draining,
-    ...(pool.ready ? {} : { unready: pool.unreadyError() }),
-    ...(rateLimitedForMs !== undefined ? { rateLimitedForMs } : {}),
-    fallbacks: pool.config.fallbacks,
-    fallbackOnNoCapacity: pool.config.fallback_on_no_capacity,
-    ctxMax: Math.max(0, ...ready.map((r) => r.ctxMax)),
-    deterministic: pool.replicas.every((r) => r.adapter.capabilities.deterministic),
+    fallbacks: config.fallbacks,
+    fallbackOnNoCapacity: config.fallback_on_no_capacity,
+    ctxMax,
+    deterministic,
     replicas: pool.views(),
-    healthIntervalMs: pool.config.health.interval_ms,
+    healthIntervalMs: config.health.interval_ms,
     queue: {
       size: queue.size,
       interactive: queue.sizeOf('interactive'),
       batch: queue.sizeOf('batch'),
-      maxQueued: pool.config.queue.max_queued,
-      policy: pool.config.queue.policy,
+      maxQueued: config.queue.max_queued,
+      policy: config.queue.policy,
       freeSlots: pool.freeSlots(),
     },
     forecast: lazyForecast(pool),
-    costPer1kTokens: pool.config.cost_per_1k_tokens,
+    costPer1kTokens: config.cost_per_1k_tokens,
   };
+  if (!pool.ready) snapshot.unready = pool.unreadyError();
+  const rateLimitedForMs = pool.rateLimitedForMs();
+  if (rateLimitedForMs !== undefined) snapshot.rateLimitedForMs = rateLimitedForMs;
+  return snapshot;
 }
 
 /**
@@ -96,21 +103,24 @@ export interface SnapshotSources {
  */
 export function admissionSnapshot(req: AdmissionRequest & { chat?: unknown }, digest: string, src: SnapshotSources): AdmissionSnapshot {
   const { server, audit } = src.config;
-  return {
+  const snapshot: AdmissionSnapshot = {
     idempotency: req.task_id === undefined ? { kind: 'new' } : src.idempotency.check(req.task_id, digest),
     taskIdInUse: req.task_id !== undefined && src.holds(req.task_id),
     auditAccepting: !audit.fail_closed || src.auditAccepting(),
     pools: candidatePools(src.pools, req.model, req.chat !== undefined).map(poolSnapshot),
     limits: { maxTokensLimit: server.max_tokens_limit, maxPromptChars: server.max_prompt_chars },
-    ...(req.session_id !== undefined ? { session: src.sessions.standing(req.session_id) } : {}),
-    ...(src.quota ? { quota: src.quota() } : {}),
   };
+  if (req.session_id !== undefined) snapshot.session = src.sessions.standing(req.session_id);
+  if (src.quota) snapshot.quota = src.quota();
+  return snapshot;
 }
 
 /** A conversation only falls back to pools whose every replica speaks chat. */
 function candidatePools(pools: PoolManager<Task>, model: string, chat: boolean): Pool<Task>[] {
   const live = pools.list().filter((p) => !p.retired);
   const serving = live.filter((p) => p.config.model === model || p.config.aliases.includes(model));
+  // The usual case, no pool that falls back at admission: the serving pools are all (issue 14).
+  if (!serving.some((p) => p.config.fallback_on_no_capacity && p.config.fallbacks.length > 0)) return serving;
   const fallbackIds = new Set(serving.filter((p) => p.config.fallback_on_no_capacity).flatMap((p) => p.config.fallbacks));
   const speaks = (p: Pool<Task>) => !chat || p.replicas.every((r) => r.adapter.capabilities.chat !== undefined);
   return [...serving, ...live.filter((p) => fallbackIds.has(p.id) && !serving.includes(p) && speaks(p))];

@@ -443,9 +443,18 @@ export class TaskService {
 export const finiteMs = (ms: number): number => (Number.isFinite(ms) ? Math.max(0, Math.round(ms)) : 0);
 
 export function withTimeout<T>(promise: Promise<T>, ms: number, clock: TimerClock): Promise<T> {
-  let timer: { cancel(): void } | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = clock.setTimer(ms, () => reject(new Error(`no commit within ${ms} ms`)));
+  // One promise and one reaction, not a race of two promises plus a `finally`: once per admission (issue 14).
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(ms, () => reject(new Error(`no commit within ${ms} ms`)));
+    promise.then(
+      (value) => {
+        timer.cancel();
+        resolve(value);
+      },
+      (error: unknown) => {
+        timer.cancel();
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, timeout]).finally(() => timer?.cancel());
 }
