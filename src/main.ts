@@ -3,6 +3,7 @@
 // ephemeral port; running this file directly starts it for real.
 
 import { randomUUID } from 'node:crypto';
+import { flushCompileCache } from 'node:module';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { adminRoutes } from './api/admin/routes.ts';
@@ -315,6 +316,11 @@ async function run(): Promise<void> {
   let address: string;
   try {
     await gateway.app.ready();
+    // Node writes the compile cache (NODE_COMPILE_CACHE: `npm start`, the image) only when the
+    // process exits normally; a gateway killed (SIGKILL, the OOM killer) or one started while
+    // another runs would otherwise start cold and load the TypeScript stripper again (≈ 20 MiB
+    // resident for good, docs/operations.md "Memory"). Every start-up module is loaded by now.
+    flushCompileCache();
     compactHeap();
     address = await gateway.app.listen({ host, port });
   } catch (error) {

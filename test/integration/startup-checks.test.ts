@@ -3,7 +3,7 @@
 // unreachable audit database is one clear line with the credentials redacted, not a stack trace.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,5 +66,22 @@ describe('startup checks', () => {
     expect(lines[0]).toMatch(/^orchqueue: cannot start: .*ECONNREFUSED/);
     expect(result.stderr).not.toContain('hunter2');
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  }, 30_000);
+
+  it('writes the compile cache once started, so a gateway that is killed restarts warm', async () => {
+    const cache = join(dir, 'compile-cache');
+    const path = configFile('cache.json', { server: { host: '127.0.0.1', port: 0 } });
+    const child = spawn(process.execPath, ['src/main.ts', '--config', path], { cwd: process.cwd(), env: { ...process.env, NODE_COMPILE_CACHE: cache }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+        stdout += chunk;
+        if (/orchqueue listening/.test(stdout)) resolve();
+      });
+    });
+    // Counted while it still runs: Node itself writes the cache only on a normal exit.
+    const files = readdirSync(cache, { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    child.kill('SIGKILL');
+    expect(files.length).toBeGreaterThan(100);
   }, 30_000);
 });
