@@ -4,9 +4,11 @@
 // Timeouts: headersTimeout = first byte (response headers); bodyTimeout = longest silence
 // between body chunks, including before the first token when an engine sends headers early
 // (llama-server does). undici runs timeouts above 1 s on a coarse (~0.5 s) timer wheel.
+// The pool drops each response's raw header buffers once its head is parsed (lean-dispatch.ts).
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { LeanPool } from './lean-dispatch.ts';
 import { parseJson } from './json-fields.ts';
 import { UpstreamFailure, toUpstreamFailure } from './upstream-failure.ts';
 
@@ -50,7 +52,7 @@ export interface Upstream {
 export function createUpstream(init: UpstreamInit): Upstream {
   const url = new URL(init.baseUrl);
   const prefix = url.pathname.replace(/\/+$/, '');
-  const pool = new Pool(url.origin, {
+  const pool = new LeanPool(url.origin, {
     connections: init.maxConnections ?? null,
     connectTimeout: init.connectTimeoutMs,
     headersTimeout: init.headersTimeoutMs,
