@@ -67,7 +67,9 @@ export function createUpstream(init: UpstreamInit): Upstream {
           method: req.method,
           path: prefix + req.path,
           headers: req.headers ?? {},
-          body: req.body ?? null,
+          // undici keeps the body it is given, and its own Buffer copy of a string, for the whole
+          // call (an engine stream's life): given a Buffer it keeps that one copy (issue 14).
+          body: req.body === undefined ? null : Buffer.from(req.body),
           signal: req.signal,
         });
         return { status: res.statusCode, headers: res.headers, body: res.body };
