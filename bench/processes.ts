@@ -48,12 +48,19 @@ export class ProcessGroup {
   }
 
   /** Spawns `node <script> ...args`; keeps the last output lines for diagnostics. */
-  spawnNode(name: string, script: string, args: readonly string[], env: NodeJS.ProcessEnv = cleanEnv(), opts: { profile?: boolean } = {}): { child: Child; stdoutLine: () => Promise<string> } {
+  spawnNode(
+    name: string,
+    script: string,
+    args: readonly string[],
+    env: NodeJS.ProcessEnv = cleanEnv(),
+    opts: { profile?: boolean; nodeArgs?: readonly string[] } = {},
+  ): { child: Child; stdoutLine: () => Promise<string> } {
     const profileDir = opts.profile && this.profiling ? join(this.profiling.dir, `${this.profiling.label}.${name}`) : undefined;
     // Through NODE_OPTIONS, not argv: worker threads started with `execArgv: []` (PGlite's) are profiled too.
     const profiling = profileDir ? `--cpu-prof --cpu-prof-dir=${profileDir} --cpu-prof-interval=${PROFILE_INTERVAL_US}` : undefined;
     const childEnv = profiling ? { ...env, NODE_OPTIONS: [env.NODE_OPTIONS, profiling].filter(Boolean).join(' ') } : env;
-    const proc = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
+    // nodeArgs: flags NODE_OPTIONS refuses (some V8 heap sizes), before the script.
+    const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), script, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: childEnv });
     const lines: string[] = [];
     const keep = (text: string) => {
       for (const line of text.split('\n')) if (line.trim()) lines.push(line.slice(0, 400));

@@ -47,6 +47,8 @@ export interface GatewayStart {
   config: Record<string, unknown>;
   env?: Record<string, string>;
   readyTimeoutMs?: number;
+  /** Node flags before the script, for those NODE_OPTIONS refuses. */
+  nodeArgs?: readonly string[];
 }
 
 /** A gateway on the embedded audit store loads PGlite (WASM) first: on two busy cores that took more than 30 s. */
@@ -69,7 +71,7 @@ export async function startGateway(host: GatewayHost, opts: GatewayStart): Promi
   await writeFile(file, JSON.stringify(config, null, 2));
   // As `npm start` runs it: a compile cache (one per run, so every gateway after the first starts warm).
   const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), NODE_COMPILE_CACHE: join(host.tmpDir, 'compile-cache'), ...opts.env });
-  const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true });
+  const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true, ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}) });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
   await markReady(child);

@@ -10,7 +10,7 @@ import type { Config } from '../config/schema.ts';
 import { orchError, type ErrorCode, type OrchError } from '../core/errors.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import { decide, type Decision } from '../core/placement/decide.ts';
-import type { TimerClock } from '../core/ports.ts';
+import type { Timer, TimerClock } from '../core/ports.ts';
 import type { Pool } from '../pool/pool.ts';
 import type { Replica } from '../pool/replica.ts';
 import { startEarly } from './early-call.ts';
@@ -181,8 +181,8 @@ export class Dispatcher {
     // (An early call has none: the task service lets only untraced tasks go early.)
     const traceparent = early === undefined ? this.deps.traceparentFor?.(task.id) : undefined;
     const call = traceparent === undefined ? request : { ...request, traceparent };
-    const idle = clock.setTimer(pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
-    const wall = clock.setTimer(pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
+    const idle = watchdog(clock, pool.config.timeouts.idle_ms, () => this.timeout(task, 'idle'));
+    const wall = watchdog(clock, pool.config.timeouts.wall_ms, () => this.timeout(task, 'wall'));
     try {
       // This call is the task's last: nothing will build another from its prompt.
       if (!mayReplace(task)) task.releasePrompt();
@@ -254,4 +254,9 @@ export class Dispatcher {
     const waitMs = replica.heedRateLimit();
     if (waitMs !== undefined) this.deps.clock.setTimer(waitMs + 1, () => this.pump(pool));
   }
+}
+
+/** A running task's idle or wall watchdog: coarse where the clock has it (up to 0.5 s late, never early), as every running task holds both for its whole call. */
+function watchdog(clock: TimerClock, ms: number, fn: () => void): Timer {
+  return clock.setCoarseTimer ? clock.setCoarseTimer(ms, fn) : clock.setTimer(ms, fn);
 }

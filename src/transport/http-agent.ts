@@ -4,9 +4,11 @@
 // Timeouts: headersTimeout = first byte (response headers); bodyTimeout = longest silence
 // between body chunks, including before the first token when an engine sends headers early
 // (llama-server does). undici runs timeouts above 1 s on a coarse (~0.5 s) timer wheel.
+// The pool drops each response's raw header buffers once its head is parsed (lean-dispatch.ts).
 
 import type { IncomingHttpHeaders } from 'node:http';
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { LeanPool } from './lean-dispatch.ts';
 import { parseJson } from './json-fields.ts';
 import { UpstreamFailure, toUpstreamFailure } from './upstream-failure.ts';
 
@@ -50,7 +52,7 @@ export interface Upstream {
 export function createUpstream(init: UpstreamInit): Upstream {
   const url = new URL(init.baseUrl);
   const prefix = url.pathname.replace(/\/+$/, '');
-  const pool = new Pool(url.origin, {
+  const pool = new LeanPool(url.origin, {
     connections: init.maxConnections ?? null,
     connectTimeout: init.connectTimeoutMs,
     headersTimeout: init.headersTimeoutMs,
@@ -65,7 +67,9 @@ export function createUpstream(init: UpstreamInit): Upstream {
           method: req.method,
           path: prefix + req.path,
           headers: req.headers ?? {},
-          body: req.body ?? null,
+          // undici keeps the body it is given, and its own Buffer copy of a string, for the whole
+          // call (an engine stream's life): given a Buffer it keeps that one copy (issue 14).
+          body: req.body === undefined ? null : Buffer.from(req.body),
           signal: req.signal,
         });
         return { status: res.statusCode, headers: res.headers, body: res.body };

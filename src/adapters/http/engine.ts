@@ -50,13 +50,18 @@ export interface EngineStream<R extends CanonicalRequest = CanonicalRequest> {
 /** An adapter's stream: an abort rethrows the signal's reason, any other failure is mapped. */
 export function createEngineStream<R extends CanonicalRequest = CanonicalRequest>(upstream: Upstream, wire: EngineStreamWire<R>): EngineStream<R> {
   async function streamTo(req: R, signal: AbortSignal, sink: EventSink): Promise<void> {
-    const { call, decoder } = await wire.open(req);
+    // The call (its body: the whole prompt as JSON) is not kept in this frame, which stays
+    // suspended for the stream's life; the transport keeps what it still needs (issue 14).
+    const { pumping, decoder } = pump(await wire.open(req), signal, sink);
     try {
-      await pumpSse(upstream, call, decoder, signal, sink);
+      await pumping;
     } catch (err) {
       if (signal.aborted) throw signal.reason;
       throw wire.toError(err, decoder.tokens);
     }
+  }
+  function pump({ call, decoder }: OpenedStream, signal: AbortSignal, sink: EventSink): { pumping: Promise<void>; decoder: CountingDecoder } {
+    return { pumping: pumpSse(upstream, call, decoder, signal, sink), decoder };
   }
   return {
     streamTo,
