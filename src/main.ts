@@ -43,7 +43,6 @@ import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
 import { PoolManager } from './pool/pool-manager.ts';
-import { compactHeap } from './heap-compaction.ts';
 import { systemClock } from './system-clock.ts';
 import { MemoryQuotaCounters } from './core/tenancy/quota-counters.ts';
 import { TenantDirectory } from './tenancy/directory.ts';
@@ -321,7 +320,6 @@ async function run(): Promise<void> {
     // another runs would otherwise start cold and load the TypeScript stripper again (≈ 20 MiB
     // resident for good, docs/operations.md "Memory"). Every start-up module is loaded by now.
     flushCompileCache();
-    compactHeap();
     address = await gateway.app.listen({ host, port });
   } catch (error) {
     process.stderr.write(`orchqueue: cannot listen on ${host}:${port}: ${startupFailure(error)}\n`);

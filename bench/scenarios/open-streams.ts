@@ -75,9 +75,8 @@ async function settledRssKiB(pid: number): Promise<number> {
 /**
  * The young generation: V8's per-process buffer for new objects, not per-stream memory. V8
  * grows it under any sustained load (here to 128 MiB, reached with 500 streams open as with
- * 10,000) and may shrink it when idle; the gateway shrinks it to 1 MiB once after start-up
- * (src/heap-compaction.ts). Left free it read 1–32 MiB idle and 8–128 MiB all open in different
- * runs. The gateway under test gets a 64 MiB semi-space from the start (bench only; V8 still
+ * 10,000) and may shrink it after a memory-reducing collection. Left free it read 1–32 MiB
+ * idle and 8–128 MiB all open in different runs. The gateway under test gets a 64 MiB semi-space from the start (bench only; V8 still
  * commits its second half only when used, so it reads 64 or 128 MiB), and what it commits
  * between the two readings is left out of the per-stream figure, which a server that has served
  * for a while has already paid. A shrink is not added back: V8 may keep the freed pages.
@@ -247,7 +246,7 @@ export const openStreamsScenario: Scenario = {
       targets: [target],
       notes: [
         `The llama.cpp fake has ${ENGINE_SLOTS.toLocaleString('en')} slots and sends one token every ${1 / TOKENS_PER_S} s: ${ENGINE_SLOTS.toLocaleString('en')} streams are running tasks (client socket, engine socket, task, event log) and ${(STREAMS - ENGINE_SLOTS).toLocaleString('en')} are queued tasks with their client socket and stream open. All 10,000 running would need ~20,500 descriptors in the gateway; the scenario raises the children's soft limits with prlimit up to their hard limit. Streams open in waves of ${WAVE} from ${CLIENT_ADDRESSES} loopback addresses; "KiB per open stream" is (all open − idle before) / ${STREAMS.toLocaleString('en')}, which includes the tokens each stream received while the rest were opening.`,
-        `"KiB per open stream" leaves out what V8's young generation committed between the two readings ("young generation" column, from the gateway's /metrics; "with its young generation growth" keeps it): a per-process buffer V8 grows to its cap under any sustained load, which the gateway shrinks once after start-up (src/heap-compaction.ts) and a server that has served for a while has already paid. The gateway starts with \`${YOUNG_GENERATION.join(' ')}\` (bench only) so that buffer moves by at most 64 MiB between the readings (left free it read 1–32 MiB idle, 8–128 MiB all open). A larger warm-up instead would reach the same size but leave freed old-space pages and native memory for the measured streams to reuse (8 rounds of 500 streams left 40 MiB of free old space).`,
+        `"KiB per open stream" leaves out what V8's young generation committed between the two readings ("young generation" column, from the gateway's /metrics; "with its young generation growth" keeps it): a per-process buffer V8 grows to its cap under any sustained load and a server that has served for a while has already paid. The gateway starts with \`${YOUNG_GENERATION.join(' ')}\` (bench only) so that buffer moves by at most 64 MiB between the readings (left free it read 1–32 MiB idle, 8–128 MiB all open). A larger warm-up instead would reach the same size but leave freed old-space pages and native memory for the measured streams to reuse (8 rounds of 500 streams left 40 MiB of free old space).`,
         `Gateway defaults as shipped (audit on PGlite, metrics on), except the pool: one llamacpp replica with ${ENGINE_SLOTS} slots and room for ${STREAMS} queued tasks.`,
         ...(errors > 0 ? [`Errors: ${JSON.stringify(failed)}${streams.length < STREAMS ? `, ${STREAMS - streams.length} never started` : ''}.`] : []),
       ],
