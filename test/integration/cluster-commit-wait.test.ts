@@ -5,11 +5,8 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AdmissionRecorder } from '../../src/core/observer.ts';
-import { stateKeys } from '../../src/state/redis/keys.ts';
-import { RedisPoolQueue } from '../../src/state/redis/pool-queue.ts';
-import { startVllmFake, type VllmFake } from '../fakes/vllm/fake.ts';
-import { startGateway, testConfig, type TestGateway } from '../support/gateway.ts';
-import { redisForTest, type RedisTestContext } from '../support/redis.ts';
+import type { VllmFake } from '../fakes/vllm/fake.ts';
+import { gatewayPair } from '../support/cluster-pair.ts';
 import { openStream } from '../support/sse-client.ts';
 import { until } from '../support/until.ts';
 
@@ -19,30 +16,9 @@ afterEach(async () => {
 });
 
 
-/** A admits through `recorder` onto engine replica `va`; B runs everything on `vb`. */
+/** A admits through `recorder` onto engine replica `va` (parked); B runs everything on `vb`. */
 async function admitterAndClaimer(recorder: AdmissionRecorder) {
-  const redis: RedisTestContext = await redisForTest();
-  cleanups.push(() => redis.cleanup());
-  const fakes: VllmFake[] = [];
-  for (let i = 0; i < 2; i++) {
-    const fake = await startVllmFake({ tokensPerS: 200, firstTokenDelayMs: 2 });
-    cleanups.push(() => fake.close());
-    fakes.push(fake);
-  }
-  const [fakeA, fakeB] = fakes as [VllmFake, VllmFake];
-  const config = (replicaId: string, engineReplica: string, fake: VllmFake) => testConfig({
-    pools: [{ id: 'demo', engine: 'vllm', model: 'demo', engine_model: 'fake-model', replicas: [{ id: engineReplica, url: fake.url, slots: 2 }] }],
-    state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
-  });
-  const a: TestGateway = await startGateway(config('gw-a', 'va', fakeA), { recorder });
-  cleanups.push(() => a.close());
-  const b: TestGateway = await startGateway(config('gw-b', 'vb', fakeB));
-  cleanups.push(() => b.close());
-  const keys = stateKeys(redis.prefix);
-  const capacity = keys.pool('demo').capacity;
-  await until(async () => ((await redis.client.hget(capacity, 'vb')) === '2' && (await redis.client.hget(capacity, 'va')) === '2' ? true : undefined));
-  // A publishes only changes, so this stays: A's admissions are claimable by B alone.
-  await new RedisPoolQueue({ redis: redis.client, keys, poolId: 'demo', retentionMs: 60_000, backstopMs: 60_000 }).setCapacity('va', 0);
+  const { a, b, fakes: [fakeA, fakeB], redis, keys } = await gatewayPair({ parked: 'va', tokensPerS: 200, composeA: { recorder }, cleanups });
   return { a, b, fakeA, fakeB, redis, keys };
 }
 

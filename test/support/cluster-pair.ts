@@ -26,6 +26,10 @@ export interface GatewayPairOptions {
   parked: 'va' | 'vb';
   server?: Partial<Config['server']>;
   compose?: ComposeOptions;
+  /** More compose options for gw-a alone (e.g. its audit recorder). */
+  composeA?: ComposeOptions;
+  /** The fakes' decode speed (default 20 tokens/s). */
+  tokensPerS?: number;
   /** Closers, run by the caller's afterEach (last first). */
   cleanups: Array<() => Promise<void>>;
 }
@@ -36,7 +40,7 @@ export async function gatewayPair(opts: GatewayPairOptions): Promise<GatewayPair
   cleanups.push(() => redis.cleanup());
   const fakes: VllmFake[] = [];
   for (let i = 0; i < 2; i++) {
-    const fake = await startVllmFake({ tokensPerS: 20, firstTokenDelayMs: 2 });
+    const fake = await startVllmFake({ tokensPerS: opts.tokensPerS ?? 20, firstTokenDelayMs: 2 });
     cleanups.push(() => fake.close());
     fakes.push(fake);
   }
@@ -46,7 +50,7 @@ export async function gatewayPair(opts: GatewayPairOptions): Promise<GatewayPair
     state: { backend: 'redis', url: redis.url, key_prefix: redis.prefix, replica_id: replicaId, lease_ms: 5_000 },
   });
   const [va, vb] = fakes as [VllmFake, VllmFake];
-  const a = await startGateway(config('gw-a', 'va', va), opts.compose);
+  const a = await startGateway(config('gw-a', 'va', va), { ...opts.compose, ...opts.composeA });
   cleanups.push(() => a.close());
   const b = await startGateway(config('gw-b', 'vb', vb), opts.compose);
   cleanups.push(() => b.close());
