@@ -6,20 +6,10 @@ import { backoffMs, expectedRemainingTokens, predictStartMs } from '../core/admi
 import type { QueueEntry } from '../core/queue/fair-queue.ts';
 import { Pool } from './pool.ts';
 import { Replica, type Lease } from './replica.ts';
+import { seededRandom } from '../../test/support/seeded-random.ts';
 
 interface Entry extends QueueEntry {
   maxTokens: number;
-}
-
-/** A small deterministic generator (mulberry32): a failing seed replays. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const clock = { now: () => 0, monotonic: () => 0 };
@@ -52,7 +42,7 @@ function walked(pool: Pool<Entry>, position: number): { startMs: number; backoff
 describe('predictions from the running tally (issue 14)', () => {
   it('match the walk over every lease on random lease sets, as tokens stream and leases end', () => {
     for (let seed = 1; seed <= 60; seed++) {
-      const rnd = random(seed);
+      const rnd = seededRandom(seed);
       const replicas = 1 + (seed % 3 === 0 ? 1 + Math.floor(rnd() * 2) : 0);
       const maxQueued = 1 + Math.floor(rnd() * 40);
       const config = poolConfig(replicas, maxQueued);

@@ -5,6 +5,7 @@
 // so the suite can demand that the gateway's state is unchanged afterwards.
 
 import { operations } from '../../src/generated/routes.ts';
+import { seededRandom } from '../support/seeded-random.ts';
 
 export interface JsonSchema {
   type?: string | readonly string[];
@@ -48,14 +49,7 @@ export interface Tokens {
 
 /** mulberry32: small, fast, and the same sequence for the same seed on every platform. */
 export function rng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T>(items: readonly T[]): T => items[int(items.length)] as T;
   const chance = (p: number) => next() < p;

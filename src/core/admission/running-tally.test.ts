@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../../test/support/seeded-random.ts';
 import { RunningTally, tallyKey } from './running-tally.ts';
 
 const started = (remainingTokens: number) => ({ remainingTokens, firstTokenSeen: true });
@@ -34,8 +35,8 @@ describe('RunningTally', () => {
   it('agrees with a plain count of its leases through thousands of moves, as keys empty, come back and are dropped', () => {
     const tally = new RunningTally();
     const leases: Array<{ started: boolean; key: number }> = [];
-    let seed = 7;
-    const random = (n: number) => (seed = (seed * 48271) % 2147483647) % n;
+    const next = seededRandom(7);
+    const random = (n: number) => Math.floor(next() * n);
     for (let step = 0; step < 20_000; step++) {
       const roll = random(10);
       if (roll < 3 || leases.length === 0) {

@@ -3,20 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Priority } from '../task/events.ts';
 import { FairQueue, type FairQueueOptions, type OfferResult } from './fair-queue.ts';
+import { seededRandom } from '../../../test/support/seeded-random.ts';
 
 interface Job { readonly id: string; readonly priority: Priority; readonly tenant?: string }
 interface RefLane { tenant: string; cw: number; jobs: Job[] }
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Textbook nginx smooth weighted round robin over the candidates' running weights. */
 function swrr<K>(candidates: K[], weight: (k: K) => number, cw: (k: K, add?: number) => number): K | undefined {
@@ -135,7 +125,7 @@ function randomOptions(rand: () => number): FairQueueOptions {
 
 describe('FairQueue against a reference model', () => {
   it.each([1, 2, 3, 42, 1234, 99999])('agrees on every result, order and position over random ops (seed %i)', (seed) => {
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const opts = randomOptions(rand);
     const q = new FairQueue<Job>(opts);
     const ref = new Reference({ ...opts });
@@ -168,7 +158,7 @@ describe('FairQueue against a reference model', () => {
 
   // ORCH-0111
   it('predicts positions that the real takes then follow exactly', () => {
-    const rand = prng(7);
+    const rand = seededRandom(7);
     for (let round = 0; round < 50; round++) {
       const q = new FairQueue<Job>({ ...randomOptions(rand), maxQueued: 200 });
       for (let i = 0; i < 60; i++) q.offer({ id: `r${round}-${i}`, priority: rand() < 0.5 ? 'interactive' : 'batch' });
@@ -189,7 +179,7 @@ function randomTenantOptions(rand: () => number): FairQueueOptions {
 
 describe('FairQueue with tenants against a reference model', () => {
   it.each([5, 6, 77, 2024, 31337, 424242])('agrees on every result, order and position over random ops with four weighted tenants (seed %i)', (seed) => {
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     const opts = randomTenantOptions(rand);
     const q = new FairQueue<Job>(opts);
     const ref = new Reference({ ...opts });
@@ -223,7 +213,7 @@ describe('FairQueue with tenants against a reference model', () => {
   });
 
   it('predicts positions with several tenants that the real takes then follow exactly', () => {
-    const rand = prng(11);
+    const rand = seededRandom(11);
     for (let round = 0; round < 50; round++) {
       const q = new FairQueue<Job>({ ...randomTenantOptions(rand), maxQueued: 200 });
       for (let i = 0; i < 60; i++) q.offer({ id: `r${round}-${i}`, priority: rand() < 0.5 ? 'interactive' : 'batch', tenant: TENANTS[Math.floor(rand() * 3)] as string });
@@ -241,7 +231,7 @@ describe('FairQueue starvation bound under random weights and churn', () => {
   // arrived (and it returns owing the turn it just had), and the bound is 2 × ceil(W/b),
   // measured, not proven (docs/architecture.md "Queueing and fairness").
   it.each([1, 2, 3])('holds for every lone task over random flooders (seed %i)', (seed) => {
-    const rand = prng(seed);
+    const rand = seededRandom(seed);
     for (let trial = 0; trial < 300; trial++) {
       const others = Array.from({ length: 1 + Math.floor(rand() * 4) }, (_, i) => `o${i}`);
       const weights = new Map([['lone', 1 + Math.floor(rand() * 4)], ...others.map((o) => [o, 1 + Math.floor(rand() * 6)] as const)]);

@@ -2,6 +2,7 @@
 // event sequences checked against the lifecycle's invariants (one ending, no way out of it).
 import { describe, expect, it } from 'vitest';
 import { isFinalState, TASK_STATES, TERMINAL_STATES, transition, type LifecycleEvent, type TaskState } from './lifecycle.ts';
+import { seededRandom } from '../../../test/support/seeded-random.ts';
 
 const EVENTS: readonly LifecycleEvent[] = [
   { type: 'place' },
@@ -53,18 +54,6 @@ describe('transition', () => {
   });
 });
 
-/** Same generator as the fair-queue property test (mulberry32): seeded, so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('transition under random event sequences', () => {
   const SEEDS = 4_000;
   const LENGTH = 24;
@@ -74,7 +63,7 @@ describe('transition under random event sequences', () => {
     const violations: string[] = [];
     let accepted = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const random = prng(seed);
+      const random = seededRandom(seed);
       let state: TaskState = 'queued';
       let endings = 0;
       const trail: LifecycleEvent[] = [];

@@ -9,6 +9,7 @@ import type { Priority } from '../../core/task/events.ts';
 import { redisForTest, type RedisTestContext } from '../../../test/support/redis.ts';
 import { stateKeys } from './keys.ts';
 import { RedisPoolQueue, type PoolPolicy } from './pool-queue.ts';
+import { seededRandom } from '../../../test/support/seeded-random.ts';
 
 let ctx: RedisTestContext;
 beforeEach(async () => {
@@ -22,19 +23,8 @@ interface Entry { id: string; priority: Priority; tenant?: string }
 const WEIGHTS: Record<string, number> = { acme: 3, beta: 1, gamma: 2, '': 1 };
 const weightOf = (tenant: string) => WEIGHTS[tenant] ?? 1;
 
-/** A small deterministic generator (mulberry32), so a failing case replays. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomOps(seed: number, count: number): Op[] {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const tenants = Object.keys(WEIGHTS);
   return Array.from({ length: count }, (): Op => {
     const r = next();
