@@ -1,13 +1,13 @@
-// Drives one streaming POST by push: send, check status, then decode each body read as it
-// arrives (framer → engine decoder) and hand that read's items to a sink in one synchronous
-// call: no promise and no generator hop per item (issue 14). SSE and NDJSON share it through
+// Drives one streaming POST by push: send, check status, then decode each body chunk as undici
+// parses it (framer → engine decoder) and hand that chunk's items to a sink in one synchronous
+// call: no body stream, no promise and no generator hop per item (issue 14). SSE and NDJSON share it through
 // their framers. It never retries and never maps errors to the taxonomy: failures reject as
 // UpstreamFailure, an abort rejects with the signal's reason.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Upstream, UpstreamResponse } from './http-agent.ts';
-import { readBodyText } from './http-agent.ts';
-import { ERROR_BODY_LIMIT, UpstreamFailure, statusFailure, toUpstreamFailure, type InBandError } from './upstream-failure.ts';
+import type { Upstream } from './http-agent.ts';
+import { PushCall } from './push-call.ts';
+import type { InBandError } from './upstream-failure.ts';
 
 /** Splits body bytes into wire messages (SseParser, NdjsonParser). */
 export interface Framer<M> {
@@ -47,100 +47,16 @@ export interface PumpSpec<M, E> {
   terminal: string;
 }
 
-/** Resolves once the terminal message was delivered, the body ended cleanly, or the sink stopped. */
-export async function pumpCall<M, E>(upstream: Upstream, call: StreamCall, spec: PumpSpec<M, E>, signal: AbortSignal, sink: ItemSink<E>): Promise<void> {
-  const res = await upstream.request({ method: 'POST', path: call.path, body: call.body, headers: call.headers, signal });
-  call.onResponse?.(res.status, res.headers);
-  if (res.status < 200 || res.status > 299) throw await failureOfStatus(res);
-  return new Promise<void>((resolve, reject) => pumpBody(res, spec, signal, sink, { resolve, reject }));
-}
-
-function pumpBody<M, E>(res: UpstreamResponse, spec: PumpSpec<M, E>, signal: AbortSignal, sink: ItemSink<E>, done: { resolve: () => void; reject: (err: unknown) => void }): void {
-  const { framer, decoder } = spec;
-  const body = res.body;
-  const out: E[] = [];
-  let settled = false;
-  const settle = (err?: unknown): void => {
-    if (settled) return;
-    settled = true;
-    body.off('data', onData);
-    body.off('end', onEnd);
-    body.off('error', onError);
-    body.off('close', onClose);
-    releaseBody(res, decoder.complete);
-    if (err === undefined) done.resolve();
-    else done.reject(signal.aborted ? signal.reason : toUpstreamFailure(err));
-  };
-  /** Decodes one read's messages and delivers their items; true once the stream is settled. */
-  const consume = (messages: readonly M[]): boolean => {
-    let inBand: InBandError | undefined;
-    for (const msg of messages) {
-      inBand = decoder.push(msg, out);
-      // Stop at the terminal message: an engine that then keeps the socket open must not turn
-      // a finished stream into a timeout.
-      if (inBand !== undefined || decoder.complete) break;
-    }
-    const more = out.length === 0 || sink(out);
-    out.length = 0;
-    if (inBand !== undefined) settle(new UpstreamFailure('in-band', 'engine reported an error inside the stream', { inBand, status: res.status }));
-    else if (decoder.complete || !more) settle();
-    return settled;
-  };
-  function onData(chunk: Uint8Array): void {
-    try {
-      consume(framer.push(chunk));
-    } catch (err) {
-      settle(err);
-    }
-  }
-  function onEnd(): void {
-    try {
-      if (consume(framer.end())) return;
-      if (!decoder.finish(out)) return settle(new UpstreamFailure('truncated', `stream ended before its terminal ${spec.terminal}`));
-      if (out.length > 0) sink(out);
-      out.length = 0;
-      settle();
-    } catch (err) {
-      settle(err);
-    }
-  }
-  function onError(err: unknown): void {
-    settle(err);
-  }
-  function onClose(): void {
-    settle(Object.assign(new Error('the response body closed before it ended'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
-  }
-  if (body.destroyed) return onError(body.errored ?? new Error('the response body was destroyed before it was read'));
-  body.on('error', onError);
-  body.on('end', onEnd);
-  body.on('close', onClose);
-  body.on('data', onData);
-}
-
-/** Bytes we are willing to read after the terminal event to keep the socket; beyond that, cut. */
-const DRAIN_LIMIT = 64 * 1024;
-
-/** Hands a finished body's socket back to the pool (drained within a limit) or cuts an unfinished one. */
-export function releaseBody(res: UpstreamResponse, complete: boolean): void {
-  const body = res.body;
-  if (body.readableEnded || body.destroyed) return;
-  // Destroying an unfinished undici body emits an abort error nobody is left to read.
-  body.on('error', () => undefined);
-  if (!complete) {
-    body.destroy();
-    return;
-  }
-  let extra = 0;
-  body.on('data', (chunk: Uint8Array) => {
-    extra += chunk.byteLength;
-    if (extra > DRAIN_LIMIT) body.destroy();
+/**
+ * Resolves once the terminal message was delivered, the body ended cleanly, or the sink stopped.
+ * The answer is pushed to a PushCall (push-call.ts) chunk by chunk: no body stream in between.
+ */
+export function pumpCall<M, E>(upstream: Upstream, call: StreamCall, spec: PumpSpec<M, E>, signal: AbortSignal, sink: ItemSink<E>): Promise<void> {
+  // Never sent: the engine has nothing to cancel.
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<void>((resolve, reject) => {
+    upstream.dispatch({ method: 'POST', path: call.path, body: call.body, headers: call.headers }, new PushCall(spec, call, signal, sink, { resolve, reject }));
   });
-  body.resume();
-}
-
-export async function failureOfStatus(res: UpstreamResponse): Promise<UpstreamFailure> {
-  const bodyText = await readBodyText(res.body, ERROR_BODY_LIMIT).catch(() => '');
-  return statusFailure(res.status, res.headers, bodyText);
 }
 
 /**

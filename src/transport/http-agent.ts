@@ -5,6 +5,7 @@
 // between body chunks, including before the first token when an engine sends headers early
 // (llama-server does). undici runs timeouts above 1 s on a coarse (~0.5 s) timer wheel.
 // The pool drops each response's raw header buffers once its head is parsed (lean-dispatch.ts).
+// Streaming engine calls use `dispatch` (answer pushed to a handler); the rest `request`.
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -27,12 +28,15 @@ export interface UpstreamInit {
   maxConnections?: number;
 }
 
-export interface UpstreamRequest {
+export interface UpstreamCall {
   method: 'GET' | 'POST';
   /** Path relative to the base URL's prefix, starting with "/". */
   path: string;
   body?: string;
   headers?: Record<string, string>;
+}
+
+export interface UpstreamRequest extends UpstreamCall {
   signal: AbortSignal;
 }
 
@@ -45,6 +49,12 @@ export interface UpstreamResponse {
 export interface Upstream {
   /** Resolves once headers arrived (any status); rejects with UpstreamFailure or the signal's reason. */
   request(req: UpstreamRequest): Promise<UpstreamResponse>;
+  /**
+   * The call with its answer pushed to `handler` (undici's dispatch API): no body stream, no
+   * promise. The handler owns abort (controller.abort), timeouts arrive as onResponseError, and
+   * it must clear `controller.rawHeaders` in onResponseStart (see lean-dispatch.ts).
+   */
+  dispatch(call: UpstreamCall, handler: Dispatcher.DispatchHandler): void;
   /** Stops new requests, lets in-flight ones finish (their idle timeout still applies), frees sockets. */
   close(): Promise<void>;
 }
@@ -67,9 +77,7 @@ export function createUpstream(init: UpstreamInit): Upstream {
           method: req.method,
           path: prefix + req.path,
           headers: req.headers ?? {},
-          // undici keeps the body it is given, and its own Buffer copy of a string, for the whole
-          // call (an engine stream's life): given a Buffer it keeps that one copy (issue 14).
-          body: req.body === undefined ? null : Buffer.from(req.body),
+          body: bodyOf(req),
           signal: req.signal,
         });
         return { status: res.statusCode, headers: res.headers, body: res.body };
@@ -78,8 +86,17 @@ export function createUpstream(init: UpstreamInit): Upstream {
         throw toUpstreamFailure(err);
       }
     },
+    dispatch(call, handler) {
+      pool.dispatchLean({ method: call.method, path: prefix + call.path, headers: call.headers ?? {}, body: bodyOf(call) }, handler);
+    },
     close: () => pool.close(),
   };
+}
+
+// undici keeps the body it is given, and its own Buffer copy of a string, for the whole call (an
+// engine stream's life): given a Buffer it keeps that one copy (issue 14).
+function bodyOf(call: UpstreamCall): Buffer | null {
+  return call.body === undefined ? null : Buffer.from(call.body);
 }
 
 /** Reads at most `limitBytes` of a body as UTF-8 text; a longer body is cut (and its socket dropped). */

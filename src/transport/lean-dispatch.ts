@@ -5,6 +5,7 @@
 // generation; at 10,000 open streams that was ≈ 2 KiB each (heap snapshots at 2,000 streams:
 // 12 header Buffers, their array and a ~640-byte read buffer per call). Callers get the parsed
 // headers object as before (pool.request's `headers`), which is all the gateway reads.
+// A streaming engine call's handler (push-call.ts) drops the head itself and goes in unwrapped.
 
 import { Pool, type Dispatcher } from 'undici';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -51,5 +52,10 @@ class ForgetRawHeaders implements Dispatcher.DispatchHandler {
 export class LeanPool extends Pool {
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     return super.dispatch(options, new ForgetRawHeaders(handler));
+  }
+
+  /** For a handler that clears `controller.rawHeaders` itself in onResponseStart: no wrapper object. */
+  dispatchLean(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return super.dispatch(options, handler);
   }
 }

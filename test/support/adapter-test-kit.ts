@@ -4,6 +4,8 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { setImmediate as setImmediatePromise } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
 import type { Upstream, UpstreamBody } from '../../src/transport/http-agent.ts';
 import { decodeCapture, type CaptureResult } from './sse-capture.ts';
 import { streamSse, type SseDecoder } from '../../src/transport/sse-stream.ts';
@@ -110,6 +112,34 @@ export async function replayOutcome(decoder: CountingDecoder, chunks: Uint8Array
 function replayUpstream(chunks: Uint8Array[]): Upstream {
   return {
     request: async () => ({ status: 200, headers: {}, body: Readable.from(chunks) as unknown as UpstreamBody /* only iterated and destroyed */ }),
+    dispatch: (_call, handler) => void replayTo(handler, chunks),
     close: async () => {},
   };
+}
+
+/** Plays the answer to a dispatch handler as undici would, one chunk per tick; an abort reports at once. */
+async function replayTo(handler: Dispatcher.DispatchHandler, chunks: Uint8Array[]): Promise<void> {
+  const controller: Dispatcher.DispatchController = {
+    aborted: false,
+    paused: false,
+    reason: null,
+    rawHeaders: null,
+    abort(reason) {
+      if (this.aborted) return;
+      Object.assign(this, { aborted: true, reason });
+      handler.onResponseError?.(this, reason);
+    },
+    pause: () => undefined,
+    resume: () => undefined,
+  };
+  handler.onRequestStart?.(controller, null);
+  await setImmediatePromise();
+  if (controller.aborted) return;
+  handler.onResponseStart?.(controller, 200, {});
+  for (const chunk of chunks) {
+    await setImmediatePromise();
+    if (controller.aborted) return;
+    handler.onResponseData?.(controller, Buffer.from(chunk));
+  }
+  if (!controller.aborted) handler.onResponseEnd?.(controller, {});
 }
