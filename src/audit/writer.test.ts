@@ -177,6 +177,28 @@ describe('AuditWriter', () => {
     expect(store.rows.map((row) => `${row.kind}:${row.task_id}`)).toEqual(['admission:task-1', 'terminal:task-1', 'admission:task-2', 'admission:task-3', 'admission:task-4']);
   });
 
+  // Issue 14: under load every row recorded while a commit is in flight, from any number of tasks
+  // and macrotasks, goes to the store in the one next call (one message to the PGlite worker).
+  it('sends everything recorded during a commit in flight as one next batch, in recording order', async () => {
+    const store = new FakeStore();
+    let release = (): void => undefined;
+    store.gate = new Promise((resolve) => { release = resolve; });
+    const writer = await start(store, { batch_max_rows: 256, batch_max_ms: 60_000 });
+    const admissions = [writer.commitAdmission(admitted(0))];
+    for (let n = 1; n <= 40; n++) {
+      admissions.push(writer.commitAdmission(admitted(n)));
+      await new Promise((resolve) => setImmediate(resolve));
+      writer.finished(terminal(n - 1));
+    }
+    expect(store.batches).toEqual([]);
+    store.gate = null;
+    release();
+    await Promise.all(admissions);
+    expect(store.batches).toEqual([1, 80]);
+    expect(store.rows.map((row) => row.kind === 'admission' ? row.task_id : `end ${row.task_id}`).slice(0, 4)).toEqual(['task-0', 'task-1', 'end task-0', 'task-2']);
+    expect(await store.verify()).toMatchObject({ ok: true, rows: 81 });
+  });
+
   it('holds rows nobody waits on for up to batch_max_ms, so a task\'s placement and terminal rows share a commit', async () => {
     const store = new FakeStore();
     const writer = await start(store, { batch_max_ms: 40 });

@@ -122,6 +122,8 @@ const REFUSALS: Refusal[] = [
   { title: 'an unknown replica in avoid', step: 'placement', tweaks: [placement({ avoid: ['ghost'] })], error: { code: 'INVALID_PARAMS', field: 'placement.avoid', pool_id: 'p1' } },
   { title: 'constraints no ready replica satisfies', step: 'placement', tweaks: [placement({ accelerator: 'nvidia' })], error: { code: 'POOL_UNREADY', pool_id: 'p1', retry_after_ms: 2_500 } },
   { title: 'avoiding every replica without allow_fallback', step: 'placement', tweaks: [placement({ avoid: ['r0', 'r1'] })], error: { code: 'POOL_UNREADY', pool_id: 'p1', retry_after_ms: 2_500 } },
+  // No placement at all (the usual request) still needs a replica that could ever take it.
+  { title: 'no constraints and every replica unable to serve', step: 'placement', tweaks: [replicas(replica('r0', { breaker: 'open' }), replica('r1', { breaker: 'open' }))], error: { code: 'POOL_UNREADY', pool_id: 'p1', retry_after_ms: 2_500 } },
   { title: 'a pin on a replica that cannot serve', step: 'placement', tweaks: [replicas(replica('r0'), replica('r1', { breaker: 'open' })), placement({ pin: 'r1' })], error: { code: 'REPLICA_EXHAUSTED', pool_id: 'p1', retry_after_ms: 2_500 } },
   // Session
   { title: 'an expired session', step: 'session', tweaks: [session({ kind: 'expired' })], error: { code: 'SESSION_EXPIRED' } },

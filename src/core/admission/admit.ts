@@ -165,7 +165,7 @@ function planFor(snapshot: AdmissionSnapshot, req: AdmissionRequest, pool: PoolS
   const session = checkSession(snapshot.session, req, pool.id);
   if (!session.ok) return session;
   const affinity = session.value;
-  const job = placementJob(req, affinity?.replica_id);
+  const job = affinity === undefined ? placement.value : placementJob(req, affinity.replica_id);
   const { forecast } = pool;
   let quota: QuotaReservation | undefined;
   if (snapshot.quota !== undefined) {
@@ -231,19 +231,31 @@ function capacityOf(pool: PoolSnapshot): Result<void> {
   return ok(undefined);
 }
 
-function checkPlacement(pool: PoolSnapshot, req: AdmissionRequest): Result<void> {
+/** The request's placement job (no affinity), once its named replicas exist and some replica could ever take it. */
+function checkPlacement(pool: PoolSnapshot, req: AdmissionRequest): Result<PlacementJob> {
   const p = req.placement;
-  const ids = new Set(pool.replicas.map((r) => r.id));
-  const lists = [['placement.pin', p?.pin === undefined ? [] : [p.pin]], ['placement.prefer', p?.prefer ?? []], ['placement.avoid', p?.avoid ?? []]] as const;
-  for (const [field, list] of lists) {
-    const unknown = list.find((id) => !ids.has(id));
-    if (unknown !== undefined) return fail(orchError('INVALID_PARAMS', `unknown replica ${unknown} in pool ${pool.id}`, { field, pool_id: pool.id }));
+  // Without placement constraints there are no names to check (the usual request, and every refusal of a burst: issue 14).
+  if (p !== undefined) {
+    const unknown = unknownReplica(pool, p);
+    if (unknown !== undefined) return fail(orchError('INVALID_PARAMS', `unknown replica ${unknown.id} in pool ${pool.id}`, { field: unknown.field, pool_id: pool.id }));
   }
-  if (everPlaceable(pool.replicas, placementJob(req))) return ok(undefined);
+  const job = placementJob(req);
+  if (everPlaceable(pool.replicas, job)) return ok(job);
   // ORCH-0505: a pin that cannot be honoured, without allow_fallback, is REPLICA_EXHAUSTED.
   const pinned = p?.pin !== undefined && p.allow_fallback !== true;
   const message = pinned ? `pinned replica ${p?.pin} of pool ${pool.id} cannot take the task` : `no ready replica of pool ${pool.id} satisfies the placement constraints`;
   return fail(orchError(pinned ? 'REPLICA_EXHAUSTED' : 'POOL_UNREADY', message, { pool_id: pool.id, retry_after_ms: pool.healthIntervalMs }));
+}
+
+/** The first replica named by pin, prefer or avoid (in that order) that the pool does not have. */
+function unknownReplica(pool: PoolSnapshot, p: NonNullable<AdmissionRequest['placement']>): { field: string; id: string } | undefined {
+  const ids = new Set(pool.replicas.map((r) => r.id));
+  const lists = [['placement.pin', p.pin === undefined ? [] : [p.pin]], ['placement.prefer', p.prefer ?? []], ['placement.avoid', p.avoid ?? []]] as const;
+  for (const [field, list] of lists) {
+    const id = list.find((name) => !ids.has(name));
+    if (id !== undefined) return { field, id };
+  }
+  return undefined;
 }
 
 /**
