@@ -140,3 +140,36 @@ describe('prompt release', () => {
     expect(waiting.prompt).toBeUndefined();
   });
 });
+
+describe('FinishedTasks order', () => {
+  it('forgets the oldest still retained under the count bound after timers forgot tasks out of order', async () => {
+    const { FinishedTasks } = await import('./retention.ts');
+    const timers: Array<{ fn: () => void; canceled: boolean }> = [];
+    const clock = {
+      now: () => 0,
+      monotonic: () => 0,
+      setTimer: (_ms: number, fn: () => void) => {
+        const t = { fn, canceled: false };
+        timers.push(t);
+        return { cancel: () => void (t.canceled = true), refresh: () => undefined };
+      },
+    };
+    const forgotten: string[] = [];
+    let max = 3;
+    const finished = new FinishedTasks({ clock, retentionMs: () => 1_000, max: () => max, maxBytes: () => 1e9, onForget: (task) => forgotten.push(task.id) });
+    const task = (id: string) => ({ id, retainedBytes: 10, log: { close: () => undefined } }) as never;
+    for (const id of ['a', 'b', 'c']) finished.add(task(id));
+    timers[1]?.fn(); // b's window ends first (a reload shortened retention_ms)
+    finished.add(task('d'));
+    expect(forgotten).toEqual(['b']);
+    finished.add(task('e'));
+    expect(forgotten).toEqual(['b', 'a']);
+    max = 1;
+    finished.add(task('f'));
+    expect(forgotten).toEqual(['b', 'a', 'c', 'd', 'e']);
+    expect([finished.size, finished.bytes]).toEqual([1, 10]);
+    for (let i = 0; i < 3000; i++) finished.add(task(`t${i}`));
+    expect(finished.size).toBe(1);
+    expect(forgotten.at(-1)).toBe('t2998');
+  });
+});

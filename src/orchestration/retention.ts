@@ -19,8 +19,16 @@ export interface RetentionLimits {
 }
 
 export class FinishedTasks {
-  /** Oldest first (a Map keeps insertion order). */
   private readonly finished = new Map<Task, Retained>();
+  /**
+   * The retained tasks oldest first from `head` on, which is always one still retained (a task
+   * forgotten out of order waits in place until it reaches the head). Not the Map's own order:
+   * a Map keeps a deleted entry's slot until it is rebuilt, so finding its oldest live entry
+   * walks every task forgotten before it, and once the count bound is reached every add forgets
+   * one (issue 14: 15-40 µs an add at 10,000 retained tasks, 7-14 µs so).
+   */
+  private order: Task[] = [];
+  private head = 0;
   private readonly clock: TimerClock;
   private readonly limits: RetentionLimits;
   private readonly onForget: (task: Task) => void;
@@ -44,13 +52,11 @@ export class FinishedTasks {
   add(task: Task): void {
     const bytes = task.retainedBytes;
     this.finished.set(task, { timer: this.clock.setTimer(this.limits.retentionMs(), () => this.forget(task)), bytes });
+    this.order.push(task);
     this.byteCount += bytes;
     const max = this.limits.max();
     const maxBytes = this.limits.maxBytes();
-    for (const oldest of this.finished.keys()) {
-      if (this.finished.size <= max && this.byteCount <= maxBytes) break;
-      this.forget(oldest);
-    }
+    while (this.finished.size > 0 && (this.finished.size > max || this.byteCount > maxBytes)) this.forget(this.order[this.head] as Task);
   }
 
   /** Forgets every retained task now (shutdown). */
@@ -65,7 +71,21 @@ export class FinishedTasks {
       this.byteCount -= retained.bytes;
     }
     this.finished.delete(task);
+    this.trim();
     task.log.close();
     this.onForget(task);
+  }
+
+  /** Moves `head` to the oldest task still retained; the forgotten prefix is dropped now and then. */
+  private trim(): void {
+    const order = this.order;
+    while (this.head < order.length && !this.finished.has(order[this.head] as Task)) this.head++;
+    if (this.head === order.length) {
+      order.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > order.length) {
+      this.order = order.slice(this.head);
+      this.head = 0;
+    }
   }
 }

@@ -2,15 +2,17 @@
 // boundaries anywhere: inside a line, inside CRLF, inside a UTF-8 sequence. It splits and
 // decodes only; a line that is not JSON is reported, never silently dropped.
 
+import { Utf8Reads } from './utf8-reads.ts';
+
 export type NdjsonItem = { ok: true; value: unknown } | { ok: false; line: string };
 
 export class NdjsonParser {
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = new Utf8Reads();
   private buffer = '';
 
   /** Feeds bytes (or already-decoded text); returns every complete line's value. */
   push(chunk: Uint8Array | string): NdjsonItem[] {
-    this.buffer += typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    this.buffer += typeof chunk === 'string' ? chunk : this.decoder.decode(chunk);
     const out: NdjsonItem[] = [];
     let start = 0;
     for (let nl = this.buffer.indexOf('\n', start); nl !== -1; nl = this.buffer.indexOf('\n', start)) {
@@ -23,7 +25,7 @@ export class NdjsonParser {
 
   /** Flushes the decoder tail and a last line that had no trailing newline. */
   end(): NdjsonItem[] {
-    const rest = this.buffer + this.decoder.decode();
+    const rest = this.buffer + this.decoder.end();
     this.buffer = '';
     const out: NdjsonItem[] = [];
     this.line(rest, out);

@@ -2,6 +2,8 @@
 // Survives chunk boundaries anywhere: inside a line, inside CRLF, inside a UTF-8 sequence.
 // Comment lines (":" keep-alives) are skipped; a message is dispatched on a blank line.
 
+import { Utf8Reads } from './utf8-reads.ts';
+
 export interface SseMessage {
   /** `event:` field; undefined means the default type "message". */
   event: string | undefined;
@@ -19,7 +21,7 @@ function fieldIs(text: string, start: number, length: number, name: string): boo
 }
 
 export class SseParser {
-  private readonly decoder = new TextDecoder('utf-8');
+  private readonly decoder = new Utf8Reads();
   private buffer = '';
   private pendingCr = false;
   private event: string | undefined;
@@ -31,7 +33,7 @@ export class SseParser {
 
   /** Feeds bytes (or already-decoded text); returns every message completed by them. */
   push(chunk: Uint8Array | string): SseMessage[] {
-    let text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk, { stream: true });
+    let text = typeof chunk === 'string' ? chunk : this.decoder.decode(chunk);
     const out: SseMessage[] = [];
     if (this.pendingCr) {
       // A CR ended the previous chunk; a LF starting this one belongs to the same line break.
@@ -64,7 +66,7 @@ export class SseParser {
 
   /** Flushes a decoder tail; a message without its closing blank line is discarded (per spec). */
   end(): SseMessage[] {
-    const tail = this.decoder.decode();
+    const tail = this.decoder.end();
     return tail ? this.push(tail) : [];
   }
 

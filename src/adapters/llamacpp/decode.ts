@@ -54,6 +54,19 @@ export function endEventOf(final: JsonRecord): EndEvent {
   return end;
 }
 
+/** A JSON integer as JSON writes it (no leading zero, no sign but minus). */
+const INT = String.raw`-?(?:0|[1-9][0-9]*)`;
+/**
+ * A partial event exactly as llama-server writes it (server-task.cpp
+ * `to_json_non_oaicompat_partial`, ordered members), with a `content` free of escapes: its
+ * capture is the text JSON.parse would give. Any other message (escapes, extra members such as
+ * `timings` or probabilities, older builds, errors) takes JSON.parse, so both paths decode alike.
+ * Issue 14: one anchored match is ~6x cheaper than JSON.parse of the chunk, once per token.
+ */
+const PLAIN_PARTIAL = new RegExp(
+  String.raw`^\{"index":${INT},"content":"([^"\\\x00-\x1f]*)","tokens":\[(?:${INT}(?:,${INT})*)?\],"stop":false,"id_slot":${INT},"tokens_predicted":${INT},"tokens_evaluated":${INT}\}$`,
+);
+
 export class LlamacppStreamDecoder implements SseDecoder<CanonicalEvent> {
   complete = false;
   /** Token events produced so far. */
@@ -62,21 +75,29 @@ export class LlamacppStreamDecoder implements SseDecoder<CanonicalEvent> {
   push(msg: SseMessage, out: CanonicalEvent[]): InBandError | undefined {
     // Not sent by /completion, but harmless if a build ever adds it.
     if (msg.data === '[DONE]') return undefined;
+    const plain = msg.event !== 'error' ? PLAIN_PARTIAL.exec(msg.data) : null;
+    if (plain !== null) {
+      this.token(plain[1] as string, out);
+      return undefined;
+    }
     const value = parseJson(msg.data);
     if (msg.event === 'error') return readErrorPayload(value);
     const error = unwrapErrorBody(value);
     if (error !== undefined) return error;
     if (!isRecord(value)) return { message: 'engine sent a stream message that is not a JSON object' };
     const content = stringField(value, 'content');
-    if (content !== undefined && content.length > 0) {
-      out.push({ type: 'token', text: content });
-      this.tokens++;
-    }
+    if (content !== undefined) this.token(content, out);
     if (value['stop'] === true) {
       out.push(endEventOf(value));
       this.complete = true;
     }
     return undefined;
+  }
+
+  private token(text: string, out: CanonicalEvent[]): void {
+    if (text.length === 0) return;
+    out.push({ type: 'token', text });
+    this.tokens++;
   }
 
   /** The server closes the stream right after the final event; closing before it is a break. */

@@ -28,8 +28,14 @@ describe('TaskEventLog', () => {
     texts.forEach((t, i) => log.append('token', { t, i }));
     const expected = [{ seq: 1, event: 'started', data: { pool_id: 'p', replica_id: 'r', engine: 'mock', queue_wait_ms: 1 } }, ...texts.map((t, i) => ({ seq: i + 2, event: 'token', data: { t, i } }))];
     const replayed: unknown[] = [];
-    log.follow(0, (_frame, event) => replayed.push(event));
+    const serialized: string[] = [];
+    // A replayed token event reads its data from its frame when asked (the SSE writer never asks).
+    log.follow(0, (_frame, event) => {
+      replayed.push({ seq: event.seq, event: event.event, data: event.data });
+      serialized.push(JSON.stringify(event));
+    });
     expect(replayed).toStrictEqual(expected);
+    expect(serialized).toEqual(expected.map((e) => JSON.stringify(e)));
     expect(log.since(3)).toStrictEqual(expected.slice(3));
   });
 

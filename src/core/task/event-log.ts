@@ -56,6 +56,31 @@ function tokenEvent(seq: number, frame: string): TaskEvent {
   return { seq, event: 'token', data: JSON.parse(dataJsonIn(frame)) as TokenData };
 }
 
+/**
+ * A token event a replay reads back from its frame: its data is parsed only when a reader asks
+ * for it. The SSE writer reads `seq` and `event` only, and replays are common (a stream opened
+ * after the first tokens, a resume after backpressure): issue 14, one JSON.parse per replayed token.
+ */
+class ReplayedToken {
+  readonly seq: number;
+  readonly event = 'token' as const;
+  readonly #frame: string;
+
+  constructor(seq: number, frame: string) {
+    this.seq = seq;
+    this.#frame = frame;
+  }
+
+  get data(): TokenData {
+    return JSON.parse(dataJsonIn(this.#frame)) as TokenData;
+  }
+
+  /** Serializes as the plain event would. */
+  toJSON(): TaskEvent {
+    return tokenEvent(this.seq, this.#frame);
+  }
+}
+
 /** The in-memory EventLog: the embedded default of the event-log port. */
 export class TaskEventLog implements EventLog {
   private readonly frames: string[] = [];
@@ -114,7 +139,8 @@ export class TaskEventLog implements EventLog {
   follow(afterSeq: number, listener: LogListener): () => void {
     const start = Math.max(0, Math.min(afterSeq, this.events.length));
     for (let i = start; i < this.events.length; i++) {
-      listener(this.frames[i] as string, this.eventAt(i));
+      const frame = this.frames[i] as string;
+      listener(frame, this.events[i] ?? new ReplayedToken(i + 1, frame));
     }
     if (this.terminalEvent) return () => {};
     // A reader resuming beyond the head gets only ids > afterSeq, also from later appends.
