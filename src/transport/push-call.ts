@@ -9,7 +9,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { TextDecoder } from 'node:util';
 import type { Dispatcher } from 'undici';
-import type { ItemSink, PumpSpec, StreamCall } from './body-pump.ts';
+import type { ItemSink, PumpSpec, StreamCall } from './pump-spec.ts';
 import { ERROR_BODY_LIMIT, UpstreamFailure, statusFailure, toUpstreamFailure } from './upstream-failure.ts';
 
 type Controller = Dispatcher.DispatchController;
