@@ -26,10 +26,14 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.json --noEmit
 FROM ${NODE_IMAGE} AS runtime
 # NODE_COMPILE_CACHE: compiled (and type-stripped) modules are kept on the data volume, so a
 # restart neither recompiles them nor loads the TypeScript stripper (≈ 20 MiB less resident).
+# MALLOC_ARENA_MAX: glibc's malloc otherwise gives each thread that allocates (the audit worker,
+# V8's and libuv's helpers) an arena of its own, ≈ 5-15 MiB more resident at idle
+# (docs/operations.md "Memory").
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    NODE_COMPILE_CACHE=/app/.data/compile-cache
+    NODE_COMPILE_CACHE=/app/.data/compile-cache \
+    MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force

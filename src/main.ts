@@ -24,7 +24,7 @@ import type { Result } from './core/errors.ts';
 import { IdempotencyIndex } from './core/admission/idempotency.ts';
 import type { IdSource, TimerClock } from './core/ports.ts';
 import { MemorySessionStore } from './core/session/session-store.ts';
-import { RedisSessionStore } from './state/redis/session-store.ts';
+import type { RedisSessionStore } from './state/redis/session-store.ts';
 import type { SessionStore } from './core/state-ports.ts';
 import { TaskEventLog } from './core/task/event-log.ts';
 import { redactCredentials } from './core/redact.ts';
@@ -32,13 +32,10 @@ import { ModelCatalog } from './orchestration/model-catalog.ts';
 import { fanOut } from './orchestration/observers.ts';
 import type { Task } from './orchestration/task.ts';
 import { TaskService } from './orchestration/task-service.ts';
-import { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
+import type { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
 import type { BroadcastCommand, ControlActions } from './orchestration/cluster/cluster-control.ts';
-import { joinCluster, type Membership } from './orchestration/cluster/cluster-membership.ts';
-import { openClusterState, type ClusterState } from './orchestration/cluster/cluster-state.ts';
-import { ClusterFiguresReader } from './state/redis/cluster-figures.ts';
-import { directoryAnnouncer, followDirectoryChanges } from './state/redis/directory-sync.ts';
-import { RedisQuotaStanding } from './state/redis/quota-standing.ts';
+import type { Membership } from './orchestration/cluster/cluster-membership.ts';
+import type { ClusterState } from './orchestration/cluster/cluster-state.ts';
 import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
@@ -87,6 +84,41 @@ export interface ComposeOptions {
   engines?: EngineCatalog;
 }
 
+/**
+ * The redis backend's modules, loaded only when state.backend is redis: the embedded default never
+ * runs them, and loaded up front they kept ioredis and the cluster's modules resident for nothing
+ * (docs/operations.md "Memory").
+ */
+async function loadClusterKit() {
+  const [sessions, service, membership, state, figures, sync, standing] = await Promise.all([
+    import('./state/redis/session-store.ts'),
+    import('./orchestration/cluster/cluster-task-service.ts'),
+    import('./orchestration/cluster/cluster-membership.ts'),
+    import('./orchestration/cluster/cluster-state.ts'),
+    import('./state/redis/cluster-figures.ts'),
+    import('./state/redis/directory-sync.ts'),
+    import('./state/redis/quota-standing.ts'),
+  ]);
+  return {
+    RedisSessionStore: sessions.RedisSessionStore,
+    ClusterTaskService: service.ClusterTaskService,
+    joinCluster: membership.joinCluster,
+    openClusterState: state.openClusterState,
+    ClusterFiguresReader: figures.ClusterFiguresReader,
+    directoryAnnouncer: sync.directoryAnnouncer,
+    followDirectoryChanges: sync.followDirectoryChanges,
+    RedisQuotaStanding: standing.RedisQuotaStanding,
+  };
+}
+
+type ClusterKit = Awaited<ReturnType<typeof loadClusterKit>>;
+
+/** The redis backend's shared state, with the modules that work on it. */
+async function openCluster(config: Config, replicaId: string): Promise<ClusterState & { readonly kit: ClusterKit }> {
+  const kit = await loadClusterKit();
+  return Object.assign(await kit.openClusterState(config, replicaId), { kit });
+}
+
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
   // 1. The outside world: environment, logger, clock, ids; with the redis backend, the shared
   // state first (a Redis that cannot be reached stops the start).
@@ -95,7 +127,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const clock = opts.clock ?? systemClock;
   const ids: IdSource = { uuid: randomUUID };
   const replicaId = replicaIdOf(config.state);
-  const cluster = config.state.backend === 'redis' ? await openClusterState(config, replicaId) : undefined;
+  const cluster = config.state.backend === 'redis' ? await openCluster(config, replicaId) : undefined;
   // 2. The record: audit store and its writer (the admission commit point), tracing.
   const audit: Audit | undefined = opts.recorder ? undefined : await createAudit(config.audit, { logger, clock, env, chain: auditChainOf(config.state) });
   await reconcileAbandoned(audit, logger);
@@ -106,14 +138,14 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     store: tenantStore, clock, ids,
     tokens: { data: config.auth.data_tokens, control: config.auth.control_tokens },
     defaultTenant: config.tenancy.default_tenant,
-    ...(cluster ? { changed: directoryAnnouncer({ publisher: cluster.redis, channel: cluster.keys.tenancy, replicaId, logger }) } : {}),
+    ...(cluster ? { changed: cluster.kit.directoryAnnouncer({ publisher: cluster.redis, channel: cluster.keys.tenancy, replicaId, logger }) } : {}),
   });
   if (cluster && config.audit.backend !== 'postgres') {
     logger.warn({ audit_backend: config.audit.backend }, 'state.backend redis with audit.backend other than postgres: tenants and API keys made through the admin API stay on the replica that made them; use a shared server Postgres (docs/operations.md "Running several replicas")');
   }
   // Another replica's tenant or key change reaches this one's directory (the store is shared).
   const unfollowDirectory = cluster
-    ? await followDirectoryChanges({ subscriber: cluster.subscriber, channel: cluster.keys.tenancy, replicaId, reload: () => directory.reload(), logger })
+    ? await cluster.kit.followDirectoryChanges({ subscriber: cluster.subscriber, channel: cluster.keys.tenancy, replicaId, reload: () => directory.reload(), logger })
     : undefined;
   const tracing = startTracing(env);
   const taskTracing = createTaskTracing(tracing);
@@ -128,7 +160,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const streams = { open: 0 };
   // With the redis backend, /metrics and /v1/pools also show the cluster-wide figures (cached reads).
   const clusterFigures = cluster
-    ? new ClusterFiguresReader({ redis: cluster.redis, keys: cluster.keys, gatewayReplica: replicaId, poolIds: () => pools.list().map((p) => p.id) })
+    ? new cluster.kit.ClusterFiguresReader({ redis: cluster.redis, keys: cluster.keys, gatewayReplica: replicaId, poolIds: () => pools.list().map((p) => p.id) })
     : undefined;
   const metrics: Metrics | undefined = config.telemetry.metrics
     ? createMetrics({
@@ -151,7 +183,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   // and the cluster's admissions use that store; its holds carry this replica's id, so a
   // survivor's takeover gives them back if this replica dies.
   const sharedSessions = cluster
-    ? new RedisSessionStore({ redis: cluster.redis, keys: cluster.keys, ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions, replicaId: cluster.replicaId })
+    ? new cluster.kit.RedisSessionStore({ redis: cluster.redis, keys: cluster.keys, ttlMs: config.sessions.ttl_ms, maxTurns: config.sessions.max_turns, maxSessions: config.sessions.max_sessions, replicaId: cluster.replicaId })
     : undefined;
   const quotas = new QuotaGate({ directory, counters: new MemoryQuotaCounters(), sessions, store: tenantStore, clock, logger, defaultSessionTtlMs: config.sessions.ttl_ms });
   await quotas.restore();
@@ -188,7 +220,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
     traced: (correlationId: string) => taskTracing.traced(correlationId),
   };
   const clustered = cluster
-    ? new ClusterTaskService({
+    ? new cluster.kit.ClusterTaskService({
         ...serviceDeps,
         cluster,
         sessions: sharedSessions as RedisSessionStore,
@@ -221,7 +253,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
   const control = (app: FastifyInstance) => controlRoutes(app, { pools, observer, reloadConfig, ...(peers ? { peers } : {}) });
   const auditApi = (app: FastifyInstance) => auditRoutes(app, { store: audit?.store ?? null, writer: audit?.writer ?? noopRecorder() });
   // With the redis backend, quota standings (admin usage, the session routes' cap) are the cluster's, read from Redis.
-  const sharedStanding = cluster ? new RedisQuotaStanding({ redis: cluster.redis, keys: cluster.keys, subjectsOf: (owner) => directory.subjectsOf(owner) }) : undefined;
+  const sharedStanding = cluster ? new cluster.kit.RedisQuotaStanding({ redis: cluster.redis, keys: cluster.keys, subjectsOf: (owner) => directory.subjectsOf(owner) }) : undefined;
   const standingOf = (owner: { tenant: string; keyId: string }) => sharedStanding?.standing(owner) ?? quotas.standing(owner);
   const admin = (app: FastifyInstance) => adminRoutes(app, { directory, observer, standing: (tenant) => standingOf({ tenant, keyId: '' }) });
   const plugins = [taskTracing.plugin, control, auditApi, admin, ...(metrics ? [metricsPlugin(metrics, { plane: 'control' })] : []), ...(opts.plugins ?? [])];
@@ -257,8 +289,8 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
 }
 
 /** Joins the cluster (lease, control bus), then subscribes to wake-ups and publishes capacity. */
-async function startCluster(tasks: ClusterTaskService, deps: { cluster: ClusterState; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number; control: ControlActions }): Promise<Membership> {
-  const membership = await joinCluster({ ...deps, tasks });
+async function startCluster(tasks: ClusterTaskService, deps: { cluster: ClusterState & { readonly kit: ClusterKit }; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number; control: ControlActions }): Promise<Membership> {
+  const membership = await deps.cluster.kit.joinCluster({ ...deps, tasks });
   await tasks.start();
   return membership;
 }
