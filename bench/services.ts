@@ -69,8 +69,9 @@ export async function startGateway(host: GatewayHost, opts: GatewayStart): Promi
   const file = join(host.tmpDir, `${opts.name}.json`);
   const config = withAuditDir(opts.config, await mkdtemp(join(host.tmpDir, `${opts.name}-audit-`)));
   await writeFile(file, JSON.stringify(config, null, 2));
-  // As `npm start` runs it: a compile cache (one per run, so every gateway after the first starts warm).
-  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), NODE_COMPILE_CACHE: join(host.tmpDir, 'compile-cache'), ...opts.env });
+  // As `npm start` runs it: a compile cache (one per run, so every gateway after the first starts
+  // warm) and two malloc arenas (package.json "start", docs/operations.md "Memory").
+  const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), NODE_COMPILE_CACHE: join(host.tmpDir, 'compile-cache'), MALLOC_ARENA_MAX: '2', ...opts.env });
   const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true, ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}) });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
