@@ -35,7 +35,7 @@ import { TaskService } from './orchestration/task-service.ts';
 import type { ClusterTaskService } from './orchestration/cluster/cluster-task-service.ts';
 import type { BroadcastCommand, ControlActions } from './orchestration/cluster/cluster-control.ts';
 import type { Membership } from './orchestration/cluster/cluster-membership.ts';
-import type { ClusterState } from './orchestration/cluster/cluster-state.ts';
+import { openCluster, type OpenCluster } from './orchestration/cluster/cluster-kit.ts';
 import { replicaIdOf } from './state/replica-id.ts';
 import { periodBounds } from './core/tenancy/limits.ts';
 import { ConfigReloader, type ConfigReloaded } from './pool/config-reload.ts';
@@ -82,41 +82,6 @@ export interface ComposeOptions {
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
   /** Replaces the adapter registry's catalog (tests: an adapter with capabilities no engine has yet). */
   engines?: EngineCatalog;
-}
-
-/**
- * The redis backend's modules, loaded only when state.backend is redis: the embedded default never
- * runs them, and loaded up front they kept ioredis and the cluster's modules resident for nothing
- * (docs/operations.md "Memory").
- */
-async function loadClusterKit() {
-  const [sessions, service, membership, state, figures, sync, standing] = await Promise.all([
-    import('./state/redis/session-store.ts'),
-    import('./orchestration/cluster/cluster-task-service.ts'),
-    import('./orchestration/cluster/cluster-membership.ts'),
-    import('./orchestration/cluster/cluster-state.ts'),
-    import('./state/redis/cluster-figures.ts'),
-    import('./state/redis/directory-sync.ts'),
-    import('./state/redis/quota-standing.ts'),
-  ]);
-  return {
-    RedisSessionStore: sessions.RedisSessionStore,
-    ClusterTaskService: service.ClusterTaskService,
-    joinCluster: membership.joinCluster,
-    openClusterState: state.openClusterState,
-    ClusterFiguresReader: figures.ClusterFiguresReader,
-    directoryAnnouncer: sync.directoryAnnouncer,
-    followDirectoryChanges: sync.followDirectoryChanges,
-    RedisQuotaStanding: standing.RedisQuotaStanding,
-  };
-}
-
-type ClusterKit = Awaited<ReturnType<typeof loadClusterKit>>;
-
-/** The redis backend's shared state, with the modules that work on it. */
-async function openCluster(config: Config, replicaId: string): Promise<ClusterState & { readonly kit: ClusterKit }> {
-  const kit = await loadClusterKit();
-  return Object.assign(await kit.openClusterState(config, replicaId), { kit });
 }
 
 export async function compose(config: Config, opts: ComposeOptions = {}): Promise<Gateway> {
@@ -289,7 +254,7 @@ export async function compose(config: Config, opts: ComposeOptions = {}): Promis
 }
 
 /** Joins the cluster (lease, control bus), then subscribes to wake-ups and publishes capacity. */
-async function startCluster(tasks: ClusterTaskService, deps: { cluster: ClusterState & { readonly kit: ClusterKit }; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number; control: ControlActions }): Promise<Membership> {
+async function startCluster(tasks: ClusterTaskService, deps: { cluster: OpenCluster; clock: TimerClock; ids: IdSource; logger: Logger; observer: LifecycleObserver; leaseMs: number; control: ControlActions }): Promise<Membership> {
   const membership = await deps.cluster.kit.joinCluster({ ...deps, tasks });
   await tasks.start();
   return membership;
