@@ -2,26 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dispatcher } from 'undici';
 import { createUpstream, type Upstream } from './http-agent.ts';
 import { startFakeServer, type FakeServer } from '../../test/fakes/http/fake-server.ts';
-import type { SseMessage } from './sse-parser.ts';
+import { never, WordDecoder, wordCall } from '../../test/support/word-decoder.ts';
 import { SseParser } from './sse-parser.ts';
-import { pumpSse, type SseDecoder } from './sse-stream.ts';
+import { pumpSse } from './sse-stream.ts';
 import { PushCall } from './push-call.ts';
 
-/** Test dialect: `data: <text>` is a token, `data: END` terminates. */
-class WordDecoder implements SseDecoder<string> {
-  complete = false;
-  push(msg: SseMessage, out: string[]) {
-    if (msg.data === 'END') this.complete = true;
-    out.push(msg.data);
-    return undefined;
-  }
-  finish() {
-    return this.complete;
-  }
-}
-
-const never = new AbortController().signal;
-const call = (path: string) => ({ path, body: '{}', headers: { 'content-type': 'application/json' } });
+const call = wordCall;
 const keep = () => true;
 
 describe('PushCall (streaming engine calls through undici dispatch)', () => {

@@ -1,26 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createUpstream, type Upstream } from './http-agent.ts';
 import { startFakeServer, type FakeServer } from '../../test/fakes/http/fake-server.ts';
-import type { SseMessage } from './sse-parser.ts';
-import { pumpSse, streamSse, type SseDecoder } from './sse-stream.ts';
+import { never, WordDecoder, wordCall } from '../../test/support/word-decoder.ts';
+import { pumpSse, streamSse } from './sse-stream.ts';
 import { UpstreamFailure } from './upstream-failure.ts';
 
-/** Test dialect: `data: <text>` is a token, `data: END` terminates, `data: ERR` is an in-band error. */
-class WordDecoder implements SseDecoder<string> {
-  complete = false;
-  push(msg: SseMessage, out: string[]) {
-    if (msg.data === 'ERR') return { message: 'bad' };
-    if (msg.data === 'END') this.complete = true;
-    out.push(msg.data);
-    return undefined;
-  }
-  finish() {
-    return this.complete;
-  }
-}
-
-const never = new AbortController().signal;
-const call = (path: string) => ({ path, body: '{}', headers: { 'content-type': 'application/json' } });
+const call = wordCall;
 
 async function run(upstream: Upstream, path: string): Promise<{ items: string[]; error: unknown }> {
   const items: string[] = [];
