@@ -5,10 +5,9 @@
 import type { AuditConfig } from '../config/schema.ts';
 import type { Clock } from '../core/ports.ts';
 import { systemClock } from '../system-clock.ts';
-import { acquireChainLock, type ChainLock } from './chain-lock.ts';
+import type { ChainLock } from './chain-lock.ts';
 import type { AuditLogger } from './gap-reporter.ts';
 import { DEFAULT_CHAIN } from './hash-chain.ts';
-import { openPgStore } from './pg-store.ts';
 import { PgliteWorkerStore } from './pglite-store.ts';
 import { noopRecorder, type AuditRecorder } from './recorder.ts';
 import { coalesceRejections } from './rejection-coalescer.ts';
@@ -58,6 +57,7 @@ type OpenedStore = AuditStore & { sql: SqlRunner };
 
 /** The chain's writer lock, held until the store closes: a second writer of the chain is refused here. */
 async function lockChain(connectionString: string, chain: string, logger: AuditLogger): Promise<ChainLock> {
+  const { acquireChainLock } = await import('./chain-lock.ts');
   return acquireChainLock({
     connectionString, chain,
     onLost: (error) => logger.error({ chain, err: error.message }, 'audit: the connection holding the chain\'s writer lock was lost; taking the lock again'),
@@ -73,6 +73,8 @@ async function openStore(config: AuditConfig, deps: CreateAuditDeps): Promise<{ 
     const connectionString = databaseUrlOf(config, env);
     const lock = await lockChain(connectionString, chain, deps.logger);
     try {
+      // Loaded here: the embedded default never needs the pg driver (docs/operations.md "Memory").
+      const { openPgStore } = await import('./pg-store.ts');
       const store = await openPgStore({
         connectionString, chain,
         onIdleError: (error) => deps.logger.warn({ err: error.message }, 'audit: an idle Postgres connection failed'),
