@@ -4,12 +4,11 @@
 // Timeouts: headersTimeout = first byte (response headers); bodyTimeout = longest silence
 // between body chunks, including before the first token when an engine sends headers early
 // (llama-server does). undici runs timeouts above 1 s on a coarse (~0.5 s) timer wheel.
-// The pool drops each response's raw header buffers once its head is parsed (lean-dispatch.ts).
-// Streaming engine calls use `dispatch` (answer pushed to a handler); the rest `request`.
+// Streaming engine calls use `dispatch` (answer pushed to a handler, push-call.ts, which also
+// drops the raw head undici would keep for the stream's life); the rest, short GETs, `request`.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { Dispatcher } from 'undici';
-import { LeanPool } from './lean-dispatch.ts';
+import { Pool, type Dispatcher } from 'undici';
 import { parseJson } from './json-fields.ts';
 import { UpstreamFailure, toUpstreamFailure } from './upstream-failure.ts';
 
@@ -52,7 +51,7 @@ export interface Upstream {
   /**
    * The call with its answer pushed to `handler` (undici's dispatch API): no body stream, no
    * promise. The handler owns abort (controller.abort), timeouts arrive as onResponseError, and
-   * it must clear `controller.rawHeaders` in onResponseStart (see lean-dispatch.ts).
+   * it should clear `controller.rawHeaders` in onResponseStart (see push-call.ts).
    */
   dispatch(call: UpstreamCall, handler: Dispatcher.DispatchHandler): void;
   /** Stops new requests, lets in-flight ones finish (their idle timeout still applies), frees sockets. */
@@ -62,7 +61,7 @@ export interface Upstream {
 export function createUpstream(init: UpstreamInit): Upstream {
   const url = new URL(init.baseUrl);
   const prefix = url.pathname.replace(/\/+$/, '');
-  const pool = new LeanPool(url.origin, {
+  const pool = new Pool(url.origin, {
     connections: init.maxConnections ?? null,
     connectTimeout: init.connectTimeoutMs,
     headersTimeout: init.headersTimeoutMs,
@@ -87,7 +86,7 @@ export function createUpstream(init: UpstreamInit): Upstream {
       }
     },
     dispatch(call, handler) {
-      pool.dispatchLean({ method: call.method, path: prefix + call.path, headers: call.headers ?? {}, body: bodyOf(call) }, handler);
+      pool.dispatch({ method: call.method, path: prefix + call.path, headers: call.headers ?? {}, body: bodyOf(call) }, handler);
     },
     close: () => pool.close(),
   };
