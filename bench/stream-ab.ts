@@ -1,0 +1,100 @@
+// Sequential A/B of the stream path: two gateway source trees (A and B, each a checkout with its
+// own src/main.ts) in front of one unpaced simulator. Each round measures A then B (B then A on
+// odd rounds) with the same closed-loop load, so machine noise falls on both arms alike. Prints
+// per-round and median streams/s, gateway CPU µs per stream and TTFT p50, and B/A ratios.
+// With --concurrency 1 the TTFT figures are the ones to read (the first-token path).
+//   node bench/stream-ab.ts --a /path/to/baseline --b . [--rounds 6] [--ms 5000] [--concurrency 64]
+//     [--tokens 32] [--audit pglite|off] [--profile-dir DIR]
+
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { request } from 'undici';
+import { AUDIT_OFF, SHIPPED_DEFAULTS, gatewayConfig, poolConfig } from './gateway-config.ts';
+import { runClosedLoop } from './load.ts';
+import { clientPool, judgeFull, promptOf, streamRunner } from './paths.ts';
+import { CpuMeter, ProcessGroup, cleanEnv, freePort, readUrlLine } from './processes.ts';
+import { orchqueueProtocol } from './stream-client.ts';
+
+const { values } = parseArgs({
+  options: {
+    a: { type: 'string' }, b: { type: 'string', default: '.' }, rounds: { type: 'string', default: '6' },
+    ms: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '64' },
+    tokens: { type: 'string', default: '32' }, audit: { type: 'string', default: 'pglite' },
+    'profile-dir': { type: 'string' },
+  },
+});
+const CONCURRENCY = Number(values.concurrency);
+const TOKENS = Number(values.tokens);
+const MEASURE_MS = Number(values.ms);
+
+interface Arm {
+  name: string;
+  url: string;
+  pid: number;
+  rates: number[];
+  usPer: number[];
+  ttft: number[];
+}
+
+const procs = new ProcessGroup();
+if (values['profile-dir'] !== undefined) procs.profileInto(resolve(values['profile-dir']), 'ab');
+const cpu = new CpuMeter();
+const tmp = await mkdtemp(join(tmpdir(), 'stream-ab-'));
+const sim = procs.spawnNode('sim', fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url)), ['--port', '0', '--slots', '512', '--first-token-delay-ms', '0']);
+const simUrl = await readUrlLine('sim', sim.stdoutLine());
+
+async function start(name: string, root: string): Promise<Arm> {
+  const port = await freePort();
+  const config = gatewayConfig([poolConfig({ id: 'bench', model: 'bench', engineUrl: simUrl, slots: 512, maxQueued: 1024 })], values.audit === 'off' ? AUDIT_OFF : SHIPPED_DEFAULTS);
+  if (values.audit !== 'off') (config.audit as Record<string, unknown>).data_dir = await mkdtemp(join(tmp, `${name}-audit-`));
+  const file = join(tmp, `${name}.json`);
+  await writeFile(file, JSON.stringify(config));
+  const { child } = procs.spawnNode(name, join(resolve(root), 'src/main.ts'), ['--config', file], cleanEnv({ HOST: '127.0.0.1', PORT: String(port), MALLOC_ARENA_MAX: '2' }), { profile: true });
+  const url = `http://127.0.0.1:${port}`;
+  for (const deadline = performance.now() + 90_000; performance.now() < deadline; await sleep(100)) {
+    try {
+      const res = await request(`${url}/readyz`);
+      const body = (await res.body.json()) as { pools?: Record<string, boolean> };
+      if (res.statusCode === 200 && Object.values(body.pools ?? {}).every(Boolean)) break;
+    } catch {
+      // not listening yet
+    }
+  }
+  return { name, url, pid: child.pid, rates: [], usPer: [], ttft: [] };
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+const arms = [await start('A', values.a ?? '.'), await start('B', values.b)];
+const pools = new Map(arms.map((arm) => [arm.name, clientPool(arm.url, CONCURRENCY)]));
+const target = (arm: Arm) => ({ name: arm.name, url: arm.url, protocol: orchqueueProtocol, model: 'bench' });
+for (let round = 0; round < Number(values.rounds); round++) {
+  const order = round % 2 === 0 ? arms : [...arms].reverse();
+  for (const arm of order) {
+    const plan = { concurrency: CONCURRENCY, warmupMs: 1_000, measureMs: MEASURE_MS, maxStreams: 1_000_000, graceMs: 5_000 };
+    const run = streamRunner(pools.get(arm.name)!, target(arm), TOKENS, promptOf);
+    const w = await runClosedLoop(plan, run, judgeFull(TOKENS), { meter: cpu, pids: { gw: arm.pid } });
+    const us = ((w.cpuMs.gw ?? 0) * 1000) / Math.max(1, w.streamsFull);
+    arm.rates.push(w.streamsPerS);
+    arm.usPer.push(us);
+    arm.ttft.push(w.ttftMs.p50);
+    const other = Object.keys(w.streamsOther).length > 0 ? ` other ${JSON.stringify(w.streamsOther)}` : '';
+    console.log(`round ${round} ${arm.name}: ${w.streamsPerS.toFixed(0)} streams/s, ${us.toFixed(0)} µs CPU/stream, TTFT p50 ${w.ttftMs.p50.toFixed(2)} ms${other}`);
+    await sleep(300);
+  }
+}
+for (const arm of arms) console.log(`${arm.name}: median ${median(arm.rates).toFixed(0)} streams/s, ${median(arm.usPer).toFixed(0)} µs/stream, TTFT p50 ${median(arm.ttft).toFixed(2)} ms`);
+const [a, b] = arms as [Arm, Arm];
+const ratio = (pick: (arm: Arm) => number[]) => {
+  const rs = pick(a).map((x, i) => (pick(b)[i] ?? Number.NaN) / x);
+  return `${rs.map((r) => r.toFixed(3)).join(' ')}; median ${median(rs).toFixed(3)}`;
+};
+console.log(`B/A streams/s per round: ${ratio((arm) => arm.rates)}`);
+console.log(`B/A CPU per stream per round: ${ratio((arm) => arm.usPer)}`);
+console.log(`B/A TTFT p50 per round: ${ratio((arm) => arm.ttft)}`);
+await procs.stopAll();
+process.exit(0);
