@@ -46,8 +46,12 @@ export function sendError(reply: FastifyReply, error: OrchError): FastifyReply {
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retry_after_ms / 1000))));
     reply.header('x-backoff-ms', String(Math.max(1, Math.round(error.retry_after_ms))));
   }
-  return reply.code(status).type('application/json').send(renderHttpError(error, String(reply.request.id)));
+  // Serialised here, with the charset Fastify would add: a string body skips its serializer lookup
+  // and content-type rewrite, once per refusal under a 429 burst (issue 14). Same bytes on the wire.
+  return reply.code(status).type(JSON_UTF8).send(JSON.stringify(renderHttpError(error, String(reply.request.id))));
 }
+
+const JSON_UTF8 = 'application/json; charset=utf-8';
 
 /**
  * The same envelope as raw HTTP/1.1 bytes, for answers written on the socket before Fastify

@@ -79,18 +79,19 @@ export function admissionRecord(fact: AdmittedFact, at: Date): AuditRecord {
 }
 
 export function rejectionRecord(fact: RejectedFact, at: Date): AuditRecord {
+  const data = compact({ accepted: false, code: fact.code, limit: fact.limit, policy_label: fact.policy_label, priority: fact.priority, tenant: fact.tenant });
+  const repeats = fact.repeats;
+  if (repeats !== undefined) {
+    // A coalesced row (audit/rejection-coalescer.ts): `count` refusals, each one's id in order. The
+    // ids are made storable one by one; compact's round trip of the list through JSON text cost
+    // more than the rest of the row (issue 14).
+    data.count = repeats.correlation_ids.length;
+    data.correlation_ids = repeats.correlation_ids.map(text);
+    data.first_at = new Date(Math.trunc(repeats.first_at_ms)).toISOString();
+  }
   return {
     at, kind: 'rejection', task_id: orNull(fact.task_id), session_id: orNull(fact.session_id), pool_id: orNull(fact.pool_id),
-    actor: orNull(fact.key_id), correlation_id: text(fact.correlation_id),
-    data: compact({
-      tenant: fact.tenant, accepted: false, code: fact.code, policy_label: fact.policy_label, limit: fact.limit, priority: fact.priority,
-      // A coalesced row (audit/rejection-coalescer.ts): `count` refusals, each one's id in order.
-      ...(fact.repeats === undefined ? {} : {
-        count: fact.repeats.correlation_ids.length,
-        correlation_ids: fact.repeats.correlation_ids.map(text),
-        first_at: new Date(Math.trunc(fact.repeats.first_at_ms)).toISOString(),
-      }),
-    }),
+    actor: orNull(fact.key_id), correlation_id: text(fact.correlation_id), data,
   };
 }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RejectedFact } from '../core/observer.ts';
 import { noopRecorder, type AuditRecorder } from './recorder.ts';
+import { toJsonValue } from './jsonb-value.ts';
 import { rejectionRecord } from './records.ts';
 import { COALESCE_MAX_IDS, COALESCE_WINDOW_MS, coalesceRejections } from './rejection-coalescer.ts';
 
@@ -67,6 +68,23 @@ describe('coalesceRejections', () => {
     ]);
   });
 
+  it('splits a run of one kind at the first refusal that differs in one recorded field only', () => {
+    const { recorder, rows } = recording();
+    const audit = coalesceRejections(recorder);
+    audit.rejected?.(full('p1'));
+    audit.rejected?.(full('p2'));
+    audit.rejected?.(full('q1', { priority: 'batch' }));
+    audit.rejected?.(full('p3'));
+    audit.rejected?.(full('q2', { priority: 'batch' }));
+    vi.advanceTimersByTime(COALESCE_WINDOW_MS);
+    expect(rows.map((r) => [r.correlation_id, r.priority, r.repeats?.correlation_ids])).toEqual([
+      ['p1', 'interactive', undefined],
+      ['q1', 'batch', undefined],
+      ['p2', 'interactive', ['p2', 'p3']],
+      ['q2', 'batch', ['q2']],
+    ]);
+  });
+
   it('never merges a refusal that names a task or a session', () => {
     const { recorder, rows } = recording();
     const audit = coalesceRejections(recorder);
@@ -121,8 +139,18 @@ describe('rejectionRecord of a coalesced refusal', () => {
     expect(record).toMatchObject({ kind: 'rejection', correlation_id: 'c2', data: { count: 2, correlation_ids: ['c2', 'c3'], first_at: '2026-01-01T00:00:00.000Z', accepted: false, code: 'ADMISSION_REJECT' } });
   });
 
-  it('leaves a single refusal row as it always was', () => {
+  it('leaves a single refusal row as it always was, its members in canonical order', () => {
     const record = rejectionRecord(full('c1'), new Date(0));
-    expect(Object.keys(record.data).sort()).toEqual(['accepted', 'code', 'policy_label', 'priority', 'tenant']);
+    expect(Object.keys(record.data)).toEqual(['accepted', 'code', 'policy_label', 'priority', 'tenant']);
+  });
+
+  it('stores the same data as the whole row made storable at once, NUL and lone surrogates in ids replaced', () => {
+    const ids = ['c2', 'bad\u0000id', 'lone\uD800', 'c5'];
+    const fact = full('c2', { limit: 'requests_per_min', repeats: { correlation_ids: ids, first_at_ms: Date.UTC(2026, 0, 1) } });
+    const record = rejectionRecord(fact, new Date(0));
+    expect(record.data).toEqual(toJsonValue({
+      accepted: false, code: fact.code, count: 4, correlation_ids: ids, first_at: '2026-01-01T00:00:00.000Z', limit: fact.limit, policy_label: fact.policy_label, priority: fact.priority, tenant: fact.tenant,
+    }));
+    expect(record.data.correlation_ids).toEqual(['c2', 'bad\uFFFDid', 'lone\uFFFD', 'c5']);
   });
 });

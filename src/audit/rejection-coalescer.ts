@@ -29,6 +29,11 @@ function keyOf(f: RejectedFact): string {
   return `${f.code}\u0000${f.pool_id ?? ''}\u0000${f.tenant ?? ''}\u0000${f.key_id ?? ''}\u0000${f.policy_label ?? ''}\u0000${f.limit ?? ''}\u0000${f.priority ?? ''}`;
 }
 
+/** The same fields keyOf reads are equal: the two refusals merge. */
+function sameKind(a: RejectedFact, b: RejectedFact): boolean {
+  return a.code === b.code && a.pool_id === b.pool_id && a.tenant === b.tenant && a.key_id === b.key_id && a.policy_label === b.policy_label && a.limit === b.limit && a.priority === b.priority;
+}
+
 /**
  * Wraps the audit recorder. The first refusal of a kind is written at once as its own row,
  * exactly as without coalescing, so a lone refusal is never delayed or changed. Identical
@@ -38,6 +43,13 @@ function keyOf(f: RejectedFact): string {
  */
 export function coalesceRejections(recorder: AuditRecorder, clock: Clock = systemClock): AuditRecorder {
   const groups = new Map<string, Group>();
+  // A burst is mostly refusals of one kind: the previous refusal's key is reused when its fields
+  // compare equal, instead of a key string built per refusal (issue 14).
+  let previous: { fact: RejectedFact; key: string } | undefined;
+  const kindOf = (fact: RejectedFact): string => {
+    if (previous === undefined || !sameKind(fact, previous.fact)) previous = { fact, key: keyOf(fact) };
+    return previous.key;
+  };
 
   const writeGroup = (key: string, group: Group): void => {
     const first = group.first;
@@ -72,7 +84,7 @@ export function coalesceRejections(recorder: AuditRecorder, clock: Clock = syste
   const rejected = (fact: RejectedFact): void => {
     // A refusal naming a task or a session is looked up by that id: it keeps a row of its own.
     if (fact.task_id !== undefined || fact.session_id !== undefined) return recorder.rejected?.(fact);
-    const key = keyOf(fact);
+    const key = kindOf(fact);
     const group = groups.get(key);
     if (group === undefined) {
       const fresh: Group = { first: undefined, ids: [], firstAtMs: 0, timer: undefined };

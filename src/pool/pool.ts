@@ -112,16 +112,17 @@ export class Pool<T extends QueueEntry = QueueEntry> {
 
   /** Retry hint for work a full queue turned away: until a dispatch frees a place. */
   queueBackoffMs(): number {
-    // Within capacity, one dispatch makes room; with a slot free it is now: the model's floor of 1 ms.
-    if (this.retry.length + this.queue.size <= this.config.queue.max_queued && this.slotFree()) return 1;
-    const queued = this.queuedTokens(Number.POSITIVE_INFINITY);
+    const waiting = this.retry.length + this.queue.size;
     const maxQueued = this.config.queue.max_queued;
-    return backoffMs({
-      groups: this.predictionGroups(backoffDispatches(queued.length, maxQueued)),
-      queued,
-      maxQueued,
-      fallbackMs: this.recoveryMs(),
-    });
+    // Within capacity, one dispatch makes room; with a slot free it is now: the model's floor of 1 ms.
+    if (waiting <= maxQueued && this.slotFree()) return 1;
+    // Within capacity that one dispatch is the first lease to end, whatever waits: the queue is
+    // walked only when it is over capacity (after a shrinking reload), where the waiting tasks'
+    // lengths decide when enough dispatches have happened. Once per refusal (issue 14).
+    const queued = waiting > maxQueued ? this.queuedTokens(Number.POSITIVE_INFINITY) : [];
+    const ms = backoffMs({ groups: this.predictionGroups(backoffDispatches(waiting, maxQueued)), queued, maxQueued, fallbackMs: Number.POSITIVE_INFINITY });
+    // With nothing to go on (no slot up, no usable speed) the honest wait is the replicas' recovery, read only then.
+    return Number.isFinite(ms) ? ms : this.recoveryMs();
   }
 
   /** Slots free now on replicas that can take work. */

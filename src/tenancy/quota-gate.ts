@@ -5,9 +5,9 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../core/ports.ts';
 import type { QuotaCounters, SessionStore } from '../core/state-ports.ts';
-import { periodBounds } from '../core/tenancy/limits.ts';
+import { periodBounds, type QuotaLimits } from '../core/tenancy/limits.ts';
 import type { Principal } from '../core/tenancy/principal.ts';
-import type { QuotaReservation, QuotaStanding, QuotaSubject } from '../core/tenancy/quota.ts';
+import type { QuotaReservation, QuotaStanding, QuotaSubject, QuotaUsage } from '../core/tenancy/quota.ts';
 import type { LifecycleObserver } from '../core/observer.ts';
 import type { TaskQuotas } from '../orchestration/task-service.ts';
 import type { TenantDirectory } from './directory.ts';
@@ -28,6 +28,29 @@ export interface QuotaGateDeps {
 const ownerOfSubject = (subject: string, tenant: string) => (subject.startsWith('tenant:') ? subject.slice(7) : tenant);
 
 type Owner = Pick<Principal, 'tenant' | 'keyId'>;
+
+/** One subject's standing whose usage (counters and sessions) is read on first access and kept. */
+class SubjectStanding implements QuotaSubject {
+  readonly subject: string;
+  readonly limits: QuotaLimits;
+  readonly #deps: Pick<QuotaGateDeps, 'counters' | 'sessions'>;
+  readonly #now: number;
+  readonly #tenant: string;
+  #usage: QuotaUsage | undefined;
+
+  constructor(deps: Pick<QuotaGateDeps, 'counters' | 'sessions'>, subject: string, limits: QuotaLimits, now: number, tenant: string) {
+    this.#deps = deps;
+    this.subject = subject;
+    this.limits = limits;
+    this.#now = now;
+    this.#tenant = tenant;
+  }
+
+  get usage(): QuotaUsage {
+    const { counters, sessions } = this.#deps;
+    return (this.#usage ??= { ...counters.usage(this.subject, this.#now, this.limits.budget?.period), sessions: sessions.ownedBy(ownerOfSubject(this.subject, this.#tenant)) });
+  }
+}
 type Actual = { tokens: number; budgetTokens: number; budgetCost: number; wasQueued: boolean };
 
 export class QuotaGate implements TaskQuotas {
@@ -39,14 +62,14 @@ export class QuotaGate implements TaskQuotas {
     this.#deps = deps;
   }
 
-  /** Every subject's standing now: what `admit` step 7 reads. */
+  /**
+   * Every subject's standing now: what `admit` step 7 reads, in the synchronous step that took
+   * it. A subject's usage is read when first asked for: a tenant without limits has none read
+   * when its request is refused further on, from a full queue (issue 14).
+   */
   standing(owner: Owner): QuotaStanding {
     const now = this.#deps.clock.now();
-    const subjects: QuotaSubject[] = this.#deps.directory.subjectsOf(owner).map(({ subject, limits }) => ({
-      subject,
-      limits,
-      usage: { ...this.#deps.counters.usage(subject, now, limits.budget?.period), sessions: this.#deps.sessions.ownedBy(ownerOfSubject(subject, owner.tenant)) },
-    }));
+    const subjects: QuotaSubject[] = this.#deps.directory.subjectsOf(owner).map(({ subject, limits }) => new SubjectStanding(this.#deps, subject, limits, now, owner.tenant));
     return { now, subjects };
   }
 

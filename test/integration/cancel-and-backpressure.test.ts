@@ -107,6 +107,9 @@ describe('full queue', () => {
     expect(backoff).toBeGreaterThanOrEqual(1);
     expect(res.headers['retry-after']).toBe(String(Math.ceil(backoff / 1000)));
     expect(err.retry_after_ms).toBe(backoff);
+    // The envelope is serialised by sendError itself: the same type and bytes Fastify would send.
+    expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(res.text).toBe(JSON.stringify({ error: { ...err, correlation_id: res.headers['x-correlation-id'] } }));
     expect((await g.get('/v1/pools/demo')).body).toEqual(before);
     expect((await g.get('/v1/tasks/9d2f6a55-8d5f-4a8e-9a63-3f0c1b2e4d01')).status).toBe(404);
   });

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { orchError, type OrchError } from '../errors.ts';
 import type { ReplicaView } from '../placement/decide.ts';
 import type { SessionStanding } from '../session/session-store.ts';
+import { windowStart, type QuotaLimits } from '../tenancy/limits.ts';
+import type { QuotaSubject, QuotaUsage } from '../tenancy/quota.ts';
 import { admit, type AdmissionRequest, type AdmissionSnapshot, type PoolSnapshot } from './admit.ts';
 
 const replica = (id: string, over: Partial<ReplicaView> = {}): ReplicaView => ({
@@ -347,5 +349,39 @@ describe('admit falls back at admission only for want of capacity', () => {
 
   it("still runs every later step on the fallback (a seed on a non-deterministic fallback is refused, the primary's refusal answered)", () => {
     expect(decide([primary(rateLimited), BACKUP], { seed: 1 })).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
+  });
+});
+
+// ORCH-1210 ORCH-1211: step 7, between the deadline-free steps and the queue
+describe('admit and tenant quotas', () => {
+  const T0 = Date.UTC(2026, 0, 15, 10, 30, 12);
+  const usage = (requests: number): QuotaUsage => ({ window: { startMs: windowStart(T0), requests, tokens: 0 }, inFlight: 0, queued: 0, sessions: { count: 0 } });
+  /** A subject whose usage must not be read. */
+  const unread = (subject: string, limits: QuotaLimits): QuotaSubject => ({
+    subject,
+    limits,
+    get usage(): QuotaUsage {
+      throw new Error(`usage of ${subject} read`);
+    },
+  });
+  const quota = (...subjects: QuotaSubject[]): Tweak => snap({ quota: { now: T0, subjects } });
+  const fullQueue = queue({ size: 4, interactive: 4 });
+
+  it('reserves on every subject when admitting, from the window the usage was read in', () => {
+    expect(plan(quota({ subject: 'tenant:a', limits: { requests_per_min: 5 }, usage: usage(4) }, { subject: 'key:k', limits: {}, usage: usage(0) })).quota).toEqual({
+      subjects: [{ subject: 'tenant:a' }, { subject: 'key:k' }],
+      windowStartMs: windowStart(T0),
+      tokens: 16,
+      budgetTokens: 18,
+      budgetCost: 0,
+    });
+  });
+
+  it('refuses a crossed limit before a full queue', () => {
+    expect(refusal(fullQueue, quota({ subject: 'tenant:a', limits: { requests_per_min: 4 }, usage: usage(4) }))).toMatchObject({ code: 'RATE_LIMITED', limit: 'requests_per_min' });
+  });
+
+  it('reads no usage of a tenant without limits when a full queue refuses it (issue 14: the 429 path)', () => {
+    expect(refusal(fullQueue, quota(unread('tenant:a', {})))).toMatchObject({ code: 'ADMISSION_REJECT', pool_id: 'p1' });
   });
 });

@@ -9,7 +9,7 @@ import { fail, ok, orchError, type ErrorCode, type OrchError, type Result } from
 import { everPlaceable, type PlacementJob, type ReplicaView } from '../placement/decide.ts';
 import type { Priority } from '../task/events.ts';
 import type { SessionStanding } from '../session/session-record.ts';
-import { checkQuota, type QuotaReservation, type QuotaStanding } from '../tenancy/quota.ts';
+import { quotaRefusal, quotaReservation, type QuotaAsk, type QuotaReservation, type QuotaStanding } from '../tenancy/quota.ts';
 import { checkCapability, checkDeadline, estimatePromptTokens } from './checks.ts';
 import type { IdempotencyCheck } from './idempotency.ts';
 import { predictFinishMs } from './predict.ts';
@@ -167,19 +167,9 @@ function planFor(snapshot: AdmissionSnapshot, req: AdmissionRequest, pool: PoolS
   const affinity = session.value;
   const job = affinity === undefined ? placement.value : placementJob(req, affinity.replica_id);
   const { forecast } = pool;
-  let quota: QuotaReservation | undefined;
-  if (snapshot.quota !== undefined) {
-    const budgetTokens = job.promptTokens + req.max_tokens;
-    const checked = checkQuota(snapshot.quota, {
-      maxTokens: req.max_tokens,
-      budgetTokens,
-      budgetCost: (budgetTokens * (pool.costPer1kTokens ?? 0)) / 1000,
-      newSession: snapshot.session?.kind === 'new',
-      backoffMs: Number.isFinite(forecast.backoffMs) ? forecast.backoffMs : 1_000,
-    });
-    if (!checked.ok) return checked;
-    quota = checked.value;
-  }
+  const quota = snapshot.quota === undefined ? undefined : { standing: snapshot.quota, ask: askOf(snapshot, req, job, pool) };
+  const overQuota = quota === undefined ? undefined : quotaRefusal(quota.standing, quota.ask);
+  if (overQuota !== undefined) return fail(overQuota);
   if (req.deadline_ms !== undefined) {
     const finish = predictFinishMs({ startMs: forecast.startMs, maxTokens: req.max_tokens, tokensPerS: forecast.tokensPerS, ttftMs: forecast.ttftMs });
     const deadline = checkDeadline({ deadline_ms: req.deadline_ms, predictedStartMs: forecast.startMs, predictedFinishMs: finish });
@@ -201,8 +191,22 @@ function planFor(snapshot: AdmissionSnapshot, req: AdmissionRequest, pool: PoolS
     ...(req.session_id !== undefined ? { session: { id: req.session_id, maxTokens: req.max_tokens } } : {}),
     ...(affinity ? { affinity } : {}),
     evicts: room === 'evict',
-    ...(quota ? { quota } : {}),
+    // Built only now: a refusal further up, from a full queue above all, reserves nothing (issue 14).
+    ...(quota ? { quota: quotaReservation(quota.standing, quota.ask) } : {}),
   });
+}
+
+/** What step 7 weighs against the caller's quotas; a limit with no fixed reset (concurrency, queue) backs off by the pool's forecast. */
+function askOf(snapshot: AdmissionSnapshot, req: AdmissionRequest, job: PlacementJob, pool: PoolSnapshot): QuotaAsk {
+  const budgetTokens = job.promptTokens + req.max_tokens;
+  const { backoffMs } = pool.forecast;
+  return {
+    maxTokens: req.max_tokens,
+    budgetTokens,
+    budgetCost: (budgetTokens * (pool.costPer1kTokens ?? 0)) / 1000,
+    newSession: snapshot.session?.kind === 'new',
+    backoffMs: Number.isFinite(backoffMs) ? backoffMs : 1_000,
+  };
 }
 
 function resolvePool(pools: readonly PoolSnapshot[], req: AdmissionRequest): Result<PoolSnapshot> {

@@ -83,55 +83,73 @@ export function limitRefusal(subject: string, limit: LimitName, max: number, res
   return orchError('RATE_LIMITED', `${who} reached its ${limit} limit (${max}${unitOf(limit, period)})`, { limit, retry_after_ms: Math.max(1, Math.ceil(resetInMs)) });
 }
 
-function tooLarge(subject: string, limit: LimitName, max: number, asked: number): Result<never> {
-  return fail(orchError('INVALID_PARAMS', `max_tokens ${asked} can never fit ${subject.replace(':', ' ')}'s ${limit} of ${max}`, { field: 'max_tokens', limit }));
+function tooLarge(subject: string, limit: LimitName, max: number, asked: number): OrchError {
+  return orchError('INVALID_PARAMS', `max_tokens ${asked} can never fit ${subject.replace(':', ' ')}'s ${limit} of ${max}`, { field: 'max_tokens', limit });
 }
 
-function checkSubject(s: QuotaSubject, ask: QuotaAsk, now: number): Result<void> {
-  const { limits: l, usage: u, subject } = s;
-  const windowReset = u.window.startMs + WINDOW_MS - now;
-  if (l.requests_per_min !== undefined && u.window.requests + 1 > l.requests_per_min) {
-    return refuse(subject, 'requests_per_min', l.requests_per_min, windowReset);
+/** The first of the subject's limits the request would cross; its usage is read only for the limits it has. */
+function subjectRefusal(s: QuotaSubject, ask: QuotaAsk, now: number): OrchError | undefined {
+  const { limits: l, subject } = s;
+  if (l.requests_per_min !== undefined && s.usage.window.requests + 1 > l.requests_per_min) {
+    return limitRefusal(subject, 'requests_per_min', l.requests_per_min, windowResetMs(s, now));
   }
   if (l.tokens_per_min !== undefined) {
     if (ask.maxTokens > l.tokens_per_min) return tooLarge(subject, 'tokens_per_min', l.tokens_per_min, ask.maxTokens);
-    if (u.window.tokens + ask.maxTokens > l.tokens_per_min) return refuse(subject, 'tokens_per_min', l.tokens_per_min, windowReset);
+    if (s.usage.window.tokens + ask.maxTokens > l.tokens_per_min) return limitRefusal(subject, 'tokens_per_min', l.tokens_per_min, windowResetMs(s, now));
   }
-  if (l.max_concurrent_tasks !== undefined && u.inFlight + 1 > l.max_concurrent_tasks) {
-    return refuse(subject, 'max_concurrent_tasks', l.max_concurrent_tasks, ask.backoffMs);
+  if (l.max_concurrent_tasks !== undefined && s.usage.inFlight + 1 > l.max_concurrent_tasks) {
+    return limitRefusal(subject, 'max_concurrent_tasks', l.max_concurrent_tasks, ask.backoffMs);
   }
-  if (l.max_queued_tasks !== undefined && u.queued + 1 > l.max_queued_tasks) {
-    return refuse(subject, 'max_queued_tasks', l.max_queued_tasks, ask.backoffMs);
+  if (l.max_queued_tasks !== undefined && s.usage.queued + 1 > l.max_queued_tasks) {
+    return limitRefusal(subject, 'max_queued_tasks', l.max_queued_tasks, ask.backoffMs);
   }
-  if (ask.newSession && l.max_sessions !== undefined && u.sessions.count + 1 > l.max_sessions) {
-    return refuse(subject, 'max_sessions', l.max_sessions, (u.sessions.nextExpiryMs ?? now + ask.backoffMs) - now);
+  if (ask.newSession && l.max_sessions !== undefined && s.usage.sessions.count + 1 > l.max_sessions) {
+    return limitRefusal(subject, 'max_sessions', l.max_sessions, (s.usage.sessions.nextExpiryMs ?? now + ask.backoffMs) - now);
   }
   const b = l.budget;
-  if (b !== undefined && u.period !== undefined) {
-    const periodReset = u.period.endMs - now;
+  const period = b === undefined ? undefined : s.usage.period;
+  if (b !== undefined && period !== undefined) {
+    const periodReset = period.endMs - now;
     if (b.tokens !== undefined) {
       if (ask.budgetTokens > b.tokens) return tooLarge(subject, 'budget.tokens', b.tokens, ask.budgetTokens);
-      if (u.period.tokens + ask.budgetTokens > b.tokens) return refuse(subject, 'budget.tokens', b.tokens, periodReset, b.period);
+      if (period.tokens + ask.budgetTokens > b.tokens) return limitRefusal(subject, 'budget.tokens', b.tokens, periodReset, b.period);
     }
-    if (b.cost !== undefined && u.period.cost + ask.budgetCost > b.cost) return refuse(subject, 'budget.cost', b.cost, periodReset, b.period);
+    if (b.cost !== undefined && period.cost + ask.budgetCost > b.cost) return limitRefusal(subject, 'budget.cost', b.cost, periodReset, b.period);
   }
-  return ok(undefined);
+  return undefined;
 }
 
-/** Every subject's limits in order (tenant first, then key); the first crossed limit refuses. */
-export function checkQuota(standing: QuotaStanding, ask: QuotaAsk): Result<QuotaReservation> {
+const windowResetMs = (s: QuotaSubject, now: number): number => s.usage.window.startMs + WINDOW_MS - now;
+
+/**
+ * Every subject's limits in order (tenant first, then key): the first crossed limit's refusal,
+ * or undefined. Reads no usage of a subject without limits and allocates nothing then (a
+ * refusal further on, from a full queue, needs no reservation: issue 14).
+ */
+export function quotaRefusal(standing: QuotaStanding, ask: QuotaAsk): OrchError | undefined {
   for (const s of standing.subjects) {
-    const checked = checkSubject(s, ask, standing.now);
-    if (!checked.ok) return checked;
+    const refused = subjectRefusal(s, ask, standing.now);
+    if (refused !== undefined) return refused;
   }
+  return undefined;
+}
+
+/** What admission reserves on every subject of a standing that quotaRefusal let through. */
+export function quotaReservation(standing: QuotaStanding, ask: QuotaAsk): QuotaReservation {
   const first = standing.subjects[0];
-  return ok({
+  return {
     subjects: standing.subjects.map((s) => (s.usage.period ? { subject: s.subject, periodStartMs: s.usage.period.startMs } : { subject: s.subject })),
     windowStartMs: first?.usage.window.startMs ?? 0,
     tokens: ask.maxTokens,
     budgetTokens: ask.budgetTokens,
     budgetCost: ask.budgetCost,
-  });
+  };
+}
+
+/** quotaRefusal, else quotaReservation. */
+export function checkQuota(standing: QuotaStanding, ask: QuotaAsk): Result<QuotaReservation> {
+  const refused = quotaRefusal(standing, ask);
+  return refused === undefined ? ok(quotaReservation(standing, ask)) : fail(refused);
 }
 
 /** One subject's session cap: what a store that counts sessions itself checks atomically at create. */
