@@ -229,9 +229,10 @@ export class PgliteWorkerStore implements AuditStore {
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       // Posted once this turn of the event loop is done. An admission's commit is asked for just
-      // before its engine call starts; waking the worker first let it take the CPU from the event
-      // loop (on 2 cores, often for its whole commit) before the engine request was written, which
-      // undid the overlap of the two (docs/architecture.md "Audit").
+      // after its engine call starts, and undici writes that request from a setImmediate of its
+      // own (queued first): waking the worker before it let the worker take the CPU from the
+      // event loop (on 2 cores, often for its whole commit) before the engine request was
+      // written, which undid the overlap of the two (docs/architecture.md "Audit").
       setImmediate(() => worker.postMessage({ id, method, args }));
     });
   }

@@ -96,7 +96,9 @@ export class Dispatcher {
   /** Tries one task; `retryAt` is its index in pool.retry, or -1 for the head of the queue. */
   private place(pool: Pool<Task>, task: Task, retryAt: number): Placement {
     const closed = this.closedFor(pool);
-    if (closed) return this.end(pool, task, retryAt, closed);
+    // A task placed early is only ever started here: its end would be recorded before its
+    // admission. The pump after its commit ends it.
+    if (closed) return task.committed ? this.end(pool, task, retryAt, closed) : 'wait';
     const shared = this.deps.sharedSlots?.engineOf(task);
     const pinned = shared === undefined ? task.job : { ...task.job, pin: shared, allowFallback: false };
     const job = { ...pinned, exclude: this.failover.exclusions(task) };
@@ -107,7 +109,7 @@ export class Dispatcher {
       return 'placed';
     }
     // Busy, or nothing can serve now but may soon (prober, breaker and backoff timers pump).
-    if (decision.reason === 'busy' || !pool.ready) return 'wait';
+    if (decision.reason === 'busy' || !pool.ready || !task.committed) return 'wait';
     return this.end(pool, task, retryAt, this.unplaceable(pool, task, decision));
   }
 

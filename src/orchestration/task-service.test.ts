@@ -360,3 +360,33 @@ describe('the admission commit point', () => {
     expect(kit.finished.some((fact) => fact.task_id === victim.id)).toBe(false);
   });
 });
+
+// Issue 14: the first-token path at concurrency 1.
+describe('the commit point with the engine call started early', () => {
+  it('starts the engine call before it asks for the admission row, and emits nothing of the task until the row is committed', async () => {
+    let release = (): void => undefined;
+    const seen: string[] = [];
+    let slotsAtCommit: number | undefined;
+    kit = await startServiceKit({
+      pool: { replicas: [{ id: 'mock-0', slots: 2 }] },
+      recorder: {
+        accepting: () => true,
+        commitAdmission: () => {
+          slotsAtCommit = kit?.pools.get('demo')?.freeSlots();
+          seen.push('commit asked');
+          return new Promise<void>((resolve) => { release = resolve; });
+        },
+      },
+      observer: { placed: () => seen.push('placed'), admitted: () => seen.push('admitted') },
+    });
+    const submitted = kit.submit();
+    // One of the two slots is leased by the early call when the row is asked for.
+    expect(slotsAtCommit).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seen).toEqual(['commit asked']);
+    release();
+    const task = await submitted;
+    await kit.tokens(task, 4);
+    expect(seen).toEqual(['commit asked', 'admitted', 'placed']);
+  });
+});

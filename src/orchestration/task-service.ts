@@ -259,10 +259,13 @@ export class TaskService {
       model: task.request.model,
       ...(plan.fallbackFrom ? { fallback_from_pool_id: plan.fallbackFrom.poolId, fallback_code: plan.fallbackFrom.code } : {}),
     };
-    const committed = deps.recorder.commitAdmission(fact);
-    // The row is on its way: overlap its commit with the engine's work (issue 14).
+    // The engine call starts first, then the row is asked for: the commit overlaps the engine's
+    // work, and the engine request (written by undici on the next check phase) leaves before the
+    // audit store is woken, which on a busy machine may take the CPU for its whole commit (issue
+    // 14). Nothing of the early call is emitted before the commit, so the row still comes first.
     const settle = deps.traced?.(task.correlationId) === true ? undefined : this.dispatcher.speculate(task);
     if (settle) this.dispatcher.pump(task.pool);
+    const committed = deps.recorder.commitAdmission(fact);
     try {
       await withTimeout(committed, ADMISSION_COMMIT_TIMEOUT_MS, deps.clock);
     } catch (err) {
