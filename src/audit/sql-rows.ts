@@ -14,6 +14,8 @@ const text = (value: unknown): string | null => (value === null || value === und
 const time = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)));
 const timeOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : time(value));
 
+const HASH_CHARS = 64;
+
 export function toAuditRow(row: SqlRow): AuditRow {
   if (!isAuditKind(row.kind)) throw new Error(`audit_log row ${String(row.seq)} has an unknown kind`);
   return {
@@ -47,32 +49,11 @@ export function toAuditHold(row: SqlRow): AuditHold {
 }
 
 /**
- * One batch as the INSERT takes it: each row's canonical content (the bytes its hash covers, which
- * hold every other column), prev_hash and hash. The database derives the columns from the content,
- * so a stored row can only ever say what its hash says.
- */
-export interface InsertBatch {
-  content: string[];
-  prev_hash: string[];
-  hash: string[];
-}
-
-export function insertBatch(rows: readonly ChainedRow[]): InsertBatch {
-  const batch: InsertBatch = { content: [], prev_hash: [], hash: [] };
-  for (const row of rows) {
-    batch.content.push(row.content);
-    batch.prev_hash.push(row.prev_hash);
-    batch.hash.push(row.hash);
-  }
-  return batch;
-}
-
-const HASH_CHARS = 64;
-
-/**
- * A batch as one string, for the PGlite worker: a line per row, prev_hash + hash + content.
- * Canonical JSON never holds a raw newline, and posting one string costs a copy where a batch
- * of row objects costs a structured clone of each.
+ * A batch as one string, the INSERT's one parameter and the PGlite worker's wire form: a line per
+ * row, prev_hash + hash + content (the canonical JSON its hash covers, which holds every other
+ * column). Canonical JSON never holds a raw newline. One text parameter is bound as is, where
+ * arrays of contents were escaped quote by quote in JavaScript and unescaped again by Postgres,
+ * and posting one string to the worker costs a copy where row objects cost a structured clone.
  */
 export function encodeBatch(rows: readonly ChainedRow[]): string {
   let text = '';
@@ -80,25 +61,13 @@ export function encodeBatch(rows: readonly ChainedRow[]): string {
   return text;
 }
 
-export function decodeBatch(text: string): InsertBatch {
-  const batch: InsertBatch = { content: [], prev_hash: [], hash: [] };
-  if (text === '') return batch;
-  for (const line of text.split('\n')) {
-    if (line.length <= 2 * HASH_CHARS) throw new Error('malformed audit batch line');
-    batch.prev_hash.push(line.slice(0, HASH_CHARS));
-    batch.hash.push(line.slice(HASH_CHARS, 2 * HASH_CHARS));
-    batch.content.push(line.slice(2 * HASH_CHARS));
-  }
-  return batch;
-}
-
-export function insertParams(batch: InsertBatch): string[][] {
-  return [batch.content, batch.prev_hash, batch.hash];
-}
-
-// The text[] -> jsonb[] cast parses each content once, before unnest; the columns come out of it.
+// The database derives the columns from each line's content, so a stored row can only ever say
+// what its hash says. A line too short to hold both hashes leaves an empty content, which is not
+// JSON: the statement fails and nothing of the batch is stored. The content is parsed once, in the
+// subquery (OFFSET 0 keeps the planner from copying the cast into every column that reads it).
 // Content names its chain only when it is not the default one (hash-chain.ts).
 export const INSERT_BATCH_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS})
   SELECT coalesce(c->>'chain', '${DEFAULT_CHAIN}'), (c->>'seq')::bigint, (c->>'at')::timestamptz, c->>'kind', c->>'task_id', c->>'session_id', c->>'pool_id',
     c->>'actor', c->>'correlation_id', c->'data', ph, h
-  FROM unnest($1::text[]::jsonb[], $2::text[], $3::text[]) AS b(c, ph, h)`;
+  FROM (SELECT substr(line, 1, ${HASH_CHARS}) AS ph, substr(line, ${HASH_CHARS + 1}, ${HASH_CHARS}) AS h, substr(line, ${2 * HASH_CHARS + 1})::jsonb AS c
+    FROM string_to_table($1::text, E'\\n') AS line OFFSET 0) AS b`;
