@@ -81,11 +81,12 @@ describe('chainRecords', () => {
 });
 
 describe('encodeBatch', () => {
-  it('writes a line per row, prev_hash + hash + content, with no raw newline inside any value', () => {
+  it('joins each column into one string: contents a line each (no raw newline inside any value), hashes space-separated', () => {
     const { rows } = chainRecords({ seq: 9, hash: 'a'.repeat(64) }, [record({ task_id: AWKWARD }), record(), record({ data: { s: '\n\n' } })]);
-    const lines = encodeBatch(rows).split('\n');
-    expect(lines).toEqual(rows.map((row) => row.prev_hash + row.hash + row.content));
-    expect(lines.map((line) => JSON.parse(line.slice(128)) as unknown)).toEqual(rows.map((row) => JSON.parse(row.content) as unknown));
-    expect(encodeBatch([])).toBe('');
+    const batch = encodeBatch(rows);
+    expect(batch.content.split('\n')).toEqual(rows.map((row) => row.content));
+    expect(batch.prev_hash.split(' ')).toEqual(rows.map((row) => row.prev_hash));
+    expect(batch.hash.split(' ')).toEqual(rows.map((row) => row.hash));
+    expect(encodeBatch([])).toEqual({ content: '', prev_hash: '', hash: '' });
   });
 });

@@ -14,8 +14,6 @@ const text = (value: unknown): string | null => (value === null || value === und
 const time = (value: unknown): Date => (value instanceof Date ? value : new Date(String(value)));
 const timeOrNull = (value: unknown): Date | null => (value === null || value === undefined ? null : time(value));
 
-const HASH_CHARS = 64;
-
 export function toAuditRow(row: SqlRow): AuditRow {
   if (!isAuditKind(row.kind)) throw new Error(`audit_log row ${String(row.seq)} has an unknown kind`);
   return {
@@ -49,25 +47,44 @@ export function toAuditHold(row: SqlRow): AuditHold {
 }
 
 /**
- * A batch as one string, the INSERT's one parameter and the PGlite worker's wire form: a line per
- * row, prev_hash + hash + content (the canonical JSON its hash covers, which holds every other
- * column). Canonical JSON never holds a raw newline. One text parameter is bound as is, where
+ * A batch as the INSERT takes it and as it travels to the PGlite worker: each column as one
+ * string, rows in order. `content` holds each row's canonical content (the bytes its hash covers,
+ * which hold every other column), a line per row: canonical JSON never holds a raw newline.
+ * `prev_hash` and `hash` are hex, separated by spaces. Three strings are bound as they are, where
  * arrays of contents were escaped quote by quote in JavaScript and unescaped again by Postgres,
- * and posting one string to the worker costs a copy where row objects cost a structured clone.
+ * and posting them to the worker costs a copy each where row objects cost a structured clone.
  */
-export function encodeBatch(rows: readonly ChainedRow[]): string {
-  let text = '';
-  for (const row of rows) text += `${text === '' ? '' : '\n'}${row.prev_hash}${row.hash}${row.content}`;
-  return text;
+export interface EncodedBatch {
+  content: string;
+  prev_hash: string;
+  hash: string;
 }
 
-// The database derives the columns from each line's content, so a stored row can only ever say
-// what its hash says. A line too short to hold both hashes leaves an empty content, which is not
-// JSON: the statement fails and nothing of the batch is stored. The content is parsed once, in the
-// subquery (OFFSET 0 keeps the planner from copying the cast into every column that reads it).
+export function encodeBatch(rows: readonly ChainedRow[]): EncodedBatch {
+  const batch: EncodedBatch = { content: '', prev_hash: '', hash: '' };
+  for (const row of rows) {
+    if (batch.hash !== '') {
+      batch.content += '\n';
+      batch.prev_hash += ' ';
+      batch.hash += ' ';
+    }
+    batch.content += row.content;
+    batch.prev_hash += row.prev_hash;
+    batch.hash += row.hash;
+  }
+  return batch;
+}
+
+export function insertParams(batch: EncodedBatch): string[] {
+  return [batch.content, batch.prev_hash, batch.hash];
+}
+
+// The database derives the columns from the content, so a stored row can only ever say what its
+// hash says. string_to_array splits on bytes; the text[] -> jsonb[] cast parses each content
+// once, before unnest. Columns of unequal length leave NULLs, which the table refuses: the
+// statement fails and nothing of the batch is stored.
 // Content names its chain only when it is not the default one (hash-chain.ts).
 export const INSERT_BATCH_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS})
   SELECT coalesce(c->>'chain', '${DEFAULT_CHAIN}'), (c->>'seq')::bigint, (c->>'at')::timestamptz, c->>'kind', c->>'task_id', c->>'session_id', c->>'pool_id',
     c->>'actor', c->>'correlation_id', c->'data', ph, h
-  FROM (SELECT substr(line, 1, ${HASH_CHARS}) AS ph, substr(line, ${HASH_CHARS + 1}, ${HASH_CHARS}) AS h, substr(line, ${2 * HASH_CHARS + 1})::jsonb AS c
-    FROM string_to_table($1::text, E'\\n') AS line OFFSET 0) AS b`;
+  FROM unnest(string_to_array($1::text, E'\\n')::jsonb[], string_to_array($2::text, ' '), string_to_array($3::text, ' ')) AS b(c, ph, h)`;

@@ -157,14 +157,14 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     expect(await store.verify()).toMatchObject({ ok: true });
   });
 
-  // The batch travels as one text parameter, a line per row; a line without both hashes must not
-  // leave part of its batch stored.
-  it('refuses a batch with a malformed line whole, then appends where the chain stood', async () => {
+  // The batch travels as one string per column (sql-rows.ts encodeBatch); a row that does not
+  // split cleanly must not leave part of its batch stored.
+  it('refuses a batch with a malformed row whole, then appends where the chain stood', async () => {
     const head = await store.head();
     const { rows } = chainRecords(head, [admissionRecord(admittedFact('malformed-1'), new Date()), admissionRecord(admittedFact('malformed-2'), new Date())]);
     const [good, bad] = rows;
     if (good === undefined || bad === undefined) throw new Error('chainRecords returned fewer rows');
-    await expect(store.append([good, { ...bad, prev_hash: 'short' }])).rejects.toThrow();
+    await expect(store.append([good, { ...bad, content: `${bad.content}\n{}` }])).rejects.toThrow();
     expect(await store.head()).toEqual(head);
     await store.append(rows);
     expect((await store.query({ task_id: 'malformed-2', limit: 1 }))[0]).toMatchObject({ seq: head.seq + 2, prev_hash: good.hash, hash: bad.hash });
