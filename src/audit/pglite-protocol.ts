@@ -1,13 +1,13 @@
 // Messages between the main thread (pglite-store.ts) and the audit worker (pglite-worker.ts).
 // Every AuditStore call becomes one request; values cross by structured clone (Dates survive),
-// except appended batches, which cross as one string.
+// except appended batches, which cross as three strings (sql-rows.ts encodeBatch).
 
 import type { AuditStore } from './store.ts';
 
 /** The audit store plus the tenancy seam (`sql`, the tables of migrations/0003). */
 type WorkerSurface = AuditStore & { sql: unknown };
 
-// A batch travels as one pre-encoded string (sql-rows.ts encodeBatch), not as row objects.
+// A batch travels pre-encoded (sql-rows.ts encodeBatch), not as row objects.
 export type StoreMethod = Exclude<keyof WorkerSurface, 'backend' | 'append'> | 'appendEncoded';
 
 export const STORE_METHODS: readonly StoreMethod[] = [

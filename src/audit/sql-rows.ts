@@ -47,58 +47,44 @@ export function toAuditHold(row: SqlRow): AuditHold {
 }
 
 /**
- * One batch as the INSERT takes it: each row's canonical content (the bytes its hash covers, which
- * hold every other column), prev_hash and hash. The database derives the columns from the content,
- * so a stored row can only ever say what its hash says.
+ * A batch as the INSERT takes it and as it travels to the PGlite worker: each column as one
+ * string, rows in order. `content` holds each row's canonical content (the bytes its hash covers,
+ * which hold every other column), a line per row: canonical JSON never holds a raw newline.
+ * `prev_hash` and `hash` are hex, separated by spaces. Three strings are bound as they are, where
+ * arrays of contents were escaped quote by quote in JavaScript and unescaped again by Postgres,
+ * and posting them to the worker costs a copy each where row objects cost a structured clone.
  */
-export interface InsertBatch {
-  content: string[];
-  prev_hash: string[];
-  hash: string[];
+export interface EncodedBatch {
+  content: string;
+  prev_hash: string;
+  hash: string;
 }
 
-export function insertBatch(rows: readonly ChainedRow[]): InsertBatch {
-  const batch: InsertBatch = { content: [], prev_hash: [], hash: [] };
+export function encodeBatch(rows: readonly ChainedRow[]): EncodedBatch {
+  const batch: EncodedBatch = { content: '', prev_hash: '', hash: '' };
   for (const row of rows) {
-    batch.content.push(row.content);
-    batch.prev_hash.push(row.prev_hash);
-    batch.hash.push(row.hash);
+    if (batch.hash !== '') {
+      batch.content += '\n';
+      batch.prev_hash += ' ';
+      batch.hash += ' ';
+    }
+    batch.content += row.content;
+    batch.prev_hash += row.prev_hash;
+    batch.hash += row.hash;
   }
   return batch;
 }
 
-const HASH_CHARS = 64;
-
-/**
- * A batch as one string, for the PGlite worker: a line per row, prev_hash + hash + content.
- * Canonical JSON never holds a raw newline, and posting one string costs a copy where a batch
- * of row objects costs a structured clone of each.
- */
-export function encodeBatch(rows: readonly ChainedRow[]): string {
-  let text = '';
-  for (const row of rows) text += `${text === '' ? '' : '\n'}${row.prev_hash}${row.hash}${row.content}`;
-  return text;
-}
-
-export function decodeBatch(text: string): InsertBatch {
-  const batch: InsertBatch = { content: [], prev_hash: [], hash: [] };
-  if (text === '') return batch;
-  for (const line of text.split('\n')) {
-    if (line.length <= 2 * HASH_CHARS) throw new Error('malformed audit batch line');
-    batch.prev_hash.push(line.slice(0, HASH_CHARS));
-    batch.hash.push(line.slice(HASH_CHARS, 2 * HASH_CHARS));
-    batch.content.push(line.slice(2 * HASH_CHARS));
-  }
-  return batch;
-}
-
-export function insertParams(batch: InsertBatch): string[][] {
+export function insertParams(batch: EncodedBatch): string[] {
   return [batch.content, batch.prev_hash, batch.hash];
 }
 
-// The text[] -> jsonb[] cast parses each content once, before unnest; the columns come out of it.
+// The database derives the columns from the content, so a stored row can only ever say what its
+// hash says. string_to_array splits on bytes; the text[] -> jsonb[] cast parses each content
+// once, before unnest. Columns of unequal length leave NULLs, which the table refuses: the
+// statement fails and nothing of the batch is stored.
 // Content names its chain only when it is not the default one (hash-chain.ts).
 export const INSERT_BATCH_SQL = `INSERT INTO audit_log (${AUDIT_COLUMNS})
   SELECT coalesce(c->>'chain', '${DEFAULT_CHAIN}'), (c->>'seq')::bigint, (c->>'at')::timestamptz, c->>'kind', c->>'task_id', c->>'session_id', c->>'pool_id',
     c->>'actor', c->>'correlation_id', c->'data', ph, h
-  FROM unnest($1::text[]::jsonb[], $2::text[], $3::text[]) AS b(c, ph, h)`;
+  FROM unnest(string_to_array($1::text, E'\\n')::jsonb[], string_to_array($2::text, ' '), string_to_array($3::text, ' ')) AS b(c, ph, h)`;

@@ -8,7 +8,7 @@ import { migrate, readMigrations } from './migrate.ts';
 import { chainRecords, DEFAULT_CHAIN, GENESIS_HEAD, type ChainedRow, type ChainHead } from './hash-chain.ts';
 import type { AuditRecord, AuditRow, OpenAdmission } from './records.ts';
 import type { SqlDriver, SqlParam, SqlRow } from './sql-driver.ts';
-import { AUDIT_COLUMNS, decodeBatch, HOLD_COLUMNS, INSERT_BATCH_SQL, insertBatch, insertParams, toAuditHold, toAuditRow, type InsertBatch } from './sql-rows.ts';
+import { AUDIT_COLUMNS, encodeBatch, HOLD_COLUMNS, INSERT_BATCH_SQL, insertParams, toAuditHold, toAuditRow, type EncodedBatch } from './sql-rows.ts';
 import type { AuditBackend, AuditHold, AuditQuery, AuditStore, NewHold, PurgeOutcome, PurgeRequest, RetentionSetting } from './store.ts';
 import { verifyLog, type ChainMarks, type VerifyResult } from './verify-chain.ts';
 
@@ -117,16 +117,12 @@ export class SqlAuditStore implements AuditStore {
   }
 
   append(rows: readonly ChainedRow[]): Promise<void> {
-    return this.#insert(insertBatch(rows));
+    return this.appendEncoded(encodeBatch(rows));
   }
 
-  /** append() for a batch in the worker's wire form (sql-rows.ts encodeBatch). */
-  appendEncoded(text: string): Promise<void> {
-    return this.#insert(decodeBatch(text));
-  }
-
-  async #insert(batch: InsertBatch): Promise<void> {
-    if (batch.content.length === 0) return;
+  /** append() for a batch already encoded (sql-rows.ts encodeBatch), as the worker receives it. */
+  async appendEncoded(batch: EncodedBatch): Promise<void> {
+    if (batch.hash === '') return;
     await this.#driver.query(INSERT_BATCH_SQL, insertParams(batch));
   }
 

@@ -6,7 +6,9 @@
 // commitAdmission resolves), ORCH-0710 (no prompt text), ORCH-0711 (fail-open gaps counted).
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { chainRecords } from '../../src/audit/hash-chain.ts';
 import { exportNdjson, verifyNdjson } from '../../src/audit/ndjson-export.ts';
+import { admissionRecord } from '../../src/audit/records.ts';
 import { AuditUnavailableError, type AuditWriterOptions } from '../../src/audit/recorder.ts';
 import type { AuditStore } from '../../src/audit/store.ts';
 import { AuditWriter } from '../../src/audit/writer.ts';
@@ -153,6 +155,19 @@ describe.each(BACKENDS)('audit on $name', (backend) => {
     const control = (await store.query({ kind: 'control', limit: 10_000 })).at(-1);
     expect(control).toMatchObject({ actor: stored, data: { target: stored, detail: { nested: [stored, 0, 1.5e300, null], '\u00e9': true } } });
     expect(await store.verify()).toMatchObject({ ok: true });
+  });
+
+  // The batch travels as one string per column (sql-rows.ts encodeBatch); a row that does not
+  // split cleanly must not leave part of its batch stored.
+  it('refuses a batch with a malformed row whole, then appends where the chain stood', async () => {
+    const head = await store.head();
+    const { rows } = chainRecords(head, [admissionRecord(admittedFact('malformed-1'), new Date()), admissionRecord(admittedFact('malformed-2'), new Date())]);
+    const [good, bad] = rows;
+    if (good === undefined || bad === undefined) throw new Error('chainRecords returned fewer rows');
+    await expect(store.append([good, { ...bad, content: `${bad.content}\n{}` }])).rejects.toThrow();
+    expect(await store.head()).toEqual(head);
+    await store.append(rows);
+    expect((await store.query({ task_id: 'malformed-2', limit: 1 }))[0]).toMatchObject({ seq: head.seq + 2, prev_hash: good.hash, hash: bad.hash });
   });
 
   it('filters by task, session, kind and time range, and pages by seq', async () => {
