@@ -66,8 +66,8 @@ export async function docsRoutes(app: FastifyInstance): Promise<void> {
     }
     return reply.code(answer.statusCode).send(answer.rawPayload);
   };
-  app.get(DOCS_PREFIX, forward);
-  app.get(`${DOCS_PREFIX}/*`, forward);
+  // The page's paths as Swagger UI registers them: the page at /docs and /docs/, the rest below.
+  for (const url of [DOCS_PREFIX, `${DOCS_PREFIX}/`, `${DOCS_PREFIX}/*`]) app.get(url, forward);
   app.addHook('onClose', async () => {
     await (await page?.catch(() => undefined))?.close();
   });
