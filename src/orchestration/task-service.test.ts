@@ -2,7 +2,7 @@
 // timeout fire exactly when due, never before, and end the task with the right terminal event.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServiceKit, type ServiceKit } from '../../test/support/task-service.ts';
-import type { AdmissionRecorder } from '../core/observer.ts';
+import type { AdmissionRecorder, RejectedFact } from '../core/observer.ts';
 
 let kit: ServiceKit | undefined;
 afterEach(async () => {
@@ -388,5 +388,32 @@ describe('the commit point with the engine call started early', () => {
     const task = await submitted;
     await kit.tokens(task, 4);
     expect(seen).toEqual(['commit asked', 'admitted', 'placed']);
+  });
+});
+
+describe('refusal facts', () => {
+  it('carries exactly the keys the refusal has, in a fixed order, and none set to undefined', async () => {
+    const rejected: RejectedFact[] = [];
+    kit = await startServiceKit({
+      pool: { replicas: [{ id: 'mock-0', slots: 1 }], queue: { max_queued: 1, policy: 'reject' } },
+      mock: { hang_at_token: 0 },
+      observer: { rejected: (fact) => void rejected.push(fact) },
+    });
+    const owner = { tenant: 't1', keyId: 'key:k1' };
+    await kit.service.submit({ model: 'nope', prompt: 'x', max_tokens: 1 }, 'c1', owner);
+    await kit.submit();
+    await kit.submit();
+    await kit.service.submit({ model: 'demo', prompt: 'x', max_tokens: 1, task_id: 'job-1', session_id: 's1', priority: 'batch' }, 'c2', owner);
+    expect(rejected).toStrictEqual([
+      { correlation_id: 'c1', code: 'INVALID_PARAMS', message: 'unknown model nope', priority: 'interactive', tenant: 't1', key_id: 'key:k1' },
+      {
+        correlation_id: 'c2', code: 'ADMISSION_REJECT', message: expect.any(String), pool_id: 'demo', task_id: 'job-1', session_id: 's1',
+        priority: 'batch', policy_label: 'reject', tenant: 't1', key_id: 'key:k1',
+      },
+    ]);
+    expect(rejected.map((fact) => Object.keys(fact))).toEqual([
+      ['correlation_id', 'code', 'message', 'priority', 'tenant', 'key_id'],
+      ['correlation_id', 'code', 'message', 'pool_id', 'task_id', 'session_id', 'priority', 'policy_label', 'tenant', 'key_id'],
+    ]);
   });
 });

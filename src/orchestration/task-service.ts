@@ -9,7 +9,7 @@ import type { ChatCapabilities } from '../core/chat/conversation.ts';
 import { admit, type AdmissionPlan } from '../core/admission/admit.ts';
 import { fingerprint } from '../core/admission/idempotency.ts';
 import { fail, ok, orchError, type OrchError, type Result } from '../core/errors.ts';
-import type { AdmissionRecorder, LifecycleObserver } from '../core/observer.ts';
+import type { AdmissionRecorder, LifecycleObserver, RejectedFact } from '../core/observer.ts';
 import type { IdSource, Timer, TimerClock } from '../core/ports.ts';
 import type { EventLog, IdempotencyStore, SessionStore } from '../core/state-ports.ts';
 import type { TerminalState } from '../core/task/events.ts';
@@ -142,19 +142,17 @@ export class TaskService {
 
   /** A refused admission is recorded (audit row, metric, log line). */
   protected refused(req: TaskSubmission, correlationId: string, owner: TaskOwner, error: OrchError): void {
-    this.deps.observer.rejected?.({
-      correlation_id: correlationId,
-      code: error.code,
-      message: error.message,
-      ...(error.pool_id !== undefined ? { pool_id: error.pool_id } : {}),
-      ...(req.task_id !== undefined ? { task_id: req.task_id } : {}),
-      ...(req.session_id !== undefined ? { session_id: req.session_id } : {}),
-      priority: req.priority ?? 'interactive',
-      ...(error.policy_label !== undefined ? { policy_label: error.policy_label } : {}),
-      ...(error.limit !== undefined ? { limit: error.limit } : {}),
-      tenant: owner.tenant,
-      key_id: owner.keyId,
-    });
+    // Assigned one by one, in this key order, rather than spread: this runs on every refusal.
+    const fact: RejectedFact = { correlation_id: correlationId, code: error.code, message: error.message };
+    if (error.pool_id !== undefined) fact.pool_id = error.pool_id;
+    if (req.task_id !== undefined) fact.task_id = req.task_id;
+    if (req.session_id !== undefined) fact.session_id = req.session_id;
+    fact.priority = req.priority ?? 'interactive';
+    if (error.policy_label !== undefined) fact.policy_label = error.policy_label;
+    if (error.limit !== undefined) fact.limit = error.limit;
+    fact.tenant = owner.tenant;
+    fact.key_id = owner.keyId;
+    this.deps.observer.rejected?.(fact);
   }
 
   /** Snapshot → admit → apply, in one synchronous step; then the commit point. */

@@ -78,3 +78,49 @@ describe('TenantDirectory', () => {
     expect(dir.isOpen('tasks')).toBe(false);
   });
 });
+
+describe('TenantDirectory.subjectsOf', () => {
+  const ids = () => {
+    let n = 0;
+    return { uuid: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}` };
+  };
+  const open = (store: MemoryTenantStore) =>
+    TenantDirectory.open({ store, clock: new FakeClock(), ids: ids(), tokens: { data: [], control: [] }, defaultTenant: { weight: 1, limits: {} } });
+
+  it('answers from what the directory holds now, after every kind of change to it', async () => {
+    const dir = await open(new MemoryTenantStore());
+    const owner = { tenant: 'team-a', keyId: 'key:k_00000000000040008000000000000001' };
+    expect(dir.subjectsOf(owner)).toEqual([{ subject: 'tenant:team-a', limits: {} }]);
+    await dir.createTenant({ id: 'team-a', limits: { requests_per_min: 5 } });
+    expect(dir.subjectsOf(owner)).toEqual([{ subject: 'tenant:team-a', limits: { requests_per_min: 5 } }]);
+    await dir.updateTenant('team-a', { limits: { requests_per_min: 6 } });
+    expect(dir.subjectsOf(owner)).toEqual([{ subject: 'tenant:team-a', limits: { requests_per_min: 6 } }]);
+    const created = await dir.createKey({ tenant_id: 'team-a', scopes: ['tasks'], limits: { max_sessions: 2 } }, 'token:x');
+    if (!created.ok) throw new Error(created.error.message);
+    expect(`key:${created.value.key.id}`).toBe(owner.keyId);
+    const withKey = [{ subject: 'tenant:team-a', limits: { requests_per_min: 6 } }, { subject: owner.keyId, limits: { max_sessions: 2 } }];
+    expect(dir.subjectsOf(owner)).toEqual(withKey);
+    // The same key id under another tenant is that tenant's answer, not the cached one.
+    expect(dir.subjectsOf({ ...owner, tenant: 'team-b' })).toEqual([{ subject: 'tenant:team-b', limits: {} }, { subject: owner.keyId, limits: { max_sessions: 2 } }]);
+    expect(dir.subjectsOf(owner)).toEqual(withKey);
+    await dir.updateKey(created.value.key.id, { limits: {} });
+    expect(dir.subjectsOf(owner)).toEqual([{ subject: 'tenant:team-a', limits: { requests_per_min: 6 } }]);
+    await dir.updateKey(created.value.key.id, { limits: { max_sessions: 3 } });
+    expect(dir.subjectsOf(owner)).toEqual([withKey[0], { subject: owner.keyId, limits: { max_sessions: 3 } }]);
+  });
+
+  it('answers with what another replica changed once the directory reloads', async () => {
+    const store = new MemoryTenantStore();
+    const here = await open(store);
+    const there = await open(store);
+    const owner = { tenant: 'team-a', keyId: 'key:k_00000000000040008000000000000001' };
+    expect(here.subjectsOf(owner)).toEqual([{ subject: 'tenant:team-a', limits: {} }]);
+    await there.createTenant({ id: 'team-a', limits: { tokens_per_min: 100 } });
+    await there.createKey({ tenant_id: 'team-a', scopes: ['tasks'], limits: { max_concurrent_tasks: 1 } }, 'token:x');
+    await here.reload();
+    expect(here.subjectsOf(owner)).toEqual([{ subject: 'tenant:team-a', limits: { tokens_per_min: 100 } }, { subject: owner.keyId, limits: { max_concurrent_tasks: 1 } }]);
+    await there.updateTenant('team-a', { limits: {} });
+    await here.reload();
+    expect(here.subjectsOf(owner)[0]).toEqual({ subject: 'tenant:team-a', limits: {} });
+  });
+});

@@ -31,6 +31,9 @@ export interface DirectoryDeps {
   changed?: () => void;
 }
 
+/** A quota subject (`tenant:<id>`, or `key:<id>` when the key has its own limits) and its limits. */
+export type Subject = Readonly<{ subject: string; limits: QuotaLimits }>;
+
 export type Authenticated = { kind: 'principal'; principal: Principal } | { kind: 'unknown' };
 
 /** A key as the admin API shows it: never the key, never its hash. */
@@ -62,6 +65,8 @@ export class TenantDirectory {
   readonly #closed = new Set<Scope>();
   /** Counts this directory's own changes, so a reload racing one can tell. */
   #generation = 0;
+  /** `subjectsOf` answers by key id, built once per caller; emptied whenever a tenant or key changes here. */
+  readonly #subjects = new Map<string, { tenant: string; subjects: readonly Subject[] }>();
 
   private constructor(deps: DirectoryDeps) {
     this.#deps = deps;
@@ -99,11 +104,13 @@ export class TenantDirectory {
       if (generation !== this.#generation && attempt < 3) continue;
       for (const t of tenants) this.#tenants.set(t.id, t);
       for (const k of keys) this.#remember(k);
+      this.#subjects.clear();
       return;
     }
   }
 
   #changed(): void {
+    this.#subjects.clear();
     this.#generation++;
     this.#deps.changed?.();
   }
@@ -136,10 +143,13 @@ export class TenantDirectory {
   }
 
   /** The limits that apply to a principal: its tenant's, then its key's when it has its own. */
-  subjectsOf(p: Pick<Principal, 'tenant' | 'keyId'>): { subject: string; limits: QuotaLimits }[] {
+  subjectsOf(p: Pick<Principal, 'tenant' | 'keyId'>): readonly Subject[] {
+    const cached = this.#subjects.get(p.keyId);
+    if (cached?.tenant === p.tenant) return cached.subjects;
     const subjects = [{ subject: `tenant:${p.tenant}`, limits: this.#tenants.get(p.tenant)?.limits ?? {} }];
     const key = p.keyId.startsWith('key:') ? this.#keys.get(p.keyId.slice(4)) : undefined;
     if (key && Object.keys(key.limits).length > 0) subjects.push({ subject: p.keyId, limits: key.limits });
+    this.#subjects.set(p.keyId, { tenant: p.tenant, subjects });
     return subjects;
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decide, type PlacementJob, type ReplicaView } from './decide.ts';
+import { seededRandom } from '../../../test/support/seeded-random.ts';
+import { decide, everPlaceable, type PlacementJob, type ReplicaView } from './decide.ts';
 
 const r = (id: string, over: Partial<ReplicaView> = {}): ReplicaView => ({
   id, state: 'ready', breaker: 'closed', slotsTotal: 4, slotsBusy: 0, ctxMax: 4096, versionOk: true, ...over,
@@ -78,5 +79,48 @@ describe('decide', () => {
   it('a client preference beats session affinity, which beats load', () => {
     expect(decide([r('a'), r('b', { slotsBusy: 2 })], job({ affinityReplicaId: 'b' }))).toMatchObject({ replicaId: 'b' });
     expect(decide([r('a'), r('b')], job({ affinityReplicaId: 'b', prefer: ['a'] }))).toMatchObject({ replicaId: 'a' });
+  });
+});
+
+describe('everPlaceable', () => {
+  /** What everPlaceable was defined as: `decide` on the pool with every replica idle. */
+  const byDecide = (replicas: readonly ReplicaView[], j: PlacementJob) => decide(replicas.map((x) => ({ ...x, slotsBusy: 0 })), j).kind === 'assigned';
+
+  it('answers as decide on an idle pool would, over generated pools and jobs', () => {
+    const rnd = seededRandom(1403);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)] as T;
+    const maybe = <T>(x: T): T | undefined => (rnd() < 0.5 ? x : undefined);
+    const ids = ['a', 'b', 'c', 'd'];
+    const some = () => ids.filter(() => rnd() < 0.3);
+    const answers = { true: 0, false: 0 };
+    for (let n = 0; n < 5000; n++) {
+      const replicas = ids.slice(0, Math.floor(rnd() * 5)).map((id) =>
+        r(id, {
+          state: rnd() < 0.8 ? 'ready' : pick(['starting', 'draining', 'unready', 'failed'] as const),
+          breaker: rnd() < 0.85 ? 'closed' : pick(['open', 'half_open'] as const),
+          slotsTotal: pick([0, 1, 4]),
+          slotsBusy: pick([0, 1, 4]),
+          ctxMax: pick([64, 4096]),
+          versionOk: rnd() < 0.9,
+          exhausted: maybe(rnd() < 0.2),
+          accelerator: maybe(pick(['nvidia', 'cpu'] as const)),
+        }),
+      );
+      const j = job({
+        maxTokens: pick([10, 100]),
+        pin: maybe(pick([...ids, 'z'])),
+        prefer: maybe(some()),
+        avoid: maybe(some()),
+        exclude: maybe(some()),
+        accelerator: maybe(pick(['nvidia', 'cpu'] as const)),
+        allowFallback: rnd() < 0.5,
+      });
+      const expected = byDecide(replicas, j);
+      expect(everPlaceable(replicas, j), `case ${n}: ${JSON.stringify({ replicas, j })}`).toBe(expected);
+      answers[`${expected}`]++;
+    }
+    // Both answers occur often enough for the comparison to mean something.
+    expect(answers.true).toBeGreaterThan(500);
+    expect(answers.false).toBeGreaterThan(500);
   });
 });

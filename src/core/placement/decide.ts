@@ -115,8 +115,15 @@ export function decide(replicas: readonly ReplicaView[], job: PlacementJob): Dec
 
 /** Could this job ever be placed on this pool (ignoring current load)? Used by admission. */
 export function everPlaceable(replicas: readonly ReplicaView[], job: PlacementJob): boolean {
-  const idle = replicas.map((r) => ({ ...r, slotsBusy: 0 }));
-  return decide(idle, job).kind === 'assigned';
+  // What `decide` would answer with every replica idle, without its copies and log strings.
+  return replicas.some((r) => r.slotsTotal > 0 && ineligibleBecause(r, job) === undefined && keptByOverrides(r, job));
+}
+
+/** `applyOverrides` for one replica: does it survive pin and avoid? */
+function keptByOverrides(r: ReplicaView, job: PlacementJob): boolean {
+  if (job.allowFallback) return true;
+  if (job.pin !== undefined && r.id !== job.pin) return false;
+  return !job.avoid?.includes(r.id);
 }
 
 /**

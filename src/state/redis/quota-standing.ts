@@ -32,7 +32,7 @@ export interface RedisQuotaStandingOptions {
   redis: Redis;
   keys: StateKeys;
   /** The caller's subjects with their limits, in the quota's order (TenantDirectory.subjectsOf). */
-  subjectsOf(owner: Owner): { subject: string; limits: QuotaLimits }[];
+  subjectsOf(owner: Owner): readonly { subject: string; limits: QuotaLimits }[];
 }
 
 export class RedisQuotaStanding {
