@@ -1,6 +1,6 @@
 // What loading the composition root costs the embedded default: the redis backend's modules come
-// in only with state.backend redis, the pg driver only with audit.backend postgres
-// (docs/operations.md "Memory"). In a child process: the vitest
+// in only with state.backend redis, the pg driver only with audit.backend postgres, the Swagger
+// plugins only with the first request under /docs (docs/operations.md "Memory"). In a child process: the vitest
 // worker has loaded whatever other suites imported.
 
 import { execFile } from 'node:child_process';
@@ -23,10 +23,12 @@ async function packagesLoadedBy(module: string): Promise<string[]> {
 }
 
 describe('loading src/main.ts', () => {
-  it('leaves ioredis (the redis backend) and pg (the server Postgres audit store) unloaded and loads fastify', async () => {
+  it('leaves ioredis (the redis backend), pg (the server Postgres audit store) and the /docs page unloaded and loads fastify', async () => {
     const loaded = await packagesLoadedBy(MAIN);
     expect(loaded).toContain('fastify');
     expect(loaded).not.toContain('ioredis');
     expect(loaded).not.toContain('pg');
+    expect(loaded).not.toContain('@fastify/swagger');
+    expect(loaded).not.toContain('@fastify/swagger-ui');
   }, 30_000);
 });

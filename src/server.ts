@@ -4,7 +4,7 @@
 // ephemeral port.
 
 import { randomUUID } from 'node:crypto';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -65,6 +65,24 @@ function validators() {
   return { strict, coercing };
 }
 
+/**
+ * A route's validator, compiled by its first request instead of at start: many routes of a
+ * gateway (admin, sessions, the other front door) may never be called, and each compiled
+ * validator's code stays in the heap for good (issue 14). Fastify reads `errors` after a
+ * failed validation, so the compiled function's are copied on each call.
+ */
+function compiledOnFirstUse(compile: () => ValidateFunction): ValidateFunction {
+  let validate: ValidateFunction | undefined;
+  const lazy = ((data: unknown) => {
+    validate ??= compile();
+    const valid = validate(data);
+    lazy.errors = validate.errors;
+    return valid;
+  }) as ValidateFunction;
+  lazy.errors = null;
+  return lazy;
+}
+
 /** Longest path segment the router matches; longer ids are 414, ids up to it reach the schema (maxLength 128 → 400). */
 const MAX_PARAM_LENGTH = 512;
 
@@ -105,7 +123,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   const ajv = validators();
   app.setValidatorCompiler(({ schema, httpPart }) =>
-    (httpPart === 'body' ? ajv.strict : ajv.coercing).compile(schema as object),
+    compiledOnFirstUse(() => (httpPart === 'body' ? ajv.strict : ajv.coercing).compile(schema as object)),
   );
 
   // Callback-style hooks (here and in auth.ts), not async ones: an async hook costs a promise and

@@ -10,6 +10,7 @@
 import { PGlite } from '@electric-sql/pglite';
 import { isMainThread, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { compactHeap } from '../heap-compaction.ts';
+import { createPglite } from './pglite-bundle.ts';
 import { pgliteDriver } from './pglite-driver.ts';
 import { INITIALISE_FLAG, STORE_METHODS, toWireError, type WorkerOptions, type WorkerReply, type WorkerRequest, type WorkerStatus } from './pglite-protocol.ts';
 import { openSqlStore, type SqlAuditStore } from './sql-store.ts';
@@ -48,7 +49,7 @@ function postgresStartParams(): string[] {
 async function serve(port: MessagePort, options: WorkerOptions): Promise<void> {
   let store: SqlAuditStore;
   try {
-    const db = await PGlite.create(options.dataDir, { startParams: postgresStartParams() });
+    const db = await createPglite(options.dataDir, { startParams: postgresStartParams() });
     store = await openSqlStore('pglite', pgliteDriver(db));
   } catch (error) {
     port.postMessage({ type: 'failed', error: toWireError(error) } satisfies WorkerStatus);
