@@ -4,9 +4,13 @@
 // per-round and median streams/s, gateway CPU µs per stream and TTFT p50, and B/A ratios.
 // With --concurrency 1 the TTFT figures are the ones to read (the first-token path).
 //   node bench/stream-ab.ts --a /path/to/baseline --b . [--rounds 6] [--ms 5000] [--concurrency 64]
-//     [--tokens 32] [--audit pglite|off] [--profile-dir DIR]
+//     [--tokens 32] [--audit pglite|off] [--profile-dir DIR] [--rss] [--a-flags=...] [--b-flags=...]
+// --rss prints each gateway's VmRSS once ready (idle, before the rounds) and its VmHWM after them
+// (the peak under load: the mark is reset after the idle reading, so start-up's peak is not it).
+// --a-flags / --b-flags: Node flags for that arm's gateway, before the script (e.g. to A/B a V8
+// flag on one tree: --a . --b . --b-flags=--max-semi-space-size=16).
 
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -24,7 +28,8 @@ const { values } = parseArgs({
     a: { type: 'string' }, b: { type: 'string', default: '.' }, rounds: { type: 'string', default: '6' },
     ms: { type: 'string', default: '5000' }, concurrency: { type: 'string', default: '64' },
     tokens: { type: 'string', default: '32' }, audit: { type: 'string', default: 'pglite' },
-    'profile-dir': { type: 'string' },
+    'profile-dir': { type: 'string' }, rss: { type: 'boolean', default: false },
+    'a-flags': { type: 'string', default: '' }, 'b-flags': { type: 'string', default: '' },
   },
 });
 const CONCURRENCY = Number(values.concurrency);
@@ -47,13 +52,20 @@ const tmp = await mkdtemp(join(tmpdir(), 'stream-ab-'));
 const sim = procs.spawnNode('sim', fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url)), ['--port', '0', '--slots', '512', '--first-token-delay-ms', '0']);
 const simUrl = await readUrlLine('sim', sim.stdoutLine());
 
-async function start(name: string, root: string): Promise<Arm> {
+/** A field of /proc/<pid>/status in MiB (VmRSS, VmHWM). */
+async function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
+  return kib === undefined ? Number.NaN : Number(kib) / 1024;
+}
+
+async function start(name: string, root: string, flags: string): Promise<Arm> {
   const port = await freePort();
   const config = gatewayConfig([poolConfig({ id: 'bench', model: 'bench', engineUrl: simUrl, slots: 512, maxQueued: 1024 })], values.audit === 'off' ? AUDIT_OFF : SHIPPED_DEFAULTS);
   if (values.audit !== 'off') (config.audit as Record<string, unknown>).data_dir = await mkdtemp(join(tmp, `${name}-audit-`));
   const file = join(tmp, `${name}.json`);
   await writeFile(file, JSON.stringify(config));
-  const { child } = procs.spawnNode(name, join(resolve(root), 'src/main.ts'), ['--config', file], cleanEnv({ HOST: '127.0.0.1', PORT: String(port), MALLOC_ARENA_MAX: '2' }), { profile: true });
+  const { child } = procs.spawnNode(name, join(resolve(root), 'src/main.ts'), ['--config', file], cleanEnv({ HOST: '127.0.0.1', PORT: String(port), MALLOC_ARENA_MAX: '2' }), { profile: true, nodeArgs: flags.split(' ').filter(Boolean) });
   const url = `http://127.0.0.1:${port}`;
   for (const deadline = performance.now() + 90_000; performance.now() < deadline; await sleep(100)) {
     try {
@@ -69,7 +81,14 @@ async function start(name: string, root: string): Promise<Arm> {
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
-const arms = [await start('A', values.a ?? '.'), await start('B', values.b)];
+const arms = [await start('A', values.a ?? '.', values['a-flags']), await start('B', values.b, values['b-flags'])];
+if (values.rss) {
+  await sleep(2_000); // as idleRssMiB (services.ts): start-up garbage gets a chance to be collected
+  for (const arm of arms) {
+    console.log(`${arm.name} idle: VmRSS ${(await statusMiB(arm.pid, 'VmRSS')).toFixed(1)} MiB`);
+    await writeFile(`/proc/${arm.pid}/clear_refs`, '5'); // resets VmHWM to the current RSS
+  }
+}
 const pools = new Map(arms.map((arm) => [arm.name, clientPool(arm.url, CONCURRENCY)]));
 const target = (arm: Arm) => ({ name: arm.name, url: arm.url, protocol: orchqueueProtocol, model: 'bench' });
 for (let round = 0; round < Number(values.rounds); round++) {
@@ -96,5 +115,14 @@ const ratio = (pick: (arm: Arm) => number[]) => {
 console.log(`B/A streams/s per round: ${ratio((arm) => arm.rates)}`);
 console.log(`B/A CPU per stream per round: ${ratio((arm) => arm.usPer)}`);
 console.log(`B/A TTFT p50 per round: ${ratio((arm) => arm.ttft)}`);
+if (values.rss) {
+  for (const arm of arms) {
+    console.log(`${arm.name} peak under load: VmHWM ${(await statusMiB(arm.pid, 'VmHWM')).toFixed(1)} MiB, VmRSS now ${(await statusMiB(arm.pid, 'VmRSS')).toFixed(1)} MiB`);
+    // Finished tasks kept readable for server.retention_ms: part of the main thread's old space.
+    const metrics = await (await request(`${arm.url}/metrics`)).body.text();
+    const retained = /^orchqueue_retained_task_bytes (\S+)$/m.exec(metrics)?.[1];
+    console.log(`  finished tasks held for retention: ${(Number(retained) / 2 ** 20).toFixed(1)} MiB (estimate)`);
+  }
+}
 await procs.stopAll();
 process.exit(0);
