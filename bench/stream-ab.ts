@@ -4,7 +4,9 @@
 // per-round and median streams/s, gateway CPU µs per stream and TTFT p50, and B/A ratios.
 // With --concurrency 1 the TTFT figures are the ones to read (the first-token path).
 //   node bench/stream-ab.ts --a /path/to/baseline --b . [--rounds 6] [--ms 5000] [--concurrency 64]
-//     [--tokens 32] [--audit pglite|off] [--profile-dir DIR] [--rss] [--a-flags=...] [--b-flags=...]
+//     [--tokens 32] [--audit pglite|off] [--pace N] [--profile-dir DIR] [--rss] [--a-flags=...] [--b-flags=...]
+// --pace N: the simulator sends each stream's tokens at N per second (unpaced without it); the
+// per-round line's token gap p50/p99 (as the client saw them) are then the figures to read.
 // --rss prints each gateway's VmRSS once ready (idle, before the rounds) and its VmHWM after them
 // (the peak under load: the mark is reset after the idle reading, so start-up's peak is not it).
 // --a-flags / --b-flags: Node flags for that arm's gateway, before the script (e.g. to A/B a V8
@@ -30,6 +32,7 @@ const { values } = parseArgs({
     tokens: { type: 'string', default: '32' }, audit: { type: 'string', default: 'pglite' },
     'profile-dir': { type: 'string' }, rss: { type: 'boolean', default: false },
     'a-flags': { type: 'string', default: '' }, 'b-flags': { type: 'string', default: '' },
+    pace: { type: 'string' },
   },
 });
 const CONCURRENCY = Number(values.concurrency);
@@ -49,7 +52,7 @@ const procs = new ProcessGroup();
 if (values['profile-dir'] !== undefined) procs.profileInto(resolve(values['profile-dir']), 'ab');
 const cpu = new CpuMeter();
 const tmp = await mkdtemp(join(tmpdir(), 'stream-ab-'));
-const sim = procs.spawnNode('sim', fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url)), ['--port', '0', '--slots', '512', '--first-token-delay-ms', '0']);
+const sim = procs.spawnNode('sim', fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url)), ['--port', '0', '--slots', '512', '--first-token-delay-ms', '0', ...(values.pace === undefined ? [] : ['--tokens-per-s', values.pace])]);
 const simUrl = await readUrlLine('sim', sim.stdoutLine());
 
 /** A field of /proc/<pid>/status in MiB (VmRSS, VmHWM). */
@@ -102,7 +105,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
     arm.usPer.push(us);
     arm.ttft.push(w.ttftMs.p50);
     const other = Object.keys(w.streamsOther).length > 0 ? ` other ${JSON.stringify(w.streamsOther)}` : '';
-    console.log(`round ${round} ${arm.name}: ${w.streamsPerS.toFixed(0)} streams/s, ${us.toFixed(0)} µs CPU/stream, TTFT p50 ${w.ttftMs.p50.toFixed(2)} ms${other}`);
+    console.log(`round ${round} ${arm.name}: ${w.streamsPerS.toFixed(0)} streams/s, ${us.toFixed(0)} µs CPU/stream, TTFT p50 ${w.ttftMs.p50.toFixed(2)} ms, gap p50 ${w.gapMs.p50.toFixed(1)} p99 ${w.gapMs.p99.toFixed(1)} ms${other}`);
     await sleep(300);
   }
 }
