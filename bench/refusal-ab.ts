@@ -6,7 +6,7 @@
 // during each arm's bursts over their calm gaps. One uncounted burst per arm warms both up first.
 //   node bench/refusal-ab.ts --a /path/to/baseline --b . [--rounds 6] [--pace 40] [--burst-ms 1500] [--profile-dir DIR]
 
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,13 +14,12 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { on } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { request } from 'undici';
 import { gatewayConfig, poolConfig } from './gateway-config.ts';
 import { clientPool, promptOf } from './paths.ts';
 import type { BurstMessage, BurstOptions, BurstTally } from './refusal-burst.ts';
-import { CpuMeter, ProcessGroup, cleanEnv, freePort, readUrlLine } from './processes.ts';
-import { gatewayLoad } from './services.ts';
-import { SampleSet } from './stats.ts';
+import { CpuMeter, ProcessGroup, readUrlLine } from './processes.ts';
+import { gatewayLoad, startGateway } from './services.ts';
+import { SampleSet, median } from './stats.ts';
 import { orchqueueProtocol, streamOnce } from './stream-client.ts';
 
 const { values } = parseArgs({
@@ -58,24 +57,10 @@ const tmp = await mkdtemp(join(tmpdir(), 'refusal-ab-'));
 const sim = procs.spawnNode('sim', fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url)), ['--port', '0', '--tokens-per-s', String(PACE), '--slots', '64', '--first-token-delay-ms', '0']);
 const simUrl = await readUrlLine('sim', sim.stdoutLine());
 
-async function start(name: string, root: string): Promise<Arm> {
-  const port = await freePort();
+async function start(name: string, tree: string): Promise<Arm> {
   const config = gatewayConfig([poolConfig({ id: 'bench', model: 'bench', engineUrl: simUrl, slots: SLOTS, maxQueued: MAX_QUEUED, policy: 'reject' })]);
-  (config.audit as Record<string, unknown>).data_dir = await mkdtemp(join(tmp, `${name}-audit-`));
-  const file = join(tmp, `${name}.json`);
-  await writeFile(file, JSON.stringify(config));
-  const { child } = procs.spawnNode(name, join(resolve(root), 'src/main.ts'), ['--config', file], cleanEnv({ HOST: '127.0.0.1', PORT: String(port) }), { profile: true });
-  const url = `http://127.0.0.1:${port}`;
-  for (const deadline = performance.now() + 90_000; performance.now() < deadline; await sleep(100)) {
-    try {
-      const res = await request(`${url}/readyz`);
-      const body = (await res.body.json()) as { pools?: Record<string, boolean> };
-      if (res.statusCode === 200 && Object.values(body.pools ?? {}).every(Boolean)) break;
-    } catch {
-      // not listening yet
-    }
-  }
-  return { name, url, pid: child.pid, phase: 'idle', calm: new SampleSet(), burst: new SampleSet(), rates: [], usPer: [] };
+  const gateway = await startGateway({ procs, tmpDir: tmp }, { name, config, tree });
+  return { name, url: gateway.url, pid: gateway.child.pid, phase: 'idle', calm: new SampleSet(), burst: new SampleSet(), rates: [], usPer: [] };
 }
 
 function fill(arm: Arm): void {
@@ -104,8 +89,6 @@ async function runBurst(opts: BurstOptions): Promise<BurstTally> {
 }
 
 const burstAt = (arm: Arm): BurstOptions => ({ url: arm.url, submitters: 32, connections: 8, pipelining: 4, durationMs: BURST_MS });
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 const arms = [await start('A', values.a ?? '.'), await start('B', values.b)];
 for (const arm of arms) fill(arm);

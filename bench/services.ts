@@ -4,7 +4,7 @@
 // its loopback URL once it answers. Also: a throwaway server Postgres database for audit arms.
 
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
@@ -49,6 +49,8 @@ export interface GatewayStart {
   readyTimeoutMs?: number;
   /** Node flags before the script, for those NODE_OPTIONS refuses. */
   nodeArgs?: readonly string[];
+  /** Another checkout's root to run instead of this one (the A/B tools compare two trees). */
+  tree?: string;
 }
 
 /** A gateway on the embedded audit store loads PGlite (WASM) first: on two busy cores that took more than 30 s. */
@@ -72,7 +74,7 @@ export async function startGateway(host: GatewayHost, opts: GatewayStart): Promi
   // As `npm start` runs it: a compile cache (one per run, so every gateway after the first starts
   // warm) and two malloc arenas (package.json "start", docs/operations.md "Memory").
   const env = cleanEnv({ HOST: '127.0.0.1', PORT: String(port), NODE_COMPILE_CACHE: join(host.tmpDir, 'compile-cache'), MALLOC_ARENA_MAX: '2', ...opts.env });
-  const { child } = host.procs.spawnNode(opts.name, GATEWAY, ['--config', file], env, { profile: true, ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}) });
+  const { child } = host.procs.spawnNode(opts.name, opts.tree === undefined ? GATEWAY : join(resolve(opts.tree), 'src/main.ts'), ['--config', file], env, { profile: true, ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}) });
   const url = `http://127.0.0.1:${port}`;
   await waitReady(url, child, opts.readyTimeoutMs ?? READY_TIMEOUT_MS);
   await markReady(child);

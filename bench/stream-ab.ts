@@ -12,7 +12,7 @@
 // --a-flags / --b-flags: Node flags for that arm's gateway, before the script (e.g. to A/B a V8
 // flag on one tree: --a . --b . --b-flags=--max-semi-space-size=16).
 
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,7 +22,9 @@ import { request } from 'undici';
 import { AUDIT_OFF, SHIPPED_DEFAULTS, gatewayConfig, poolConfig } from './gateway-config.ts';
 import { runClosedLoop } from './load.ts';
 import { clientPool, judgeFull, promptOf, streamRunner } from './paths.ts';
-import { CpuMeter, ProcessGroup, cleanEnv, freePort, readUrlLine } from './processes.ts';
+import { CpuMeter, ProcessGroup, memoryOf, readUrlLine, resetPeak, type Child } from './processes.ts';
+import { idleRssMiB, startGateway } from './services.ts';
+import { median } from './stats.ts';
 import { orchqueueProtocol } from './stream-client.ts';
 
 const { values } = parseArgs({
@@ -42,7 +44,7 @@ const MEASURE_MS = Number(values.ms);
 interface Arm {
   name: string;
   url: string;
-  pid: number;
+  child: Child;
   rates: number[];
   usPer: number[];
   ttft: number[];
@@ -55,41 +57,17 @@ const tmp = await mkdtemp(join(tmpdir(), 'stream-ab-'));
 const sim = procs.spawnNode('sim', fileURLToPath(new URL('../test/fakes/llamacpp/fake-main.ts', import.meta.url)), ['--port', '0', '--slots', '512', '--first-token-delay-ms', '0', ...(values.pace === undefined ? [] : ['--tokens-per-s', values.pace])]);
 const simUrl = await readUrlLine('sim', sim.stdoutLine());
 
-/** A field of /proc/<pid>/status in MiB (VmRSS, VmHWM). */
-async function statusMiB(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1];
-  return kib === undefined ? Number.NaN : Number(kib) / 1024;
-}
-
-async function start(name: string, root: string, flags: string): Promise<Arm> {
-  const port = await freePort();
+async function start(name: string, tree: string, flags: string): Promise<Arm> {
   const config = gatewayConfig([poolConfig({ id: 'bench', model: 'bench', engineUrl: simUrl, slots: 512, maxQueued: 1024 })], values.audit === 'off' ? AUDIT_OFF : SHIPPED_DEFAULTS);
-  if (values.audit !== 'off') (config.audit as Record<string, unknown>).data_dir = await mkdtemp(join(tmp, `${name}-audit-`));
-  const file = join(tmp, `${name}.json`);
-  await writeFile(file, JSON.stringify(config));
-  const { child } = procs.spawnNode(name, join(resolve(root), 'src/main.ts'), ['--config', file], cleanEnv({ HOST: '127.0.0.1', PORT: String(port), MALLOC_ARENA_MAX: '2' }), { profile: true, nodeArgs: flags.split(' ').filter(Boolean) });
-  const url = `http://127.0.0.1:${port}`;
-  for (const deadline = performance.now() + 90_000; performance.now() < deadline; await sleep(100)) {
-    try {
-      const res = await request(`${url}/readyz`);
-      const body = (await res.body.json()) as { pools?: Record<string, boolean> };
-      if (res.statusCode === 200 && Object.values(body.pools ?? {}).every(Boolean)) break;
-    } catch {
-      // not listening yet
-    }
-  }
-  return { name, url, pid: child.pid, rates: [], usPer: [], ttft: [] };
+  const gateway = await startGateway({ procs, tmpDir: tmp }, { name, config, tree, nodeArgs: flags.split(' ').filter(Boolean) });
+  return { name, url: gateway.url, child: gateway.child, rates: [], usPer: [], ttft: [] };
 }
-
-const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 const arms = [await start('A', values.a ?? '.', values['a-flags']), await start('B', values.b, values['b-flags'])];
 if (values.rss) {
-  await sleep(2_000); // as idleRssMiB (services.ts): start-up garbage gets a chance to be collected
   for (const arm of arms) {
-    console.log(`${arm.name} idle: VmRSS ${(await statusMiB(arm.pid, 'VmRSS')).toFixed(1)} MiB`);
-    await writeFile(`/proc/${arm.pid}/clear_refs`, '5'); // resets VmHWM to the current RSS
+    console.log(`${arm.name} idle: VmRSS ${(await idleRssMiB(arm)).toFixed(1)} MiB`);
+    await resetPeak(arm.child.pid); // VmHWM from here on is the peak under load
   }
 }
 const pools = new Map(arms.map((arm) => [arm.name, clientPool(arm.url, CONCURRENCY)]));
@@ -99,7 +77,7 @@ for (let round = 0; round < Number(values.rounds); round++) {
   for (const arm of order) {
     const plan = { concurrency: CONCURRENCY, warmupMs: 1_000, measureMs: MEASURE_MS, maxStreams: 1_000_000, graceMs: 5_000 };
     const run = streamRunner(pools.get(arm.name)!, target(arm), TOKENS, promptOf);
-    const w = await runClosedLoop(plan, run, judgeFull(TOKENS), { meter: cpu, pids: { gw: arm.pid } });
+    const w = await runClosedLoop(plan, run, judgeFull(TOKENS), { meter: cpu, pids: { gw: arm.child.pid } });
     const us = ((w.cpuMs.gw ?? 0) * 1000) / Math.max(1, w.streamsFull);
     arm.rates.push(w.streamsPerS);
     arm.usPer.push(us);
@@ -120,7 +98,8 @@ console.log(`B/A CPU per stream per round: ${ratio((arm) => arm.usPer)}`);
 console.log(`B/A TTFT p50 per round: ${ratio((arm) => arm.ttft)}`);
 if (values.rss) {
   for (const arm of arms) {
-    console.log(`${arm.name} peak under load: VmHWM ${(await statusMiB(arm.pid, 'VmHWM')).toFixed(1)} MiB, VmRSS now ${(await statusMiB(arm.pid, 'VmRSS')).toFixed(1)} MiB`);
+    const memory = memoryOf(arm.child.pid);
+    console.log(`${arm.name} peak under load: VmHWM ${(memory.peakKiB / 1024).toFixed(1)} MiB, VmRSS now ${(memory.rssKiB / 1024).toFixed(1)} MiB`);
     // Finished tasks kept readable for server.retention_ms: part of the main thread's old space.
     const metrics = await (await request(`${arm.url}/metrics`)).body.text();
     const retained = /^orchqueue_retained_task_bytes (\S+)$/m.exec(metrics)?.[1];
